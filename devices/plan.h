@@ -1,0 +1,30 @@
+/* Read planning: merges the register/bit ranges a device needs into the fewest
+ * Modbus requests within the device's limits. Pure, no I/O, any thread. */
+#ifndef HW_PLAN_H
+#define HW_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devices/profile.h"
+
+struct mb_span {
+	enum mb_table table;
+	uint16_t address;
+	uint16_t count;
+};
+
+struct mb_plan_limits {
+	uint16_t max_regs; /* per request for input/holding, 1..125 */
+	uint16_t max_bits; /* per request for coils/discrete, 1..2000 */
+	uint16_t max_gap;  /* unused registers/bits that may be read through to merge */
+};
+
+/* Merges spans (any order, may overlap) into requests sorted by table then address.
+ * *out is allocated (caller frees with free()); a span wider than the limit
+ * gets requests of its own, split at the limit.
+ * Returns 0 or -ENOMEM / -EINVAL. */
+int mb_plan_build(const struct mb_span *spans, size_t n, const struct mb_plan_limits *lim,
+		  struct mb_span **out, size_t *n_out);
+
+#endif

@@ -1,0 +1,102 @@
+/* Device profiles: the register map of one kind of device, as plain data.
+ * Built by gateway/config.c from etc/profiles/NAME.cfg; read-only afterwards and
+ * shared by every thread. */
+#ifndef HW_PROFILE_H
+#define HW_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum mb_table { MB_COIL = 0, MB_DISCRETE, MB_INPUT, MB_HOLDING };
+
+enum mb_type {
+	MB_T_BOOL = 0, /* one coil/discrete input, or one bit of a register (with bit >= 0) */
+	MB_T_U16,
+	MB_T_I16,
+	MB_T_U32,
+	MB_T_I32,
+	MB_T_U64,
+	MB_T_I64,
+	MB_T_F32,
+	MB_T_F64,
+};
+
+/* Byte order of the value as letters A (most significant byte) .. on the wire.
+ * ABCD: big-endian words, most significant word first (Modbus default).
+ * CDAB: word-swapped. BADC: byte-swapped within words. DCBA: both. */
+enum mb_order { MB_ORDER_ABCD = 0, MB_ORDER_CDAB, MB_ORDER_BADC, MB_ORDER_DCBA };
+
+enum point_class {
+	PC_MEASUREMENT = 0, /* default */
+	PC_STATUS,          /* informative bit or value, no alert */
+	PC_FIRE,
+	PC_SUPERVISORY,
+	PC_FAULT,
+	PC_DISABLED,
+	PC_TEST,
+};
+
+enum point_role {
+	PR_NONE = 0,
+	PR_LIFE_CHECK,     /* counter the device increments; frozen = interface frozen */
+	PR_CHANGE_COUNTER, /* counter incremented on every state change */
+	PR_DEVICE_TIME,    /* device clock, Unix seconds */
+};
+
+struct prof_enum {
+	int64_t value;
+	char *label;
+};
+
+struct prof_point {
+	char *name;
+	enum mb_table table;
+	uint16_t address; /* absolute zero-based PDU address; in a block: offset from the instance base */
+	enum mb_type type;
+	enum mb_order order;
+	int bit;      /* -1: the whole value; else the lowest bit of a field of a register */
+	int bits;     /* width of the bit field (1 = single bit, decoded as bool) */
+	double scale; /* value = raw * scale + offset; scale 1, offset 0 keep integers integral */
+	double offset;
+	char *unit; /* may be NULL */
+	struct prof_enum *enums;
+	size_t n_enums;
+	enum point_class cls;
+	enum point_role role;
+	int line; /* line in the profile file, for error messages */
+};
+
+/* Registers/bits the point occupies on the wire (1 for bool/bit fields and 16-bit types). */
+unsigned prof_point_width(const struct prof_point *p);
+
+/* A block of points repeated per instance (zone, luminaire) at base + i * stride. */
+struct prof_block {
+	char *name; /* instance keys are "name[i].point" */
+	uint16_t base;
+	uint16_t stride;
+	int count;          /* fixed count when count_point is NULL */
+	char *count_point;  /* name of a top-level point whose value is the count */
+	int max_count;      /* upper bound of a count read from the device */
+	struct prof_point *points;
+	size_t n_points;
+};
+
+struct profile {
+	char *name;
+	char *description;
+	struct prof_point *points;
+	size_t n_points;
+	struct prof_block *blocks;
+	size_t n_blocks;
+	char *path;
+};
+
+void profile_free(struct profile *p); /* accepts NULL */
+/* Top-level point by name, or NULL. */
+const struct prof_point *profile_find_point(const struct profile *p, const char *name);
+
+const char *mb_table_name(enum mb_table t);
+const char *point_class_name(enum point_class c);
+
+#endif

@@ -1,0 +1,20 @@
+/* The one log API: leveled lines on stderr with a per-file tag.
+ * Thread-safe: each line is written with a single write(2). */
+#ifndef HW_LOG_H
+#define HW_LOG_H
+
+enum hw_log_level { HW_LOG_ERR = 0, HW_LOG_WARN, HW_LOG_INFO, HW_LOG_DEBUG };
+
+void hw_log_set_level(enum hw_log_level lvl);
+/* Parses "error", "warn", "info", "debug"; returns -EINVAL for anything else. */
+int hw_log_parse_level(const char *s, enum hw_log_level *out);
+void hw_log(enum hw_log_level lvl, const char *tag, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Each .c file defines LOG_TAG before including this header. */
+#define log_err(...) hw_log(HW_LOG_ERR, LOG_TAG, __VA_ARGS__)
+#define log_warn(...) hw_log(HW_LOG_WARN, LOG_TAG, __VA_ARGS__)
+#define log_info(...) hw_log(HW_LOG_INFO, LOG_TAG, __VA_ARGS__)
+#define log_debug(...) hw_log(HW_LOG_DEBUG, LOG_TAG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs the Debian packages hallwatch needs to build, run its demo and run its tests.
+# Installs only what is missing; never starts the system-wide mosquitto or influxd services.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config
+  libmodbus-dev libmosquitto-dev libcurl4-openssl-dev libconfig-dev libsqlite3-dev
+  libglib2.0-dev libjansson-dev libcmocka-dev
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  mosquitto mosquitto-clients influxdb influxdb-client
+  python3-pymodbus python3-serial python3-serial-asyncio
+  mbpoll socat openssl curl sqlite3
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$st" = "install ok installed" ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "hallwatch: missing packages: ${missing[*]}" >&2
+  echo "hallwatch: run this script as root to install them" >&2
+  exit 1
+fi
+
+echo "hallwatch: installing ${missing[*]}" >&2
+# Refuse service starts during installation so that no system-wide broker or
+# database ends up listening on its default port; tests and the demo start their own.
+created_policy=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  created_policy=1
+fi
+cleanup() { if [ "$created_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi; }
+trap cleanup EXIT
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
