@@ -12,7 +12,7 @@ PKGS=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   mosquitto mosquitto-clients influxdb influxdb-client
   python3-pymodbus python3-serial python3-serial-asyncio
-  mbpoll socat openssl curl sqlite3
+  python3-paho-mqtt mbpoll socat openssl curl sqlite3
 )
 
 missing=()

@@ -1,0 +1,213 @@
+/* The state hub: owns the latest state of every device and point and tells its
+ * listeners what changed. Runs on the main loop thread only. */
+#define LOG_TAG "hub"
+#include "gateway/hub.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/log.h"
+
+#define HUB_MAX_LISTENERS 8
+
+struct listener {
+	hub_change_fn fn;
+	void *ud;
+};
+
+struct hub {
+	const struct hw_config *cfg;
+	struct hub_device *devs;
+	size_t n_devs;
+	struct listener ls[HUB_MAX_LISTENERS];
+	size_t n_ls;
+};
+
+const char *hub_dev_quality_name(enum hub_dev_quality q)
+{
+	static const char *const n[] = {"unknown", "good", "frozen", "comm_lost"};
+	return (unsigned)q < 4 ? n[q] : "?";
+}
+
+static void free_points(struct hub_device *d)
+{
+	for (size_t i = 0; i < d->n_points; i++)
+		free(d->points[i].key);
+	free(d->points);
+	d->points = NULL;
+	d->n_points = 0;
+}
+
+int hub_create(const struct hw_config *cfg, struct hub **out)
+{
+	struct hub *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->cfg = cfg;
+	h->n_devs = cfg->n_devices;
+	h->devs = calloc(h->n_devs ? h->n_devs : 1, sizeof(*h->devs));
+	if (!h->devs) {
+		free(h);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < h->n_devs; i++) {
+		h->devs[i].cfg = &cfg->devices[i];
+		h->devs[i].device_time = -1;
+	}
+	*out = h;
+	return 0;
+}
+
+void hub_destroy(struct hub *h)
+{
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->n_devs; i++)
+		free_points(&h->devs[i]);
+	free(h->devs);
+	free(h);
+}
+
+int hub_add_listener(struct hub *h, hub_change_fn fn, void *ud)
+{
+	if (h->n_ls >= HUB_MAX_LISTENERS)
+		return -ENOSPC;
+	h->ls[h->n_ls++] = (struct listener){fn, ud};
+	return 0;
+}
+
+size_t hub_n_devices(const struct hub *h)
+{
+	return h->n_devs;
+}
+
+struct hub_device *hub_device_at(struct hub *h, size_t i)
+{
+	return i < h->n_devs ? &h->devs[i] : NULL;
+}
+
+static char *sample_key(const struct hub_device *d, const struct mb_sample *s)
+{
+	if (s->block == MB_TOP_LEVEL)
+		return strdup(s->def->name);
+	const struct prof_block *b = &d->cfg->profile->blocks[s->block];
+	char *k = NULL;
+	if (asprintf(&k, "%s[%u].%s", b->name, s->instance, s->def->name) < 0)
+		return NULL;
+	return k;
+}
+
+/* The set of points changed (a block count moved): rebuild the table, keeping
+ * the state of points that remain. */
+static int rebuild_points(struct hub_device *d, const struct mb_poll_result *r)
+{
+	struct hub_point *np = calloc(r->n_samples ? r->n_samples : 1, sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->n_samples; i++) {
+		np[i].def = r->samples[i].def;
+		np[i].key = sample_key(d, &r->samples[i]);
+		if (!np[i].key) {
+			for (size_t k = 0; k < i; k++)
+				free(np[k].key);
+			free(np);
+			return -ENOMEM;
+		}
+		for (size_t k = 0; k < d->n_points; k++) {
+			if (strcmp(d->points[k].key, np[i].key) == 0) {
+				np[i].v = d->points[k].v;
+				np[i].q = d->points[k].q;
+				np[i].t_ms = d->points[k].t_ms;
+				break;
+			}
+		}
+	}
+	free_points(d);
+	d->points = np;
+	d->n_points = r->n_samples;
+	return 0;
+}
+
+static bool same_layout(const struct hub_device *d, const struct mb_poll_result *r)
+{
+	if (d->n_points != r->n_samples)
+		return false;
+	for (size_t i = 0; i < r->n_samples; i++)
+		if (d->points[i].def != r->samples[i].def)
+			return false;
+	return true;
+}
+
+void hub_apply(struct hub *h, const struct mb_poll_result *r)
+{
+	struct hub_device *d;
+	enum hub_dev_quality dq;
+
+	if (r->device_index >= h->n_devs)
+		return;
+	d = &h->devs[r->device_index];
+	d->n_changed = 0;
+	d->state_changed = !d->seen;
+	d->seen = true;
+	d->last_poll_ms = r->t_ms;
+	d->last_err = r->err;
+	d->health = r->health;
+	if (r->device_time >= 0)
+		d->device_time = r->device_time;
+
+	if (r->ok && !same_layout(d, r) && rebuild_points(d, r) < 0) {
+		log_err("device %s: out of memory", d->cfg->id);
+		return;
+	}
+	for (size_t i = 0; i < d->n_points; i++)
+		d->points[i].changed = false;
+
+	if (r->ok) {
+		for (size_t i = 0; i < r->n_samples; i++) {
+			struct hub_point *p = &d->points[i];
+			const struct mb_sample *s = &r->samples[i];
+			if (s->q == HW_Q_GOOD) {
+				if (p->q != HW_Q_GOOD || !hw_value_equal(&p->v, &s->v))
+					p->changed = true;
+				p->v = s->v;
+				p->t_ms = r->t_ms;
+			} else if (p->q != s->q) {
+				p->changed = true;
+			}
+			p->q = s->q;
+		}
+	} else if (!r->online) {
+		/* Offline: every point keeps its last value, marked comm_lost. */
+		for (size_t i = 0; i < d->n_points; i++) {
+			struct hub_point *p = &d->points[i];
+			if (p->q != HW_Q_COMM_LOST) {
+				p->q = HW_Q_COMM_LOST;
+				p->changed = true;
+			}
+		}
+	}
+	for (size_t i = 0; i < d->n_points; i++)
+		d->n_changed += d->points[i].changed;
+
+	dq = !r->online ? HUB_DQ_COMM_LOST : r->frozen ? HUB_DQ_FROZEN : HUB_DQ_GOOD;
+	if (d->online != r->online || d->frozen != r->frozen || d->quality != dq)
+		d->state_changed = true;
+	if (d->online && !r->online)
+		log_warn("device %s: offline, points comm_lost", d->cfg->id);
+	else if (!d->online && r->online)
+		log_info("device %s: online", d->cfg->id);
+	if (!d->frozen && r->frozen)
+		log_warn("device %s: life_check frozen, interface frozen", d->cfg->id);
+	else if (d->frozen && !r->frozen)
+		log_info("device %s: life_check moving again", d->cfg->id);
+	d->online = r->online;
+	d->frozen = r->frozen;
+	d->quality = dq;
+
+	if (d->n_changed == 0 && !d->state_changed)
+		return;
+	for (size_t i = 0; i < h->n_ls; i++)
+		h->ls[i].fn(h, d, h->ls[i].ud);
+}

@@ -1,0 +1,57 @@
+/* The state hub: the latest value, quality and timestamp of every point of every
+ * device, fed by poll results and feeding its listeners with what changed.
+ * Main-loop thread only. */
+#ifndef HW_HUB_H
+#define HW_HUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devices/bus.h"
+#include "gateway/config.h"
+#include "gateway/value.h"
+
+struct hub_point {
+	char *key;                    /* "fire", or "zone[3].fire" for a block instance */
+	const struct prof_point *def; /* owned by the profile */
+	struct hw_value v;
+	enum hw_quality q;
+	int64_t t_ms; /* wall clock of the read that produced v; 0 = never */
+	bool changed; /* value or quality changed in the last hub_apply */
+};
+
+enum hub_dev_quality { HUB_DQ_UNKNOWN = 0, HUB_DQ_GOOD, HUB_DQ_FROZEN, HUB_DQ_COMM_LOST };
+const char *hub_dev_quality_name(enum hub_dev_quality q);
+
+struct hub_device {
+	const struct cfg_device *cfg;
+	bool seen;   /* at least one poll result arrived */
+	bool online;
+	bool frozen;
+	enum hub_dev_quality quality;
+	int64_t last_poll_ms;
+	int64_t device_time; /* -1 when unknown */
+	enum mb_err_kind last_err;
+	struct mb_health health;
+	struct hub_point *points;
+	size_t n_points;
+	size_t n_changed; /* points with changed set by the last hub_apply */
+	bool state_changed; /* online, frozen or quality changed in the last hub_apply */
+};
+
+struct hub;
+
+/* Called after a result changed something: device state or at least one point. */
+typedef void (*hub_change_fn)(struct hub *h, struct hub_device *d, void *ud);
+
+/* cfg must outlive the hub. Returns 0 or -ENOMEM. */
+int hub_create(const struct hw_config *cfg, struct hub **out);
+void hub_destroy(struct hub *h); /* accepts NULL */
+int hub_add_listener(struct hub *h, hub_change_fn fn, void *ud);
+/* Applies one poll result (ownership stays with the caller). */
+void hub_apply(struct hub *h, const struct mb_poll_result *r);
+size_t hub_n_devices(const struct hub *h);
+struct hub_device *hub_device_at(struct hub *h, size_t i);
+
+#endif

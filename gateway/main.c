@@ -1,0 +1,360 @@
+/* hallwatch: the command line and the daemon. Owns the main loop, the loaded
+ * configuration and the wiring between buses, hub, MQTT and line protocol.
+ * Everything here runs on the main thread. */
+#define LOG_TAG "main"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <glib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/bus.h"
+#include "gateway/config.h"
+#include "gateway/hub.h"
+#include "gateway/influx.h"
+#include "gateway/lineproto.h"
+#include "gateway/log.h"
+#include "gateway/mqtt.h"
+#include "gateway/state.h"
+
+struct app {
+	GMainLoop *loop;
+	char *config_path;
+	struct hw_config *cfg;
+	struct hub *hub;
+	struct mb_bus **buses;
+	size_t n_buses;
+	unsigned generation;
+	struct mqtt *mqtt;
+	struct influx *influx;
+	uint64_t seq; /* per-gateway sequence number of state messages */
+	guint heartbeat;
+	int64_t started_ms;
+	int exit_code;
+};
+
+static int64_t now_ms(void)
+{
+	return g_get_real_time() / 1000;
+}
+
+static void print_errors(const struct cfg_errors *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		fprintf(stderr, "%s\n", e->msgs[i]);
+}
+
+static void publish_device(struct app *a, const struct hub_device *d)
+{
+	char topic[256];
+	char *js;
+
+	if (!a->mqtt || !d->seen)
+		return;
+	js = state_device_json(d, a->cfg->site.id, ++a->seq);
+	if (!js)
+		return;
+	snprintf(topic, sizeof(topic), "device/%s/state", d->cfg->id);
+	mqtt_publish(a->mqtt, topic, js, strlen(js), true);
+	free(js);
+}
+
+static void submit_lines(struct app *a, GString *buf)
+{
+	if (a->influx && buf->len)
+		influx_submit(a->influx, buf->str, buf->len);
+}
+
+static void on_change(struct hub *h, struct hub_device *d, void *ud)
+{
+	struct app *a = ud;
+
+	publish_device(a, d);
+	if (a->influx) {
+		GString *buf = g_string_sized_new(1024);
+		state_lp_points(buf, d, a->cfg->site.id, true, now_ms());
+		if (d->state_changed)
+			state_lp_health(buf, d, a->cfg->site.id, now_ms());
+		submit_lines(a, buf);
+		g_string_free(buf, TRUE);
+	}
+}
+
+static void on_result(struct mb_poll_result *r, void *ud)
+{
+	struct app *a = ud;
+	if (a->hub && r->generation == a->generation)
+		hub_apply(a->hub, r);
+	mb_poll_result_free(r);
+}
+
+static void on_mqtt_connected(struct mqtt *m, void *ud)
+{
+	struct app *a = ud;
+	/* The broker (or the county behind it) may have lost what was retained. */
+	for (size_t i = 0; a->hub && i < hub_n_devices(a->hub); i++)
+		publish_device(a, hub_device_at(a->hub, i));
+}
+
+static gboolean on_heartbeat(gpointer ud)
+{
+	struct app *a = ud;
+	int64_t t = now_ms();
+	GString *buf = g_string_sized_new(4096);
+
+	for (size_t i = 0; i < hub_n_devices(a->hub); i++) {
+		struct hub_device *d = hub_device_at(a->hub, i);
+		if (!d->seen)
+			continue;
+		publish_device(a, d);
+		if (a->influx) {
+			state_lp_points(buf, d, a->cfg->site.id, false, t);
+			state_lp_health(buf, d, a->cfg->site.id, t);
+		}
+	}
+	if (a->influx) {
+		struct lp_line l;
+		struct mqtt_stats ms = {0};
+		struct influx_stats is;
+		if (a->mqtt)
+			mqtt_get_stats(a->mqtt, &ms);
+		influx_stats(a->influx, &is);
+		lp_begin(&l, buf, "gateway");
+		lp_tag(&l, "site", a->cfg->site.id);
+		lp_field_int(&l, "uptime_s", (t - a->started_ms) / 1000);
+		lp_field_int(&l, "devices", (int64_t)hub_n_devices(a->hub));
+		lp_field_bool(&l, "mqtt_connected", ms.connected);
+		lp_field_int(&l, "mqtt_published", (int64_t)ms.published);
+		lp_field_int(&l, "mqtt_skipped", (int64_t)ms.skipped);
+		lp_field_int(&l, "lp_queued", (int64_t)is.lines_queued);
+		lp_field_int(&l, "lp_sent", (int64_t)is.lines_sent);
+		lp_field_int(&l, "lp_dropped", (int64_t)is.lines_dropped);
+		lp_end(&l, t * 1000000);
+		submit_lines(a, buf);
+	}
+	g_string_free(buf, TRUE);
+	return G_SOURCE_CONTINUE;
+}
+
+static void stop_buses(struct app *a)
+{
+	for (size_t i = 0; i < a->n_buses; i++)
+		mb_bus_stop(a->buses[i]);
+	free(a->buses);
+	a->buses = NULL;
+	a->n_buses = 0;
+}
+
+/* Builds hub and buses for a->cfg. */
+static int start_devices(struct app *a)
+{
+	int rc = hub_create(a->cfg, &a->hub);
+	if (rc < 0)
+		return rc;
+	hub_add_listener(a->hub, on_change, a);
+	a->generation++;
+	a->buses = calloc(a->cfg->n_buses ? a->cfg->n_buses : 1, sizeof(*a->buses));
+	if (!a->buses)
+		return -ENOMEM;
+	for (size_t i = 0; i < a->cfg->n_buses; i++) {
+		rc = mb_bus_start(a->cfg, i, a->generation, NULL, on_result, a, &a->buses[i]);
+		if (rc < 0) {
+			log_err("bus %s: cannot start: %s", a->cfg->buses[i].id, strerror(-rc));
+			return rc;
+		}
+		a->n_buses++;
+	}
+	return 0;
+}
+
+static int start_outputs(struct app *a)
+{
+	int rc;
+	if (a->cfg->mqtt.enabled) {
+		rc = mqtt_create(&a->cfg->mqtt, a->cfg->site.id, NULL, on_mqtt_connected, a,
+				 &a->mqtt);
+		if (rc < 0) {
+			log_err("mqtt: %s", strerror(-rc));
+			return rc;
+		}
+	}
+	if (a->cfg->influx.enabled) {
+		rc = influx_create(&a->cfg->influx, &a->influx);
+		if (rc < 0) {
+			log_err("influx: %s", strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void stop_outputs(struct app *a)
+{
+	influx_destroy(a->influx, 2000);
+	a->influx = NULL;
+	mqtt_destroy(a->mqtt, 1000);
+	a->mqtt = NULL;
+}
+
+static gboolean on_term(gpointer ud)
+{
+	struct app *a = ud;
+	log_info("stopping");
+	g_main_loop_quit(a->loop);
+	return G_SOURCE_CONTINUE;
+}
+
+static void arm_heartbeat(struct app *a)
+{
+	if (a->heartbeat)
+		g_source_remove(a->heartbeat);
+	a->heartbeat = g_timeout_add_seconds((guint)a->cfg->mqtt.heartbeat_s, on_heartbeat, a);
+}
+
+/* SIGHUP: parse the file into a fresh config; swap it in only if it is valid. */
+static gboolean on_hup(gpointer ud)
+{
+	struct app *a = ud;
+	struct cfg_errors errs = {0};
+	struct hw_config *nc = NULL;
+	struct hw_config *old = a->cfg;
+
+	log_info("SIGHUP: reloading %s", a->config_path);
+	if (config_load(a->config_path, &nc, &errs) < 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			log_err("%s", errs.msgs[i]);
+		log_err("reload refused: %zu error(s); still running on the previous configuration",
+			errs.n);
+		cfg_errors_clear(&errs);
+		return G_SOURCE_CONTINUE;
+	}
+	stop_buses(a);
+	hub_destroy(a->hub);
+	a->hub = NULL;
+	stop_outputs(a);
+	a->cfg = nc;
+	if (start_outputs(a) < 0 || start_devices(a) < 0) {
+		a->exit_code = 1;
+		g_main_loop_quit(a->loop);
+	}
+	arm_heartbeat(a);
+	config_free(old);
+	log_info("configuration reloaded: %zu bus(es), %zu device(s)", nc->n_buses,
+		 nc->n_devices);
+	return G_SOURCE_CONTINUE;
+}
+
+static int cmd_run(const char *path)
+{
+	struct app a = {0};
+	struct cfg_errors errs = {0};
+
+	if (config_load(path, &a.cfg, &errs) < 0) {
+		print_errors(&errs);
+		cfg_errors_clear(&errs);
+		return 1;
+	}
+	a.config_path = g_strdup(path);
+	a.started_ms = now_ms();
+	a.loop = g_main_loop_new(NULL, FALSE);
+	signal(SIGPIPE, SIG_IGN);
+	g_unix_signal_add(SIGTERM, on_term, &a);
+	g_unix_signal_add(SIGINT, on_term, &a);
+	g_unix_signal_add(SIGHUP, on_hup, &a);
+
+	log_info("hallwatch %s starting: site %s, %zu bus(es), %zu device(s)", HW_VERSION,
+		 a.cfg->site.id, a.cfg->n_buses, a.cfg->n_devices);
+	if (start_outputs(&a) < 0 || start_devices(&a) < 0) {
+		a.exit_code = 1;
+		goto out;
+	}
+	arm_heartbeat(&a);
+	g_main_loop_run(a.loop);
+out:
+	stop_buses(&a);
+	/* Results the workers handed over before stopping still reach the outputs. */
+	while (g_main_context_iteration(NULL, FALSE))
+		;
+	stop_outputs(&a);
+	hub_destroy(a.hub);
+	if (a.heartbeat)
+		g_source_remove(a.heartbeat);
+	g_main_loop_unref(a.loop);
+	config_free(a.cfg);
+	g_free(a.config_path);
+	log_info("stopped");
+	return a.exit_code;
+}
+
+static int cmd_check(const char *path)
+{
+	struct cfg_errors errs = {0};
+	struct hw_config *cfg = NULL;
+
+	if (config_load(path, &cfg, &errs) < 0) {
+		print_errors(&errs);
+		cfg_errors_clear(&errs);
+		return 1;
+	}
+	printf("%s: ok (site %s, %zu bus(es), %zu device(s), %zu profile(s))\n", path,
+	       cfg->site.id, cfg->n_buses, cfg->n_devices, cfg->n_profiles);
+	config_free(cfg);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: hallwatch run -c FILE [--log-level error|warn|info|debug]\n"
+		   "       hallwatch check-config -c FILE\n"
+		   "       hallwatch version\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd, *path = NULL;
+	enum hw_log_level lvl = HW_LOG_INFO;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[1];
+	for (int i = 2; i < argc; i++) {
+		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
+		    i + 1 < argc) {
+			path = argv[++i];
+		} else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
+			if (hw_log_parse_level(argv[++i], &lvl) < 0) {
+				fprintf(stderr, "hallwatch: unknown log level %s\n", argv[i]);
+				return 2;
+			}
+		} else {
+			fprintf(stderr, "hallwatch: unexpected argument %s\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	hw_log_set_level(lvl);
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("hallwatch %s\n", HW_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (!path) {
+		fprintf(stderr, "hallwatch: %s needs -c FILE\n", cmd);
+		return 2;
+	}
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(path);
+	if (strcmp(cmd, "check-config") == 0)
+		return cmd_check(path);
+	fprintf(stderr, "hallwatch: unknown command %s\n", cmd);
+	usage(stderr);
+	return 2;
+}

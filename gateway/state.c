@@ -1,0 +1,136 @@
+/* JSON and line-protocol encodings of device state. Pure; main loop thread. */
+#include "gateway/state.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "gateway/lineproto.h"
+
+static json_t *value_json(const struct hw_value *v)
+{
+	switch (v->type) {
+	case HW_V_BOOL:
+		return json_boolean(v->b);
+	case HW_V_INT:
+		return json_integer((json_int_t)v->i);
+	case HW_V_FLOAT:
+		return isfinite(v->f) ? json_real(v->f) : json_null();
+	default:
+		return json_null();
+	}
+}
+
+char *state_device_json(const struct hub_device *d, const char *site, uint64_t seq)
+{
+	const struct mb_health *h = &d->health;
+	json_t *root, *points, *health;
+	char *out;
+
+	points = json_object();
+	for (size_t i = 0; i < d->n_points; i++) {
+		const struct hub_point *p = &d->points[i];
+		json_t *o = json_object();
+		json_object_set_new(o, "v", value_json(&p->v));
+		if (p->v.label)
+			json_object_set_new(o, "label", json_string(p->v.label));
+		if (p->def->unit)
+			json_object_set_new(o, "unit", json_string(p->def->unit));
+		json_object_set_new(o, "q", json_string(hw_quality_name(p->q)));
+		json_object_set_new(o, "t", json_integer(p->t_ms));
+		json_object_set_new(points, p->key, o);
+	}
+	health = json_pack("{s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:I, s:f, s:f, s:s, s:I}", "polls",
+			   (json_int_t)h->polls, "requests", (json_int_t)h->requests, "errors",
+			   "timeout", (json_int_t)h->err_timeout, "exception",
+			   (json_int_t)h->err_exception, "io", (json_int_t)h->err_io, "invalid",
+			   (json_int_t)h->err_invalid, "overruns", (json_int_t)h->overruns,
+			   "rtt_ms", h->rtt_ms_last, "rtt_ms_avg", h->rtt_ms_avg, "last_error",
+			   mb_err_kind_name(d->last_err), "consecutive_failures",
+			   (json_int_t)h->consecutive_failures);
+	root = json_pack("{s:I, s:s, s:s, s:s, s:b, s:s, s:b, s:I, s:I}", "seq", (json_int_t)seq,
+			 "site", site, "device", d->cfg->id, "profile", d->cfg->profile->name,
+			 "online", d->online, "quality", hub_dev_quality_name(d->quality), "frozen",
+			 d->frozen, "last_poll", (json_int_t)d->last_poll_ms, "last_ok",
+			 (json_int_t)h->last_ok_ms);
+	if (!root || !health) {
+		json_decref(root);
+		json_decref(health);
+		json_decref(points);
+		return NULL;
+	}
+	json_object_set_new(root, "device_time",
+			    d->device_time >= 0 ? json_integer(d->device_time) : json_null());
+	json_object_set_new(root, "points", points);
+	json_object_set_new(root, "health", health);
+	out = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	return out;
+}
+
+size_t state_lp_points(GString *buf, const struct hub_device *d, const char *site,
+		       bool only_changed, int64_t now_ms)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n_points; i++) {
+		const struct hub_point *p = &d->points[i];
+		struct lp_line l;
+		int64_t ts = p->t_ms;
+
+		if (only_changed && !p->changed)
+			continue;
+		if (p->q == HW_Q_NONE)
+			continue;
+		lp_begin(&l, buf, "device_point");
+		lp_tag(&l, "device", d->cfg->id);
+		lp_tag(&l, "point", p->key);
+		lp_tag(&l, "site", site);
+		if (p->q == HW_Q_GOOD) {
+			switch (p->v.type) {
+			case HW_V_BOOL:
+				lp_field_bool(&l, "flag", p->v.b);
+				break;
+			case HW_V_INT:
+				lp_field_float(&l, "value", (double)p->v.i);
+				break;
+			case HW_V_FLOAT:
+				lp_field_float(&l, "value", p->v.f);
+				break;
+			default:
+				break;
+			}
+			if (p->v.label)
+				lp_field_string(&l, "label", p->v.label);
+		} else {
+			ts = now_ms;
+		}
+		lp_field_string(&l, "quality", hw_quality_name(p->q));
+		if (lp_end(&l, ts * 1000000) >= 0)
+			n++;
+	}
+	return n;
+}
+
+void state_lp_health(GString *buf, const struct hub_device *d, const char *site, int64_t now_ms)
+{
+	const struct mb_health *h = &d->health;
+	struct lp_line l;
+
+	lp_begin(&l, buf, "device_health");
+	lp_tag(&l, "device", d->cfg->id);
+	lp_tag(&l, "site", site);
+	lp_field_bool(&l, "online", d->online);
+	lp_field_bool(&l, "frozen", d->frozen);
+	lp_field_string(&l, "quality", hub_dev_quality_name(d->quality));
+	lp_field_int(&l, "polls", (int64_t)h->polls);
+	lp_field_int(&l, "requests", (int64_t)h->requests);
+	lp_field_int(&l, "err_timeout", (int64_t)h->err_timeout);
+	lp_field_int(&l, "err_exception", (int64_t)h->err_exception);
+	lp_field_int(&l, "err_io", (int64_t)h->err_io);
+	lp_field_int(&l, "err_invalid", (int64_t)h->err_invalid);
+	lp_field_int(&l, "overruns", (int64_t)h->overruns);
+	lp_field_float(&l, "rtt_ms", h->rtt_ms_last);
+	lp_field_float(&l, "rtt_ms_avg", h->rtt_ms_avg);
+	lp_end(&l, now_ms * 1000000);
+}
