@@ -170,10 +170,10 @@ static int start_devices(struct app *a)
 	return 0;
 }
 
-static int start_outputs(struct app *a)
+static int start_outputs(struct app *a, bool mqtt, bool influx)
 {
 	int rc;
-	if (a->cfg->mqtt.enabled) {
+	if (mqtt && a->cfg->mqtt.enabled) {
 		rc = mqtt_create(&a->cfg->mqtt, a->cfg->site.id, NULL, on_mqtt_connected, a,
 				 &a->mqtt);
 		if (rc < 0) {
@@ -181,7 +181,7 @@ static int start_outputs(struct app *a)
 			return rc;
 		}
 	}
-	if (a->cfg->influx.enabled) {
+	if (influx && a->cfg->influx.enabled) {
 		rc = influx_create(&a->cfg->influx, &a->influx);
 		if (rc < 0) {
 			log_err("influx: %s", strerror(-rc));
@@ -214,6 +214,34 @@ static void arm_heartbeat(struct app *a)
 	a->heartbeat = g_timeout_add_seconds((guint)a->cfg->mqtt.heartbeat_s, on_heartbeat, a);
 }
 
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool same_mqtt(const struct hw_config *a, const struct hw_config *b)
+{
+	const struct cfg_mqtt *x = &a->mqtt, *y = &b->mqtt;
+	return same_str(a->site.id, b->site.id) && x->enabled == y->enabled &&
+	       same_str(x->host, y->host) && x->port == y->port &&
+	       same_str(x->client_id, y->client_id) && same_str(x->username, y->username) &&
+	       same_str(x->password, y->password) && x->keepalive_s == y->keepalive_s &&
+	       x->qos == y->qos && same_str(x->topic_root, y->topic_root) &&
+	       x->reconnect_min_ms == y->reconnect_min_ms &&
+	       x->reconnect_max_ms == y->reconnect_max_ms;
+}
+
+static bool same_influx(const struct cfg_influx *x, const struct cfg_influx *y)
+{
+	return x->enabled == y->enabled && same_str(x->url, y->url) && x->version == y->version &&
+	       same_str(x->database, y->database) && same_str(x->username, y->username) &&
+	       same_str(x->password, y->password) && same_str(x->org, y->org) &&
+	       same_str(x->bucket, y->bucket) && same_str(x->token, y->token) &&
+	       x->batch_size == y->batch_size && x->flush_interval_ms == y->flush_interval_ms &&
+	       x->timeout_ms == y->timeout_ms && x->max_buffer == y->max_buffer &&
+	       x->retry_min_ms == y->retry_min_ms && x->retry_max_ms == y->retry_max_ms;
+}
+
 /* SIGHUP: parse the file into a fresh config; swap it in only if it is valid. */
 static gboolean on_hup(gpointer ud)
 {
@@ -234,9 +262,21 @@ static gboolean on_hup(gpointer ud)
 	stop_buses(a);
 	hub_destroy(a->hub);
 	a->hub = NULL;
-	stop_outputs(a);
+	/* Outputs whose settings did not change keep their session and queue. */
+	bool keep_mqtt = a->mqtt && same_mqtt(old, nc);
+	bool keep_influx = a->influx && same_influx(&old->influx, &nc->influx);
+	if (!keep_influx) {
+		influx_destroy(a->influx, 2000);
+		a->influx = NULL;
+	}
+	if (keep_mqtt) {
+		mqtt_rebind(a->mqtt, &nc->mqtt, nc->site.id);
+	} else {
+		mqtt_destroy(a->mqtt, 1000);
+		a->mqtt = NULL;
+	}
 	a->cfg = nc;
-	if (start_outputs(a) < 0 || start_devices(a) < 0) {
+	if (start_outputs(a, !keep_mqtt, !keep_influx) < 0 || start_devices(a) < 0) {
 		a->exit_code = 1;
 		g_main_loop_quit(a->loop);
 	}
@@ -267,7 +307,7 @@ static int cmd_run(const char *path)
 
 	log_info("hallwatch %s starting: site %s, %zu bus(es), %zu device(s)", HW_VERSION,
 		 a.cfg->site.id, a.cfg->n_buses, a.cfg->n_devices);
-	if (start_outputs(&a) < 0 || start_devices(&a) < 0) {
+	if (start_outputs(&a, true, true) < 0 || start_devices(&a) < 0) {
 		a.exit_code = 1;
 		goto out;
 	}

@@ -232,6 +232,12 @@ bool mqtt_is_connected(const struct mqtt *m)
 	return g_atomic_int_get(&((struct mqtt *)m)->connected);
 }
 
+void mqtt_rebind(struct mqtt *m, const struct cfg_mqtt *cfg, const char *site)
+{
+	m->cfg = cfg;
+	m->site = site;
+}
+
 void mqtt_get_stats(const struct mqtt *m, struct mqtt_stats *out)
 {
 	*out = m->st;

@@ -34,6 +34,9 @@ int mqtt_create(const struct cfg_mqtt *cfg, const char *site, GMainContext *ctx,
 int mqtt_publish(struct mqtt *m, const char *subtopic, const void *payload, size_t len,
 		 bool retain);
 bool mqtt_is_connected(const struct mqtt *m);
+/* Points the client at an equal configuration held elsewhere (after a reload that
+ * left the mqtt section and the site unchanged). */
+void mqtt_rebind(struct mqtt *m, const struct cfg_mqtt *cfg, const char *site);
 void mqtt_get_stats(const struct mqtt *m, struct mqtt_stats *out);
 /* Publishes `status` offline (retained), waits up to wait_ms for the broker to take
  * it, disconnects and frees. Accepts NULL. */
