@@ -22,9 +22,17 @@ struct mb_plan_limits {
 
 /* Merges spans (any order, may overlap) into requests sorted by table then address.
  * *out is allocated (caller frees with free()); a span wider than the limit
- * gets requests of its own, split at the limit.
- * Returns 0 or -ENOMEM / -EINVAL. */
+ * gets requests of its own, split at the limit. Every span no wider than the limit
+ * lies entirely within one request. With n == 0, *out is NULL and *n_out 0.
+ * Returns 0 or -ENOMEM / -EINVAL (limits out of range, a span of count 0 or past
+ * address 65535). */
 int mb_plan_build(const struct mb_span *spans, size_t n, const struct mb_plan_limits *lim,
 		  struct mb_span **out, size_t *n_out);
+
+/* Splits a request a device refused (exception) into two halves, the first the larger
+ * by one when count is odd; the caller re-plans with them (they are requests as they
+ * stand: mb_plan_build with the same limits would merge them back).
+ * Returns 0, or -EINVAL when req->count < 2. */
+int mb_plan_split(const struct mb_span *req, struct mb_span out[2]);
 
 #endif
