@@ -1,0 +1,511 @@
+/* The line protocol writer: owns the bounded queue of lines, the CURL easy handle and
+ * the worker thread that posts batches and retries them. influx_submit()/influx_stats()
+ * run on the callers' threads under the mutex; everything that touches CURL runs on
+ * the worker, which sleeps on the condition variable until a batch is due. */
+#define LOG_TAG "influx"
+
+#include "gateway/influx.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <glib.h>
+
+#include "gateway/log.h"
+
+#define RESP_MAX 4096 /* bytes of an error answer kept */
+#define RESP_LOG 200  /* bytes of it logged */
+
+struct qline {
+	gint64 t_us; /* monotonic time it was queued */
+	size_t len;  /* including the "\n" */
+	char data[];
+};
+
+struct influx {
+	/* Immutable after influx_create(). */
+	int batch_size;
+	int flush_interval_ms;
+	int timeout_ms;
+	int max_buffer;
+	int retry_min_ms;
+	int retry_max_ms;
+	char *log_url; /* the write URL without user info or query, safe to log */
+
+	/* Worker only, after influx_create(). */
+	GThread *thread;
+	CURL *curl;
+	struct curl_slist *headers;
+	char *write_url;
+	GString *body;
+	GString *resp;
+	char errbuf[CURL_ERROR_SIZE];
+	int delay_ms;	     /* next backoff interval */
+	bool failing;	     /* a failure run has been logged */
+	int fail_status;     /* status logged for the current failure run */
+	uint64_t fail_count; /* failed posts in the current run */
+
+	/* Under mu. */
+	GMutex mu;
+	GCond cond;
+	GQueue queue;	 /* struct qline *, oldest first, not in flight */
+	guint inflight;	 /* lines the worker is posting */
+	gint64 retry_at; /* monotonic us of the next retry, 0 if not backing off */
+	bool stopping;
+	gint64 stop_deadline; /* monotonic us */
+	bool dropping;	      /* a drop run has been logged */
+	uint64_t drop_run;    /* lines dropped in the current run */
+	struct influx_stats st;
+};
+
+static void curl_init_once(void)
+{
+	static gsize done;
+
+	if (g_once_init_enter(&done)) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		g_once_init_leave(&done, 1);
+	}
+}
+
+static bool nonempty(const char *s)
+{
+	return s && *s;
+}
+
+static int check_cfg(const struct cfg_influx *c)
+{
+	if (!c || !nonempty(c->url))
+		return -EINVAL;
+	if (strncmp(c->url, "http://", 7) != 0 && strncmp(c->url, "https://", 8) != 0)
+		return -EINVAL;
+	if (c->version == 1) {
+		if (!nonempty(c->database))
+			return -EINVAL;
+	} else if (c->version == 2) {
+		if (!nonempty(c->org) || !nonempty(c->bucket) || !nonempty(c->token))
+			return -EINVAL;
+	} else {
+		return -EINVAL;
+	}
+	if (c->batch_size < 1 || c->max_buffer < 1 || c->flush_interval_ms < 0 ||
+	    c->timeout_ms < 1 || c->retry_min_ms < 1 || c->retry_max_ms < c->retry_min_ms)
+		return -EINVAL;
+	return 0;
+}
+
+/* "scheme://user:pw@host:port/path" -> "scheme://host:port/path". */
+static char *strip_userinfo(const char *url)
+{
+	const char *host = strstr(url, "://");
+	const char *at, *slash;
+
+	if (!host)
+		return g_strdup(url);
+	host += 3;
+	at = strchr(host, '@');
+	slash = strchr(host, '/');
+	if (!at || (slash && slash < at))
+		return g_strdup(url);
+	return g_strdup_printf("%.*s%s", (int)(host - url), url, at + 1);
+}
+
+static char *build_url(CURL *curl, const struct cfg_influx *c, const char *base)
+{
+	char *a, *b = NULL, *url;
+
+	if (c->version == 1) {
+		a = curl_easy_escape(curl, c->database, 0);
+		url = a ? g_strdup_printf("%s/write?db=%s&precision=ns", base, a) : NULL;
+	} else {
+		a = curl_easy_escape(curl, c->org, 0);
+		b = curl_easy_escape(curl, c->bucket, 0);
+		url = a && b ? g_strdup_printf("%s/api/v2/write?org=%s&bucket=%s&precision=ns",
+					       base, a, b)
+			     : NULL;
+	}
+	curl_free(a);
+	curl_free(b);
+	return url;
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *data)
+{
+	struct influx *ix = data;
+	size_t n = size * nmemb;
+
+	if (ix->resp->len < RESP_MAX)
+		g_string_append_len(ix->resp, ptr, (gssize)MIN(n, RESP_MAX - ix->resp->len));
+	return n;
+}
+
+/* Abandons a post that runs past the stop deadline. */
+static int on_progress(void *data, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	struct influx *ix = data;
+	bool late;
+
+	(void)dt, (void)dn, (void)ut, (void)un;
+	g_mutex_lock(&ix->mu);
+	late = ix->stopping && g_get_monotonic_time() >= ix->stop_deadline;
+	g_mutex_unlock(&ix->mu);
+	return late ? 1 : 0;
+}
+
+static int setup_curl(struct influx *ix, const struct cfg_influx *c)
+{
+	char *base = g_strdup(c->url);
+	char *auth = NULL;
+	size_t n = strlen(base);
+	int rc = -ENOMEM;
+
+	while (n > 0 && base[n - 1] == '/')
+		base[--n] = '\0';
+	ix->curl = curl_easy_init();
+	if (!ix->curl)
+		goto out;
+	ix->write_url = build_url(ix->curl, c, base);
+	if (!ix->write_url)
+		goto out;
+	ix->log_url = strip_userinfo(base);
+
+	ix->headers = curl_slist_append(NULL, "Content-Type: text/plain; charset=utf-8");
+	if (ix->headers)
+		ix->headers = curl_slist_append(ix->headers, "Expect:");
+	if (ix->headers && c->version == 2) {
+		auth = g_strdup_printf("Authorization: Token %s", c->token);
+		ix->headers = curl_slist_append(ix->headers, auth);
+	}
+	if (!ix->headers)
+		goto out;
+
+	curl_easy_setopt(ix->curl, CURLOPT_URL, ix->write_url);
+	curl_easy_setopt(ix->curl, CURLOPT_HTTPHEADER, ix->headers);
+	curl_easy_setopt(ix->curl, CURLOPT_POST, 1L);
+	curl_easy_setopt(ix->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(ix->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
+	curl_easy_setopt(ix->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(ix->curl, CURLOPT_WRITEDATA, ix);
+	curl_easy_setopt(ix->curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(ix->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(ix->curl, CURLOPT_XFERINFODATA, ix);
+	curl_easy_setopt(ix->curl, CURLOPT_ERRORBUFFER, ix->errbuf);
+	if (c->version == 1 && nonempty(c->username)) {
+		curl_easy_setopt(ix->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(ix->curl, CURLOPT_USERNAME, c->username);
+		curl_easy_setopt(ix->curl, CURLOPT_PASSWORD, c->password ? c->password : "");
+	}
+	rc = 0;
+out:
+	if (auth) {
+		memset(auth, 0, strlen(auth));
+		g_free(auth);
+	}
+	g_free(base);
+	return rc;
+}
+
+/* The server's answer made fit for one log line: control characters blanked, trimmed,
+ * at most RESP_LOG bytes without splitting a UTF-8 sequence. */
+static void resp_for_log(GString *r)
+{
+	size_t n;
+
+	for (size_t i = 0; i < r->len; i++) {
+		if ((unsigned char)r->str[i] < 0x20)
+			r->str[i] = ' ';
+	}
+	g_strstrip(r->str);
+	n = strlen(r->str);
+	if (n > RESP_LOG) {
+		n = RESP_LOG;
+		while (n > 0 && ((unsigned char)r->str[n] & 0xC0) == 0x80)
+			n--;
+	}
+	g_string_truncate(r, n);
+}
+
+/* Posts ix->body. Returns true on 204; *status is the HTTP status or 0. */
+static bool post(struct influx *ix, long timeout_ms, long *status)
+{
+	CURLcode cc;
+
+	g_string_truncate(ix->resp, 0);
+	ix->errbuf[0] = '\0';
+	curl_easy_setopt(ix->curl, CURLOPT_POSTFIELDS, ix->body->str);
+	curl_easy_setopt(ix->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)ix->body->len);
+	curl_easy_setopt(ix->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+	cc = curl_easy_perform(ix->curl);
+	*status = 0;
+	if (cc != CURLE_OK) {
+		g_string_assign(ix->resp, ix->errbuf[0] ? ix->errbuf : curl_easy_strerror(cc));
+		return false;
+	}
+	curl_easy_getinfo(ix->curl, CURLINFO_RESPONSE_CODE, status);
+	return *status == 204;
+}
+
+/* Complains once per failure run (again only if the status changes), and once on
+ * recovery. Never logs credentials: they are in headers/options, not in log_url. */
+static void report(struct influx *ix, bool ok, long status, guint lines)
+{
+	if (ok) {
+		if (ix->failing)
+			log_info("writes to %s succeed again after %" G_GUINT64_FORMAT
+				 " failed posts",
+				 ix->log_url, ix->fail_count);
+		ix->failing = false;
+		ix->fail_count = 0;
+		return;
+	}
+	ix->fail_count++;
+	if (ix->failing && ix->fail_status == (int)status)
+		return;
+	resp_for_log(ix->resp);
+	if (status)
+		log_warn(
+		    "write to %s failed: HTTP %ld: %s; keeping %u lines, retrying every %d..%d ms",
+		    ix->log_url, status, ix->resp->str, lines, ix->retry_min_ms, ix->retry_max_ms);
+	else
+		log_warn("write to %s failed: %s; keeping %u lines, retrying every %d..%d ms",
+			 ix->log_url, ix->resp->str, lines, ix->retry_min_ms, ix->retry_max_ms);
+	ix->failing = true;
+	ix->fail_status = (int)status;
+}
+
+/* When the next post is due, in monotonic us; mu held, queue not empty. */
+static gint64 next_due(struct influx *ix, gint64 now)
+{
+	struct qline *head = g_queue_peek_head(&ix->queue);
+	gint64 due;
+
+	if (ix->retry_at)
+		due = ix->retry_at;
+	else if (ix->stopping || g_queue_get_length(&ix->queue) >= (guint)ix->batch_size)
+		due = now;
+	else
+		due = head->t_us + (gint64)ix->flush_interval_ms * 1000;
+	if (ix->stopping && due > ix->stop_deadline)
+		due = ix->stop_deadline;
+	return due;
+}
+
+static gpointer worker(gpointer data)
+{
+	struct influx *ix = data;
+	GPtrArray *batch = g_ptr_array_new();
+	guint left;
+
+	g_mutex_lock(&ix->mu);
+	for (;;) {
+		gint64 now = g_get_monotonic_time();
+		long timeout_ms = ix->timeout_ms, status;
+		bool ok;
+
+		if (ix->stopping && (g_queue_is_empty(&ix->queue) || now >= ix->stop_deadline))
+			break;
+		if (g_queue_is_empty(&ix->queue)) {
+			g_cond_wait(&ix->cond, &ix->mu);
+			continue;
+		}
+		gint64 due = next_due(ix, now);
+		if (now < due) {
+			g_cond_wait_until(&ix->cond, &ix->mu, due);
+			continue;
+		}
+
+		while (batch->len < (guint)ix->batch_size && !g_queue_is_empty(&ix->queue))
+			g_ptr_array_add(batch, g_queue_pop_head(&ix->queue));
+		ix->inflight = batch->len;
+		if (ix->stopping)
+			timeout_ms = MIN(timeout_ms, (ix->stop_deadline - now) / 1000 + 1);
+		g_mutex_unlock(&ix->mu);
+
+		g_string_truncate(ix->body, 0);
+		for (guint i = 0; i < batch->len; i++) {
+			struct qline *l = batch->pdata[i];
+			g_string_append_len(ix->body, l->data, (gssize)l->len);
+		}
+		ok = post(ix, timeout_ms, &status);
+		report(ix, ok, status, batch->len);
+
+		g_mutex_lock(&ix->mu);
+		ix->st.last_status = (int)status;
+		ix->st.connected = ok;
+		if (ok) {
+			ix->st.lines_sent += batch->len;
+			ix->st.batches_sent++;
+			ix->retry_at = 0;
+			ix->delay_ms = ix->retry_min_ms;
+			for (guint i = 0; i < batch->len; i++)
+				g_free(batch->pdata[i]);
+		} else {
+			/* Back to the head, in order: nothing is lost on a failed post. */
+			for (guint i = batch->len; i > 0; i--)
+				g_queue_push_head(&ix->queue, batch->pdata[i - 1]);
+			ix->st.batches_failed++;
+			ix->retry_at = g_get_monotonic_time() + (gint64)ix->delay_ms * 1000;
+			ix->delay_ms = ix->delay_ms > ix->retry_max_ms / 2 ? ix->retry_max_ms
+									   : ix->delay_ms * 2;
+		}
+		g_ptr_array_set_size(batch, 0);
+		ix->inflight = 0;
+	}
+	left = g_queue_get_length(&ix->queue);
+	ix->st.lines_dropped += left;
+	g_mutex_unlock(&ix->mu);
+	if (left)
+		log_warn("stopping with %u lines not written to %s: they are lost", left,
+			 ix->log_url);
+	g_ptr_array_unref(batch);
+	return NULL;
+}
+
+int influx_create(const struct cfg_influx *cfg, struct influx **out)
+{
+	struct influx *ix;
+	int rc;
+
+	*out = NULL;
+	rc = check_cfg(cfg);
+	if (rc < 0)
+		return rc;
+	curl_init_once();
+	ix = g_new0(struct influx, 1);
+	ix->max_buffer = cfg->max_buffer;
+	ix->batch_size = MIN(cfg->batch_size, cfg->max_buffer);
+	ix->flush_interval_ms = cfg->flush_interval_ms;
+	ix->timeout_ms = cfg->timeout_ms;
+	ix->retry_min_ms = cfg->retry_min_ms;
+	ix->retry_max_ms = cfg->retry_max_ms;
+	ix->delay_ms = cfg->retry_min_ms;
+	ix->body = g_string_new(NULL);
+	ix->resp = g_string_new(NULL);
+	g_mutex_init(&ix->mu);
+	g_cond_init(&ix->cond);
+	g_queue_init(&ix->queue);
+	rc = setup_curl(ix, cfg);
+	if (rc < 0)
+		goto err_curl;
+	ix->thread = g_thread_try_new("influx", worker, ix, NULL);
+	if (!ix->thread) {
+		rc = -EAGAIN;
+		goto err_curl;
+	}
+	*out = ix;
+	return 0;
+
+err_curl:
+	curl_slist_free_all(ix->headers);
+	curl_easy_cleanup(ix->curl);
+	g_free(ix->write_url);
+	g_free(ix->log_url);
+	g_string_free(ix->resp, TRUE);
+	g_string_free(ix->body, TRUE);
+	g_cond_clear(&ix->cond);
+	g_mutex_clear(&ix->mu);
+	g_free(ix);
+	return rc;
+}
+
+int influx_submit(struct influx *ix, const char *lines, size_t len)
+{
+	GQueue add = G_QUEUE_INIT;
+	gint64 now = g_get_monotonic_time();
+	const char *p = lines, *end = lines + len;
+	uint64_t dropped = 0, run_total = 0;
+	bool start_log = false, end_log = false;
+	guint before;
+
+	if (len == 0)
+		return 0;
+	if (lines[len - 1] != '\n')
+		return -EINVAL;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = (size_t)(nl - p) + 1;
+
+		if (n > 1) {
+			struct qline *l = g_malloc(sizeof(*l) + n);
+			l->t_us = now;
+			l->len = n;
+			memcpy(l->data, p, n);
+			g_queue_push_tail(&add, l);
+		}
+		p = nl + 1;
+	}
+
+	g_mutex_lock(&ix->mu);
+	before = g_queue_get_length(&ix->queue);
+	while (!g_queue_is_empty(&add)) {
+		struct qline *l = g_queue_pop_head(&add);
+
+		if (g_queue_get_length(&ix->queue) + ix->inflight >= (guint)ix->max_buffer) {
+			/* Drop the oldest line not in flight; the new one if all are. */
+			if (g_queue_is_empty(&ix->queue)) {
+				g_free(l);
+				l = NULL;
+			} else {
+				g_free(g_queue_pop_head(&ix->queue));
+			}
+			dropped++;
+		}
+		if (l)
+			g_queue_push_tail(&ix->queue, l);
+	}
+	ix->st.lines_dropped += dropped;
+	if (dropped) {
+		ix->drop_run += dropped;
+		start_log = !ix->dropping;
+		ix->dropping = true;
+	} else if (ix->dropping) {
+		end_log = true;
+		run_total = ix->drop_run;
+		ix->dropping = false;
+		ix->drop_run = 0;
+	}
+	if (before == 0 || (before < (guint)ix->batch_size &&
+			    g_queue_get_length(&ix->queue) >= (guint)ix->batch_size))
+		g_cond_signal(&ix->cond);
+	g_mutex_unlock(&ix->mu);
+
+	if (start_log)
+		log_warn("buffer of %d lines for %s is full: dropping the oldest lines",
+			 ix->max_buffer, ix->log_url);
+	if (end_log)
+		log_warn("buffer for %s has room again: %" G_GUINT64_FORMAT " lines were dropped",
+			 ix->log_url, run_total);
+	return 0;
+}
+
+void influx_stats(struct influx *ix, struct influx_stats *out)
+{
+	g_mutex_lock(&ix->mu);
+	*out = ix->st;
+	out->lines_queued = g_queue_get_length(&ix->queue) + ix->inflight;
+	g_mutex_unlock(&ix->mu);
+}
+
+void influx_destroy(struct influx *ix, int flush_ms)
+{
+	if (!ix)
+		return;
+	g_mutex_lock(&ix->mu);
+	ix->stopping = true;
+	ix->stop_deadline = g_get_monotonic_time() + (gint64)MAX(flush_ms, 0) * 1000;
+	g_cond_signal(&ix->cond);
+	g_mutex_unlock(&ix->mu);
+	g_thread_join(ix->thread);
+
+	g_queue_clear_full(&ix->queue, g_free);
+	curl_slist_free_all(ix->headers);
+	curl_easy_cleanup(ix->curl);
+	g_free(ix->write_url);
+	g_free(ix->log_url);
+	g_string_free(ix->resp, TRUE);
+	g_string_free(ix->body, TRUE);
+	g_cond_clear(&ix->cond);
+	g_mutex_clear(&ix->mu);
+	g_free(ix);
+}
