@@ -56,7 +56,8 @@ struct prof_point {
 	enum mb_type type;
 	enum mb_order order;
 	int bit;      /* -1: the whole value; else the lowest bit of a field of a register */
-	int bits;     /* width of the bit field (1 = single bit, decoded as bool) */
+	int bits;     /* width of the bit field (1 = single bit, decoded as bool); 0 when bit < 0.
+		       * A bit field has type MB_T_BOOL when bits == 1, else MB_T_U16 (unsigned). */
 	double scale; /* value = raw * scale + offset; scale 1, offset 0 keep integers integral */
 	double offset;
 	char *unit; /* may be NULL */
@@ -80,6 +81,7 @@ struct prof_block {
 	int max_count;      /* upper bound of a count read from the device */
 	struct prof_point *points;
 	size_t n_points;
+	int line; /* line in the profile file, for error messages */
 };
 
 struct profile {

@@ -1,0 +1,1373 @@
+/* Configuration loading: reads the gateway's libconfig file and the device profiles it names
+ * into the plain structs of config.h. Every setting is declared once in a table (name, type,
+ * range, default, offset) and checked by one validator. Runs on the main thread at start-up
+ * and on SIGHUP; no globals, no state kept between calls. The only file that sees libconfig. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* asprintf, strndup */
+#endif
+#define LOG_TAG "config"
+#include "gateway/config.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gateway/log.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- error collection ---- */
+
+struct ldctx {
+	struct cfg_errors *errs; /* may be NULL: errors are only counted */
+	size_t n_err;
+	bool oom;
+};
+
+static void verr_at(struct ldctx *x, const char *file, int line, const char *fmt, va_list ap)
+{
+	char *msg = NULL, *full = NULL, **v;
+
+	x->n_err++;
+	if (!x->errs)
+		return;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		goto oom;
+	if (asprintf(&full, "%s:%d: %s", file ? file : "?", line, msg) < 0)
+		goto oom_msg;
+	v = realloc(x->errs->msgs, (x->errs->n + 1) * sizeof(*v));
+	if (!v)
+		goto oom_full;
+	v[x->errs->n++] = full;
+	x->errs->msgs = v;
+	free(msg);
+	return;
+oom_full:
+	free(full);
+oom_msg:
+	free(msg);
+oom:
+	x->oom = true;
+}
+
+static void err_at(struct ldctx *x, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void err_at(struct ldctx *x, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verr_at(x, file, line, fmt, ap);
+	va_end(ap);
+}
+
+/* An error located at a setting: its file and line (the root, which has none, is line 1). */
+static void err_set(struct ldctx *x, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void err_set(struct ldctx *x, const config_setting_t *s, const char *fmt, ...)
+{
+	va_list ap;
+	int line = s ? config_setting_source_line(s) : 0;
+
+	va_start(ap, fmt);
+	verr_at(x, s ? config_setting_source_file(s) : NULL, line > 0 ? line : 1, fmt, ap);
+	va_end(ap);
+}
+
+void cfg_errors_clear(struct cfg_errors *e)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < e->n; i++)
+		free(e->msgs[i]);
+	free(e->msgs);
+	e->msgs = NULL;
+	e->n = 0;
+}
+
+/* ---- small helpers ---- */
+
+static bool valid_id(const char *s)
+{
+	if (!s || !*s)
+		return false;
+	for (; *s; s++) {
+		char c = *s;
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* The type of a setting with its article, for messages. */
+static const char *ltype_name(const config_setting_t *s)
+{
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_GROUP:
+		return "a group";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		return "an integer";
+	case CONFIG_TYPE_FLOAT:
+		return "a float";
+	case CONFIG_TYPE_STRING:
+		return "a string";
+	case CONFIG_TYPE_BOOL:
+		return "a boolean";
+	case CONFIG_TYPE_ARRAY:
+		return "an array";
+	case CONFIG_TYPE_LIST:
+		return "a list";
+	}
+	return "nothing";
+}
+
+static bool is_int(const config_setting_t *s)
+{
+	int t = config_setting_type(s);
+
+	return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64;
+}
+
+static void type_err(struct ldctx *x, const config_setting_t *s, const char *key, const char *want)
+{
+	err_set(x, s, "%s: expected %s, got %s", key, want, ltype_name(s));
+}
+
+/* Line of a member of group g, or of g itself when the member is absent. */
+static int member_line(const config_setting_t *g, const char *name)
+{
+	const config_setting_t *m = g ? config_setting_get_member(g, name) : NULL;
+	int line;
+
+	if (m)
+		return config_setting_source_line(m);
+	line = g ? config_setting_source_line(g) : 0;
+	return line > 0 ? line : 1;
+}
+
+/* Line of a setting by path, else of its closest existing parent, else 1. */
+static int path_line(const config_t *cf, const char *path)
+{
+	char buf[128];
+	const config_setting_t *s;
+	char *dot;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (;;) {
+		s = config_lookup(cf, buf);
+		if (s && config_setting_source_line(s) > 0)
+			return config_setting_source_line(s);
+		dot = strrchr(buf, '.');
+		if (!dot)
+			return 1;
+		*dot = '\0';
+	}
+}
+
+/* ---- the table-driven validator ---- */
+
+enum opt_type {
+	OT_STRING, /* char *, strdup'd */
+	OT_INT,	   /* int, range min..max */
+	OT_U16,	   /* uint16_t, range min..max */
+	OT_I64,	   /* int64_t, range min..max */
+	OT_BOOL,   /* bool */
+	OT_FLOAT,  /* double, range fmin..fmax; integers accepted */
+	OT_ENUM,   /* a string out of choices, stored as its index in an enum field */
+	OT_GROUP,  /* a nested group validated with sub at obj + off */
+	OT_LIST,   /* a list of groups, each validated with sub into an array of elem_size */
+	OT_SPECIAL /* parsed by special() */
+};
+
+#define OF_REQUIRED 0x1u
+#define OF_ID 0x2u	 /* string of [A-Za-z0-9_-]+ */
+#define OF_NONEMPTY 0x4u /* string must not be "" */
+
+struct opt;
+typedef void (*opt_special_fn)(struct ldctx *x, const config_setting_t *s, const char *key,
+			       void *obj);
+typedef void (*opt_post_fn)(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
+			    uint64_t seen);
+
+struct opt {
+	const char *name;
+	enum opt_type type;
+	unsigned flags;
+	size_t off;
+	long long min, max;
+	double fmin, fmax;
+	long long def_i;
+	double def_f;
+	const char *def_s;
+	const char *const *choices; /* OT_ENUM, NULL-terminated */
+	const struct opt *sub;	    /* OT_GROUP, OT_LIST */
+	size_t n_sub;
+	size_t count_off; /* OT_LIST: size_t count at obj + count_off */
+	size_t elem_size; /* OT_LIST */
+	opt_post_fn post; /* OT_LIST: called per element after validation */
+	opt_special_fn special;
+};
+
+#define OPT_STR(n, st, f, def, fl)                                                                 \
+	{                                                                                          \
+		.name = (n), .type = OT_STRING, .flags = (fl), .off = offsetof(st, f),             \
+		.def_s = (def)                                                                     \
+	}
+#define OPT_INT(n, st, f, lo, hi, def, fl)                                                         \
+	{                                                                                          \
+		.name = (n), .type = OT_INT, .flags = (fl), .off = offsetof(st, f), .min = (lo),   \
+		.max = (hi), .def_i = (def)                                                        \
+	}
+#define OPT_U16(n, st, f, lo, hi, def, fl)                                                         \
+	{                                                                                          \
+		.name = (n), .type = OT_U16, .flags = (fl), .off = offsetof(st, f), .min = (lo),   \
+		.max = (hi), .def_i = (def)                                                        \
+	}
+#define OPT_I64(n, st, f, def, fl)                                                                 \
+	{                                                                                          \
+		.name = (n), .type = OT_I64, .flags = (fl), .off = offsetof(st, f),                \
+		.min = INT64_MIN, .max = INT64_MAX, .def_i = (def)                                 \
+	}
+#define OPT_BOOL(n, st, f, def)                                                                    \
+	{                                                                                          \
+		.name = (n), .type = OT_BOOL, .off = offsetof(st, f), .def_i = (def)               \
+	}
+#define OPT_FLOAT(n, st, f, lo, hi, def, fl)                                                       \
+	{                                                                                          \
+		.name = (n), .type = OT_FLOAT, .flags = (fl), .off = offsetof(st, f),              \
+		.fmin = (lo), .fmax = (hi), .def_f = (def)                                         \
+	}
+#define OPT_ENUM(n, st, f, names, def, fl)                                                         \
+	{                                                                                          \
+		.name = (n), .type = OT_ENUM, .flags = (fl), .off = offsetof(st, f),               \
+		.choices = (names), .def_i = (def)                                                 \
+	}
+#define OPT_GROUP(n, st, f, table, fl)                                                             \
+	{                                                                                          \
+		.name = (n), .type = OT_GROUP, .flags = (fl), .off = offsetof(st, f),              \
+		.sub = (table), .n_sub = ARRAY_SIZE(table)                                         \
+	}
+#define OPT_LIST(n, st, f, nf, et, table, postfn, fl)                                              \
+	{                                                                                          \
+		.name = (n), .type = OT_LIST, .flags = (fl), .off = offsetof(st, f),               \
+		.count_off = offsetof(st, nf), .elem_size = sizeof(et), .sub = (table),            \
+		.n_sub = ARRAY_SIZE(table), .post = (postfn)                                       \
+	}
+#define OPT_SPECIAL(n, fn, fl)                                                                     \
+	{                                                                                          \
+		.name = (n), .type = OT_SPECIAL, .flags = (fl), .special = (fn)                    \
+	}
+
+/* Enum fields are written through an int. */
+_Static_assert(sizeof(enum mb_table) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum bus_type) == sizeof(int), "enum size");
+
+static void *field(void *obj, const struct opt *o)
+{
+	return (char *)obj + o->off;
+}
+
+static void opts_defaults(struct ldctx *x, const struct opt *tab, size_t n, void *obj)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct opt *o = &tab[i];
+		void *f = field(obj, o);
+
+		switch (o->type) {
+		case OT_STRING:
+			*(char **)f = NULL;
+			if (o->def_s) {
+				*(char **)f = strdup(o->def_s);
+				if (!*(char **)f)
+					x->oom = true;
+			}
+			break;
+		case OT_INT:
+		case OT_ENUM:
+			*(int *)f = (int)o->def_i;
+			break;
+		case OT_U16:
+			*(uint16_t *)f = (uint16_t)o->def_i;
+			break;
+		case OT_I64:
+			*(int64_t *)f = o->def_i;
+			break;
+		case OT_BOOL:
+			*(bool *)f = o->def_i != 0;
+			break;
+		case OT_FLOAT:
+			*(double *)f = o->def_f;
+			break;
+		case OT_GROUP:
+			opts_defaults(x, o->sub, o->n_sub, f);
+			break;
+		case OT_LIST:
+		case OT_SPECIAL:
+			break;
+		}
+	}
+}
+
+static uint64_t opts_apply(struct ldctx *x, const struct opt *tab, size_t n,
+			   const config_setting_t *grp, const char *path, void *obj);
+
+/* Formats a setting's path for messages; a path too long for buf is cut. */
+static void key_fmt(char *buf, size_t sz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void key_fmt(char *buf, size_t sz, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sz, fmt, ap);
+	va_end(ap);
+}
+
+static void key_of(char *buf, size_t sz, const char *path, const char *name)
+{
+	if (path && *path)
+		key_fmt(buf, sz, "%s.%s", path, name);
+	else
+		key_fmt(buf, sz, "%s", name);
+}
+
+static void list_apply(struct ldctx *x, const struct opt *o, const config_setting_t *s,
+		       const char *key, void *obj)
+{
+	int t = config_setting_type(s);
+	int n = config_setting_length(s);
+	char *arr = NULL;
+	char ekey[192];
+
+	if (t != CONFIG_TYPE_LIST && !(t == CONFIG_TYPE_ARRAY && n == 0)) {
+		type_err(x, s, key, "a list ( ... )");
+		return;
+	}
+	if (n > 0) {
+		arr = calloc((size_t)n, o->elem_size);
+		if (!arr) {
+			x->oom = true;
+			return;
+		}
+	}
+	memcpy(field(obj, o), &arr, sizeof(arr));
+	*(size_t *)((char *)obj + o->count_off) = (size_t)n;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		void *elem = arr + (size_t)i * o->elem_size;
+		uint64_t seen;
+
+		key_fmt(ekey, sizeof(ekey), "%s[%d]", key, i);
+		opts_defaults(x, o->sub, o->n_sub, elem);
+		if (!config_setting_is_group(e)) {
+			type_err(x, e, ekey, "a group { ... }");
+			continue;
+		}
+		seen = opts_apply(x, o->sub, o->n_sub, e, ekey, elem);
+		if (o->post)
+			o->post(x, e, ekey, elem, seen);
+	}
+}
+
+static void opt_set(struct ldctx *x, const struct opt *o, const config_setting_t *s,
+		    const char *path, void *obj)
+{
+	char key[192];
+	void *f = field(obj, o);
+	int t = config_setting_type(s);
+	const char *str;
+	long long v;
+	double d;
+	char *dup;
+
+	key_of(key, sizeof(key), path, o->name);
+	switch (o->type) {
+	case OT_STRING:
+		if (t != CONFIG_TYPE_STRING) {
+			type_err(x, s, key, "a string");
+			return;
+		}
+		str = config_setting_get_string(s);
+		if ((o->flags & OF_NONEMPTY) && !*str) {
+			err_set(x, s, "%s: must not be empty", key);
+			return;
+		}
+		if ((o->flags & OF_ID) && !valid_id(str)) {
+			err_set(x, s, "%s: \"%s\" is not a valid name (use only A-Z a-z 0-9 _ -)",
+				key, str);
+			return;
+		}
+		dup = strdup(str);
+		if (!dup) {
+			x->oom = true;
+			return;
+		}
+		free(*(char **)f);
+		*(char **)f = dup;
+		return;
+	case OT_INT:
+	case OT_U16:
+	case OT_I64:
+		if (!is_int(s)) {
+			type_err(x, s, key, "an integer");
+			return;
+		}
+		v = config_setting_get_int64(s);
+		if (v < o->min || v > o->max) {
+			err_set(x, s, "%s: %lld is out of range (%lld..%lld)", key, v, o->min,
+				o->max);
+			return;
+		}
+		if (o->type == OT_INT)
+			*(int *)f = (int)v;
+		else if (o->type == OT_U16)
+			*(uint16_t *)f = (uint16_t)v;
+		else
+			*(int64_t *)f = v;
+		return;
+	case OT_BOOL:
+		if (t != CONFIG_TYPE_BOOL) {
+			type_err(x, s, key, "a boolean (true or false)");
+			return;
+		}
+		*(bool *)f = config_setting_get_bool(s) != 0;
+		return;
+	case OT_FLOAT:
+		if (t == CONFIG_TYPE_FLOAT)
+			d = config_setting_get_float(s);
+		else if (is_int(s))
+			d = (double)config_setting_get_int64(s);
+		else {
+			type_err(x, s, key, "a number");
+			return;
+		}
+		if (d < o->fmin || d > o->fmax) {
+			err_set(x, s, "%s: %g is out of range (%g..%g)", key, d, o->fmin, o->fmax);
+			return;
+		}
+		*(double *)f = d;
+		return;
+	case OT_ENUM: {
+		char list[256] = "";
+		size_t len = 0;
+
+		if (t != CONFIG_TYPE_STRING) {
+			type_err(x, s, key, "a string");
+			return;
+		}
+		str = config_setting_get_string(s);
+		for (int i = 0; o->choices[i]; i++) {
+			if (strcmp(o->choices[i], str) == 0) {
+				*(int *)f = i;
+				return;
+			}
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+						i ? ", " : "", o->choices[i]);
+			if (len >= sizeof(list))
+				len = sizeof(list) - 1;
+		}
+		err_set(x, s, "%s: \"%s\" is not one of %s", key, str, list);
+		return;
+	}
+	case OT_GROUP:
+		if (!config_setting_is_group(s)) {
+			type_err(x, s, key, "a group { ... }");
+			return;
+		}
+		opts_apply(x, o->sub, o->n_sub, s, key, f);
+		return;
+	case OT_LIST:
+		list_apply(x, o, s, key, obj);
+		return;
+	case OT_SPECIAL:
+		o->special(x, s, key, obj);
+		return;
+	}
+}
+
+/* Validates every member of grp against tab, storing into obj (whose defaults are already
+ * set). Reports unknown and missing settings. Returns the bit mask of the options present. */
+static uint64_t opts_apply(struct ldctx *x, const struct opt *tab, size_t n,
+			   const config_setting_t *grp, const char *path, void *obj)
+{
+	uint64_t seen = 0;
+	int len = config_setting_length(grp);
+
+	for (int i = 0; i < len; i++) {
+		const config_setting_t *m = config_setting_get_elem(grp, (unsigned)i);
+		const char *name = config_setting_name(m);
+		size_t k;
+
+		for (k = 0; k < n; k++) {
+			if (strcmp(tab[k].name, name) == 0)
+				break;
+		}
+		if (k == n) {
+			if (path && *path)
+				err_set(x, m, "%s: unknown setting \"%s\"", path, name);
+			else
+				err_set(x, m, "unknown setting \"%s\"", name);
+			continue;
+		}
+		seen |= 1ull << k;
+		opt_set(x, &tab[k], m, path, obj);
+	}
+	for (size_t k = 0; k < n; k++) {
+		if ((tab[k].flags & OF_REQUIRED) && !(seen & (1ull << k))) {
+			if (path && *path)
+				err_set(x, grp, "%s: missing required setting \"%s\"", path,
+					tab[k].name);
+			else
+				err_set(x, grp, "missing required setting \"%s\"", tab[k].name);
+		}
+	}
+	return seen;
+}
+
+static bool opt_seen(const struct opt *tab, size_t n, uint64_t seen, const char *name)
+{
+	for (size_t k = 0; k < n; k++) {
+		if (strcmp(tab[k].name, name) == 0)
+			return (seen & (1ull << k)) != 0;
+	}
+	return false;
+}
+
+/* ---- profiles ---- */
+
+static const char *const table_names[] = {"coil", "discrete", "input", "holding", NULL};
+static const char *const type_names[] = {"bool", "u16", "i16", "u32", "i32",
+					 "u64",	 "i64", "f32", "f64", NULL};
+static const char *const order_names[] = {"ABCD", "CDAB", "BADC", "DCBA", NULL};
+static const char *const class_names[] = {"measurement", "status",   "fire", "supervisory",
+					  "fault",	 "disabled", "test", NULL};
+static const char *const role_names[] = {"none", "life_check", "change_counter", "device_time",
+					 NULL};
+
+_Static_assert(ARRAY_SIZE(type_names) == MB_T_F64 + 2, "type names");
+_Static_assert(ARRAY_SIZE(class_names) == PC_TEST + 2, "class names");
+_Static_assert(ARRAY_SIZE(role_names) == PR_DEVICE_TIME + 2, "role names");
+
+static const struct opt enum_opts[] = {
+    OPT_I64("value", struct prof_enum, value, 0, OF_REQUIRED),
+    OPT_STR("label", struct prof_enum, label, NULL, OF_REQUIRED | OF_NONEMPTY),
+};
+
+static void point_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
+		       uint64_t seen);
+
+static const struct opt point_opts[] = {
+    OPT_STR("name", struct prof_point, name, NULL, OF_REQUIRED | OF_ID),
+    OPT_ENUM("table", struct prof_point, table, table_names, MB_INPUT, OF_REQUIRED),
+    OPT_U16("address", struct prof_point, address, 0, 65535, 0, OF_REQUIRED),
+    OPT_ENUM("type", struct prof_point, type, type_names, MB_T_U16, 0),
+    OPT_ENUM("order", struct prof_point, order, order_names, MB_ORDER_ABCD, 0),
+    OPT_INT("bit", struct prof_point, bit, 0, 15, -1, 0),
+    OPT_INT("bits", struct prof_point, bits, 1, 16, 1, 0),
+    OPT_FLOAT("scale", struct prof_point, scale, -1e300, 1e300, 1.0, 0),
+    OPT_FLOAT("offset", struct prof_point, offset, -1e300, 1e300, 0.0, 0),
+    OPT_STR("unit", struct prof_point, unit, NULL, OF_NONEMPTY),
+    OPT_LIST("enums", struct prof_point, enums, n_enums, struct prof_enum, enum_opts, NULL, 0),
+    OPT_ENUM("class", struct prof_point, cls, class_names, PC_MEASUREMENT, 0),
+    OPT_ENUM("role", struct prof_point, role, role_names, PR_NONE, 0),
+};
+
+static bool pt_seen(uint64_t seen, const char *name)
+{
+	return opt_seen(point_opts, ARRAY_SIZE(point_opts), seen, name);
+}
+
+static bool is_register(const struct prof_point *p)
+{
+	return p->table == MB_INPUT || p->table == MB_HOLDING;
+}
+
+static bool is_float_type(enum mb_type t)
+{
+	return t == MB_T_F32 || t == MB_T_F64;
+}
+
+/* A register point whose raw value is a whole integer (counts, counters, clocks). */
+static bool is_int_register(const struct prof_point *p)
+{
+	return is_register(p) && p->type != MB_T_BOOL && !is_float_type(p->type);
+}
+
+/* Checks one point on its own and settles its type and bit width. */
+static void point_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
+		       uint64_t seen)
+{
+	struct prof_point *p = elem;
+	const char *nm = p->name ? p->name : key;
+	const config_setting_t *en;
+
+	p->line = config_setting_source_line(s);
+	if (!is_register(p)) {
+		static const char *const not_bits[] = {"bit", "bits", "order", "scale", "offset"};
+
+		if (pt_seen(seen, "type") && p->type != MB_T_BOOL)
+			err_set(x, config_setting_get_member(s, "type"),
+				"point \"%s\": a %s point has type bool, not %s", nm,
+				table_names[p->table], type_names[p->type]);
+		for (size_t i = 0; i < ARRAY_SIZE(not_bits); i++) {
+			if (pt_seen(seen, not_bits[i]))
+				err_set(x, config_setting_get_member(s, not_bits[i]),
+					"point \"%s\": %s does not apply to a %s point", nm,
+					not_bits[i], table_names[p->table]);
+		}
+		p->type = MB_T_BOOL;
+		p->bit = -1;
+		p->bits = 0;
+	} else if (pt_seen(seen, "bit")) {
+		if (pt_seen(seen, "type") && p->type != MB_T_U16 && p->type != MB_T_I16 &&
+		    p->type != MB_T_BOOL)
+			err_set(x, config_setting_get_member(s, "bit"),
+				"point \"%s\": bit applies only to a 16-bit register (u16 or i16), "
+				"not %s",
+				nm, type_names[p->type]);
+		else if (p->type == MB_T_BOOL && p->bits > 1)
+			err_set(x, config_setting_get_member(s, "type"),
+				"point \"%s\": type bool needs bits = 1", nm);
+		if (p->bit + p->bits > 16)
+			err_set(
+			    x, config_setting_get_member(s, pt_seen(seen, "bits") ? "bits" : "bit"),
+			    "point \"%s\": bit %d + bits %d exceed the 16 bits of the register", nm,
+			    p->bit, p->bits);
+		if (pt_seen(seen, "order"))
+			err_set(x, config_setting_get_member(s, "order"),
+				"point \"%s\": order does not apply to a bit field", nm);
+		if (p->bits == 1 && (pt_seen(seen, "scale") || pt_seen(seen, "offset")))
+			err_set(x, s, "point \"%s\": scale and offset do not apply to a single bit",
+				nm);
+		p->type = p->bits == 1 ? MB_T_BOOL : MB_T_U16;
+	} else {
+		if (pt_seen(seen, "bits"))
+			err_set(x, config_setting_get_member(s, "bits"),
+				"point \"%s\": bits needs bit (the lowest bit of the field)", nm);
+		if (p->type == MB_T_BOOL)
+			err_set(x, config_setting_get_member(s, "type"),
+				"point \"%s\": type bool on a register needs bit", nm);
+		p->bits = 0;
+	}
+	if (p->scale == 0.0)
+		err_set(x, config_setting_get_member(s, "scale"),
+			"point \"%s\": scale must not be 0", nm);
+	if ((unsigned)p->address + prof_point_width(p) - 1 > 65535)
+		err_set(x, config_setting_get_member(s, "address"),
+			"point \"%s\": address %u + %u registers run past 65535", nm, p->address,
+			prof_point_width(p));
+	if (p->role != PR_NONE && (!is_int_register(p) || p->bit >= 0))
+		err_set(x, config_setting_get_member(s, "role"),
+			"point \"%s\": role %s needs a whole integer register point", nm,
+			role_names[p->role]);
+	en = config_setting_get_member(s, "enums");
+	if (p->n_enums > 0 && (is_float_type(p->type) || p->scale != 1.0 || p->offset != 0.0))
+		err_set(x, en, "point \"%s\": enums need an integer point without scale or offset",
+			nm);
+	for (size_t i = 1; i < p->n_enums; i++) {
+		for (size_t j = 0; j < i; j++) {
+			if (p->enums[i].value == p->enums[j].value && p->enums[i].label &&
+			    p->enums[j].label) {
+				err_set(x, config_setting_get_elem(en, (unsigned)i),
+					"point \"%s\": enum value %lld given twice", nm,
+					(long long)p->enums[i].value);
+				break;
+			}
+		}
+	}
+}
+
+static void block_count(struct ldctx *x, const config_setting_t *s, const char *key, void *obj)
+{
+	struct prof_block *b = obj;
+	long long v;
+
+	if (is_int(s)) {
+		v = config_setting_get_int64(s);
+		if (v < 1 || v > 65535) {
+			err_set(x, s, "%s: %lld is out of range (1..65535)", key, v);
+			return;
+		}
+		b->count = (int)v;
+	} else if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		const char *str = config_setting_get_string(s);
+
+		if (!valid_id(str)) {
+			err_set(x, s, "%s: \"%s\" is not a valid point name", key, str);
+			return;
+		}
+		b->count_point = strdup(str);
+		if (!b->count_point)
+			x->oom = true;
+	} else {
+		type_err(x, s, key, "an integer or the name of a point");
+	}
+}
+
+static void block_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
+		       uint64_t seen);
+
+static const struct opt block_opts[] = {
+    OPT_STR("name", struct prof_block, name, NULL, OF_REQUIRED | OF_ID),
+    OPT_U16("base", struct prof_block, base, 0, 65535, 0, OF_REQUIRED),
+    OPT_U16("stride", struct prof_block, stride, 1, 65535, 1, 0),
+    OPT_SPECIAL("count", block_count, OF_REQUIRED),
+    OPT_INT("max", struct prof_block, max_count, 1, 65535, 0, 0),
+    OPT_LIST("points", struct prof_block, points, n_points, struct prof_point, point_opts,
+	     point_post, OF_REQUIRED),
+};
+
+static void block_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
+		       uint64_t seen)
+{
+	struct prof_block *b = elem;
+	const char *nm = b->name ? b->name : key;
+	bool has_max = opt_seen(block_opts, ARRAY_SIZE(block_opts), seen, "max");
+
+	b->line = config_setting_source_line(s);
+	if (b->count_point && !has_max)
+		err_set(x, s, "block \"%s\": max is required when count names a point", nm);
+	if (!b->count_point && has_max)
+		err_set(x, config_setting_get_member(s, "max"),
+			"block \"%s\": max applies only to a count read from a point", nm);
+	if (!b->count_point)
+		b->max_count = b->count;
+	if (opt_seen(block_opts, ARRAY_SIZE(block_opts), seen, "points") && b->n_points == 0)
+		err_set(x, config_setting_get_member(s, "points"), "block \"%s\": has no points",
+			nm);
+}
+
+static const struct opt profile_opts[] = {
+    OPT_STR("name", struct profile, name, NULL, OF_ID),
+    OPT_STR("description", struct profile, description, NULL, 0),
+    OPT_LIST("points", struct profile, points, n_points, struct prof_point, point_opts, point_post,
+	     OF_REQUIRED),
+    OPT_LIST("blocks", struct profile, blocks, n_blocks, struct prof_block, block_opts, block_post,
+	     0),
+};
+
+/* The file's root holds one group, "profile", that fills the struct profile itself. */
+static const struct opt profile_root_opts[] = {
+    {.name = "profile",
+     .type = OT_GROUP,
+     .flags = OF_REQUIRED,
+     .off = 0,
+     .sub = profile_opts,
+     .n_sub = ARRAY_SIZE(profile_opts)},
+};
+
+static void dup_names(struct ldctx *x, const char *file, const struct prof_point *pts, size_t n,
+		      const char *prefix)
+{
+	for (size_t i = 1; i < n; i++) {
+		for (size_t j = 0; j < i; j++) {
+			if (pts[i].name && pts[j].name && strcmp(pts[i].name, pts[j].name) == 0) {
+				err_at(x, file, pts[i].line,
+				       "point \"%s%s\": name already used at line %d", prefix,
+				       pts[i].name, pts[j].line);
+				break;
+			}
+		}
+	}
+}
+
+/* Checks that need the whole profile: names, roles, block counts and address ranges. */
+static void profile_check(struct ldctx *x, const struct profile *p)
+{
+	const char *file = p->path;
+	const struct prof_point *role_of[PR_DEVICE_TIME + 1] = {NULL};
+
+	dup_names(x, file, p->points, p->n_points, "");
+	for (size_t i = 0; i < p->n_points; i++) {
+		const struct prof_point *pt = &p->points[i];
+
+		if (pt->role == PR_NONE)
+			continue;
+		if (role_of[pt->role])
+			err_at(x, file, pt->line,
+			       "point \"%s\": role %s is already given to point \"%s\"", pt->name,
+			       role_names[pt->role], role_of[pt->role]->name);
+		else
+			role_of[pt->role] = pt;
+	}
+	for (size_t i = 0; i < p->n_blocks; i++) {
+		const struct prof_block *b = &p->blocks[i];
+		char prefix[80];
+
+		if (!b->name)
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			if (p->blocks[j].name && strcmp(p->blocks[j].name, b->name) == 0)
+				err_at(x, file, b->line,
+				       "block \"%s\": name already used at line %d", b->name,
+				       p->blocks[j].line);
+		}
+		if (profile_find_point(p, b->name))
+			err_at(x, file, b->line,
+			       "block \"%s\": name already used by a point at line %d", b->name,
+			       profile_find_point(p, b->name)->line);
+		snprintf(prefix, sizeof(prefix), "%s.", b->name);
+		dup_names(x, file, b->points, b->n_points, prefix);
+		if (b->count_point) {
+			const struct prof_point *cp = profile_find_point(p, b->count_point);
+
+			if (!cp)
+				err_at(x, file, b->line,
+				       "block \"%s\": count point \"%s\" is not a top-level point",
+				       b->name, b->count_point);
+			else if (!is_int_register(cp) || cp->scale != 1.0 || cp->offset != 0.0)
+				err_at(
+				    x, file, b->line,
+				    "block \"%s\": count point \"%s\" must be an unscaled integer "
+				    "register point",
+				    b->name, b->count_point);
+		}
+		for (size_t j = 0; j < b->n_points; j++) {
+			const struct prof_point *pt = &b->points[j];
+			unsigned long end;
+
+			if (pt->role != PR_NONE)
+				err_at(
+				    x, file, pt->line,
+				    "point \"%s.%s\": roles are allowed only on top-level points",
+				    b->name, pt->name ? pt->name : "?");
+			if (b->max_count < 1)
+				continue;
+			end = (unsigned long)b->base +
+			      (unsigned long)b->stride * (unsigned long)(b->max_count - 1) +
+			      pt->address + prof_point_width(pt) - 1;
+			if (end > 65535)
+				err_at(
+				    x, file, pt->line,
+				    "point \"%s.%s\": instance %d ends at address %lu, past 65535",
+				    b->name, pt->name ? pt->name : "?", b->max_count - 1, end);
+		}
+	}
+}
+
+static char *path_basename_noext(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	size_t len;
+
+	b = b ? b + 1 : path;
+	len = strlen(b);
+	if (len > 4 && strcmp(b + len - 4, ".cfg") == 0)
+		len -= 4;
+	return strndup(b, len);
+}
+
+/* Reads and validates one profile file; errors go to x. */
+static int profile_read(struct ldctx *x, const char *path, struct profile **out)
+{
+	size_t n_before = x->n_err;
+	config_t cf;
+	struct profile *p;
+	char *base;
+	FILE *fp;
+	int rc = 0;
+
+	*out = NULL;
+	fp = fopen(path, "r");
+	if (!fp) {
+		rc = -errno;
+		err_at(x, path, 0, "cannot read the profile: %s", strerror(-rc));
+		return rc;
+	}
+	fclose(fp);
+	config_init(&cf);
+	if (!config_read_file(&cf, path)) {
+		err_at(x, config_error_file(&cf) ? config_error_file(&cf) : path,
+		       config_error_line(&cf), "%s", config_error_text(&cf));
+		rc = -EINVAL;
+		goto out_cf;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		rc = -ENOMEM;
+		goto out_cf;
+	}
+	p->path = strdup(path);
+	base = path_basename_noext(path);
+	if (!p->path || !base) {
+		free(base);
+		rc = -ENOMEM;
+		goto out_p;
+	}
+	opts_defaults(x, profile_root_opts, ARRAY_SIZE(profile_root_opts), p);
+	opts_apply(x, profile_root_opts, ARRAY_SIZE(profile_root_opts), config_root_setting(&cf),
+		   "", p);
+	if (!p->name) {
+		p->name = base;
+		base = NULL;
+	} else if (strcmp(p->name, base) != 0) {
+		err_at(x, path, path_line(&cf, "profile.name"),
+		       "profile.name: \"%s\" does not match the file name \"%s.cfg\"", p->name,
+		       base);
+	}
+	free(base);
+	profile_check(x, p);
+	if (x->oom)
+		rc = -ENOMEM;
+	else if (x->n_err != n_before)
+		rc = -EINVAL;
+	if (rc)
+		goto out_p;
+	*out = p;
+	config_destroy(&cf);
+	return 0;
+out_p:
+	profile_free(p);
+out_cf:
+	config_destroy(&cf);
+	return rc;
+}
+
+int profile_load(const char *path, struct profile **out, struct cfg_errors *errs)
+{
+	struct ldctx x = {.errs = errs};
+
+	return profile_read(&x, path, out);
+}
+
+/* ---- the gateway configuration ---- */
+
+static const char *const bus_type_names[] = {"tcp", "rtu", NULL};
+
+static const struct opt site_opts[] = {
+    OPT_STR("id", struct cfg_site, id, NULL, OF_REQUIRED | OF_ID),
+    OPT_STR("name", struct cfg_site, name, NULL, 0),
+    OPT_STR("profile_dir", struct cfg_site, profile_dir, "profiles", OF_NONEMPTY),
+};
+
+static const struct opt mqtt_opts[] = {
+    OPT_BOOL("enabled", struct cfg_mqtt, enabled, true),
+    OPT_STR("host", struct cfg_mqtt, host, "127.0.0.1", OF_NONEMPTY),
+    OPT_INT("port", struct cfg_mqtt, port, 1, 65535, 1883, 0),
+    OPT_STR("client_id", struct cfg_mqtt, client_id, NULL, OF_NONEMPTY),
+    OPT_STR("username", struct cfg_mqtt, username, NULL, 0),
+    OPT_STR("password", struct cfg_mqtt, password, NULL, 0),
+    OPT_INT("keepalive_s", struct cfg_mqtt, keepalive_s, 5, 65535, 30, 0),
+    OPT_INT("qos", struct cfg_mqtt, qos, 0, 2, 1, 0),
+    OPT_INT("heartbeat_s", struct cfg_mqtt, heartbeat_s, 0, 86400, 60, 0),
+    OPT_STR("topic_root", struct cfg_mqtt, topic_root, "hallwatch/v1", OF_NONEMPTY),
+    OPT_INT("reconnect_min_ms", struct cfg_mqtt, reconnect_min_ms, 10, 3600000, 500, 0),
+    OPT_INT("reconnect_max_ms", struct cfg_mqtt, reconnect_max_ms, 10, 3600000, 30000, 0),
+};
+
+static const struct opt influx_opts[] = {
+    OPT_BOOL("enabled", struct cfg_influx, enabled, false),
+    OPT_STR("url", struct cfg_influx, url, "http://127.0.0.1:8086", OF_NONEMPTY),
+    OPT_INT("version", struct cfg_influx, version, 1, 2, 1, 0),
+    OPT_STR("database", struct cfg_influx, database, "hallwatch", OF_NONEMPTY),
+    OPT_STR("username", struct cfg_influx, username, NULL, 0),
+    OPT_STR("password", struct cfg_influx, password, NULL, 0),
+    OPT_STR("org", struct cfg_influx, org, NULL, OF_NONEMPTY),
+    OPT_STR("bucket", struct cfg_influx, bucket, NULL, OF_NONEMPTY),
+    OPT_STR("token", struct cfg_influx, token, NULL, OF_NONEMPTY),
+    OPT_INT("batch_size", struct cfg_influx, batch_size, 1, 100000, 500, 0),
+    OPT_INT("flush_interval_ms", struct cfg_influx, flush_interval_ms, 10, 3600000, 1000, 0),
+    OPT_INT("timeout_ms", struct cfg_influx, timeout_ms, 100, 600000, 5000, 0),
+    OPT_INT("max_buffer", struct cfg_influx, max_buffer, 1, 10000000, 100000, 0),
+    OPT_INT("retry_min_ms", struct cfg_influx, retry_min_ms, 10, 3600000, 500, 0),
+    OPT_INT("retry_max_ms", struct cfg_influx, retry_max_ms, 10, 3600000, 30000, 0),
+};
+
+static const struct opt storage_opts[] = {
+    OPT_STR("state_dir", struct cfg_storage, state_dir, "/var/lib/hallwatch", OF_NONEMPTY),
+};
+
+static const struct opt http_opts[] = {
+    OPT_BOOL("enabled", struct cfg_http, enabled, false),
+    OPT_STR("bind", struct cfg_http, bind, "127.0.0.1", OF_NONEMPTY),
+    OPT_INT("port", struct cfg_http, port, 1, 65535, 8080, 0),
+};
+
+static void bus_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
+		     uint64_t seen);
+
+static const struct opt bus_opts[] = {
+    OPT_STR("id", struct cfg_bus, id, NULL, OF_REQUIRED | OF_ID),
+    OPT_ENUM("type", struct cfg_bus, type, bus_type_names, BUS_TCP, 0),
+    OPT_STR("host", struct cfg_bus, host, NULL, OF_NONEMPTY),
+    OPT_INT("port", struct cfg_bus, port, 1, 65535, 502, 0),
+    OPT_INT("timeout_ms", struct cfg_bus, timeout_ms, 10, 60000, 1000, 0),
+};
+
+static void bus_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
+		     uint64_t seen)
+{
+	struct cfg_bus *b = elem;
+
+	b->line = config_setting_source_line(s);
+	if (b->type == BUS_RTU)
+		err_set(x, config_setting_get_member(s, "type"),
+			"%s.type: \"rtu\" is not supported yet", key);
+	else if (!opt_seen(bus_opts, ARRAY_SIZE(bus_opts), seen, "host"))
+		err_set(x, s, "%s: missing required setting \"host\"", key);
+}
+
+static void device_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
+			uint64_t seen)
+{
+	(void)x;
+	(void)key;
+	(void)seen;
+	((struct cfg_device *)elem)->line = config_setting_source_line(s);
+}
+
+static const struct opt device_opts[] = {
+    OPT_STR("id", struct cfg_device, id, NULL, OF_REQUIRED | OF_ID),
+    OPT_STR("bus", struct cfg_device, bus_id, NULL, OF_REQUIRED | OF_ID),
+    OPT_INT("unit", struct cfg_device, unit, 0, 247, 1, 0),
+    OPT_STR("profile", struct cfg_device, profile_name, NULL, OF_REQUIRED | OF_ID),
+    OPT_INT("interval_ms", struct cfg_device, interval_ms, 10, 3600000, 1000, 0),
+    OPT_INT("offline_after", struct cfg_device, offline_after, 1, 100, 3, 0),
+    OPT_INT("backoff_max_ms", struct cfg_device, backoff_max_ms, 100, 3600000, 30000, 0),
+    OPT_INT("life_check_s", struct cfg_device, life_check_s, 0, 86400, 10, 0),
+    OPT_INT("max_regs", struct cfg_device, max_regs, 1, 125, 125, 0),
+    OPT_INT("max_gap", struct cfg_device, max_gap, 0, 124, 0, 0),
+};
+
+/* Sections this version knows by name but cannot run yet: only an empty list passes. */
+static void unsupported_list(struct ldctx *x, const config_setting_t *s, const char *key, void *obj)
+{
+	(void)obj;
+	if (!config_setting_is_aggregate(s)) {
+		type_err(x, s, key, "a list ( ... )");
+		return;
+	}
+	if (config_setting_length(s) > 0)
+		err_set(x, s, "%s are not supported by this version yet", key);
+}
+
+static const struct opt root_opts[] = {
+    OPT_GROUP("site", struct hw_config, site, site_opts, OF_REQUIRED),
+    OPT_GROUP("mqtt", struct hw_config, mqtt, mqtt_opts, 0),
+    OPT_GROUP("influx", struct hw_config, influx, influx_opts, 0),
+    OPT_GROUP("storage", struct hw_config, storage, storage_opts, 0),
+    OPT_GROUP("http", struct hw_config, http, http_opts, 0),
+    OPT_LIST("buses", struct hw_config, buses, n_buses, struct cfg_bus, bus_opts, bus_post, 0),
+    OPT_LIST("devices", struct hw_config, devices, n_devices, struct cfg_device, device_opts,
+	     device_post, 0),
+    OPT_SPECIAL("cameras", unsupported_list, 0),
+    OPT_SPECIAL("rules", unsupported_list, 0),
+    OPT_SPECIAL("inspections", unsupported_list, 0),
+};
+
+void config_free(struct hw_config *c)
+{
+	if (!c)
+		return;
+	free(c->path);
+	free(c->site.id);
+	free(c->site.name);
+	free(c->site.profile_dir);
+	free(c->mqtt.host);
+	free(c->mqtt.client_id);
+	free(c->mqtt.username);
+	free(c->mqtt.password);
+	free(c->mqtt.topic_root);
+	free(c->influx.url);
+	free(c->influx.database);
+	free(c->influx.username);
+	free(c->influx.password);
+	free(c->influx.org);
+	free(c->influx.bucket);
+	free(c->influx.token);
+	free(c->storage.state_dir);
+	free(c->http.bind);
+	for (size_t i = 0; i < c->n_buses; i++) {
+		free(c->buses[i].id);
+		free(c->buses[i].host);
+	}
+	free(c->buses);
+	for (size_t i = 0; i < c->n_devices; i++) {
+		free(c->devices[i].id);
+		free(c->devices[i].bus_id);
+		free(c->devices[i].profile_name);
+	}
+	free(c->devices);
+	for (size_t i = 0; i < c->n_profiles; i++)
+		profile_free(c->profiles[i]);
+	free(c->profiles);
+	free(c);
+}
+
+/* site.name and mqtt.client_id default from the site id; profile_dir becomes absolute,
+ * relative to the directory of the configuration file. */
+static void site_finish(struct ldctx *x, struct hw_config *c)
+{
+	char *abs = NULL, *dir = NULL, *slash, *joined = NULL, *real;
+
+	if (!c->site.name && c->site.id) {
+		c->site.name = strdup(c->site.id);
+		if (!c->site.name)
+			x->oom = true;
+	}
+	if (!c->mqtt.client_id) {
+		if (asprintf(&c->mqtt.client_id, "hallwatch-%s",
+			     c->site.id ? c->site.id : "gateway") < 0) {
+			c->mqtt.client_id = NULL;
+			x->oom = true;
+		}
+	}
+	if (!c->site.profile_dir || c->site.profile_dir[0] == '/')
+		return;
+	abs = realpath(c->path, NULL);
+	if (abs) {
+		slash = strrchr(abs, '/');
+		dir = strndup(abs, (size_t)(slash - abs));
+	} else {
+		dir = getcwd(NULL, 0);
+	}
+	if (!dir || asprintf(&joined, "%s/%s", dir, c->site.profile_dir) < 0) {
+		x->oom = true;
+		goto out;
+	}
+	real = realpath(joined, NULL);
+	free(c->site.profile_dir);
+	if (real) {
+		c->site.profile_dir = real;
+		free(joined);
+	} else {
+		c->site.profile_dir = joined;
+	}
+out:
+	free(dir);
+	free(abs);
+}
+
+static void check_min_max(struct ldctx *x, const config_t *cf, const char *file, const char *sec,
+			  const char *lo_name, int lo, const char *hi_name, int hi)
+{
+	char path[64];
+
+	if (lo <= hi)
+		return;
+	snprintf(path, sizeof(path), "%s.%s", sec, hi_name);
+	err_at(x, file, path_line(cf, path), "%s.%s: %d is below %s (%d)", sec, hi_name, hi,
+	       lo_name, lo);
+}
+
+static void sections_check(struct ldctx *x, const config_t *cf, struct hw_config *c)
+{
+	const char *f = c->path;
+	const char *tr = c->mqtt.topic_root;
+	size_t len;
+
+	check_min_max(x, cf, f, "mqtt", "reconnect_min_ms", c->mqtt.reconnect_min_ms,
+		      "reconnect_max_ms", c->mqtt.reconnect_max_ms);
+	check_min_max(x, cf, f, "influx", "retry_min_ms", c->influx.retry_min_ms, "retry_max_ms",
+		      c->influx.retry_max_ms);
+	check_min_max(x, cf, f, "influx", "batch_size", c->influx.batch_size, "max_buffer",
+		      c->influx.max_buffer);
+	if (tr) {
+		len = strlen(tr);
+		if (strpbrk(tr, "+#") || tr[0] == '/' || (len && tr[len - 1] == '/'))
+			err_at(x, f, path_line(cf, "mqtt.topic_root"),
+			       "mqtt.topic_root: \"%s\" must not contain + or # nor start or end "
+			       "with /",
+			       tr);
+	}
+	if (c->influx.url && strncmp(c->influx.url, "http://", 7) != 0 &&
+	    strncmp(c->influx.url, "https://", 8) != 0)
+		err_at(x, f, path_line(cf, "influx.url"),
+		       "influx.url: \"%s\" must start with http:// or https://", c->influx.url);
+	if (c->influx.enabled && c->influx.version == 2) {
+		static const char *const need[] = {"org", "bucket", "token"};
+		char *const have[] = {c->influx.org, c->influx.bucket, c->influx.token};
+
+		for (size_t i = 0; i < ARRAY_SIZE(need); i++) {
+			if (!have[i])
+				err_at(x, f, path_line(cf, "influx"),
+				       "influx: missing required setting \"%s\" (version 2)",
+				       need[i]);
+		}
+	}
+}
+
+static void buses_check(struct ldctx *x, struct hw_config *c)
+{
+	for (size_t i = 1; i < c->n_buses; i++) {
+		for (size_t j = 0; j < i; j++) {
+			if (c->buses[i].id && c->buses[j].id &&
+			    strcmp(c->buses[i].id, c->buses[j].id) == 0) {
+				err_at(x, c->path, c->buses[i].line,
+				       "duplicate bus id \"%s\" (first defined at line %d)",
+				       c->buses[i].id, c->buses[j].line);
+				break;
+			}
+		}
+	}
+}
+
+struct prof_cache {
+	const char *name;
+	const struct profile *p; /* NULL: missing or invalid */
+	bool missing;
+	char *path;
+};
+
+/* Loads (once) the profile called name from profile_dir into c->profiles. */
+static struct prof_cache *profile_get(struct ldctx *x, struct hw_config *c,
+				      struct prof_cache *cache, size_t *n_cache, const char *name)
+{
+	struct prof_cache *e;
+	struct profile *p, **v;
+
+	for (size_t i = 0; i < *n_cache; i++) {
+		if (strcmp(cache[i].name, name) == 0)
+			return &cache[i];
+	}
+	e = &cache[(*n_cache)++];
+	e->name = name;
+	if (asprintf(&e->path, "%s/%s.cfg", c->site.profile_dir, name) < 0) {
+		e->path = NULL;
+		x->oom = true;
+		return e;
+	}
+	if (access(e->path, F_OK) != 0 && errno == ENOENT) {
+		e->missing = true;
+		return e;
+	}
+	if (profile_read(x, e->path, &p) != 0)
+		return e;
+	v = realloc(c->profiles, (c->n_profiles + 1) * sizeof(*v));
+	if (!v) {
+		profile_free(p);
+		x->oom = true;
+		return e;
+	}
+	c->profiles = v;
+	c->profiles[c->n_profiles++] = p;
+	e->p = p;
+	return e;
+}
+
+static void devices_check(struct ldctx *x, const config_t *cf, struct hw_config *c)
+{
+	const config_setting_t *list = config_lookup(cf, "devices");
+	struct prof_cache *cache;
+	size_t n_cache = 0;
+
+	cache = calloc(c->n_devices ? c->n_devices : 1, sizeof(*cache));
+	if (!cache) {
+		x->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < c->n_devices; i++) {
+		struct cfg_device *d = &c->devices[i];
+		const config_setting_t *s = config_setting_get_elem(list, (unsigned)i);
+		struct prof_cache *pc;
+
+		for (size_t j = 0; j < i; j++) {
+			if (d->id && c->devices[j].id && strcmp(d->id, c->devices[j].id) == 0) {
+				err_at(x, c->path, d->line,
+				       "duplicate device id \"%s\" (first defined at line %d)",
+				       d->id, c->devices[j].line);
+				break;
+			}
+		}
+		if (d->bus_id) {
+			for (size_t j = 0; j < c->n_buses; j++) {
+				if (c->buses[j].id && strcmp(c->buses[j].id, d->bus_id) == 0)
+					d->bus = &c->buses[j];
+			}
+			if (!d->bus)
+				err_at(x, c->path, member_line(s, "bus"),
+				       "device \"%s\": unknown bus \"%s\"", d->id ? d->id : "?",
+				       d->bus_id);
+		}
+		if (!d->profile_name || !c->site.profile_dir)
+			continue;
+		pc = profile_get(x, c, cache, &n_cache, d->profile_name);
+		if (pc->missing)
+			err_at(x, c->path, member_line(s, "profile"),
+			       "device \"%s\": profile \"%s\" not found (no file %s)",
+			       d->id ? d->id : "?", d->profile_name, pc->path);
+		d->profile = pc->p;
+	}
+	for (size_t i = 0; i < n_cache; i++)
+		free(cache[i].path);
+	free(cache);
+}
+
+int config_load(const char *path, struct hw_config **out, struct cfg_errors *errs)
+{
+	struct ldctx x = {.errs = errs};
+	struct hw_config *c;
+	config_t cf;
+	char *dir, *slash;
+	FILE *fp;
+	int rc;
+
+	*out = NULL;
+	fp = fopen(path, "r");
+	if (!fp) {
+		rc = -errno;
+		err_at(&x, path, 0, "cannot read the configuration: %s", strerror(-rc));
+		return rc;
+	}
+	fclose(fp);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->path = strdup(path);
+	if (!c->path) {
+		rc = -ENOMEM;
+		goto out_c;
+	}
+	config_init(&cf);
+	/* @include "x" is relative to the configuration file's directory. */
+	dir = strdup(path);
+	if (!dir) {
+		rc = -ENOMEM;
+		goto out_cf;
+	}
+	slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		config_set_include_dir(&cf, dir);
+	}
+	free(dir);
+	if (!config_read_file(&cf, path)) {
+		err_at(&x, config_error_file(&cf) ? config_error_file(&cf) : path,
+		       config_error_line(&cf), "%s", config_error_text(&cf));
+		rc = -EINVAL;
+		goto out_cf;
+	}
+	opts_defaults(&x, root_opts, ARRAY_SIZE(root_opts), c);
+	opts_apply(&x, root_opts, ARRAY_SIZE(root_opts), config_root_setting(&cf), "", c);
+	site_finish(&x, c);
+	sections_check(&x, &cf, c);
+	buses_check(&x, c);
+	devices_check(&x, &cf, c);
+	if (x.oom)
+		rc = -ENOMEM;
+	else if (x.n_err)
+		rc = -EINVAL;
+	else
+		rc = 0;
+	if (rc)
+		goto out_cf;
+	config_destroy(&cf);
+	log_debug("%s: site %s, %zu buses, %zu devices, %zu profiles", path, c->site.id, c->n_buses,
+		  c->n_devices, c->n_profiles);
+	*out = c;
+	return 0;
+out_cf:
+	config_destroy(&cf);
+out_c:
+	config_free(c);
+	return rc;
+}

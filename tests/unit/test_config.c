@@ -1,0 +1,677 @@
+/* Unit tests of gateway/config.c and devices/profile.c: the shipped example and profiles load
+ * with exactly the expected content, and every kind of error is reported as FILE:LINE: message.
+ * Data files are under tests/unit/data/config; HW_SRC is the repository root. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* asprintf, realpath */
+#endif
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gateway/config.h"
+
+/* snprintf that fails the test when buf is too small. */
+static void fmt(char *buf, size_t sz, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static void fmt(char *buf, size_t sz, const char *f, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, f);
+	n = vsnprintf(buf, sz, f, ap);
+	va_end(ap);
+	assert_true(n >= 0 && (size_t)n < sz);
+}
+
+static const char *src_dir(void)
+{
+	const char *s = getenv("HW_SRC");
+
+	return s && *s ? s : ".";
+}
+
+/* Path of a file in the repository. */
+static char *src_path(char *buf, size_t sz, const char *rel)
+{
+	fmt(buf, sz, "%s/%s", src_dir(), rel);
+	return buf;
+}
+
+#define DATA "tests/unit/data/config/"
+
+/* Absolute path of a test profile, as config_load reports it (profile_dir is made absolute). */
+static void profile_abs(char *buf, size_t sz, const char *name)
+{
+	char rel[PATH_MAX], real[PATH_MAX];
+
+	src_path(rel, sizeof(rel), DATA "profiles");
+	assert_non_null(realpath(rel, real));
+	fmt(buf, sz, "%s/%s.cfg", real, name);
+}
+
+static void print_errors(const struct cfg_errors *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		print_message("  error: %s\n", e->msgs[i]);
+}
+
+/* ---- the shipped example and profiles ---- */
+
+static void test_example_loads(void **state)
+{
+	struct cfg_errors errs = {0};
+	struct hw_config *c = NULL;
+	char path[PATH_MAX];
+	const char *pd;
+	int rc;
+
+	(void)state;
+	rc = config_load(src_path(path, sizeof(path), "etc/hallwatch.cfg"), &c, &errs);
+	print_errors(&errs);
+	assert_int_equal(rc, 0);
+	assert_int_equal(errs.n, 0);
+	assert_non_null(c);
+	assert_string_equal(c->site.id, "hall-demo");
+	pd = c->site.profile_dir;
+	assert_true(pd[0] == '/');
+	assert_string_equal(pd + strlen(pd) - strlen("/etc/profiles"), "/etc/profiles");
+	assert_true(c->mqtt.enabled);
+	assert_string_equal(c->mqtt.host, "127.0.0.1");
+	assert_int_equal(c->mqtt.port, 1883);
+	assert_string_equal(c->mqtt.client_id, "hallwatch-hall-demo");
+	assert_false(c->influx.enabled);
+	assert_int_equal(c->n_buses, 1);
+	assert_string_equal(c->buses[0].id, "bus1");
+	assert_int_equal(c->buses[0].type, BUS_TCP);
+	assert_string_equal(c->buses[0].host, "127.0.0.1");
+	assert_int_equal(c->buses[0].port, 1502);
+	assert_int_equal(c->n_devices, 2);
+	assert_string_equal(c->devices[0].id, "facp1");
+	assert_int_equal(c->devices[0].unit, 1);
+	assert_ptr_equal(c->devices[0].bus, &c->buses[0]);
+	assert_string_equal(c->devices[0].profile->name, "facp-generic");
+	assert_string_equal(c->devices[1].id, "elc1");
+	assert_int_equal(c->devices[1].unit, 2);
+	assert_ptr_equal(c->devices[1].bus, &c->buses[0]);
+	assert_string_equal(c->devices[1].profile->name, "elc-generic");
+	assert_int_equal(c->n_profiles, 2);
+	config_free(c);
+	cfg_errors_clear(&errs);
+}
+
+/* Every default of config.h, and a profile shared by two devices loaded once. */
+static void test_defaults(void **state)
+{
+	struct cfg_errors errs = {0};
+	struct hw_config *c = NULL;
+	char path[PATH_MAX], pd[PATH_MAX];
+	const struct cfg_device *d;
+	int rc;
+
+	(void)state;
+	rc = config_load(src_path(path, sizeof(path), DATA "ok_minimal.cfg"), &c, &errs);
+	print_errors(&errs);
+	assert_int_equal(rc, 0);
+	assert_string_equal(c->site.name, "t1");
+	profile_abs(pd, sizeof(pd), "x");
+	pd[strlen(pd) - strlen("/x.cfg")] = '\0';
+	assert_string_equal(c->site.profile_dir, pd);
+
+	assert_true(c->mqtt.enabled);
+	assert_string_equal(c->mqtt.host, "127.0.0.1");
+	assert_int_equal(c->mqtt.port, 1883);
+	assert_string_equal(c->mqtt.client_id, "hallwatch-t1");
+	assert_null(c->mqtt.username);
+	assert_null(c->mqtt.password);
+	assert_int_equal(c->mqtt.keepalive_s, 30);
+	assert_int_equal(c->mqtt.qos, 1);
+	assert_int_equal(c->mqtt.heartbeat_s, 60);
+	assert_string_equal(c->mqtt.topic_root, "hallwatch/v1");
+	assert_int_equal(c->mqtt.reconnect_min_ms, 500);
+	assert_int_equal(c->mqtt.reconnect_max_ms, 30000);
+
+	assert_false(c->influx.enabled);
+	assert_string_equal(c->influx.url, "http://127.0.0.1:8086");
+	assert_int_equal(c->influx.version, 1);
+	assert_string_equal(c->influx.database, "hallwatch");
+	assert_null(c->influx.token);
+	assert_int_equal(c->influx.batch_size, 500);
+	assert_int_equal(c->influx.flush_interval_ms, 1000);
+	assert_int_equal(c->influx.timeout_ms, 5000);
+	assert_int_equal(c->influx.max_buffer, 100000);
+	assert_int_equal(c->influx.retry_min_ms, 500);
+	assert_int_equal(c->influx.retry_max_ms, 30000);
+
+	assert_string_equal(c->storage.state_dir, "/var/lib/hallwatch");
+	assert_false(c->http.enabled);
+	assert_string_equal(c->http.bind, "127.0.0.1");
+	assert_int_equal(c->http.port, 8080);
+
+	assert_int_equal(c->n_buses, 1);
+	assert_int_equal(c->buses[0].type, BUS_TCP);
+	assert_int_equal(c->buses[0].port, 502);
+	assert_int_equal(c->buses[0].timeout_ms, 1000);
+	assert_int_equal(c->buses[0].line, 2);
+
+	assert_int_equal(c->n_devices, 2);
+	d = &c->devices[0];
+	assert_int_equal(d->unit, 1);
+	assert_int_equal(d->interval_ms, 1000);
+	assert_int_equal(d->offline_after, 3);
+	assert_int_equal(d->backoff_max_ms, 30000);
+	assert_int_equal(d->life_check_s, 10);
+	assert_int_equal(d->max_regs, 125);
+	assert_int_equal(d->max_gap, 0);
+	assert_int_equal(d->line, 4);
+	assert_string_equal(d->bus_id, "b1");
+	assert_string_equal(d->profile_name, "mini");
+	assert_int_equal(c->devices[1].unit, 2);
+	assert_int_equal(c->n_profiles, 1);
+	assert_ptr_equal(c->devices[0].profile, c->profiles[0]);
+	assert_ptr_equal(c->devices[1].profile, c->profiles[0]);
+	config_free(c);
+	cfg_errors_clear(&errs);
+}
+
+struct want_point {
+	const char *name;
+	enum mb_table table;
+	unsigned address;
+	enum mb_type type;
+	int bit;
+	enum point_class cls;
+	double scale;
+	const char *unit;
+	enum point_role role;
+};
+
+static void check_points(const struct prof_point *pts, size_t n, const struct want_point *w,
+			 size_t nw)
+{
+	assert_int_equal(n, nw);
+	for (size_t i = 0; i < n; i++) {
+		const struct prof_point *p = &pts[i];
+
+		print_message("  point %s\n", w[i].name);
+		assert_string_equal(p->name, w[i].name);
+		assert_int_equal(p->table, w[i].table);
+		assert_int_equal(p->address, w[i].address);
+		assert_int_equal(p->type, w[i].type);
+		assert_int_equal(p->bit, w[i].bit);
+		assert_int_equal(p->bits, w[i].bit >= 0 ? 1 : 0);
+		assert_int_equal(p->cls, w[i].cls);
+		assert_true(p->scale == (w[i].scale ? w[i].scale : 1.0));
+		assert_true(p->offset == 0.0);
+		assert_int_equal(p->order, MB_ORDER_ABCD);
+		if (w[i].unit)
+			assert_string_equal(p->unit, w[i].unit);
+		else
+			assert_null(p->unit);
+		assert_int_equal(p->role, w[i].role);
+	}
+}
+
+static struct profile *load_profile(const char *rel)
+{
+	struct cfg_errors errs = {0};
+	struct profile *p = NULL;
+	char path[PATH_MAX];
+	int rc;
+
+	rc = profile_load(src_path(path, sizeof(path), rel), &p, &errs);
+	print_errors(&errs);
+	assert_int_equal(rc, 0);
+	assert_int_equal(errs.n, 0);
+	assert_non_null(p);
+	assert_string_equal(p->path, path);
+	cfg_errors_clear(&errs);
+	return p;
+}
+
+#define IN MB_INPUT
+#define BIT(n, a, b, c)                                                                            \
+	{                                                                                          \
+		n, IN, a, MB_T_BOOL, b, c, 0, NULL, PR_NONE                                        \
+	}
+#define U16(n, a, c)                                                                               \
+	{                                                                                          \
+		n, IN, a, MB_T_U16, -1, c, 0, NULL, PR_NONE                                        \
+	}
+
+static void test_facp_profile(void **state)
+{
+	static const struct want_point top[] = {
+	    U16("system_state", 0, PC_STATUS),
+	    BIT("fire", 0, 0, PC_FIRE),
+	    BIT("fault", 0, 1, PC_FAULT),
+	    BIT("disabled", 0, 2, PC_DISABLED),
+	    BIT("supervisory", 0, 3, PC_SUPERVISORY),
+	    BIT("started", 0, 4, PC_STATUS),
+	    BIT("feedback", 0, 5, PC_STATUS),
+	    BIT("delay", 0, 6, PC_STATUS),
+	    BIT("mains_power_fault", 0, 7, PC_FAULT),
+	    BIT("backup_power_fault", 0, 8, PC_FAULT),
+	    BIT("bus_fault", 0, 9, PC_FAULT),
+	    BIT("manual_mode", 0, 10, PC_STATUS),
+	    BIT("config_changed", 0, 11, PC_STATUS),
+	    BIT("reset_in_progress", 0, 12, PC_STATUS),
+	    BIT("test_mode", 0, 13, PC_TEST),
+	    {"life_check", IN, 1, MB_T_U16, -1, PC_STATUS, 0, NULL, PR_LIFE_CHECK},
+	    {"data_change", IN, 2, MB_T_U16, -1, PC_STATUS, 0, NULL, PR_CHANGE_COUNTER},
+	    U16("zone_count", 3, PC_STATUS),
+	    {"panel_time", IN, 4, MB_T_U32, -1, PC_STATUS, 0, "s", PR_DEVICE_TIME},
+	    {"mains_voltage", IN, 6, MB_T_U16, -1, PC_MEASUREMENT, 0.1, "V", PR_NONE},
+	    {"battery_voltage", IN, 7, MB_T_U16, -1, PC_MEASUREMENT, 0.01, "V", PR_NONE},
+	    {"manual_call_point", MB_DISCRETE, 0, MB_T_BOOL, -1, PC_FIRE, 0, NULL, PR_NONE},
+	    {"sounder_active", MB_DISCRETE, 1, MB_T_BOOL, -1, PC_STATUS, 0, NULL, PR_NONE},
+	    {"silence", MB_COIL, 0, MB_T_BOOL, -1, PC_STATUS, 0, NULL, PR_NONE},
+	    {"reset", MB_COIL, 1, MB_T_BOOL, -1, PC_STATUS, 0, NULL, PR_NONE},
+	};
+	static const struct want_point zone[] = {
+	    U16("state", 0, PC_STATUS),
+	    BIT("fire", 0, 0, PC_FIRE),
+	    BIT("fault", 0, 1, PC_FAULT),
+	    BIT("disabled", 0, 2, PC_DISABLED),
+	    BIT("supervisory", 0, 3, PC_SUPERVISORY),
+	    BIT("started", 0, 4, PC_STATUS),
+	    BIT("feedback", 0, 5, PC_STATUS),
+	    BIT("pre_alarm", 0, 6, PC_SUPERVISORY),
+	};
+	struct profile *p = load_profile("etc/profiles/facp-generic.cfg");
+	const struct prof_block *b;
+
+	(void)state;
+	assert_string_equal(p->name, "facp-generic");
+	assert_non_null(p->description);
+	check_points(p->points, p->n_points, top, sizeof(top) / sizeof(top[0]));
+	assert_int_equal(prof_point_width(profile_find_point(p, "panel_time")), 2);
+	assert_int_equal(prof_point_width(profile_find_point(p, "fire")), 1);
+	assert_null(profile_find_point(p, "zone_state"));
+	assert_int_equal(p->n_blocks, 1);
+	b = &p->blocks[0];
+	assert_string_equal(b->name, "zone");
+	assert_int_equal(b->base, 100);
+	assert_int_equal(b->stride, 1);
+	assert_string_equal(b->count_point, "zone_count");
+	assert_int_equal(b->max_count, 128);
+	check_points(b->points, b->n_points, zone, sizeof(zone) / sizeof(zone[0]));
+	profile_free(p);
+}
+
+static void check_result_enum(const struct prof_point *p)
+{
+	static const char *const labels[] = {"none", "passed", "failed", "aborted"};
+
+	assert_non_null(p);
+	assert_int_equal(p->n_enums, 4);
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(p->enums[i].value, (int64_t)i);
+		assert_string_equal(p->enums[i].label, labels[i]);
+	}
+}
+
+static void test_elc_profile(void **state)
+{
+	static const struct want_point top[] = {
+	    U16("controller_state", 0, PC_STATUS),
+	    BIT("mains_fault", 0, 0, PC_FAULT),
+	    BIT("battery_fault", 0, 1, PC_FAULT),
+	    BIT("charger_fault", 0, 2, PC_FAULT),
+	    BIT("emergency_mode", 0, 3, PC_STATUS),
+	    BIT("function_test_running", 0, 4, PC_TEST),
+	    BIT("duration_test_running", 0, 5, PC_TEST),
+	    BIT("luminaire_bus_fault", 0, 6, PC_FAULT),
+	    BIT("function_test_overdue", 0, 7, PC_SUPERVISORY),
+	    BIT("duration_test_overdue", 0, 8, PC_SUPERVISORY),
+	    BIT("function_test_failed", 0, 9, PC_FAULT),
+	    BIT("duration_test_failed", 0, 10, PC_FAULT),
+	    BIT("output_overload", 0, 11, PC_FAULT),
+	    {"life_check", IN, 1, MB_T_U16, -1, PC_STATUS, 0, NULL, PR_LIFE_CHECK},
+	    U16("luminaire_count", 2, PC_STATUS),
+	    U16("luminaires_faulty", 3, PC_MEASUREMENT),
+	    {"battery_voltage", IN, 4, MB_T_U16, -1, PC_MEASUREMENT, 0.01, "V", PR_NONE},
+	    {"battery_charge", IN, 5, MB_T_U16, -1, PC_MEASUREMENT, 0, "%", PR_NONE},
+	    {"output_current", IN, 6, MB_T_U16, -1, PC_MEASUREMENT, 0.01, "A", PR_NONE},
+	    {"mains_voltage", IN, 7, MB_T_U16, -1, PC_MEASUREMENT, 0.1, "V", PR_NONE},
+	    {"battery_temperature", IN, 8, MB_T_I16, -1, PC_MEASUREMENT, 0.1, "°C", PR_NONE},
+	    {"ft_last_time", IN, 10, MB_T_U32, -1, PC_STATUS, 0, "s", PR_NONE},
+	    U16("ft_last_result", 12, PC_STATUS),
+	    {"ft_last_seconds", IN, 13, MB_T_U16, -1, PC_MEASUREMENT, 0, "s", PR_NONE},
+	    {"dt_last_time", IN, 14, MB_T_U32, -1, PC_STATUS, 0, "s", PR_NONE},
+	    U16("dt_last_result", 16, PC_STATUS),
+	    {"dt_last_minutes", IN, 17, MB_T_U16, -1, PC_MEASUREMENT, 0, "min", PR_NONE},
+	    {"rated_minutes", IN, 18, MB_T_U16, -1, PC_STATUS, 0, "min", PR_NONE},
+	    {"start_function_test", MB_COIL, 0, MB_T_BOOL, -1, PC_STATUS, 0, NULL, PR_NONE},
+	    {"start_duration_test", MB_COIL, 1, MB_T_BOOL, -1, PC_STATUS, 0, NULL, PR_NONE},
+	    {"stop_test", MB_COIL, 2, MB_T_BOOL, -1, PC_STATUS, 0, NULL, PR_NONE},
+	};
+	static const struct want_point lum[] = {
+	    U16("state", 0, PC_STATUS),
+	    BIT("circuit_fault", 0, 0, PC_FAULT),
+	    BIT("battery_duration_fault", 0, 1, PC_FAULT),
+	    BIT("battery_fault", 0, 2, PC_FAULT),
+	    BIT("lamp_fault", 0, 3, PC_FAULT),
+	    BIT("function_test_overdue", 0, 4, PC_SUPERVISORY),
+	    BIT("duration_test_overdue", 0, 5, PC_SUPERVISORY),
+	    BIT("function_test_failed", 0, 6, PC_FAULT),
+	    BIT("duration_test_failed", 0, 7, PC_FAULT),
+	    BIT("no_response", 0, 8, PC_FAULT),
+	    BIT("in_emergency", 0, 9, PC_STATUS),
+	};
+	struct profile *p = load_profile("etc/profiles/elc-generic.cfg");
+	const struct prof_block *b;
+
+	(void)state;
+	assert_string_equal(p->name, "elc-generic");
+	check_points(p->points, p->n_points, top, sizeof(top) / sizeof(top[0]));
+	check_result_enum(profile_find_point(p, "ft_last_result"));
+	check_result_enum(profile_find_point(p, "dt_last_result"));
+	assert_int_equal(profile_find_point(p, "battery_voltage")->n_enums, 0);
+	assert_int_equal(p->n_blocks, 1);
+	b = &p->blocks[0];
+	assert_string_equal(b->name, "luminaire");
+	assert_int_equal(b->base, 100);
+	assert_int_equal(b->stride, 1);
+	assert_string_equal(b->count_point, "luminaire_count");
+	assert_int_equal(b->max_count, 256);
+	check_points(b->points, b->n_points, lum, sizeof(lum) / sizeof(lum[0]));
+	profile_free(p);
+}
+
+/* The parts of the format the reference maps do not use. */
+static void test_profile_format(void **state)
+{
+	struct profile *p = load_profile(DATA "profiles/mini.cfg");
+	const struct prof_point *pt;
+	const struct prof_block *b;
+
+	(void)state;
+	pt = profile_find_point(p, "mode");
+	assert_int_equal(pt->table, MB_HOLDING);
+	assert_int_equal(pt->type, MB_T_U16);
+	assert_int_equal(pt->bit, 4);
+	assert_int_equal(pt->bits, 3);
+	assert_int_equal(prof_point_width(pt), 1);
+	pt = profile_find_point(p, "energy");
+	assert_int_equal(pt->type, MB_T_F64);
+	assert_int_equal(pt->order, MB_ORDER_DCBA);
+	assert_true(pt->scale == 2.0);
+	assert_true(pt->offset == -1.5);
+	assert_string_equal(pt->unit, "kWh");
+	assert_int_equal(prof_point_width(pt), 4);
+	assert_int_equal(pt->line, 9);
+	pt = profile_find_point(p, "door");
+	assert_int_equal(pt->table, MB_DISCRETE);
+	assert_int_equal(pt->type, MB_T_BOOL);
+	assert_int_equal(pt->cls, PC_SUPERVISORY);
+	assert_int_equal(prof_point_width(pt), 1);
+	assert_int_equal(p->n_blocks, 2);
+	b = &p->blocks[0];
+	assert_string_equal(b->name, "ch");
+	assert_int_equal(b->base, 200);
+	assert_int_equal(b->stride, 10);
+	assert_int_equal(b->count, 4);
+	assert_null(b->count_point);
+	assert_int_equal(b->max_count, 4);
+	assert_int_equal(b->points[0].type, MB_T_I32);
+	assert_int_equal(b->points[0].order, MB_ORDER_CDAB);
+	assert_int_equal(prof_point_width(&b->points[0]), 2);
+	b = &p->blocks[1];
+	assert_int_equal(b->stride, 1);
+	assert_string_equal(b->count_point, "count");
+	assert_int_equal(b->max_count, 32);
+	assert_int_equal(b->line, 15);
+	assert_null(profile_find_point(p, "temp"));
+	assert_null(profile_find_point(NULL, "temp"));
+
+	assert_string_equal(mb_table_name(MB_COIL), "coil");
+	assert_string_equal(mb_table_name(MB_DISCRETE), "discrete");
+	assert_string_equal(mb_table_name(MB_INPUT), "input");
+	assert_string_equal(mb_table_name(MB_HOLDING), "holding");
+	assert_string_equal(point_class_name(PC_MEASUREMENT), "measurement");
+	assert_string_equal(point_class_name(PC_STATUS), "status");
+	assert_string_equal(point_class_name(PC_FIRE), "fire");
+	assert_string_equal(point_class_name(PC_SUPERVISORY), "supervisory");
+	assert_string_equal(point_class_name(PC_FAULT), "fault");
+	assert_string_equal(point_class_name(PC_DISABLED), "disabled");
+	assert_string_equal(point_class_name(PC_TEST), "test");
+	profile_free(p);
+	profile_free(NULL);
+}
+
+/* ---- errors ---- */
+
+/* Checks that errs holds exactly the lines given, each "FILE:LINE: message". */
+static void expect_errors(const struct cfg_errors *errs, const char *const *want, size_t n)
+{
+	print_errors(errs);
+	assert_int_equal(errs->n, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(errs->msgs[i], want[i]);
+}
+
+struct bad_case {
+	const char *file; /* under DATA */
+	int line;
+	const char *msg;
+	const char *in_profile; /* the error's FILE is this profile, not the config file */
+};
+
+static void run_bad_config(const struct bad_case *bc)
+{
+	struct cfg_errors errs = {0};
+	struct hw_config *c = (struct hw_config *)1;
+	char path[PATH_MAX], rel[PATH_MAX], file[PATH_MAX], *want;
+	int rc;
+
+	fmt(rel, sizeof(rel), DATA "%s", bc->file);
+	src_path(path, sizeof(path), rel);
+	if (bc->in_profile)
+		profile_abs(file, sizeof(file), bc->in_profile);
+	else
+		fmt(file, sizeof(file), "%s", path);
+	assert_true(asprintf(&want, "%s:%d: %s", file, bc->line, bc->msg) > 0);
+	print_message("%s\n", bc->file);
+	rc = config_load(path, &c, &errs);
+	assert_int_equal(rc, -EINVAL);
+	assert_null(c);
+	expect_errors(&errs, (const char *const *)&want, 1);
+	free(want);
+	cfg_errors_clear(&errs);
+	assert_int_equal(errs.n, 0);
+	assert_null(errs.msgs);
+}
+
+static void test_bad_configs(void **state)
+{
+	static const struct bad_case cases[] = {
+	    {"unknown_key.cfg", 4, "mqtt: unknown setting \"prot\"", NULL},
+	    {"wrong_type.cfg", 3, "mqtt.port: expected an integer, got a string", NULL},
+	    {"out_of_range.cfg", 5, "devices[0].unit: 300 is out of range (0..247)", NULL},
+	    {"dup_device.cfg", 6, "duplicate device id \"d1\" (first defined at line 4)", NULL},
+	    {"dup_bus.cfg", 4, "duplicate bus id \"b1\" (first defined at line 3)", NULL},
+	    {"unknown_bus.cfg", 5, "device \"d1\": unknown bus \"b9\"", NULL},
+	    {"parse_error.cfg", 4, "syntax error", NULL},
+	    {"bad_site_id.cfg", 2,
+	     "site.id: \"hall demo/1\" is not a valid name (use only A-Z a-z 0-9 _ -)", NULL},
+	    {"missing_required.cfg", 4, "devices[0]: missing required setting \"profile\"", NULL},
+	    {"rtu_bus.cfg", 4, "buses[0].type: \"rtu\" is not supported yet", NULL},
+	    {"cameras.cfg", 2, "cameras are not supported by this version yet", NULL},
+	    /* Two devices use the broken profile: its error is reported once, in its file. */
+	    {"bad_profile.cfg", 3,
+	     "point \"field\": bit 14 + bits 4 exceed the 16 bits of the register",
+	     "bad-bit-range"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		run_bad_config(&cases[i]);
+}
+
+static void test_missing_profile(void **state)
+{
+	struct cfg_errors errs = {0};
+	struct hw_config *c = NULL;
+	char path[PATH_MAX], prof[PATH_MAX], *want;
+
+	(void)state;
+	src_path(path, sizeof(path), DATA "missing_profile.cfg");
+	profile_abs(prof, sizeof(prof), "nope");
+	assert_true(asprintf(&want, "%s:5: device \"d1\": profile \"nope\" not found (no file %s)",
+			     path, prof) > 0);
+	assert_int_equal(config_load(path, &c, &errs), -EINVAL);
+	expect_errors(&errs, (const char *const *)&want, 1);
+	free(want);
+	cfg_errors_clear(&errs);
+}
+
+static void test_many_errors(void **state)
+{
+	struct cfg_errors errs = {0};
+	struct hw_config *c = NULL;
+	char path[PATH_MAX], prof[PATH_MAX];
+	char *want[9];
+	const char *msgs[9] = {
+	    "1: site: unknown setting \"colour\"",
+	    "2: mqtt.port: 0 is out of range (1..65535)",
+	    "2: mqtt.qos: expected an integer, got a string",
+	    "3: influx.enabled: expected a boolean (true or false), got a string",
+	    "7: devices[1].interval_ms: 5 is out of range (10..3600000)",
+	    "9: rules are not supported by this version yet",
+	    "6: device \"d1\": unknown bus \"b2\"",
+	    "7: duplicate device id \"d1\" (first defined at line 6)",
+	    NULL,
+	};
+
+	(void)state;
+	src_path(path, sizeof(path), DATA "many_errors.cfg");
+	profile_abs(prof, sizeof(prof), "absent");
+	for (size_t i = 0; i < 8; i++)
+		assert_true(asprintf(&want[i], "%s:%s", path, msgs[i]) > 0);
+	assert_true(asprintf(&want[8],
+			     "%s:7: device \"d1\": profile \"absent\" not found (no file %s)", path,
+			     prof) > 0);
+	assert_int_equal(config_load(path, &c, &errs), -EINVAL);
+	assert_null(c);
+	expect_errors(&errs, (const char *const *)want, 9);
+	for (size_t i = 0; i < 9; i++)
+		free(want[i]);
+	cfg_errors_clear(&errs);
+}
+
+static void test_unreadable(void **state)
+{
+	struct cfg_errors errs = {0};
+	struct hw_config *c = NULL;
+	struct profile *p = NULL;
+	char path[PATH_MAX];
+	const char *want[1];
+	char *w;
+
+	(void)state;
+	src_path(path, sizeof(path), DATA "no_such_file.cfg");
+	assert_int_equal(config_load(path, &c, &errs), -ENOENT);
+	assert_true(asprintf(&w, "%s:0: cannot read the configuration: No such file or directory",
+			     path) > 0);
+	want[0] = w;
+	expect_errors(&errs, want, 1);
+	free(w);
+	cfg_errors_clear(&errs);
+	assert_int_equal(profile_load(path, &p, &errs), -ENOENT);
+	assert_null(p);
+	assert_int_equal(errs.n, 1);
+	cfg_errors_clear(&errs);
+	/* Without an error list the result is the same. */
+	assert_int_equal(config_load(path, &c, NULL), -ENOENT);
+	src_path(path, sizeof(path), DATA "dup_bus.cfg");
+	assert_int_equal(config_load(path, &c, NULL), -EINVAL);
+	assert_null(c);
+	config_free(NULL);
+	cfg_errors_clear(&errs);
+}
+
+/* One file per kind of profile error, loaded with profile_load. */
+static void test_bad_profiles(void **state)
+{
+	static const struct {
+		const char *name;
+		size_t n;
+		const char *err[2]; /* "LINE: message" */
+	} cases[] = {
+	    {"bad-dup-name", 1, {"4: point \"a\": name already used at line 3"}},
+	    {"bad-bit-range",
+	     1,
+	     {"3: point \"field\": bit 14 + bits 4 exceed the 16 bits of the register"}},
+	    {"bad-bit-type",
+	     1,
+	     {"3: point \"wide\": bit applies only to a 16-bit register (u16 or i16), not u32"}},
+	    {"bad-coil-type", 1, {"4: point \"relay\": a coil point has type bool, not u16"}},
+	    {"bad-count-point",
+	     1,
+	     {"6: block \"zone\": count point \"zones\" is not a top-level point"}},
+	    {"bad-addr-overflow",
+	     1,
+	     {"3: point \"big\": address 65535 + 2 registers run past 65535"}},
+	    {"bad-block-overflow",
+	     1,
+	     {"7: point \"zone.s\": instance 127 ends at address 65627, past 65535"}},
+	    {"bad-unknown-key",
+	     2,
+	     {"3: profile.points[0]: unknown setting \"adress\"",
+	      "3: profile.points[0]: missing required setting \"address\""}},
+	    {"bad-enum", 1, {"5: point \"result\": enum value 0 given twice"}},
+	    {"bad-role",
+	     1,
+	     {"3: point \"clock\": role device_time needs a whole integer register point"}},
+	    {"bad-max", 1, {"6: block \"zone\": max is required when count names a point"}},
+	    {"bad-name",
+	     1,
+	     {"2: profile.name: \"something-else\" does not match the file name "
+	      "\"bad-name.cfg\""}},
+	    {"bad-table",
+	     1,
+	     {"2: profile.points[0].table: \"inputs\" is not one of coil, discrete, input, "
+	      "holding"}},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cfg_errors errs = {0};
+		struct profile *p = (struct profile *)1;
+		char rel[PATH_MAX], path[PATH_MAX];
+		char *want[2] = {NULL, NULL};
+
+		fmt(rel, sizeof(rel), DATA "profiles/%s.cfg", cases[i].name);
+		src_path(path, sizeof(path), rel);
+		print_message("%s\n", cases[i].name);
+		for (size_t j = 0; j < cases[i].n; j++)
+			assert_true(asprintf(&want[j], "%s:%s", path, cases[i].err[j]) > 0);
+		assert_int_equal(profile_load(path, &p, &errs), -EINVAL);
+		assert_null(p);
+		expect_errors(&errs, (const char *const *)want, cases[i].n);
+		for (size_t j = 0; j < cases[i].n; j++)
+			free(want[j]);
+		cfg_errors_clear(&errs);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_example_loads),   cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_facp_profile),    cmocka_unit_test(test_elc_profile),
+	    cmocka_unit_test(test_profile_format),  cmocka_unit_test(test_bad_configs),
+	    cmocka_unit_test(test_missing_profile), cmocka_unit_test(test_many_errors),
+	    cmocka_unit_test(test_unreadable),	    cmocka_unit_test(test_bad_profiles),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
