@@ -211,7 +211,10 @@ static void arm_heartbeat(struct app *a)
 {
 	if (a->heartbeat)
 		g_source_remove(a->heartbeat);
-	a->heartbeat = g_timeout_add_seconds((guint)a->cfg->mqtt.heartbeat_s, on_heartbeat, a);
+	a->heartbeat = 0;
+	if (a->cfg->mqtt.heartbeat_s > 0)
+		a->heartbeat =
+			g_timeout_add_seconds((guint)a->cfg->mqtt.heartbeat_s, on_heartbeat, a);
 }
 
 static bool same_str(const char *a, const char *b)

@@ -150,7 +150,6 @@ int mqtt_create(const struct cfg_mqtt *cfg, const char *site, GMainContext *ctx,
 		rc = -errno;
 		goto fail;
 	}
-	mosquitto_threaded_set(m->mosq, true);
 	mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
 	mosquitto_max_inflight_messages_set(m->mosq, 100);
 	mosquitto_reconnect_delay_set(m->mosq, (unsigned)(cfg->reconnect_min_ms + 999) / 1000,

@@ -84,7 +84,7 @@ sim_port=$(sed -n 's/^READY port=//p' "$dir/sim.out")
 cat >"$dir/hallwatch.cfg" <<CONF
 # The demo's configuration; etc/hallwatch.cfg documents every setting.
 site = { id = "hall-demo"; name = "Demo convenience service center"; profile_dir = "$top/etc/profiles"; };
-mqtt = { enabled = true; host = "127.0.0.1"; port = $mqtt_port; heartbeat = 30; };
+mqtt = { enabled = true; host = "127.0.0.1"; port = $mqtt_port; heartbeat_s = 30; };
 influx = { enabled = $influx_enabled; url = "${influx_url:-http://127.0.0.1:8086}"; database = "hallwatch"; };
 storage = { state_dir = "$dir"; };
 buses = ( { id = "tcp0"; type = "tcp"; host = "127.0.0.1"; port = $sim_port; timeout_ms = 500; } );

@@ -36,10 +36,19 @@ def free_port():
         return s.getsockname()[1]
 
 
+# Processes whose death ends the test at once (the gateway under test).
+CRITICAL = []
+
+
 def wait_until(cond, timeout, what, interval=0.02):
-    """Polls cond() until it returns a true value; fails after timeout seconds."""
+    """Polls cond() until it returns a true value; fails after timeout seconds, or as
+    soon as a critical process has died."""
     deadline = time.monotonic() + timeout
     while True:
+        for p in CRITICAL:
+            if p.critical and not p.alive():
+                raise TestFailure("%s exited (code %s) while waiting for %s:\n%s"
+                                  % (p.name, p.p.returncode, what, p.stderr_text()[-2000:]))
         v = cond()
         if v:
             return v
@@ -61,6 +70,7 @@ class Proc:
 
     def __init__(self, name, argv, tmp, stdin=None, env=None):
         self.name = name
+        self.critical = False
         self.out_path = os.path.join(tmp, name + ".out")
         self.err_path = os.path.join(tmp, name + ".err")
         self._out = open(self.out_path, "wb")
@@ -76,11 +86,14 @@ class Proc:
     def alive(self):
         return self.p.poll() is None
 
-    def signal(self, sig):
+    def send(self, sig):
+        if sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
+            self.critical = False
         if self.alive():
             self.p.send_signal(sig)
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
+        self.critical = False
         if self.alive():
             self.p.send_signal(sig)
             try:
@@ -334,13 +347,15 @@ def gateway_config(site, mqtt_port=None, influx_url=None, buses=(), devices=(), 
     """A hallwatch config text. buses: (id, port[, timeout_ms]); devices: dicts."""
     out = ['site = { id = "%s"; name = "test hall"; profile_dir = "%s"; };' % (site, PROFILES)]
     if mqtt_port:
-        out.append('mqtt = { enabled = true; host = "127.0.0.1"; port = %d; heartbeat = %d; %s };'
+        out.append('mqtt = { enabled = true; host = "127.0.0.1"; port = %d; heartbeat_s = %d; %s };'
                    % (mqtt_port, heartbeat, extra_mqtt))
     else:
         out.append("mqtt = { enabled = false; };")
     if influx_url:
-        out.append('influx = { enabled = true; url = "%s"; database = "hallwatch"; '
-                   'flush_interval_ms = 200; %s };' % (influx_url, extra_influx))
+        if "flush_interval_ms" not in extra_influx:
+            extra_influx = "flush_interval_ms = 200; " + extra_influx
+        out.append('influx = { enabled = true; url = "%s"; database = "hallwatch"; %s };'
+                   % (influx_url, extra_influx))
     else:
         out.append("influx = { enabled = false; };")
     out.append('storage = { state_dir = "%s"; };' % state_dir)
@@ -373,6 +388,8 @@ class Gateway:
     def start(self):
         self.proc = self.env.add(Proc(self.name, [HALLWATCH, "run", "-c", self.cfg,
                                                   "--log-level", self.log_level], self.env.tmp))
+        self.proc.critical = True
+        CRITICAL.append(self.proc)
 
     def rewrite(self, cfg_text):
         with open(self.cfg, "w") as f:

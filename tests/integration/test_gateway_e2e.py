@@ -128,7 +128,7 @@ def main(env):
 
     # A SIGHUP with a broken config is refused; the gateway keeps running on the old one.
     gw.rewrite(cfg('\nthis_is_not_a_setting = 1;\n'))
-    gw.proc.signal(signal.SIGHUP)
+    gw.proc.send(signal.SIGHUP)
     wait_until(lambda: "reload refused" in gw.proc.stderr_text(), 10, "the refused reload in the log")
     expect(":7: " in gw.proc.stderr_text() or "hallwatch.cfg:" in gw.proc.stderr_text(),
            "the reload error does not name FILE:LINE")
@@ -140,12 +140,12 @@ def main(env):
 
     # A valid SIGHUP is taken.
     gw.rewrite(cfg())
-    gw.proc.signal(signal.SIGHUP)
+    gw.proc.send(signal.SIGHUP)
     wait_until(lambda: "configuration reloaded" in gw.proc.stderr_text(), 10, "the reload in the log")
     expect(gw.proc.alive(), "gateway died on a valid reload")
 
     # SIGKILL: the broker publishes the Last Will.
-    gw.proc.signal(signal.SIGKILL)
+    gw.proc.send(signal.SIGKILL)
     watch.wait_json(ROOT + "status", lambda j: j["state"] == "offline", 10, "status offline (Last Will)")
     gw.stop()
     watch.close()
