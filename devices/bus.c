@@ -122,9 +122,9 @@ static int dev_plan(struct dev_rt *d)
 	size_t n = dev_point_total(d), k = 0;
 	struct mb_span *spans = NULL;
 	struct mb_plan_limits lim = {
-		.max_regs = (uint16_t)d->cfg->max_regs,
-		.max_bits = 2000,
-		.max_gap = (uint16_t)d->cfg->max_gap,
+	    .max_regs = (uint16_t)d->cfg->max_regs,
+	    .max_bits = 2000,
+	    .max_gap = (uint16_t)d->cfg->max_gap,
 	};
 	int rc;
 
@@ -151,9 +151,8 @@ static int dev_plan(struct dev_rt *d)
 			rc = -ERANGE;
 			goto out;
 		}
-		spans[i] = (struct mb_span){.table = d->slots[i].def->table,
-					    .address = (uint16_t)a,
-					    .count = (uint16_t)w};
+		spans[i] = (struct mb_span){
+		    .table = d->slots[i].def->table, .address = (uint16_t)a, .count = (uint16_t)w};
 	}
 	rc = mb_plan_build(spans, k, &lim, &d->reqs, &d->n_reqs);
 	if (rc < 0)
@@ -351,8 +350,9 @@ static bool update_counts(struct dev_rt *d)
 				const struct slot *s = &d->slots[i];
 				int64_t raw;
 				if (!d->req_refused[s->req] && slot_raw(d, s, &raw) == 0)
-					want = raw < 0 ? 0 : raw > blk->max_count ? blk->max_count
-										   : (int)raw;
+					want = raw < 0		      ? 0
+					       : raw > blk->max_count ? blk->max_count
+								      : (int)raw;
 				break;
 			}
 		}

@@ -18,9 +18,9 @@
 /* One decoded point of one poll. */
 struct mb_sample {
 	const struct prof_point *def; /* owned by the profile */
-	uint16_t block;               /* index into profile->blocks, or MB_TOP_LEVEL */
-	uint16_t instance;            /* block instance, 0 for top-level points */
-	enum hw_quality q;            /* GOOD, or CONFIG_ERROR when the device refused the address */
+	uint16_t block;		      /* index into profile->blocks, or MB_TOP_LEVEL */
+	uint16_t instance;	      /* block instance, 0 for top-level points */
+	enum hw_quality q; /* GOOD, or CONFIG_ERROR when the device refused the address */
 	struct hw_value v;
 };
 
@@ -37,7 +37,7 @@ struct mb_health {
 	uint64_t err_invalid;
 	uint64_t overruns;
 	double rtt_ms_last;
-	double rtt_ms_avg; /* exponentially weighted, alpha 0.2 */
+	double rtt_ms_avg;  /* exponentially weighted, alpha 0.2 */
 	int64_t last_ok_ms; /* wall clock, 0 = never */
 	unsigned consecutive_failures;
 };
@@ -45,11 +45,11 @@ struct mb_health {
 struct mb_poll_result {
 	unsigned generation;  /* the bus generation it came from */
 	size_t device_index;  /* into hw_config.devices */
-	bool ok;              /* every request answered (exceptions count as answered) */
+	bool ok;	      /* every request answered (exceptions count as answered) */
 	enum mb_err_kind err; /* first error of this poll */
-	int64_t t_ms;         /* wall clock of the poll */
-	bool online;          /* fewer than offline_after consecutive failures */
-	bool frozen;          /* life_check unchanged for life_check_s */
+	int64_t t_ms;	      /* wall clock of the poll */
+	bool online;	      /* fewer than offline_after consecutive failures */
+	bool frozen;	      /* life_check unchanged for life_check_s */
 	int64_t device_time;  /* from a device_time point, -1 if none */
 	struct mb_health health;
 	struct mb_sample *samples; /* only when ok: every point of the device, in profile order */

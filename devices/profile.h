@@ -29,7 +29,7 @@ enum mb_order { MB_ORDER_ABCD = 0, MB_ORDER_CDAB, MB_ORDER_BADC, MB_ORDER_DCBA }
 
 enum point_class {
 	PC_MEASUREMENT = 0, /* default */
-	PC_STATUS,          /* informative bit or value, no alert */
+	PC_STATUS,	    /* informative bit or value, no alert */
 	PC_FIRE,
 	PC_SUPERVISORY,
 	PC_FAULT,
@@ -39,9 +39,9 @@ enum point_class {
 
 enum point_role {
 	PR_NONE = 0,
-	PR_LIFE_CHECK,     /* counter the device increments; frozen = interface frozen */
+	PR_LIFE_CHECK,	   /* counter the device increments; frozen = interface frozen */
 	PR_CHANGE_COUNTER, /* counter incremented on every state change */
-	PR_DEVICE_TIME,    /* device clock, Unix seconds */
+	PR_DEVICE_TIME,	   /* device clock, Unix seconds */
 };
 
 struct prof_enum {
@@ -52,7 +52,8 @@ struct prof_enum {
 struct prof_point {
 	char *name;
 	enum mb_table table;
-	uint16_t address; /* absolute zero-based PDU address; in a block: offset from the instance base */
+	uint16_t address; /* absolute zero-based PDU address; in a block: offset from the instance
+			     base */
 	enum mb_type type;
 	enum mb_order order;
 	int bit;      /* -1: the whole value; else the lowest bit of a field of a register */
@@ -76,9 +77,9 @@ struct prof_block {
 	char *name; /* instance keys are "name[i].point" */
 	uint16_t base;
 	uint16_t stride;
-	int count;          /* fixed count when count_point is NULL */
-	char *count_point;  /* name of a top-level point whose value is the count */
-	int max_count;      /* upper bound of a count read from the device */
+	int count;	   /* fixed count when count_point is NULL */
+	char *count_point; /* name of a top-level point whose value is the count */
+	int max_count;	   /* upper bound of a count read from the device */
 	struct prof_point *points;
 	size_t n_points;
 	int line; /* line in the profile file, for error messages */

@@ -11,7 +11,7 @@
 #include "devices/profile.h"
 
 struct cfg_site {
-	char *id;          /* [A-Za-z0-9_-]+, used in topics and tags */
+	char *id; /* [A-Za-z0-9_-]+, used in topics and tags */
 	char *name;
 	char *profile_dir; /* absolute after loading; default "profiles" beside the config file */
 };
@@ -33,14 +33,14 @@ struct cfg_mqtt {
 
 struct cfg_influx {
 	bool enabled;
-	char *url;      /* http://host:port */
-	int version;    /* 1 or 2 */
+	char *url;	/* http://host:port */
+	int version;	/* 1 or 2 */
 	char *database; /* 1.x */
 	char *username; /* 1.x */
 	char *password; /* 1.x */
-	char *org;      /* 2.x */
-	char *bucket;   /* 2.x */
-	char *token;    /* 2.x */
+	char *org;	/* 2.x */
+	char *bucket;	/* 2.x */
+	char *token;	/* 2.x */
 	int batch_size;
 	int flush_interval_ms;
 	int timeout_ms;
@@ -78,11 +78,11 @@ struct cfg_device {
 	char *profile_name;
 	const struct profile *profile; /* resolved, points into cfg->profiles */
 	int interval_ms;
-	int offline_after;   /* consecutive failed polls before the device is offline */
-	int backoff_max_ms;  /* cap of the retry interval while offline */
-	int life_check_s;    /* a life_check unchanged this long marks the interface frozen */
-	int max_regs;        /* per request, 1..125 */
-	int max_gap;         /* registers read through to merge requests */
+	int offline_after;  /* consecutive failed polls before the device is offline */
+	int backoff_max_ms; /* cap of the retry interval while offline */
+	int life_check_s;   /* a life_check unchanged this long marks the interface frozen */
+	int max_regs;	    /* per request, 1..125 */
+	int max_gap;	    /* registers read through to merge requests */
 	int line;
 };
 

@@ -13,7 +13,7 @@
 #include "gateway/value.h"
 
 struct hub_point {
-	char *key;                    /* "fire", or "zone[3].fire" for a block instance */
+	char *key;		      /* "fire", or "zone[3].fire" for a block instance */
 	const struct prof_point *def; /* owned by the profile */
 	struct hw_value v;
 	enum hw_quality q;
@@ -26,7 +26,7 @@ const char *hub_dev_quality_name(enum hub_dev_quality q);
 
 struct hub_device {
 	const struct cfg_device *cfg;
-	bool seen;   /* at least one poll result arrived */
+	bool seen; /* at least one poll result arrived */
 	bool online;
 	bool frozen;
 	enum hub_dev_quality quality;
@@ -36,7 +36,7 @@ struct hub_device {
 	struct mb_health health;
 	struct hub_point *points;
 	size_t n_points;
-	size_t n_changed; /* points with changed set by the last hub_apply */
+	size_t n_changed;   /* points with changed set by the last hub_apply */
 	bool state_changed; /* online, frozen or quality changed in the last hub_apply */
 };
 

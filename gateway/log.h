@@ -9,7 +9,7 @@ void hw_log_set_level(enum hw_log_level lvl);
 /* Parses "error", "warn", "info", "debug"; returns -EINVAL for anything else. */
 int hw_log_parse_level(const char *s, enum hw_log_level *out);
 void hw_log(enum hw_log_level lvl, const char *tag, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Each .c file defines LOG_TAG before including this header. */
 #define log_err(...) hw_log(HW_LOG_ERR, LOG_TAG, __VA_ARGS__)

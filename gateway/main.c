@@ -214,7 +214,7 @@ static void arm_heartbeat(struct app *a)
 	a->heartbeat = 0;
 	if (a->cfg->mqtt.heartbeat_s > 0)
 		a->heartbeat =
-			g_timeout_add_seconds((guint)a->cfg->mqtt.heartbeat_s, on_heartbeat, a);
+		    g_timeout_add_seconds((guint)a->cfg->mqtt.heartbeat_s, on_heartbeat, a);
 }
 
 static bool same_str(const char *a, const char *b)
@@ -285,8 +285,7 @@ static gboolean on_hup(gpointer ud)
 	}
 	arm_heartbeat(a);
 	config_free(old);
-	log_info("configuration reloaded: %zu bus(es), %zu device(s)", nc->n_buses,
-		 nc->n_devices);
+	log_info("configuration reloaded: %zu bus(es), %zu device(s)", nc->n_buses, nc->n_devices);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -342,8 +341,8 @@ static int cmd_check(const char *path)
 		cfg_errors_clear(&errs);
 		return 1;
 	}
-	printf("%s: ok (site %s, %zu bus(es), %zu device(s), %zu profile(s))\n", path,
-	       cfg->site.id, cfg->n_buses, cfg->n_devices, cfg->n_profiles);
+	printf("%s: ok (site %s, %zu bus(es), %zu device(s), %zu profile(s))\n", path, cfg->site.id,
+	       cfg->n_buses, cfg->n_devices, cfg->n_profiles);
 	config_free(cfg);
 	return 0;
 }

@@ -20,7 +20,7 @@ struct mqtt {
 	mqtt_connected_fn on_connected;
 	void *ud;
 	struct mosquitto *mosq;
-	char *root; /* "<topic_root>/<site>/" */
+	char *root;	/* "<topic_root>/<site>/" */
 	gint connected; /* atomic: set on the loop, read anywhere */
 	int64_t started;
 	bool down_logged;
@@ -220,8 +220,7 @@ static int publish_mid(struct mqtt *m, const char *subtopic, const void *payload
 	return 0;
 }
 
-int mqtt_publish(struct mqtt *m, const char *subtopic, const void *payload, size_t len,
-		 bool retain)
+int mqtt_publish(struct mqtt *m, const char *subtopic, const void *payload, size_t len, bool retain)
 {
 	return publish_mid(m, subtopic, payload, len, retain, NULL);
 }

@@ -22,7 +22,6 @@ size_t state_lp_points(GString *buf, const struct hub_device *d, const char *sit
 		       bool only_changed, int64_t now_ms);
 
 /* Appends the device_health line of d. */
-void state_lp_health(GString *buf, const struct hub_device *d, const char *site,
-		     int64_t now_ms);
+void state_lp_health(GString *buf, const struct hub_device *d, const char *site, int64_t now_ms);
 
 #endif

@@ -24,10 +24,10 @@ struct hw_value {
 };
 
 enum hw_quality {
-	HW_Q_NONE = 0,     /* never read */
-	HW_Q_GOOD,         /* read in the last poll */
-	HW_Q_STALE,        /* not refreshed within its interval */
-	HW_Q_COMM_LOST,    /* device offline: last value kept */
+	HW_Q_NONE = 0,	   /* never read */
+	HW_Q_GOOD,	   /* read in the last poll */
+	HW_Q_STALE,	   /* not refreshed within its interval */
+	HW_Q_COMM_LOST,	   /* device offline: last value kept */
 	HW_Q_CONFIG_ERROR, /* device answered illegal address */
 };
 

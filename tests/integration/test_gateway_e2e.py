@@ -32,7 +32,7 @@ def point(state, key):
 def main(env):
     broker = Mosquitto(env)
     influx = Influxd(env)
-    sim = Sim(env, facp=(1,), elc=(2,), extra=["--zones", "8", "--luminaires", "16"])
+    sim = Sim(env, facp=(1,), elc=(2,), extra=["--zones", "8", "--luminaires", "16", "--tick-ms", "200"])
     # Distinctive values the gateway cannot have made up.
     sim.set(1, "input", 6, 2213)   # mains 221.3 V
     sim.set(1, "input", 7, 2655)   # battery 26.55 V
@@ -46,7 +46,8 @@ def main(env):
             buses=[("tcp0", sim.port, TIMEOUT_MS)],
             devices=[
                 {"id": "facp1", "bus": "tcp0", "unit": 1, "profile": "facp-generic",
-                 "interval_ms": INTERVAL_MS, "offline_after": OFFLINE_AFTER, "backoff_max_ms": 1000},
+                 "interval_ms": INTERVAL_MS, "offline_after": OFFLINE_AFTER, "backoff_max_ms": 1000,
+                 "life_check_s": 2},
                 {"id": "elc1", "bus": "tcp0", "unit": 2, "profile": "elc-generic",
                  "interval_ms": INTERVAL_MS, "offline_after": OFFLINE_AFTER, "backoff_max_ms": 1000},
             ], state_dir=env.tmp) + extra_device
@@ -89,6 +90,18 @@ def main(env):
     latency = arrival - t0
     print("register change -> MQTT: %.0f ms (poll interval %d ms)" % (latency * 1000, INTERVAL_MS))
     expect(latency <= 2 * INTERVAL_MS / 1000.0, "change took %.3f s, more than two poll intervals" % latency)
+
+    # A life_check that stops moving marks the interface frozen; moving again clears it.
+    t0 = time.monotonic()
+    sim.command("freeze 1")
+    fz = watch.wait_json(ROOT + "device/facp1/state", lambda j: j["quality"] == "frozen", 6, "facp1 frozen")
+    took = time.monotonic() - t0
+    expect(fz["frozen"] is True and fz["online"] is True, "frozen state %r" % {k: fz[k] for k in ("online", "frozen")})
+    expect(took >= 1.2, "frozen after %.2f s, before life_check_s (2 s) could have elapsed" % took)
+    expect(watch.json(ROOT + "device/elc1/state")["quality"] == "good", "elc1 affected by facp1's freeze")
+    sim.command("unfreeze 1")
+    watch.wait_json(ROOT + "device/facp1/state", lambda j: j["quality"] == "good" and not j["frozen"],
+                    5, "facp1 no longer frozen")
 
     # Points arrive in InfluxDB.
     def in_influx():
