@@ -13,6 +13,7 @@ static void points_free(struct prof_point *pts, size_t n)
 
 		free(p->name);
 		free(p->unit);
+		free(p->group_name);
 		for (size_t j = 0; j < p->n_enums; j++)
 			free(p->enums[j].label);
 		free(p->enums);
@@ -30,13 +31,35 @@ void profile_free(struct profile *p)
 
 		free(b->name);
 		free(b->count_point);
+		free(b->group_name);
 		points_free(b->points, b->n_points);
 	}
 	free(p->blocks);
+	for (size_t i = 0; i < p->n_groups; i++) {
+		free(p->groups[i].name);
+		free(p->groups[i].when_changed);
+	}
+	free(p->groups);
+	for (size_t i = 0; i < p->n_commands; i++) {
+		free(p->commands[i].name);
+		free(p->commands[i].description);
+	}
+	free(p->commands);
+	free(p->no_read);
 	free(p->name);
 	free(p->description);
 	free(p->path);
 	free(p);
+}
+
+const struct prof_command *profile_find_command(const struct profile *p, const char *name)
+{
+	if (!p || !name)
+		return NULL;
+	for (size_t i = 0; i < p->n_commands; i++)
+		if (p->commands[i].name && strcmp(p->commands[i].name, name) == 0)
+			return &p->commands[i];
+	return NULL;
 }
 
 const struct prof_point *profile_find_point(const struct profile *p, const char *name)

@@ -66,7 +66,10 @@ struct prof_point {
 	size_t n_enums;
 	enum point_class cls;
 	enum point_role role;
-	int line; /* line in the profile file, for error messages */
+	char *group_name; /* poll group; NULL: the device's interval_ms */
+	int group;	  /* resolved index into profile->groups, -1 for none */
+	double deadband;  /* a change smaller than this is not a change (measurements) */
+	int line;	  /* line in the profile file, for error messages */
 };
 
 /* Registers/bits the point occupies on the wire (1 for bool/bit fields and 16-bit types). */
@@ -82,7 +85,43 @@ struct prof_block {
 	int max_count;	   /* upper bound of a count read from the device */
 	struct prof_point *points;
 	size_t n_points;
+	char *group_name; /* poll group of all its points; NULL: the device's interval_ms */
+	int group;	  /* resolved index into profile->groups, -1 for none */
+	/* 0: instances are `stride` registers apart. Else the bits per instance, packed
+	 * into registers from `base`: instance i's point sits at bit i * bit_stride + bit,
+	 * counted from bit 0 of register base + address. */
+	uint16_t bit_stride;
 	int line; /* line in the profile file, for error messages */
+};
+
+/* A poll group: points read together at one interval. A group with when_changed
+ * re-reads its points only when that change counter (a top-level point of another
+ * group) moved, or at least every refresh_ms. */
+struct prof_group {
+	char *name;
+	int interval_ms;
+	char *when_changed;
+	int change_point; /* resolved index into profile->points, -1 for none */
+	int refresh_ms;
+	int line;
+};
+
+/* A write the device accepts: a value into a coil or a holding register. */
+struct prof_command {
+	char *name;
+	char *description;
+	enum mb_table table; /* MB_COIL or MB_HOLDING */
+	uint16_t address;
+	uint16_t value;
+	int line;
+};
+
+/* A range of addresses the device must never be asked for (reads are not merged across it). */
+struct prof_noread {
+	enum mb_table table;
+	uint16_t from;
+	uint16_t to;
+	int line;
 };
 
 struct profile {
@@ -92,8 +131,17 @@ struct profile {
 	size_t n_points;
 	struct prof_block *blocks;
 	size_t n_blocks;
+	struct prof_group *groups;
+	size_t n_groups;
+	struct prof_command *commands;
+	size_t n_commands;
+	struct prof_noread *no_read;
+	size_t n_no_read;
 	char *path;
 };
+
+/* Command by name, or NULL. */
+const struct prof_command *profile_find_command(const struct profile *p, const char *name);
 
 void profile_free(struct profile *p); /* accepts NULL */
 /* Top-level point by name, or NULL. */

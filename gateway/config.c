@@ -579,6 +579,8 @@ static const struct opt point_opts[] = {
     OPT_LIST("enums", struct prof_point, enums, n_enums, struct prof_enum, enum_opts, NULL, 0),
     OPT_ENUM("class", struct prof_point, cls, class_names, PC_MEASUREMENT, 0),
     OPT_ENUM("role", struct prof_point, role, role_names, PR_NONE, 0),
+    OPT_STR("group", struct prof_point, group_name, NULL, OF_ID),
+    OPT_FLOAT("deadband", struct prof_point, deadband, 0.0, 1e300, 0.0, 0),
 };
 
 static bool pt_seen(uint64_t seen, const char *name)
@@ -611,6 +613,7 @@ static void point_post(struct ldctx *x, const config_setting_t *s, const char *k
 	const config_setting_t *en;
 
 	p->line = config_setting_source_line(s);
+	p->group = -1;
 	if (!is_register(p)) {
 		static const char *const not_bits[] = {"bit", "bits", "order", "scale", "offset"};
 
@@ -724,6 +727,8 @@ static const struct opt block_opts[] = {
     OPT_INT("max", struct prof_block, max_count, 1, 65535, 0, 0),
     OPT_LIST("points", struct prof_block, points, n_points, struct prof_point, point_opts,
 	     point_post, OF_REQUIRED),
+    OPT_STR("group", struct prof_block, group_name, NULL, OF_ID),
+    OPT_U16("bit_stride", struct prof_block, bit_stride, 1, 16, 0, 0),
 };
 
 static void block_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
@@ -734,6 +739,11 @@ static void block_post(struct ldctx *x, const config_setting_t *s, const char *k
 	bool has_max = opt_seen(block_opts, ARRAY_SIZE(block_opts), seen, "max");
 
 	b->line = config_setting_source_line(s);
+	b->group = -1;
+	if (b->bit_stride && 16 % b->bit_stride != 0)
+		err_set(x, config_setting_get_member(s, "bit_stride"),
+			"block \"%s\": bit_stride %u does not divide 16 (use 1, 2, 4, 8 or 16)", nm,
+			b->bit_stride);
 	if (b->count_point && !has_max)
 		err_set(x, s, "block \"%s\": max is required when count names a point", nm);
 	if (!b->count_point && has_max)
@@ -746,6 +756,61 @@ static void block_post(struct ldctx *x, const config_setting_t *s, const char *k
 			nm);
 }
 
+static void group_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
+		       uint64_t seen)
+{
+	struct prof_group *g = elem;
+
+	g->line = config_setting_source_line(s);
+	g->change_point = -1;
+}
+
+static const struct opt group_opts[] = {
+    OPT_STR("name", struct prof_group, name, NULL, OF_REQUIRED | OF_ID),
+    OPT_INT("interval_ms", struct prof_group, interval_ms, 10, 3600000, 1000, OF_REQUIRED),
+    OPT_STR("when_changed", struct prof_group, when_changed, NULL, OF_ID),
+    OPT_INT("refresh_ms", struct prof_group, refresh_ms, 10, 86400000, 60000, 0),
+};
+
+static void command_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
+			 uint64_t seen)
+{
+	struct prof_command *c = elem;
+
+	c->line = config_setting_source_line(s);
+	if (c->table != MB_COIL && c->table != MB_HOLDING)
+		err_set(x, config_setting_get_member(s, "table"),
+			"command \"%s\": only a coil or a holding register can be written",
+			c->name ? c->name : key);
+	if (c->table == MB_COIL && c->value > 1)
+		err_set(x, config_setting_get_member(s, "value"),
+			"command \"%s\": a coil takes 0 or 1", c->name ? c->name : key);
+}
+
+static const struct opt command_opts[] = {
+    OPT_STR("name", struct prof_command, name, NULL, OF_REQUIRED | OF_ID),
+    OPT_STR("description", struct prof_command, description, NULL, 0),
+    OPT_ENUM("table", struct prof_command, table, table_names, MB_COIL, OF_REQUIRED),
+    OPT_U16("address", struct prof_command, address, 0, 65535, 0, OF_REQUIRED),
+    OPT_U16("value", struct prof_command, value, 0, 65535, 1, 0),
+};
+
+static void noread_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
+			uint64_t seen)
+{
+	struct prof_noread *n = elem;
+
+	n->line = config_setting_source_line(s);
+	if (n->from > n->to)
+		err_set(x, s, "%s: from %u is after to %u", key, n->from, n->to);
+}
+
+static const struct opt noread_opts[] = {
+    OPT_ENUM("table", struct prof_noread, table, table_names, MB_INPUT, OF_REQUIRED),
+    OPT_U16("from", struct prof_noread, from, 0, 65535, 0, OF_REQUIRED),
+    OPT_U16("to", struct prof_noread, to, 0, 65535, 0, OF_REQUIRED),
+};
+
 static const struct opt profile_opts[] = {
     OPT_STR("name", struct profile, name, NULL, OF_ID),
     OPT_STR("description", struct profile, description, NULL, 0),
@@ -753,6 +818,12 @@ static const struct opt profile_opts[] = {
 	     OF_REQUIRED),
     OPT_LIST("blocks", struct profile, blocks, n_blocks, struct prof_block, block_opts, block_post,
 	     0),
+    OPT_LIST("groups", struct profile, groups, n_groups, struct prof_group, group_opts, group_post,
+	     0),
+    OPT_LIST("commands", struct profile, commands, n_commands, struct prof_command, command_opts,
+	     command_post, 0),
+    OPT_LIST("no_read", struct profile, no_read, n_no_read, struct prof_noread, noread_opts,
+	     noread_post, 0),
 };
 
 /* The file's root holds one group, "profile", that fills the struct profile itself. */
@@ -781,6 +852,83 @@ static void dup_names(struct ldctx *x, const char *file, const struct prof_point
 }
 
 /* Checks that need the whole profile: names, roles, block counts and address ranges. */
+static int group_index(const struct profile *p, const char *name)
+{
+	for (size_t g = 0; g < p->n_groups; g++)
+		if (p->groups[g].name && strcmp(p->groups[g].name, name) == 0)
+			return (int)g;
+	return -1;
+}
+
+/* Groups, commands and packed blocks: resolves names into indexes. */
+static void profile_check_groups(struct ldctx *x, struct profile *p)
+{
+	const char *file = p->path;
+
+	for (size_t g = 0; g < p->n_groups; g++) {
+		struct prof_group *gr = &p->groups[g];
+
+		if (!gr->name)
+			continue;
+		if (group_index(p, gr->name) != (int)g)
+			err_at(x, file, gr->line, "group \"%s\": name already used", gr->name);
+		if (gr->when_changed) {
+			const struct prof_point *cp = profile_find_point(p, gr->when_changed);
+
+			if (!cp || cp->role != PR_CHANGE_COUNTER)
+				err_at(x, file, gr->line,
+				       "group \"%s\": when_changed \"%s\" is not a top-level point "
+				       "with role change_counter",
+				       gr->name, gr->when_changed);
+			else if (cp->group_name && strcmp(cp->group_name, gr->name) == 0)
+				err_at(x, file, gr->line,
+				       "group \"%s\": its change counter must be read by another group",
+				       gr->name);
+			else
+				gr->change_point = (int)(cp - p->points);
+		}
+	}
+	for (size_t i = 0; i < p->n_points; i++) {
+		struct prof_point *pt = &p->points[i];
+
+		if (pt->group_name && (pt->group = group_index(p, pt->group_name)) < 0)
+			err_at(x, file, pt->line, "point \"%s\": unknown group \"%s\"",
+			       pt->name ? pt->name : "?", pt->group_name);
+	}
+	for (size_t i = 0; i < p->n_blocks; i++) {
+		struct prof_block *b = &p->blocks[i];
+
+		if (b->group_name && (b->group = group_index(p, b->group_name)) < 0)
+			err_at(x, file, b->line, "block \"%s\": unknown group \"%s\"",
+			       b->name ? b->name : "?", b->group_name);
+		for (size_t j = 0; j < b->n_points; j++) {
+			struct prof_point *pt = &b->points[j];
+
+			if (pt->group_name)
+				err_at(x, file, pt->line,
+				       "point \"%s.%s\": a block's points take the block's group",
+				       b->name ? b->name : "?", pt->name ? pt->name : "?");
+			pt->group = b->group;
+			if (b->bit_stride &&
+			    (!is_register(pt) || pt->bit < 0 || pt->bit + pt->bits > b->bit_stride))
+				err_at(x, file, pt->line,
+				       "point \"%s.%s\": in a block with bit_stride %u a point is a "
+				       "bit field within the instance's %u bits",
+				       b->name ? b->name : "?", pt->name ? pt->name : "?",
+				       b->bit_stride, b->bit_stride);
+		}
+	}
+	for (size_t i = 1; i < p->n_commands; i++)
+		for (size_t j = 0; j < i; j++)
+			if (p->commands[i].name && p->commands[j].name &&
+			    strcmp(p->commands[i].name, p->commands[j].name) == 0) {
+				err_at(x, file, p->commands[i].line,
+				       "command \"%s\": name already used at line %d",
+				       p->commands[i].name, p->commands[j].line);
+				break;
+			}
+}
+
 static void profile_check(struct ldctx *x, const struct profile *p)
 {
 	const char *file = p->path;
@@ -915,6 +1063,7 @@ static int profile_read(struct ldctx *x, const char *path, struct profile **out)
 		       base);
 	}
 	free(base);
+	profile_check_groups(x, p);
 	profile_check(x, p);
 	if (x->oom)
 		rc = -ENOMEM;
@@ -942,6 +1091,7 @@ int profile_load(const char *path, struct profile **out, struct cfg_errors *errs
 /* ---- the gateway configuration ---- */
 
 static const char *const bus_type_names[] = {"tcp", "rtu", NULL};
+static const char *const parity_names[] = {"none", "even", "odd", NULL};
 
 static const struct opt site_opts[] = {
     OPT_STR("id", struct cfg_site, id, NULL, OF_REQUIRED | OF_ID),
@@ -1000,6 +1150,12 @@ static const struct opt bus_opts[] = {
     OPT_ENUM("type", struct cfg_bus, type, bus_type_names, BUS_TCP, 0),
     OPT_STR("host", struct cfg_bus, host, NULL, OF_NONEMPTY),
     OPT_INT("port", struct cfg_bus, port, 1, 65535, 502, 0),
+    OPT_STR("device", struct cfg_bus, device, NULL, OF_NONEMPTY),
+    OPT_INT("baud", struct cfg_bus, baud, 50, 4000000, 9600, 0),
+    OPT_ENUM("parity", struct cfg_bus, parity, parity_names, PARITY_NONE, 0),
+    OPT_INT("data_bits", struct cfg_bus, data_bits, 5, 8, 8, 0),
+    OPT_INT("stop_bits", struct cfg_bus, stop_bits, 1, 2, 1, 0),
+    OPT_BOOL("rs485", struct cfg_bus, rs485, false),
     OPT_INT("timeout_ms", struct cfg_bus, timeout_ms, 10, 60000, 1000, 0),
 };
 
@@ -1009,11 +1165,20 @@ static void bus_post(struct ldctx *x, const config_setting_t *s, const char *key
 	struct cfg_bus *b = elem;
 
 	b->line = config_setting_source_line(s);
-	if (b->type == BUS_RTU)
-		err_set(x, config_setting_get_member(s, "type"),
-			"%s.type: \"rtu\" is not supported yet", key);
-	else if (!opt_seen(bus_opts, ARRAY_SIZE(bus_opts), seen, "host"))
-		err_set(x, s, "%s: missing required setting \"host\"", key);
+	static const char *const tcp_only[] = {"host", "port"};
+	static const char *const rtu_only[] = {"device", "baud", "parity", "data_bits",
+					       "stop_bits", "rs485"};
+	bool rtu = b->type == BUS_RTU;
+	const char *const *other = rtu ? tcp_only : rtu_only;
+	size_t n_other = rtu ? ARRAY_SIZE(tcp_only) : ARRAY_SIZE(rtu_only);
+
+	if (!opt_seen(bus_opts, ARRAY_SIZE(bus_opts), seen, rtu ? "device" : "host"))
+		err_set(x, s, "%s: missing required setting \"%s\"", key, rtu ? "device" : "host");
+	for (size_t i = 0; i < n_other; i++)
+		if (opt_seen(bus_opts, ARRAY_SIZE(bus_opts), seen, other[i]))
+			err_set(x, config_setting_get_member(s, other[i]),
+				"%s: %s does not apply to a %s bus", key, other[i],
+				rtu ? "rtu" : "tcp");
 }
 
 static void device_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
@@ -1023,6 +1188,99 @@ static void device_post(struct ldctx *x, const config_setting_t *s, const char *
 	(void)key;
 	(void)seen;
 	((struct cfg_device *)elem)->line = config_setting_source_line(s);
+}
+
+/* intervals = { alarm = 100; analog = 10000; }: per-device intervals of profile groups
+ * (checked against the profile once it is loaded). */
+static void device_intervals(struct ldctx *x, const config_setting_t *s, const char *key,
+			     void *obj)
+{
+	struct cfg_device *d = obj;
+	int n;
+
+	if (!config_setting_is_group(s)) {
+		type_err(x, s, key, "a group { group = interval_ms; ... }");
+		return;
+	}
+	n = config_setting_length(s);
+	d->intervals = calloc(n ? (size_t)n : 1, sizeof(*d->intervals));
+	if (!d->intervals) {
+		x->oom = true;
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *m = config_setting_get_elem(s, (unsigned)i);
+		long long v;
+
+		if (!is_int(m)) {
+			type_err(x, m, config_setting_name(m), "an integer (milliseconds)");
+			continue;
+		}
+		v = config_setting_get_int64(m);
+		if (v < 10 || v > 3600000) {
+			err_set(x, m, "%s.%s: %lld is out of range (10..3600000)", key,
+				config_setting_name(m), v);
+			continue;
+		}
+		d->intervals[d->n_intervals].group = strdup(config_setting_name(m));
+		if (!d->intervals[d->n_intervals].group) {
+			x->oom = true;
+			return;
+		}
+		d->intervals[d->n_intervals++].interval_ms = (int)v;
+	}
+}
+
+/* allow_commands = [ "start_function_test", ... ]: names of profile commands. */
+static void device_allow(struct ldctx *x, const config_setting_t *s, const char *key, void *obj)
+{
+	struct cfg_device *d = obj;
+	int n;
+
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST) {
+		type_err(x, s, key, "an array of command names [ \"...\" ]");
+		return;
+	}
+	n = config_setting_length(s);
+	d->allow_commands = calloc(n ? (size_t)n : 1, sizeof(char *));
+	if (!d->allow_commands) {
+		x->oom = true;
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *m = config_setting_get_elem(s, (unsigned)i);
+		const char *v = config_setting_get_string(m);
+
+		if (!v || !valid_id(v)) {
+			err_set(x, m, "%s: element %d is not a command name", key, i);
+			continue;
+		}
+		d->allow_commands[d->n_allow_commands] = strdup(v);
+		if (!d->allow_commands[d->n_allow_commands++]) {
+			x->oom = true;
+			return;
+		}
+	}
+}
+
+int cfg_device_group_interval(const struct cfg_device *d, int g)
+{
+	const struct profile *p = d->profile;
+
+	if (g < 0 || !p || (size_t)g >= p->n_groups)
+		return d->interval_ms;
+	for (size_t i = 0; i < d->n_intervals; i++)
+		if (strcmp(d->intervals[i].group, p->groups[g].name) == 0)
+			return d->intervals[i].interval_ms;
+	return p->groups[g].interval_ms;
+}
+
+bool cfg_device_allows(const struct cfg_device *d, const char *name)
+{
+	for (size_t i = 0; i < d->n_allow_commands; i++)
+		if (strcmp(d->allow_commands[i], name) == 0)
+			return true;
+	return false;
 }
 
 static const struct opt device_opts[] = {
@@ -1036,6 +1294,11 @@ static const struct opt device_opts[] = {
     OPT_INT("life_check_s", struct cfg_device, life_check_s, 0, 86400, 10, 0),
     OPT_INT("max_regs", struct cfg_device, max_regs, 1, 125, 125, 0),
     OPT_INT("max_gap", struct cfg_device, max_gap, 0, 124, 0, 0),
+    OPT_INT("max_bits", struct cfg_device, max_bits, 1, 2000, 2000, 0),
+    OPT_INT("address_base", struct cfg_device, address_base, 0, 1, 0, 0),
+    OPT_INT("pause_ms", struct cfg_device, pause_ms, 0, 10000, 0, 0),
+    OPT_SPECIAL("intervals", device_intervals, 0),
+    OPT_SPECIAL("allow_commands", device_allow, 0),
 };
 
 /* Sections this version knows by name but cannot run yet: only an empty list passes. */
@@ -1089,12 +1352,19 @@ void config_free(struct hw_config *c)
 	for (size_t i = 0; i < c->n_buses; i++) {
 		free(c->buses[i].id);
 		free(c->buses[i].host);
+		free(c->buses[i].device);
 	}
 	free(c->buses);
 	for (size_t i = 0; i < c->n_devices; i++) {
 		free(c->devices[i].id);
 		free(c->devices[i].bus_id);
 		free(c->devices[i].profile_name);
+		for (size_t k = 0; k < c->devices[i].n_intervals; k++)
+			free(c->devices[i].intervals[k].group);
+		free(c->devices[i].intervals);
+		for (size_t k = 0; k < c->devices[i].n_allow_commands; k++)
+			free(c->devices[i].allow_commands[k]);
+		free(c->devices[i].allow_commands);
 	}
 	free(c->devices);
 	for (size_t i = 0; i < c->n_profiles; i++)
@@ -1296,6 +1566,18 @@ static void devices_check(struct ldctx *x, const config_t *cf, struct hw_config 
 			       "device \"%s\": profile \"%s\" not found (no file %s)",
 			       d->id ? d->id : "?", d->profile_name, pc->path);
 		d->profile = pc->p;
+		if (!d->profile)
+			continue;
+		for (size_t k = 0; k < d->n_intervals; k++)
+			if (group_index(d->profile, d->intervals[k].group) < 0)
+				err_at(x, c->path, member_line(s, "intervals"),
+				       "device \"%s\": profile \"%s\" has no group \"%s\"",
+				       d->id ? d->id : "?", d->profile_name, d->intervals[k].group);
+		for (size_t k = 0; k < d->n_allow_commands; k++)
+			if (!profile_find_command(d->profile, d->allow_commands[k]))
+				err_at(x, c->path, member_line(s, "allow_commands"),
+				       "device \"%s\": profile \"%s\" has no command \"%s\"",
+				       d->id ? d->id : "?", d->profile_name, d->allow_commands[k]);
 	}
 	for (size_t i = 0; i < n_cache; i++)
 		free(cache[i].path);

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "devices/profile.h"
 
@@ -61,13 +62,27 @@ struct cfg_http {
 
 enum bus_type { BUS_TCP = 0, BUS_RTU };
 
+enum bus_parity { PARITY_NONE = 0, PARITY_EVEN, PARITY_ODD };
+
 struct cfg_bus {
 	char *id;
 	enum bus_type type;
 	char *host; /* tcp */
 	int port;   /* tcp */
+	char *device; /* rtu: serial device path */
+	int baud;     /* rtu */
+	enum bus_parity parity;
+	int data_bits;
+	int stop_bits;
+	bool rs485; /* rtu: switch the port to RS-485 mode (where the driver has it) */
 	int timeout_ms;
 	int line;
+};
+
+/* A poll interval given per device for one of its profile's groups. */
+struct cfg_interval {
+	char *group;
+	int interval_ms;
 };
 
 struct cfg_device {
@@ -77,13 +92,71 @@ struct cfg_device {
 	int unit;
 	char *profile_name;
 	const struct profile *profile; /* resolved, points into cfg->profiles */
-	int interval_ms;
+	int interval_ms;    /* points without a group */
+	struct cfg_interval *intervals; /* overrides of the profile's group intervals */
+	size_t n_intervals;
 	int offline_after;  /* consecutive failed polls before the device is offline */
 	int backoff_max_ms; /* cap of the retry interval while offline */
 	int life_check_s;   /* a life_check unchanged this long marks the interface frozen */
 	int max_regs;	    /* per request, 1..125 */
+	int max_bits;	    /* per request for coils/discrete inputs, 1..2000 */
 	int max_gap;	    /* registers read through to merge requests */
+	int address_base;   /* 0: profile addresses are PDU addresses; 1: one-based, minus 1 on the wire */
+	int pause_ms;       /* silence before every request to this device (slow devices) */
+	char **allow_commands; /* profile commands this device may run; none by default */
+	size_t n_allow_commands;
 	int line;
+};
+
+/* The interval of group g of d's profile (g < 0: the device's own interval_ms). */
+int cfg_device_group_interval(const struct cfg_device *d, int g);
+/* True when the device's config allows the profile command `name`. */
+bool cfg_device_allows(const struct cfg_device *d, const char *name);
+
+/* ---- alerts (owned by the alerts engineer) ---- */
+
+enum cfg_rule_kind {
+	RULE_EQUALS = 0, /* point value == equals (a bit: 1 or 0; an enum: its value) */
+	RULE_ABOVE,      /* value > above; clears below above - deadband */
+	RULE_BELOW,      /* value < below; clears above below + deadband */
+	RULE_QUALITY,    /* point quality is `quality` ("bad" = anything but good) */
+	RULE_OFFLINE,    /* the device is offline (or its interface frozen) */
+};
+
+struct cfg_rule {
+	char *name;   /* [A-Za-z0-9_-]; the condition part of the alert id */
+	char *device; /* a device id, or "*" for every device */
+	char *point;  /* a point key; '*' matches any run of characters ("luminaire[*].x") */
+	int priority; /* 1 (life safety) .. 5 (log only) */
+	enum cfg_rule_kind kind;
+	int64_t equals;
+	double above;
+	double below;
+	double deadband;
+	char *quality; /* "comm_lost", "stale", "config_error" or "bad" */
+	bool offline;
+	int on_delay_ms;
+	int off_delay_ms;
+	char *inhibit_when; /* a boolean point of the same device whose truth mutes this rule */
+	char *text;         /* free text carried in the alert */
+	int line;
+};
+
+struct cfg_alerts {
+	char **operators; /* identities allowed to send commands */
+	size_t n_operators;
+	char **out_of_service; /* device ids whose alerts are out of service */
+	size_t n_out_of_service;
+	int repeat_s;         /* P1 unacknowledged: notify again this often */
+	int chatter_count;    /* transitions within chatter_window_s that make an alert chatter */
+	int chatter_window_s;
+	int flood_high;       /* more new alerts than this in flood_window_s: summary mode */
+	int flood_low;        /* summary mode ends below this */
+	int flood_window_s;
+	int escalate_after_s; /* active this long: escalated */
+	int shelve_max_s;     /* longest shelving allowed */
+	int keep_events;      /* events kept in the log at least (delivered ones pruned beyond) */
+	int reply_timeout_ms; /* command line: how long to wait for the daemon's reply */
 };
 
 struct hw_config {
@@ -97,6 +170,9 @@ struct hw_config {
 	size_t n_buses;
 	struct cfg_device *devices;
 	size_t n_devices;
+	struct cfg_alerts alerts;
+	struct cfg_rule *rules;
+	size_t n_rules;
 	struct profile **profiles; /* every profile the devices use, loaded once */
 	size_t n_profiles;
 };
