@@ -1313,6 +1313,188 @@ static void unsupported_list(struct ldctx *x, const config_setting_t *s, const c
 		err_set(x, s, "%s are not supported by this version yet", key);
 }
 
+/* ---- alerts: the rules list and the alerts section ---- */
+
+/* An array or list of strings into a new char * array (*out, *n_out). */
+static void str_list(struct ldctx *x, const config_setting_t *s, const char *key, char ***out,
+		     size_t *n_out, bool ids)
+{
+	int n;
+
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST) {
+		type_err(x, s, key, "an array of strings [ \"...\" ]");
+		return;
+	}
+	n = config_setting_length(s);
+	*out = calloc(n ? (size_t)n : 1, sizeof(char *));
+	if (!*out) {
+		x->oom = true;
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *m = config_setting_get_elem(s, (unsigned)i);
+		const char *v = config_setting_get_string(m);
+
+		if (!v || !*v || (ids && !valid_id(v))) {
+			err_set(x, m, "%s: element %d is not a valid name (A-Z a-z 0-9 _ -)", key, i);
+			continue;
+		}
+		(*out)[*n_out] = strdup(v);
+		if (!(*out)[(*n_out)++]) {
+			x->oom = true;
+			return;
+		}
+	}
+}
+
+static void alerts_operators(struct ldctx *x, const config_setting_t *s, const char *key,
+			     void *obj)
+{
+	struct cfg_alerts *a = obj;
+
+	str_list(x, s, key, &a->operators, &a->n_operators, false);
+}
+
+static void alerts_oos(struct ldctx *x, const config_setting_t *s, const char *key, void *obj)
+{
+	struct cfg_alerts *a = obj;
+
+	str_list(x, s, key, &a->out_of_service, &a->n_out_of_service, true);
+}
+
+static const struct opt alerts_opts[] = {
+    OPT_SPECIAL("operators", alerts_operators, 0),
+    OPT_SPECIAL("out_of_service", alerts_oos, 0),
+    OPT_INT("repeat_s", struct cfg_alerts, repeat_s, 0, 86400, 60, 0),
+    OPT_INT("chatter_count", struct cfg_alerts, chatter_count, 0, 8, 3, 0),
+    OPT_INT("chatter_window_s", struct cfg_alerts, chatter_window_s, 1, 86400, 60, 0),
+    OPT_INT("flood_high", struct cfg_alerts, flood_high, 1, 100000, 10, 0),
+    OPT_INT("flood_low", struct cfg_alerts, flood_low, 1, 100000, 5, 0),
+    OPT_INT("flood_window_s", struct cfg_alerts, flood_window_s, 1, 86400, 600, 0),
+    OPT_INT("escalate_after_s", struct cfg_alerts, escalate_after_s, 0, 31536000, 86400, 0),
+    OPT_INT("shelve_max_s", struct cfg_alerts, shelve_max_s, 60, 31536000, 86400, 0),
+    OPT_INT("keep_events", struct cfg_alerts, keep_events, 10000, 100000000, 10000, 0),
+    OPT_INT("reply_timeout_ms", struct cfg_alerts, reply_timeout_ms, 100, 600000, 5000, 0),
+};
+
+static const char *const rule_quality_names[] = {"comm_lost", "stale", "config_error", "bad",
+						 NULL};
+
+static const struct opt rule_opts[] = {
+    OPT_STR("name", struct cfg_rule, name, NULL, OF_REQUIRED | OF_ID),
+    OPT_STR("device", struct cfg_rule, device, NULL, OF_REQUIRED | OF_NONEMPTY),
+    OPT_STR("point", struct cfg_rule, point, NULL, OF_NONEMPTY),
+    OPT_INT("priority", struct cfg_rule, priority, 1, 5, 3, 0),
+    OPT_I64("equals", struct cfg_rule, equals, 0, 0),
+    OPT_FLOAT("above", struct cfg_rule, above, -1e300, 1e300, 0.0, 0),
+    OPT_FLOAT("below", struct cfg_rule, below, -1e300, 1e300, 0.0, 0),
+    OPT_FLOAT("deadband", struct cfg_rule, deadband, 0.0, 1e300, 0.0, 0),
+    OPT_STR("quality", struct cfg_rule, quality, NULL, OF_NONEMPTY),
+    OPT_BOOL("offline", struct cfg_rule, offline, false),
+    OPT_INT("on_delay_ms", struct cfg_rule, on_delay_ms, 0, 86400000, 0, 0),
+    OPT_INT("off_delay_ms", struct cfg_rule, off_delay_ms, 0, 86400000, 0, 0),
+    OPT_STR("inhibit_when", struct cfg_rule, inhibit_when, NULL, OF_NONEMPTY),
+    OPT_STR("text", struct cfg_rule, text, NULL, 0),
+};
+
+static void rule_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
+		      uint64_t seen)
+{
+	static const char *const kinds[] = {"equals", "above", "below", "quality", "offline"};
+	struct cfg_rule *r = elem;
+	int found = 0;
+
+	r->line = config_setting_source_line(s);
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+		if (opt_seen(rule_opts, ARRAY_SIZE(rule_opts), seen, kinds[i])) {
+			r->kind = (enum cfg_rule_kind)i;
+			found++;
+		}
+	}
+	if (found != 1) {
+		err_set(x, s, "%s: needs exactly one of equals, above, below, quality, offline", key);
+		return;
+	}
+	if (r->kind == RULE_OFFLINE && !r->offline)
+		err_set(x, config_setting_get_member(s, "offline"),
+			"%s.offline: only true makes sense", key);
+	if (r->kind == RULE_OFFLINE && r->point)
+		err_set(x, config_setting_get_member(s, "point"),
+			"%s.point: an offline rule applies to the whole device", key);
+	if (r->kind != RULE_OFFLINE && !r->point)
+		err_set(x, s, "%s: missing required setting \"point\"", key);
+	if (opt_seen(rule_opts, ARRAY_SIZE(rule_opts), seen, "deadband") &&
+	    r->kind != RULE_ABOVE && r->kind != RULE_BELOW)
+		err_set(x, config_setting_get_member(s, "deadband"),
+			"%s.deadband: applies only to above or below", key);
+	if (r->quality) {
+		bool ok = false;
+
+		for (size_t i = 0; rule_quality_names[i]; i++)
+			ok |= strcmp(rule_quality_names[i], r->quality) == 0;
+		if (!ok)
+			err_set(x, config_setting_get_member(s, "quality"),
+				"%s.quality: \"%s\" is not one of comm_lost, stale, config_error, "
+				"bad",
+				key, r->quality);
+	}
+}
+
+/* Rules refer to devices, and rule names are unique. */
+static void rules_check(struct ldctx *x, struct hw_config *c)
+{
+	if (c->alerts.flood_low > c->alerts.flood_high)
+		err_at(x, c->path, 1, "alerts.flood_low: %d is above flood_high (%d)",
+		       c->alerts.flood_low, c->alerts.flood_high);
+	for (size_t i = 0; i < c->n_rules; i++) {
+		const struct cfg_rule *r = &c->rules[i];
+		bool known = r->device && strcmp(r->device, "*") == 0;
+
+		for (size_t j = 0; r->device && j < c->n_devices; j++)
+			known |= c->devices[j].id && strcmp(c->devices[j].id, r->device) == 0;
+		if (r->device && !known)
+			err_at(x, c->path, r->line, "rule \"%s\": unknown device \"%s\"",
+			       r->name ? r->name : "?", r->device);
+		for (size_t j = 0; j < i; j++) {
+			if (r->name && c->rules[j].name && strcmp(r->name, c->rules[j].name) == 0) {
+				err_at(x, c->path, r->line,
+				       "rule \"%s\": name already used at line %d", r->name,
+				       c->rules[j].line);
+				break;
+			}
+		}
+	}
+	for (size_t i = 0; i < c->alerts.n_out_of_service; i++) {
+		bool known = false;
+
+		for (size_t j = 0; j < c->n_devices; j++)
+			known |= c->devices[j].id &&
+				 strcmp(c->devices[j].id, c->alerts.out_of_service[i]) == 0;
+		if (!known)
+			err_at(x, c->path, 1, "alerts.out_of_service: unknown device \"%s\"",
+			       c->alerts.out_of_service[i]);
+	}
+}
+
+static void alerts_cfg_free(struct hw_config *c)
+{
+	for (size_t i = 0; i < c->alerts.n_operators; i++)
+		free(c->alerts.operators[i]);
+	free(c->alerts.operators);
+	for (size_t i = 0; i < c->alerts.n_out_of_service; i++)
+		free(c->alerts.out_of_service[i]);
+	free(c->alerts.out_of_service);
+	for (size_t i = 0; i < c->n_rules; i++) {
+		free(c->rules[i].name);
+		free(c->rules[i].device);
+		free(c->rules[i].point);
+		free(c->rules[i].quality);
+		free(c->rules[i].inhibit_when);
+		free(c->rules[i].text);
+	}
+	free(c->rules);
+}
+
 static const struct opt root_opts[] = {
     OPT_GROUP("site", struct hw_config, site, site_opts, OF_REQUIRED),
     OPT_GROUP("mqtt", struct hw_config, mqtt, mqtt_opts, 0),
@@ -1323,7 +1505,8 @@ static const struct opt root_opts[] = {
     OPT_LIST("devices", struct hw_config, devices, n_devices, struct cfg_device, device_opts,
 	     device_post, 0),
     OPT_SPECIAL("cameras", unsupported_list, 0),
-    OPT_SPECIAL("rules", unsupported_list, 0),
+    OPT_LIST("rules", struct hw_config, rules, n_rules, struct cfg_rule, rule_opts, rule_post, 0),
+    OPT_GROUP("alerts", struct hw_config, alerts, alerts_opts, 0),
     OPT_SPECIAL("inspections", unsupported_list, 0),
 };
 
@@ -1349,6 +1532,7 @@ void config_free(struct hw_config *c)
 	free(c->influx.token);
 	free(c->storage.state_dir);
 	free(c->http.bind);
+	alerts_cfg_free(c);
 	for (size_t i = 0; i < c->n_buses; i++) {
 		free(c->buses[i].id);
 		free(c->buses[i].host);
@@ -1634,6 +1818,7 @@ int config_load(const char *path, struct hw_config **out, struct cfg_errors *err
 	sections_check(&x, &cf, c);
 	buses_check(&x, c);
 	devices_check(&x, &cf, c);
+	rules_check(&x, c);
 	if (x.oom)
 		rc = -ENOMEM;
 	else if (x.n_err)

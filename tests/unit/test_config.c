@@ -542,14 +542,15 @@ static void test_many_errors(void **state)
 	struct cfg_errors errs = {0};
 	struct hw_config *c = NULL;
 	char path[PATH_MAX], prof[PATH_MAX];
-	char *want[9];
-	const char *msgs[9] = {
+	char *want[10];
+	const char *msgs[10] = {
 	    "1: site: unknown setting \"colour\"",
 	    "2: mqtt.port: 0 is out of range (1..65535)",
 	    "2: mqtt.qos: expected an integer, got a string",
 	    "3: influx.enabled: expected a boolean (true or false), got a string",
 	    "7: devices[1].interval_ms: 5 is out of range (10..3600000)",
-	    "9: rules are not supported by this version yet",
+	    "9: rules[0]: missing required setting \"device\"",
+	    "9: rules[0]: needs exactly one of equals, above, below, quality, offline",
 	    "6: device \"d1\": unknown bus \"b2\"",
 	    "7: duplicate device id \"d1\" (first defined at line 6)",
 	    NULL,
@@ -558,15 +559,15 @@ static void test_many_errors(void **state)
 	(void)state;
 	src_path(path, sizeof(path), DATA "many_errors.cfg");
 	profile_abs(prof, sizeof(prof), "absent");
-	for (size_t i = 0; i < 8; i++)
+	for (size_t i = 0; i < 9; i++)
 		assert_true(asprintf(&want[i], "%s:%s", path, msgs[i]) > 0);
-	assert_true(asprintf(&want[8],
+	assert_true(asprintf(&want[9],
 			     "%s:7: device \"d1\": profile \"absent\" not found (no file %s)", path,
 			     prof) > 0);
 	assert_int_equal(config_load(path, &c, &errs), -EINVAL);
 	assert_null(c);
-	expect_errors(&errs, (const char *const *)want, 9);
-	for (size_t i = 0; i < 9; i++)
+	expect_errors(&errs, (const char *const *)want, 10);
+	for (size_t i = 0; i < 10; i++)
 		free(want[i]);
 	cfg_errors_clear(&errs);
 }
