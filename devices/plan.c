@@ -51,6 +51,18 @@ static void emit(struct mb_span *out, size_t *n, enum mb_table t, unsigned start
  * lies within one request. For such spans this is optimal: the first request of any
  * plan cannot hold more of the sorted spans than the greedy one does.
  */
+/* True when reading [from, to) of table would touch an address the device forbids. */
+static bool touches_avoid(const struct mb_plan_limits *lim, enum mb_table t, unsigned from,
+			  unsigned to)
+{
+	for (size_t i = 0; i < lim->n_avoid; i++) {
+		const struct mb_span *a = &lim->avoid[i];
+		if (a->table == t && from < (unsigned)a->address + a->count && a->address < to)
+			return true;
+	}
+	return false;
+}
+
 int mb_plan_build(const struct mb_span *spans, size_t n, const struct mb_plan_limits *lim,
 		  struct mb_span **out, size_t *n_out)
 {
@@ -123,7 +135,8 @@ int mb_plan_build(const struct mb_span *spans, size_t n, const struct mb_plan_li
 			big_start = a;
 			big_end = e;
 		} else if (open && a <= end + lim->max_gap &&
-			   (e > end ? e : end) - start <= limit) {
+			   (e > end ? e : end) - start <= limit &&
+			   (a <= end || !touches_avoid(lim, table, end, a))) {
 			if (e > end)
 				end = e;
 		} else {

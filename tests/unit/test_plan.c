@@ -435,9 +435,36 @@ static void test_split(void **state)
 	free(plan);
 }
 
+/* Addresses the device forbids are never read through, even within max_gap. */
+static void test_avoid(void **state)
+{
+	(void)state;
+	const struct mb_span spans[] = {{MB_INPUT, 0, 2}, {MB_INPUT, 6, 2}, {MB_INPUT, 10, 2}};
+	const struct mb_span avoid[] = {{MB_INPUT, 8, 1}, {MB_HOLDING, 3, 1}};
+	struct mb_plan_limits lim = {.max_regs = 125, .max_bits = 2000, .max_gap = 10,
+				     .avoid = avoid, .n_avoid = 2};
+	struct mb_span *out = NULL;
+	size_t n = 0;
+
+	assert_int_equal(mb_plan_build(spans, 3, &lim, &out, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(out[0].address, 0);
+	assert_int_equal(out[0].count, 8); /* 0..7 read through 2..5: allowed */
+	assert_int_equal(out[1].address, 10);
+	assert_int_equal(out[1].count, 2); /* not merged across the forbidden 8 */
+	free(out);
+	/* Without the forbidden range everything is one request. */
+	lim.n_avoid = 0;
+	assert_int_equal(mb_plan_build(spans, 3, &lim, &out, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0].count, 12);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_avoid),
 	    cmocka_unit_test(test_adjacent),	cmocka_unit_test(test_overlapping),
 	    cmocka_unit_test(test_gaps),	cmocka_unit_test(test_tables_separate),
 	    cmocka_unit_test(test_limit_regs),	cmocka_unit_test(test_limit_bits),

@@ -1,0 +1,48 @@
+/* A Modbus link: the libmodbus context of one bus (TCP or RTU). Enforces the RTU
+ * inter-frame silence (3.5 character times, which libmodbus leaves to the caller) and
+ * a per-request pause for slow devices. Owned and used by one bus worker thread only. */
+#ifndef HW_LINK_H
+#define HW_LINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/profile.h"
+#include "gateway/config.h"
+
+struct mb_link;
+
+struct mb_link_stats {
+	uint64_t connects;    /* successful connections (TCP) or port openings (RTU) */
+	uint64_t disconnects; /* connections dropped after an error */
+	uint64_t requests;
+	uint64_t errors;
+};
+
+/* Returns 0 or -errno. The bus must outlive the link. */
+int mb_link_create(const struct cfg_bus *bus, struct mb_link **out);
+void mb_link_destroy(struct mb_link *l); /* accepts NULL */
+
+/* Connects (opens the port) if not connected. Returns 0 or -errno; the first failure
+ * of a run is logged, and the recovery. */
+int mb_link_connect(struct mb_link *l);
+/* Drops the connection, so the next request connects again (after a broken stream). */
+void mb_link_close(struct mb_link *l);
+bool mb_link_is_connected(const struct mb_link *l);
+
+/* Reads count registers (input/holding: uint16_t *dst) or bits (coil/discrete:
+ * uint8_t *dst) from unit. pause_ms: extra silence this device needs before it.
+ * Returns count, or a negative errno: -ETIMEDOUT, -EMBX* (exception replies, as
+ * libmodbus's errno values), -EMBBADDATA etc. (bad frames) or a socket error. */
+int mb_link_read(struct mb_link *l, int unit, enum mb_table t, uint16_t addr, uint16_t count,
+		 void *dst, int pause_ms);
+/* Writes one coil (value 0/1) or one holding register. Returns 0 or a negative errno. */
+int mb_link_write(struct mb_link *l, int unit, enum mb_table t, uint16_t addr, uint16_t value,
+		  int pause_ms);
+/* Discards whatever is waiting on the line (a late answer after a timeout). */
+void mb_link_flush(struct mb_link *l);
+void mb_link_get_stats(const struct mb_link *l, struct mb_link_stats *out);
+/* The silence enforced between two frames on this link, in microseconds (0 for TCP). */
+int64_t mb_link_silence_us(const struct mb_link *l);
+
+#endif
