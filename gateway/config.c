@@ -1301,6 +1301,130 @@ static const struct opt device_opts[] = {
     OPT_SPECIAL("allow_commands", device_allow, 0),
 };
 
+/* ---- cameras (video/) ---- */
+
+static const char *const cam_transport_names[] = {"tcp", "udp", NULL};
+_Static_assert(sizeof(enum cam_transport) == sizeof(int), "enum size");
+
+/* alert_points: a list or array of device point keys. */
+static void camera_points(struct ldctx *x, const config_setting_t *s, const char *key, void *obj)
+{
+	struct cfg_camera *c = obj;
+	int n = config_setting_length(s);
+
+	if (!config_setting_is_aggregate(s) || config_setting_is_group(s)) {
+		type_err(x, s, key, "a list of strings");
+		return;
+	}
+	c->alert_points = calloc(n > 0 ? (size_t)n : 1, sizeof(char *));
+	if (!c->alert_points) {
+		x->oom = true;
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *v = config_setting_get_string(e);
+
+		if (!v || !*v || !strchr(v, ':')) {
+			err_set(x, e, "%s[%d]: expected a point key \"DEVICE:POINT\"", key, i);
+			continue;
+		}
+		c->alert_points[c->n_alert_points] = strdup(v);
+		if (!c->alert_points[c->n_alert_points++])
+			x->oom = true;
+	}
+}
+
+static void camera_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
+			uint64_t seen)
+{
+	struct cfg_camera *c = elem;
+
+	(void)seen;
+	c->line = config_setting_source_line(s);
+	if (c->url && strncmp(c->url, "rtsp://", 7) != 0 && strncmp(c->url, "rtsps://", 8) != 0)
+		err_set(x, config_setting_get_member(s, "url"),
+			"%s.url: \"%s\" must start with rtsp:// or rtsps://", key, c->url);
+	else if (c->url && strchr(c->url + 7, '@'))
+		err_set(x, config_setting_get_member(s, "url"),
+			"%s.url: put credentials in username and password, not in the URL", key);
+	if (c->reconnect_min_ms > c->reconnect_max_ms)
+		err_set(x, s, "%s: reconnect_max_ms is below reconnect_min_ms", key);
+}
+
+static const struct opt camera_opts[] = {
+    OPT_STR("id", struct cfg_camera, id, NULL, OF_REQUIRED | OF_ID),
+    OPT_STR("url", struct cfg_camera, url, NULL, OF_REQUIRED | OF_NONEMPTY),
+    OPT_STR("username", struct cfg_camera, username, NULL, 0),
+    OPT_STR("password", struct cfg_camera, password, NULL, 0),
+    OPT_ENUM("transport", struct cfg_camera, transport, cam_transport_names, CAM_TCP, 0),
+    OPT_INT("expected_fps", struct cfg_camera, expected_fps, 0, 240, 0, 0),
+    OPT_INT("width", struct cfg_camera, width, 0, 16384, 0, 0),
+    OPT_INT("height", struct cfg_camera, height, 0, 16384, 0, 0),
+    OPT_BOOL("record", struct cfg_camera, record, true),
+    OPT_INT("segment_s", struct cfg_camera, segment_s, 2, 3600, 60, 0),
+    OPT_INT("retention_days", struct cfg_camera, retention_days, 1, 3650, 30, 0),
+    OPT_INT("disk_budget_mb", struct cfg_camera, disk_budget_mb, 0, 100000000, 0, 0),
+    OPT_INT("disk_min_free_mb", struct cfg_camera, disk_min_free_mb, 0, 100000000, 500, 0),
+    OPT_INT("analysis_interval_ms", struct cfg_camera, analysis_interval_ms, 0, 600000, 1000, 0),
+    OPT_INT("offline_after_s", struct cfg_camera, offline_after_s, 1, 3600, 10, 0),
+    OPT_INT("reconnect_min_ms", struct cfg_camera, reconnect_min_ms, 100, 3600000, 1000, 0),
+    OPT_INT("reconnect_max_ms", struct cfg_camera, reconnect_max_ms, 100, 3600000, 30000, 0),
+    OPT_INT("dark_level", struct cfg_camera, dark_level, 0, 255, 25, 0),
+    OPT_FLOAT("dark_fraction", struct cfg_camera, dark_fraction, 0.01, 1.0, 0.98, 0),
+    OPT_INT("dark_ms", struct cfg_camera, dark_ms, 0, 86400000, 2000, 0),
+    OPT_FLOAT("covered_fraction", struct cfg_camera, covered_fraction, 0.01, 1.0, 0.75, 0),
+    OPT_FLOAT("covered_mean", struct cfg_camera, covered_mean, 0, 255, 40, 0),
+    OPT_FLOAT("flat_fraction", struct cfg_camera, flat_fraction, 0.01, 1.0, 0.90, 0),
+    OPT_FLOAT("flat_stddev", struct cfg_camera, flat_stddev, 0, 128, 10, 0),
+    OPT_INT("covered_ms", struct cfg_camera, covered_ms, 0, 86400000, 5000, 0),
+    OPT_FLOAT("defocus_ratio", struct cfg_camera, defocus_ratio, 0.01, 0.99, 0.4, 0),
+    OPT_INT("defocus_ms", struct cfg_camera, defocus_ms, 0, 86400000, 30000, 0),
+    OPT_FLOAT("frozen_mad", struct cfg_camera, frozen_mad, 0, 255, 0.255, 0),
+    OPT_INT("frozen_ms", struct cfg_camera, frozen_ms, 0, 86400000, 2000, 0),
+    OPT_FLOAT("moved_diff", struct cfg_camera, moved_diff, 1, 255, 30, 0),
+    OPT_FLOAT("moved_fraction", struct cfg_camera, moved_fraction, 0.05, 1.0, 0.8, 0),
+    OPT_INT("moved_ms", struct cfg_camera, moved_ms, 0, 86400000, 10000, 0),
+    OPT_INT("clear_ms", struct cfg_camera, clear_ms, 0, 86400000, 2000, 0),
+    OPT_INT("cooldown_ms", struct cfg_camera, cooldown_ms, 0, 86400000, 10000, 0),
+    OPT_FLOAT("fps_low_ratio", struct cfg_camera, fps_low_ratio, 0, 1.0, 0.5, 0),
+    OPT_INT("video_loss_ms", struct cfg_camera, video_loss_ms, 0, 86400000, 10000, 0),
+    OPT_SPECIAL("alert_points", camera_points, 0),
+    OPT_INT("preroll_s", struct cfg_camera, preroll_s, 0, 3600, 10, 0),
+    OPT_INT("postroll_s", struct cfg_camera, postroll_s, 0, 3600, 20, 0),
+};
+
+static void cameras_check(struct ldctx *x, struct hw_config *c)
+{
+	for (size_t i = 1; i < c->n_cameras; i++)
+		for (size_t j = 0; j < i; j++)
+			if (c->cameras[i].id && c->cameras[j].id &&
+			    strcmp(c->cameras[i].id, c->cameras[j].id) == 0) {
+				err_at(x, c->path, c->cameras[i].line,
+				       "duplicate camera id \"%s\" (first defined at line %d)",
+				       c->cameras[i].id, c->cameras[j].line);
+				break;
+			}
+}
+
+static void cameras_free(struct hw_config *c)
+{
+	for (size_t i = 0; i < c->n_cameras; i++) {
+		struct cfg_camera *k = &c->cameras[i];
+
+		free(k->id);
+		free(k->url);
+		free(k->username);
+		free(k->password);
+		for (size_t j = 0; j < k->n_alert_points; j++)
+			free(k->alert_points[j]);
+		free(k->alert_points);
+	}
+	free(c->cameras);
+}
+
+/* ---- end of cameras ---- */
+
 /* Sections this version knows by name but cannot run yet: only an empty list passes. */
 static void unsupported_list(struct ldctx *x, const config_setting_t *s, const char *key, void *obj)
 {
@@ -1504,7 +1628,8 @@ static const struct opt root_opts[] = {
     OPT_LIST("buses", struct hw_config, buses, n_buses, struct cfg_bus, bus_opts, bus_post, 0),
     OPT_LIST("devices", struct hw_config, devices, n_devices, struct cfg_device, device_opts,
 	     device_post, 0),
-    OPT_SPECIAL("cameras", unsupported_list, 0),
+    OPT_LIST("cameras", struct hw_config, cameras, n_cameras, struct cfg_camera, camera_opts,
+	     camera_post, 0),
     OPT_LIST("rules", struct hw_config, rules, n_rules, struct cfg_rule, rule_opts, rule_post, 0),
     OPT_GROUP("alerts", struct hw_config, alerts, alerts_opts, 0),
     OPT_SPECIAL("inspections", unsupported_list, 0),
@@ -1551,6 +1676,7 @@ void config_free(struct hw_config *c)
 		free(c->devices[i].allow_commands);
 	}
 	free(c->devices);
+	cameras_free(c);
 	for (size_t i = 0; i < c->n_profiles; i++)
 		profile_free(c->profiles[i]);
 	free(c->profiles);
@@ -1818,6 +1944,7 @@ int config_load(const char *path, struct hw_config **out, struct cfg_errors *err
 	sections_check(&x, &cf, c);
 	buses_check(&x, c);
 	devices_check(&x, &cf, c);
+	cameras_check(&x, c);
 	rules_check(&x, c);
 	if (x.oom)
 		rc = -ENOMEM;

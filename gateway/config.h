@@ -159,6 +159,52 @@ struct cfg_alerts {
 	int reply_timeout_ms; /* command line: how long to wait for the daemon's reply */
 };
 
+enum cam_transport { CAM_TCP = 0, CAM_UDP };
+
+/* One camera (video/). Durations in ms unless named _s; luma on 0..255. */
+struct cfg_camera {
+	char *id;
+	char *url;	/* rtsp://host[:port]/path, without credentials */
+	char *username; /* given to rtspsrc as properties, never logged */
+	char *password;
+	enum cam_transport transport; /* "tcp" (default) or "udp" */
+	int expected_fps;	      /* 0: not checked */
+	int width, height;	      /* expected resolution; 0: not checked */
+	bool record;
+	int segment_s;	      /* recording segment length (60) */
+	int retention_days;   /* segments older than this are deleted (30) */
+	int disk_budget_mb;   /* this camera's recordings at most (0: no budget) */
+	int disk_min_free_mb; /* keep this much free on the state_dir file system (500) */
+	int analysis_interval_ms; /* analyse at most one key frame this often (1000) */
+	int offline_after_s;	  /* no data this long: offline, pipeline restarted (10) */
+	int reconnect_min_ms;	  /* restart backoff, doubling up to max (1000, 30000) */
+	int reconnect_max_ms;
+	int dark_level;		 /* luma of a dark pixel (25) */
+	double dark_fraction;	 /* dark: this fraction of dark pixels (0.98) */
+	int dark_ms;		 /* for this long (2000) */
+	double covered_fraction; /* covered: dark fraction (0.75) with mean below covered_mean */
+	double covered_mean;	 /* (40), or flat_fraction of pixels in one 32-level window */
+	double flat_fraction;	 /* (0.90) with a stddev below flat_stddev (10) */
+	double flat_stddev;
+	int covered_ms;		  /* for this long (5000) */
+	double defocus_ratio;	  /* Laplacian variance below ratio x own baseline (0.4) */
+	int defocus_ms;		  /* for this long (30000) */
+	double frozen_mad;	  /* mean abs difference between analysed frames at most (0.255) */
+	int frozen_ms;		  /* for this long (2000) */
+	double moved_diff;	  /* a cell's mean differs from the reference by more (30) */
+	double moved_fraction;	  /* in this fraction of cells (0.8) */
+	int moved_ms;		  /* for this long (10000) */
+	int clear_ms;		  /* a condition clears after this long without cause (2000) */
+	int cooldown_ms;	  /* and is not raised again within (10000) */
+	double fps_low_ratio;	  /* video_loss: fps below ratio x expected_fps (0.5) */
+	int video_loss_ms;	  /* for this long, or no picture decoded this long (10000) */
+	char **alert_points;	  /* device point keys ("facp1:zone[3].fire") this camera sees */
+	size_t n_alert_points;
+	int preroll_s;	/* alert clip: this long before the alert (10) */
+	int postroll_s; /* and after it (20) */
+	int line;
+};
+
 struct hw_config {
 	char *path;
 	struct cfg_site site;
@@ -170,6 +216,8 @@ struct hw_config {
 	size_t n_buses;
 	struct cfg_device *devices;
 	size_t n_devices;
+	struct cfg_camera *cameras;
+	size_t n_cameras;
 	struct cfg_alerts alerts;
 	struct cfg_rule *rules;
 	size_t n_rules;

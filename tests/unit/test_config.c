@@ -508,7 +508,7 @@ static void test_bad_configs(void **state)
 	    {"bad_interval.cfg", 5, "device \"d1\": profile \"mini\" has no group \"fast\"", NULL},
 	    {"bad_allow.cfg", 5, "device \"d1\": profile \"mini\" has no command \"self_destruct\"",
 	     NULL},
-	    {"cameras.cfg", 2, "cameras are not supported by this version yet", NULL},
+	    {"cameras.cfg", 3, "cameras[0]: missing required setting \"url\"", NULL},
 	    /* Two devices use the broken profile: its error is reported once, in its file. */
 	    {"bad_profile.cfg", 3,
 	     "point \"field\": bit 14 + bits 4 exceed the 16 bits of the register",
