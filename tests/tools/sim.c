@@ -1,10 +1,12 @@
-/* hw-sim: a Modbus TCP simulator serving the two reference maps (docs: tests/tools/README.md).
- * The main thread owns the listen and client sockets and answers requests; one control thread
- * ticks the devices and reads commands from stdin. A mutex guards every unit's register bank. */
+/* hw-sim: a Modbus TCP or RTU simulator serving the two reference maps (docs:
+ * tests/tools/README.md). The main thread owns the listen and client sockets, or the serial
+ * line, and answers requests; one control thread ticks the devices and reads commands from
+ * stdin. A mutex guards every unit's register bank and fault settings. */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* accept4 */
+#define _GNU_SOURCE /* accept4, pipe2 */
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <modbus.h>
@@ -32,6 +34,11 @@
 #define SIM_MAX_CLIENTS 64
 #define SIM_LINE_MAX 512
 #define SIM_POLL_MS 200
+#define SIM_MAX_REFUSED 8
+#define SIM_RTU_MAX_UNIT 247
+#define SIM_MAX_PENDING 256
+#define SIM_MAX_ADU 260	    /* largest TCP ADU; an RTU ADU is at most 256 */
+#define SIM_RTU_BYTE_MS 100 /* a partial RTU frame is dropped after this much silence */
 
 /* Reference map addresses, zero-based (reference-devices.md). */
 enum {
@@ -102,14 +109,34 @@ enum {
 
 enum unit_kind { UNIT_NONE = 0, UNIT_FACP, UNIT_ELC };
 
+enum table { TAB_COIL, TAB_DISCRETE, TAB_INPUT, TAB_HOLDING, TAB_BAD };
+
+/* Addresses [from, to] of one table that reads are refused for (exception 02). */
+struct refusal {
+	enum table table;
+	uint16_t from;
+	uint16_t to;
+};
+
 struct unit {
 	enum unit_kind kind;
 	modbus_mapping_t *map;
 	bool silent;
 	bool frozen;
+	int delay_ms; /* every answer leaves this much later */
+	struct refusal refused[SIM_MAX_REFUSED];
+	int n_refused;
 	int ft_ticks; /* ticks left in a running function test, 0 = none */
 	int dt_ticks; /* same for a duration test */
 	int reset_ticks;
+};
+
+/* A TCP answer waiting for its unit's delay. */
+struct pending {
+	int fd;
+	int64_t due_ms;
+	int len;
+	uint8_t buf[SIM_MAX_ADU];
 };
 
 struct sim {
@@ -119,6 +146,25 @@ struct sim {
 	int tick_ms;
 	int zones;
 	int luminaires;
+	/* RTU line (--rtu), NULL for TCP */
+	const char *rtu_path;
+	int baud;
+	char parity;
+	int data_bits;
+	int stop_bits;
+	bool pace;
+	/* `drop`: the control thread asks, the TCP loop closes its clients and answers */
+	pthread_mutex_t drop_lock;
+	pthread_cond_t drop_cond;
+	int wake_fd[2]; /* written by the control thread to wake the TCP loop */
+	bool drop_asked;
+	bool drop_done;
+	int drop_closed;
+	/* main thread only: the TCP answers waiting for a delay; a socket pair that
+	 * captures what libmodbus would send so that it can be delayed or paced */
+	struct pending *pending;
+	int n_pending;
+	int capture[2];
 };
 
 static atomic_bool stop_flag; /* set by signals, `quit` and a failing select */
@@ -381,8 +427,6 @@ static bool parse_rate(const char *s, double *out)
 	return true;
 }
 
-enum table { TAB_COIL, TAB_DISCRETE, TAB_INPUT, TAB_HOLDING, TAB_BAD };
-
 static enum table parse_table(const char *s)
 {
 	if (s == NULL)
@@ -517,6 +561,119 @@ static void cmd_flag(struct sim *sim, char **argv, int argc, size_t off, bool va
 	reply("ok");
 }
 
+static void cmd_refuse(struct sim *sim, char **argv, int argc)
+{
+	struct unit *u;
+	enum table t;
+	long from, to;
+
+	if (argc != 5) {
+		reply("error usage: refuse UNIT TABLE FROM TO");
+		return;
+	}
+	u = lookup_unit(sim, argv[1]);
+	if (u == NULL)
+		return;
+	t = parse_table(argv[2]);
+	if (t == TAB_BAD) {
+		reply("error table must be coil, discrete, input or holding");
+		return;
+	}
+	if (!parse_long(argv[3], 0, 65535, &from) || !parse_long(argv[4], from, 65535, &to)) {
+		reply("error addresses must be 0 <= FROM <= TO <= 65535");
+		return;
+	}
+	pthread_mutex_lock(&sim->lock);
+	if (u->n_refused == SIM_MAX_REFUSED) {
+		pthread_mutex_unlock(&sim->lock);
+		reply("error at most %d refused ranges per unit", SIM_MAX_REFUSED);
+		return;
+	}
+	u->refused[u->n_refused++] =
+	    (struct refusal){.table = t, .from = (uint16_t)from, .to = (uint16_t)to};
+	pthread_mutex_unlock(&sim->lock);
+	reply("ok");
+}
+
+static void cmd_unrefuse(struct sim *sim, char **argv, int argc)
+{
+	struct unit *u;
+
+	if (argc != 2) {
+		reply("error usage: unrefuse UNIT");
+		return;
+	}
+	u = lookup_unit(sim, argv[1]);
+	if (u == NULL)
+		return;
+	pthread_mutex_lock(&sim->lock);
+	u->n_refused = 0;
+	pthread_mutex_unlock(&sim->lock);
+	reply("ok");
+}
+
+static void cmd_delay(struct sim *sim, char **argv, int argc)
+{
+	struct unit *u;
+	long ms;
+
+	if (argc != 3) {
+		reply("error usage: delay UNIT MS");
+		return;
+	}
+	u = lookup_unit(sim, argv[1]);
+	if (u == NULL)
+		return;
+	if (!parse_long(argv[2], 0, 600000, &ms)) {
+		reply("error delay must be 0..600000 ms");
+		return;
+	}
+	pthread_mutex_lock(&sim->lock);
+	u->delay_ms = (int)ms;
+	pthread_mutex_unlock(&sim->lock);
+	reply("ok");
+}
+
+/* Asks the TCP loop to cut every client connection and waits until it has. */
+static void cmd_drop(struct sim *sim, int argc)
+{
+	const uint8_t one = 1;
+	int closed = -1;
+
+	if (argc != 1) {
+		reply("error usage: drop");
+		return;
+	}
+	if (sim->rtu_path != NULL) {
+		reply("error drop needs a TCP simulator (--port)");
+		return;
+	}
+	pthread_mutex_lock(&sim->drop_lock);
+	sim->drop_asked = true;
+	sim->drop_done = false;
+	if (write(sim->wake_fd[1], &one, 1) < 0 && errno != EAGAIN)
+		fprintf(stderr, "hw-sim: wake: %s\n", strerror(errno));
+	while (!sim->drop_done && !stop_flag) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += SIM_POLL_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&sim->drop_cond, &sim->drop_lock, &ts);
+	}
+	if (sim->drop_done)
+		closed = sim->drop_closed;
+	sim->drop_asked = false;
+	pthread_mutex_unlock(&sim->drop_lock);
+	if (closed < 0)
+		reply("error the simulator is stopping");
+	else
+		reply("ok %d", closed);
+}
+
 /* Returns true on `quit`. */
 static bool handle_line(struct sim *sim, char *line)
 {
@@ -558,6 +715,14 @@ static bool handle_line(struct sim *sim, char *line)
 			pthread_mutex_unlock(&sim->lock);
 			reply("ok");
 		}
+	} else if (strcmp(argv[0], "refuse") == 0) {
+		cmd_refuse(sim, argv, argc);
+	} else if (strcmp(argv[0], "unrefuse") == 0) {
+		cmd_unrefuse(sim, argv, argc);
+	} else if (strcmp(argv[0], "delay") == 0) {
+		cmd_delay(sim, argv, argc);
+	} else if (strcmp(argv[0], "drop") == 0) {
+		cmd_drop(sim, argc);
 	} else if (strcmp(argv[0], "quit") == 0) {
 		reply("ok");
 		return true;
@@ -636,24 +801,180 @@ static void *control_main(void *arg)
 
 /* ---- Modbus service (main thread) -------------------------------------------------------- */
 
-static void send_garbage(int fd)
+/* The table and span a read request touches (functions 01 to 04, the read half of 23), or
+ * TAB_BAD for any other request. pdu starts at the function code. */
+static enum table read_span(const uint8_t *pdu, int pdu_len, unsigned *addr, unsigned *count)
 {
-	uint8_t junk[MODBUS_TCP_MAX_ADU_LENGTH];
-	size_t n = 1 + rng_next() % 64;
-	size_t i;
+	enum table t;
 
-	for (i = 0; i < n; i++)
-		junk[i] = (uint8_t)rng_next();
-	if (send(fd, junk, n, MSG_NOSIGNAL) < 0)
-		fprintf(stderr, "hw-sim: send: %s\n", strerror(errno));
+	if (pdu_len < 5)
+		return TAB_BAD;
+	switch (pdu[0]) {
+	case MODBUS_FC_READ_COILS:
+		t = TAB_COIL;
+		break;
+	case MODBUS_FC_READ_DISCRETE_INPUTS:
+		t = TAB_DISCRETE;
+		break;
+	case MODBUS_FC_READ_HOLDING_REGISTERS:
+	case MODBUS_FC_WRITE_AND_READ_REGISTERS:
+		t = TAB_HOLDING;
+		break;
+	case MODBUS_FC_READ_INPUT_REGISTERS:
+		t = TAB_INPUT;
+		break;
+	default:
+		return TAB_BAD;
+	}
+	*addr = (unsigned)pdu[1] << 8 | pdu[2];
+	*count = (unsigned)pdu[3] << 8 | pdu[4];
+	return t;
+}
+
+/* True when the request reads an address that `refuse` covers for this unit. */
+static bool is_refused(const struct unit *u, const uint8_t *pdu, int pdu_len)
+{
+	unsigned addr, count;
+	enum table t = read_span(pdu, pdu_len, &addr, &count);
+	int i;
+
+	if (t == TAB_BAD || count == 0)
+		return false;
+	for (i = 0; i < u->n_refused; i++) {
+		const struct refusal *r = &u->refused[i];
+
+		if (r->table == t && addr <= r->to && addr + count - 1 >= r->from)
+			return true;
+	}
+	return false;
+}
+
+/* Collects what libmodbus wrote to the capture socket. */
+static int capture_drain(struct sim *sim, uint8_t *out)
+{
+	int n = 0;
+
+	for (;;) {
+		ssize_t r = recv(sim->capture[1], out + n, (size_t)(SIM_MAX_ADU - n), MSG_DONTWAIT);
+
+		if (r <= 0)
+			break;
+		n += (int)r;
+		if (n == SIM_MAX_ADU) {
+			uint8_t sink[64];
+
+			while (recv(sim->capture[1], sink, sizeof(sink), MSG_DONTWAIT) > 0)
+				;
+			break;
+		}
+	}
+	return n;
+}
+
+/* What unit u sends back for req (len bytes, with the RTU CRC if any): the bytes in out,
+ * their count returned, 0 for nothing. Executes the request unless it is refused or
+ * answered with garbage. libmodbus writes its reply to the capture socket instead of the
+ * client, so that the caller can delay or pace it. Called with sim->lock held. */
+static int answer(struct sim *sim, modbus_t *ctx, struct unit *u, const uint8_t *req, int len,
+		  uint8_t *out)
+{
+	int hl = modbus_get_header_length(ctx);
+	int pdu_len = len - hl - (sim->rtu_path != NULL ? 2 : 0);
+	int saved;
+
+	if (sim->garbage_rate > 0.0 && rng_unit() < sim->garbage_rate) {
+		int n = 1 + (int)(rng_next() % 64);
+		int i;
+
+		for (i = 0; i < n; i++)
+			out[i] = (uint8_t)rng_next();
+		return n;
+	}
+	saved = modbus_get_socket(ctx);
+	modbus_set_socket(ctx, sim->capture[0]);
+	if (is_refused(u, req + hl, pdu_len)) {
+		modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS);
+	} else {
+		modbus_reply(ctx, req, len, u->map);
+		unit_coils(u);
+	}
+	modbus_set_socket(ctx, saved);
+	return capture_drain(sim, out);
+}
+
+static int send_all(int fd, const uint8_t *buf, int len)
+{
+	while (len > 0) {
+		ssize_t r = send(fd, buf, (size_t)len, MSG_NOSIGNAL);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		buf += r;
+		len -= (int)r;
+	}
+	return 0;
+}
+
+static void pending_add(struct sim *sim, int fd, int delay_ms, const uint8_t *buf, int len)
+{
+	struct pending *p;
+
+	if (sim->n_pending == SIM_MAX_PENDING) {
+		fprintf(stderr, "hw-sim: %d delayed answers waiting, dropping one\n",
+			SIM_MAX_PENDING);
+		return;
+	}
+	p = &sim->pending[sim->n_pending++];
+	p->fd = fd;
+	p->due_ms = now_ms() + delay_ms;
+	p->len = len;
+	memcpy(p->buf, buf, (size_t)len);
+}
+
+/* Forgets the delayed answers to fd (closing), or all of them when fd < 0. */
+static void pending_forget(struct sim *sim, int fd)
+{
+	int i;
+
+	for (i = 0; i < sim->n_pending; i++) {
+		if (fd >= 0 && sim->pending[i].fd != fd)
+			continue;
+		sim->pending[i] = sim->pending[--sim->n_pending];
+		i--;
+	}
+}
+
+/* Sends the delayed answers that are due; returns the ms until the next one (or -1). */
+static int pending_flush(struct sim *sim)
+{
+	int64_t now = now_ms();
+	int64_t next = -1;
+	int i;
+
+	for (i = 0; i < sim->n_pending; i++) {
+		struct pending *p = &sim->pending[i];
+
+		if (p->due_ms <= now) {
+			/* a failed send shows up as a closed connection on the next read */
+			send_all(p->fd, p->buf, p->len);
+			sim->pending[i] = sim->pending[--sim->n_pending];
+			i--;
+		} else if (next < 0 || p->due_ms - now < next) {
+			next = p->due_ms - now;
+		}
+	}
+	return (int)next;
 }
 
 /* Serves one request on fd. Returns false when the connection is to be closed. */
 static bool serve_request(struct sim *sim, modbus_t *ctx, int fd)
 {
 	uint8_t req[MODBUS_TCP_MAX_ADU_LENGTH];
+	uint8_t out[SIM_MAX_ADU];
 	int hl = modbus_get_header_length(ctx);
-	int rc;
+	int rc, n = 0, delay_ms = 0;
 	struct unit *u;
 
 	modbus_set_socket(ctx, fd);
@@ -665,20 +986,52 @@ static bool serve_request(struct sim *sim, modbus_t *ctx, int fd)
 
 	pthread_mutex_lock(&sim->lock);
 	u = &sim->units[req[hl - 1]];
-	if (u->kind == UNIT_NONE || u->silent) {
-		/* like a gateway whose target does not answer: no reply at all */
-	} else if (sim->garbage_rate > 0.0 && rng_unit() < sim->garbage_rate) {
-		send_garbage(fd);
-	} else {
-		if (modbus_reply(ctx, req, rc, u->map) < 0)
-			rc = -1;
-		unit_coils(u);
+	/* unknown and silent units: like a gateway whose target does not answer, no reply */
+	if (u->kind != UNIT_NONE && !u->silent) {
+		n = answer(sim, ctx, u, req, rc, out);
+		delay_ms = u->delay_ms;
 	}
 	pthread_mutex_unlock(&sim->lock);
-	return rc >= 0;
+	if (n == 0)
+		return true;
+	if (delay_ms > 0) {
+		pending_add(sim, fd, delay_ms, out, n);
+		return true;
+	}
+	return send_all(fd, out, n) == 0;
 }
 
-static int serve(struct sim *sim, modbus_t *ctx, int listen_fd)
+/* Cuts a connection with a reset, as a broken link or a rebooted gateway does. */
+static void close_reset(int fd)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+/* Answers a pending `drop` by cutting every client. */
+static void serve_drop(struct sim *sim, int *clients, int *nclients)
+{
+	uint8_t sink[16];
+	int i;
+
+	while (read(sim->wake_fd[0], sink, sizeof(sink)) > 0)
+		;
+	pthread_mutex_lock(&sim->drop_lock);
+	if (sim->drop_asked && !sim->drop_done) {
+		for (i = 0; i < *nclients; i++)
+			close_reset(clients[i]);
+		pending_forget(sim, -1);
+		sim->drop_closed = *nclients;
+		*nclients = 0;
+		sim->drop_done = true;
+		pthread_cond_broadcast(&sim->drop_cond);
+	}
+	pthread_mutex_unlock(&sim->drop_lock);
+}
+
+static int serve_tcp(struct sim *sim, modbus_t *ctx, int listen_fd)
 {
 	int clients[SIM_MAX_CLIENTS];
 	int nclients = 0;
@@ -686,12 +1039,18 @@ static int serve(struct sim *sim, modbus_t *ctx, int listen_fd)
 
 	while (!stop_flag) {
 		fd_set rfds;
-		struct timeval tv = {.tv_sec = 0, .tv_usec = SIM_POLL_MS * 1000};
-		int maxfd = listen_fd;
+		int wait_ms = pending_flush(sim);
+		struct timeval tv;
+		int maxfd = listen_fd > sim->wake_fd[0] ? listen_fd : sim->wake_fd[0];
 		int n;
 
+		if (wait_ms < 0 || wait_ms > SIM_POLL_MS)
+			wait_ms = SIM_POLL_MS;
+		tv.tv_sec = 0;
+		tv.tv_usec = wait_ms * 1000;
 		FD_ZERO(&rfds);
 		FD_SET(listen_fd, &rfds);
+		FD_SET(sim->wake_fd[0], &rfds);
 		for (i = 0; i < nclients; i++) {
 			FD_SET(clients[i], &rfds);
 			if (clients[i] > maxfd)
@@ -706,6 +1065,10 @@ static int serve(struct sim *sim, modbus_t *ctx, int listen_fd)
 		}
 		if (n == 0)
 			continue;
+		if (FD_ISSET(sim->wake_fd[0], &rfds)) {
+			serve_drop(sim, clients, &nclients);
+			continue; /* the client bits of rfds are stale now */
+		}
 		if (FD_ISSET(listen_fd, &rfds)) {
 			int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
@@ -723,6 +1086,7 @@ static int serve(struct sim *sim, modbus_t *ctx, int listen_fd)
 			if (!FD_ISSET(clients[i], &rfds))
 				continue;
 			if (!serve_request(sim, ctx, clients[i])) {
+				pending_forget(sim, clients[i]);
 				close(clients[i]);
 				clients[i] = clients[--nclients];
 				/* the moved client may not have been checked yet: re-check slot i,
@@ -736,12 +1100,249 @@ static int serve(struct sim *sim, modbus_t *ctx, int listen_fd)
 	return 0;
 }
 
+/* ---- RTU line (main thread) --------------------------------------------------------------
+ * libmodbus's RTU receive keeps only the frames addressed to the context's own slave id, so
+ * the simulator frames requests itself (length from the function code, then the CRC) and lets
+ * libmodbus build the answers, which go out through the same single RTU context. */
+
+static uint16_t crc16(const uint8_t *buf, int len)
+{
+	uint16_t crc = 0xffff;
+	int i, b;
+
+	for (i = 0; i < len; i++) {
+		crc ^= buf[i];
+		for (b = 0; b < 8; b++)
+			crc = (crc & 1) ? (uint16_t)((crc >> 1) ^ 0xa001) : (uint16_t)(crc >> 1);
+	}
+	return crc;
+}
+
+/* The length of the request frame that starts buf: 0 while too few bytes are in to know,
+ * -1 for a function code the simulator cannot frame. */
+static int rtu_request_length(const uint8_t *buf, int have)
+{
+	if (have < 2)
+		return 0;
+	switch (buf[1]) {
+	case MODBUS_FC_READ_COILS:
+	case MODBUS_FC_READ_DISCRETE_INPUTS:
+	case MODBUS_FC_READ_HOLDING_REGISTERS:
+	case MODBUS_FC_READ_INPUT_REGISTERS:
+	case MODBUS_FC_WRITE_SINGLE_COIL:
+	case MODBUS_FC_WRITE_SINGLE_REGISTER:
+		return 8;
+	case MODBUS_FC_READ_EXCEPTION_STATUS:
+	case MODBUS_FC_REPORT_SLAVE_ID:
+		return 4;
+	case MODBUS_FC_WRITE_MULTIPLE_COILS:
+	case MODBUS_FC_WRITE_MULTIPLE_REGISTERS:
+		return have < 7 ? 0 : 9 + buf[6];
+	case MODBUS_FC_MASK_WRITE_REGISTER:
+		return 10;
+	case MODBUS_FC_WRITE_AND_READ_REGISTERS:
+		return have < 11 ? 0 : 13 + buf[10];
+	default:
+		return -1;
+	}
+}
+
+static bool is_write(uint8_t function)
+{
+	return function == MODBUS_FC_WRITE_SINGLE_COIL ||
+	       function == MODBUS_FC_WRITE_SINGLE_REGISTER ||
+	       function == MODBUS_FC_WRITE_MULTIPLE_COILS ||
+	       function == MODBUS_FC_WRITE_MULTIPLE_REGISTERS ||
+	       function == MODBUS_FC_MASK_WRITE_REGISTER;
+}
+
+/* Wire time of `chars` characters in microseconds, with the line's frame format. */
+static int64_t rtu_chars_us(const struct sim *sim, double chars)
+{
+	int bits = 1 + sim->data_bits + (sim->parity != 'N') + sim->stop_bits;
+
+	return (int64_t)(chars * bits * 1000000.0 / sim->baud);
+}
+
+/* Waits us microseconds; true when the master starts a new frame first (or on stop). */
+static bool rtu_line_busy(int fd, int64_t us)
+{
+	int64_t end = now_ms() * 1000 + us;
+
+	for (;;) {
+		int64_t left = end - now_ms() * 1000;
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int n;
+
+		if (left <= 0)
+			return false;
+		n = poll(&pfd, 1, (int)((left + 999) / 1000));
+		if (stop_flag)
+			return true;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n > 0 && (pfd.revents & POLLIN))
+			return true;
+		if (n != 0) {
+			/* no master on the line (pty closed): just let the time pass */
+			poll(NULL, 0, (int)((left + 999) / 1000));
+			return false;
+		}
+	}
+}
+
+/* Executes a broadcast write on every unit that listens; a broadcast gets no answer. */
+static void rtu_broadcast(struct sim *sim, modbus_t *ctx, const uint8_t *req, int len)
+{
+	uint8_t sink[SIM_MAX_ADU];
+	int saved = modbus_get_socket(ctx);
+	int i;
+
+	if (!is_write(req[1]))
+		return;
+	modbus_set_socket(ctx, sim->capture[0]);
+	for (i = 1; i < SIM_NB_UNITS; i++) {
+		struct unit *u = &sim->units[i];
+
+		if (u->kind == UNIT_NONE || u->silent)
+			continue;
+		modbus_reply(ctx, req, len, u->map);
+		unit_coils(u);
+	}
+	modbus_set_socket(ctx, saved);
+	capture_drain(sim, sink);
+}
+
+/* Answers one request frame (CRC checked). `more`: bytes of a next frame are already in. */
+static void rtu_request(struct sim *sim, modbus_t *ctx, int fd, const uint8_t *req, int len,
+			bool more)
+{
+	uint8_t out[SIM_MAX_ADU];
+	struct unit *u = &sim->units[req[0]];
+	int n = 0, delay_ms = 0;
+	int64_t wait_us;
+
+	pthread_mutex_lock(&sim->lock);
+	if (req[0] == MODBUS_BROADCAST_ADDRESS) {
+		rtu_broadcast(sim, ctx, req, len);
+	} else if (u->kind != UNIT_NONE && !u->silent) {
+		n = answer(sim, ctx, u, req, len, out);
+		delay_ms = u->delay_ms;
+	}
+	pthread_mutex_unlock(&sim->lock);
+	if (n == 0)
+		return;
+
+	/* With --pace the answer is complete at the master when it would be on a real line:
+	 * the request's characters, the 3.5-character silence that ends it, the answer's. */
+	wait_us = (int64_t)delay_ms * 1000;
+	if (sim->pace)
+		wait_us += rtu_chars_us(sim, len + n) +
+			   (sim->baud > 19200 ? 1750 : rtu_chars_us(sim, 3.5));
+	if (more || (wait_us > 0 && rtu_line_busy(fd, wait_us))) {
+		/* the master gave up and spoke again: on a real line the late answer would
+		 * collide with that frame, here it is lost */
+		if (!stop_flag)
+			fprintf(stderr,
+				"hw-sim: answer of unit %d dropped, the master spoke first\n",
+				req[0]);
+		return;
+	}
+	while (n > 0) {
+		ssize_t r = write(fd, out, (size_t)n);
+
+		if (r < 0 && (errno == EINTR || errno == EAGAIN)) {
+			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+
+			poll(&pfd, 1, SIM_POLL_MS);
+			if (stop_flag)
+				return;
+			continue;
+		}
+		if (r < 0) {
+			fprintf(stderr, "hw-sim: write %s: %s\n", sim->rtu_path, strerror(errno));
+			return;
+		}
+		memmove(out, out + r, (size_t)(n - r));
+		n -= (int)r;
+	}
+}
+
+static int serve_rtu(struct sim *sim, modbus_t *ctx)
+{
+	int fd = modbus_get_socket(ctx);
+	uint8_t buf[MODBUS_RTU_MAX_ADU_LENGTH];
+	int have = 0;
+	bool resync = false; /* discarding bytes until the line falls silent */
+
+	while (!stop_flag) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int n = poll(&pfd, 1, have > 0 || resync ? SIM_RTU_BYTE_MS : SIM_POLL_MS);
+		ssize_t r;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "hw-sim: poll %s: %s\n", sim->rtu_path, strerror(errno));
+			return 1;
+		}
+		if (n == 0) {
+			if (have > 0 && !resync)
+				fprintf(stderr, "hw-sim: incomplete frame of %d bytes dropped\n",
+					have);
+			have = 0;
+			resync = false;
+			continue;
+		}
+		if (!(pfd.revents & POLLIN)) {
+			/* hang-up: nobody holds the other end of the pty yet, or any more */
+			poll(NULL, 0, SIM_POLL_MS);
+			continue;
+		}
+		r = read(fd, buf + have, sizeof(buf) - (size_t)have);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r <= 0) {
+			poll(NULL, 0, SIM_POLL_MS);
+			continue;
+		}
+		if (resync)
+			continue;
+		have += (int)r;
+		while (have > 0) {
+			int want = rtu_request_length(buf, have);
+
+			if (want < 0 || want > (int)sizeof(buf)) {
+				fprintf(stderr, "hw-sim: unframeable request (function 0x%02x)\n",
+					buf[1]);
+				resync = true;
+				have = 0;
+				break;
+			}
+			if (want == 0 || have < want)
+				break;
+			if (crc16(buf, want - 2) != (buf[want - 2] | buf[want - 1] << 8)) {
+				fprintf(stderr, "hw-sim: bad CRC, waiting for silence\n");
+				resync = true;
+				have = 0;
+				break;
+			}
+			rtu_request(sim, ctx, fd, buf, want, have > want);
+			memmove(buf, buf + want, (size_t)(have - want));
+			have -= want;
+		}
+	}
+	return 0;
+}
+
 /* ---- startup ----------------------------------------------------------------------------- */
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: hw-sim --port P [--bind ADDR] --facp UNIT[,UNIT...] --elc UNIT[,UNIT...]\n"
+		"usage: hw-sim (--port P [--bind ADDR] | --rtu PATH --baud N [--parity N|E|O]\n"
+		"              [--data-bits 7|8] [--stop-bits 1|2] [--pace])\n"
+		"              --facp UNIT[,UNIT...] --elc UNIT[,UNIT...]\n"
 		"              [--zones N] [--luminaires N] [--garbage-rate R] [--tick-ms MS]\n");
 }
 
@@ -773,11 +1374,64 @@ static int add_units(struct sim *sim, const char *list, enum unit_kind kind)
 	return rc;
 }
 
+static bool valid_baud(long baud)
+{
+	static const long rates[] = {1200,  2400,  4800,   9600,   19200,
+				     38400, 57600, 115200, 230400, 460800};
+	size_t i;
+
+	for (i = 0; i < sizeof(rates) / sizeof(rates[0]); i++)
+		if (rates[i] == baud)
+			return true;
+	return false;
+}
+
+/* The command line must name exactly one transport; RTU settings only go with --rtu. */
+static int check_transport(struct sim *sim, long port, bool rtu_opts)
+{
+	int i;
+
+	if ((port >= 0) == (sim->rtu_path != NULL)) {
+		fprintf(stderr, "hw-sim: give either --port (TCP) or --rtu (serial line)\n");
+		return -EINVAL;
+	}
+	if (sim->rtu_path == NULL) {
+		if (rtu_opts) {
+			fprintf(stderr, "hw-sim: --baud, --parity, --data-bits, --stop-bits and "
+					"--pace go with --rtu\n");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (sim->baud == 0) {
+		fprintf(stderr, "hw-sim: --rtu needs --baud\n");
+		return -EINVAL;
+	}
+	for (i = SIM_RTU_MAX_UNIT + 1; i < SIM_NB_UNITS; i++) {
+		if (sim->units[i].kind != UNIT_NONE) {
+			fprintf(stderr, "hw-sim: unit %d: RTU unit ids are 1..%d\n", i,
+				SIM_RTU_MAX_UNIT);
+			return -EINVAL;
+		}
+	}
+	if (sim->units[0].kind != UNIT_NONE) {
+		fprintf(stderr, "hw-sim: unit 0 is the broadcast address on an RTU line\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_args(struct sim *sim, int argc, char **argv, long *port, const char **bind_addr)
 {
 	static const struct option opts[] = {
 	    {"port", required_argument, NULL, 'p'},
 	    {"bind", required_argument, NULL, 'b'},
+	    {"rtu", required_argument, NULL, 'r'},
+	    {"baud", required_argument, NULL, 'B'},
+	    {"parity", required_argument, NULL, 'P'},
+	    {"data-bits", required_argument, NULL, 'D'},
+	    {"stop-bits", required_argument, NULL, 'S'},
+	    {"pace", no_argument, NULL, 'a'},
 	    {"facp", required_argument, NULL, 'f'},
 	    {"elc", required_argument, NULL, 'e'},
 	    {"zones", required_argument, NULL, 'z'},
@@ -787,6 +1441,7 @@ static int parse_args(struct sim *sim, int argc, char **argv, long *port, const 
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
+	bool rtu_opts = false;
 	long v;
 	int c;
 
@@ -799,6 +1454,40 @@ static int parse_args(struct sim *sim, int argc, char **argv, long *port, const 
 			break;
 		case 'b':
 			*bind_addr = optarg;
+			break;
+		case 'r':
+			if (*optarg == '\0')
+				goto bad;
+			sim->rtu_path = optarg;
+			break;
+		case 'B':
+			if (!parse_long(optarg, 1, 1000000, &v) || !valid_baud(v))
+				goto bad;
+			sim->baud = (int)v;
+			rtu_opts = true;
+			break;
+		case 'P':
+			if (strcmp(optarg, "N") != 0 && strcmp(optarg, "E") != 0 &&
+			    strcmp(optarg, "O") != 0)
+				goto bad;
+			sim->parity = optarg[0];
+			rtu_opts = true;
+			break;
+		case 'D':
+			if (!parse_long(optarg, 7, 8, &v))
+				goto bad;
+			sim->data_bits = (int)v;
+			rtu_opts = true;
+			break;
+		case 'S':
+			if (!parse_long(optarg, 1, 2, &v))
+				goto bad;
+			sim->stop_bits = (int)v;
+			rtu_opts = true;
+			break;
+		case 'a':
+			sim->pace = true;
+			rtu_opts = true;
 			break;
 		case 'f':
 			if (add_units(sim, optarg, UNIT_FACP) < 0)
@@ -835,7 +1524,7 @@ static int parse_args(struct sim *sim, int argc, char **argv, long *port, const 
 			return -EINVAL;
 		}
 	}
-	if (optind != argc || *port < 0) {
+	if (optind != argc || check_transport(sim, *port, rtu_opts) < 0) {
 		usage(stderr);
 		return -EINVAL;
 	}
@@ -845,26 +1534,94 @@ bad:
 	return -EINVAL;
 }
 
+/* Opens the TCP listening socket and prints READY; returns the socket or -1. */
+static int open_tcp(modbus_t **ctx, const char *bind_addr, long port)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	int fd;
+
+	*ctx = modbus_new_tcp(bind_addr, (int)port);
+	if (*ctx == NULL) {
+		fprintf(stderr, "hw-sim: modbus_new_tcp: %s\n", modbus_strerror(errno));
+		return -1;
+	}
+	/* a request that is announced but never completes must not stall the other clients */
+	modbus_set_indication_timeout(*ctx, 1, 0);
+	fd = modbus_tcp_listen(*ctx, 16);
+	if (fd < 0) {
+		fprintf(stderr, "hw-sim: listen on %s:%ld: %s\n", bind_addr, port,
+			modbus_strerror(errno));
+		return -1;
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0) {
+		fprintf(stderr, "hw-sim: getsockname: %s\n", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					      : ((struct sockaddr_in *)&ss)->sin_port);
+	printf("READY port=%ld\n", port);
+	fflush(stdout);
+	return fd;
+}
+
+/* Opens and configures the serial line and prints READY; returns 0 or -1. */
+static int open_rtu(modbus_t **ctx, const struct sim *sim)
+{
+	*ctx =
+	    modbus_new_rtu(sim->rtu_path, sim->baud, sim->parity, sim->data_bits, sim->stop_bits);
+	if (*ctx == NULL) {
+		fprintf(stderr, "hw-sim: modbus_new_rtu: %s\n", modbus_strerror(errno));
+		return -1;
+	}
+	if (modbus_connect(*ctx) < 0) {
+		fprintf(stderr, "hw-sim: open %s: %s\n", sim->rtu_path, modbus_strerror(errno));
+		return -1;
+	}
+	/* only the answers go through libmodbus (see serve_rtu); still, nothing may block
+	 * forever on the line */
+	modbus_set_indication_timeout(*ctx, 0, SIM_POLL_MS * 1000);
+	printf("READY rtu=%s\n", sim->rtu_path);
+	fflush(stdout);
+	return 0;
+}
+
+static int make_pipes(struct sim *sim)
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sim->capture) < 0 ||
+	    pipe2(sim->wake_fd, O_CLOEXEC | O_NONBLOCK) < 0) {
+		fprintf(stderr, "hw-sim: socketpair/pipe: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct sim sim;
 	const char *bind_addr = "127.0.0.1";
 	struct sigaction sa;
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
 	pthread_t control;
-	modbus_t *ctx;
+	modbus_t *ctx = NULL;
 	long port;
-	int listen_fd;
+	int listen_fd = -1;
 	int rc = 1;
 	int i, nunits = 0;
 
 	sim.tick_ms = 1000;
 	sim.zones = 8;
 	sim.luminaires = 16;
+	sim.parity = 'N';
+	sim.data_bits = 8;
+	sim.stop_bits = 1;
+	sim.capture[0] = sim.capture[1] = -1;
+	sim.wake_fd[0] = sim.wake_fd[1] = -1;
 	if (parse_args(&sim, argc, argv, &port, &bind_addr) < 0)
 		return 2;
 	pthread_mutex_init(&sim.lock, NULL);
+	pthread_mutex_init(&sim.drop_lock, NULL);
+	pthread_cond_init(&sim.drop_cond, NULL);
 
 	for (i = 0; i < SIM_NB_UNITS; i++) {
 		struct unit *u = &sim.units[i];
@@ -888,6 +1645,9 @@ int main(int argc, char **argv)
 		rc = 2;
 		goto out_maps;
 	}
+	sim.pending = calloc(SIM_MAX_PENDING, sizeof(*sim.pending));
+	if (sim.pending == NULL || make_pipes(&sim) < 0)
+		goto out_maps;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -897,46 +1657,42 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	rng_state = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ 0x9e3779b97f4a7c15ULL;
 
-	ctx = modbus_new_tcp(bind_addr, (int)port);
-	if (ctx == NULL) {
-		fprintf(stderr, "hw-sim: modbus_new_tcp: %s\n", modbus_strerror(errno));
-		goto out_maps;
-	}
-	/* a request that is announced but never completes must not stall the other clients */
-	modbus_set_indication_timeout(ctx, 1, 0);
-	listen_fd = modbus_tcp_listen(ctx, 16);
-	if (listen_fd < 0) {
-		fprintf(stderr, "hw-sim: listen on %s:%ld: %s\n", bind_addr, port,
-			modbus_strerror(errno));
+	if (sim.rtu_path != NULL ? open_rtu(&ctx, &sim) < 0
+				 : (listen_fd = open_tcp(&ctx, bind_addr, port)) < 0)
 		goto out_ctx;
-	}
-	if (getsockname(listen_fd, (struct sockaddr *)&ss, &sslen) < 0) {
-		fprintf(stderr, "hw-sim: getsockname: %s\n", strerror(errno));
-		goto out_listen;
-	}
-	port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-					      : ((struct sockaddr_in *)&ss)->sin_port);
-	printf("READY port=%ld\n", port);
-	fflush(stdout);
 
 	if (pthread_create(&control, NULL, control_main, &sim) != 0) {
 		fprintf(stderr, "hw-sim: cannot start the control thread\n");
-		goto out_listen;
+		goto out_ctx;
 	}
-	rc = serve(&sim, ctx, listen_fd);
+	rc = sim.rtu_path != NULL ? serve_rtu(&sim, ctx) : serve_tcp(&sim, ctx, listen_fd);
 	stop_flag = 1;
 	pthread_join(control, NULL);
 
-out_listen:
-	close(listen_fd);
 out_ctx:
-	modbus_set_socket(ctx, -1);
-	modbus_free(ctx);
+	if (listen_fd >= 0)
+		close(listen_fd);
+	if (ctx != NULL) {
+		if (sim.rtu_path != NULL)
+			modbus_close(ctx);
+		else
+			modbus_set_socket(ctx, -1);
+		modbus_free(ctx);
+	}
 out_maps:
+	for (i = 0; i < 2; i++) {
+		if (sim.capture[i] >= 0)
+			close(sim.capture[i]);
+		if (sim.wake_fd[i] >= 0)
+			close(sim.wake_fd[i]);
+	}
+	free(sim.pending);
 	for (i = 0; i < SIM_NB_UNITS; i++) {
 		if (sim.units[i].map != NULL)
 			modbus_mapping_free(sim.units[i].map);
 	}
+	pthread_cond_destroy(&sim.drop_cond);
+	pthread_mutex_destroy(&sim.drop_lock);
 	pthread_mutex_destroy(&sim.lock);
 	return rc;
 }
