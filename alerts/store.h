@@ -1,0 +1,43 @@
+/* Alert persistence in SQLite: the current state of every open alert (alert_state)
+ * and the append-only event log with its sequence numbers and delivery marks
+ * (alert_event), in <state_dir>/hallwatch.db shared with other modules' tables.
+ * One store is used from one thread (the main loop); calls block on disk I/O. */
+#ifndef HW_ALERT_STORE_H
+#define HW_ALERT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct alert_store;
+
+/* Opens (creating) the database and the alert_ tables: WAL, synchronous=FULL,
+ * busy_timeout. Returns 0 or -errno (-EIO for an SQLite error). */
+int alert_store_open(const char *path, struct alert_store **out);
+void alert_store_close(struct alert_store *s); /* accepts NULL */
+
+/* Calls fn with every stored alert (id, JSON text; transfer none), by id. */
+int alert_store_load(struct alert_store *s, int (*fn)(const char *id, const char *json, void *ud),
+		     void *ud);
+/* Highest event sequence number ever written (0 when none). */
+uint64_t alert_store_last_seq(struct alert_store *s);
+
+/* Everything between begin and commit is one transaction: all or nothing. */
+int alert_store_begin(struct alert_store *s);
+int alert_store_commit(struct alert_store *s);
+void alert_store_rollback(struct alert_store *s);
+int alert_store_put_alert(struct alert_store *s, const char *id, const char *json, int64_t t_ms);
+int alert_store_del_alert(struct alert_store *s, const char *id);
+int alert_store_add_event(struct alert_store *s, uint64_t seq, int64_t t_ms, const char *json);
+
+/* Marks an event delivered (the broker acknowledged it). Own transaction. */
+int alert_store_mark_delivered(struct alert_store *s, uint64_t seq);
+/* Calls fn for up to max undelivered events in sequence order, from after_seq. */
+int alert_store_undelivered(struct alert_store *s, uint64_t after_seq, size_t max,
+			    int (*fn)(uint64_t seq, const char *json, void *ud), void *ud);
+size_t alert_store_count_events(struct alert_store *s, bool undelivered_only);
+/* Deletes delivered events older than the newest `keep`; undelivered ones stay.
+ * Returns how many were deleted, or -errno. */
+int alert_store_prune(struct alert_store *s, int keep);
+
+#endif
