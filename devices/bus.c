@@ -1,11 +1,13 @@
-/* The worker of one Modbus TCP bus: owns its libmodbus context and the runtime
- * state of every device on it (read plan, buffers, schedule, health). Runs on its
- * own thread; results go to the main loop through g_main_context_invoke. */
+/* The worker of one Modbus bus (TCP endpoint or serial line): owns its link and the
+ * runtime state of every device on it (layout, read plans per poll group, last values,
+ * schedule, health) and the queue of writes. Runs on its own thread; results go to
+ * the main loop through g_main_context_invoke. */
 #define LOG_TAG "bus"
 #include "devices/bus.h"
 
 #include <errno.h>
 #include <modbus.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,35 +15,77 @@
 #include "devices/plan.h"
 #include "gateway/log.h"
 
+#define NO_REQ UINT32_MAX
+
 struct slot {
 	const struct prof_point *def;
 	uint16_t block;
 	uint16_t instance;
-	uint32_t req; /* index of the request holding the point */
-	uint32_t off; /* index of its first register/bit in the buffer */
+	int bit;          /* effective bit (packed blocks), or def->bit */
+	uint32_t address; /* on the wire */
+	int grp;          /* index into dev_rt.grps */
+	uint32_t req;     /* request holding the point, NO_REQ if it cannot be read */
+	uint32_t off;     /* its first register/bit in the buffer */
+	struct hw_value v; /* last reported value */
+	enum hw_quality q;
+	int64_t t_ms;
+	bool dirty; /* changed since the last result */
+	int64_t raw; /* last raw integer (counters, counts) */
+	bool raw_ok;
+	bool unreadable; /* outside the address space: never planned */
+};
+
+struct req {
+	struct mb_span span; /* wire addresses */
+	uint32_t off;
+	int grp;
+	bool refused;    /* the device answered an exception for this single-point request */
+	int64_t retry_at; /* monotonic us: when a refused request is tried again */
+};
+
+struct grp_rt {
+	int pgroup;          /* profile group index, -1 for the device's own interval */
+	int64_t interval_us;
+	int64_t next_due;    /* monotonic us */
+	int64_t fresh_at;    /* monotonic us: last read, or last confirmation by the counter */
+	int64_t refresh_us;  /* with a change counter: re-read at least this often */
+	int counter_slot;    /* slot of the change counter, -1 for none */
+	int64_t counter_seen; /* counter value at this group's last read */
+	bool counter_known;
+	bool stale;
+	bool has_slots;
 };
 
 struct dev_rt {
 	const struct cfg_device *cfg;
 	size_t index;
-	int *counts; /* per block: instances planned */
-	struct mb_span *reqs;
-	size_t n_reqs;
-	uint32_t *req_off;
-	bool *req_refused; /* the device answered an exception for the request */
-	uint16_t *regs;
-	uint8_t *bits;
+	int *counts; /* per block: instances in the layout */
 	struct slot *slots;
 	size_t n_slots;
-	int64_t next_due; /* monotonic, us */
+	struct req *reqs;
+	size_t n_reqs;
+	uint16_t *regs;
+	uint8_t *bits;
+	struct grp_rt *grps; /* [0]: points without a group; [1 + g]: profile group g */
+	size_t n_grps;
 	struct mb_health h;
 	bool ever_ok;
-	const struct prof_point *life_point;
-	const struct prof_point *time_point;
-	int64_t life_raw;
-	bool life_seen;
+	bool online;
+	bool send_full;
+	int64_t hold_until; /* monotonic us: backed off after a failure */
+	int life_slot;
+	int time_slot;
 	int64_t life_changed; /* monotonic us */
+	bool life_seen;
 	bool fail_logged;
+};
+
+struct cmd {
+	size_t dev;
+	const struct prof_command *c;
+	char *who;
+	mb_cmd_fn fn;
+	void *ud;
 };
 
 struct mb_bus {
@@ -51,15 +95,15 @@ struct mb_bus {
 	GMainContext *ctx;
 	mb_result_fn fn;
 	void *ud;
-	modbus_t *mb;
-	bool connected;
-	bool conn_fail_logged;
+	struct mb_link *link;
 	struct dev_rt *devs;
 	size_t n_devs;
 	GThread *thread;
-	GMutex lock;
+	GMutex lock; /* stop, cmds, stats */
 	GCond cond;
 	bool stop;
+	GQueue cmds;
+	struct mb_bus_stats stats;
 };
 
 const char *mb_err_kind_name(enum mb_err_kind k)
@@ -81,136 +125,6 @@ static bool is_bit_table(enum mb_table t)
 	return t == MB_COIL || t == MB_DISCRETE;
 }
 
-static void dev_free_plan(struct dev_rt *d)
-{
-	free(d->reqs);
-	free(d->req_off);
-	free(d->req_refused);
-	free(d->regs);
-	free(d->bits);
-	free(d->slots);
-	d->reqs = NULL;
-	d->req_off = NULL;
-	d->req_refused = NULL;
-	d->regs = NULL;
-	d->bits = NULL;
-	d->slots = NULL;
-	d->n_reqs = d->n_slots = 0;
-}
-
-static size_t dev_point_total(const struct dev_rt *d)
-{
-	const struct profile *p = d->cfg->profile;
-	size_t n = p->n_points;
-	for (size_t b = 0; b < p->n_blocks; b++)
-		n += (size_t)d->counts[b] * p->blocks[b].n_points;
-	return n;
-}
-
-static uint32_t slot_address(const struct profile *p, const struct slot *s)
-{
-	if (s->block == MB_TOP_LEVEL)
-		return s->def->address;
-	const struct prof_block *blk = &p->blocks[s->block];
-	return (uint32_t)blk->base + (uint32_t)s->instance * blk->stride + s->def->address;
-}
-
-/* Builds the read plan for the current block counts. */
-static int dev_plan(struct dev_rt *d)
-{
-	const struct profile *p = d->cfg->profile;
-	size_t n = dev_point_total(d), k = 0;
-	struct mb_span *spans = NULL;
-	struct mb_plan_limits lim = {
-	    .max_regs = (uint16_t)d->cfg->max_regs,
-	    .max_bits = 2000,
-	    .max_gap = (uint16_t)d->cfg->max_gap,
-	};
-	int rc;
-
-	dev_free_plan(d);
-	d->slots = calloc(n ? n : 1, sizeof(*d->slots));
-	spans = calloc(n ? n : 1, sizeof(*spans));
-	if (!d->slots || !spans) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < p->n_points; i++)
-		d->slots[k++] = (struct slot){.def = &p->points[i], .block = MB_TOP_LEVEL};
-	for (size_t b = 0; b < p->n_blocks; b++)
-		for (int inst = 0; inst < d->counts[b]; inst++)
-			for (size_t i = 0; i < p->blocks[b].n_points; i++)
-				d->slots[k++] = (struct slot){.def = &p->blocks[b].points[i],
-							      .block = (uint16_t)b,
-							      .instance = (uint16_t)inst};
-	d->n_slots = k;
-	for (size_t i = 0; i < k; i++) {
-		uint32_t a = slot_address(p, &d->slots[i]);
-		unsigned w = prof_point_width(d->slots[i].def);
-		if (a + w > 65536) {
-			rc = -ERANGE;
-			goto out;
-		}
-		spans[i] = (struct mb_span){
-		    .table = d->slots[i].def->table, .address = (uint16_t)a, .count = (uint16_t)w};
-	}
-	rc = mb_plan_build(spans, k, &lim, &d->reqs, &d->n_reqs);
-	if (rc < 0)
-		goto out;
-
-	size_t nregs = 0, nbits = 0;
-	d->req_off = calloc(d->n_reqs ? d->n_reqs : 1, sizeof(*d->req_off));
-	d->req_refused = calloc(d->n_reqs ? d->n_reqs : 1, sizeof(*d->req_refused));
-	if (!d->req_off || !d->req_refused) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (size_t r = 0; r < d->n_reqs; r++) {
-		if (is_bit_table(d->reqs[r].table)) {
-			d->req_off[r] = (uint32_t)nbits;
-			nbits += d->reqs[r].count;
-		} else {
-			d->req_off[r] = (uint32_t)nregs;
-			nregs += d->reqs[r].count;
-		}
-	}
-	d->regs = calloc(nregs ? nregs : 1, sizeof(uint16_t));
-	d->bits = calloc(nbits ? nbits : 1, 1);
-	if (!d->regs || !d->bits) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	/* Locate every point in the request that covers it (requests are sorted). */
-	for (size_t i = 0; i < k; i++) {
-		uint32_t a = spans[i].address;
-		size_t lo = 0, hi = d->n_reqs;
-		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
-			const struct mb_span *q = &d->reqs[mid];
-			if (q->table < spans[i].table ||
-			    (q->table == spans[i].table && (uint32_t)q->address + q->count <= a))
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (lo >= d->n_reqs || d->reqs[lo].table != spans[i].table ||
-		    d->reqs[lo].address > a) {
-			rc = -EFAULT; /* the planner left a point out: a bug */
-			goto out;
-		}
-		d->slots[i].req = (uint32_t)lo;
-		d->slots[i].off = d->req_off[lo] + (a - d->reqs[lo].address);
-	}
-	rc = 0;
-out:
-	free(spans);
-	if (rc < 0) {
-		log_err("device %s: cannot plan reads: %s", d->cfg->id, strerror(-rc));
-		dev_free_plan(d);
-	}
-	return rc;
-}
-
 static enum mb_err_kind classify(int e)
 {
 	if (e == ETIMEDOUT)
@@ -222,118 +136,320 @@ static enum mb_err_kind classify(int e)
 	return MB_E_IO;
 }
 
-static int bus_connect(struct mb_bus *b)
+/* ---- layout and read plans ---- */
+
+static void dev_free_layout(struct dev_rt *d)
 {
-	if (b->connected)
-		return 0;
-	if (modbus_connect(b->mb) < 0) {
-		int e = errno;
-		if (!b->conn_fail_logged)
-			log_warn("bus %s: cannot connect to %s:%d: %s", b->bus->id, b->bus->host,
-				 b->bus->port, modbus_strerror(e));
-		b->conn_fail_logged = true;
-		return -e;
+	free(d->slots);
+	free(d->reqs);
+	free(d->regs);
+	free(d->bits);
+	d->slots = NULL;
+	d->reqs = NULL;
+	d->regs = NULL;
+	d->bits = NULL;
+	d->n_slots = d->n_reqs = 0;
+}
+
+static int grp_of(const struct dev_rt *d, int pgroup)
+{
+	(void)d;
+	return pgroup < 0 ? 0 : pgroup + 1;
+}
+
+static int span_cmp_grp(const void *a, const void *b)
+{
+	const struct req *x = a, *y = b;
+	if (x->grp != y->grp)
+		return x->grp - y->grp;
+	if (x->span.table != y->span.table)
+		return (int)x->span.table - (int)y->span.table;
+	return (int)x->span.address - (int)y->span.address;
+}
+
+/* Locates every slot of group g in the group's requests. */
+static int locate(struct dev_rt *d)
+{
+	for (size_t i = 0; i < d->n_slots; i++) {
+		struct slot *s = &d->slots[i];
+		unsigned w = prof_point_width(s->def);
+		s->req = NO_REQ;
+		for (size_t r = 0; r < d->n_reqs; r++) {
+			const struct req *q = &d->reqs[r];
+			if (q->grp != s->grp || q->span.table != s->def->table)
+				continue;
+			if (s->address >= q->span.address &&
+			    s->address + w <= (uint32_t)q->span.address + q->span.count) {
+				s->req = (uint32_t)r;
+				s->off = q->off + (s->address - q->span.address);
+				break;
+			}
+		}
+		if (s->req == NO_REQ && !s->unreadable)
+			return -EFAULT; /* the planner left a point out: a bug */
 	}
-	if (b->conn_fail_logged)
-		log_info("bus %s: connected to %s:%d", b->bus->id, b->bus->host, b->bus->port);
-	b->conn_fail_logged = false;
-	b->connected = true;
 	return 0;
 }
 
-static void bus_disconnect(struct mb_bus *b)
+static int alloc_buffers(struct dev_rt *d)
 {
-	if (b->connected)
-		modbus_close(b->mb);
-	b->connected = false;
-}
+	size_t nregs = 0, nbits = 0;
 
-/* Runs one request. Returns MB_E_NONE or the error kind. */
-static enum mb_err_kind run_request(struct mb_bus *b, struct dev_rt *d, size_t r)
-{
-	const struct mb_span *q = &d->reqs[r];
-	int64_t t0 = g_get_monotonic_time();
-	int rc;
-
-	d->h.requests++;
-	switch (q->table) {
-	case MB_COIL:
-		rc = modbus_read_bits(b->mb, q->address, q->count, d->bits + d->req_off[r]);
-		break;
-	case MB_DISCRETE:
-		rc = modbus_read_input_bits(b->mb, q->address, q->count, d->bits + d->req_off[r]);
-		break;
-	case MB_INPUT:
-		rc = modbus_read_input_registers(b->mb, q->address, q->count,
-						 d->regs + d->req_off[r]);
-		break;
-	default:
-		rc = modbus_read_registers(b->mb, q->address, q->count, d->regs + d->req_off[r]);
-		break;
-	}
-	if (rc == q->count) {
-		double ms = (double)(g_get_monotonic_time() - t0) / 1000.0;
-		d->h.rtt_ms_last = ms;
-		d->h.rtt_ms_avg = d->h.rtt_ms_avg == 0 ? ms : d->h.rtt_ms_avg * 0.8 + ms * 0.2;
-		d->req_refused[r] = false;
-		return MB_E_NONE;
-	}
-	int e = rc < 0 ? errno : EMBMDATA;
-	enum mb_err_kind k = classify(e);
-	switch (k) {
-	case MB_E_TIMEOUT:
-		d->h.err_timeout++;
-		/* A late answer may still arrive: drop it so it cannot be taken for the next. */
-		modbus_flush(b->mb);
-		break;
-	case MB_E_EXCEPTION:
-		d->h.err_exception++;
-		d->req_refused[r] = true;
-		break;
-	case MB_E_INVALID:
-		d->h.err_invalid++;
-		/* The stream is out of step: rebuild the connection. */
-		bus_disconnect(b);
-		break;
-	default:
-		d->h.err_io++;
-		bus_disconnect(b);
-		break;
-	}
-	log_debug("device %s: %s %u+%u: %s", d->cfg->id, mb_table_name(q->table), q->address,
-		  q->count, modbus_strerror(e));
-	return k;
-}
-
-static int64_t slot_raw(const struct dev_rt *d, const struct slot *s, int64_t *out)
-{
-	if (is_bit_table(s->def->table)) {
-		*out = d->bits[s->off] ? 1 : 0;
-		return 0;
-	}
-	return mb_decode_raw(s->def, d->regs + s->off, out);
-}
-
-/* Reads every request of the plan. Returns the first hard error kind, or MB_E_NONE. */
-static enum mb_err_kind run_plan(struct mb_bus *b, struct dev_rt *d)
-{
-	modbus_set_slave(b->mb, d->cfg->unit);
 	for (size_t r = 0; r < d->n_reqs; r++) {
-		if (!b->connected) {
-			int rc = bus_connect(b);
-			if (rc < 0) {
-				d->h.err_io++;
-				return MB_E_IO;
+		struct req *q = &d->reqs[r];
+		if (is_bit_table(q->span.table)) {
+			q->off = (uint32_t)nbits;
+			nbits += q->span.count;
+		} else {
+			q->off = (uint32_t)nregs;
+			nregs += q->span.count;
+		}
+	}
+	free(d->regs);
+	free(d->bits);
+	d->regs = calloc(nregs ? nregs : 1, sizeof(uint16_t));
+	d->bits = calloc(nbits ? nbits : 1, 1);
+	return d->regs && d->bits ? 0 : -ENOMEM;
+}
+
+/* Builds the layout (every point, block instances by the current counts) and a read
+ * plan per group. Keeps the last values of points that remain. */
+static int dev_plan(struct dev_rt *d)
+{
+	const struct cfg_device *c = d->cfg;
+	const struct profile *p = c->profile;
+	struct slot *old = d->slots;
+	size_t n_old = d->n_slots, n = p->n_points, k = 0;
+	struct mb_span *avoid = NULL;
+	int rc = 0;
+
+	for (size_t b = 0; b < p->n_blocks; b++)
+		n += (size_t)d->counts[b] * p->blocks[b].n_points;
+	d->slots = calloc(n ? n : 1, sizeof(*d->slots));
+	if (!d->slots) {
+		d->slots = old;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < p->n_points; i++) {
+		const struct prof_point *pt = &p->points[i];
+		d->slots[k++] = (struct slot){.def = pt, .block = MB_TOP_LEVEL, .bit = pt->bit,
+					      .address = pt->address, .grp = grp_of(d, pt->group)};
+	}
+	for (size_t b = 0; b < p->n_blocks; b++) {
+		const struct prof_block *blk = &p->blocks[b];
+		for (int inst = 0; inst < d->counts[b]; inst++) {
+			for (size_t i = 0; i < blk->n_points; i++) {
+				const struct prof_point *pt = &blk->points[i];
+				struct slot *s = &d->slots[k++];
+				*s = (struct slot){.def = pt, .block = (uint16_t)b,
+						   .instance = (uint16_t)inst, .bit = pt->bit,
+						   .grp = grp_of(d, blk->group)};
+				if (blk->bit_stride) {
+					uint32_t bitpos = (uint32_t)inst * blk->bit_stride +
+							  (uint32_t)pt->bit;
+					s->address = blk->base + pt->address + bitpos / 16;
+					s->bit = (int)(bitpos % 16);
+				} else {
+					s->address = (uint32_t)blk->base +
+						     (uint32_t)inst * blk->stride + pt->address;
+				}
 			}
 		}
-		enum mb_err_kind k = run_request(b, d, r);
-		if (k != MB_E_NONE && k != MB_E_EXCEPTION)
-			return k;
 	}
-	return MB_E_NONE;
+	d->n_slots = k;
+
+	/* Carry over what is known of points that stay. */
+	for (size_t i = 0; i < k && old; i++) {
+		struct slot *s = &d->slots[i];
+		for (size_t j = 0; j < n_old; j++) {
+			if (old[j].def == s->def && old[j].block == s->block &&
+			    old[j].instance == s->instance) {
+				s->v = old[j].v;
+				s->q = old[j].q;
+				s->t_ms = old[j].t_ms;
+				s->raw = old[j].raw;
+				s->raw_ok = old[j].raw_ok;
+				break;
+			}
+		}
+	}
+	free(old);
+
+	/* Wire addresses; a point below the device's address base cannot be read. */
+	for (size_t i = 0; i < k; i++) {
+		struct slot *s = &d->slots[i];
+		if (s->address < (uint32_t)c->address_base ||
+		    s->address - c->address_base + prof_point_width(s->def) > 65536) {
+			log_err("device %s: point %s at %u is outside the address space "
+				"(address_base %d)",
+				c->id, s->def->name, s->address, c->address_base);
+			s->q = HW_Q_CONFIG_ERROR;
+			s->unreadable = true;
+			continue;
+		}
+		s->address -= (uint32_t)c->address_base;
+	}
+
+	avoid = calloc(p->n_no_read ? p->n_no_read : 1, sizeof(*avoid));
+	if (!avoid)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_no_read; i++) {
+		const struct prof_noread *nr = &p->no_read[i];
+		uint32_t from = nr->from >= (unsigned)c->address_base ? nr->from - c->address_base : 0;
+		avoid[i] = (struct mb_span){nr->table, (uint16_t)from,
+					    (uint16_t)(nr->to - nr->from + 1)};
+	}
+	struct mb_plan_limits lim = {.max_regs = (uint16_t)c->max_regs,
+				     .max_bits = (uint16_t)c->max_bits,
+				     .max_gap = (uint16_t)c->max_gap,
+				     .avoid = avoid,
+				     .n_avoid = p->n_no_read};
+	free(d->reqs);
+	d->reqs = NULL;
+	d->n_reqs = 0;
+	for (size_t g = 0; g < d->n_grps; g++) {
+		struct mb_span *spans = calloc(k ? k : 1, sizeof(*spans)), *out = NULL;
+		size_t ns = 0, nout = 0;
+		if (!spans) {
+			rc = -ENOMEM;
+			break;
+		}
+		for (size_t i = 0; i < k; i++) {
+			const struct slot *s = &d->slots[i];
+			if (s->grp != (int)g || s->unreadable)
+				continue;
+			spans[ns++] = (struct mb_span){s->def->table, (uint16_t)s->address,
+						       (uint16_t)prof_point_width(s->def)};
+		}
+		d->grps[g].has_slots = ns > 0;
+		rc = mb_plan_build(spans, ns, &lim, &out, &nout);
+		free(spans);
+		if (rc < 0)
+			break;
+		struct req *nr = realloc(d->reqs, (d->n_reqs + nout + 1) * sizeof(*nr));
+		if (!nr) {
+			free(out);
+			rc = -ENOMEM;
+			break;
+		}
+		d->reqs = nr;
+		for (size_t r = 0; r < nout; r++)
+			d->reqs[d->n_reqs++] = (struct req){.span = out[r], .grp = (int)g};
+		free(out);
+	}
+	free(avoid);
+	if (rc == 0 && d->n_reqs > 1)
+		qsort(d->reqs, d->n_reqs, sizeof(*d->reqs), span_cmp_grp);
+	if (rc == 0)
+		rc = alloc_buffers(d);
+	if (rc == 0)
+		rc = locate(d);
+	if (rc < 0) {
+		log_err("device %s: cannot plan reads: %s", c->id, strerror(-rc));
+		return rc;
+	}
+	d->life_slot = d->time_slot = -1;
+	for (size_t i = 0; i < p->n_points; i++) {
+		if (p->points[i].role == PR_LIFE_CHECK && d->life_slot < 0)
+			d->life_slot = (int)i;
+		if (p->points[i].role == PR_DEVICE_TIME && d->time_slot < 0)
+			d->time_slot = (int)i;
+	}
+	for (size_t g = 1; g < d->n_grps; g++) {
+		const struct prof_group *pg = &p->groups[g - 1];
+		d->grps[g].counter_slot = pg->change_point; /* top-level slots come first */
+	}
+	d->send_full = true;
+	return 0;
 }
 
-/* Block counts read from the device; returns true when they differ from the plan's. */
+/* Splits request r, which the device refused, at a point boundary near its middle
+ * and relocates its points. Returns true if it could be split. */
+static bool split_request(struct dev_rt *d, size_t r)
+{
+	struct req *q = &d->reqs[r];
+	uint32_t lo = q->span.address, hi = lo + q->span.count, cut = 0, best = UINT32_MAX;
+	uint32_t mid = lo + q->span.count / 2;
+
+	for (size_t i = 0; i < d->n_slots; i++) {
+		const struct slot *s = &d->slots[i];
+		if (s->req != r || s->address <= lo)
+			continue;
+		uint32_t dist = s->address > mid ? s->address - mid : mid - s->address;
+		if (dist < best) {
+			best = dist;
+			cut = s->address;
+		}
+	}
+	if (!cut)
+		return false; /* one point (or several at one address): cannot split */
+	struct req *nr = realloc(d->reqs, (d->n_reqs + 1) * sizeof(*nr));
+	if (!nr)
+		return false;
+	d->reqs = nr;
+	q = &d->reqs[r];
+	memmove(&d->reqs[r + 2], &d->reqs[r + 1], (d->n_reqs - r - 1) * sizeof(*nr));
+	d->n_reqs++;
+	d->reqs[r + 1] = *q;
+	q->span.count = (uint16_t)(cut - lo);
+	d->reqs[r + 1].span.address = (uint16_t)cut;
+	d->reqs[r + 1].span.count = (uint16_t)(hi - cut);
+	if (alloc_buffers(d) < 0 || locate(d) < 0)
+		return false;
+	log_info("device %s: %s %u+%u refused; reading it as %u+%u and %u+%u", d->cfg->id,
+		 mb_table_name(q->span.table), lo, hi - lo, lo, cut - lo, cut, hi - cut);
+	return true;
+}
+
+/* ---- polling ---- */
+
+static void decode_slot(const struct dev_rt *d, const struct slot *s, struct hw_value *v,
+			int64_t *raw, bool *raw_ok)
+{
+	*raw_ok = false;
+	if (is_bit_table(s->def->table)) {
+		mb_decode_bit(s->def, d->bits[s->off], v);
+		*raw = d->bits[s->off] ? 1 : 0;
+		*raw_ok = true;
+		return;
+	}
+	const uint16_t *regs = d->regs + s->off;
+	if (s->bit != s->def->bit) {
+		struct prof_point tmp = *s->def;
+		tmp.bit = s->bit;
+		mb_decode_regs(&tmp, regs, v);
+		*raw_ok = mb_decode_raw(&tmp, regs, raw) == 0;
+		return;
+	}
+	mb_decode_regs(s->def, regs, v);
+	*raw_ok = mb_decode_raw(s->def, regs, raw) == 0;
+}
+
+/* A new value is a change unless it is within the point's deadband of the last one
+ * reported. */
+static bool differs(const struct slot *s, const struct hw_value *nv)
+{
+	if (s->def->deadband > 0 && s->v.type != HW_V_NONE && nv->type != HW_V_NONE &&
+	    s->v.type != HW_V_BOOL && nv->type != HW_V_BOOL)
+		return fabs(hw_value_as_double(nv) - hw_value_as_double(&s->v)) >= s->def->deadband;
+	return !hw_value_equal(&s->v, nv);
+}
+
+static void note_counter(struct dev_rt *d, struct slot *s, int64_t raw)
+{
+	if (s->def->role != PR_CHANGE_COUNTER || !s->raw_ok || raw == s->raw)
+		return;
+	uint64_t width = prof_point_width(s->def) >= 2 ? 0xFFFFFFFFull : 0xFFFFull;
+	uint64_t delta = ((uint64_t)raw - (uint64_t)s->raw) & width;
+	if (delta > 1) {
+		d->h.missed_changes += delta - 1;
+		log_info("device %s: change counter %s jumped by %llu: %llu transition(s) not seen",
+			 d->cfg->id, s->def->name, (unsigned long long)delta,
+			 (unsigned long long)(delta - 1));
+	}
+}
+
+/* Block counts read from the device; true when the layout must change. */
 static bool update_counts(struct dev_rt *d)
 {
 	const struct profile *p = d->cfg->profile;
@@ -345,14 +461,13 @@ static bool update_counts(struct dev_rt *d)
 		if (blk->count_point) {
 			want = d->counts[b];
 			for (size_t i = 0; i < p->n_points; i++) {
+				const struct slot *s = &d->slots[i];
 				if (strcmp(p->points[i].name, blk->count_point) != 0)
 					continue;
-				const struct slot *s = &d->slots[i];
-				int64_t raw;
-				if (!d->req_refused[s->req] && slot_raw(d, s, &raw) == 0)
-					want = raw < 0		      ? 0
-					       : raw > blk->max_count ? blk->max_count
-								      : (int)raw;
+				if (s->raw_ok && s->q == HW_Q_GOOD)
+					want = s->raw < 0 ? 0
+					       : s->raw > blk->max_count ? blk->max_count
+									 : (int)s->raw;
 				break;
 			}
 		}
@@ -364,111 +479,405 @@ static bool update_counts(struct dev_rt *d)
 	return changed;
 }
 
-static struct mb_poll_result *poll_device(struct mb_bus *b, struct dev_rt *d)
+/* Reads the requests of group g. Returns MB_E_NONE, or the first hard error. */
+static enum mb_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, int64_t now)
+{
+	for (size_t r = 0; r < d->n_reqs; r++) {
+		struct req *q = &d->reqs[r];
+		if (q->grp != g)
+			continue;
+		if (q->refused && now < q->retry_at)
+			continue;
+		if (!mb_link_is_connected(b->link) && mb_link_connect(b->link) < 0) {
+			d->h.err_io++;
+			return MB_E_IO;
+		}
+		int64_t t0 = g_get_monotonic_time();
+		void *dst = is_bit_table(q->span.table) ? (void *)(d->bits + q->off)
+							: (void *)(d->regs + q->off);
+		d->h.requests++;
+		int rc = mb_link_read(b->link, d->cfg->unit, q->span.table, q->span.address,
+				      q->span.count, dst, d->cfg->pause_ms);
+		if (rc >= 0) {
+			double ms = (double)(g_get_monotonic_time() - t0) / 1000.0;
+			d->h.rtt_ms_last = ms;
+			d->h.rtt_ms_avg = d->h.rtt_ms_avg == 0 ? ms : d->h.rtt_ms_avg * 0.8 + ms * 0.2;
+			q->refused = false;
+			continue;
+		}
+		enum mb_err_kind k = classify(-rc);
+		log_debug("device %s: %s %u+%u: %s", d->cfg->id, mb_table_name(q->span.table),
+			  q->span.address, q->span.count, modbus_strerror(-rc));
+		switch (k) {
+		case MB_E_EXCEPTION:
+			d->h.err_exception++;
+			if (split_request(d, r)) {
+				r--; /* read the first half now */
+				continue;
+			}
+			if (!q->refused)
+				log_warn("device %s: refuses %s %u+%u (%s): its points are "
+					 "config_error",
+					 d->cfg->id, mb_table_name(q->span.table), q->span.address,
+					 q->span.count, modbus_strerror(-rc));
+			q->refused = true;
+			q->retry_at = now + 60 * 1000000LL;
+			continue;
+		case MB_E_TIMEOUT:
+			d->h.err_timeout++;
+			/* A late answer must not be taken for the next one. */
+			mb_link_flush(b->link);
+			if (b->bus->type == BUS_TCP)
+				mb_link_close(b->link);
+			return k;
+		case MB_E_INVALID:
+			d->h.err_invalid++;
+			/* The stream is out of step: start it again. */
+			mb_link_flush(b->link);
+			if (b->bus->type == BUS_TCP)
+				mb_link_close(b->link);
+			return k;
+		default:
+			d->h.err_io++;
+			mb_link_close(b->link);
+			return k;
+		}
+	}
+	return MB_E_NONE;
+}
+
+static void mark_dirty_group(struct dev_rt *d, int g, enum hw_quality q)
+{
+	for (size_t i = 0; i < d->n_slots; i++) {
+		struct slot *s = &d->slots[i];
+		if (s->grp == g && s->q != HW_Q_CONFIG_ERROR && s->q != q &&
+		    s->v.type != HW_V_NONE) {
+			s->q = q;
+			s->dirty = true;
+		}
+	}
+}
+
+/* Takes in what group g just read. */
+static void absorb_group(struct dev_rt *d, int g, int64_t now, int64_t t_ms)
+{
+	for (size_t i = 0; i < d->n_slots; i++) {
+		struct slot *s = &d->slots[i];
+		if (s->grp != g || s->req == NO_REQ)
+			continue;
+		if (d->reqs[s->req].refused) {
+			if (s->q != HW_Q_CONFIG_ERROR) {
+				s->q = HW_Q_CONFIG_ERROR;
+				s->dirty = true;
+			}
+			continue;
+		}
+		struct hw_value nv;
+		int64_t raw;
+		bool raw_ok;
+		decode_slot(d, s, &nv, &raw, &raw_ok);
+		if (raw_ok)
+			note_counter(d, s, raw);
+		if (s->q != HW_Q_GOOD || differs(s, &nv)) {
+			s->v = nv;
+			s->dirty = true;
+		}
+		s->q = HW_Q_GOOD;
+		s->t_ms = t_ms;
+		if ((int)i == d->life_slot && raw_ok && (!d->life_seen || raw != s->raw)) {
+			d->life_changed = now;
+			d->life_seen = true;
+		}
+		s->raw = raw;
+		s->raw_ok = raw_ok;
+	}
+	/* A moved change counter: the groups it covers are read now. */
+	for (size_t k = 1; k < d->n_grps; k++) {
+		struct grp_rt *gr = &d->grps[k];
+		if (gr->counter_slot < 0 || d->slots[gr->counter_slot].grp != g)
+			continue;
+		const struct slot *cs = &d->slots[gr->counter_slot];
+		if (cs->raw_ok && (!gr->counter_known || cs->raw != gr->counter_seen))
+			gr->next_due = now;
+	}
+}
+
+static struct mb_poll_result *make_result(struct mb_bus *b, struct dev_rt *d, int64_t now,
+					  enum mb_err_kind k)
 {
 	struct mb_poll_result *res = calloc(1, sizeof(*res));
-	enum mb_err_kind k;
-	int64_t now_mono;
-
 	if (!res)
 		return NULL;
-	d->h.polls++;
-	k = d->reqs || d->n_slots == 0 ? run_plan(b, d) : MB_E_INVALID;
-	if (k == MB_E_NONE && update_counts(d)) {
-		if (dev_plan(d) == 0)
-			k = run_plan(b, d);
-		else
-			k = MB_E_INVALID;
-	}
-	now_mono = g_get_monotonic_time();
 	res->generation = b->generation;
 	res->device_index = d->index;
 	res->t_ms = g_get_real_time() / 1000;
-	res->device_time = -1;
 	res->err = k;
 	res->ok = k == MB_E_NONE;
-	if (res->ok) {
-		d->h.consecutive_failures = 0;
-		d->h.last_ok_ms = res->t_ms;
-		d->ever_ok = true;
-		if (d->fail_logged)
-			log_info("device %s: answering again", d->cfg->id);
-		d->fail_logged = false;
-		res->samples = calloc(d->n_slots ? d->n_slots : 1, sizeof(*res->samples));
-		if (res->samples) {
-			res->n_samples = d->n_slots;
-			for (size_t i = 0; i < d->n_slots; i++) {
-				const struct slot *s = &d->slots[i];
-				struct mb_sample *o = &res->samples[i];
-				o->def = s->def;
-				o->block = s->block;
-				o->instance = s->instance;
-				if (d->req_refused[s->req]) {
-					o->q = HW_Q_CONFIG_ERROR;
-					continue;
-				}
-				o->q = HW_Q_GOOD;
-				if (is_bit_table(s->def->table))
-					mb_decode_bit(s->def, d->bits[s->off], &o->v);
-				else
-					mb_decode_regs(s->def, d->regs + s->off, &o->v);
-			}
-		}
-		for (size_t i = 0; i < d->n_slots && i < d->cfg->profile->n_points; i++) {
-			const struct slot *s = &d->slots[i];
-			int64_t raw;
-			if (d->req_refused[s->req] || slot_raw(d, s, &raw) < 0)
-				continue;
-			if (s->def == d->life_point) {
-				if (!d->life_seen || raw != d->life_raw)
-					d->life_changed = now_mono;
-				d->life_seen = true;
-				d->life_raw = raw;
-			} else if (s->def == d->time_point) {
-				res->device_time = raw;
-			}
-		}
-	} else {
-		d->h.consecutive_failures++;
-		if (!d->fail_logged && d->h.consecutive_failures >= (unsigned)d->cfg->offline_after)
-			log_warn("device %s: no answer in %u polls (%s), offline", d->cfg->id,
-				 d->h.consecutive_failures, mb_err_kind_name(k));
-		if (d->h.consecutive_failures >= (unsigned)d->cfg->offline_after)
-			d->fail_logged = true;
-	}
-	res->online = d->ever_ok && d->h.consecutive_failures < (unsigned)d->cfg->offline_after;
-	res->frozen = d->life_point && d->life_seen && d->cfg->life_check_s > 0 &&
-		      now_mono - d->life_changed >= (int64_t)d->cfg->life_check_s * 1000000;
+	res->online = d->online;
+	res->frozen = d->online && d->life_slot >= 0 && d->life_seen && d->cfg->life_check_s > 0 &&
+		      now - d->life_changed >= (int64_t)d->cfg->life_check_s * 1000000;
+	res->device_time = d->time_slot >= 0 && d->slots[d->time_slot].raw_ok
+				   ? d->slots[d->time_slot].raw
+				   : -1;
 	res->health = d->h;
+	res->n_layout = d->n_slots;
+	if (!d->online)
+		return res;
+	size_t n = 0;
+	res->full = d->send_full;
+	for (size_t i = 0; i < d->n_slots; i++)
+		n += res->full || d->slots[i].dirty;
+	if (n) {
+		res->samples = calloc(n, sizeof(*res->samples));
+		if (!res->samples) {
+			res->full = false;
+			return res;
+		}
+	}
+	for (size_t i = 0; i < d->n_slots; i++) {
+		struct slot *s = &d->slots[i];
+		if (!res->full && !s->dirty)
+			continue;
+		res->samples[res->n_samples++] =
+		    (struct mb_sample){.def = s->def, .index = (uint32_t)i, .block = s->block,
+				       .instance = s->instance, .q = s->q, .v = s->v,
+				       .t_ms = s->t_ms};
+		s->dirty = false;
+	}
+	d->send_full = false;
 	return res;
 }
 
-/* The next deadline: on the interval grid while the device answers, backed off
- * exponentially (capped) while it is offline. Overruns are counted, never absorbed. */
-static void schedule_next(struct dev_rt *d, int64_t now)
+/* The retry delay after a failed poll: the device's fastest interval, doubled with
+ * every further failure, capped. The other devices keep their own schedule. */
+static int64_t backoff_us(const struct dev_rt *d)
 {
-	int64_t iv = (int64_t)d->cfg->interval_ms * 1000;
-	unsigned f = d->h.consecutive_failures;
-	unsigned lim = (unsigned)d->cfg->offline_after;
+	int64_t fastest = INT64_MAX, cap = (int64_t)d->cfg->backoff_max_ms * 1000;
+	for (size_t g = 0; g < d->n_grps; g++)
+		if (d->grps[g].has_slots && d->grps[g].interval_us < fastest)
+			fastest = d->grps[g].interval_us;
+	if (fastest == INT64_MAX)
+		fastest = (int64_t)d->cfg->interval_ms * 1000;
+	int64_t delay = fastest;
+	for (unsigned i = 1; i < d->h.consecutive_failures && delay < cap; i++)
+		delay *= 2;
+	return delay < cap ? delay : (cap > fastest ? cap : fastest);
+}
 
-	if (f >= lim) {
-		int64_t delay = iv;
-		for (unsigned i = lim; i < f && delay < (int64_t)d->cfg->backoff_max_ms * 1000; i++)
-			delay *= 2;
-		if (delay > (int64_t)d->cfg->backoff_max_ms * 1000)
-			delay = (int64_t)d->cfg->backoff_max_ms * 1000;
-		if (delay < iv)
-			delay = iv;
-		d->next_due = now + delay;
+static void schedule_next(struct dev_rt *d, struct grp_rt *gr, int64_t now)
+{
+	if (d->hold_until > gr->next_due) {
+		/* Backed off: a deliberate delay, not an overrun. */
+		gr->next_due = now + gr->interval_us;
 		return;
 	}
-	d->next_due += iv;
-	if (d->next_due <= now) {
-		int64_t behind = (now - d->next_due) / iv + 1;
+	gr->next_due += gr->interval_us;
+	if (gr->next_due <= now) {
+		int64_t behind = (now - gr->next_due) / gr->interval_us + 1;
 		d->h.overruns += (uint64_t)behind;
-		d->next_due += behind * iv;
+		gr->next_due += behind * gr->interval_us;
 	}
 }
+
+/* Polls group g of d. Returns a result to deliver, or NULL when there is nothing new. */
+static struct mb_poll_result *poll_group(struct mb_bus *b, struct dev_rt *d, int g)
+{
+	struct grp_rt *gr = &d->grps[g];
+	int64_t now = g_get_monotonic_time();
+	enum mb_err_kind k = MB_E_NONE;
+	bool was_online = d->online;
+	int64_t counter_at_read = 0;
+	bool counter_ok = false;
+
+	schedule_next(d, gr, now);
+	/* Nothing moved since this group was read: it is still current. */
+	if (gr->counter_slot >= 0) {
+		const struct slot *cs = &d->slots[gr->counter_slot];
+		counter_ok = cs->raw_ok && cs->q == HW_Q_GOOD;
+		counter_at_read = cs->raw;
+		if (counter_ok && gr->counter_known && cs->raw == gr->counter_seen &&
+		    now - gr->fresh_at < gr->refresh_us && d->online) {
+			d->h.skipped++;
+			gr->fresh_at = now;
+			return NULL;
+		}
+	}
+	d->h.polls++;
+	k = read_group(b, d, g, now);
+	if (k == MB_E_NONE) {
+		int64_t t_ms = g_get_real_time() / 1000;
+		absorb_group(d, g, now, t_ms);
+		if (update_counts(d)) {
+			if (dev_plan(d) < 0)
+				k = MB_E_INVALID;
+			else
+				for (size_t x = 0; x < d->n_grps; x++)
+					if (d->grps[x].has_slots)
+						d->grps[x].next_due = now;
+		}
+	}
+	now = g_get_monotonic_time();
+	if (k == MB_E_NONE) {
+		gr->fresh_at = now;
+		gr->counter_seen = counter_at_read;
+		gr->counter_known = counter_ok;
+		d->h.consecutive_failures = 0;
+		d->h.last_ok_ms = g_get_real_time() / 1000;
+		d->hold_until = 0;
+		if (!d->online) {
+			d->send_full = true;
+			for (size_t x = 0; x < d->n_grps; x++)
+				if ((int)x != g)
+					d->grps[x].next_due = now;
+		}
+		d->ever_ok = true;
+		d->online = true;
+		if (d->fail_logged)
+			log_info("device %s: answering again", d->cfg->id);
+		d->fail_logged = false;
+	} else {
+		d->h.consecutive_failures++;
+		d->hold_until = now + backoff_us(d);
+		if (d->h.consecutive_failures >= (unsigned)d->cfg->offline_after) {
+			if (!d->fail_logged)
+				log_warn("device %s: no answer in %u polls (%s), offline", d->cfg->id,
+					 d->h.consecutive_failures, mb_err_kind_name(k));
+			d->fail_logged = true;
+			d->online = false;
+			/* What was read stays, but none of it is current any more. */
+			for (size_t i = 0; i < d->n_slots; i++)
+				if (d->slots[i].q == HW_Q_GOOD || d->slots[i].q == HW_Q_STALE)
+					d->slots[i].q = HW_Q_COMM_LOST;
+			for (size_t x = 0; x < d->n_grps; x++) {
+				d->grps[x].stale = false;
+				d->grps[x].counter_known = false;
+			}
+		}
+	}
+	/* Groups not refreshed for two intervals (and a timeout) are stale. */
+	for (size_t x = 0; x < d->n_grps && d->online; x++) {
+		struct grp_rt *o = &d->grps[x];
+		if (!o->has_slots || !o->fresh_at)
+			continue;
+		bool stale = now - o->fresh_at >
+			     2 * o->interval_us + (int64_t)b->bus->timeout_ms * 1000;
+		if (stale != o->stale)
+			mark_dirty_group(d, (int)x, stale ? HW_Q_STALE : HW_Q_GOOD);
+		o->stale = stale;
+	}
+	(void)was_online;
+	return make_result(b, d, now, k);
+}
+
+/* ---- commands ---- */
+
+static const struct prof_command *find_cmd(const struct cfg_device *d, const char *name)
+{
+	return d->profile ? profile_find_command(d->profile, name) : NULL;
+}
+
+static int authorise(const struct cfg_device *d, const char *command, const char *who,
+		     const struct prof_command **out)
+{
+	const struct prof_command *c = find_cmd(d, command);
+	if (!c) {
+		log_warn("command %s on device %s asked by %s: no such command", command, d->id,
+			 who);
+		return -ENOENT;
+	}
+	if (!cfg_device_allows(d, command)) {
+		log_warn("command %s on device %s asked by %s: refused (not in allow_commands)",
+			 command, d->id, who);
+		return -EPERM;
+	}
+	*out = c;
+	return 0;
+}
+
+static int run_command(struct mb_link *l, const struct cfg_device *d,
+		       const struct prof_command *c, const char *who)
+{
+	int rc = mb_link_connect(l);
+	if (rc == 0) {
+		uint32_t a = c->address;
+		if (a < (uint32_t)d->address_base)
+			rc = -EINVAL;
+		else
+			rc = mb_link_write(l, d->unit, c->table, (uint16_t)(a - d->address_base),
+					   c->value, d->pause_ms);
+		if (rc < 0 && classify(-rc) != MB_E_EXCEPTION)
+			mb_link_close(l);
+	}
+	if (rc == 0)
+		log_info("command %s on device %s asked by %s: written (%s %u = %u)", c->name,
+			 d->id, who, mb_table_name(c->table), c->address, c->value);
+	else
+		log_warn("command %s on device %s asked by %s: failed: %s", c->name, d->id, who,
+			 modbus_strerror(-rc));
+	return rc;
+}
+
+struct cmd_done {
+	mb_cmd_fn fn;
+	void *ud;
+	int rc;
+};
+
+static gboolean cmd_done_cb(gpointer data)
+{
+	struct cmd_done *cd = data;
+	cd->fn(cd->rc, cd->ud);
+	g_free(cd);
+	return G_SOURCE_REMOVE;
+}
+
+int mb_bus_command(struct mb_bus *b, size_t device_index, const char *command, const char *who,
+		   mb_cmd_fn fn, void *ud)
+{
+	const struct prof_command *c;
+	struct dev_rt *d = NULL;
+	int rc;
+
+	for (size_t i = 0; i < b->n_devs; i++)
+		if (b->devs[i].index == device_index)
+			d = &b->devs[i];
+	if (!d)
+		return -ENOENT;
+	rc = authorise(d->cfg, command, who, &c);
+	if (rc < 0)
+		return rc;
+	struct cmd *q = g_new0(struct cmd, 1);
+	q->dev = (size_t)(d - b->devs);
+	q->c = c;
+	q->who = g_strdup(who);
+	q->fn = fn;
+	q->ud = ud;
+	g_mutex_lock(&b->lock);
+	g_queue_push_tail(&b->cmds, q);
+	g_cond_signal(&b->cond);
+	g_mutex_unlock(&b->lock);
+	return 0;
+}
+
+int mb_command_once(const struct cfg_device *d, const char *command, const char *who)
+{
+	const struct prof_command *c;
+	struct mb_link *l = NULL;
+	int rc = authorise(d, command, who, &c);
+
+	if (rc < 0)
+		return rc;
+	rc = mb_link_create(d->bus, &l);
+	if (rc < 0)
+		return rc;
+	rc = run_command(l, d, c, who);
+	mb_link_destroy(l);
+	return rc;
+}
+
+/* ---- the worker ---- */
+
+static void deliver(struct mb_bus *b, struct mb_poll_result *res);
 
 struct delivery {
 	struct mb_poll_result *res;
@@ -484,40 +893,123 @@ static gboolean deliver_cb(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+static void deliver(struct mb_bus *b, struct mb_poll_result *res)
+{
+	struct delivery *dl = g_new(struct delivery, 1);
+	dl->res = res;
+	dl->fn = b->fn;
+	dl->ud = b->ud;
+	g_main_context_invoke(b->ctx, deliver_cb, dl);
+}
+
+/* The next group to poll: among those due, the one with the shortest interval (alarm
+ * words before analogs when the line is behind); else the earliest. */
+static void pick(struct mb_bus *b, int64_t now, struct dev_rt **od, int *og, int64_t *due)
+{
+	struct dev_rt *bd = NULL;
+	int bg = -1;
+	int64_t bdue = INT64_MAX, biv = INT64_MAX;
+
+	for (size_t i = 0; i < b->n_devs; i++) {
+		struct dev_rt *d = &b->devs[i];
+		for (size_t g = 0; g < d->n_grps; g++) {
+			struct grp_rt *gr = &d->grps[g];
+			if (!gr->has_slots)
+				continue;
+			int64_t t = gr->next_due > d->hold_until ? gr->next_due : d->hold_until;
+			bool due_now = t <= now, best_due = bdue <= now;
+			if (!bd || (due_now && !best_due) ||
+			    (due_now && best_due &&
+			     (gr->interval_us < biv || (gr->interval_us == biv && t < bdue))) ||
+			    (!due_now && !best_due && t < bdue)) {
+				bd = d;
+				bg = (int)g;
+				bdue = t;
+				biv = gr->interval_us;
+			}
+		}
+	}
+	*od = bd;
+	*og = bg;
+	*due = bdue;
+}
+
 static gpointer worker(gpointer arg)
 {
 	struct mb_bus *b = arg;
 
 	g_mutex_lock(&b->lock);
 	while (!b->stop) {
-		struct dev_rt *next = NULL;
-		for (size_t i = 0; i < b->n_devs; i++)
-			if (!next || b->devs[i].next_due < next->next_due)
-				next = &b->devs[i];
-		if (!next) {
+		struct cmd *c = g_queue_pop_head(&b->cmds);
+		if (c) {
+			g_mutex_unlock(&b->lock);
+			struct dev_rt *d = &b->devs[c->dev];
+			int rc = run_command(b->link, d->cfg, c->c, c->who);
+			if (c->fn) {
+				struct cmd_done *cd = g_new(struct cmd_done, 1);
+				cd->fn = c->fn;
+				cd->ud = c->ud;
+				cd->rc = rc;
+				g_main_context_invoke(b->ctx, cmd_done_cb, cd);
+			}
+			g_free(c->who);
+			g_free(c);
+			g_mutex_lock(&b->lock);
+			b->stats.commands++;
+			continue;
+		}
+		struct dev_rt *d;
+		int g;
+		int64_t due, now = g_get_monotonic_time();
+		pick(b, now, &d, &g, &due);
+		if (!d) {
 			g_cond_wait(&b->cond, &b->lock);
 			continue;
 		}
-		if (g_get_monotonic_time() < next->next_due) {
-			g_cond_wait_until(&b->cond, &b->lock, next->next_due);
+		if (now < due) {
+			g_cond_wait_until(&b->cond, &b->lock, due);
 			continue;
 		}
 		g_mutex_unlock(&b->lock);
 
-		struct mb_poll_result *res = poll_device(b, next);
-		schedule_next(next, g_get_monotonic_time());
-		if (res) {
-			struct delivery *dl = g_new(struct delivery, 1);
-			dl->res = res;
-			dl->fn = b->fn;
-			dl->ud = b->ud;
-			g_main_context_invoke(b->ctx, deliver_cb, dl);
-		}
+		struct mb_poll_result *res = poll_group(b, d, g);
+		if (res)
+			deliver(b, res);
+
 		g_mutex_lock(&b->lock);
+		b->stats.polls++;
+		b->stats.overruns = 0;
+		for (size_t i = 0; i < b->n_devs; i++)
+			b->stats.overruns += b->devs[i].h.overruns;
+		mb_link_get_stats(b->link, &b->stats.link);
 	}
 	g_mutex_unlock(&b->lock);
-	bus_disconnect(b);
+	mb_link_close(b->link);
 	return NULL;
+}
+
+static int dev_init(struct dev_rt *d, const struct cfg_device *c, size_t index, int64_t now)
+{
+	const struct profile *p = c->profile;
+
+	d->cfg = c;
+	d->index = index;
+	d->counts = calloc(p->n_blocks ? p->n_blocks : 1, sizeof(int));
+	d->n_grps = 1 + p->n_groups;
+	d->grps = calloc(d->n_grps, sizeof(*d->grps));
+	if (!d->counts || !d->grps)
+		return -ENOMEM;
+	for (size_t k = 0; k < p->n_blocks; k++)
+		d->counts[k] = p->blocks[k].count_point ? 0 : p->blocks[k].count;
+	for (size_t g = 0; g < d->n_grps; g++) {
+		struct grp_rt *gr = &d->grps[g];
+		gr->pgroup = (int)g - 1;
+		gr->interval_us = (int64_t)cfg_device_group_interval(c, gr->pgroup) * 1000;
+		gr->refresh_us = g ? (int64_t)p->groups[g - 1].refresh_ms * 1000 : INT64_MAX;
+		gr->counter_slot = -1;
+		gr->next_due = now;
+	}
+	return dev_plan(d);
 }
 
 int mb_bus_start(const struct hw_config *cfg, size_t bus_index, unsigned generation,
@@ -538,17 +1030,11 @@ int mb_bus_start(const struct hw_config *cfg, size_t bus_index, unsigned generat
 	b->ud = ud;
 	g_mutex_init(&b->lock);
 	g_cond_init(&b->cond);
+	g_queue_init(&b->cmds);
 
-	b->mb = modbus_new_tcp(bus->host, bus->port);
-	if (!b->mb) {
-		rc = -errno;
+	rc = mb_link_create(bus, &b->link);
+	if (rc < 0)
 		goto fail;
-	}
-	modbus_set_response_timeout(b->mb, (uint32_t)(bus->timeout_ms / 1000),
-				    (uint32_t)(bus->timeout_ms % 1000) * 1000);
-	modbus_set_byte_timeout(b->mb, (uint32_t)(bus->timeout_ms / 1000),
-				(uint32_t)(bus->timeout_ms % 1000) * 1000);
-
 	for (size_t i = 0; i < cfg->n_devices; i++)
 		if (cfg->devices[i].bus == bus)
 			n++;
@@ -559,38 +1045,24 @@ int mb_bus_start(const struct hw_config *cfg, size_t bus_index, unsigned generat
 	}
 	int64_t now = g_get_monotonic_time();
 	for (size_t i = 0; i < cfg->n_devices; i++) {
-		const struct cfg_device *c = &cfg->devices[i];
-		if (c->bus != bus)
+		if (cfg->devices[i].bus != bus)
 			continue;
-		struct dev_rt *d = &b->devs[b->n_devs++];
-		const struct profile *p = c->profile;
-		d->cfg = c;
-		d->index = i;
-		d->counts = calloc(p->n_blocks ? p->n_blocks : 1, sizeof(int));
-		if (!d->counts) {
-			rc = -ENOMEM;
-			goto fail;
-		}
-		for (size_t k = 0; k < p->n_blocks; k++)
-			d->counts[k] = p->blocks[k].count_point ? 0 : p->blocks[k].count;
-		for (size_t k = 0; k < p->n_points; k++) {
-			if (p->points[k].role == PR_LIFE_CHECK && !d->life_point)
-				d->life_point = &p->points[k];
-			if (p->points[k].role == PR_DEVICE_TIME && !d->time_point)
-				d->time_point = &p->points[k];
-		}
-		rc = dev_plan(d);
+		rc = dev_init(&b->devs[b->n_devs++], &cfg->devices[i], i, now);
 		if (rc < 0)
 			goto fail;
-		d->next_due = now;
 	}
 	b->thread = g_thread_try_new(bus->id, worker, b, NULL);
 	if (!b->thread) {
 		rc = -EAGAIN;
 		goto fail;
 	}
-	log_info("bus %s: polling %zu device(s) on %s:%d", bus->id, b->n_devs, bus->host,
-		 bus->port);
+	if (bus->type == BUS_RTU)
+		log_info("bus %s: polling %zu device(s) on %s at %d baud (silence %lld us)",
+			 bus->id, b->n_devs, bus->device, bus->baud,
+			 (long long)mb_link_silence_us(b->link));
+	else
+		log_info("bus %s: polling %zu device(s) on %s:%d", bus->id, b->n_devs, bus->host,
+			 bus->port);
 	*out = b;
 	return 0;
 fail:
@@ -598,8 +1070,22 @@ fail:
 	return rc;
 }
 
+const struct cfg_bus *mb_bus_config(const struct mb_bus *b)
+{
+	return b->bus;
+}
+
+void mb_bus_get_stats(struct mb_bus *b, struct mb_bus_stats *out)
+{
+	g_mutex_lock(&b->lock);
+	*out = b->stats;
+	g_mutex_unlock(&b->lock);
+}
+
 void mb_bus_stop(struct mb_bus *b)
 {
+	struct cmd *c;
+
 	if (!b)
 		return;
 	if (b->thread) {
@@ -609,13 +1095,20 @@ void mb_bus_stop(struct mb_bus *b)
 		g_mutex_unlock(&b->lock);
 		g_thread_join(b->thread);
 	}
+	while ((c = g_queue_pop_head(&b->cmds))) {
+		log_warn("command %s asked by %s: not run, the bus stopped", c->c->name, c->who);
+		if (c->fn)
+			c->fn(-ECANCELED, c->ud);
+		g_free(c->who);
+		g_free(c);
+	}
 	for (size_t i = 0; i < b->n_devs; i++) {
-		dev_free_plan(&b->devs[i]);
+		dev_free_layout(&b->devs[i]);
 		free(b->devs[i].counts);
+		free(b->devs[i].grps);
 	}
 	free(b->devs);
-	if (b->mb)
-		modbus_free(b->mb);
+	mb_link_destroy(b->link);
 	g_mutex_clear(&b->lock);
 	g_cond_clear(&b->cond);
 	free(b);

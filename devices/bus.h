@@ -1,7 +1,8 @@
-/* A Modbus bus: one worker thread per endpoint that polls its devices on a
- * deadline schedule and hands every poll result to the main loop.
- * mb_bus_start/mb_bus_stop run on the main thread; results are delivered on the
- * GMainContext given to mb_bus_start. */
+/* A Modbus bus: one worker thread per TCP endpoint or serial line that polls its
+ * devices' point groups on a deadline schedule (fast groups first when the line is
+ * busy), runs the writes it is asked for, and hands every result to the main loop.
+ * mb_bus_start/mb_bus_stop/mb_bus_command run on the main thread; results are
+ * delivered on the GMainContext given to mb_bus_start. */
 #ifndef HW_BUS_H
 #define HW_BUS_H
 
@@ -9,19 +10,22 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "devices/link.h"
 #include "devices/profile.h"
 #include "gateway/config.h"
 #include "gateway/value.h"
 
 #define MB_TOP_LEVEL 0xFFFFu
 
-/* One decoded point of one poll. */
+/* One point of one result. */
 struct mb_sample {
 	const struct prof_point *def; /* owned by the profile */
-	uint16_t block;		      /* index into profile->blocks, or MB_TOP_LEVEL */
-	uint16_t instance;	      /* block instance, 0 for top-level points */
-	enum hw_quality q; /* GOOD, or CONFIG_ERROR when the device refused the address */
-	struct hw_value v;
+	uint32_t index;               /* position of the point in the device's layout */
+	uint16_t block;               /* index into profile->blocks, or MB_TOP_LEVEL */
+	uint16_t instance;            /* block instance, 0 for top-level points */
+	enum hw_quality q;            /* GOOD, STALE, or CONFIG_ERROR (the device refused it) */
+	struct hw_value v;            /* the last value read (kept when not GOOD) */
+	int64_t t_ms;                 /* wall clock of the read that produced v */
 };
 
 enum mb_err_kind { MB_E_NONE = 0, MB_E_TIMEOUT, MB_E_EXCEPTION, MB_E_IO, MB_E_INVALID };
@@ -29,15 +33,17 @@ const char *mb_err_kind_name(enum mb_err_kind k);
 
 /* Counters of one device, cumulative since the bus started. */
 struct mb_health {
-	uint64_t polls;
+	uint64_t polls;         /* group polls attempted */
 	uint64_t requests;
+	uint64_t skipped;       /* group reads skipped because the change counter did not move */
+	uint64_t missed_changes; /* change counter jumps beyond one: transitions not seen */
 	uint64_t err_timeout;
 	uint64_t err_exception;
 	uint64_t err_io;
 	uint64_t err_invalid;
-	uint64_t overruns;
+	uint64_t overruns; /* group deadlines missed by a whole interval */
 	double rtt_ms_last;
-	double rtt_ms_avg;  /* exponentially weighted, alpha 0.2 */
+	double rtt_ms_avg; /* exponentially weighted, alpha 0.2 */
 	int64_t last_ok_ms; /* wall clock, 0 = never */
 	unsigned consecutive_failures;
 };
@@ -45,22 +51,35 @@ struct mb_health {
 struct mb_poll_result {
 	unsigned generation;  /* the bus generation it came from */
 	size_t device_index;  /* into hw_config.devices */
-	bool ok;	      /* every request answered (exceptions count as answered) */
+	bool ok;              /* the polled group answered (exceptions count as answered) */
 	enum mb_err_kind err; /* first error of this poll */
-	int64_t t_ms;	      /* wall clock of the poll */
-	bool online;	      /* fewer than offline_after consecutive failures */
-	bool frozen;	      /* life_check unchanged for life_check_s */
+	int64_t t_ms;         /* wall clock of the poll */
+	bool online;          /* answered, and fewer than offline_after consecutive failures */
+	bool frozen;          /* life_check unchanged for life_check_s */
 	int64_t device_time;  /* from a device_time point, -1 if none */
 	struct mb_health health;
-	struct mb_sample *samples; /* only when ok: every point of the device, in profile order */
+	/* full: samples hold every point of the device, in layout order (the layout may
+	 * have changed: a block count moved). Otherwise only the points that changed. */
+	bool full;
+	size_t n_layout; /* points in the device's layout */
+	struct mb_sample *samples;
 	size_t n_samples;
 };
 void mb_poll_result_free(struct mb_poll_result *r); /* accepts NULL */
 
 /* Called on `ctx`'s thread with each result; takes ownership of it. */
 typedef void (*mb_result_fn)(struct mb_poll_result *r, void *ud);
+/* Called on `ctx`'s thread when a command finished: 0 or a negative errno. */
+typedef void (*mb_cmd_fn)(int rc, void *ud);
 
 struct mb_bus;
+
+struct mb_bus_stats {
+	struct mb_link_stats link;
+	uint64_t polls;
+	uint64_t overruns;
+	uint64_t commands;
+};
 
 /* Starts the worker of cfg->buses[bus_index], polling every device of cfg on that
  * bus. cfg must outlive the bus. Returns 0 or -errno. */
@@ -69,5 +88,19 @@ int mb_bus_start(const struct hw_config *cfg, size_t bus_index, unsigned generat
 /* Stops and joins the worker (within the bus timeout); accepts NULL. Results already
  * queued on ctx may still be delivered afterwards: compare their generation. */
 void mb_bus_stop(struct mb_bus *b);
+const struct cfg_bus *mb_bus_config(const struct mb_bus *b);
+void mb_bus_get_stats(struct mb_bus *b, struct mb_bus_stats *out);
+
+/* Queues profile command `command` for cfg->devices[device_index] (which must be on
+ * this bus), asked for by `who`. Commands go before the next poll. Returns 0 when
+ * queued (fn then reports the outcome), -ENOENT (no such command or device on this
+ * bus) or -EPERM (the device's allow_commands does not name it). Every request, run
+ * or refused, is logged with who asked for it. */
+int mb_bus_command(struct mb_bus *b, size_t device_index, const char *command, const char *who,
+		   mb_cmd_fn fn, void *ud);
+
+/* Runs one command on a device over a connection of its own, outside any daemon
+ * (the command line). Same authorisation and logging as mb_bus_command. */
+int mb_command_once(const struct cfg_device *d, const char *command, const char *who);
 
 #endif

@@ -99,8 +99,8 @@ static char *sample_key(const struct hub_device *d, const struct mb_sample *s)
 	return k;
 }
 
-/* The set of points changed (a block count moved): rebuild the table, keeping
- * the state of points that remain. */
+/* The layout changed (a block count moved): rebuild the table from a full result,
+ * keeping nothing (the result carries every point's state). */
 static int rebuild_points(struct hub_device *d, const struct mb_poll_result *r)
 {
 	struct hub_point *np = calloc(r->n_samples ? r->n_samples : 1, sizeof(*np));
@@ -115,14 +115,8 @@ static int rebuild_points(struct hub_device *d, const struct mb_poll_result *r)
 			free(np);
 			return -ENOMEM;
 		}
-		for (size_t k = 0; k < d->n_points; k++) {
-			if (strcmp(d->points[k].key, np[i].key) == 0) {
-				np[i].v = d->points[k].v;
-				np[i].q = d->points[k].q;
-				np[i].t_ms = d->points[k].t_ms;
-				break;
-			}
-		}
+		/* New points are announced once, whatever their value. */
+		np[i].changed = true;
 	}
 	free_points(d);
 	d->points = np;
@@ -140,10 +134,18 @@ static bool same_layout(const struct hub_device *d, const struct mb_poll_result 
 	return true;
 }
 
+/* Counters and clocks move all the time: their values are kept current but are not
+ * changes worth telling anyone about (the heartbeat carries them). */
+static bool quiet(const struct prof_point *def)
+{
+	return def->role != PR_NONE;
+}
+
 void hub_apply(struct hub *h, const struct mb_poll_result *r)
 {
 	struct hub_device *d;
 	enum hub_dev_quality dq;
+	bool relayout = false;
 
 	if (r->device_index >= h->n_devs)
 		return;
@@ -157,32 +159,33 @@ void hub_apply(struct hub *h, const struct mb_poll_result *r)
 	if (r->device_time >= 0)
 		d->device_time = r->device_time;
 
-	if (r->ok && !same_layout(d, r) && rebuild_points(d, r) < 0) {
-		log_err("device %s: out of memory", d->cfg->id);
-		return;
-	}
 	for (size_t i = 0; i < d->n_points; i++)
 		d->points[i].changed = false;
-
-	if (r->ok) {
-		for (size_t i = 0; i < r->n_samples; i++) {
-			struct hub_point *p = &d->points[i];
-			const struct mb_sample *s = &r->samples[i];
-			if (s->q == HW_Q_GOOD) {
-				if (p->q != HW_Q_GOOD || !hw_value_equal(&p->v, &s->v))
-					p->changed = true;
-				p->v = s->v;
-				p->t_ms = r->t_ms;
-			} else if (p->q != s->q) {
-				p->changed = true;
-			}
-			p->q = s->q;
+	if (r->full && !same_layout(d, r)) {
+		if (rebuild_points(d, r) < 0) {
+			log_err("device %s: out of memory", d->cfg->id);
+			return;
 		}
-	} else if (!r->online) {
+		relayout = true;
+	}
+	for (size_t i = 0; i < r->n_samples; i++) {
+		const struct mb_sample *s = &r->samples[i];
+		size_t at = r->full ? i : s->index;
+		if (at >= d->n_points || d->points[at].def != s->def)
+			continue; /* a delta for a layout this hub has not seen: the next full fixes it */
+		struct hub_point *p = &d->points[at];
+		bool moved = p->q != s->q || !hw_value_equal(&p->v, &s->v);
+		p->v = s->v;
+		p->q = s->q;
+		p->t_ms = s->t_ms;
+		if (moved && !quiet(p->def))
+			p->changed = true;
+	}
+	if (!r->online) {
 		/* Offline: every point keeps its last value, marked comm_lost. */
 		for (size_t i = 0; i < d->n_points; i++) {
 			struct hub_point *p = &d->points[i];
-			if (p->q != HW_Q_COMM_LOST) {
+			if (p->q != HW_Q_COMM_LOST && p->q != HW_Q_NONE) {
 				p->q = HW_Q_COMM_LOST;
 				p->changed = true;
 			}
@@ -190,6 +193,8 @@ void hub_apply(struct hub *h, const struct mb_poll_result *r)
 	}
 	for (size_t i = 0; i < d->n_points; i++)
 		d->n_changed += d->points[i].changed;
+	if (relayout)
+		d->state_changed = true;
 
 	dq = !r->online ? HUB_DQ_COMM_LOST : r->frozen ? HUB_DQ_FROZEN : HUB_DQ_GOOD;
 	if (d->online != r->online || d->frozen != r->frozen || d->quality != dq)
