@@ -679,13 +679,28 @@ static void schedule_next(struct dev_rt *d, struct grp_rt *gr, int64_t now)
 	}
 }
 
+/* Takes in what group g read; re-plans when a block count moved. */
+static enum mb_err_kind absorb_and_relayout(struct mb_bus *b, struct dev_rt *d, int g,
+					    int64_t now)
+{
+	(void)b;
+	absorb_group(d, g, now, g_get_real_time() / 1000);
+	if (!update_counts(d))
+		return MB_E_NONE;
+	if (dev_plan(d) < 0)
+		return MB_E_INVALID;
+	for (size_t x = 0; x < d->n_grps; x++)
+		if (d->grps[x].has_slots)
+			d->grps[x].next_due = now;
+	return MB_E_NONE;
+}
+
 /* Polls group g of d. Returns a result to deliver, or NULL when there is nothing new. */
 static struct mb_poll_result *poll_group(struct mb_bus *b, struct dev_rt *d, int g)
 {
 	struct grp_rt *gr = &d->grps[g];
 	int64_t now = g_get_monotonic_time();
 	enum mb_err_kind k = MB_E_NONE;
-	bool was_online = d->online;
 	int64_t counter_at_read = 0;
 	bool counter_ok = false;
 
@@ -702,19 +717,42 @@ static struct mb_poll_result *poll_group(struct mb_bus *b, struct dev_rt *d, int
 			return NULL;
 		}
 	}
+	if (!d->online)
+		d->send_full = true;
 	d->h.polls++;
 	k = read_group(b, d, g, now);
-	if (k == MB_E_NONE) {
-		int64_t t_ms = g_get_real_time() / 1000;
-		absorb_group(d, g, now, t_ms);
-		if (update_counts(d)) {
-			if (dev_plan(d) < 0)
-				k = MB_E_INVALID;
-			else
-				for (size_t x = 0; x < d->n_grps; x++)
-					if (d->grps[x].has_slots)
-						d->grps[x].next_due = now;
+	if (k == MB_E_NONE)
+		k = absorb_and_relayout(b, d, g, now);
+	/* A device coming (back) online, or one whose layout changed, is read whole
+	 * before anything is reported, so the first report is complete and current. */
+	for (int pass = 0; k == MB_E_NONE && d->send_full && pass < 3; pass++) {
+		bool relayout = false;
+		for (size_t x = 0; x < d->n_grps && k == MB_E_NONE; x++) {
+			struct grp_rt *o = &d->grps[x];
+			if (!o->has_slots || (pass == 0 && (int)x == g))
+				continue;
+			int64_t t = g_get_monotonic_time();
+			int64_t cval = 0;
+			bool cok = false;
+			if (o->counter_slot >= 0) {
+				cval = d->slots[o->counter_slot].raw;
+				cok = d->slots[o->counter_slot].raw_ok;
+			}
+			d->h.polls++;
+			size_t before = d->n_slots;
+			k = read_group(b, d, (int)x, t);
+			if (k == MB_E_NONE)
+				k = absorb_and_relayout(b, d, (int)x, t);
+			if (k == MB_E_NONE) {
+				o->fresh_at = g_get_monotonic_time();
+				o->counter_seen = cval;
+				o->counter_known = cok;
+				o->next_due = t + o->interval_us;
+			}
+			relayout |= d->n_slots != before;
 		}
+		if (!relayout)
+			break;
 	}
 	now = g_get_monotonic_time();
 	if (k == MB_E_NONE) {
@@ -724,12 +762,6 @@ static struct mb_poll_result *poll_group(struct mb_bus *b, struct dev_rt *d, int
 		d->h.consecutive_failures = 0;
 		d->h.last_ok_ms = g_get_real_time() / 1000;
 		d->hold_until = 0;
-		if (!d->online) {
-			d->send_full = true;
-			for (size_t x = 0; x < d->n_grps; x++)
-				if ((int)x != g)
-					d->grps[x].next_due = now;
-		}
 		d->ever_ok = true;
 		d->online = true;
 		if (d->fail_logged)
@@ -765,7 +797,6 @@ static struct mb_poll_result *poll_group(struct mb_bus *b, struct dev_rt *d, int
 			mark_dirty_group(d, (int)x, stale ? HW_Q_STALE : HW_Q_GOOD);
 		o->stale = stale;
 	}
-	(void)was_online;
 	return make_result(b, d, now, k);
 }
 

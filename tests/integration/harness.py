@@ -342,6 +342,19 @@ class Watch:
         self.c.disconnect()
 
 
+def cfg_value(v):
+    """A Python value as libconfig text: str, bool, int, list of str, dict (a group)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"%s"' % v
+    if isinstance(v, (list, tuple)):
+        return "[ %s ]" % ", ".join(cfg_value(x) for x in v)
+    if isinstance(v, dict):
+        return "{ %s }" % " ".join("%s = %s;" % (k, cfg_value(x)) for k, x in v.items())
+    return str(v)
+
+
 def gateway_config(site, mqtt_port=None, influx_url=None, buses=(), devices=(), heartbeat=60,
                    extra_mqtt="", extra_influx="", state_dir="/tmp"):
     """A hallwatch config text. buses: (id, port[, timeout_ms]); devices: dicts."""
@@ -369,7 +382,7 @@ def gateway_config(site, mqtt_port=None, influx_url=None, buses=(), devices=(), 
     for d in devices:
         fields = []
         for k, v in d.items():
-            fields.append('%s = %s;' % (k, '"%s"' % v if isinstance(v, str) else v))
+            fields.append('%s = %s;' % (k, cfg_value(v)))
         dl.append("{ %s }" % " ".join(fields))
     out.append("devices = ( %s );" % ", ".join(dl))
     return "\n".join(out) + "\n"

@@ -47,9 +47,10 @@ def main(env):
             devices=[
                 {"id": "facp1", "bus": "tcp0", "unit": 1, "profile": "facp-generic",
                  "interval_ms": INTERVAL_MS, "offline_after": OFFLINE_AFTER, "backoff_max_ms": 1000,
-                 "life_check_s": 2},
+                 "life_check_s": 2, "intervals": {"analog": INTERVAL_MS}},
                 {"id": "elc1", "bus": "tcp0", "unit": 2, "profile": "elc-generic",
-                 "interval_ms": INTERVAL_MS, "offline_after": OFFLINE_AFTER, "backoff_max_ms": 1000},
+                 "interval_ms": INTERVAL_MS, "offline_after": OFFLINE_AFTER, "backoff_max_ms": 1000,
+                 "intervals": {"analog": INTERVAL_MS}},
             ], state_dir=env.tmp) + extra_device
 
     gw = Gateway(env, cfg())
