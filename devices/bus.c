@@ -13,6 +13,7 @@
 
 #include "devices/decode.h"
 #include "devices/plan.h"
+#include "devices/sched.h"
 #include "gateway/log.h"
 
 #define NO_REQ UINT32_MAX
@@ -21,15 +22,15 @@ struct slot {
 	const struct prof_point *def;
 	uint16_t block;
 	uint16_t instance;
-	int bit;          /* effective bit (packed blocks), or def->bit */
-	uint32_t address; /* on the wire */
-	int grp;          /* index into dev_rt.grps */
-	uint32_t req;     /* request holding the point, NO_REQ if it cannot be read */
-	uint32_t off;     /* its first register/bit in the buffer */
+	int bit;	   /* effective bit (packed blocks), or def->bit */
+	uint32_t address;  /* on the wire */
+	int grp;	   /* index into dev_rt.grps */
+	uint32_t req;	   /* request holding the point, NO_REQ if it cannot be read */
+	uint32_t off;	   /* its first register/bit in the buffer */
 	struct hw_value v; /* last reported value */
 	enum hw_quality q;
 	int64_t t_ms;
-	bool dirty; /* changed since the last result */
+	bool dirty;  /* changed since the last result */
 	int64_t raw; /* last raw integer (counters, counts) */
 	bool raw_ok;
 	bool unreadable; /* outside the address space: never planned */
@@ -39,17 +40,17 @@ struct req {
 	struct mb_span span; /* wire addresses */
 	uint32_t off;
 	int grp;
-	bool refused;    /* the device answered an exception for this single-point request */
+	bool refused;	  /* the device answered an exception for this single-point request */
 	int64_t retry_at; /* monotonic us: when a refused request is tried again */
 };
 
 struct grp_rt {
-	int pgroup;          /* profile group index, -1 for the device's own interval */
+	int pgroup; /* profile group index, -1 for the device's own interval */
 	int64_t interval_us;
-	int64_t next_due;    /* monotonic us */
-	int64_t fresh_at;    /* monotonic us: last read, or last confirmation by the counter */
-	int64_t refresh_us;  /* with a change counter: re-read at least this often */
-	int counter_slot;    /* slot of the change counter, -1 for none */
+	int64_t next_due;     /* monotonic us */
+	int64_t fresh_at;     /* monotonic us: last read, or last confirmation by the counter */
+	int64_t refresh_us;   /* with a change counter: re-read at least this often */
+	int counter_slot;     /* slot of the change counter, -1 for none */
 	int64_t counter_seen; /* counter value at this group's last read */
 	bool counter_known;
 	bool stale;
@@ -104,6 +105,9 @@ struct mb_bus {
 	bool stop;
 	GQueue cmds;
 	struct mb_bus_stats stats;
+	struct sched_entry *entries; /* scratch of pick() */
+	uint32_t *entry_ref;	     /* device << 8 | group of each entry */
+	size_t n_entries;
 };
 
 const char *mb_err_kind_name(enum mb_err_kind k)
@@ -232,8 +236,11 @@ static int dev_plan(struct dev_rt *d)
 	}
 	for (size_t i = 0; i < p->n_points; i++) {
 		const struct prof_point *pt = &p->points[i];
-		d->slots[k++] = (struct slot){.def = pt, .block = MB_TOP_LEVEL, .bit = pt->bit,
-					      .address = pt->address, .grp = grp_of(d, pt->group)};
+		d->slots[k++] = (struct slot){.def = pt,
+					      .block = MB_TOP_LEVEL,
+					      .bit = pt->bit,
+					      .address = pt->address,
+					      .grp = grp_of(d, pt->group)};
 	}
 	for (size_t b = 0; b < p->n_blocks; b++) {
 		const struct prof_block *blk = &p->blocks[b];
@@ -241,12 +248,14 @@ static int dev_plan(struct dev_rt *d)
 			for (size_t i = 0; i < blk->n_points; i++) {
 				const struct prof_point *pt = &blk->points[i];
 				struct slot *s = &d->slots[k++];
-				*s = (struct slot){.def = pt, .block = (uint16_t)b,
-						   .instance = (uint16_t)inst, .bit = pt->bit,
+				*s = (struct slot){.def = pt,
+						   .block = (uint16_t)b,
+						   .instance = (uint16_t)inst,
+						   .bit = pt->bit,
 						   .grp = grp_of(d, blk->group)};
 				if (blk->bit_stride) {
-					uint32_t bitpos = (uint32_t)inst * blk->bit_stride +
-							  (uint32_t)pt->bit;
+					uint32_t bitpos =
+					    (uint32_t)inst * blk->bit_stride + (uint32_t)pt->bit;
 					s->address = blk->base + pt->address + bitpos / 16;
 					s->bit = (int)(bitpos % 16);
 				} else {
@@ -295,9 +304,10 @@ static int dev_plan(struct dev_rt *d)
 		return -ENOMEM;
 	for (size_t i = 0; i < p->n_no_read; i++) {
 		const struct prof_noread *nr = &p->no_read[i];
-		uint32_t from = nr->from >= (unsigned)c->address_base ? nr->from - c->address_base : 0;
-		avoid[i] = (struct mb_span){nr->table, (uint16_t)from,
-					    (uint16_t)(nr->to - nr->from + 1)};
+		uint32_t from =
+		    nr->from >= (unsigned)c->address_base ? nr->from - c->address_base : 0;
+		avoid[i] =
+		    (struct mb_span){nr->table, (uint16_t)from, (uint16_t)(nr->to - nr->from + 1)};
 	}
 	struct mb_plan_limits lim = {.max_regs = (uint16_t)c->max_regs,
 				     .max_bits = (uint16_t)c->max_bits,
@@ -465,7 +475,7 @@ static bool update_counts(struct dev_rt *d)
 				if (strcmp(p->points[i].name, blk->count_point) != 0)
 					continue;
 				if (s->raw_ok && s->q == HW_Q_GOOD)
-					want = s->raw < 0 ? 0
+					want = s->raw < 0		 ? 0
 					       : s->raw > blk->max_count ? blk->max_count
 									 : (int)s->raw;
 				break;
@@ -501,7 +511,8 @@ static enum mb_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, in
 		if (rc >= 0) {
 			double ms = (double)(g_get_monotonic_time() - t0) / 1000.0;
 			d->h.rtt_ms_last = ms;
-			d->h.rtt_ms_avg = d->h.rtt_ms_avg == 0 ? ms : d->h.rtt_ms_avg * 0.8 + ms * 0.2;
+			d->h.rtt_ms_avg =
+			    d->h.rtt_ms_avg == 0 ? ms : d->h.rtt_ms_avg * 0.8 + ms * 0.2;
 			q->refused = false;
 			continue;
 		}
@@ -616,9 +627,8 @@ static struct mb_poll_result *make_result(struct mb_bus *b, struct dev_rt *d, in
 	res->online = d->online;
 	res->frozen = d->online && d->life_slot >= 0 && d->life_seen && d->cfg->life_check_s > 0 &&
 		      now - d->life_changed >= (int64_t)d->cfg->life_check_s * 1000000;
-	res->device_time = d->time_slot >= 0 && d->slots[d->time_slot].raw_ok
-				   ? d->slots[d->time_slot].raw
-				   : -1;
+	res->device_time =
+	    d->time_slot >= 0 && d->slots[d->time_slot].raw_ok ? d->slots[d->time_slot].raw : -1;
 	res->health = d->h;
 	res->n_layout = d->n_slots;
 	if (!d->online)
@@ -638,50 +648,41 @@ static struct mb_poll_result *make_result(struct mb_bus *b, struct dev_rt *d, in
 		struct slot *s = &d->slots[i];
 		if (!res->full && !s->dirty)
 			continue;
-		res->samples[res->n_samples++] =
-		    (struct mb_sample){.def = s->def, .index = (uint32_t)i, .block = s->block,
-				       .instance = s->instance, .q = s->q, .v = s->v,
-				       .t_ms = s->t_ms};
+		res->samples[res->n_samples++] = (struct mb_sample){.def = s->def,
+								    .index = (uint32_t)i,
+								    .block = s->block,
+								    .instance = s->instance,
+								    .q = s->q,
+								    .v = s->v,
+								    .t_ms = s->t_ms};
 		s->dirty = false;
 	}
 	d->send_full = false;
 	return res;
 }
 
-/* The retry delay after a failed poll: the device's fastest interval, doubled with
- * every further failure, capped. The other devices keep their own schedule. */
+/* The retry delay after a failed poll: from the device's fastest interval. The other
+ * devices on the line keep their own schedule. */
 static int64_t backoff_us(const struct dev_rt *d)
 {
-	int64_t fastest = INT64_MAX, cap = (int64_t)d->cfg->backoff_max_ms * 1000;
+	int64_t fastest = INT64_MAX;
 	for (size_t g = 0; g < d->n_grps; g++)
 		if (d->grps[g].has_slots && d->grps[g].interval_us < fastest)
 			fastest = d->grps[g].interval_us;
 	if (fastest == INT64_MAX)
 		fastest = (int64_t)d->cfg->interval_ms * 1000;
-	int64_t delay = fastest;
-	for (unsigned i = 1; i < d->h.consecutive_failures && delay < cap; i++)
-		delay *= 2;
-	return delay < cap ? delay : (cap > fastest ? cap : fastest);
+	return sched_backoff(fastest, d->h.consecutive_failures,
+			     (int64_t)d->cfg->backoff_max_ms * 1000);
 }
 
 static void schedule_next(struct dev_rt *d, struct grp_rt *gr, int64_t now)
 {
-	if (d->hold_until > gr->next_due) {
-		/* Backed off: a deliberate delay, not an overrun. */
-		gr->next_due = now + gr->interval_us;
-		return;
-	}
-	gr->next_due += gr->interval_us;
-	if (gr->next_due <= now) {
-		int64_t behind = (now - gr->next_due) / gr->interval_us + 1;
-		d->h.overruns += (uint64_t)behind;
-		gr->next_due += behind * gr->interval_us;
-	}
+	gr->next_due =
+	    sched_advance(gr->next_due, gr->interval_us, now, d->hold_until, &d->h.overruns);
 }
 
 /* Takes in what group g read; re-plans when a block count moved. */
-static enum mb_err_kind absorb_and_relayout(struct mb_bus *b, struct dev_rt *d, int g,
-					    int64_t now)
+static enum mb_err_kind absorb_and_relayout(struct mb_bus *b, struct dev_rt *d, int g, int64_t now)
 {
 	(void)b;
 	absorb_group(d, g, now, g_get_real_time() / 1000);
@@ -772,8 +773,9 @@ static struct mb_poll_result *poll_group(struct mb_bus *b, struct dev_rt *d, int
 		d->hold_until = now + backoff_us(d);
 		if (d->h.consecutive_failures >= (unsigned)d->cfg->offline_after) {
 			if (!d->fail_logged)
-				log_warn("device %s: no answer in %u polls (%s), offline", d->cfg->id,
-					 d->h.consecutive_failures, mb_err_kind_name(k));
+				log_warn("device %s: no answer in %u polls (%s), offline",
+					 d->cfg->id, d->h.consecutive_failures,
+					 mb_err_kind_name(k));
 			d->fail_logged = true;
 			d->online = false;
 			/* What was read stays, but none of it is current any more. */
@@ -791,8 +793,8 @@ static struct mb_poll_result *poll_group(struct mb_bus *b, struct dev_rt *d, int
 		struct grp_rt *o = &d->grps[x];
 		if (!o->has_slots || !o->fresh_at)
 			continue;
-		bool stale = now - o->fresh_at >
-			     2 * o->interval_us + (int64_t)b->bus->timeout_ms * 1000;
+		bool stale =
+		    now - o->fresh_at > 2 * o->interval_us + (int64_t)b->bus->timeout_ms * 1000;
 		if (stale != o->stale)
 			mark_dirty_group(d, (int)x, stale ? HW_Q_STALE : HW_Q_GOOD);
 		o->stale = stale;
@@ -825,8 +827,8 @@ static int authorise(const struct cfg_device *d, const char *command, const char
 	return 0;
 }
 
-static int run_command(struct mb_link *l, const struct cfg_device *d,
-		       const struct prof_command *c, const char *who)
+static int run_command(struct mb_link *l, const struct cfg_device *d, const struct prof_command *c,
+		       const char *who)
 {
 	int rc = mb_link_connect(l);
 	if (rc == 0) {
@@ -933,36 +935,34 @@ static void deliver(struct mb_bus *b, struct mb_poll_result *res)
 	g_main_context_invoke(b->ctx, deliver_cb, dl);
 }
 
-/* The next group to poll: among those due, the one with the shortest interval (alarm
- * words before analogs when the line is behind); else the earliest. */
+/* The next group to poll (sched_pick's rule: fast groups first when behind). */
 static void pick(struct mb_bus *b, int64_t now, struct dev_rt **od, int *og, int64_t *due)
 {
-	struct dev_rt *bd = NULL;
-	int bg = -1;
-	int64_t bdue = INT64_MAX, biv = INT64_MAX;
+	size_t n = 0;
 
-	for (size_t i = 0; i < b->n_devs; i++) {
+	for (size_t i = 0; i < b->n_devs; i++)
+		n += b->devs[i].n_grps;
+	if (n > b->n_entries) {
+		free(b->entries);
+		free(b->entry_ref);
+		b->entries = calloc(n, sizeof(*b->entries));
+		b->entry_ref = calloc(n, sizeof(*b->entry_ref));
+		b->n_entries = b->entries && b->entry_ref ? n : 0;
+	}
+	n = 0;
+	for (size_t i = 0; i < b->n_devs && b->n_entries; i++) {
 		struct dev_rt *d = &b->devs[i];
 		for (size_t g = 0; g < d->n_grps; g++) {
-			struct grp_rt *gr = &d->grps[g];
-			if (!gr->has_slots)
+			if (!d->grps[g].has_slots)
 				continue;
-			int64_t t = gr->next_due > d->hold_until ? gr->next_due : d->hold_until;
-			bool due_now = t <= now, best_due = bdue <= now;
-			if (!bd || (due_now && !best_due) ||
-			    (due_now && best_due &&
-			     (gr->interval_us < biv || (gr->interval_us == biv && t < bdue))) ||
-			    (!due_now && !best_due && t < bdue)) {
-				bd = d;
-				bg = (int)g;
-				bdue = t;
-				biv = gr->interval_us;
-			}
+			b->entries[n] = (struct sched_entry){d->grps[g].next_due, d->hold_until,
+							     d->grps[g].interval_us};
+			b->entry_ref[n++] = (uint32_t)(i << 8 | g);
 		}
 	}
-	*od = bd;
-	*og = bg;
-	*due = bdue;
+	int k = sched_pick(b->entries, n, now, due);
+	*od = k < 0 ? NULL : &b->devs[b->entry_ref[k] >> 8];
+	*og = k < 0 ? -1 : (int)(b->entry_ref[k] & 0xFF);
 }
 
 static gpointer worker(gpointer arg)
@@ -1027,6 +1027,8 @@ static int dev_init(struct dev_rt *d, const struct cfg_device *c, size_t index, 
 	d->index = index;
 	d->counts = calloc(p->n_blocks ? p->n_blocks : 1, sizeof(int));
 	d->n_grps = 1 + p->n_groups;
+	if (d->n_grps > 255)
+		return -EINVAL;
 	d->grps = calloc(d->n_grps, sizeof(*d->grps));
 	if (!d->counts || !d->grps)
 		return -ENOMEM;
@@ -1139,6 +1141,8 @@ void mb_bus_stop(struct mb_bus *b)
 		free(b->devs[i].grps);
 	}
 	free(b->devs);
+	free(b->entries);
+	free(b->entry_ref);
 	mb_link_destroy(b->link);
 	g_mutex_clear(&b->lock);
 	g_cond_clear(&b->cond);

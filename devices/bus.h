@@ -20,12 +20,12 @@
 /* One point of one result. */
 struct mb_sample {
 	const struct prof_point *def; /* owned by the profile */
-	uint32_t index;               /* position of the point in the device's layout */
-	uint16_t block;               /* index into profile->blocks, or MB_TOP_LEVEL */
-	uint16_t instance;            /* block instance, 0 for top-level points */
-	enum hw_quality q;            /* GOOD, STALE, or CONFIG_ERROR (the device refused it) */
-	struct hw_value v;            /* the last value read (kept when not GOOD) */
-	int64_t t_ms;                 /* wall clock of the read that produced v */
+	uint32_t index;		      /* position of the point in the device's layout */
+	uint16_t block;		      /* index into profile->blocks, or MB_TOP_LEVEL */
+	uint16_t instance;	      /* block instance, 0 for top-level points */
+	enum hw_quality q;	      /* GOOD, STALE, or CONFIG_ERROR (the device refused it) */
+	struct hw_value v;	      /* the last value read (kept when not GOOD) */
+	int64_t t_ms;		      /* wall clock of the read that produced v */
 };
 
 enum mb_err_kind { MB_E_NONE = 0, MB_E_TIMEOUT, MB_E_EXCEPTION, MB_E_IO, MB_E_INVALID };
@@ -33,9 +33,9 @@ const char *mb_err_kind_name(enum mb_err_kind k);
 
 /* Counters of one device, cumulative since the bus started. */
 struct mb_health {
-	uint64_t polls;         /* group polls attempted */
+	uint64_t polls; /* group polls attempted */
 	uint64_t requests;
-	uint64_t skipped;       /* group reads skipped because the change counter did not move */
+	uint64_t skipped;	 /* group reads skipped because the change counter did not move */
 	uint64_t missed_changes; /* change counter jumps beyond one: transitions not seen */
 	uint64_t err_timeout;
 	uint64_t err_exception;
@@ -43,7 +43,7 @@ struct mb_health {
 	uint64_t err_invalid;
 	uint64_t overruns; /* group deadlines missed by a whole interval */
 	double rtt_ms_last;
-	double rtt_ms_avg; /* exponentially weighted, alpha 0.2 */
+	double rtt_ms_avg;  /* exponentially weighted, alpha 0.2 */
 	int64_t last_ok_ms; /* wall clock, 0 = never */
 	unsigned consecutive_failures;
 };
@@ -51,11 +51,11 @@ struct mb_health {
 struct mb_poll_result {
 	unsigned generation;  /* the bus generation it came from */
 	size_t device_index;  /* into hw_config.devices */
-	bool ok;              /* the polled group answered (exceptions count as answered) */
+	bool ok;	      /* the polled group answered (exceptions count as answered) */
 	enum mb_err_kind err; /* first error of this poll */
-	int64_t t_ms;         /* wall clock of the poll */
-	bool online;          /* answered, and fewer than offline_after consecutive failures */
-	bool frozen;          /* life_check unchanged for life_check_s */
+	int64_t t_ms;	      /* wall clock of the poll */
+	bool online;	      /* answered, and fewer than offline_after consecutive failures */
+	bool frozen;	      /* life_check unchanged for life_check_s */
 	int64_t device_time;  /* from a device_time point, -1 if none */
 	struct mb_health health;
 	/* full: samples hold every point of the device, in layout order (the layout may

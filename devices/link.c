@@ -53,8 +53,8 @@ int mb_link_create(const struct cfg_bus *bus, struct mb_link **out)
 		/* 3.5 characters of 1 start + data + parity + stop bits; above 19200 baud the
 		 * standard fixes it at 1750 us. */
 		int bits = 1 + bus->data_bits + (bus->parity != PARITY_NONE) + bus->stop_bits;
-		l->silence_us = bus->baud > 19200 ? 1750
-						  : (int64_t)(3.5 * bits * 1000000.0 / bus->baud + 1);
+		l->silence_us =
+		    bus->baud > 19200 ? 1750 : (int64_t)(3.5 * bits * 1000000.0 / bus->baud + 1);
 	} else {
 		l->mb = modbus_new_tcp(bus->host, bus->port);
 	}

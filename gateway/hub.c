@@ -172,7 +172,8 @@ void hub_apply(struct hub *h, const struct mb_poll_result *r)
 		const struct mb_sample *s = &r->samples[i];
 		size_t at = r->full ? i : s->index;
 		if (at >= d->n_points || d->points[at].def != s->def)
-			continue; /* a delta for a layout this hub has not seen: the next full fixes it */
+			continue; /* a delta for a layout this hub has not seen: the next full fixes
+				     it */
 		struct hub_point *p = &d->points[at];
 		bool moved = p->q != s->q || !hw_value_equal(&p->v, &s->v);
 		p->v = s->v;
