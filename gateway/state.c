@@ -40,8 +40,10 @@ char *state_device_json(const struct hub_device *d, const char *site, uint64_t s
 		json_object_set_new(o, "t", json_integer(p->t_ms));
 		json_object_set_new(points, p->key, o);
 	}
-	health = json_pack("{s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:I, s:f, s:f, s:s, s:I}", "polls",
-			   (json_int_t)h->polls, "requests", (json_int_t)h->requests, "errors",
+	health = json_pack("{s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:I, s:f, s:f, s:s, s:I}",
+			   "polls", (json_int_t)h->polls, "requests", (json_int_t)h->requests,
+			   "skipped", (json_int_t)h->skipped, "missed_changes",
+			   (json_int_t)h->missed_changes, "errors",
 			   "timeout", (json_int_t)h->err_timeout, "exception",
 			   (json_int_t)h->err_exception, "io", (json_int_t)h->err_io, "invalid",
 			   (json_int_t)h->err_invalid, "overruns", (json_int_t)h->overruns,
@@ -118,6 +120,7 @@ void state_lp_health(GString *buf, const struct hub_device *d, const char *site,
 	struct lp_line l;
 
 	lp_begin(&l, buf, "device_health");
+	lp_tag(&l, "bus", d->cfg->bus_id);
 	lp_tag(&l, "device", d->cfg->id);
 	lp_tag(&l, "site", site);
 	lp_field_bool(&l, "online", d->online);
@@ -125,6 +128,8 @@ void state_lp_health(GString *buf, const struct hub_device *d, const char *site,
 	lp_field_string(&l, "quality", hub_dev_quality_name(d->quality));
 	lp_field_int(&l, "polls", (int64_t)h->polls);
 	lp_field_int(&l, "requests", (int64_t)h->requests);
+	lp_field_int(&l, "skipped", (int64_t)h->skipped);
+	lp_field_int(&l, "missed_changes", (int64_t)h->missed_changes);
 	lp_field_int(&l, "err_timeout", (int64_t)h->err_timeout);
 	lp_field_int(&l, "err_exception", (int64_t)h->err_exception);
 	lp_field_int(&l, "err_io", (int64_t)h->err_io);
