@@ -1,0 +1,57 @@
+/* The index of recorded segments in SQLite (<state_dir>/hallwatch.db, table video_segments):
+ * camera, start and end (ms since the epoch), path, bytes. WAL mode, busy_timeout, shared
+ * with other modules' tables in the same file. Retention by age and by a disk budget, oldest
+ * first, and recovery of segments left open by a crash. One handle is used by one thread at a
+ * time (the main loop, or a command line tool). */
+#ifndef HW_VIDEO_RECINDEX_H
+#define HW_VIDEO_RECINDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct recindex;
+
+struct rec_segment {
+	int64_t id;
+	char *camera;
+	int64_t start_ms;
+	int64_t end_ms; /* 0 while the segment is being written */
+	char *path;
+	int64_t bytes;
+};
+
+/* Opens (creating) the database at path. Returns 0 and *out, or -errno (-EIO for SQLite). */
+int recindex_open(const char *path, struct recindex **out);
+void recindex_close(struct recindex *ix); /* accepts NULL */
+
+/* A segment was opened at start_ms (end unknown). Returns 0 or -EIO. */
+int recindex_begin(struct recindex *ix, const char *camera, int64_t start_ms, const char *path);
+/* The segment at path was closed: end and size. Inserts it if absent (start from start_ms). */
+int recindex_finish(struct recindex *ix, const char *camera, const char *path, int64_t start_ms,
+		    int64_t end_ms, int64_t bytes);
+
+/* After a crash: every segment of camera still open gets its end from the file's mtime and its
+ * size from the file (a missing file drops the row); every *.mp4 file in dir not in the index is
+ * added (start from its name camera-YYYYmmddTHHMMSSmmm.mp4, end from its mtime). Returns the
+ * number of segments repaired or added, or -errno. */
+int recindex_recover(struct recindex *ix, const char *camera, const char *dir);
+
+/* The segments of camera overlapping [from_ms, to_ms), oldest first; *out (caller frees with
+ * rec_segments_free). Returns the count or -EIO. */
+int recindex_query(struct recindex *ix, const char *camera, int64_t from_ms, int64_t to_ms,
+		   struct rec_segment **out);
+void rec_segments_free(struct rec_segment *s, int n);
+
+/* Oldest start_ms of camera's closed segments (0 if none) and their total bytes. */
+int recindex_span(struct recindex *ix, const char *camera, int64_t *oldest_ms, int64_t *bytes);
+
+/* Retention for camera: deletes (file and row) closed segments that ended before
+ * now - max_age_ms, then the oldest while the camera's total exceeds budget_bytes (0: none),
+ * then the oldest while need_free() says the disk is short (NULL: not checked). *young_deleted
+ * is set if a segment younger than max_age_ms had to go. Returns the number deleted or -EIO. */
+int recindex_retain(struct recindex *ix, const char *camera, int64_t now_ms, int64_t max_age_ms,
+		    int64_t budget_bytes, bool (*need_free)(void *ud), void *ud,
+		    bool *young_deleted);
+
+#endif

@@ -1,0 +1,466 @@
+/* The video manager: the cameras of the configuration, the segment index, the camera state
+ * JSON and camera_health lines, the condition callback, snapshots and clips. Main loop
+ * thread, except the *_offline/_direct functions, which run on the caller's thread. */
+#define LOG_TAG "video"
+#include "video/video.h"
+
+#include <errno.h>
+#include <gst/gst.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gateway/influx.h"
+#include "gateway/lineproto.h"
+#include "gateway/log.h"
+#include "gateway/mqtt.h"
+#include "video/camera.h"
+#include "video/recindex.h"
+
+struct video {
+	const struct hw_config *cfg;
+	GMainContext *ctx;
+	struct mqtt *mqtt;
+	struct influx *influx;
+	video_condition_fn fn;
+	void *ud;
+	struct recindex *ix;
+	struct camera **cams;
+	size_t n;
+	GSource *heartbeat;
+	int64_t *last_snapshot_ms;
+	uint64_t seq;
+};
+
+static int64_t wall_ms(void)
+{
+	return g_get_real_time() / 1000;
+}
+
+static char *state_json(struct video *v, size_t i)
+{
+	struct camera *c = v->cams[i];
+	const struct cfg_camera *k = camera_cfg(c);
+	const struct camera_health *h = camera_health(c);
+	json_t *root, *conds = json_object();
+	char *out;
+
+	for (int j = 0; j < CC_N; j++)
+		json_object_set_new(conds, camera_cond_name(j),
+				    json_pack("{s:b, s:I}", "active", h->cond[j].active, "since",
+					      (json_int_t)h->cond[j].since_ms));
+	root = json_pack(
+	    "{s:I, s:s, s:s, s:b, s:f, s:i, s:f, s:i, s:i, s:b, s:b, s:b, s:b, s:b, s:b, s:I, "
+	    "s:I, s:I, s:I, s:I}",
+	    "seq", (json_int_t)++v->seq, "site", v->cfg->site.id, "camera", k->id, "online",
+	    h->online, "fps", h->fps, "expected_fps", k->expected_fps, "bitrate_kbps",
+	    h->bitrate_kbps, "width", h->width, "height", h->height, "frozen",
+	    h->cond[CC_FROZEN].active, "dark", h->cond[CC_DARK].active, "covered",
+	    h->cond[CC_COVERED].active, "defocus", h->cond[CC_DEFOCUS].active, "moved",
+	    h->cond[CC_MOVED].active, "recording", h->recording, "reconnects",
+	    (json_int_t)h->reconnects, "segments", (json_int_t)h->segments, "last_frame",
+	    (json_int_t)h->last_frame_ms, "oldest_recording", (json_int_t)h->oldest_recording_ms,
+	    "recorded_bytes", (json_int_t)h->recorded_bytes);
+	if (!root) {
+		json_decref(conds);
+		return NULL;
+	}
+	json_object_set_new(root, "codec", h->codec ? json_string(h->codec) : json_null());
+	json_object_set_new(root, "last_snapshot",
+			    v->last_snapshot_ms[i] ? json_integer(v->last_snapshot_ms[i])
+						   : json_null());
+	json_object_set_new(root, "conditions", conds);
+	out = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(6));
+	json_decref(root);
+	return out;
+}
+
+static void publish(struct video *v, size_t i)
+{
+	char topic[256], *js;
+
+	if (!v->mqtt)
+		return;
+	js = state_json(v, i);
+	if (!js)
+		return;
+	snprintf(topic, sizeof(topic), "camera/%s/state", camera_cfg(v->cams[i])->id);
+	mqtt_publish(v->mqtt, topic, js, strlen(js), true);
+	free(js);
+}
+
+static void health_line(struct video *v, size_t i)
+{
+	const struct cfg_camera *k = camera_cfg(v->cams[i]);
+	const struct camera_health *h = camera_health(v->cams[i]);
+	GString *buf;
+	struct lp_line l;
+
+	if (!v->influx)
+		return;
+	buf = g_string_sized_new(512);
+	lp_begin(&l, buf, "camera_health");
+	lp_tag(&l, "camera", k->id);
+	lp_tag(&l, "site", v->cfg->site.id);
+	lp_field_bool(&l, "online", h->online);
+	lp_field_bool(&l, "recording", h->recording);
+	lp_field_float(&l, "fps", h->fps);
+	lp_field_int(&l, "expected_fps", k->expected_fps);
+	lp_field_float(&l, "bitrate_kbps", h->bitrate_kbps);
+	lp_field_int(&l, "width", h->width);
+	lp_field_int(&l, "height", h->height);
+	lp_field_int(&l, "reconnects", (int64_t)h->reconnects);
+	lp_field_int(&l, "segments", (int64_t)h->segments);
+	lp_field_int(&l, "recorded_bytes", h->recorded_bytes);
+	if (h->oldest_recording_ms)
+		lp_field_int(&l, "recording_age_s", (wall_ms() - h->oldest_recording_ms) / 1000);
+	if (h->analysed) {
+		lp_field_float(&l, "luma", h->luma);
+		lp_field_float(&l, "contrast", h->contrast);
+		lp_field_float(&l, "sharpness", h->sharpness);
+		if (h->motion >= 0)
+			lp_field_float(&l, "motion", h->motion);
+	}
+	for (int j = 0; j < CC_N; j++)
+		lp_field_bool(&l, camera_cond_name(j), h->cond[j].active);
+	if (lp_end(&l, wall_ms() * 1000000) >= 0)
+		influx_submit(v->influx, buf->str, buf->len);
+	g_string_free(buf, TRUE);
+}
+
+static void on_changed(struct camera *c, unsigned mask, void *ud)
+{
+	struct video *v = ud;
+	const struct camera_health *h = camera_health(c);
+	size_t i;
+
+	for (i = 0; i < v->n && v->cams[i] != c; i++)
+		;
+	if (i == v->n)
+		return;
+	for (int j = 0; j < CC_N && v->fn; j++)
+		if (mask & (1u << j))
+			v->fn(camera_cfg(c)->id, camera_cond_name(j), h->cond[j].active,
+			      h->cond[j].since_ms, v->ud);
+	publish(v, i);
+	health_line(v, i);
+}
+
+static gboolean on_heartbeat(gpointer ud)
+{
+	struct video *v = ud;
+
+	for (size_t i = 0; i < v->n; i++) {
+		publish(v, i);
+		health_line(v, i);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+void video_publish_all(struct video *v)
+{
+	for (size_t i = 0; v && i < v->n; i++)
+		publish(v, i);
+}
+
+static char *db_path(const struct hw_config *cfg)
+{
+	return g_build_filename(cfg->storage.state_dir, "hallwatch.db", NULL);
+}
+
+int video_create(const struct hw_config *cfg, GMainContext *ctx, struct mqtt *mqtt,
+		 struct influx *influx, video_condition_fn fn, void *ud, struct video **out)
+{
+	struct video *v;
+	char *db;
+	int rc;
+
+	*out = NULL;
+	v = g_new0(struct video, 1);
+	v->cfg = cfg;
+	v->ctx = ctx;
+	v->mqtt = mqtt;
+	v->influx = influx;
+	v->fn = fn;
+	v->ud = ud;
+	if (cfg->n_cameras == 0) {
+		*out = v;
+		return 0;
+	}
+	if (!gst_is_initialized())
+		gst_init(NULL, NULL);
+	if (g_mkdir_with_parents(cfg->storage.state_dir, 0750) < 0) {
+		rc = -errno;
+		log_err("cannot create %s: %s", cfg->storage.state_dir, strerror(-rc));
+		goto fail;
+	}
+	db = db_path(cfg);
+	rc = recindex_open(db, &v->ix);
+	g_free(db);
+	if (rc < 0)
+		goto fail;
+	v->cams = g_new0(struct camera *, cfg->n_cameras);
+	v->last_snapshot_ms = g_new0(int64_t, cfg->n_cameras);
+	for (size_t i = 0; i < cfg->n_cameras; i++) {
+		char *dir =
+		    g_build_filename(cfg->storage.state_dir, "video", cfg->cameras[i].id, NULL);
+
+		rc = camera_create(&cfg->cameras[i], dir, v->ix, ctx, on_changed, v, &v->cams[i]);
+		g_free(dir);
+		if (rc < 0)
+			goto fail;
+		v->n++;
+	}
+	v->heartbeat = g_timeout_source_new_seconds(
+	    cfg->mqtt.heartbeat_s > 0 ? (guint)cfg->mqtt.heartbeat_s : 60);
+	g_source_set_callback(v->heartbeat, on_heartbeat, v, NULL);
+	g_source_attach(v->heartbeat, ctx);
+	log_info("%zu camera(s) started", v->n);
+	*out = v;
+	return 0;
+fail:
+	video_destroy(v);
+	return rc;
+}
+
+void video_destroy(struct video *v)
+{
+	if (!v)
+		return;
+	if (v->heartbeat) {
+		g_source_destroy(v->heartbeat);
+		g_source_unref(v->heartbeat);
+	}
+	for (size_t i = 0; i < v->n; i++)
+		camera_destroy(v->cams[i]);
+	g_free(v->cams);
+	g_free(v->last_snapshot_ms);
+	recindex_close(v->ix);
+	g_free(v);
+}
+
+static ssize_t find(struct video *v, const char *id)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (strcmp(camera_cfg(v->cams[i])->id, id) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+int video_snapshot(struct video *v, const char *camera_id, const char *path)
+{
+	ssize_t i = find(v, camera_id);
+	int rc;
+
+	if (i < 0)
+		return -ENOENT;
+	rc = camera_snapshot(v->cams[i], path);
+	if (rc == 0) {
+		v->last_snapshot_ms[i] = wall_ms();
+		publish(v, (size_t)i);
+	}
+	return rc;
+}
+
+/* ---- clips: splitmuxsrc over the segments, a key-unit seek, remuxed without decoding ---- */
+
+struct clip_files {
+	char **paths;
+};
+
+static GStrv on_clip_files(GstElement *src, gpointer ud)
+{
+	(void)src;
+	return g_strdupv(((struct clip_files *)ud)->paths);
+}
+
+static void on_clip_pad(GstElement *src, GstPad *pad, gpointer ud)
+{
+	GstElement *q = ud;
+	GstPad *sink = gst_element_get_static_pad(q, "sink");
+
+	(void)src;
+	if (!gst_pad_is_linked(sink))
+		gst_pad_link(pad, sink);
+	gst_object_unref(sink);
+}
+
+static int clip_run(struct recindex *ix, const char *camera_id, int64_t from_ms, int64_t to_ms,
+		    const char *path)
+{
+	struct rec_segment *s = NULL;
+	struct clip_files cf = {0};
+	GstElement *pl = NULL, *src, *q, *mux, *sink;
+	GstBus *bus = NULL;
+	GstMessage *m;
+	int n, rc = -EIO;
+	gint64 start_ns, stop_ns;
+	if (to_ms <= from_ms)
+		return -EINVAL;
+	n = recindex_query(ix, camera_id, from_ms, to_ms, &s);
+	if (n < 0)
+		return n;
+	if (n == 0)
+		return -ENOENT;
+	cf.paths = g_new0(char *, (size_t)n + 1);
+	for (int i = 0; i < n; i++)
+		cf.paths[i] = g_strdup(s[i].path);
+	pl = gst_pipeline_new("clip");
+	src = gst_element_factory_make("splitmuxsrc", NULL);
+	q = gst_element_factory_make("queue", NULL);
+	mux = gst_element_factory_make("mp4mux", NULL);
+	sink = gst_element_factory_make("filesink", NULL);
+	if (!src || !q || !mux || !sink) {
+		log_err("clip: missing GStreamer elements");
+		goto out;
+	}
+	g_object_set(sink, "location", path, NULL);
+	g_signal_connect(src, "format-location", G_CALLBACK(on_clip_files), &cf);
+	g_signal_connect(src, "pad-added", G_CALLBACK(on_clip_pad), q);
+	gst_bin_add_many(GST_BIN(pl), src, q, mux, sink, NULL);
+	/* The demuxed stream is already parsed (avc/hvc1 with codec data): no parser. */
+	gst_element_link_many(q, mux, sink, NULL);
+	gst_element_set_state(pl, GST_STATE_PAUSED);
+	if (gst_element_get_state(pl, NULL, NULL, 10 * GST_SECOND) == GST_STATE_CHANGE_FAILURE)
+		goto out;
+	start_ns = MAX(0, from_ms - s[0].start_ms) * GST_MSECOND;
+	stop_ns = MAX(0, to_ms - s[0].start_ms) * GST_MSECOND;
+	if (!gst_element_seek(pl, 1.0, GST_FORMAT_TIME,
+			      GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT |
+				  GST_SEEK_FLAG_SNAP_BEFORE,
+			      GST_SEEK_TYPE_SET, start_ns, GST_SEEK_TYPE_SET, stop_ns))
+		log_warn("clip: seek refused; the clip starts at the first segment");
+	gst_element_set_state(pl, GST_STATE_PLAYING);
+	bus = gst_element_get_bus(pl);
+	m = gst_bus_timed_pop_filtered(bus, 120 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+	if (m && GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS) {
+		rc = 0;
+	} else if (m) {
+		GError *err = NULL;
+
+		gst_message_parse_error(m, &err, NULL);
+		log_err("clip of %s: %s", camera_id, err ? err->message : "?");
+		g_clear_error(&err);
+	} else {
+		log_err("clip of %s: timed out", camera_id);
+	}
+	if (m)
+		gst_message_unref(m);
+out:
+	if (bus)
+		gst_object_unref(bus);
+	if (pl) {
+		gst_element_set_state(pl, GST_STATE_NULL);
+		gst_object_unref(pl);
+	}
+	g_strfreev(cf.paths);
+	rec_segments_free(s, n);
+	return rc;
+}
+
+int video_clip(struct video *v, const char *camera_id, int64_t from_ms, int64_t to_ms,
+	       const char *path)
+{
+	if (find(v, camera_id) < 0 || !v->ix)
+		return -ENOENT;
+	return clip_run(v->ix, camera_id, from_ms, to_ms, path);
+}
+
+int video_clip_offline(const struct hw_config *cfg, const char *camera_id, int64_t from_ms,
+		       int64_t to_ms, const char *path)
+{
+	struct recindex *ix;
+	char *db = db_path(cfg);
+	int rc;
+
+	if (!gst_is_initialized())
+		gst_init(NULL, NULL);
+	rc = recindex_open(db, &ix);
+	g_free(db);
+	if (rc < 0)
+		return rc;
+	rc = clip_run(ix, camera_id, from_ms, to_ms, path);
+	recindex_close(ix);
+	return rc;
+}
+
+int video_snapshot_direct(const struct cfg_camera *cam, const char *path, int timeout_ms)
+{
+	GstElement *pl, *src, *sink;
+	GstBus *bus;
+	GstMessage *m;
+	GError *err = NULL;
+	int rc = -EIO;
+
+	if (!gst_is_initialized())
+		gst_init(NULL, NULL);
+	pl = gst_parse_launch("rtspsrc name=src latency=0 ! decodebin ! videoconvert ! "
+			      "jpegenc snapshot=true quality=85 ! filesink name=sink",
+			      &err);
+	if (!pl) {
+		log_err("snapshot: %s", err ? err->message : "?");
+		g_clear_error(&err);
+		return -EIO;
+	}
+	src = gst_bin_get_by_name(GST_BIN(pl), "src");
+	sink = gst_bin_get_by_name(GST_BIN(pl), "sink");
+	g_object_set(src, "location", cam->url, "protocols", cam->transport == CAM_UDP ? 1 : 4,
+		     NULL);
+	if (cam->username)
+		g_object_set(src, "user-id", cam->username, NULL);
+	if (cam->password)
+		g_object_set(src, "user-pw", cam->password, NULL);
+	g_object_set(sink, "location", path, NULL);
+	gst_element_set_state(pl, GST_STATE_PLAYING);
+	bus = gst_element_get_bus(pl);
+	m = gst_bus_timed_pop_filtered(bus, (GstClockTime)timeout_ms * GST_MSECOND,
+				       GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+	if (m && GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS) {
+		rc = 0;
+	} else {
+		char *u = camera_redact_url(cam->url);
+
+		log_err("snapshot of %s (%s): %s", cam->id, u,
+			m ? "stream error" : "no picture within the timeout");
+		g_free(u);
+		rc = m ? -EIO : -ETIMEDOUT;
+	}
+	if (m)
+		gst_message_unref(m);
+	gst_object_unref(bus);
+	gst_element_set_state(pl, GST_STATE_NULL);
+	gst_object_unref(src);
+	gst_object_unref(sink);
+	gst_object_unref(pl);
+	return rc;
+}
+
+int video_parse_time(const char *s, int64_t *out_ms)
+{
+	struct tm tm = {0};
+	char *end;
+	long long v;
+	const char *r;
+
+	if (!s || !*s)
+		return -EINVAL;
+	v = strtoll(s, &end, 10);
+	if (*end == '\0') {
+		*out_ms = v * 1000;
+		return 0;
+	}
+	r = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!r)
+		return -EINVAL;
+	if (*r == 'Z' && r[1] == '\0') {
+		*out_ms = (int64_t)timegm(&tm) * 1000;
+		return 0;
+	}
+	if (*r != '\0')
+		return -EINVAL;
+	tm.tm_isdst = -1;
+	*out_ms = (int64_t)mktime(&tm) * 1000;
+	return 0;
+}
