@@ -19,6 +19,7 @@
 #include "gateway/log.h"
 #include "gateway/mqtt.h"
 #include "gateway/state.h"
+#include "video/video.h"
 
 struct app {
 	GMainLoop *loop;
@@ -30,6 +31,7 @@ struct app {
 	unsigned generation;
 	struct mqtt *mqtt;
 	struct influx *influx;
+	struct video *video; /* cameras; recreated on reload */
 	uint64_t seq; /* per-gateway sequence number of state messages */
 	guint heartbeat;
 	int64_t started_ms;
@@ -97,6 +99,7 @@ static void on_mqtt_connected(struct mqtt *m, void *ud)
 	/* The broker (or the county behind it) may have lost what was retained. */
 	for (size_t i = 0; a->hub && i < hub_n_devices(a->hub); i++)
 		publish_device(a, hub_device_at(a->hub, i));
+	video_publish_all(a->video);
 }
 
 static gboolean on_heartbeat(gpointer ud)
@@ -188,11 +191,18 @@ static int start_outputs(struct app *a, bool mqtt, bool influx)
 			return rc;
 		}
 	}
+	rc = video_create(a->cfg, NULL, a->mqtt, a->influx, NULL, NULL, &a->video);
+	if (rc < 0) {
+		log_err("video: %s", strerror(-rc));
+		return rc;
+	}
 	return 0;
 }
 
 static void stop_outputs(struct app *a)
 {
+	video_destroy(a->video);
+	a->video = NULL;
 	influx_destroy(a->influx, 2000);
 	a->influx = NULL;
 	mqtt_destroy(a->mqtt, 1000);
@@ -265,6 +275,8 @@ static gboolean on_hup(gpointer ud)
 	stop_buses(a);
 	hub_destroy(a->hub);
 	a->hub = NULL;
+	video_destroy(a->video);
+	a->video = NULL;
 	/* Outputs whose settings did not change keep their session and queue. */
 	bool keep_mqtt = a->mqtt && same_mqtt(old, nc);
 	bool keep_influx = a->influx && same_influx(&old->influx, &nc->influx);
@@ -347,10 +359,51 @@ static int cmd_check(const char *path)
 	return 0;
 }
 
+/* hallwatch snapshot -c FILE CAMERA OUT.jpg | clip -c FILE CAMERA FROM TO OUT.mp4 */
+static int cmd_video(const char *cmd, const char *path, char **pos, int npos)
+{
+	struct cfg_errors errs = {0};
+	struct hw_config *cfg = NULL;
+	const struct cfg_camera *cam = NULL;
+	int64_t from, to;
+	int rc;
+
+	if (npos != (strcmp(cmd, "clip") == 0 ? 4 : 2)) {
+		fprintf(stderr, "hallwatch: %s: wrong number of arguments\n", cmd);
+		return 2;
+	}
+	if (config_load(path, &cfg, &errs) < 0) {
+		print_errors(&errs);
+		cfg_errors_clear(&errs);
+		return 1;
+	}
+	for (size_t i = 0; i < cfg->n_cameras; i++)
+		if (strcmp(cfg->cameras[i].id, pos[0]) == 0)
+			cam = &cfg->cameras[i];
+	if (!cam) {
+		fprintf(stderr, "hallwatch: no camera %s in %s\n", pos[0], path);
+		rc = -ENOENT;
+	} else if (strcmp(cmd, "snapshot") == 0) {
+		rc = video_snapshot_direct(cam, pos[1], 10000);
+	} else if (video_parse_time(pos[1], &from) < 0 || video_parse_time(pos[2], &to) < 0) {
+		fprintf(stderr, "hallwatch: clip: times are seconds since the epoch or "
+				"YYYY-MM-DDTHH:MM:SS[Z]\n");
+		rc = -EINVAL;
+	} else {
+		rc = video_clip_offline(cfg, cam->id, from, to, pos[3]);
+	}
+	if (rc < 0 && cam)
+		fprintf(stderr, "hallwatch: %s of %s failed: %s\n", cmd, cam->id, strerror(-rc));
+	config_free(cfg);
+	return rc < 0 ? 1 : 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: hallwatch run -c FILE [--log-level error|warn|info|debug]\n"
 		   "       hallwatch check-config -c FILE\n"
+		   "       hallwatch snapshot -c FILE CAMERA OUT.jpg\n"
+		   "       hallwatch clip -c FILE CAMERA FROM TO OUT.mp4\n"
 		   "       hallwatch version\n");
 }
 
@@ -358,6 +411,8 @@ int main(int argc, char **argv)
 {
 	const char *cmd, *path = NULL;
 	enum hw_log_level lvl = HW_LOG_INFO;
+	char *pos[4];
+	int npos = 0;
 
 	if (argc < 2) {
 		usage(stderr);
@@ -373,6 +428,9 @@ int main(int argc, char **argv)
 				fprintf(stderr, "hallwatch: unknown log level %s\n", argv[i]);
 				return 2;
 			}
+		} else if (argv[i][0] != '-' && npos < 4 &&
+			   (strcmp(cmd, "snapshot") == 0 || strcmp(cmd, "clip") == 0)) {
+			pos[npos++] = argv[i];
 		} else {
 			fprintf(stderr, "hallwatch: unexpected argument %s\n", argv[i]);
 			usage(stderr);
@@ -396,6 +454,8 @@ int main(int argc, char **argv)
 		return cmd_run(path);
 	if (strcmp(cmd, "check-config") == 0)
 		return cmd_check(path);
+	if (strcmp(cmd, "snapshot") == 0 || strcmp(cmd, "clip") == 0)
+		return cmd_video(cmd, path, pos, npos);
 	fprintf(stderr, "hallwatch: unknown command %s\n", cmd);
 	usage(stderr);
 	return 2;
