@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "devices/decode.h"
+#include "devices/layout.h"
 #include "devices/plan.h"
 #include "devices/sched.h"
 #include "gateway/log.h"
@@ -223,48 +224,29 @@ static int dev_plan(struct dev_rt *d)
 	const struct cfg_device *c = d->cfg;
 	const struct profile *p = c->profile;
 	struct slot *old = d->slots;
-	size_t n_old = d->n_slots, n = p->n_points, k = 0;
+	size_t n_old = d->n_slots, k = 0;
 	struct mb_span *avoid = NULL;
 	int rc = 0;
 
-	for (size_t b = 0; b < p->n_blocks; b++)
-		n += (size_t)d->counts[b] * p->blocks[b].n_points;
-	d->slots = calloc(n ? n : 1, sizeof(*d->slots));
+	struct mb_lpoint *lay = NULL;
+	rc = mb_layout_build(p, d->counts, c->address_base, &lay, &k);
+	if (rc < 0)
+		return rc;
+	d->slots = calloc(k ? k : 1, sizeof(*d->slots));
 	if (!d->slots) {
+		free(lay);
 		d->slots = old;
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < p->n_points; i++) {
-		const struct prof_point *pt = &p->points[i];
-		d->slots[k++] = (struct slot){.def = pt,
-					      .block = MB_TOP_LEVEL,
-					      .bit = pt->bit,
-					      .address = pt->address,
-					      .grp = grp_of(d, pt->group)};
-	}
-	for (size_t b = 0; b < p->n_blocks; b++) {
-		const struct prof_block *blk = &p->blocks[b];
-		for (int inst = 0; inst < d->counts[b]; inst++) {
-			for (size_t i = 0; i < blk->n_points; i++) {
-				const struct prof_point *pt = &blk->points[i];
-				struct slot *s = &d->slots[k++];
-				*s = (struct slot){.def = pt,
-						   .block = (uint16_t)b,
-						   .instance = (uint16_t)inst,
-						   .bit = pt->bit,
-						   .grp = grp_of(d, blk->group)};
-				if (blk->bit_stride) {
-					uint32_t bitpos =
-					    (uint32_t)inst * blk->bit_stride + (uint32_t)pt->bit;
-					s->address = blk->base + pt->address + bitpos / 16;
-					s->bit = (int)(bitpos % 16);
-				} else {
-					s->address = (uint32_t)blk->base +
-						     (uint32_t)inst * blk->stride + pt->address;
-				}
-			}
-		}
-	}
+	for (size_t i = 0; i < k; i++)
+		d->slots[i] = (struct slot){.def = lay[i].def,
+					    .block = lay[i].block,
+					    .instance = lay[i].instance,
+					    .bit = lay[i].bit,
+					    .address = lay[i].address,
+					    .grp = grp_of(d, lay[i].group),
+					    .unreadable = lay[i].unreadable};
+	free(lay);
 	d->n_slots = k;
 
 	/* Carry over what is known of points that stay. */
@@ -284,19 +266,13 @@ static int dev_plan(struct dev_rt *d)
 	}
 	free(old);
 
-	/* Wire addresses; a point below the device's address base cannot be read. */
 	for (size_t i = 0; i < k; i++) {
 		struct slot *s = &d->slots[i];
-		if (s->address < (uint32_t)c->address_base ||
-		    s->address - c->address_base + prof_point_width(s->def) > 65536) {
-			log_err("device %s: point %s at %u is outside the address space "
-				"(address_base %d)",
-				c->id, s->def->name, s->address, c->address_base);
-			s->q = HW_Q_CONFIG_ERROR;
-			s->unreadable = true;
+		if (!s->unreadable)
 			continue;
-		}
-		s->address -= (uint32_t)c->address_base;
+		log_err("device %s: point %s is outside the address space (address_base %d)", c->id,
+			s->def->name, c->address_base);
+		s->q = HW_Q_CONFIG_ERROR;
 	}
 
 	avoid = calloc(p->n_no_read ? p->n_no_read : 1, sizeof(*avoid));

@@ -10,12 +10,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "devices/layout.h"
 #include "devices/link.h"
 #include "devices/profile.h"
 #include "gateway/config.h"
 #include "gateway/value.h"
-
-#define MB_TOP_LEVEL 0xFFFFu
 
 /* One point of one result. */
 struct mb_sample {
