@@ -1364,7 +1364,7 @@ static const struct opt camera_opts[] = {
     OPT_BOOL("record", struct cfg_camera, record, true),
     OPT_INT("segment_s", struct cfg_camera, segment_s, 2, 3600, 60, 0),
     OPT_INT("retention_days", struct cfg_camera, retention_days, 1, 3650, 30, 0),
-    OPT_INT("disk_budget_mb", struct cfg_camera, disk_budget_mb, 0, 100000000, 0, 0),
+    OPT_FLOAT("disk_budget_mb", struct cfg_camera, disk_budget_mb, 0, 1e8, 0, 0),
     OPT_INT("disk_min_free_mb", struct cfg_camera, disk_min_free_mb, 0, 100000000, 500, 0),
     OPT_INT("analysis_interval_ms", struct cfg_camera, analysis_interval_ms, 0, 600000, 1000, 0),
     OPT_INT("offline_after_s", struct cfg_camera, offline_after_s, 1, 3600, 10, 0),

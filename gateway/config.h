@@ -173,7 +173,7 @@ struct cfg_camera {
 	bool record;
 	int segment_s;	      /* recording segment length (60) */
 	int retention_days;   /* segments older than this are deleted (30) */
-	int disk_budget_mb;   /* this camera's recordings at most (0: no budget) */
+	double disk_budget_mb; /* this camera's recordings at most (0: no budget; fractions allowed) */
 	int disk_min_free_mb; /* keep this much free on the state_dir file system (500) */
 	int analysis_interval_ms; /* analyse at most one key frame this often (1000) */
 	int offline_after_s;	  /* no data this long: offline, pipeline restarted (10) */

@@ -595,7 +595,7 @@ static void disk_check(struct camera *c, int64_t now_us, unsigned *mask)
 	c->next_disk_us = now_us + 10 * G_USEC_PER_SEC;
 	if (c->ix) {
 		recindex_retain(c->ix, c->cfg->id, wall_ms(), max_age,
-				(int64_t)c->cfg->disk_budget_mb << 20, disk_short, c, &young);
+				(int64_t)(c->cfg->disk_budget_mb * 1048576.0), disk_short, c, &young);
 		recindex_span(c->ix, c->cfg->id, &c->h.oldest_recording_ms, &c->h.recorded_bytes);
 	}
 	if (young)
