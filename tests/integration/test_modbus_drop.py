@@ -37,10 +37,10 @@ def main(env):
         SITE, mqtt_port=broker.port, heartbeat=1, buses=[("tcp0", sim.port, TIMEOUT_MS)],
         devices=[{"id": "facp1", "bus": "tcp0", "unit": 1, "profile": "facp-generic",
                   "interval_ms": INTERVAL_MS, "offline_after": 3, "backoff_max_ms": 1000,
-                  "life_check_s": 0},
+                  "life_check_s": 0, "intervals": {"analog": INTERVAL_MS}},
                  {"id": "elc1", "bus": "tcp0", "unit": 2, "profile": "elc-generic",
                   "interval_ms": INTERVAL_MS, "offline_after": 3, "backoff_max_ms": 1000,
-                  "life_check_s": 0}],
+                  "life_check_s": 0, "intervals": {"analog": INTERVAL_MS}}],
         state_dir=env.tmp))
     for d in DEVICES:
         watch.wait_json(topic(d), lambda j: j["online"] and j["quality"] == "good", 10, d + " online")
