@@ -1,0 +1,79 @@
+"""The RTSP test camera (hw-testcam) and camera config text for the video integration tests."""
+
+import os
+import subprocess
+
+from harness import BUILD, Proc, TestFailure, wait_until
+
+TESTCAM = os.path.join(BUILD, "hw-testcam")
+
+
+class TestCam:
+    def __init__(self, env, mounts=("/cam1",), extra=()):
+        argv = [TESTCAM, "--port", "0", "--width", "320", "--height", "180", "--fps", "10"]
+        for m in mounts:
+            argv += ["--mount", m]
+        self.proc = env.add(Proc("hw-testcam", argv + list(extra), env.tmp, stdin=subprocess.PIPE))
+
+        def ready():
+            if not self.proc.alive():
+                raise TestFailure("hw-testcam exited: " + self.proc.stderr_text())
+            for line in self.proc.stdout_text().splitlines():
+                if line.startswith("READY port="):
+                    return int(line.split("=", 1)[1])
+            return None
+        self.port = wait_until(ready, 10, "hw-testcam READY")
+        self._seen = len(self.proc.stdout_text().splitlines())
+
+    def url(self, mount):
+        return "rtsp://127.0.0.1:%d%s" % (self.port, mount)
+
+    def command(self, cmd):
+        self.proc.p.stdin.write((cmd + "\n").encode())
+        self.proc.p.stdin.flush()
+        n = self._seen
+
+        def answered():
+            t = self.proc.stdout_text()
+            lines = t.splitlines()
+            return lines[n] if len(lines) > n and t.endswith("\n") else None
+        line = wait_until(answered, 5, "hw-testcam answer to " + cmd)
+        self._seen = n + 1
+        if line != "ok":
+            raise TestFailure("hw-testcam refused %r: %s" % (cmd, line))
+
+
+def camera_cfg(cams):
+    """cams: list of dicts of camera settings -> a libconfig cameras section."""
+    out = []
+    for c in cams:
+        f = []
+        for k, v in c.items():
+            if isinstance(v, bool):
+                f.append("%s = %s;" % (k, "true" if v else "false"))
+            elif isinstance(v, str):
+                f.append('%s = "%s";' % (k, v))
+            else:
+                f.append("%s = %s;" % (k, v))
+        out.append("{ %s }" % " ".join(f))
+    return "cameras = ( %s );\n" % ",\n  ".join(out)
+
+
+# Short durations so that every condition shows within seconds at 10 fps, GOP 1 s.
+FAST = {"expected_fps": 10, "width": 320, "height": 180, "segment_s": 3, "offline_after_s": 2,
+        "reconnect_min_ms": 200, "reconnect_max_ms": 1000, "analysis_interval_ms": 0,
+        "dark_ms": 1000, "covered_ms": 1000, "frozen_ms": 2000, "defocus_ms": 2000,
+        "moved_ms": 2000, "clear_ms": 1000, "cooldown_ms": 0, "video_loss_ms": 5000,
+        "disk_min_free_mb": 0}
+
+
+def discover_duration(path):
+    """Duration in seconds that gst-discoverer-1.0 reports for path, or None."""
+    r = subprocess.run(["gst-discoverer-1.0", path], capture_output=True, text=True, timeout=30)
+    for line in r.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("Duration:"):
+            h, m, s = line.split(":", 1)[1].strip().split(":")
+            d = int(h) * 3600 + int(m) * 60 + float(s)
+            return d if d > 0 else None
+    return None
