@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alerts/cli.h"
+#include "alerts/service.h"
 #include "devices/bus.h"
 #include "gateway/config.h"
 #include "gateway/hub.h"
@@ -31,6 +33,7 @@ struct app {
 	unsigned generation;
 	struct mqtt *mqtt;
 	struct influx *influx;
+	struct alert_service *alerts; /* recreated with the hub */
 	struct video *video; /* cameras; recreated on reload */
 	uint64_t seq; /* per-gateway sequence number of state messages */
 	guint heartbeat;
@@ -74,6 +77,8 @@ static void on_change(struct hub *h, struct hub_device *d, void *ud)
 {
 	struct app *a = ud;
 
+	if (a->alerts) /* first: a fire alarm goes out before the device state */
+		alert_service_on_device(a->alerts, d);
 	publish_device(a, d);
 	if (a->influx) {
 		GString *buf = g_string_sized_new(1024);
@@ -99,6 +104,8 @@ static void on_mqtt_connected(struct mqtt *m, void *ud)
 	/* The broker (or the county behind it) may have lost what was retained. */
 	for (size_t i = 0; a->hub && i < hub_n_devices(a->hub); i++)
 		publish_device(a, hub_device_at(a->hub, i));
+	if (a->alerts)
+		alert_service_on_connected(a->alerts);
 	video_publish_all(a->video);
 }
 
@@ -158,6 +165,11 @@ static int start_devices(struct app *a)
 	if (rc < 0)
 		return rc;
 	hub_add_listener(a->hub, on_change, a);
+	rc = alert_service_create(a->cfg, a->mqtt, &a->alerts);
+	if (rc < 0) {
+		log_err("alerts: %s", strerror(-rc));
+		return rc;
+	}
 	a->generation++;
 	a->buses = calloc(a->cfg->n_buses ? a->cfg->n_buses : 1, sizeof(*a->buses));
 	if (!a->buses)
@@ -273,6 +285,8 @@ static gboolean on_hup(gpointer ud)
 		return G_SOURCE_CONTINUE;
 	}
 	stop_buses(a);
+	alert_service_destroy(a->alerts);
+	a->alerts = NULL;
 	hub_destroy(a->hub);
 	a->hub = NULL;
 	video_destroy(a->video);
@@ -332,6 +346,7 @@ out:
 	/* Results the workers handed over before stopping still reach the outputs. */
 	while (g_main_context_iteration(NULL, FALSE))
 		;
+	alert_service_destroy(a.alerts);
 	stop_outputs(&a);
 	hub_destroy(a.hub);
 	if (a.heartbeat)
@@ -402,6 +417,10 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: hallwatch run -c FILE [--log-level error|warn|info|debug]\n"
 		   "       hallwatch check-config -c FILE\n"
+		   "       hallwatch alerts -c FILE\n"
+		   "       hallwatch ack -c FILE ID [--user NAME]\n"
+		   "       hallwatch shelve -c FILE ID --for 2h --reason TEXT [--user NAME]\n"
+		   "       hallwatch unshelve -c FILE ID [--user NAME]\n"
 		   "       hallwatch snapshot -c FILE CAMERA OUT.jpg\n"
 		   "       hallwatch clip -c FILE CAMERA FROM TO OUT.mp4\n"
 		   "       hallwatch version\n");
@@ -419,6 +438,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[1];
+	if (alert_cli_handles(cmd))
+		return alert_cli_main(argc, argv);
 	for (int i = 2; i < argc; i++) {
 		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
 		    i + 1 < argc) {

@@ -1,4 +1,6 @@
-/* MQTT out: one libmosquitto client publishing under <topic_root>/<site>/.
+/* MQTT: one libmosquitto client publishing under <topic_root>/<site>/ and taking
+ * commands on <topic_root>/<site>/cmd/+. MQTT v5, falling back to 3.1.1 when the
+ * broker refuses v5.
  * libmosquitto's own network thread does the socket I/O and reconnects with backoff;
  * every callback of ours is handed to the main loop, and every function here is
  * called from the main loop thread. */
@@ -25,6 +27,23 @@ struct mqtt_stats {
 	uint64_t reconnects;
 };
 
+/* A command received on cmd/<verb> (transfer none: valid during the callback). */
+struct mqtt_cmd {
+	const char *verb; /* the last topic level: "ack", "shelve", ... */
+	const char *topic;
+	const char *payload; /* NUL-terminated copy of the payload */
+	size_t len;
+	const char *response_topic; /* MQTT v5 response topic, or NULL */
+	const void *corr;	    /* MQTT v5 correlation data, or NULL */
+	size_t corr_len;
+	const char *user; /* MQTT v5 user property "user", or NULL */
+	int protocol;	  /* 5 or 4 (3.1.1) */
+};
+typedef void (*mqtt_cmd_fn)(struct mqtt *m, const struct mqtt_cmd *c, void *ud);
+/* Called on the main loop when the broker acknowledged a message sent with
+ * mqtt_publish_acked (ok = false: the broker refused it with a v5 reason code). */
+typedef void (*mqtt_ack_fn)(struct mqtt *m, uint64_t token, bool ok, void *ud);
+
 /* Starts connecting in the background. cfg and site must outlive the client.
  * Returns 0 or -errno. */
 int mqtt_create(const struct cfg_mqtt *cfg, const char *site, GMainContext *ctx,
@@ -34,6 +53,25 @@ int mqtt_create(const struct cfg_mqtt *cfg, const char *site, GMainContext *ctx,
 int mqtt_publish(struct mqtt *m, const char *subtopic, const void *payload, size_t len,
 		 bool retain);
 bool mqtt_is_connected(const struct mqtt *m);
+/* 5 or 4 (3.1.1) for the current session; 0 when not connected. */
+int mqtt_protocol(const struct mqtt *m);
+
+/* Receives cmd/+ messages on the main loop (NULL stops). Subscribes on every
+ * (re)connect. */
+void mqtt_set_command_handler(struct mqtt *m, mqtt_cmd_fn fn, void *ud);
+/* Receives broker acknowledgements of mqtt_publish_acked messages (NULL stops). */
+void mqtt_set_ack_handler(struct mqtt *m, mqtt_ack_fn fn, void *ud);
+/* Like mqtt_publish at QoS >= 1 (at least 1 even when the configured QoS is 0);
+ * the ack handler gets token once the broker has it. A message in flight when the
+ * session drops gets no ack: the caller keeps it and sends it again after the
+ * reconnect (consumers deduplicate). Returns 0, -ENOTCONN or -EIO. */
+int mqtt_publish_acked(struct mqtt *m, const char *subtopic, const void *payload, size_t len,
+		       bool retain, uint64_t token);
+/* Replies to a command: to its v5 response topic with its correlation data, else
+ * (3.1.1) to <root>/<site>/reply/<reply_id> when the request named one. QoS 1, not
+ * retained. Returns 0, -ENOENT (nowhere to reply), -ENOTCONN or -EIO. */
+int mqtt_reply(struct mqtt *m, const struct mqtt_cmd *c, const char *reply_id, const char *payload,
+	       size_t len);
 /* Points the client at an equal configuration held elsewhere (after a reload that
  * left the mqtt section and the site unchanged). */
 void mqtt_rebind(struct mqtt *m, const struct cfg_mqtt *cfg, const char *site);

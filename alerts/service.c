@@ -1,0 +1,524 @@
+/* The alert service: owns the engine, the store and the alert side of MQTT. Every
+ * batch of transitions is committed to SQLite before anything is published, so a
+ * crash can lose nothing that was seen outside. Runs on the main loop thread. */
+#define LOG_TAG "alerts"
+#include "alerts/service.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "alerts/alert_json.h"
+#include "alerts/engine.h"
+#include "alerts/store.h"
+#include "gateway/log.h"
+
+#define TICK_MS 200
+#define RESEND_BATCH 500
+#define PRUNE_EVERY 500
+
+struct item {
+	uint64_t seq;
+	char *event;	  /* event JSON */
+	char *id;	  /* alert id, or NULL for events without an alert */
+	char *state_full; /* stored JSON; "" = closed (tombstone until the removal is sent) */
+	char *state_pub;  /* published JSON; NULL when closed */
+};
+
+struct alert_service {
+	const struct hw_config *cfg;
+	const char *site;
+	struct mqtt *mqtt;
+	struct alert_engine *engine;
+	struct alert_store *store;
+	GPtrArray *batch; /* struct item * */
+	uint64_t next_seq;
+	int64_t now;
+	guint tick;
+	GHashTable *tombstones; /* ids whose empty retained message is still to be sent */
+	uint64_t since_prune;
+	bool store_failed;
+	struct alert_service_stats st;
+};
+
+static int64_t wall_ms(void)
+{
+	return g_get_real_time() / 1000;
+}
+
+static void item_free(gpointer p)
+{
+	struct item *it = p;
+
+	free(it->event);
+	g_free(it->id);
+	free(it->state_full);
+	free(it->state_pub);
+	g_free(it);
+}
+
+static char *dump(json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT);
+
+	json_decref(o);
+	return s;
+}
+
+/* Queues one event (and the alert it changed) for the next flush. */
+static void queue_event(struct alert_service *s, json_t *ev, const struct alert *a)
+{
+	struct item *it = g_new0(struct item, 1);
+
+	it->seq = json_integer_value(json_object_get(ev, "seq"));
+	it->event = dump(ev);
+	if (a) {
+		it->id = g_strdup(a->id);
+		if (a->core == AC_NORMAL) {
+			it->state_full = strdup("");
+		} else {
+			it->state_full = dump(alert_to_json(a, s->site, true));
+			it->state_pub = dump(alert_to_json(a, s->site, false));
+		}
+	}
+	g_ptr_array_add(s->batch, it);
+}
+
+static void on_emit(const struct alert_ev *ev, void *ud)
+{
+	struct alert_service *s = ud;
+	uint64_t seq = ++s->next_seq;
+
+	if (ev->a)
+		alert_engine_set_seq(s->engine, ev->a->id, seq);
+	queue_event(s, alert_event_json(ev, s->site, seq, s->now), ev->a);
+	s->st.events++;
+	log_debug("event %" G_GUINT64_FORMAT " %s %s", seq, alert_ev_name(ev->kind),
+		  ev->a ? ev->a->id : "-");
+}
+
+static void publish_event(struct alert_service *s, uint64_t seq, const char *json)
+{
+	if (s->mqtt)
+		mqtt_publish_acked(s->mqtt, "events", json, strlen(json), false, seq);
+}
+
+static void publish_removal(struct alert_service *s, const char *id)
+{
+	char topic[ALERT_ID_MAX + 16];
+
+	if (!s->mqtt)
+		return;
+	snprintf(topic, sizeof(topic), "alert/%s", id);
+	if (mqtt_publish(s->mqtt, topic, "", 0, true) == 0) {
+		g_hash_table_remove(s->tombstones, id);
+		if (!s->store_failed)
+			alert_store_del_alert(s->store, id);
+	}
+}
+
+/* Commits the batch, then publishes it. */
+static void flush(struct alert_service *s)
+{
+	GPtrArray *b = s->batch;
+	char topic[ALERT_ID_MAX + 16];
+	int rc;
+
+	if (b->len == 0)
+		return;
+	rc = alert_store_begin(s->store);
+	for (guint i = 0; rc == 0 && i < b->len; i++) {
+		struct item *it = b->pdata[i];
+		rc = alert_store_add_event(s->store, it->seq, s->now, it->event);
+		if (rc == 0 && it->id)
+			rc = alert_store_put_alert(s->store, it->id, it->state_full, s->now);
+	}
+	if (rc == 0)
+		rc = alert_store_commit(s->store);
+	if (rc < 0) {
+		alert_store_rollback(s->store);
+		if (!s->store_failed)
+			log_err("cannot store %u alert event(s): they are published but will not "
+				"survive a restart",
+				b->len);
+		s->store_failed = true;
+	} else if (s->store_failed) {
+		log_info("alert store writable again");
+		s->store_failed = false;
+	}
+	for (guint i = 0; i < b->len; i++) {
+		struct item *it = b->pdata[i];
+		if (it->id) {
+			if (it->state_pub) {
+				snprintf(topic, sizeof(topic), "alert/%s", it->id);
+				if (s->mqtt)
+					mqtt_publish(s->mqtt, topic, it->state_pub,
+						     strlen(it->state_pub), true);
+			} else {
+				g_hash_table_add(s->tombstones, g_strdup(it->id));
+				publish_removal(s, it->id);
+			}
+		}
+		publish_event(s, it->seq, it->event);
+	}
+	s->since_prune += b->len;
+	g_ptr_array_set_size(b, 0);
+	if (s->since_prune >= PRUNE_EVERY) {
+		s->since_prune = 0;
+		rc = alert_store_prune(s->store, s->cfg->alerts.keep_events);
+		if (rc > 0)
+			log_debug("pruned %d delivered event(s)", rc);
+	}
+}
+
+/* ---- commands ---- */
+
+static const char *err_name(int rc)
+{
+	switch (rc) {
+	case -ENOENT:
+		return "unknown_alert";
+	case -EALREADY:
+		return "no_change";
+	case -EPERM:
+		return "not_allowed";
+	case -EINVAL:
+		return "invalid";
+	case -EACCES:
+		return "not_authorized";
+	case -ENOTSUP:
+		return "not_supported";
+	default:
+		return "failed";
+	}
+}
+
+static bool is_operator(const struct alert_service *s, const char *user)
+{
+	if (!user || !*user)
+		return false;
+	for (size_t i = 0; i < s->cfg->alerts.n_operators; i++)
+		if (strcmp(s->cfg->alerts.operators[i], user) == 0)
+			return true;
+	return false;
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+	const json_t *v = json_object_get(o, k);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static int parse_for(const json_t *o, int64_t *ms)
+{
+	const json_t *v = json_object_get(o, "for");
+
+	if (json_is_integer(v) && json_integer_value(v) > 0) {
+		*ms = (int64_t)json_integer_value(v) * 1000;
+		return 0;
+	}
+	if (json_is_string(v))
+		return alert_parse_duration(json_string_value(v), ms);
+	return -EINVAL;
+}
+
+static json_t *list_json(struct alert_service *s)
+{
+	size_t n = alert_engine_count(s->engine);
+	const struct alert **v = calloc(n ? n : 1, sizeof(*v));
+	json_t *arr = json_array();
+
+	n = alert_engine_list(s->engine, v, n);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, alert_to_json(v[i], s->site, false));
+	free(v);
+	return arr;
+}
+
+static void on_cmd(struct mqtt *m, const struct mqtt_cmd *c, void *ud)
+{
+	struct alert_service *s = ud;
+	json_error_t jerr;
+	json_t *req = c->len ? json_loads(c->payload, 0, &jerr) : json_object();
+	json_t *reply, *ev;
+	const char *id = NULL, *user = c->user, *reason = NULL, *rid = NULL;
+	const struct alert *a;
+	int64_t for_ms = 0;
+	int rc = 0;
+	bool audit = true;
+	char *txt;
+
+	s->now = wall_ms();
+	s->st.commands++;
+	if (!json_is_object(req)) {
+		json_decref(req);
+		req = json_object();
+		rc = -EINVAL;
+	}
+	id = jstr(req, "id");
+	reason = jstr(req, "reason");
+	rid = jstr(req, "request_id");
+	if (!user)
+		user = jstr(req, "user"); /* MQTT 3.1.1 clients have no user properties */
+	if (rc == 0 && strcmp(c->verb, "list") == 0) {
+		audit = false; /* read-only */
+	} else if (rc == 0 && !is_operator(s, user)) {
+		rc = -EACCES;
+	} else if (rc == 0 && strcmp(c->verb, "ack") == 0) {
+		rc = alert_engine_ack(s->engine, id, user, s->now);
+	} else if (rc == 0 && strcmp(c->verb, "shelve") == 0) {
+		rc = parse_for(req, &for_ms);
+		if (rc == 0)
+			rc = alert_engine_shelve(s->engine, id, user, reason, for_ms, s->now);
+	} else if (rc == 0 && strcmp(c->verb, "unshelve") == 0) {
+		rc = alert_engine_unshelve(s->engine, id, user, s->now);
+	} else if (rc == 0) {
+		/* TODO cmd/device: expose mb_bus_command() from devices/bus.h here, under
+		 * the same authorisation, once the device layer offers it. */
+		rc = -ENOTSUP;
+	}
+	if (rc < 0)
+		s->st.refused++;
+	if (audit) {
+		ev = json_pack("{s:I, s:I, s:s, s:s, s:s, s:b}", "seq", (json_int_t)++s->next_seq,
+			       "t", (json_int_t)s->now, "site", s->site, "event", "command", "verb",
+			       c->verb, "notify", false);
+		json_object_set_new(ev, "id", id ? json_string(id) : json_null());
+		json_object_set_new(ev, "by", user ? json_string(user) : json_null());
+		json_object_set_new(ev, "result", json_string(rc < 0 ? "refused" : "accepted"));
+		if (rc < 0)
+			json_object_set_new(ev, "error", json_string(err_name(rc)));
+		if (reason)
+			json_object_set_new(ev, "reason", json_string(reason));
+		if (rid)
+			json_object_set_new(ev, "request_id", json_string(rid));
+		queue_event(s, ev, NULL);
+		s->st.events++;
+		if (rc < 0)
+			log_warn("command %s on %s from %s refused: %s", c->verb, id ? id : "-",
+				 user ? user : "(nobody)", err_name(rc));
+		else
+			log_info("command %s on %s by %s", c->verb, id ? id : "-", user);
+	}
+	flush(s);
+	reply = json_pack("{s:b, s:s}", "ok", rc == 0, "verb", c->verb);
+	if (id)
+		json_object_set_new(reply, "id", json_string(id));
+	if (rid)
+		json_object_set_new(reply, "request_id", json_string(rid));
+	if (rc < 0)
+		json_object_set_new(reply, "error", json_string(err_name(rc)));
+	if (rc == 0 && strcmp(c->verb, "list") == 0)
+		json_object_set_new(reply, "alerts", list_json(s));
+	else if (rc == 0 && id && (a = alert_engine_get(s->engine, id)))
+		json_object_set_new(reply, "alert", alert_to_json(a, s->site, false));
+	txt = dump(reply);
+	rc = mqtt_reply(m, c, rid, txt, strlen(txt));
+	if (rc < 0 && rc != -ENOENT)
+		log_debug("reply to %s: %s", c->verb, strerror(-rc));
+	free(txt);
+	json_decref(req);
+}
+
+static void on_ack(struct mqtt *m, uint64_t token, bool ok, void *ud)
+{
+	struct alert_service *s = ud;
+
+	if (ok && !s->store_failed)
+		alert_store_mark_delivered(s->store, token);
+}
+
+/* ---- lifecycle ---- */
+
+static gboolean on_tick(gpointer ud)
+{
+	struct alert_service *s = ud;
+
+	s->now = wall_ms();
+	alert_engine_tick(s->engine, s->now);
+	flush(s);
+	return G_SOURCE_CONTINUE;
+}
+
+static int restore_one(const char *id, const char *json, void *ud)
+{
+	struct alert_service *s = ud;
+	json_error_t jerr;
+	json_t *o;
+	struct alert a;
+
+	if (!json || !*json) {
+		g_hash_table_add(s->tombstones, g_strdup(id));
+		return 0;
+	}
+	o = json_loads(json, 0, &jerr);
+	if (!o || alert_from_json(o, &a) < 0 || alert_engine_restore(s->engine, &a) < 0)
+		log_err("stored alert %s is unreadable; ignored", id);
+	json_decref(o);
+	return 0;
+}
+
+int alert_service_create(const struct hw_config *cfg, struct mqtt *m, struct alert_service **out)
+{
+	struct alert_service *s = calloc(1, sizeof(*s));
+	char *path = NULL;
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	s->cfg = cfg;
+	s->site = cfg->site.id;
+	s->mqtt = m;
+	s->batch = g_ptr_array_new_with_free_func(item_free);
+	s->tombstones = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	if (g_mkdir_with_parents(cfg->storage.state_dir, 0750) < 0) {
+		rc = -errno;
+		log_err("state_dir %s: %s", cfg->storage.state_dir, strerror(-rc));
+		goto fail;
+	}
+	path = g_build_filename(cfg->storage.state_dir, "hallwatch.db", NULL);
+	rc = alert_store_open(path, &s->store);
+	if (rc < 0) {
+		log_err("%s: cannot open the alert store", path);
+		goto fail;
+	}
+	rc = alert_engine_create(s->site, &cfg->alerts, cfg->rules, cfg->n_rules, on_emit, s,
+				 &s->engine);
+	if (rc < 0)
+		goto fail;
+	rc = alert_store_load(s->store, restore_one, s);
+	if (rc < 0)
+		goto fail;
+	s->next_seq = alert_store_last_seq(s->store);
+	log_info("%zu open alert(s) restored from %s, last event %" G_GUINT64_FORMAT ", %zu "
+		 "undelivered",
+		 alert_engine_count(s->engine), path, s->next_seq,
+		 alert_store_count_events(s->store, true));
+	g_free(path);
+	s->tick = g_timeout_add(TICK_MS, on_tick, s);
+	if (m) {
+		mqtt_set_command_handler(m, on_cmd, s);
+		mqtt_set_ack_handler(m, on_ack, s);
+		if (mqtt_is_connected(m))
+			alert_service_on_connected(s);
+	}
+	*out = s;
+	return 0;
+fail:
+	g_free(path);
+	alert_engine_destroy(s->engine);
+	alert_store_close(s->store);
+	g_ptr_array_free(s->batch, TRUE);
+	g_hash_table_destroy(s->tombstones);
+	free(s);
+	return rc;
+}
+
+void alert_service_destroy(struct alert_service *s)
+{
+	if (!s)
+		return;
+	flush(s);
+	if (s->tick)
+		g_source_remove(s->tick);
+	if (s->mqtt) {
+		mqtt_set_command_handler(s->mqtt, NULL, NULL);
+		mqtt_set_ack_handler(s->mqtt, NULL, NULL);
+	}
+	alert_engine_destroy(s->engine);
+	alert_store_close(s->store);
+	g_ptr_array_free(s->batch, TRUE);
+	g_hash_table_destroy(s->tombstones);
+	free(s);
+}
+
+void alert_service_on_device(struct alert_service *s, const struct hub_device *d)
+{
+	struct alert_point_in stackbuf[64];
+	struct alert_point_in *pts =
+	    d->n_points <= 64 ? stackbuf : calloc(d->n_points, sizeof(*pts));
+	struct alert_device_in in = {.id = d->cfg->id,
+				     .seen = d->seen,
+				     .online = d->online,
+				     .frozen = d->frozen,
+				     .pts = pts,
+				     .n = d->n_points};
+
+	if (!pts)
+		return;
+	for (size_t i = 0; i < d->n_points; i++) {
+		const struct hub_point *p = &d->points[i];
+		pts[i] = (struct alert_point_in){
+		    .key = p->key, .cls = p->def->cls, .v = p->v, .q = p->q, .changed = p->changed};
+	}
+	s->now = wall_ms();
+	alert_engine_update(s->engine, &in, s->now);
+	if (pts != stackbuf)
+		free(pts);
+	flush(s);
+}
+
+struct resend {
+	struct alert_service *s;
+	uint64_t last;
+	size_t n;
+};
+
+static int resend_one(uint64_t seq, const char *json, void *ud)
+{
+	struct resend *r = ud;
+
+	publish_event(r->s, seq, json);
+	r->last = seq;
+	r->n++;
+	return 0;
+}
+
+void alert_service_on_connected(struct alert_service *s)
+{
+	size_t n = alert_engine_count(s->engine);
+	const struct alert **v = calloc(n ? n : 1, sizeof(*v));
+	char topic[ALERT_ID_MAX + 16];
+	struct resend r = {.s = s};
+	GPtrArray *ids;
+	size_t before;
+
+	/* The broker (or the county behind it) may have lost what was retained. */
+	n = alert_engine_list(s->engine, v, n);
+	for (size_t i = 0; i < n; i++) {
+		char *js = dump(alert_to_json(v[i], s->site, false));
+		snprintf(topic, sizeof(topic), "alert/%s", v[i]->id);
+		mqtt_publish(s->mqtt, topic, js, strlen(js), true);
+		free(js);
+	}
+	free(v);
+	ids = g_ptr_array_new_with_free_func(g_free);
+	{
+		GHashTableIter it;
+		gpointer k;
+		g_hash_table_iter_init(&it, s->tombstones);
+		while (g_hash_table_iter_next(&it, &k, NULL))
+			g_ptr_array_add(ids, g_strdup(k));
+	}
+	for (guint i = 0; i < ids->len; i++)
+		publish_removal(s, ids->pdata[i]);
+	g_ptr_array_free(ids, TRUE);
+	/* Events the broker never acknowledged, in sequence order. */
+	do {
+		before = r.n;
+		alert_store_undelivered(s->store, r.last, RESEND_BATCH, resend_one, &r);
+	} while (r.n - before == RESEND_BATCH);
+	if (r.n)
+		log_info("resent %zu undelivered event(s)", r.n);
+}
+
+void alert_service_get_stats(struct alert_service *s, struct alert_service_stats *out)
+{
+	*out = s->st;
+	out->active = alert_engine_count(s->engine);
+	out->undelivered = alert_store_count_events(s->store, true);
+}

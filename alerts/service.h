@@ -1,0 +1,37 @@
+/* The alert service: wires the state hub to the alert engine, the SQLite store and
+ * MQTT (alert/<id> retained, events at QoS 1, cmd/+ in with replies). Main loop
+ * thread only. */
+#ifndef HW_ALERT_SERVICE_H
+#define HW_ALERT_SERVICE_H
+
+#include <stdint.h>
+
+#include "gateway/config.h"
+#include "gateway/hub.h"
+#include "gateway/mqtt.h"
+
+struct alert_service;
+
+/* Opens <state_dir>/hallwatch.db, restores the alerts it holds and, when m is not
+ * NULL, takes over m's command and ack handlers. cfg and m (transfer none) must
+ * outlive the service. Returns 0 or -errno. */
+int alert_service_create(const struct hw_config *cfg, struct mqtt *m, struct alert_service **out);
+/* Flushes, releases m's handlers and closes the store. Accepts NULL. */
+void alert_service_destroy(struct alert_service *s);
+
+/* Feeds one changed device (from the hub listener). */
+void alert_service_on_device(struct alert_service *s, const struct hub_device *d);
+/* The MQTT session is (re)established: republish alert/<id>, resend undelivered events. */
+void alert_service_on_connected(struct alert_service *s);
+
+/* Counters for the heartbeat and benchmarks. */
+struct alert_service_stats {
+	size_t active;
+	uint64_t events;
+	uint64_t undelivered;
+	uint64_t commands;
+	uint64_t refused;
+};
+void alert_service_get_stats(struct alert_service *s, struct alert_service_stats *out);
+
+#endif
