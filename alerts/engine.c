@@ -878,7 +878,7 @@ size_t alert_engine_list(const struct alert_engine *e, const struct alert **out,
 	while (g_hash_table_iter_next(&it, NULL, &v))
 		if (((const struct alert *)v)->core != AC_NORMAL)
 			g_ptr_array_add(all, v);
-	qsort(all->pdata, all->len, sizeof(void *), by_id);
+	g_ptr_array_sort(all, by_id);
 	n = all->len;
 	for (size_t i = 0; i < n && i < max; i++)
 		out[i] = all->pdata[i];

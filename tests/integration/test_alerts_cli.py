@@ -61,7 +61,8 @@ def main(env):
                     ("unshelve", "alice", "accepted"), ("ack", "alice", "accepted"),
                     ("ack", "alice", "refused")], "command events %r" % cmds)
     watch.close()
-    gw.stop()
+    rc = gw.stop()
+    expect(rc == 0, "gateway exit code %r (a sanitizer report?)" % rc)
 
 
 if __name__ == "__main__":

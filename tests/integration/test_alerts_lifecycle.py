@@ -111,7 +111,8 @@ def main(env):
                      ("command", "refused"), ("cleared", None)], "events %r" % kinds)
     op.close()
     watch.close()
-    gw.stop()
+    rc = gw.stop()
+    expect(rc == 0, "gateway exit code %r (a sanitizer report?)" % rc)
 
 
 if __name__ == "__main__":
