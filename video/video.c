@@ -321,10 +321,15 @@ static int clip_run(struct recindex *ix, const char *camera_id, int64_t from_ms,
 	g_signal_connect(src, "pad-added", G_CALLBACK(on_clip_pad), q);
 	gst_bin_add_many(GST_BIN(pl), src, q, mux, sink, NULL);
 	/* The demuxed stream is already parsed (avc/hvc1 with codec data): no parser. */
-	gst_element_link_many(q, mux, sink, NULL);
-	gst_element_set_state(pl, GST_STATE_PAUSED);
-	if (gst_element_get_state(pl, NULL, NULL, 10 * GST_SECOND) == GST_STATE_CHANGE_FAILURE)
+	if (!gst_element_link_pads(q, "src", mux, "video_%u") || !gst_element_link(mux, sink)) {
+		log_err("clip: cannot link the muxer");
 		goto out;
+	}
+	gst_element_set_state(pl, GST_STATE_PAUSED);
+	if (gst_element_get_state(pl, NULL, NULL, 10 * GST_SECOND) == GST_STATE_CHANGE_FAILURE) {
+		log_err("clip of %s: cannot read the segments", camera_id);
+		goto out;
+	}
 	start_ns = MAX(0, from_ms - s[0].start_ms) * GST_MSECOND;
 	stop_ns = MAX(0, to_ms - s[0].start_ms) * GST_MSECOND;
 	if (!gst_element_seek(pl, 1.0, GST_FORMAT_TIME,
