@@ -18,6 +18,8 @@
 #include "gateway/log.h"
 
 #define NO_REQ UINT32_MAX
+/* Results carrying only counters and clocks go to the main loop at most this often. */
+#define QUIET_REFRESH_US (5 * 1000000LL)
 
 struct slot {
 	const struct prof_point *def;
@@ -77,6 +79,9 @@ struct dev_rt {
 	int64_t hold_until; /* monotonic us: backed off after a failure */
 	int life_slot;
 	int time_slot;
+	int64_t delivered_at; /* monotonic us of the last result handed over */
+	bool delivered_online;
+	bool delivered_frozen;
 	int64_t life_changed; /* monotonic us */
 	bool life_seen;
 	bool fail_logged;
@@ -607,6 +612,19 @@ static struct mb_poll_result *make_result(struct mb_bus *b, struct dev_rt *d, in
 	    d->time_slot >= 0 && d->slots[d->time_slot].raw_ok ? d->slots[d->time_slot].raw : -1;
 	res->health = d->h;
 	res->n_layout = d->n_slots;
+	/* Counters and clocks move on every read; alone they are not worth waking the
+	 * main loop for more than every QUIET_REFRESH. */
+	bool loud = k != MB_E_NONE || d->send_full || res->online != d->delivered_online ||
+		    res->frozen != d->delivered_frozen || now - d->delivered_at >= QUIET_REFRESH_US;
+	for (size_t i = 0; i < d->n_slots && !loud; i++)
+		loud = d->slots[i].dirty && d->slots[i].def->role == PR_NONE;
+	if (!loud) {
+		free(res);
+		return NULL;
+	}
+	d->delivered_at = now;
+	d->delivered_online = res->online;
+	d->delivered_frozen = res->frozen;
 	if (!d->online)
 		return res;
 	size_t n = 0;

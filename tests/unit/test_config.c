@@ -272,8 +272,6 @@ static void test_facp_profile(void **state)
 	    {"battery_voltage", IN, 7, MB_T_U16, -1, PC_MEASUREMENT, 0.01, "V", PR_NONE},
 	    {"manual_call_point", MB_DISCRETE, 0, MB_T_BOOL, -1, PC_FIRE, 0, NULL, PR_NONE},
 	    {"sounder_active", MB_DISCRETE, 1, MB_T_BOOL, -1, PC_STATUS, 0, NULL, PR_NONE},
-	    {"silence", MB_COIL, 0, MB_T_BOOL, -1, PC_STATUS, 0, NULL, PR_NONE},
-	    {"reset", MB_COIL, 1, MB_T_BOOL, -1, PC_STATUS, 0, NULL, PR_NONE},
 	};
 	static const struct want_point zone[] = {
 	    U16("state", 0, PC_STATUS),
@@ -303,6 +301,13 @@ static void test_facp_profile(void **state)
 	assert_string_equal(b->count_point, "zone_count");
 	assert_int_equal(b->max_count, 128);
 	check_points(b->points, b->n_points, zone, sizeof(zone) / sizeof(zone[0]));
+	assert_int_equal(p->n_commands, 2);
+	assert_int_equal(profile_find_command(p, "silence")->table, MB_COIL);
+	assert_int_equal(profile_find_command(p, "silence")->address, 0);
+	assert_int_equal(profile_find_command(p, "reset")->address, 1);
+	assert_int_equal(p->n_groups, 3);
+	assert_string_equal(p->groups[1].when_changed, "data_change");
+	assert_ptr_equal(&p->points[p->groups[1].change_point], profile_find_point(p, "data_change"));
 	profile_free(p);
 }
 
@@ -349,9 +354,6 @@ static void test_elc_profile(void **state)
 	    U16("dt_last_result", 16, PC_STATUS),
 	    {"dt_last_minutes", IN, 17, MB_T_U16, -1, PC_MEASUREMENT, 0, "min", PR_NONE},
 	    {"rated_minutes", IN, 18, MB_T_U16, -1, PC_STATUS, 0, "min", PR_NONE},
-	    {"start_function_test", MB_COIL, 0, MB_T_BOOL, -1, PC_STATUS, 0, NULL, PR_NONE},
-	    {"start_duration_test", MB_COIL, 1, MB_T_BOOL, -1, PC_STATUS, 0, NULL, PR_NONE},
-	    {"stop_test", MB_COIL, 2, MB_T_BOOL, -1, PC_STATUS, 0, NULL, PR_NONE},
 	};
 	static const struct want_point lum[] = {
 	    U16("state", 0, PC_STATUS),
@@ -383,6 +385,12 @@ static void test_elc_profile(void **state)
 	assert_string_equal(b->count_point, "luminaire_count");
 	assert_int_equal(b->max_count, 256);
 	check_points(b->points, b->n_points, lum, sizeof(lum) / sizeof(lum[0]));
+	/* The coils are commands (written only where allowed), never read as points. */
+	assert_int_equal(p->n_commands, 3);
+	assert_int_equal(profile_find_command(p, "start_function_test")->table, MB_COIL);
+	assert_int_equal(profile_find_command(p, "start_function_test")->address, 0);
+	assert_int_equal(profile_find_command(p, "stop_test")->address, 2);
+	assert_int_equal(p->n_groups, 3);
 	profile_free(p);
 }
 
