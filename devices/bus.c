@@ -997,15 +997,14 @@ static gpointer worker(gpointer arg)
 		}
 		g_mutex_unlock(&b->lock);
 
+		uint64_t overruns_before = d->h.overruns;
 		struct mb_poll_result *res = poll_group(b, d, g);
 		if (res)
 			deliver(b, res);
 
 		g_mutex_lock(&b->lock);
 		b->stats.polls++;
-		b->stats.overruns = 0;
-		for (size_t i = 0; i < b->n_devs; i++)
-			b->stats.overruns += b->devs[i].h.overruns;
+		b->stats.overruns += d->h.overruns - overruns_before;
 		mb_link_get_stats(b->link, &b->stats.link);
 	}
 	g_mutex_unlock(&b->lock);
