@@ -87,8 +87,9 @@ def main(env):
                              "zone[%d] config_error and every other point good" % REFUSED)
     except TestFailure as e:
         last = watch.json(TOPIC)
-        raise TestFailure("%s; last state: online=%r quality=%r, points not good: %r, errors %r" % (
-            e, last["online"], last["quality"],
+        raise TestFailure("%s; last state: online=%r quality=%r zone_count=%r, points not good: "
+                          "%r, errors %r" % (
+            e, last["online"], last["quality"], last["points"]["zone_count"],
             sorted({k.split(".")[0] + "=" + p["q"] for k, p in last["points"].items() if p["q"] != "good"}),
             last["health"]["errors"]))
     print("refusal -> split published: %.0f ms" % ((time.monotonic() - t0) * 1000))
