@@ -125,6 +125,23 @@ static gboolean on_heartbeat(gpointer ud)
 			state_lp_health(buf, d, a->cfg->site.id, t);
 		}
 	}
+	for (size_t i = 0; a->influx && i < a->n_buses; i++) {
+		struct mb_bus_stats bs;
+		struct lp_line l;
+		mb_bus_get_stats(a->buses[i], &bs);
+		lp_begin(&l, buf, "bus_health");
+		lp_tag(&l, "bus", mb_bus_config(a->buses[i])->id);
+		lp_tag(&l, "site", a->cfg->site.id);
+		lp_field_bool(&l, "connected", bs.link.connects > bs.link.disconnects);
+		lp_field_int(&l, "polls", (int64_t)bs.polls);
+		lp_field_int(&l, "requests", (int64_t)bs.link.requests);
+		lp_field_int(&l, "errors", (int64_t)bs.link.errors);
+		lp_field_int(&l, "connects", (int64_t)bs.link.connects);
+		lp_field_int(&l, "disconnects", (int64_t)bs.link.disconnects);
+		lp_field_int(&l, "overruns", (int64_t)bs.overruns);
+		lp_field_int(&l, "commands", (int64_t)bs.commands);
+		lp_end(&l, t * 1000000);
+	}
 	if (a->influx) {
 		struct lp_line l;
 		struct mqtt_stats ms = {0};
@@ -413,10 +430,53 @@ static int cmd_video(const char *cmd, const char *path, char **pos, int npos)
 	return rc < 0 ? 1 : 0;
 }
 
+/* hallwatch command -c FILE DEVICE COMMAND [--user NAME]: runs one profile command on a
+ * device over a connection of its own (not through a running daemon), under the same
+ * allow_commands authorisation, logged with who asked. */
+static int cmd_command(const char *path, char **pos, int npos, const char *user)
+{
+	struct cfg_errors errs = {0};
+	struct hw_config *cfg = NULL;
+	const struct cfg_device *d = NULL;
+	char who[128];
+	int rc;
+
+	if (npos != 2) {
+		fprintf(stderr, "usage: hallwatch command -c FILE DEVICE COMMAND [--user NAME]\n");
+		return 2;
+	}
+	if (config_load(path, &cfg, &errs) < 0) {
+		print_errors(&errs);
+		cfg_errors_clear(&errs);
+		return 1;
+	}
+	for (size_t i = 0; i < cfg->n_devices; i++)
+		if (strcmp(cfg->devices[i].id, pos[0]) == 0)
+			d = &cfg->devices[i];
+	if (!d) {
+		fprintf(stderr, "hallwatch: no device %s in %s\n", pos[0], path);
+		config_free(cfg);
+		return 1;
+	}
+	snprintf(who, sizeof(who), "%s (command line)",
+		 user ? user : (getenv("USER") ? getenv("USER") : "unknown"));
+	rc = mb_command_once(d, pos[1], who);
+	if (rc < 0)
+		fprintf(stderr, "hallwatch: command %s on %s: %s\n", pos[1], pos[0],
+			rc == -EPERM	 ? "not allowed (allow_commands)"
+			: rc == -ENOENT ? "no such command in the device's profile"
+					 : strerror(-rc));
+	else
+		printf("%s: %s done\n", pos[0], pos[1]);
+	config_free(cfg);
+	return rc < 0 ? 1 : 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: hallwatch run -c FILE [--log-level error|warn|info|debug]\n"
 		   "       hallwatch check-config -c FILE\n"
+		   "       hallwatch command -c FILE DEVICE COMMAND [--user NAME]\n"
 		   "       hallwatch alerts -c FILE\n"
 		   "       hallwatch ack -c FILE ID [--user NAME]\n"
 		   "       hallwatch shelve -c FILE ID --for 2h --reason TEXT [--user NAME]\n"
@@ -432,6 +492,7 @@ int main(int argc, char **argv)
 	enum hw_log_level lvl = HW_LOG_INFO;
 	char *pos[4];
 	int npos = 0;
+	const char *user = NULL;
 
 	if (argc < 2) {
 		usage(stderr);
@@ -450,8 +511,12 @@ int main(int argc, char **argv)
 				return 2;
 			}
 		} else if (argv[i][0] != '-' && npos < 4 &&
-			   (strcmp(cmd, "snapshot") == 0 || strcmp(cmd, "clip") == 0)) {
+			   (strcmp(cmd, "snapshot") == 0 || strcmp(cmd, "clip") == 0 ||
+			    strcmp(cmd, "command") == 0)) {
 			pos[npos++] = argv[i];
+		} else if (strcmp(argv[i], "--user") == 0 && i + 1 < argc &&
+			   strcmp(cmd, "command") == 0) {
+			user = argv[++i];
 		} else {
 			fprintf(stderr, "hallwatch: unexpected argument %s\n", argv[i]);
 			usage(stderr);
@@ -477,6 +542,8 @@ int main(int argc, char **argv)
 		return cmd_check(path);
 	if (strcmp(cmd, "snapshot") == 0 || strcmp(cmd, "clip") == 0)
 		return cmd_video(cmd, path, pos, npos);
+	if (strcmp(cmd, "command") == 0)
+		return cmd_command(path, pos, npos, user);
 	fprintf(stderr, "hallwatch: unknown command %s\n", cmd);
 	usage(stderr);
 	return 2;

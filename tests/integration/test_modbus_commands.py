@@ -1,0 +1,65 @@
+"""Writes are read-only by default: a profile command runs only where the device's
+allow_commands names it, is logged with who asked, and really reaches the device."""
+
+import subprocess
+
+from harness import (HALLWATCH, Gateway, Mosquitto, Sim, TestFailure, Watch, gateway_config, run,
+                     wait_until)
+
+SITE = "hall-cmd"
+ROOT = "hallwatch/v1/%s/" % SITE
+
+
+def main(env):
+    broker = Mosquitto(env)
+    sim = Sim(env, facp=(1,), elc=(2,), extra=["--tick-ms", "200"])
+    sim.set(1, "discrete", 1, 1)  # the panel's sounder is on
+    watch = Watch(broker.port)
+    gw = Gateway(env, gateway_config(
+        SITE, mqtt_port=broker.port, buses=[("tcp0", sim.port, 500)],
+        devices=[{"id": "facp1", "bus": "tcp0", "unit": 1, "profile": "facp-generic"},
+                 {"id": "elc1", "bus": "tcp0", "unit": 2, "profile": "elc-generic",
+                  "allow_commands": ["start_function_test"],
+                  "intervals": {"alarm": 100, "detail": 200}}],
+        state_dir=env.tmp))
+    watch.wait_json(ROOT + "device/elc1/state", lambda j: j["online"], 10, "elc1 online")
+
+    def command(dev, name, user="alice"):
+        return subprocess.run([HALLWATCH, "command", "-c", gw.cfg, dev, name, "--user", user],
+                              capture_output=True, text=True, timeout=20)
+
+    # Not allowed: the fire panel is read-only; nothing is written.
+    r = command("facp1", "silence", "mallory")
+    if r.returncode != 1 or "not allowed" not in r.stderr:
+        raise TestFailure("silence on a read-only panel: exit %d, %r" % (r.returncode, r.stderr))
+    if "asked by mallory (command line): refused" not in r.stderr:
+        raise TestFailure("the refusal is not logged with who asked: %r" % r.stderr)
+    if sim.get(1, "discrete", 1) != 1:
+        raise TestFailure("the refused silence reached the panel")
+
+    # Unknown command.
+    r = command("elc1", "self_destruct")
+    if r.returncode != 1 or "no such command" not in r.stderr:
+        raise TestFailure("unknown command: exit %d, %r" % (r.returncode, r.stderr))
+
+    # Allowed: the function test starts on the controller and its outcome is read back.
+    r = command("elc1", "start_function_test")
+    if r.returncode != 0:
+        raise TestFailure("allowed command failed: %r" % r.stderr)
+    if "asked by alice (command line): written (coil 0 = 1)" not in r.stderr:
+        raise TestFailure("the write is not logged with who asked: %r" % r.stderr)
+    watch.wait_json(ROOT + "device/elc1/state",
+                    lambda j: j["points"]["function_test_running"]["v"] is True, 10,
+                    "the function test running on the controller")
+    done = watch.wait_json(ROOT + "device/elc1/state",
+                           lambda j: j["points"]["function_test_running"]["v"] is False
+                           and j["points"]["ft_last_result"].get("label") == "passed", 10,
+                           "the function test's result")
+    if not done["points"]["ft_last_time"]["v"]:
+        raise TestFailure("ft_last_time not set after the test")
+    wait_until(lambda: gw.proc.alive(), 1, "the gateway still running")
+    watch.close()
+
+
+if __name__ == "__main__":
+    run(main)
