@@ -4,6 +4,9 @@ panels), FLIPS zone fire bits raised one after another on different panels, each
 P1 alert, at a random phase against the poll schedule. Prints p50/p99/max of both paths.
 
     HW_SRC=$PWD HW_BUILD=$PWD/build-alerts /usr/bin/python3 bench/alerts_latency.py [FLIPS] [INTERVAL_MS]
+
+INTERVAL_MS is the devices' interval_ms; the alarm words are read at the profile's `alarm`
+group interval (100 ms in facp-generic) whatever it is.
 """
 
 import json
