@@ -277,8 +277,9 @@ static void on_cmd(struct mqtt *m, const struct mqtt_cmd *c, void *ud)
 	} else if (rc == 0 && strcmp(c->verb, "unshelve") == 0) {
 		rc = alert_engine_unshelve(s->engine, id, user, s->now);
 	} else if (rc == 0) {
-		/* TODO cmd/device: expose mb_bus_command() from devices/bus.h here, under
-		 * the same authorisation, once the device layer offers it. */
+		/* TODO cmd/device: devices/bus.h now offers mb_bus_command(bus, device,
+		 * command, who, ...); the service needs main.c to hand it the bus of each
+		 * device (a lookup callback) to expose it here under the same check. */
 		rc = -ENOTSUP;
 	}
 	if (rc < 0)
