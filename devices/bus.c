@@ -1,7 +1,7 @@
 /* The worker of one Modbus bus (TCP endpoint or serial line): owns its link and the
  * runtime state of every device on it (layout, read plans per poll group, last values,
  * schedule, health) and the queue of writes. Runs on its own thread; results go to
- * the main loop through g_main_context_invoke. */
+ * the main loop as idle sources attached to its context. */
 #define LOG_TAG "bus"
 #include "devices/bus.h"
 
@@ -906,6 +906,17 @@ int mb_command_once(const struct cfg_device *d, const char *command, const char 
 
 static void deliver(struct mb_bus *b, struct mb_poll_result *res);
 
+/* Runs fn(data) on ctx's thread. Never directly: g_main_context_invoke would call it on
+ * this worker thread while nobody owns ctx yet (before the loop runs). */
+static void post(GMainContext *ctx, GSourceFunc fn, gpointer data)
+{
+	GSource *src = g_idle_source_new();
+	g_source_set_priority(src, G_PRIORITY_DEFAULT);
+	g_source_set_callback(src, fn, data, NULL);
+	g_source_attach(src, ctx);
+	g_source_unref(src);
+}
+
 struct delivery {
 	struct mb_poll_result *res;
 	mb_result_fn fn;
@@ -926,7 +937,7 @@ static void deliver(struct mb_bus *b, struct mb_poll_result *res)
 	dl->res = res;
 	dl->fn = b->fn;
 	dl->ud = b->ud;
-	g_main_context_invoke(b->ctx, deliver_cb, dl);
+	post(b->ctx, deliver_cb, dl);
 }
 
 /* The next group to poll (sched_pick's rule: fast groups first when behind). */
@@ -975,7 +986,7 @@ static gpointer worker(gpointer arg)
 				cd->fn = c->fn;
 				cd->ud = c->ud;
 				cd->rc = rc;
-				g_main_context_invoke(b->ctx, cmd_done_cb, cd);
+				post(b->ctx, cmd_done_cb, cd);
 			}
 			g_free(c->who);
 			g_free(c);
