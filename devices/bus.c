@@ -385,7 +385,10 @@ static bool split_request(struct dev_rt *d, size_t r)
 	q->span.count = (uint16_t)(cut - lo);
 	d->reqs[r + 1].span.address = (uint16_t)cut;
 	d->reqs[r + 1].span.count = (uint16_t)(hi - cut);
-	if (alloc_buffers(d) < 0 || locate(d) < 0)
+	/* The halves keep the request's place in the buffer: what other requests of this
+	 * poll already read stays where it is. */
+	d->reqs[r + 1].off = q->off + (cut - lo);
+	if (locate(d) < 0)
 		return false;
 	log_info("device %s: %s %u+%u refused; reading it as %u+%u and %u+%u", d->cfg->id,
 		 mb_table_name(q->span.table), lo, hi - lo, lo, cut - lo, cut, hi - cut);
@@ -470,6 +473,14 @@ static bool update_counts(struct dev_rt *d)
 	return changed;
 }
 
+/* How long a request the device refused waits before it is tried again: ten intervals
+ * of its group, at least a second, at most a minute. */
+static int64_t refused_retry_us(const struct dev_rt *d, int g)
+{
+	int64_t t = d->grps[g].interval_us * 10;
+	return t < 1000000 ? 1000000 : t > 60000000 ? 60000000 : t;
+}
+
 /* Reads the requests of group g. Returns MB_E_NONE, or the first hard error. */
 static enum mb_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, int64_t now)
 {
@@ -513,7 +524,8 @@ static enum mb_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, in
 					 d->cfg->id, mb_table_name(q->span.table), q->span.address,
 					 q->span.count, modbus_strerror(-rc));
 			q->refused = true;
-			q->retry_at = now + 60 * 1000000LL;
+			/* Tried again now and then: the device may have been reconfigured. */
+			q->retry_at = now + refused_retry_us(d, g);
 			continue;
 		case MB_E_TIMEOUT:
 			d->h.err_timeout++;
@@ -675,6 +687,15 @@ static void schedule_next(struct dev_rt *d, struct grp_rt *gr, int64_t now)
 	    sched_advance(gr->next_due, gr->interval_us, now, d->hold_until, &d->h.overruns);
 }
 
+/* A request of group g that the device refused is due to be tried again. */
+static bool retry_due(const struct dev_rt *d, int g, int64_t now)
+{
+	for (size_t r = 0; r < d->n_reqs; r++)
+		if (d->reqs[r].grp == g && d->reqs[r].refused && now >= d->reqs[r].retry_at)
+			return true;
+	return false;
+}
+
 /* Takes in what group g read; re-plans when a block count moved. */
 static enum mb_err_kind absorb_and_relayout(struct mb_bus *b, struct dev_rt *d, int g, int64_t now)
 {
@@ -706,7 +727,7 @@ static struct mb_poll_result *poll_group(struct mb_bus *b, struct dev_rt *d, int
 		counter_ok = cs->raw_ok && cs->q == HW_Q_GOOD;
 		counter_at_read = cs->raw;
 		if (counter_ok && gr->counter_known && cs->raw == gr->counter_seen &&
-		    now - gr->fresh_at < gr->refresh_us && d->online) {
+		    now - gr->fresh_at < gr->refresh_us && d->online && !retry_due(d, g, now)) {
 			d->h.skipped++;
 			gr->fresh_at = now;
 			return NULL;
