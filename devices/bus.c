@@ -73,6 +73,7 @@ struct dev_rt {
 	struct grp_rt *grps; /* [0]: points without a group; [1 + g]: profile group g */
 	size_t n_grps;
 	struct mb_health h;
+	struct mb_health h_shared; /* copy of h for other threads, under the bus lock */
 	bool ever_ok;
 	bool online;
 	bool send_full;
@@ -1037,6 +1038,7 @@ static gpointer worker(gpointer arg)
 		g_mutex_lock(&b->lock);
 		b->stats.polls++;
 		b->stats.overruns += d->h.overruns - overruns_before;
+		d->h_shared = d->h;
 		mb_link_get_stats(b->link, &b->stats.link);
 	}
 	g_mutex_unlock(&b->lock);
@@ -1131,6 +1133,21 @@ fail:
 const struct cfg_bus *mb_bus_config(const struct mb_bus *b)
 {
 	return b->bus;
+}
+
+bool mb_bus_device_health(struct mb_bus *b, size_t device_index, struct mb_health *out)
+{
+	bool found = false;
+
+	g_mutex_lock(&b->lock);
+	for (size_t i = 0; i < b->n_devs && !found; i++) {
+		if (b->devs[i].index == device_index) {
+			*out = b->devs[i].h_shared;
+			found = true;
+		}
+	}
+	g_mutex_unlock(&b->lock);
+	return found;
 }
 
 void mb_bus_get_stats(struct mb_bus *b, struct mb_bus_stats *out)

@@ -89,6 +89,9 @@ int mb_bus_start(const struct hw_config *cfg, size_t bus_index, unsigned generat
 void mb_bus_stop(struct mb_bus *b);
 const struct cfg_bus *mb_bus_config(const struct mb_bus *b);
 void mb_bus_get_stats(struct mb_bus *b, struct mb_bus_stats *out);
+/* The current health counters of cfg->devices[device_index], if it is on this bus
+ * (results carry them too, but results with nothing new are not sent). Any thread. */
+bool mb_bus_device_health(struct mb_bus *b, size_t device_index, struct mb_health *out);
 
 /* Queues profile command `command` for cfg->devices[device_index] (which must be on
  * this bus), asked for by `who`. Commands go before the next poll. Returns 0 when

@@ -78,6 +78,12 @@ int hub_add_listener(struct hub *h, hub_change_fn fn, void *ud)
 	return 0;
 }
 
+void hub_set_health(struct hub *h, size_t i, const struct mb_health *health)
+{
+	if (i < h->n_devs && h->devs[i].seen)
+		h->devs[i].health = *health;
+}
+
 size_t hub_n_devices(const struct hub *h)
 {
 	return h->n_devs;

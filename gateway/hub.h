@@ -51,6 +51,8 @@ void hub_destroy(struct hub *h); /* accepts NULL */
 int hub_add_listener(struct hub *h, hub_change_fn fn, void *ud);
 /* Applies one poll result (ownership stays with the caller). */
 void hub_apply(struct hub *h, const struct mb_poll_result *r);
+/* Updates the health counters of device i (fresher than its last result). */
+void hub_set_health(struct hub *h, size_t i, const struct mb_health *health);
 size_t hub_n_devices(const struct hub *h);
 struct hub_device *hub_device_at(struct hub *h, size_t i);
 

@@ -117,8 +117,14 @@ static gboolean on_heartbeat(gpointer ud)
 
 	for (size_t i = 0; i < hub_n_devices(a->hub); i++) {
 		struct hub_device *d = hub_device_at(a->hub, i);
+		struct mb_health h;
 		if (!d->seen)
 			continue;
+		for (size_t k = 0; k < a->n_buses; k++)
+			if (mb_bus_device_health(a->buses[k], i, &h)) {
+				hub_set_health(a->hub, i, &h);
+				break;
+			}
 		publish_device(a, d);
 		if (a->influx) {
 			state_lp_points(buf, d, a->cfg->site.id, false, t);
