@@ -22,6 +22,7 @@
 #define ANA_W 160
 #define ANA_H 90
 #define TICK_MS 250
+#define FINALISE_US (3 * G_USEC_PER_SEC)
 
 /* What the streaming threads share with the main loop for one pipeline instance. */
 struct pipe {
@@ -40,6 +41,7 @@ struct pipe {
 	guint8 frame[ANA_W * ANA_H];
 	guint64 frame_seq;
 	GstPad *parse_src; /* for caps: resolution */
+	GstElement *rec_q; /* head of the recording branch: EOS goes there on a clean stop */
 	char codec[8];
 };
 
@@ -68,6 +70,7 @@ struct camera {
 	int64_t last_segment_us; /* last segment finished, or recording start */
 	int64_t next_disk_us;
 	bool seg_error;
+	bool seg_open; /* a segment was opened and not closed yet */
 	bool fault_ret;
 	struct va_state *va;
 	struct vdet loss;
@@ -334,6 +337,9 @@ static void on_pad_added(GstElement *src, GstPad *pad, gpointer ud)
 				log_err("camera %s: cannot link the recording branch", p->cam_id);
 			gst_element_sync_state_with_parent(split);
 			gst_element_sync_state_with_parent(rq);
+			g_mutex_lock(&p->lock);
+			p->rec_q = gst_object_ref(rq);
+			g_mutex_unlock(&p->lock);
 		}
 	}
 	pad2 = gst_element_get_static_pad(parse, "src");
@@ -368,6 +374,8 @@ static void pipe_free(struct pipe *p)
 		gst_object_unref(p->pipeline);
 	if (p->parse_src)
 		gst_object_unref(p->parse_src);
+	if (p->rec_q)
+		gst_object_unref(p->rec_q);
 	gst_buffer_replace(&p->key, NULL);
 	if (p->key_caps)
 		gst_caps_unref(p->key_caps);
@@ -380,6 +388,7 @@ static void pipe_free(struct pipe *p)
 /* ---- main loop: pipeline life ---- */
 
 static gboolean on_bus(GstBus *bus, GstMessage *m, gpointer ud);
+static void segment_closed(struct camera *c, const GstStructure *s);
 
 static int pipe_start(struct camera *c)
 {
@@ -428,12 +437,60 @@ static int pipe_start(struct camera *c)
 	c->rate_at_us = c->started_us;
 	c->last_segment_us = c->started_us;
 	c->seg_error = false;
+	c->seg_open = false;
 	if (gst_element_set_state(p->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
 		log_warn("camera %s: cannot start the pipeline", k->id);
 		return -EIO;
 	}
 	log_debug("camera %s: connecting to %s", k->id, c->url_log);
 	return 0;
+}
+
+/* A clean stop: EOS into the recording branch only, then the bus is read here (bounded) until
+ * splitmuxsink reports the segment closed, so the last segment ends as a finalised MP4 and
+ * its row is completed. The analysis branch keeps running meanwhile; it is torn down next. */
+static void pipe_finalise(struct camera *c)
+{
+	GstElement *rq = NULL;
+	GstPad *pad;
+	GstBus *bus;
+	gint64 until = g_get_monotonic_time() + FINALISE_US, left;
+
+	if (!c->p || !c->seg_open)
+		return;
+	g_mutex_lock(&c->p->lock);
+	if (c->p->rec_q)
+		rq = gst_object_ref(c->p->rec_q);
+	g_mutex_unlock(&c->p->lock);
+	if (!rq)
+		return;
+	pad = gst_element_get_static_pad(rq, "sink");
+	gst_pad_send_event(pad, gst_event_new_eos());
+	gst_object_unref(pad);
+	gst_object_unref(rq);
+	bus = gst_element_get_bus(c->p->pipeline);
+	while (c->seg_open && (left = until - g_get_monotonic_time()) > 0) {
+		GstMessage *m = gst_bus_timed_pop_filtered(bus, (GstClockTime)left * GST_USECOND,
+							   GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR);
+		const GstStructure *s;
+
+		if (!m)
+			break;
+		s = gst_message_get_structure(m);
+		if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR) {
+			gst_message_unref(m);
+			break;
+		}
+		if (s && gst_structure_has_name(s, "splitmuxsink-fragment-closed"))
+			segment_closed(c, s);
+		gst_message_unref(m);
+	}
+	if (c->seg_open)
+		log_warn("camera %s: the last segment was not finalised within %d ms", c->cfg->id,
+			 (int)(FINALISE_US / 1000));
+	else
+		log_debug("camera %s: last segment finalised", c->cfg->id);
+	gst_object_unref(bus);
 }
 
 static gpointer teardown_thread(gpointer data)
@@ -509,6 +566,7 @@ static void segment_closed(struct camera *c, const GstStructure *s)
 	end = rt_to_wall_ms(c->p->pipeline, rt);
 	if (stat(loc, &sb) < 0)
 		return;
+	c->seg_open = false;
 	c->h.segments++;
 	c->last_segment_us = g_get_monotonic_time();
 	base = g_path_get_basename(loc);
@@ -560,6 +618,7 @@ static gboolean on_bus(GstBus *bus, GstMessage *m, gpointer ud)
 			gint64 start = 0;
 
 			gst_structure_get_int64(s, "start-ms", &start);
+			c->seg_open = true;
 			if (c->ix)
 				recindex_begin(c->ix, c->cfg->id, start,
 					       gst_structure_get_string(s, "location"));
@@ -595,7 +654,8 @@ static void disk_check(struct camera *c, int64_t now_us, unsigned *mask)
 	c->next_disk_us = now_us + 10 * G_USEC_PER_SEC;
 	if (c->ix) {
 		recindex_retain(c->ix, c->cfg->id, wall_ms(), max_age,
-				(int64_t)(c->cfg->disk_budget_mb * 1048576.0), disk_short, c, &young);
+				(int64_t)(c->cfg->disk_budget_mb * 1048576.0), disk_short, c,
+				&young);
 		recindex_span(c->ix, c->cfg->id, &c->h.oldest_recording_ms, &c->h.recorded_bytes);
 	}
 	if (young)
@@ -838,6 +898,7 @@ void camera_destroy(struct camera *c)
 		return;
 	g_source_destroy(c->tick);
 	g_source_unref(c->tick);
+	pipe_finalise(c);
 	pipe_stop(c);
 	until = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
 	g_mutex_lock(&c->tlock);

@@ -17,6 +17,7 @@
 #include "gateway/log.h"
 #include "gateway/mqtt.h"
 #include "video/camera.h"
+#include "video/clip.h"
 #include "video/recindex.h"
 
 struct video {
@@ -264,39 +265,14 @@ int video_snapshot(struct video *v, const char *camera_id, const char *path)
 	return rc;
 }
 
-/* ---- clips: splitmuxsrc over the segments, a key-unit seek, remuxed without decoding ---- */
-
-struct clip_files {
-	char **paths;
-};
-
-static GStrv on_clip_files(GstElement *src, gpointer ud)
-{
-	(void)src;
-	return g_strdupv(((struct clip_files *)ud)->paths);
-}
-
-static void on_clip_pad(GstElement *src, GstPad *pad, gpointer ud)
-{
-	GstElement *q = ud;
-	GstPad *sink = gst_element_get_static_pad(q, "sink");
-
-	(void)src;
-	if (!gst_pad_is_linked(sink))
-		gst_pad_link(pad, sink);
-	gst_object_unref(sink);
-}
+/* ---- clips: the closed segments overlapping the range, remuxed without decoding ---- */
 
 static int clip_run(struct recindex *ix, const char *camera_id, int64_t from_ms, int64_t to_ms,
 		    const char *path)
 {
 	struct rec_segment *s = NULL;
-	struct clip_files cf = {0};
-	GstElement *pl = NULL, *src, *q, *mux, *sink;
-	GstBus *bus = NULL;
-	GstMessage *m;
-	int n, rc = -EIO;
-	gint64 start_ns, stop_ns;
+	int n, rc;
+
 	if (to_ms <= from_ms)
 		return -EINVAL;
 	n = recindex_query(ix, camera_id, from_ms, to_ms, &s);
@@ -304,63 +280,7 @@ static int clip_run(struct recindex *ix, const char *camera_id, int64_t from_ms,
 		return n;
 	if (n == 0)
 		return -ENOENT;
-	cf.paths = g_new0(char *, (size_t)n + 1);
-	for (int i = 0; i < n; i++)
-		cf.paths[i] = g_strdup(s[i].path);
-	pl = gst_pipeline_new("clip");
-	src = gst_element_factory_make("splitmuxsrc", NULL);
-	q = gst_element_factory_make("queue", NULL);
-	mux = gst_element_factory_make("mp4mux", NULL);
-	sink = gst_element_factory_make("filesink", NULL);
-	if (!src || !q || !mux || !sink) {
-		log_err("clip: missing GStreamer elements");
-		goto out;
-	}
-	g_object_set(sink, "location", path, NULL);
-	g_signal_connect(src, "format-location", G_CALLBACK(on_clip_files), &cf);
-	g_signal_connect(src, "pad-added", G_CALLBACK(on_clip_pad), q);
-	gst_bin_add_many(GST_BIN(pl), src, q, mux, sink, NULL);
-	/* The demuxed stream is already parsed (avc/hvc1 with codec data): no parser. */
-	if (!gst_element_link_pads(q, "src", mux, "video_%u") || !gst_element_link(mux, sink)) {
-		log_err("clip: cannot link the muxer");
-		goto out;
-	}
-	gst_element_set_state(pl, GST_STATE_PAUSED);
-	if (gst_element_get_state(pl, NULL, NULL, 10 * GST_SECOND) == GST_STATE_CHANGE_FAILURE) {
-		log_err("clip of %s: cannot read the segments", camera_id);
-		goto out;
-	}
-	start_ns = MAX(0, from_ms - s[0].start_ms) * GST_MSECOND;
-	stop_ns = MAX(0, to_ms - s[0].start_ms) * GST_MSECOND;
-	if (!gst_element_seek(pl, 1.0, GST_FORMAT_TIME,
-			      GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT |
-				  GST_SEEK_FLAG_SNAP_BEFORE,
-			      GST_SEEK_TYPE_SET, start_ns, GST_SEEK_TYPE_SET, stop_ns))
-		log_warn("clip: seek refused; the clip starts at the first segment");
-	gst_element_set_state(pl, GST_STATE_PLAYING);
-	bus = gst_element_get_bus(pl);
-	m = gst_bus_timed_pop_filtered(bus, 120 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-	if (m && GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS) {
-		rc = 0;
-	} else if (m) {
-		GError *err = NULL;
-
-		gst_message_parse_error(m, &err, NULL);
-		log_err("clip of %s: %s", camera_id, err ? err->message : "?");
-		g_clear_error(&err);
-	} else {
-		log_err("clip of %s: timed out", camera_id);
-	}
-	if (m)
-		gst_message_unref(m);
-out:
-	if (bus)
-		gst_object_unref(bus);
-	if (pl) {
-		gst_element_set_state(pl, GST_STATE_NULL);
-		gst_object_unref(pl);
-	}
-	g_strfreev(cf.paths);
+	rc = clip_cut(s, n, from_ms, to_ms, path);
 	rec_segments_free(s, n);
 	return rc;
 }
@@ -455,6 +375,14 @@ int video_parse_time(const char *s, int64_t *out_ms)
 	if (*end == '\0') {
 		*out_ms = v * 1000;
 		return 0;
+	}
+	if (*end == '.' && end != s) { /* seconds with a fraction */
+		double d = strtod(s, &end);
+
+		if (*end == '\0') {
+			*out_ms = (int64_t)(d * 1000.0 + (d < 0 ? -0.5 : 0.5));
+			return 0;
+		}
 	}
 	r = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
 	if (!r)

@@ -48,7 +48,8 @@ int video_clip_offline(const struct hw_config *cfg, const char *camera_id, int64
 		       int64_t to_ms, const char *path);
 int video_snapshot_direct(const struct cfg_camera *cam, const char *path, int timeout_ms);
 
-/* Parses "2024-05-01T10:00:00" (local time), "...Z" (UTC) or seconds since the epoch into ms.
+/* Parses "2024-05-01T10:00:00" (local time), "...Z" (UTC) or seconds since the epoch (a
+ * fraction allowed: "1714557600.25") into ms.
  * Returns 0 or -EINVAL. */
 int video_parse_time(const char *s, int64_t *out_ms);
 
