@@ -37,6 +37,8 @@ struct alert_service {
 	struct alert_store *store;
 	GPtrArray *batch; /* struct item * */
 	uint64_t next_seq;
+	alert_device_cmd_fn device_cmd; /* cmd/device, NULL: not offered */
+	void *device_cmd_ud;
 	int64_t now;
 	guint tick;
 	GHashTable *tombstones; /* ids whose empty retained message is still to be sent */
@@ -246,6 +248,7 @@ static void on_cmd(struct mqtt *m, const struct mqtt_cmd *c, void *ud)
 	json_t *req = c->len ? json_loads(c->payload, 0, &jerr) : json_object();
 	json_t *reply, *ev;
 	const char *id = NULL, *user = c->user, *reason = NULL, *rid = NULL;
+	const char *device = NULL, *command = NULL;
 	const struct alert *a;
 	int64_t for_ms = 0;
 	int rc = 0;
@@ -262,6 +265,8 @@ static void on_cmd(struct mqtt *m, const struct mqtt_cmd *c, void *ud)
 	id = jstr(req, "id");
 	reason = jstr(req, "reason");
 	rid = jstr(req, "request_id");
+	device = jstr(req, "device");
+	command = jstr(req, "command");
 	if (!user)
 		user = jstr(req, "user"); /* MQTT 3.1.1 clients have no user properties */
 	if (rc == 0 && strcmp(c->verb, "list") == 0) {
@@ -276,10 +281,14 @@ static void on_cmd(struct mqtt *m, const struct mqtt_cmd *c, void *ud)
 			rc = alert_engine_shelve(s->engine, id, user, reason, for_ms, s->now);
 	} else if (rc == 0 && strcmp(c->verb, "unshelve") == 0) {
 		rc = alert_engine_unshelve(s->engine, id, user, s->now);
+	} else if (rc == 0 && strcmp(c->verb, "device") == 0) {
+		if (!s->device_cmd)
+			rc = -ENOTSUP;
+		else if (!device || !command)
+			rc = -EINVAL;
+		else
+			rc = s->device_cmd(device, command, user, s->device_cmd_ud);
 	} else if (rc == 0) {
-		/* TODO cmd/device: devices/bus.h now offers mb_bus_command(bus, device,
-		 * command, who, ...); the service needs main.c to hand it the bus of each
-		 * device (a lookup callback) to expose it here under the same check. */
 		rc = -ENOTSUP;
 	}
 	if (rc < 0)
@@ -295,6 +304,10 @@ static void on_cmd(struct mqtt *m, const struct mqtt_cmd *c, void *ud)
 			json_object_set_new(ev, "error", json_string(err_name(rc)));
 		if (reason)
 			json_object_set_new(ev, "reason", json_string(reason));
+		if (device)
+			json_object_set_new(ev, "device", json_string(device));
+		if (command)
+			json_object_set_new(ev, "command", json_string(command));
 		if (rid)
 			json_object_set_new(ev, "request_id", json_string(rid));
 		queue_event(s, ev, NULL);
@@ -309,6 +322,10 @@ static void on_cmd(struct mqtt *m, const struct mqtt_cmd *c, void *ud)
 	reply = json_pack("{s:b, s:s}", "ok", rc == 0, "verb", c->verb);
 	if (id)
 		json_object_set_new(reply, "id", json_string(id));
+	if (device)
+		json_object_set_new(reply, "device", json_string(device));
+	if (command)
+		json_object_set_new(reply, "command", json_string(command));
 	if (rid)
 		json_object_set_new(reply, "request_id", json_string(rid));
 	if (rc < 0)
@@ -515,6 +532,12 @@ void alert_service_on_connected(struct alert_service *s)
 	} while (r.n - before == RESEND_BATCH);
 	if (r.n)
 		log_info("resent %zu undelivered event(s)", r.n);
+}
+
+void alert_service_set_device_commands(struct alert_service *s, alert_device_cmd_fn fn, void *ud)
+{
+	s->device_cmd = fn;
+	s->device_cmd_ud = ud;
 }
 
 void alert_service_get_stats(struct alert_service *s, struct alert_service_stats *out)

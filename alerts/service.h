@@ -24,6 +24,14 @@ void alert_service_on_device(struct alert_service *s, const struct hub_device *d
 /* The MQTT session is (re)established: republish alert/<id>, resend undelivered events. */
 void alert_service_on_connected(struct alert_service *s);
 
+/* Runs a device's profile command for cmd/device: returns 0 when it was queued on the
+ * device's bus, -ENOENT (no such device or command), -EPERM (not in the device's
+ * allow_commands). Main loop thread. */
+typedef int (*alert_device_cmd_fn)(const char *device, const char *command, const char *who,
+				   void *ud);
+/* Offers the device layer's commands on cmd/device, under the operators check. */
+void alert_service_set_device_commands(struct alert_service *s, alert_device_cmd_fn fn, void *ud);
+
 /* Counters for the heartbeat and benchmarks. */
 struct alert_service_stats {
 	size_t active;

@@ -34,8 +34,8 @@ struct app {
 	struct mqtt *mqtt;
 	struct influx *influx;
 	struct alert_service *alerts; /* recreated with the hub */
-	struct video *video; /* cameras; recreated on reload */
-	uint64_t seq; /* per-gateway sequence number of state messages */
+	struct video *video;	      /* cameras; recreated on reload */
+	uint64_t seq;		      /* per-gateway sequence number of state messages */
 	guint heartbeat;
 	int64_t started_ms;
 	int exit_code;
@@ -181,6 +181,29 @@ static void stop_buses(struct app *a)
 	a->n_buses = 0;
 }
 
+static void device_command_done(int rc, void *ud)
+{
+	(void)rc; /* the bus logged the outcome with who asked */
+	(void)ud;
+}
+
+/* cmd/device: queues a profile command on the device's bus (authorised there by the
+ * device's allow_commands; the caller has checked the operator). */
+static int device_command(const char *device, const char *command, const char *who, void *ud)
+{
+	struct app *a = ud;
+
+	for (size_t i = 0; i < a->cfg->n_devices; i++) {
+		if (strcmp(a->cfg->devices[i].id, device) != 0)
+			continue;
+		for (size_t k = 0; k < a->n_buses; k++)
+			if (mb_bus_config(a->buses[k]) == a->cfg->devices[i].bus)
+				return mb_bus_command(a->buses[k], i, command, who,
+						      device_command_done, NULL);
+	}
+	return -ENOENT;
+}
+
 /* Builds hub and buses for a->cfg. */
 static int start_devices(struct app *a)
 {
@@ -193,6 +216,7 @@ static int start_devices(struct app *a)
 		log_err("alerts: %s", strerror(-rc));
 		return rc;
 	}
+	alert_service_set_device_commands(a->alerts, device_command, a);
 	a->generation++;
 	a->buses = calloc(a->cfg->n_buses ? a->cfg->n_buses : 1, sizeof(*a->buses));
 	if (!a->buses)
@@ -469,9 +493,9 @@ static int cmd_command(const char *path, char **pos, int npos, const char *user)
 	rc = mb_command_once(d, pos[1], who);
 	if (rc < 0)
 		fprintf(stderr, "hallwatch: command %s on %s: %s\n", pos[1], pos[0],
-			rc == -EPERM	 ? "not allowed (allow_commands)"
+			rc == -EPERM	? "not allowed (allow_commands)"
 			: rc == -ENOENT ? "no such command in the device's profile"
-					 : strerror(-rc));
+					: strerror(-rc));
 	else
 		printf("%s: %s done\n", pos[0], pos[1]);
 	config_free(cfg);

@@ -1,8 +1,10 @@
 """Writes are read-only by default: a profile command runs only where the device's
-allow_commands names it, is logged with who asked, and really reaches the device."""
+allow_commands names it, is logged with who asked, and really reaches the device; from the
+command line and over MQTT (cmd/device, MQTT v5, operators only)."""
 
 import subprocess
 
+from alerts_util import Operator, events
 from harness import (HALLWATCH, Gateway, Mosquitto, Sim, TestFailure, Watch, gateway_config, run,
                      wait_until)
 
@@ -21,7 +23,7 @@ def main(env):
                  {"id": "elc1", "bus": "tcp0", "unit": 2, "profile": "elc-generic",
                   "allow_commands": ["start_function_test"],
                   "intervals": {"alarm": 100, "detail": 200}}],
-        state_dir=env.tmp))
+        state_dir=env.tmp) + 'alerts = { operators = [ "alice" ]; };\n')
     watch.wait_json(ROOT + "device/elc1/state", lambda j: j["online"], 10, "elc1 online")
 
     def command(dev, name, user="alice"):
@@ -57,7 +59,35 @@ def main(env):
                            "the function test's result")
     if not done["points"]["ft_last_time"]["v"]:
         raise TestFailure("ft_last_time not set after the test")
-    wait_until(lambda: gw.proc.alive(), 1, "the gateway still running")
+
+    # The same over MQTT: cmd/device from an operator, under the same allow_commands.
+    op = Operator(broker.port, ROOT)
+    r = op.send("device", {"device": "elc1", "command": "start_function_test"}, user="mallory")
+    if r["ok"] or r["error"] != "not_authorized":
+        raise TestFailure("cmd/device from a non-operator: %r" % r)
+    r = op.send("device", {"device": "facp1", "command": "silence"}, user="alice")
+    if r["ok"] or r["error"] != "not_allowed":
+        raise TestFailure("cmd/device silence on a read-only panel: %r" % r)
+    if sim.get(1, "discrete", 1) != 1:
+        raise TestFailure("the refused silence reached the panel")
+    t_before = done["points"]["ft_last_time"]["v"]
+    sim.set(2, "input", 10, 0)  # forget the last test, so the next one is seen
+    sim.set(2, "input", 11, 0)
+    watch.wait_json(ROOT + "device/elc1/state", lambda j: j["points"]["ft_last_time"]["v"] == 0, 10,
+                    "ft_last_time cleared")
+    r = op.send("device", {"device": "elc1", "command": "start_function_test"}, user="alice")
+    if not r["ok"]:
+        raise TestFailure("cmd/device from an operator: %r" % r)
+    watch.wait_json(ROOT + "device/elc1/state", lambda j: j["points"]["ft_last_time"]["v"] >= t_before,
+                    10, "the function test asked over MQTT")
+    wait_until(lambda: "asked by alice: written" in gw.proc.stderr_text(), 5, "the write logged with alice")
+    audit = [e for e in events(watch, ROOT) if e.get("event") == "command" and e.get("verb") == "device"]
+    got = [(e["by"], e["result"], e.get("device"), e.get("command")) for e in audit]
+    want = [("mallory", "refused", "elc1", "start_function_test"), ("alice", "refused", "facp1", "silence"),
+            ("alice", "accepted", "elc1", "start_function_test")]
+    if got != want:
+        raise TestFailure("cmd/device audit events %r, want %r" % (got, want))
+    op.close()
     watch.close()
 
 
