@@ -77,6 +77,9 @@ static void on_change(struct hub *h, struct hub_device *d, void *ud)
 {
 	struct app *a = ud;
 
+	/* Before the alerts: a zone linked to cameras has its clip paths when its alert is built
+	 * (video_event_clips). It only schedules; the clips are cut later, off the loop. */
+	video_on_device(a->video, d);
 	if (a->alerts) /* first: a fire alarm goes out before the device state */
 		alert_service_on_device(a->alerts, d);
 	publish_device(a, d);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gateway/hub.h"
 #include "gateway/influx.h"
 #include "gateway/lineproto.h"
 #include "gateway/log.h"
@@ -33,6 +34,35 @@ struct video {
 	GSource *heartbeat;
 	int64_t *last_snapshot_ms;
 	uint64_t seq;
+	/* event clips */
+	GList *jobs;		     /* struct clip_job, pending or being cut */
+	GHashTable *point_on;	     /* "dev:point" -> GINT_TO_POINTER(1) while on */
+	GHashTable *event_clips;     /* "dev:point" -> char ** of the last clips scheduled */
+	struct last_clip *last_clip; /* per camera */
+};
+
+struct last_clip {
+	char *path, *point;
+	int64_t t_ms;
+	int rc;
+};
+
+/* One clip around a device event: waits on a timer for the recordings to cover the range,
+ * then is cut on a thread of its own (clip_cut blocks) that hands back through an idle
+ * source on the loop. */
+struct clip_job {
+	struct video *v;
+	size_t cam;
+	char *point, *path;
+	int64_t t_ms, from_ms, to_ms, deadline_ms;
+	video_clip_done_fn cb;
+	void *ud;
+	GSource *timer;
+	GThread *thread;
+	GSource *idle; /* set by the thread before it ends */
+	struct rec_segment *segs;
+	int nsegs;
+	int rc;
 };
 
 static int64_t wall_ms(void)
@@ -72,6 +102,14 @@ static char *state_json(struct video *v, size_t i)
 	json_object_set_new(root, "last_snapshot",
 			    v->last_snapshot_ms[i] ? json_integer(v->last_snapshot_ms[i])
 						   : json_null());
+	if (v->last_clip[i].path)
+		json_object_set_new(root, "last_clip",
+				    json_pack("{s:s, s:s, s:I, s:b}", "path", v->last_clip[i].path,
+					      "point", v->last_clip[i].point, "time",
+					      (json_int_t)v->last_clip[i].t_ms, "ok",
+					      v->last_clip[i].rc == 0));
+	else
+		json_object_set_new(root, "last_clip", json_null());
 	json_object_set_new(root, "conditions", conds);
 	out = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(6));
 	json_decref(root);
@@ -186,6 +224,9 @@ int video_create(const struct hw_config *cfg, GMainContext *ctx, struct mqtt *mq
 	v->influx = influx;
 	v->fn = fn;
 	v->ud = ud;
+	v->point_on = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	v->event_clips =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_strfreev);
 	if (cfg->n_cameras == 0) {
 		*out = v;
 		return 0;
@@ -204,6 +245,7 @@ int video_create(const struct hw_config *cfg, GMainContext *ctx, struct mqtt *mq
 		goto fail;
 	v->cams = g_new0(struct camera *, cfg->n_cameras);
 	v->last_snapshot_ms = g_new0(int64_t, cfg->n_cameras);
+	v->last_clip = g_new0(struct last_clip, cfg->n_cameras);
 	for (size_t i = 0; i < cfg->n_cameras; i++) {
 		char *dir =
 		    g_build_filename(cfg->storage.state_dir, "video", cfg->cameras[i].id, NULL);
@@ -226,10 +268,48 @@ fail:
 	return rc;
 }
 
+static void job_free(struct clip_job *j)
+{
+	if (j->timer) {
+		g_source_destroy(j->timer);
+		g_source_unref(j->timer);
+	}
+	if (j->thread)
+		g_thread_join(j->thread);
+	if (j->idle) {
+		g_source_destroy(j->idle);
+		g_source_unref(j->idle);
+	}
+	rec_segments_free(j->segs, j->nsegs);
+	g_free(j->point);
+	g_free(j->path);
+	g_free(j);
+}
+
 void video_destroy(struct video *v)
 {
 	if (!v)
 		return;
+	/* Clips being cut are finished (bounded by clip_cut's own timeouts); pending ones are
+	 * dropped, logged. */
+	for (GList *l = v->jobs; l; l = l->next) {
+		struct clip_job *j = l->data;
+
+		if (j->timer)
+			log_warn("clip %s dropped: stopping before its range was recorded",
+				 j->path);
+		job_free(j);
+	}
+	g_list_free(v->jobs);
+	for (size_t i = 0; v->last_clip && i < v->n; i++) {
+		g_free(v->last_clip[i].path);
+		g_free(v->last_clip[i].point);
+	}
+	g_free(v->last_clip);
+	if (v->point_on)
+		g_hash_table_destroy(v->point_on);
+	if (v->event_clips)
+		g_hash_table_destroy(v->event_clips);
 	if (v->heartbeat) {
 		g_source_destroy(v->heartbeat);
 		g_source_unref(v->heartbeat);
@@ -283,6 +363,192 @@ static int clip_run(struct recindex *ix, const char *camera_id, int64_t from_ms,
 	rc = clip_cut(s, n, from_ms, to_ms, path);
 	rec_segments_free(s, n);
 	return rc;
+}
+
+/* ---- clips around device events ---- */
+
+static gboolean job_done(gpointer ud)
+{
+	struct clip_job *j = ud;
+	struct video *v = j->v;
+	struct last_clip *lc = &v->last_clip[j->cam];
+	const char *cam = camera_cfg(v->cams[j->cam])->id;
+
+	if (j->thread)
+		g_thread_join(j->thread);
+	j->thread = NULL;
+	g_source_unref(j->idle);
+	j->idle = NULL;
+	v->jobs = g_list_remove(v->jobs, j);
+	if (j->rc == 0)
+		log_info("camera %s: clip for %s written: %s", cam, j->point, j->path);
+	else
+		log_warn("camera %s: clip for %s failed: %s", cam, j->point, strerror(-j->rc));
+	g_free(lc->path);
+	g_free(lc->point);
+	lc->path = g_strdup(j->path);
+	lc->point = g_strdup(j->point);
+	lc->t_ms = j->t_ms;
+	lc->rc = j->rc;
+	if (j->cb)
+		j->cb(j->point, cam, j->path, j->rc, j->ud);
+	publish(v, j->cam);
+	job_free(j);
+	return G_SOURCE_REMOVE;
+}
+
+static gpointer job_thread(gpointer ud)
+{
+	struct clip_job *j = ud;
+	GSource *idle;
+
+	j->rc = clip_cut(j->segs, j->nsegs, j->from_ms, j->to_ms, j->path);
+	idle = g_idle_source_new();
+	g_source_set_callback(idle, job_done, j, NULL);
+	j->idle = idle;
+	g_source_attach(idle, j->v->ctx);
+	return NULL;
+}
+
+/* Every 500 ms until the closed segments reach the end of the range (or the deadline). */
+static gboolean job_check(gpointer ud)
+{
+	struct clip_job *j = ud;
+	struct video *v = j->v;
+	const char *cam = camera_cfg(v->cams[j->cam])->id;
+	struct rec_segment *s = NULL;
+	int64_t now = wall_ms();
+	int n;
+
+	if (now < j->to_ms)
+		return G_SOURCE_CONTINUE;
+	n = recindex_query(v->ix, cam, j->to_ms - 1, j->to_ms, &s);
+	rec_segments_free(s, n > 0 ? n : 0);
+	if (n <= 0 && now < j->deadline_ms)
+		return G_SOURCE_CONTINUE;
+	g_source_unref(j->timer);
+	j->timer = NULL;
+	j->nsegs = recindex_query(v->ix, cam, j->from_ms, j->to_ms, &j->segs);
+	if (j->nsegs <= 0) {
+		j->rc = j->nsegs < 0 ? j->nsegs : -ENOENT;
+		j->nsegs = 0;
+		j->idle = g_idle_source_new();
+		g_source_set_callback(j->idle, job_done, j, NULL);
+		g_source_attach(j->idle, v->ctx);
+		return G_SOURCE_REMOVE;
+	}
+	j->thread = g_thread_new("clip", job_thread, j);
+	return G_SOURCE_REMOVE;
+}
+
+static bool links(const struct cfg_camera *k, const char *point_key)
+{
+	for (size_t i = 0; i < k->n_alert_points; i++)
+		if (strcmp(k->alert_points[i], point_key) == 0)
+			return true;
+	return false;
+}
+
+static char *event_clip_path(const struct video *v, const char *cam, const char *point,
+			     int64_t t_ms)
+{
+	char stamp[32], *p = g_strdup(point), *out;
+	time_t sec = (time_t)(t_ms / 1000);
+	struct tm tm;
+
+	for (char *q = p; *q; q++)
+		if (!g_ascii_isalnum(*q) && *q != '-' && *q != '_')
+			*q = '_';
+	gmtime_r(&sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
+	out = g_strdup_printf("%s/clips/%s-%s%03dZ-%s.mp4", v->cfg->storage.state_dir, cam, stamp,
+			      (int)(t_ms % 1000), p);
+	g_free(p);
+	return out;
+}
+
+int video_clip_for_event(struct video *v, const char *point_key, int64_t t_ms,
+			 video_clip_done_fn cb, void *ud, char ***paths)
+{
+	GPtrArray *pa = g_ptr_array_new();
+	int n = 0;
+
+	for (size_t i = 0; v && v->ix && i < v->n; i++) {
+		const struct cfg_camera *k = camera_cfg(v->cams[i]);
+		struct clip_job *j;
+		char *dir;
+
+		if (!k->record || !links(k, point_key))
+			continue;
+		dir = g_build_filename(v->cfg->storage.state_dir, "clips", NULL);
+		if (g_mkdir_with_parents(dir, 0750) < 0)
+			log_err("cannot create %s: %s", dir, strerror(errno));
+		g_free(dir);
+		j = g_new0(struct clip_job, 1);
+		j->v = v;
+		j->cam = i;
+		j->point = g_strdup(point_key);
+		j->path = event_clip_path(v, k->id, point_key, t_ms);
+		j->t_ms = t_ms;
+		j->from_ms = t_ms - (int64_t)k->preroll_s * 1000;
+		j->to_ms = t_ms + (int64_t)MAX(k->postroll_s, 1) * 1000;
+		j->deadline_ms = j->to_ms + ((int64_t)k->segment_s + 10) * 1000;
+		j->cb = cb;
+		j->ud = ud;
+		j->timer = g_timeout_source_new(500);
+		g_source_set_callback(j->timer, job_check, j, NULL);
+		g_source_attach(j->timer, v->ctx);
+		v->jobs = g_list_prepend(v->jobs, j);
+		g_ptr_array_add(pa, g_strdup(j->path));
+		log_info("camera %s: clip for %s at %lld scheduled: %s", k->id, point_key,
+			 (long long)t_ms, j->path);
+		n++;
+	}
+	g_ptr_array_add(pa, NULL);
+	if (n > 0)
+		g_hash_table_replace(v->event_clips, g_strdup(point_key),
+				     g_strdupv((char **)pa->pdata));
+	if (paths)
+		*paths = (char **)g_ptr_array_free(pa, FALSE);
+	else
+		g_strfreev((char **)g_ptr_array_free(pa, FALSE));
+	return n;
+}
+
+void video_on_device(struct video *v, const struct hub_device *d)
+{
+	for (size_t i = 0; v && v->n && i < d->n_points; i++) {
+		const struct hub_point *p = &d->points[i];
+		char *key;
+		bool on, linked = false;
+
+		if (!p->changed)
+			continue;
+		key = g_strdup_printf("%s:%s", d->cfg->id, p->key);
+		for (size_t c = 0; c < v->n && !linked; c++)
+			linked = links(camera_cfg(v->cams[c]), key);
+		if (!linked) {
+			g_free(key);
+			continue;
+		}
+		on = p->q == HW_Q_GOOD && hw_value_as_double(&p->v) != 0;
+		if (on && !g_hash_table_contains(v->point_on, key)) {
+			video_clip_for_event(v, key, p->t_ms ? p->t_ms : wall_ms(), NULL, NULL,
+					     NULL);
+			g_hash_table_add(v->point_on, key);
+		} else {
+			if (!on && p->q == HW_Q_GOOD)
+				g_hash_table_remove(v->point_on, key);
+			g_free(key);
+		}
+	}
+}
+
+char **video_event_clips(struct video *v, const char *point_key)
+{
+	char **p = v ? g_hash_table_lookup(v->event_clips, point_key) : NULL;
+
+	return p ? g_strdupv(p) : NULL;
 }
 
 int video_clip(struct video *v, const char *camera_id, int64_t from_ms, int64_t to_ms,

@@ -42,6 +42,33 @@ int video_snapshot(struct video *v, const char *camera_id, const char *path);
 int video_clip(struct video *v, const char *camera_id, int64_t from_ms, int64_t to_ms,
 	       const char *path);
 
+/* An event clip was written (rc 0) or could not be (-errno); path as returned by
+ * video_clip_for_event. Strings are borrowed for the call. Main loop thread. */
+typedef void (*video_clip_done_fn)(const char *point_key, const char *camera_id, const char *path,
+				   int rc, void *ud);
+
+/* A device point ("facp1:zone[3].fire", as in a camera's alert_points) turned on at t_ms:
+ * for every camera linking it, a clip from t_ms - preroll_s to t_ms + postroll_s is cut from
+ * the recordings once they cover it (or at the latest segment_s + 10 s after its end), to
+ * <state_dir>/clips/<camera>-<UTC time of t_ms>-<point>.mp4. If paths is not NULL it receives
+ * those paths at once (NULL-terminated, caller g_strfreev; empty when no camera links the
+ * point), so an alert can name them in its event before they are written. cb (may be NULL)
+ * is called once per clip when it is done. Returns the number of clips scheduled (0: no
+ * camera links the point) or -errno. */
+int video_clip_for_event(struct video *v, const char *point_key, int64_t t_ms,
+			 video_clip_done_fn cb, void *ud, char ***paths);
+
+/* The hub listener's hook: every changed point of d that a camera links and that turned on
+ * (a true bool or a non-zero number of good quality, after being off or unknown) gets its
+ * clips through video_clip_for_event (logged; the newest clip is in camera/<id>/state as
+ * last_clip). d is borrowed. Accepts v NULL. */
+struct hub_device;
+void video_on_device(struct video *v, const struct hub_device *d);
+
+/* The paths of the clips last scheduled for point_key (NULL-terminated, caller g_strfreev;
+ * NULL if none): for the alert engine, which sees the point turn on in the same listener. */
+char **video_event_clips(struct video *v, const char *point_key);
+
 /* The same without a daemon (command line): clip from the index in state_dir; snapshot by
  * connecting to the camera itself (timeout_ms). Any thread; they block. */
 int video_clip_offline(const struct hw_config *cfg, const char *camera_id, int64_t from_ms,

@@ -53,6 +53,8 @@ def camera_cfg(cams):
                 f.append("%s = %s;" % (k, "true" if v else "false"))
             elif isinstance(v, str):
                 f.append('%s = "%s";' % (k, v))
+            elif isinstance(v, (list, tuple)):
+                f.append('%s = [ %s ];' % (k, ", ".join('"%s"' % x for x in v)))
             else:
                 f.append("%s = %s;" % (k, v))
         out.append("{ %s }" % " ".join(f))
