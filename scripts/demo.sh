@@ -90,8 +90,10 @@ storage = { state_dir = "$dir"; };
 buses = ( { id = "tcp0"; type = "tcp"; host = "127.0.0.1"; port = $sim_port; timeout_ms = 500; } );
 devices = (
   { id = "facp1"; bus = "tcp0"; unit = 1; profile = "facp-generic"; interval_ms = 1000; },
-  { id = "elc1"; bus = "tcp0"; unit = 2; profile = "elc-generic"; interval_ms = 1000; }
+  { id = "elc1"; bus = "tcp0"; unit = 2; profile = "elc-generic"; interval_ms = 1000;
+    allow_commands = [ "start_function_test" ]; }
 );
+alerts = { operators = [ "demo" ]; };
 CONF
 ./build/hallwatch check-config -c "$dir/hallwatch.cfg" >/dev/null
 
@@ -105,6 +107,11 @@ Watch it in another terminal:
   mosquitto_sub -h 127.0.0.1 -p $mqtt_port -v -t 'hallwatch/#'
 Raise a fire alarm in zone 3 (type into this terminal is not needed; from another one):
   echo 'set 1 input 103 1' > $dir/sim.in
+See the alert it raises, and acknowledge it:
+  ./build/hallwatch alerts -c $dir/hallwatch.cfg
+  ./build/hallwatch ack -c $dir/hallwatch.cfg facp1.zone-3.fire --user demo
+Start a function test of the emergency lighting (allowed for elc1 in the demo):
+  ./build/hallwatch command -c $dir/hallwatch.cfg elc1 start_function_test --user demo
 Query the measurements:
   influx -host 127.0.0.1 -port ${influx_url##*:} -database hallwatch -execute 'SELECT * FROM device_point LIMIT 10'
 Stop everything with Ctrl-C.
