@@ -7,22 +7,6 @@
 #include <stddef.h>
 #include <string.h>
 
-/* Registers a whole value occupies (bit fields are handled before this). */
-static unsigned type_words(enum mb_type t)
-{
-	switch (t) {
-	case MB_T_U32:
-	case MB_T_I32:
-	case MB_T_F32:
-		return 2;
-	case MB_T_U64:
-	case MB_T_I64:
-	case MB_T_F64:
-		return 4;
-	default:
-		return 1;
-	}
-}
 
 static bool is_register_table(enum mb_table t)
 {
@@ -89,7 +73,7 @@ static int decode_raw(const struct prof_point *p, const uint16_t *regs, int64_t 
 		return 0;
 	}
 
-	u = assemble(regs, type_words(p->type), p->order);
+	u = assemble(regs, mb_type_words(p->type), p->order);
 	switch (p->type) {
 	case MB_T_BOOL:
 		*iraw = u != 0;

@@ -77,7 +77,12 @@ unsigned prof_point_width(const struct prof_point *p)
 {
 	if (p->table == MB_COIL || p->table == MB_DISCRETE || p->bit >= 0)
 		return 1;
-	switch (p->type) {
+	return mb_type_words(p->type);
+}
+
+unsigned mb_type_words(enum mb_type t)
+{
+	switch (t) {
 	case MB_T_U32:
 	case MB_T_I32:
 	case MB_T_F32:

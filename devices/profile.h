@@ -74,6 +74,8 @@ struct prof_point {
 
 /* Registers/bits the point occupies on the wire (1 for bool/bit fields and 16-bit types). */
 unsigned prof_point_width(const struct prof_point *p);
+/* Registers a whole value of type t occupies: 1, 2 or 4. */
+unsigned mb_type_words(enum mb_type t);
 
 /* A block of points repeated per instance (zone, luminaire) at base + i * stride. */
 struct prof_block {
