@@ -29,9 +29,14 @@ static double now_s(void)
 
 int main(void)
 {
-	struct cfg_alerts ac = {.repeat_s = 60, .chatter_count = 3, .chatter_window_s = 60,
-				.flood_high = 10, .flood_low = 5, .flood_window_s = 600,
-				.escalate_after_s = 86400, .shelve_max_s = 86400};
+	struct cfg_alerts ac = {.repeat_s = 60,
+				.chatter_count = 3,
+				.chatter_window_s = 60,
+				.flood_high = 10,
+				.flood_low = 5,
+				.flood_window_s = 600,
+				.escalate_after_s = 86400,
+				.shelve_max_s = 86400};
 	static struct alert_point_in pts[N];
 	static char keys[N][32];
 	struct alert_device_in d = {.id = "dev1", .seen = true, .online = true, .pts = pts, .n = N};
@@ -42,9 +47,11 @@ int main(void)
 
 	for (int i = 0; i < N; i++) {
 		snprintf(keys[i], sizeof(keys[i]), "lum[%d].lamp_fault", i);
-		pts[i] = (struct alert_point_in){.key = keys[i], .cls = PC_FAULT,
+		pts[i] = (struct alert_point_in){.key = keys[i],
+						 .cls = PC_FAULT,
 						 .v = {.type = HW_V_BOOL, .b = false},
-						 .q = HW_Q_GOOD, .changed = true};
+						 .q = HW_Q_GOOD,
+						 .changed = true};
 	}
 	alert_engine_create("bench", &ac, NULL, 0, on_emit, NULL, &e);
 	alert_engine_update(e, &d, 0);

@@ -15,7 +15,8 @@ static size_t plan_count(const struct profile *p, const struct mb_lpoint *v, siz
 			 int max_gap, size_t *points)
 {
 	struct mb_span *spans = calloc(n ? n : 1, sizeof(*spans)), *out = NULL;
-	struct mb_plan_limits lim = {.max_regs = 125, .max_bits = 2000, .max_gap = (uint16_t)max_gap};
+	struct mb_plan_limits lim = {
+	    .max_regs = 125, .max_bits = 2000, .max_gap = (uint16_t)max_gap};
 	size_t ns = 0, nout = 0;
 
 	(void)p;
@@ -35,8 +36,9 @@ static size_t plan_count(const struct profile *p, const struct mb_lpoint *v, siz
 
 int main(int argc, char **argv)
 {
-	printf("| profile | group | interval | points | one request per point | hallwatch, max_gap 0 "
-	       "| hallwatch, max_gap 8 |\n|---|---|---|---|---|---|---|\n");
+	printf(
+	    "| profile | group | interval | points | one request per point | hallwatch, max_gap 0 "
+	    "| hallwatch, max_gap 8 |\n|---|---|---|---|---|---|---|\n");
 	for (int a = 1; a < argc; a++) {
 		struct cfg_errors errs = {0};
 		struct profile *p = NULL;

@@ -7,7 +7,6 @@
 #include <stddef.h>
 #include <string.h>
 
-
 static bool is_register_table(enum mb_table t)
 {
 	return t == MB_INPUT || t == MB_HOLDING;

@@ -15,9 +15,9 @@ struct mb_span {
 };
 
 struct mb_plan_limits {
-	uint16_t max_regs; /* per request for input/holding, 1..125 */
-	uint16_t max_bits; /* per request for coils/discrete, 1..2000 */
-	uint16_t max_gap;  /* unused registers/bits that may be read through to merge */
+	uint16_t max_regs;	     /* per request for input/holding, 1..125 */
+	uint16_t max_bits;	     /* per request for coils/discrete, 1..2000 */
+	uint16_t max_gap;	     /* unused registers/bits that may be read through to merge */
 	const struct mb_span *avoid; /* addresses never to read: no merge reads through them */
 	size_t n_avoid;
 };

@@ -307,7 +307,8 @@ static void test_facp_profile(void **state)
 	assert_int_equal(profile_find_command(p, "reset")->address, 1);
 	assert_int_equal(p->n_groups, 3);
 	assert_string_equal(p->groups[1].when_changed, "data_change");
-	assert_ptr_equal(&p->points[p->groups[1].change_point], profile_find_point(p, "data_change"));
+	assert_ptr_equal(&p->points[p->groups[1].change_point],
+			 profile_find_point(p, "data_change"));
 	profile_free(p);
 }
 
@@ -646,7 +647,9 @@ static void test_bad_profiles(void **state)
 	     1,
 	     {"5: point \"zone.fire\": in a block with bit_stride 4 a point is a bit field within "
 	      "the instance's 4 bits"}},
-	    {"bad-command", 1, {"4: command \"go\": only a coil or a holding register can be written"}},
+	    {"bad-command",
+	     1,
+	     {"4: command \"go\": only a coil or a holding register can be written"}},
 	    {"bad-role",
 	     1,
 	     {"3: point \"clock\": role device_time needs a whole integer register point"}},

@@ -441,8 +441,8 @@ static void test_avoid(void **state)
 	(void)state;
 	const struct mb_span spans[] = {{MB_INPUT, 0, 2}, {MB_INPUT, 6, 2}, {MB_INPUT, 10, 2}};
 	const struct mb_span avoid[] = {{MB_INPUT, 8, 1}, {MB_HOLDING, 3, 1}};
-	struct mb_plan_limits lim = {.max_regs = 125, .max_bits = 2000, .max_gap = 10,
-				     .avoid = avoid, .n_avoid = 2};
+	struct mb_plan_limits lim = {
+	    .max_regs = 125, .max_bits = 2000, .max_gap = 10, .avoid = avoid, .n_avoid = 2};
 	struct mb_span *out = NULL;
 	size_t n = 0;
 
@@ -464,13 +464,13 @@ static void test_avoid(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_avoid),
-	    cmocka_unit_test(test_adjacent),	cmocka_unit_test(test_overlapping),
-	    cmocka_unit_test(test_gaps),	cmocka_unit_test(test_tables_separate),
-	    cmocka_unit_test(test_limit_regs),	cmocka_unit_test(test_limit_bits),
-	    cmocka_unit_test(test_unsorted),	cmocka_unit_test(test_facp_generic),
-	    cmocka_unit_test(test_elc_generic), cmocka_unit_test(test_optimal),
-	    cmocka_unit_test(test_invalid),	cmocka_unit_test(test_split),
+	    cmocka_unit_test(test_avoid),	    cmocka_unit_test(test_adjacent),
+	    cmocka_unit_test(test_overlapping),	    cmocka_unit_test(test_gaps),
+	    cmocka_unit_test(test_tables_separate), cmocka_unit_test(test_limit_regs),
+	    cmocka_unit_test(test_limit_bits),	    cmocka_unit_test(test_unsorted),
+	    cmocka_unit_test(test_facp_generic),    cmocka_unit_test(test_elc_generic),
+	    cmocka_unit_test(test_optimal),	    cmocka_unit_test(test_invalid),
+	    cmocka_unit_test(test_split),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
