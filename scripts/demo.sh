@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # The demo: installs what is missing, builds hallwatch, and runs the whole system on
 # this machine: a mosquitto broker and an InfluxDB on loopback, the Modbus simulator
-# with a fire panel (unit 1) and an emergency lighting controller (unit 2), and the
-# gateway. Everything runs in the foreground until Ctrl-C; nothing is left behind.
+# with a fire panel (unit 1) and an emergency lighting controller (unit 2), two RTSP
+# test cameras (hw-testcam, 320x180 at 10 fps to stay light), and the gateway. Everything runs in the foreground until Ctrl-C; nothing is left behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 
 bash scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target hallwatch hw-sim
+cmake --build build -j"$(nproc)" --target hallwatch hw-sim hw-testcam
 
 free_port() {
 	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -81,6 +81,13 @@ exec 9>"$dir/sim.in"
 for _ in $(seq 1 200); do grep -q '^READY port=' "$dir/sim.out" && break; sleep 0.05; done
 sim_port=$(sed -n 's/^READY port=//p' "$dir/sim.out")
 
+mkfifo "$dir/cam.in"
+./build/hw-testcam --port 0 --width 320 --height 180 --fps 10 --mount /cam1 --mount /cam2 \
+	<"$dir/cam.in" >"$dir/cam.out" 2>"$dir/cam.err" & pids+=($!)
+exec 8>"$dir/cam.in"
+for _ in $(seq 1 200); do grep -q '^READY port=' "$dir/cam.out" && break; sleep 0.05; done
+cam_port=$(sed -n 's/^READY port=//p' "$dir/cam.out")
+
 cat >"$dir/hallwatch.cfg" <<CONF
 # The demo's configuration; etc/hallwatch.cfg documents every setting.
 site = { id = "hall-demo"; name = "Demo convenience service center"; profile_dir = "$top/etc/profiles"; };
@@ -94,6 +101,12 @@ devices = (
     allow_commands = [ "start_function_test" ]; }
 );
 alerts = { operators = [ "demo" ]; };
+cameras = (
+  { id = "cam1"; url = "rtsp://127.0.0.1:$cam_port/cam1"; expected_fps = 10; width = 320; height = 180;
+    segment_s = 10; alert_points = [ "facp1:zone[3].fire" ]; preroll_s = 5; postroll_s = 5; },
+  { id = "cam2"; url = "rtsp://127.0.0.1:$cam_port/cam2"; expected_fps = 10; width = 320; height = 180;
+    segment_s = 10; }
+);
 CONF
 ./build/hallwatch check-config -c "$dir/hallwatch.cfg" >/dev/null
 
@@ -103,6 +116,7 @@ hallwatch demo is running (folder $dir).
   broker:     127.0.0.1:$mqtt_port
   simulator:  127.0.0.1:$sim_port  (fire panel unit 1, emergency lighting unit 2)
   influxdb:   ${influx_url:-not installed}
+  cameras:    rtsp://127.0.0.1:$cam_port/cam1 and /cam2 (recordings in $dir/video)
 Watch it in another terminal:
   mosquitto_sub -h 127.0.0.1 -p $mqtt_port -v -t 'hallwatch/#'
 Raise a fire alarm in zone 3 (type into this terminal is not needed; from another one):
@@ -110,6 +124,12 @@ Raise a fire alarm in zone 3 (type into this terminal is not needed; from anothe
 See the alert it raises, and acknowledge it:
   ./build/hallwatch alerts -c $dir/hallwatch.cfg
   ./build/hallwatch ack -c $dir/hallwatch.cfg facp1.zone-3.fire --user demo
+Zone 3 is linked to cam1: a clip from 5 s before to 5 s after the alarm appears in
+  $dir/clips (and as last_clip on hallwatch/v1/hall-demo/camera/cam1/state).
+Take a snapshot of a camera, cut a clip of a recorded minute, tamper with a picture:
+  ./build/hallwatch snapshot -c $dir/hallwatch.cfg cam1 /tmp/cam1.jpg
+  ./build/hallwatch clip -c $dir/hallwatch.cfg cam1 \$((\$(date +%s) - 75)) \$((\$(date +%s) - 15)) /tmp/cam1.mp4
+  echo 'black /cam2' > $dir/cam.in    (then 'normal /cam2'; also freeze, blur, scene, stop, start)
 Start a function test of the emergency lighting (allowed for elc1 in the demo):
   ./build/hallwatch command -c $dir/hallwatch.cfg elc1 start_function_test --user demo
 Query the measurements:
