@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gateway/log.h"
@@ -1112,6 +1113,15 @@ static const struct opt mqtt_opts[] = {
     OPT_STR("topic_root", struct cfg_mqtt, topic_root, "hallwatch/v1", OF_NONEMPTY),
     OPT_INT("reconnect_min_ms", struct cfg_mqtt, reconnect_min_ms, 10, 3600000, 500, 0),
     OPT_INT("reconnect_max_ms", struct cfg_mqtt, reconnect_max_ms, 10, 3600000, 30000, 0),
+    /* ---- delivery (docs/delivery.md) ---- */
+    OPT_STR("password_file", struct cfg_mqtt, password_file, NULL, OF_NONEMPTY),
+    OPT_STR("cafile", struct cfg_mqtt, cafile, NULL, OF_NONEMPTY),
+    OPT_STR("certfile", struct cfg_mqtt, certfile, NULL, OF_NONEMPTY),
+    OPT_STR("keyfile", struct cfg_mqtt, keyfile, NULL, OF_NONEMPTY),
+    OPT_STR("tls_version", struct cfg_mqtt, tls_version, NULL, OF_NONEMPTY),
+    OPT_BOOL("insecure", struct cfg_mqtt, insecure, false),
+    OPT_INT("max_inflight", struct cfg_mqtt, max_inflight, 1, 65535, 20, 0),
+    OPT_INT("outbox_max", struct cfg_mqtt, outbox_max, 10, 100000000, 100000, 0),
 };
 
 static const struct opt influx_opts[] = {
@@ -1130,6 +1140,11 @@ static const struct opt influx_opts[] = {
     OPT_INT("max_buffer", struct cfg_influx, max_buffer, 1, 10000000, 100000, 0),
     OPT_INT("retry_min_ms", struct cfg_influx, retry_min_ms, 10, 3600000, 500, 0),
     OPT_INT("retry_max_ms", struct cfg_influx, retry_max_ms, 10, 3600000, 30000, 0),
+    /* ---- delivery (docs/delivery.md) ---- */
+    OPT_STR("password_file", struct cfg_influx, password_file, NULL, OF_NONEMPTY),
+    OPT_STR("token_file", struct cfg_influx, token_file, NULL, OF_NONEMPTY),
+    OPT_BOOL("gzip", struct cfg_influx, gzip, true),
+    OPT_INT("outbox_max", struct cfg_influx, outbox_max, 10, 100000000, 1000000, 0),
 };
 
 static const struct opt storage_opts[] = {
@@ -1619,6 +1634,87 @@ static void alerts_cfg_free(struct hw_config *c)
 	free(c->rules);
 }
 
+/* ---- delivery (docs/delivery.md): secrets from files, TLS ---- */
+
+static void delivery_cfg_free(struct hw_config *c)
+{
+	free(c->mqtt.password_file);
+	free(c->mqtt.cafile);
+	free(c->mqtt.certfile);
+	free(c->mqtt.keyfile);
+	free(c->mqtt.tls_version);
+	free(c->influx.password_file);
+	free(c->influx.token_file);
+}
+
+/* Reads a secret (the first line of file) into *dst; warns when others may read it. The
+ * secret itself is never part of a message. */
+static void secret_read(struct ldctx *x, const config_t *cf, const char *file, const char *key,
+			const char *secret_key, const char *name, char **dst)
+{
+	char buf[4096];
+	struct stat sb;
+	FILE *f;
+	size_t n;
+
+	if (!name)
+		return;
+	if (*dst) {
+		err_at(x, file, path_line(cf, key), "%s: give either %s or the file, not both", key,
+		       secret_key);
+		return;
+	}
+	f = fopen(name, "re");
+	if (!f) {
+		err_at(x, file, path_line(cf, key), "%s: cannot read \"%s\": %s", key, name,
+		       strerror(errno));
+		return;
+	}
+	if (fstat(fileno(f), &sb) == 0 && (sb.st_mode & S_IROTH))
+		log_warn("%s: \"%s\" is readable by every user: chmod o-r it (it holds a secret)",
+			 key, name);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	*dst = strdup(buf);
+	memset(buf, 0, sizeof(buf));
+	if (!*dst)
+		x->oom = true;
+}
+
+static void delivery_check(struct ldctx *x, const config_t *cf, struct hw_config *c)
+{
+	const struct cfg_mqtt *m = &c->mqtt;
+
+	secret_read(x, cf, c->path, "mqtt.password_file", "mqtt.password", m->password_file,
+		    &c->mqtt.password);
+	secret_read(x, cf, c->path, "influx.password_file", "influx.password",
+		    c->influx.password_file, &c->influx.password);
+	secret_read(x, cf, c->path, "influx.token_file", "influx.token", c->influx.token_file,
+		    &c->influx.token);
+	if ((m->certfile != NULL) != (m->keyfile != NULL))
+		err_at(x, c->path, path_line(cf, m->certfile ? "mqtt.certfile" : "mqtt.keyfile"),
+		       "mqtt: certfile and keyfile go together");
+	if ((m->certfile || m->tls_version || m->insecure) && !m->cafile)
+		err_at(x, c->path, path_line(cf, "mqtt"),
+		       "mqtt: TLS settings need mqtt.cafile (the CA that signed the broker)");
+	if (m->tls_version && strcmp(m->tls_version, "tlsv1.2") != 0 &&
+	    strcmp(m->tls_version, "tlsv1.3") != 0)
+		err_at(x, c->path, path_line(cf, "mqtt.tls_version"),
+		       "mqtt.tls_version: \"%s\" is not tlsv1.2 or tlsv1.3", m->tls_version);
+	for (int i = 0; i < 3; i++) {
+		const char *k[] = {"mqtt.cafile", "mqtt.certfile", "mqtt.keyfile"};
+		const char *v[] = {m->cafile, m->certfile, m->keyfile};
+		if (v[i] && access(v[i], R_OK) != 0)
+			err_at(x, c->path, path_line(cf, k[i]), "%s: cannot read \"%s\": %s", k[i],
+			       v[i], strerror(errno));
+	}
+	if (c->influx.enabled && c->influx.version == 2 && c->influx.token_file && !c->influx.token)
+		err_at(x, c->path, path_line(cf, "influx.token_file"),
+		       "influx.token_file: empty token");
+}
+
 static const struct opt root_opts[] = {
     OPT_GROUP("site", struct hw_config, site, site_opts, OF_REQUIRED),
     OPT_GROUP("mqtt", struct hw_config, mqtt, mqtt_opts, 0),
@@ -1655,6 +1751,7 @@ void config_free(struct hw_config *c)
 	free(c->influx.org);
 	free(c->influx.bucket);
 	free(c->influx.token);
+	delivery_cfg_free(c);
 	free(c->storage.state_dir);
 	free(c->http.bind);
 	alerts_cfg_free(c);
@@ -1941,6 +2038,7 @@ int config_load(const char *path, struct hw_config **out, struct cfg_errors *err
 	opts_defaults(&x, root_opts, ARRAY_SIZE(root_opts), c);
 	opts_apply(&x, root_opts, ARRAY_SIZE(root_opts), config_root_setting(&cf), "", c);
 	site_finish(&x, c);
+	delivery_check(&x, &cf, c);
 	sections_check(&x, &cf, c);
 	buses_check(&x, c);
 	devices_check(&x, &cf, c);

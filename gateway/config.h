@@ -30,6 +30,15 @@ struct cfg_mqtt {
 	char *topic_root; /* default "hallwatch/v1" */
 	int reconnect_min_ms;
 	int reconnect_max_ms;
+	/* ---- delivery (docs/delivery.md) ---- */
+	char *password_file; /* the password is read from this file (never logged) */
+	char *cafile;	     /* TLS: CA certificates; TLS is on when set */
+	char *certfile;	     /* TLS client certificate (optional, with keyfile) */
+	char *keyfile;
+	char *tls_version;   /* "tlsv1.2" or "tlsv1.3"; NULL: the library's default */
+	bool insecure;	     /* TLS without checking the broker's host name (tests only) */
+	int max_inflight;    /* QoS 1 messages handed to libmosquitto and not yet acknowledged */
+	int outbox_max;	     /* messages held in the outbox for the broker */
 };
 
 struct cfg_influx {
@@ -48,6 +57,11 @@ struct cfg_influx {
 	int max_buffer; /* lines kept in memory while the server is unreachable */
 	int retry_min_ms;
 	int retry_max_ms;
+	/* ---- delivery (docs/delivery.md) ---- */
+	char *password_file; /* 1.x password read from this file */
+	char *token_file;    /* 2.x token read from this file */
+	bool gzip;	     /* Content-Encoding: gzip (InfluxDB 1.x and 2.x accept it) */
+	int outbox_max;	     /* lines held in the outbox for the server */
 };
 
 struct cfg_storage {

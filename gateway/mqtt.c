@@ -1,7 +1,8 @@
 /* MQTT client: owns the libmosquitto handle, the Last Will, the `status` topic, the
- * cmd/+ subscription and the v5 request/response plumbing. libmosquitto's thread
- * runs the socket; its callbacks only hand events to the main loop
- * (g_main_context_invoke), where everything else here runs. */
+ * cmd/+ subscription, the v5 request/response plumbing, the in-flight window fed from
+ * the outbox and the reconnect policy. Our network thread (net_thread) runs the socket
+ * and the reconnects; libmosquitto's callbacks only hand events to the main loop,
+ * where everything else here runs. */
 #define LOG_TAG "mqtt"
 #include "gateway/mqtt.h"
 
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "gateway/log.h"
+#include "gateway/outbox.h"
 
 struct mqtt {
 	const struct cfg_mqtt *cfg;
@@ -39,7 +41,27 @@ struct mqtt {
 	void *cmd_ud;
 	mqtt_ack_fn on_ack;
 	void *ack_ud;
-	GHashTable *inflight; /* mid -> token (guint64 *) of mqtt_publish_acked messages */
+	GHashTable *inflight; /* mid -> struct flight * of messages awaiting PUBACK */
+	struct outbox *outbox;
+	GHashTable *pending;  /* subtopic -> payload (GBytes) of latest-value state to send */
+	GQueue pending_order; /* subtopics (owned by pending's keys), oldest first */
+	bool feeding;
+	/* The network thread. */
+	GThread *thread;
+	gint stopping;	    /* atomic */
+	GMutex mosq_lock;   /* held around publish calls and the handle's reinitialisation */
+	char last_err[256]; /* last error libmosquitto logged (under lock) */
+	gint session_ok;    /* atomic: the broker accepted the connection of this attempt */
+	gint session_gen;   /* atomic: connection attempts so far (tags events) */
+	gint net_up;	    /* atomic: a connection is up on the network thread */
+	gint retry_now;	    /* atomic: reconnect at once (protocol fallback) */
+};
+
+/* A message handed to libmosquitto and not yet acknowledged. */
+struct flight {
+	int64_t id;	/* outbox record, 0 for anything else */
+	uint64_t token; /* for the ack handler, 0 if none */
+	bool acked;	/* mqtt_publish_acked */
 };
 
 enum { EV_CONNECT = 0, EV_DISCONNECT, EV_PUBACK, EV_MESSAGE };
@@ -57,7 +79,13 @@ struct mqtt_event {
 	size_t corr_len;
 	char *user;
 	int protocol;
+	int session;
 };
+
+static void feed(struct mqtt *m);
+static guint count_outbox_flights(struct mqtt *m);
+static int publish_mid(struct mqtt *m, const char *subtopic, const void *payload, size_t len,
+		       bool retain, int *mid, int qos);
 
 static void event_free(struct mqtt_event *ev)
 {
@@ -116,17 +144,26 @@ static gboolean on_event(gpointer data)
 {
 	struct mqtt_event *ev = data;
 	struct mqtt *m = ev->m;
-	guint64 *tok;
+	struct flight *fl;
 
 	switch (ev->kind) {
 	case EV_CONNECT:
 		if (ev->rc != 0) {
 			if (!m->down_logged)
-				log_warn("broker %s:%d refused the connection: %s", m->cfg->host,
-					 m->cfg->port, mosquitto_reason_string(ev->rc));
+				log_warn("broker %s:%d refused the connection: %s%s", m->cfg->host,
+					 m->cfg->port, mosquitto_reason_string(ev->rc),
+					 ev->rc == MQTT_RC_BAD_USERNAME_OR_PASSWORD ||
+						 ev->rc == MQTT_RC_NOT_AUTHORIZED ||
+						 ev->rc == CONNACK_REFUSED_BAD_USERNAME_PASSWORD ||
+						 ev->rc == CONNACK_REFUSED_NOT_AUTHORIZED
+					     ? " (check mqtt.username and the password)"
+					     : "");
 			m->down_logged = true;
 			break;
 		}
+		if (ev->session != g_atomic_int_get(&m->session_gen) ||
+		    !g_atomic_int_get(&m->net_up))
+			break; /* that session is gone already */
 		g_atomic_int_set(&m->connected, 1);
 		if (m->ever_connected)
 			m->st.reconnects++;
@@ -134,34 +171,48 @@ static gboolean on_event(gpointer data)
 		log_info("connected to broker %s:%d (MQTT %s)", m->cfg->host, m->cfg->port,
 			 g_atomic_int_get(&m->v311) ? "3.1.1" : "v5");
 		m->down_logged = false;
-		/* Tokens in flight in the previous session get no ack: their owner resends. */
+		/* Messages in flight in the previous session get no ack: the outbox sends
+		 * them again, other owners resend theirs. */
+		m->st.retried += count_outbox_flights(m);
 		g_hash_table_remove_all(m->inflight);
 		subscribe_cmds(m);
 		{
 			char *st = status_json(m, "online");
-			mqtt_publish(m, "status", st, strlen(st), true);
+			publish_mid(m, "status", st, strlen(st), true, NULL, m->cfg->qos);
 			free(st);
 		}
+		/* Alert events first (the outbox replays by class), then retained state. */
+		feed(m);
 		if (m->on_connected)
 			m->on_connected(m, m->ud);
 		break;
 	case EV_DISCONNECT:
 		g_atomic_int_set(&m->connected, 0);
+		if (ev->topic && !m->down_logged)
+			log_warn("%s", ev->topic);
 		if (!m->down_logged)
 			log_warn("lost the broker %s:%d (%s); reconnecting", m->cfg->host,
 				 m->cfg->port, mosquitto_strerror(ev->rc));
 		m->down_logged = true;
 		break;
 	case EV_PUBACK:
-		tok = g_hash_table_lookup(m->inflight, GINT_TO_POINTER(ev->mid));
-		if (tok) {
-			guint64 t = *tok;
+		fl = g_hash_table_lookup(m->inflight, GINT_TO_POINTER(ev->mid));
+		if (fl && ev->session == g_atomic_int_get(&m->session_gen)) {
+			struct flight f = *fl;
 			g_hash_table_remove(m->inflight, GINT_TO_POINTER(ev->mid));
 			if (ev->rc >= 128)
 				log_warn("broker refused a message: %s",
 					 mosquitto_reason_string(ev->rc));
-			if (m->on_ack)
-				m->on_ack(m, t, ev->rc < 128, m->ack_ud);
+			if (f.id && m->outbox) {
+				if (ev->rc >= 128)
+					outbox_reject(m->outbox, f.id,
+						      mosquitto_reason_string(ev->rc));
+				else
+					outbox_remove(m->outbox, &f.id, 1);
+			}
+			if ((f.token || f.acked) && m->on_ack)
+				m->on_ack(m, f.token, ev->rc < 128, m->ack_ud);
+			feed(m);
 		}
 		break;
 	case EV_MESSAGE:
@@ -179,6 +230,7 @@ static void post_ev(struct mqtt *m, struct mqtt_event *ev)
 	/* Always through the context's own thread: g_main_context_invoke would run
 	 * on_event right here when the loop is not running yet (start-up). */
 	ev->m = m;
+	ev->session = g_atomic_int_get(&m->session_gen);
 	g_source_set_priority(src, G_PRIORITY_DEFAULT);
 	g_source_set_callback(src, on_event, ev, NULL);
 	g_source_attach(src, m->ctx);
@@ -203,10 +255,14 @@ static void cb_connect(struct mosquitto *mosq, void *ud, int rc, int flags,
 	    !g_atomic_int_get(&m->v311)) {
 		/* An MQTT 3.1.1 broker: the next attempt speaks 3.1.1. */
 		g_atomic_int_set(&m->v311, 1);
-		mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+		g_atomic_int_set(&m->retry_now, 1);
+		return;
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		g_atomic_int_set(&m->protocol, g_atomic_int_get(&m->v311) ? 4 : 5);
+		g_atomic_int_set(&m->session_ok, 1);
+		g_atomic_int_set(&m->net_up, 1);
+	}
 	post(m, EV_CONNECT, rc);
 }
 
@@ -215,7 +271,10 @@ static void cb_disconnect(struct mosquitto *mosq, void *ud, int rc, const mosqui
 	struct mqtt *m = ud;
 	g_atomic_int_set(&m->connected, 0);
 	g_atomic_int_set(&m->protocol, 0);
-	post(m, EV_DISCONNECT, rc);
+	if (g_atomic_int_get(&m->net_up)) {
+		g_atomic_int_set(&m->net_up, 0);
+		post(m, EV_DISCONNECT, rc);
+	}
 }
 
 static void cb_publish(struct mosquitto *mosq, void *ud, int mid, int rc,
@@ -272,15 +331,150 @@ static void cb_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
 
 static void cb_log(struct mosquitto *mosq, void *ud, int level, const char *str)
 {
-	if (level & (MOSQ_LOG_ERR))
+	struct mqtt *m = ud;
+
+	if (level & (MOSQ_LOG_ERR)) {
+		g_mutex_lock(&m->lock);
+		g_strlcpy(m->last_err, str, sizeof(m->last_err));
+		g_mutex_unlock(&m->lock);
 		log_debug("libmosquitto: %s", str);
+	}
+}
+
+/* Options, callbacks, credentials, TLS and the Last Will of a fresh handle. Network
+ * thread (or mqtt_create before it starts), mosq_lock held. */
+static int setup(struct mqtt *m)
+{
+	const struct cfg_mqtt *cfg = m->cfg;
+	char *will = NULL, *will_topic = NULL;
+	int rc;
+
+	mosquitto_threaded_set(m->mosq, true);
+	mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+			     g_atomic_int_get(&m->v311) ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5);
+	mosquitto_int_option(m->mosq, MOSQ_OPT_RECEIVE_MAXIMUM, 100);
+	mosquitto_max_inflight_messages_set(m->mosq, (unsigned)cfg->max_inflight + 4);
+	mosquitto_connect_v5_callback_set(m->mosq, cb_connect);
+	mosquitto_disconnect_v5_callback_set(m->mosq, cb_disconnect);
+	mosquitto_publish_v5_callback_set(m->mosq, cb_publish);
+	mosquitto_message_v5_callback_set(m->mosq, cb_message);
+	mosquitto_log_callback_set(m->mosq, cb_log);
+	if (cfg->username && *cfg->username)
+		mosquitto_username_pw_set(m->mosq, cfg->username, cfg->password);
+	if (cfg->cafile) {
+		rc = mosquitto_tls_set(m->mosq, cfg->cafile, NULL, cfg->certfile, cfg->keyfile,
+				       NULL);
+		if (rc == MOSQ_ERR_SUCCESS)
+			rc = mosquitto_tls_opts_set(m->mosq, 1, cfg->tls_version, NULL);
+		if (rc == MOSQ_ERR_SUCCESS)
+			rc = mosquitto_tls_insecure_set(m->mosq, cfg->insecure);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			log_err("TLS setup (cafile %s%s%s): %s", cfg->cafile,
+				cfg->certfile ? ", certfile " : "",
+				cfg->certfile ? cfg->certfile : "", mosquitto_strerror(rc));
+			return -EINVAL;
+		}
+	}
+	will_topic = topic(m, "status");
+	will = status_json(m, "offline");
+	rc = mosquitto_will_set_v5(m->mosq, will_topic, (int)strlen(will), will, 1, true, NULL);
+	free(will);
+	free(will_topic);
+	return rc == MOSQ_ERR_SUCCESS ? 0 : -EINVAL;
+}
+
+/* Sleeps ms unless stopping; returns false when stopping. */
+static bool net_sleep(struct mqtt *m, int ms)
+{
+	gint64 until = g_get_monotonic_time() + (gint64)ms * 1000;
+
+	g_mutex_lock(&m->lock);
+	while (!g_atomic_int_get(&m->stopping) && g_get_monotonic_time() < until)
+		g_cond_wait_until(&m->cond, &m->lock, until);
+	g_mutex_unlock(&m->lock);
+	return !g_atomic_int_get(&m->stopping);
+}
+
+/* Explains a failed connection attempt once per failure run. */
+static void connect_failed(struct mqtt *m, int rc, int err)
+{
+	char why[640], last[256];
+	struct mqtt_event *ev;
+
+	g_mutex_lock(&m->lock);
+	g_strlcpy(last, m->last_err, sizeof(last));
+	m->last_err[0] = '\0';
+	g_mutex_unlock(&m->lock);
+	if (rc == MOSQ_ERR_TLS)
+		snprintf(why, sizeof(why),
+			 "TLS handshake with broker %s:%d failed%s%s (check mqtt.cafile%s)",
+			 m->cfg->host, m->cfg->port, *last ? ": " : "", last,
+			 m->cfg->certfile ? ", certfile and keyfile" : "");
+	else
+		snprintf(why, sizeof(why), "cannot connect to broker %s:%d: %s; retrying",
+			 m->cfg->host, m->cfg->port,
+			 rc == MOSQ_ERR_ERRNO ? g_strerror(err) : mosquitto_strerror(rc));
+	ev = g_new0(struct mqtt_event, 1);
+	ev->kind = EV_DISCONNECT;
+	ev->rc = rc;
+	ev->topic = g_strdup(why);
+	post_ev(m, ev);
+}
+
+/* The session: connect, run the socket until it fails, wait (capped exponential
+ * backoff with jitter), reinitialise the handle, again. */
+static gpointer net_thread(gpointer data)
+{
+	struct mqtt *m = data;
+	int delay = m->cfg->reconnect_min_ms;
+	bool fresh = true;
+
+	while (!g_atomic_int_get(&m->stopping)) {
+		int rc;
+
+		if (!fresh) {
+			g_mutex_lock(&m->mosq_lock);
+			mosquitto_reinitialise(m->mosq, m->cfg->client_id, true, m);
+			rc = setup(m);
+			g_mutex_unlock(&m->mosq_lock);
+			if (rc < 0)
+				break;
+		}
+		fresh = false;
+		g_atomic_int_inc(&m->session_gen);
+		g_atomic_int_set(&m->session_ok, 0);
+		g_atomic_int_set(&m->retry_now, 0);
+		rc = mosquitto_connect_bind_v5(m->mosq, m->cfg->host, m->cfg->port,
+					       m->cfg->keepalive_s, NULL, NULL);
+		if (rc == MOSQ_ERR_SUCCESS) {
+			while (!g_atomic_int_get(&m->stopping)) {
+				rc = mosquitto_loop(m->mosq, 200, 1);
+				if (rc != MOSQ_ERR_SUCCESS || g_atomic_int_get(&m->retry_now))
+					break;
+			}
+			cb_disconnect(m->mosq, m, rc, NULL);
+		} else {
+			connect_failed(m, rc, errno);
+		}
+		if (g_atomic_int_get(&m->stopping))
+			break;
+		if (g_atomic_int_get(&m->retry_now))
+			continue;
+		if (g_atomic_int_get(&m->session_ok))
+			delay = m->cfg->reconnect_min_ms;
+		/* Jitter: between half and all of the delay, so that a county's gateways do
+		 * not come back in lock step after the broker does. */
+		if (!net_sleep(m, delay / 2 + g_random_int_range(0, delay / 2 + 1)))
+			break;
+		delay = delay > m->cfg->reconnect_max_ms / 2 ? m->cfg->reconnect_max_ms : delay * 2;
+	}
+	return NULL;
 }
 
 int mqtt_create(const struct cfg_mqtt *cfg, const char *site, GMainContext *ctx,
 		mqtt_connected_fn on_connected, void *ud, struct mqtt **out)
 {
 	struct mqtt *m = calloc(1, sizeof(*m));
-	char *will = NULL, *will_topic = NULL;
 	int rc;
 
 	if (!m)
@@ -293,63 +487,44 @@ int mqtt_create(const struct cfg_mqtt *cfg, const char *site, GMainContext *ctx,
 	m->ud = ud;
 	m->started = g_get_real_time() / 1000000;
 	g_mutex_init(&m->lock);
+	g_mutex_init(&m->mosq_lock);
 	g_cond_init(&m->cond);
 	m->root = g_strdup_printf("%s/%s/", cfg->topic_root, site);
 	m->inflight = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+	m->pending =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_bytes_unref);
+	g_queue_init(&m->pending_order);
 
 	m->mosq = mosquitto_new(cfg->client_id, true, m);
 	if (!m->mosq) {
 		rc = -errno;
 		goto fail;
 	}
-	mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
-	mosquitto_int_option(m->mosq, MOSQ_OPT_RECEIVE_MAXIMUM, 100);
-	mosquitto_int_option(m->mosq, MOSQ_OPT_SEND_MAXIMUM, 100);
-	mosquitto_reconnect_delay_set(m->mosq, (unsigned)(cfg->reconnect_min_ms + 999) / 1000,
-				      (unsigned)(cfg->reconnect_max_ms + 999) / 1000, true);
-	mosquitto_connect_v5_callback_set(m->mosq, cb_connect);
-	mosquitto_disconnect_v5_callback_set(m->mosq, cb_disconnect);
-	mosquitto_publish_v5_callback_set(m->mosq, cb_publish);
-	mosquitto_message_v5_callback_set(m->mosq, cb_message);
-	mosquitto_log_callback_set(m->mosq, cb_log);
-	if (cfg->username && *cfg->username)
-		mosquitto_username_pw_set(m->mosq, cfg->username, cfg->password);
-
-	will_topic = topic(m, "status");
-	will = status_json(m, "offline");
-	rc = mosquitto_will_set_v5(m->mosq, will_topic, (int)strlen(will), will, 1, true, NULL);
-	if (rc != MOSQ_ERR_SUCCESS) {
-		rc = -EINVAL;
+	rc = setup(m);
+	if (rc < 0)
+		goto fail;
+	m->thread = g_thread_try_new("mqtt", net_thread, m, NULL);
+	if (!m->thread) {
+		rc = -EAGAIN;
 		goto fail;
 	}
-	rc = mosquitto_connect_async(m->mosq, cfg->host, cfg->port, cfg->keepalive_s);
-	if (rc != MOSQ_ERR_SUCCESS) {
-		log_warn("broker %s:%d: %s; retrying in the background", cfg->host, cfg->port,
-			 rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
-		m->down_logged = true;
-	}
-	rc = mosquitto_loop_start(m->mosq);
-	if (rc != MOSQ_ERR_SUCCESS) {
-		rc = -EIO;
-		goto fail;
-	}
-	free(will);
-	free(will_topic);
 	*out = m;
 	return 0;
 fail:
-	free(will);
-	free(will_topic);
 	if (m->mosq)
 		mosquitto_destroy(m->mosq);
 	g_hash_table_destroy(m->inflight);
+	g_hash_table_destroy(m->pending);
 	g_free(m->root);
 	g_mutex_clear(&m->lock);
+	g_mutex_clear(&m->mosq_lock);
 	g_cond_clear(&m->cond);
 	free(m);
+	mosquitto_lib_cleanup();
 	return rc;
 }
 
+/* Hands one message to libmosquitto. Main loop. */
 static int publish_mid(struct mqtt *m, const char *subtopic, const void *payload, size_t len,
 		       bool retain, int *mid, int qos)
 {
@@ -361,7 +536,9 @@ static int publish_mid(struct mqtt *m, const char *subtopic, const void *payload
 		return -ENOTCONN;
 	}
 	t = topic(m, subtopic);
+	g_mutex_lock(&m->mosq_lock);
 	rc = mosquitto_publish(m->mosq, mid, t, (int)len, payload, qos, retain);
+	g_mutex_unlock(&m->mosq_lock);
 	g_free(t);
 	if (rc == MOSQ_ERR_NO_CONN) {
 		m->st.skipped++;
@@ -375,9 +552,120 @@ static int publish_mid(struct mqtt *m, const char *subtopic, const void *payload
 	return 0;
 }
 
+static guint count_outbox_flights(struct mqtt *m)
+{
+	GHashTableIter it;
+	gpointer v;
+	guint n = 0;
+
+	g_hash_table_iter_init(&it, m->inflight);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		n += ((struct flight *)v)->id != 0;
+	return n;
+}
+
+static void track(struct mqtt *m, int mid, int64_t id, uint64_t token, bool acked)
+{
+	struct flight *f = g_new0(struct flight, 1);
+
+	f->id = id;
+	f->token = token;
+	f->acked = acked;
+	g_hash_table_replace(m->inflight, GINT_TO_POINTER(mid), f);
+}
+
+/* Fills the in-flight window: outbox records by class then age, then pending state. */
+static void feed(struct mqtt *m)
+{
+	guint window = (guint)m->cfg->max_inflight;
+	int qos = m->cfg->qos > 0 ? m->cfg->qos : 1;
+
+	if (m->feeding || !g_atomic_int_get(&m->connected))
+		return;
+	m->feeding = true;
+	if (m->outbox && g_hash_table_size(m->inflight) < window) {
+		guint room = window - g_hash_table_size(m->inflight);
+		GArray *skip = g_array_new(FALSE, FALSE, sizeof(int64_t));
+		GPtrArray *recs = g_ptr_array_new_with_free_func(outbox_rec_free);
+		GHashTableIter it;
+		gpointer v;
+
+		g_hash_table_iter_init(&it, m->inflight);
+		while (g_hash_table_iter_next(&it, NULL, &v))
+			if (((struct flight *)v)->id)
+				g_array_append_val(skip, ((struct flight *)v)->id);
+		outbox_next(m->outbox, OUTBOX_MQTT, (const int64_t *)(void *)skip->data, skip->len,
+			    room, recs);
+		for (guint i = 0; i < recs->len; i++) {
+			struct outbox_rec *r = recs->pdata[i];
+			int mid = 0;
+			if (publish_mid(m, r->topic ? r->topic : "events", r->data, r->len,
+					r->retain, &mid, qos) < 0)
+				break;
+			track(m, mid, r->id, r->token, false);
+		}
+		g_ptr_array_free(recs, TRUE);
+		g_array_free(skip, TRUE);
+	}
+	while (g_hash_table_size(m->inflight) < window && !g_queue_is_empty(&m->pending_order)) {
+		char *key = g_queue_peek_head(&m->pending_order);
+		GBytes *b = g_hash_table_lookup(m->pending, key);
+		gsize n;
+		const void *d = g_bytes_get_data(b, &n);
+		int mid = 0;
+
+		if (publish_mid(m, key, d, n, true, &mid, m->cfg->qos) < 0)
+			break;
+		g_queue_pop_head(&m->pending_order);
+		g_hash_table_remove(m->pending, key);
+		if (m->cfg->qos > 0)
+			track(m, mid, 0, 0, false);
+	}
+	m->feeding = false;
+}
+
 int mqtt_publish(struct mqtt *m, const char *subtopic, const void *payload, size_t len, bool retain)
 {
-	return publish_mid(m, subtopic, payload, len, retain, NULL, m->cfg->qos);
+	char *key;
+
+	if (!retain)
+		return publish_mid(m, subtopic, payload, len, retain, NULL, m->cfg->qos);
+	if (!g_atomic_int_get(&m->connected)) {
+		m->st.skipped++;
+		return -ENOTCONN;
+	}
+	/* Latest value per topic: an older payload still waiting is replaced. */
+	if (!g_hash_table_contains(m->pending, subtopic)) {
+		key = g_strdup(subtopic);
+		g_hash_table_insert(m->pending, key, g_bytes_new(payload, len));
+		g_queue_push_tail(&m->pending_order, key);
+	} else {
+		/* insert keeps the existing key (the queue points at it) and frees ours */
+		g_hash_table_insert(m->pending, g_strdup(subtopic), g_bytes_new(payload, len));
+	}
+	feed(m);
+	return 0;
+}
+
+void mqtt_set_outbox(struct mqtt *m, struct outbox *ob)
+{
+	m->outbox = ob;
+	feed(m);
+}
+
+int mqtt_enqueue(struct mqtt *m, int cls, const char *subtopic, const void *payload, size_t len,
+		 bool retain, uint64_t token)
+{
+	int rc;
+
+	if (!m->outbox)
+		return -ENOTSUP;
+	rc =
+	    outbox_put(m->outbox, OUTBOX_MQTT, cls, subtopic, payload, len, retain, token, 1, NULL);
+	if (rc < 0)
+		return rc;
+	feed(m);
+	return 0;
 }
 
 int mqtt_publish_acked(struct mqtt *m, const char *subtopic, const void *payload, size_t len,
@@ -386,13 +674,10 @@ int mqtt_publish_acked(struct mqtt *m, const char *subtopic, const void *payload
 	int mid = 0;
 	int rc =
 	    publish_mid(m, subtopic, payload, len, retain, &mid, m->cfg->qos > 0 ? m->cfg->qos : 1);
-	guint64 *t;
 
 	if (rc < 0)
 		return rc;
-	t = g_new(guint64, 1);
-	*t = token;
-	g_hash_table_replace(m->inflight, GINT_TO_POINTER(mid), t);
+	track(m, mid, 0, token, true);
 	return 0;
 }
 
@@ -415,7 +700,9 @@ int mqtt_reply(struct mqtt *m, const struct mqtt_cmd *c, const char *reply_id, c
 	} else {
 		return -ENOENT;
 	}
+	g_mutex_lock(&m->mosq_lock);
 	rc = mosquitto_publish_v5(m->mosq, NULL, t, (int)len, payload, 1, false, props);
+	g_mutex_unlock(&m->mosq_lock);
 	mosquitto_property_free_all(&props);
 	g_free(t);
 	if (rc == MOSQ_ERR_NO_CONN)
@@ -460,6 +747,7 @@ void mqtt_get_stats(const struct mqtt *m, struct mqtt_stats *out)
 {
 	*out = m->st;
 	out->connected = mqtt_is_connected(m);
+	out->inflight = g_hash_table_size(m->inflight);
 }
 
 void mqtt_destroy(struct mqtt *m, int wait_ms)
@@ -479,19 +767,30 @@ void mqtt_destroy(struct mqtt *m, int wait_ms)
 		}
 		free(st);
 	}
+	g_mutex_lock(&m->lock);
+	g_atomic_int_set(&m->stopping, 1);
+	g_cond_broadcast(&m->cond);
+	g_mutex_unlock(&m->lock);
+	g_mutex_lock(&m->mosq_lock);
 	mosquitto_disconnect(m->mosq);
-	mosquitto_loop_stop(m->mosq, false);
+	g_mutex_unlock(&m->mosq_lock);
+	g_thread_join(m->thread);
 	mosquitto_destroy(m->mosq);
 	/* Events posted by the network thread may still sit in the loop: drain them
 	 * before the handle goes away. */
 	m->on_cmd = NULL;
 	m->on_ack = NULL;
 	m->on_connected = NULL;
+	m->outbox = NULL;
+	g_atomic_int_set(&m->connected, 0);
 	while (g_main_context_iteration(m->ctx, FALSE))
 		;
 	g_hash_table_destroy(m->inflight);
+	g_queue_clear(&m->pending_order);
+	g_hash_table_destroy(m->pending);
 	g_free(m->root);
 	g_mutex_clear(&m->lock);
+	g_mutex_clear(&m->mosq_lock);
 	g_cond_clear(&m->cond);
 	free(m);
 	mosquitto_lib_cleanup();

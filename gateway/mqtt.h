@@ -1,8 +1,15 @@
 /* MQTT: one libmosquitto client publishing under <topic_root>/<site>/ and taking
  * commands on <topic_root>/<site>/cmd/+. MQTT v5, falling back to 3.1.1 when the
- * broker refuses v5.
- * libmosquitto's own network thread does the socket I/O and reconnects with backoff;
- * every callback of ours is handed to the main loop, and every function here is
+ * broker refuses v5. TLS (CA file, optional client certificate) and username/password.
+ *
+ * Session: a network thread of ours runs the socket (mosquitto_loop) and reconnects
+ * with capped exponential backoff and jitter; before each reconnect the libmosquitto
+ * handle is reinitialised, so nothing from a dead session is resent by the library.
+ * At most max_inflight QoS >= 1 messages are handed to libmosquitto unacknowledged:
+ * the rest waits in the durable outbox (mqtt_enqueue) or, for retained latest-value
+ * state (mqtt_publish), in a map keeping only the newest payload per topic.
+ *
+ * Every callback of ours is handed to the main loop, and every function here is
  * called from the main loop thread. */
 #ifndef HW_MQTT_H
 #define HW_MQTT_H
@@ -25,7 +32,11 @@ struct mqtt_stats {
 	uint64_t published;
 	uint64_t skipped; /* not sent because the broker was unreachable (state is republished) */
 	uint64_t reconnects;
+	uint64_t retried;  /* outbox messages sent again after a session was lost */
+	uint64_t inflight; /* handed to libmosquitto, not yet acknowledged */
 };
+
+struct outbox;
 
 /* A command received on cmd/<verb> (transfer none: valid during the callback). */
 struct mqtt_cmd {
@@ -52,6 +63,15 @@ int mqtt_create(const struct cfg_mqtt *cfg, const char *site, GMainContext *ctx,
  * when no session is up (the message is not queued), or -EIO. */
 int mqtt_publish(struct mqtt *m, const char *subtopic, const void *payload, size_t len,
 		 bool retain);
+/* Gives the client the durable outbox it sends mqtt_enqueue'd messages from (transfer
+ * none: it must outlive the client). Call once, before the first mqtt_enqueue. */
+void mqtt_set_outbox(struct mqtt *m, struct outbox *ob);
+/* Commits a message to the outbox (class: enum outbox_class) and sends it when the
+ * window allows, by class then age. It is removed once the broker acknowledged it;
+ * the ack handler then gets token (if token != 0). Works while disconnected.
+ * Returns 0, -ENOTSUP (no outbox: use mqtt_publish_acked) or -errno. */
+int mqtt_enqueue(struct mqtt *m, int cls, const char *subtopic, const void *payload, size_t len,
+		 bool retain, uint64_t token);
 bool mqtt_is_connected(const struct mqtt *m);
 /* 5 or 4 (3.1.1) for the current session; 0 when not connected. */
 int mqtt_protocol(const struct mqtt *m);
