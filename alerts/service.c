@@ -16,6 +16,7 @@
 #include "alerts/engine.h"
 #include "alerts/store.h"
 #include "gateway/log.h"
+#include "gateway/outbox.h"
 
 #define TICK_MS 200
 #define RESEND_BATCH 500
@@ -27,6 +28,7 @@ struct item {
 	char *id;	  /* alert id, or NULL for events without an alert */
 	char *state_full; /* stored JSON; "" = closed (tombstone until the removal is sent) */
 	char *state_pub;  /* published JSON; NULL when closed */
+	int cls;	  /* outbox class of the event: P1 alerts' events go first */
 };
 
 struct alert_service {
@@ -78,6 +80,7 @@ static void queue_event(struct alert_service *s, json_t *ev, const struct alert 
 
 	it->seq = json_integer_value(json_object_get(ev, "seq"));
 	it->event = dump(ev);
+	it->cls = a && a->prio == AP_P1 ? OUTBOX_ALARM : OUTBOX_ALERT;
 	if (a) {
 		it->id = g_strdup(a->id);
 		if (a->core == AC_NORMAL) {
@@ -103,10 +106,29 @@ static void on_emit(const struct alert_ev *ev, void *ud)
 		  ev->a ? ev->a->id : "-");
 }
 
-static void publish_event(struct alert_service *s, uint64_t seq, const char *json)
+/* With an outbox (docs/delivery.md) events and alert/<id> go through it: committed,
+ * sent by class then age, removed on PUBACK. Without one, straight to the broker. */
+static void publish_event(struct alert_service *s, uint64_t seq, const char *json, int cls)
 {
-	if (s->mqtt)
+	if (s->mqtt &&
+	    mqtt_enqueue(s->mqtt, cls, "events", json, strlen(json), false, seq) == -ENOTSUP)
 		mqtt_publish_acked(s->mqtt, "events", json, strlen(json), false, seq);
+}
+
+static int publish_state(struct alert_service *s, const char *topic, const char *json)
+{
+	int rc = mqtt_enqueue(s->mqtt, OUTBOX_STATE, topic, json, strlen(json), true, 0);
+
+	return rc == -ENOTSUP ? mqtt_publish(s->mqtt, topic, json, strlen(json), true) : rc;
+}
+
+static int event_class(const char *json)
+{
+	json_t *o = json_loads(json, 0, NULL);
+	int cls = json_integer_value(json_object_get(o, "priority")) == AP_P1 ? OUTBOX_ALARM
+									      : OUTBOX_ALERT;
+	json_decref(o);
+	return cls;
 }
 
 static void publish_removal(struct alert_service *s, const char *id)
@@ -116,7 +138,7 @@ static void publish_removal(struct alert_service *s, const char *id)
 	if (!s->mqtt)
 		return;
 	snprintf(topic, sizeof(topic), "alert/%s", id);
-	if (mqtt_publish(s->mqtt, topic, "", 0, true) == 0) {
+	if (publish_state(s, topic, "") == 0) {
 		g_hash_table_remove(s->tombstones, id);
 		if (!s->store_failed)
 			alert_store_del_alert(s->store, id);
@@ -158,14 +180,13 @@ static void flush(struct alert_service *s)
 			if (it->state_pub) {
 				snprintf(topic, sizeof(topic), "alert/%s", it->id);
 				if (s->mqtt)
-					mqtt_publish(s->mqtt, topic, it->state_pub,
-						     strlen(it->state_pub), true);
+					publish_state(s, topic, it->state_pub);
 			} else {
 				g_hash_table_add(s->tombstones, g_strdup(it->id));
 				publish_removal(s, it->id);
 			}
 		}
-		publish_event(s, it->seq, it->event);
+		publish_event(s, it->seq, it->event, it->cls);
 	}
 	s->since_prune += b->len;
 	g_ptr_array_set_size(b, 0);
@@ -380,6 +401,30 @@ static int restore_one(const char *id, const char *json, void *ud)
 	return 0;
 }
 
+struct resend {
+	struct alert_service *s;
+	uint64_t last;
+	size_t n;    /* handed to MQTT */
+	size_t seen; /* read from the event log */
+};
+
+static int resend_one(uint64_t seq, const char *json, void *ud)
+{
+	struct resend *r = ud;
+
+	struct outbox *ob = r->s->mqtt ? mqtt_outbox(r->s->mqtt) : NULL;
+
+	/* With an outbox, only what a crash left between the event log and the outbox. */
+	if (!ob || !outbox_has_token(ob, OUTBOX_MQTT, seq))
+		publish_event(r->s, seq, json, event_class(json));
+	else
+		r->n--;
+	r->last = seq;
+	r->n++;
+	r->seen++;
+	return 0;
+}
+
 int alert_service_create(const struct hw_config *cfg, struct mqtt *m, struct alert_service **out)
 {
 	struct alert_service *s = calloc(1, sizeof(*s));
@@ -418,6 +463,17 @@ int alert_service_create(const struct hw_config *cfg, struct mqtt *m, struct ale
 		 alert_store_count_events(s->store, true));
 	g_free(path);
 	s->tick = g_timeout_add(TICK_MS, on_tick, s);
+	if (m && mqtt_outbox(m)) {
+		/* Undelivered events a crash left out of the outbox go in now. */
+		struct resend r = {.s = s};
+		size_t before;
+		do {
+			before = r.seen;
+			alert_store_undelivered(s->store, r.last, RESEND_BATCH, resend_one, &r);
+		} while (r.seen - before == RESEND_BATCH);
+		if (r.n)
+			log_info("%zu undelivered event(s) put in the outbox", r.n);
+	}
 	if (m) {
 		mqtt_set_command_handler(m, on_cmd, s);
 		mqtt_set_ack_handler(m, on_ack, s);
@@ -480,22 +536,6 @@ void alert_service_on_device(struct alert_service *s, const struct hub_device *d
 	flush(s);
 }
 
-struct resend {
-	struct alert_service *s;
-	uint64_t last;
-	size_t n;
-};
-
-static int resend_one(uint64_t seq, const char *json, void *ud)
-{
-	struct resend *r = ud;
-
-	publish_event(r->s, seq, json);
-	r->last = seq;
-	r->n++;
-	return 0;
-}
-
 void alert_service_on_connected(struct alert_service *s)
 {
 	size_t n = alert_engine_count(s->engine);
@@ -510,7 +550,7 @@ void alert_service_on_connected(struct alert_service *s)
 	for (size_t i = 0; i < n; i++) {
 		char *js = dump(alert_to_json(v[i], s->site, false));
 		snprintf(topic, sizeof(topic), "alert/%s", v[i]->id);
-		mqtt_publish(s->mqtt, topic, js, strlen(js), true);
+		publish_state(s, topic, js);
 		free(js);
 	}
 	free(v);
@@ -525,11 +565,14 @@ void alert_service_on_connected(struct alert_service *s)
 	for (guint i = 0; i < ids->len; i++)
 		publish_removal(s, ids->pdata[i]);
 	g_ptr_array_free(ids, TRUE);
-	/* Events the broker never acknowledged, in sequence order. */
+	/* Events the broker never acknowledged, in sequence order (with an outbox, it
+	 * replays them itself: see alert_service_create). */
+	if (mqtt_outbox(s->mqtt))
+		return;
 	do {
-		before = r.n;
+		before = r.seen;
 		alert_store_undelivered(s->store, r.last, RESEND_BATCH, resend_one, &r);
-	} while (r.n - before == RESEND_BATCH);
+	} while (r.seen - before == RESEND_BATCH);
 	if (r.n)
 		log_info("resent %zu undelivered event(s)", r.n);
 }

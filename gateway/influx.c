@@ -1,7 +1,8 @@
-/* The line protocol writer: owns the bounded queue of lines, the CURL easy handle and
- * the worker thread that posts batches and retries them. influx_submit()/influx_stats()
- * run on the callers' threads under the mutex; everything that touches CURL runs on
- * the worker, which sleeps on the condition variable until a batch is due. */
+/* The line protocol writer: owns the bounded queue of lines (or, in durable mode, its
+ * use of the outbox), the CURL easy handle and the worker thread that posts batches and
+ * retries them. influx_submit()/influx_stats() run on the callers' threads under the
+ * mutex; everything that touches CURL runs on the worker, which sleeps on the
+ * condition variable until a batch is due. */
 #define LOG_TAG "influx"
 
 #include "gateway/influx.h"
@@ -11,8 +12,10 @@
 
 #include <curl/curl.h>
 #include <glib.h>
+#include <zlib.h>
 
 #include "gateway/log.h"
+#include "gateway/outbox.h"
 
 #define RESP_MAX 4096 /* bytes of an error answer kept */
 #define RESP_LOG 200  /* bytes of it logged */
@@ -31,12 +34,17 @@ struct influx {
 	int max_buffer;
 	int retry_min_ms;
 	int retry_max_ms;
-	char *log_url; /* the write URL without user info or query, safe to log */
+	char *log_url;	   /* the write URL without user info or query, safe to log */
+	struct outbox *ob; /* durable mode, else NULL */
 
 	/* Worker only, after influx_create(). */
 	GThread *thread;
 	CURL *curl;
 	struct curl_slist *headers;
+	struct curl_slist *headers_gz; /* the same with Content-Encoding: gzip */
+	bool gzip;		       /* the server takes gzip (until it answers 415) */
+	bool single;		       /* post one record at a time (looking for a bad one) */
+	GString *gz;
 	char *write_url;
 	GString *body;
 	GString *resp;
@@ -178,6 +186,11 @@ static int setup_curl(struct influx *ix, const struct cfg_influx *c)
 		ix->headers = curl_slist_append(ix->headers, auth);
 	}
 	if (!ix->headers)
+		goto out;
+	for (struct curl_slist *h = ix->headers; h; h = h->next)
+		ix->headers_gz = curl_slist_append(ix->headers_gz, h->data);
+	ix->headers_gz = curl_slist_append(ix->headers_gz, "Content-Encoding: gzip");
+	if (!ix->headers_gz)
 		goto out;
 
 	curl_easy_setopt(ix->curl, CURLOPT_URL, ix->write_url);
@@ -362,7 +375,236 @@ static gpointer worker(gpointer data)
 	return NULL;
 }
 
+/* ---- durable mode: the outbox holds the lines ---- */
+
+/* gzip of src into dst (a gzip member, as Content-Encoding: gzip wants). */
+static int gzip_into(GString *dst, const char *src, size_t len)
+{
+	z_stream z = {0};
+	uLong cap = compressBound((uLong)len) + 32;
+	int zr;
+
+	if (deflateInit2(&z, 1, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -ENOMEM;
+	g_string_set_size(dst, cap);
+	z.next_in = (Bytef *)src;
+	z.avail_in = (uInt)len;
+	z.next_out = (Bytef *)dst->str;
+	z.avail_out = (uInt)cap;
+	zr = deflate(&z, Z_FINISH);
+	g_string_set_size(dst, z.total_out);
+	deflateEnd(&z);
+	return zr == Z_STREAM_END ? 0 : -EIO;
+}
+
+/* The line a 400 answer names: InfluxDB says "unable to parse '<line>': why". */
+static char *named_line(const char *resp)
+{
+	const char *p = strstr(resp, "unable to parse '");
+	const char *e;
+
+	if (!p)
+		return NULL;
+	p += strlen("unable to parse '");
+	e = strstr(p, "': ");
+	if (!e)
+		e = strrchr(p, '\'');
+	return e && e > p ? g_strndup(p, (gsize)(e - p)) : NULL;
+}
+
+/* Posts a set of records; returns true on 204. */
+static bool post_records(struct influx *ix, GPtrArray *recs, long *status)
+{
+	CURLcode cc;
+	bool gz = ix->gzip;
+
+	g_string_truncate(ix->body, 0);
+	for (guint i = 0; i < recs->len; i++) {
+		struct outbox_rec *r = recs->pdata[i];
+		g_string_append_len(ix->body, r->data, (gssize)r->len);
+	}
+	if (gz && gzip_into(ix->gz, ix->body->str, ix->body->len) < 0)
+		gz = false;
+	g_string_truncate(ix->resp, 0);
+	ix->errbuf[0] = '\0';
+	curl_easy_setopt(ix->curl, CURLOPT_HTTPHEADER, gz ? ix->headers_gz : ix->headers);
+	curl_easy_setopt(ix->curl, CURLOPT_POSTFIELDS, gz ? ix->gz->str : ix->body->str);
+	curl_easy_setopt(ix->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+			 (curl_off_t)(gz ? ix->gz->len : ix->body->len));
+	curl_easy_setopt(ix->curl, CURLOPT_TIMEOUT_MS, (long)ix->timeout_ms);
+	cc = curl_easy_perform(ix->curl);
+	*status = 0;
+	if (cc != CURLE_OK) {
+		g_string_assign(ix->resp, ix->errbuf[0] ? ix->errbuf : curl_easy_strerror(cc));
+		return false;
+	}
+	curl_easy_getinfo(ix->curl, CURLINFO_RESPONSE_CODE, status);
+	return *status == 204;
+}
+
+/* A 400/422: set aside the record holding the named line (or, when the answer names
+ * none, the record posted alone). Returns true when something was set aside. */
+static bool set_aside(struct influx *ix, GPtrArray *recs)
+{
+	char *line = named_line(ix->resp->str);
+	struct outbox_rec *bad = NULL;
+	uint64_t w;
+
+	for (guint i = 0; line && !bad && i < recs->len; i++) {
+		struct outbox_rec *r = recs->pdata[i];
+		if (g_strstr_len(r->data, (gssize)r->len, line))
+			bad = r;
+	}
+	if (!bad && recs->len == 1)
+		bad = recs->pdata[0];
+	if (!bad) {
+		/* Find it by posting one record at a time. */
+		ix->single = true;
+		g_free(line);
+		return false;
+	}
+	resp_for_log(ix->resp);
+	log_warn("%s refused %d line(s) for good: %s; setting them aside (outbox_rejected), "
+		 "offending line: %s",
+		 ix->log_url, bad->weight, ix->resp->str, line ? line : "(not named)");
+	w = (uint64_t)bad->weight;
+	outbox_reject(ix->ob, bad->id, ix->resp->str);
+	g_mutex_lock(&ix->mu);
+	ix->st.lines_rejected += w;
+	g_mutex_unlock(&ix->mu);
+	g_free(line);
+	return true;
+}
+
+static gpointer worker_durable(gpointer data)
+{
+	struct influx *ix = data;
+	GPtrArray *recs = g_ptr_array_new_with_free_func(outbox_rec_free);
+	GArray *ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
+	gint64 pending_since = 0; /* monotonic us when lines were first seen waiting */
+
+	g_mutex_lock(&ix->mu);
+	for (;;) {
+		struct outbox_stats os;
+		gint64 now = g_get_monotonic_time(), due;
+		long status;
+		int lines = 0;
+		bool ok;
+
+		if (ix->stopping && now >= ix->stop_deadline)
+			break;
+		g_mutex_unlock(&ix->mu);
+		outbox_get_stats(ix->ob, OUTBOX_LP, &os);
+		g_mutex_lock(&ix->mu);
+		if (os.records == 0) {
+			pending_since = 0;
+			if (ix->stopping)
+				break;
+			g_cond_wait_until(&ix->cond, &ix->mu, now + G_USEC_PER_SEC);
+			continue;
+		}
+		if (!pending_since)
+			pending_since = now;
+		if (ix->retry_at)
+			due = ix->retry_at;
+		else if (ix->stopping || os.depth >= (uint64_t)ix->batch_size)
+			due = now;
+		else
+			due = pending_since + (gint64)ix->flush_interval_ms * 1000;
+		if (ix->stopping && due > ix->stop_deadline)
+			due = ix->stop_deadline;
+		if (now < due) {
+			g_cond_wait_until(&ix->cond, &ix->mu, MIN(due, now + G_USEC_PER_SEC));
+			continue;
+		}
+		g_mutex_unlock(&ix->mu);
+
+		/* Up to batch_size lines, whole records, oldest first (at least one). */
+		g_ptr_array_set_size(recs, 0);
+		outbox_next(ix->ob, OUTBOX_LP, NULL, 0, ix->single ? 1 : (size_t)ix->batch_size,
+			    recs);
+		for (guint i = 0; i < recs->len; i++) {
+			struct outbox_rec *r = recs->pdata[i];
+			if (i > 0 && lines + r->weight > ix->batch_size) {
+				g_ptr_array_set_size(recs, i);
+				break;
+			}
+			lines += r->weight;
+		}
+		if (recs->len == 0) {
+			g_mutex_lock(&ix->mu);
+			continue;
+		}
+		ok = post_records(ix, recs, &status);
+		if (!ok && status == 415 && ix->gzip) {
+			log_info("%s does not take gzip: sending plain text", ix->log_url);
+			ix->gzip = false;
+			ok = post_records(ix, recs, &status);
+		}
+		report(ix, ok || status == 400 || status == 422, status, (guint)lines);
+		g_array_set_size(ids, 0);
+		for (guint i = 0; i < recs->len; i++)
+			g_array_append_val(ids, ((struct outbox_rec *)recs->pdata[i])->id);
+		if (ok) {
+			outbox_remove(ix->ob, (const int64_t *)(void *)ids->data, ids->len);
+			ix->single = false;
+		} else if (status == 400 || status == 422) {
+			if (!set_aside(ix, recs))
+				outbox_note_retry(ix->ob, OUTBOX_LP, 0);
+		} else {
+			outbox_note_retry(ix->ob, OUTBOX_LP, (uint64_t)lines);
+		}
+
+		g_mutex_lock(&ix->mu);
+		ix->st.last_status = (int)status;
+		ix->st.connected = ok || status == 400 || status == 422;
+		if (ok) {
+			ix->st.lines_sent += (uint64_t)lines;
+			ix->st.batches_sent++;
+			pending_since = 0;
+		} else {
+			ix->st.batches_failed++;
+			if (status != 400 && status != 422)
+				ix->st.lines_retried += (uint64_t)lines;
+		}
+		if (ok || status == 400 || status == 422) {
+			ix->retry_at = 0;
+			ix->delay_ms = ix->retry_min_ms;
+		} else {
+			ix->retry_at = g_get_monotonic_time() + (gint64)ix->delay_ms * 1000;
+			ix->delay_ms = ix->delay_ms > ix->retry_max_ms / 2 ? ix->retry_max_ms
+									   : ix->delay_ms * 2;
+		}
+	}
+	g_mutex_unlock(&ix->mu);
+	{
+		struct outbox_stats os;
+		outbox_get_stats(ix->ob, OUTBOX_LP, &os);
+		if (os.depth)
+			log_info("stopping with %" G_GUINT64_FORMAT
+				 " line(s) for %s kept in the outbox for the next start",
+				 os.depth, ix->log_url);
+	}
+	g_array_free(ids, TRUE);
+	g_ptr_array_free(recs, TRUE);
+	return NULL;
+}
+
+static int create(const struct cfg_influx *cfg, struct outbox *ob, struct influx **out);
+
 int influx_create(const struct cfg_influx *cfg, struct influx **out)
+{
+	return create(cfg, NULL, out);
+}
+
+int influx_create_durable(const struct cfg_influx *cfg, struct outbox *ob, struct influx **out)
+{
+	if (!ob)
+		return -EINVAL;
+	return create(cfg, ob, out);
+}
+
+static int create(const struct cfg_influx *cfg, struct outbox *ob, struct influx **out)
 {
 	struct influx *ix;
 	int rc;
@@ -385,10 +627,13 @@ int influx_create(const struct cfg_influx *cfg, struct influx **out)
 	g_mutex_init(&ix->mu);
 	g_cond_init(&ix->cond);
 	g_queue_init(&ix->queue);
+	ix->ob = ob;
+	ix->gzip = cfg->gzip;
+	ix->gz = g_string_new(NULL);
 	rc = setup_curl(ix, cfg);
 	if (rc < 0)
 		goto err_curl;
-	ix->thread = g_thread_try_new("influx", worker, ix, NULL);
+	ix->thread = g_thread_try_new("influx", ob ? worker_durable : worker, ix, NULL);
 	if (!ix->thread) {
 		rc = -EAGAIN;
 		goto err_curl;
@@ -397,12 +642,14 @@ int influx_create(const struct cfg_influx *cfg, struct influx **out)
 	return 0;
 
 err_curl:
+	curl_slist_free_all(ix->headers_gz);
 	curl_slist_free_all(ix->headers);
 	curl_easy_cleanup(ix->curl);
 	g_free(ix->write_url);
 	g_free(ix->log_url);
 	g_string_free(ix->resp, TRUE);
 	g_string_free(ix->body, TRUE);
+	g_string_free(ix->gz, TRUE);
 	g_cond_clear(&ix->cond);
 	g_mutex_clear(&ix->mu);
 	g_free(ix);
@@ -422,6 +669,21 @@ int influx_submit(struct influx *ix, const char *lines, size_t len)
 		return 0;
 	if (lines[len - 1] != '\n')
 		return -EINVAL;
+	if (ix->ob) {
+		int n = 0, rc;
+		for (const char *q = lines; q < end; q++)
+			n += *q == '\n' && (q == lines || q[-1] != '\n');
+		if (n == 0)
+			return 0;
+		rc = outbox_put(ix->ob, OUTBOX_LP, OUTBOX_MEASURE, NULL, lines, len, false, 0, n,
+				NULL);
+		if (rc < 0)
+			return rc;
+		g_mutex_lock(&ix->mu);
+		g_cond_signal(&ix->cond);
+		g_mutex_unlock(&ix->mu);
+		return 0;
+	}
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = (size_t)(nl - p) + 1;
@@ -485,6 +747,13 @@ void influx_stats(struct influx *ix, struct influx_stats *out)
 	*out = ix->st;
 	out->lines_queued = g_queue_get_length(&ix->queue) + ix->inflight;
 	g_mutex_unlock(&ix->mu);
+	if (ix->ob) {
+		struct outbox_stats os;
+		outbox_get_stats(ix->ob, OUTBOX_LP, &os);
+		out->lines_queued = os.depth;
+		out->lines_dropped = os.dropped;
+		out->oldest_ms = os.oldest_ms;
+	}
 }
 
 void influx_destroy(struct influx *ix, int flush_ms)
@@ -499,7 +768,9 @@ void influx_destroy(struct influx *ix, int flush_ms)
 	g_thread_join(ix->thread);
 
 	g_queue_clear_full(&ix->queue, g_free);
+	curl_slist_free_all(ix->headers_gz);
 	curl_slist_free_all(ix->headers);
+	g_string_free(ix->gz, TRUE);
 	curl_easy_cleanup(ix->curl);
 	g_free(ix->write_url);
 	g_free(ix->log_url);

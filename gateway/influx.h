@@ -33,6 +33,9 @@ struct influx_stats {
 	uint64_t lines_dropped;	 /* thrown away because the buffer was full */
 	uint64_t batches_sent;	 /* posts answered 204 */
 	uint64_t batches_failed; /* posts answered otherwise or not at all */
+	uint64_t lines_retried;	 /* sent again after a failed post */
+	uint64_t lines_rejected; /* set aside: the server will never accept them (4xx) */
+	int64_t oldest_ms;	 /* durable mode: wall-clock time of the oldest line held */
 	int last_status;	 /* HTTP status of the last post; 0 if none yet or no answer */
 	bool connected;		 /* the last post was answered 204 */
 };
@@ -42,6 +45,17 @@ struct influx_stats {
  * cfg is copied: the caller may free it afterwards. Returns 0 and *out (caller owns,
  * free with influx_destroy), -EINVAL for a bad cfg, or -ENOMEM. */
 int influx_create(const struct cfg_influx *cfg, struct influx **out);
+
+struct outbox;
+/* Durable mode (docs/delivery.md): like influx_create, but influx_submit commits each
+ * call's lines as one record of the outbox (transfer none: ob outlives the writer) and
+ * the worker posts records from it, by age, removing them on 204. Bodies are gzipped
+ * when cfg->gzip. A 400/422 answer (a bad line, a partial write) sets aside the
+ * record holding the line the server named (outbox_rejected, logged with the line);
+ * other failures (5xx, no answer, 401/403/404) are retried with backoff. The bound is
+ * the outbox's (oldest lines dropped first). On influx_destroy, what is not written
+ * stays in the outbox for the next start. */
+int influx_create_durable(const struct cfg_influx *cfg, struct outbox *ob, struct influx **out);
 
 /* Queues complete lines: lines[0..len) is copied and must end with "\n"; empty lines
  * are skipped. Never blocks on the network. Returns 0 (lines beyond the bound are

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <glib-unix.h>
 #include <glib.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,8 @@
 #include "gateway/lineproto.h"
 #include "gateway/log.h"
 #include "gateway/mqtt.h"
+#include "gateway/outbox.h"
+#include "gateway/sdnotify.h"
 #include "gateway/state.h"
 #include "video/video.h"
 
@@ -33,6 +36,8 @@ struct app {
 	unsigned generation;
 	struct mqtt *mqtt;
 	struct influx *influx;
+	struct outbox *outbox;	      /* durable delivery of both outputs (docs/delivery.md) */
+	guint watchdog;		      /* sd_notify WATCHDOG=1 timer */
 	struct alert_service *alerts; /* recreated with the hub */
 	struct video *video;	      /* cameras; recreated on reload */
 	uint64_t seq;		      /* per-gateway sequence number of state messages */
@@ -112,6 +117,123 @@ static void on_mqtt_connected(struct mqtt *m, void *ud)
 	video_publish_all(a->video);
 }
 
+/* ---- delivery (docs/delivery.md): outbox, self metrics, sd_notify ---- */
+
+static void delivery_fields(struct app *a, struct lp_line *l, int64_t t)
+{
+	struct outbox_stats o[OUTBOX_NOUT];
+	struct mqtt_stats ms = {0};
+	struct influx_stats is = {0};
+	static const char *const pfx[OUTBOX_NOUT] = {"mqtt_", "lp_"};
+	char k[64];
+
+	if (!a->outbox)
+		return;
+	if (a->mqtt)
+		mqtt_get_stats(a->mqtt, &ms);
+	if (a->influx)
+		influx_stats(a->influx, &is);
+	for (int i = 0; i < OUTBOX_NOUT; i++) {
+		outbox_get_stats(a->outbox, i, &o[i]);
+#define F(name, v)                                                                                 \
+	do {                                                                                       \
+		snprintf(k, sizeof(k), "%s%s", pfx[i], name);                                      \
+		lp_field_int(l, k, (int64_t)(v));                                                  \
+	} while (0)
+		F("outbox_depth", o[i].depth);
+		F("outbox_oldest_s", o[i].oldest_ms ? (t - o[i].oldest_ms) / 1000 : 0);
+		F("outbox_sent", o[i].sent);
+		F("outbox_dropped", o[i].dropped);
+		F("outbox_rejected", o[i].rejected);
+#undef F
+	}
+	lp_field_int(l, "mqtt_retried", (int64_t)ms.retried);
+	lp_field_int(l, "mqtt_reconnects", (int64_t)ms.reconnects);
+	lp_field_int(l, "mqtt_inflight", (int64_t)ms.inflight);
+	lp_field_int(l, "lp_retried", (int64_t)is.lines_retried);
+}
+
+/* The retained `status` carries the delivery counters, refreshed at every heartbeat. */
+static void delivery_status(struct app *a, int64_t t)
+{
+	json_t *d = json_object();
+	struct mqtt_stats ms = {0};
+	struct influx_stats is = {0};
+	char *txt;
+
+	if (!a->mqtt || !a->outbox) {
+		json_decref(d);
+		return;
+	}
+	mqtt_get_stats(a->mqtt, &ms);
+	if (a->influx)
+		influx_stats(a->influx, &is);
+	for (int i = 0; i < OUTBOX_NOUT; i++) {
+		struct outbox_stats o;
+		outbox_get_stats(a->outbox, i, &o);
+		json_object_set_new(
+		    d, outbox_output_name(i),
+		    json_pack(
+			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "depth", (json_int_t)o.depth,
+			"oldest_age_s", (json_int_t)(o.oldest_ms ? (t - o.oldest_ms) / 1000 : 0),
+			"sent", (json_int_t)o.sent, "retried",
+			(json_int_t)(i == OUTBOX_MQTT ? ms.retried : is.lines_retried), "dropped",
+			(json_int_t)o.dropped, "rejected", (json_int_t)o.rejected, "limit",
+			(json_int_t)(i == OUTBOX_MQTT ? a->cfg->mqtt.outbox_max
+						      : a->cfg->influx.outbox_max)));
+	}
+	json_object_set_new(json_object_get(d, "mqtt"), "reconnects",
+			    json_integer((json_int_t)ms.reconnects));
+	json_object_set_new(d, "t", json_integer((json_int_t)t));
+	txt = json_dumps(d, JSON_COMPACT);
+	json_decref(d);
+	mqtt_set_status_detail(a->mqtt, txt);
+	free(txt);
+}
+
+static int open_outbox(struct app *a)
+{
+	char *path;
+	int rc;
+
+	if (g_mkdir_with_parents(a->cfg->storage.state_dir, 0750) < 0) {
+		rc = -errno;
+		log_err("state_dir %s: %s", a->cfg->storage.state_dir, strerror(-rc));
+		return rc;
+	}
+	path = g_build_filename(a->cfg->storage.state_dir, "hallwatch.db", NULL);
+	rc = outbox_open(path, &a->outbox);
+	if (rc < 0)
+		log_err("%s: cannot open the outbox", path);
+	g_free(path);
+	return rc;
+}
+
+static void outbox_limits(struct app *a)
+{
+	if (!a->outbox)
+		return;
+	outbox_set_limit(a->outbox, OUTBOX_MQTT, a->cfg->mqtt.outbox_max);
+	outbox_set_limit(a->outbox, OUTBOX_LP, a->cfg->influx.outbox_max);
+}
+
+static gboolean on_watchdog(gpointer ud)
+{
+	(void)ud;
+	sd_notify_send("WATCHDOG=1");
+	return G_SOURCE_CONTINUE;
+}
+
+static void notify_ready(struct app *a)
+{
+	uint64_t us = sd_watchdog_usec();
+
+	sd_notify_send("READY=1\nSTATUS=running");
+	/* From the main loop: a stuck loop stops the pings and systemd restarts us. */
+	if (us && !a->watchdog)
+		a->watchdog = g_timeout_add((guint)MAX(us / 2000, 1), on_watchdog, a);
+}
+
 static gboolean on_heartbeat(gpointer ud)
 {
 	struct app *a = ud;
@@ -168,9 +290,11 @@ static gboolean on_heartbeat(gpointer ud)
 		lp_field_int(&l, "lp_queued", (int64_t)is.lines_queued);
 		lp_field_int(&l, "lp_sent", (int64_t)is.lines_sent);
 		lp_field_int(&l, "lp_dropped", (int64_t)is.lines_dropped);
+		delivery_fields(a, &l, t);
 		lp_end(&l, t * 1000000);
 		submit_lines(a, buf);
 	}
+	delivery_status(a, t);
 	g_string_free(buf, TRUE);
 	return G_SOURCE_CONTINUE;
 }
@@ -245,9 +369,12 @@ static int start_outputs(struct app *a, bool mqtt, bool influx)
 			log_err("mqtt: %s", strerror(-rc));
 			return rc;
 		}
+		if (a->outbox)
+			mqtt_set_outbox(a->mqtt, a->outbox);
 	}
 	if (influx && a->cfg->influx.enabled) {
-		rc = influx_create(&a->cfg->influx, &a->influx);
+		rc = a->outbox ? influx_create_durable(&a->cfg->influx, a->outbox, &a->influx)
+			       : influx_create(&a->cfg->influx, &a->influx);
 		if (rc < 0) {
 			log_err("influx: %s", strerror(-rc));
 			return rc;
@@ -303,7 +430,10 @@ static bool same_mqtt(const struct hw_config *a, const struct hw_config *b)
 	       same_str(x->password, y->password) && x->keepalive_s == y->keepalive_s &&
 	       x->qos == y->qos && same_str(x->topic_root, y->topic_root) &&
 	       x->reconnect_min_ms == y->reconnect_min_ms &&
-	       x->reconnect_max_ms == y->reconnect_max_ms;
+	       x->reconnect_max_ms == y->reconnect_max_ms && same_str(x->cafile, y->cafile) &&
+	       same_str(x->certfile, y->certfile) && same_str(x->keyfile, y->keyfile) &&
+	       same_str(x->tls_version, y->tls_version) && x->insecure == y->insecure &&
+	       x->max_inflight == y->max_inflight;
 }
 
 static bool same_influx(const struct cfg_influx *x, const struct cfg_influx *y)
@@ -314,7 +444,8 @@ static bool same_influx(const struct cfg_influx *x, const struct cfg_influx *y)
 	       same_str(x->bucket, y->bucket) && same_str(x->token, y->token) &&
 	       x->batch_size == y->batch_size && x->flush_interval_ms == y->flush_interval_ms &&
 	       x->timeout_ms == y->timeout_ms && x->max_buffer == y->max_buffer &&
-	       x->retry_min_ms == y->retry_min_ms && x->retry_max_ms == y->retry_max_ms;
+	       x->retry_min_ms == y->retry_min_ms && x->retry_max_ms == y->retry_max_ms &&
+	       x->gzip == y->gzip;
 }
 
 /* SIGHUP: parse the file into a fresh config; swap it in only if it is valid. */
@@ -355,6 +486,7 @@ static gboolean on_hup(gpointer ud)
 		a->mqtt = NULL;
 	}
 	a->cfg = nc;
+	outbox_limits(a);
 	if (start_outputs(a, !keep_mqtt, !keep_influx) < 0 || start_devices(a) < 0) {
 		a->exit_code = 1;
 		g_main_loop_quit(a->loop);
@@ -362,6 +494,7 @@ static gboolean on_hup(gpointer ud)
 	arm_heartbeat(a);
 	config_free(old);
 	log_info("configuration reloaded: %zu bus(es), %zu device(s)", nc->n_buses, nc->n_devices);
+	sd_notify_send("READY=1");
 	return G_SOURCE_CONTINUE;
 }
 
@@ -385,12 +518,19 @@ static int cmd_run(const char *path)
 
 	log_info("hallwatch %s starting: site %s, %zu bus(es), %zu device(s)", HW_VERSION,
 		 a.cfg->site.id, a.cfg->n_buses, a.cfg->n_devices);
+	if ((a.cfg->mqtt.enabled || a.cfg->influx.enabled) && open_outbox(&a) < 0) {
+		a.exit_code = 1;
+		goto out;
+	}
+	outbox_limits(&a);
 	if (start_outputs(&a, true, true) < 0 || start_devices(&a) < 0) {
 		a.exit_code = 1;
 		goto out;
 	}
 	arm_heartbeat(&a);
+	notify_ready(&a);
 	g_main_loop_run(a.loop);
+	sd_notify_send("STOPPING=1");
 out:
 	stop_buses(&a);
 	/* Results the workers handed over before stopping still reach the outputs. */
@@ -401,6 +541,9 @@ out:
 	hub_destroy(a.hub);
 	if (a.heartbeat)
 		g_source_remove(a.heartbeat);
+	if (a.watchdog)
+		g_source_remove(a.watchdog);
+	outbox_close(a.outbox);
 	g_main_loop_unref(a.loop);
 	config_free(a.cfg);
 	g_free(a.config_path);

@@ -55,6 +55,7 @@ struct mqtt {
 	gint session_gen;   /* atomic: connection attempts so far (tags events) */
 	gint net_up;	    /* atomic: a connection is up on the network thread */
 	gint retry_now;	    /* atomic: reconnect at once (protocol fallback) */
+	json_t *detail;	    /* "delivery" member of status online, or NULL (main loop) */
 };
 
 /* A message handed to libmosquitto and not yet acknowledged. */
@@ -106,7 +107,11 @@ static char *status_json(const struct mqtt *m, const char *state)
 {
 	json_t *o = json_pack("{s:s, s:s, s:I}", "state", state, "version", HW_VERSION, "started",
 			      (json_int_t)m->started);
-	char *s = json_dumps(o, JSON_COMPACT);
+	char *s;
+
+	if (m->detail && strcmp(state, "online") == 0)
+		json_object_set(o, "delivery", m->detail);
+	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return s;
 }
@@ -653,6 +658,11 @@ void mqtt_set_outbox(struct mqtt *m, struct outbox *ob)
 	feed(m);
 }
 
+struct outbox *mqtt_outbox(const struct mqtt *m)
+{
+	return m->outbox;
+}
+
 int mqtt_enqueue(struct mqtt *m, int cls, const char *subtopic, const void *payload, size_t len,
 		 bool retain, uint64_t token)
 {
@@ -750,6 +760,26 @@ void mqtt_get_stats(const struct mqtt *m, struct mqtt_stats *out)
 	out->inflight = g_hash_table_size(m->inflight);
 }
 
+int mqtt_set_status_detail(struct mqtt *m, const char *json)
+{
+	json_t *o = json ? json_loads(json, 0, NULL) : NULL;
+	char *st;
+	int rc;
+
+	if (json && !json_is_object(o)) {
+		json_decref(o);
+		return -EINVAL;
+	}
+	json_decref(m->detail);
+	m->detail = o;
+	if (!g_atomic_int_get(&m->connected))
+		return -ENOTCONN;
+	st = status_json(m, "online");
+	rc = publish_mid(m, "status", st, strlen(st), true, NULL, m->cfg->qos);
+	free(st);
+	return rc;
+}
+
 void mqtt_destroy(struct mqtt *m, int wait_ms)
 {
 	if (!m)
@@ -788,6 +818,7 @@ void mqtt_destroy(struct mqtt *m, int wait_ms)
 	g_hash_table_destroy(m->inflight);
 	g_queue_clear(&m->pending_order);
 	g_hash_table_destroy(m->pending);
+	json_decref(m->detail);
 	g_free(m->root);
 	g_mutex_clear(&m->lock);
 	g_mutex_clear(&m->mosq_lock);

@@ -66,6 +66,8 @@ int mqtt_publish(struct mqtt *m, const char *subtopic, const void *payload, size
 /* Gives the client the durable outbox it sends mqtt_enqueue'd messages from (transfer
  * none: it must outlive the client). Call once, before the first mqtt_enqueue. */
 void mqtt_set_outbox(struct mqtt *m, struct outbox *ob);
+/* The outbox given with mqtt_set_outbox, or NULL (transfer none). */
+struct outbox *mqtt_outbox(const struct mqtt *m);
 /* Commits a message to the outbox (class: enum outbox_class) and sends it when the
  * window allows, by class then age. It is removed once the broker acknowledged it;
  * the ack handler then gets token (if token != 0). Works while disconnected.
@@ -96,6 +98,11 @@ int mqtt_reply(struct mqtt *m, const struct mqtt_cmd *c, const char *reply_id, c
  * left the mqtt section and the site unchanged). */
 void mqtt_rebind(struct mqtt *m, const struct cfg_mqtt *cfg, const char *site);
 void mqtt_get_stats(const struct mqtt *m, struct mqtt_stats *out);
+/* Sets the "delivery" member of the retained `status` online message (a JSON object's
+ * text, copied; NULL removes it) and republishes status now when connected (not
+ * queued otherwise: every (re)connect publishes it). Returns 0, -EINVAL (not a JSON
+ * object), -ENOTCONN or -EIO. */
+int mqtt_set_status_detail(struct mqtt *m, const char *json);
 /* Publishes `status` offline (retained), waits up to wait_ms for the broker to take
  * it, disconnects and frees. Accepts NULL. */
 void mqtt_destroy(struct mqtt *m, int wait_ms);
