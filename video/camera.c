@@ -299,6 +299,9 @@ static void on_pad_added(GstElement *src, GstPad *pad, gpointer ud)
 	g_object_set(parse, "config-interval", -1, NULL);
 	g_object_set(aq, "leaky", 2, "max-size-buffers", 2, "max-size-bytes", 0, "max-size-time",
 		     (guint64)0, NULL);
+	/* One frame a second at most: frame threading would only hold each picture back by a
+	 * frame per extra thread, and cost a thread. */
+	g_object_set(dec, "max-threads", 1, NULL);
 	g_object_set(scale, "method", 0, NULL); /* nearest: point samples keep sensor noise */
 	gray = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "GRAY8", "width",
 				   G_TYPE_INT, ANA_W, "height", G_TYPE_INT, ANA_H,
