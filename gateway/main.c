@@ -38,6 +38,7 @@ struct app {
 	struct influx *influx;
 	struct outbox *outbox;	      /* durable delivery of both outputs (docs/delivery.md) */
 	guint watchdog;		      /* sd_notify WATCHDOG=1 timer */
+	uint64_t beats;		      /* `gateway` points written since start */
 	struct alert_service *alerts; /* recreated with the hub */
 	struct video *video;	      /* cameras; recreated on reload */
 	uint64_t seq;		      /* per-gateway sequence number of state messages */
@@ -151,6 +152,9 @@ static void delivery_fields(struct app *a, struct lp_line *l, int64_t t)
 	lp_field_int(l, "mqtt_reconnects", (int64_t)ms.reconnects);
 	lp_field_int(l, "mqtt_inflight", (int64_t)ms.inflight);
 	lp_field_int(l, "lp_retried", (int64_t)is.lines_retried);
+	/* Numbered from 1 per start: a reader can tell that none is missing. */
+	lp_field_int(l, "beat", (int64_t)++a->beats);
+	lp_field_int(l, "started_ms", a->started_ms);
 }
 
 /* The retained `status` carries the delivery counters, refreshed at every heartbeat. */

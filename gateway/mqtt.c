@@ -193,9 +193,9 @@ static gboolean on_event(gpointer data)
 		break;
 	case EV_DISCONNECT:
 		g_atomic_int_set(&m->connected, 0);
-		if (ev->topic && !m->down_logged)
+		if (!m->down_logged && ev->topic) /* a failed attempt, explained */
 			log_warn("%s", ev->topic);
-		if (!m->down_logged)
+		else if (!m->down_logged)
 			log_warn("lost the broker %s:%d (%s); reconnecting", m->cfg->host,
 				 m->cfg->port, mosquitto_strerror(ev->rc));
 		m->down_logged = true;
