@@ -193,6 +193,8 @@ static gboolean on_event(gpointer data)
 		break;
 	case EV_DISCONNECT:
 		g_atomic_int_set(&m->connected, 0);
+		if (g_atomic_int_get(&m->stopping))
+			break;			  /* our own disconnect at shutdown */
 		if (!m->down_logged && ev->topic) /* a failed attempt, explained */
 			log_warn("%s", ev->topic);
 		else if (!m->down_logged)
