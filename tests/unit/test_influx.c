@@ -27,6 +27,7 @@
 #include <glib/gstdio.h>
 
 #include "gateway/influx.h"
+#include "gateway/outbox.h"
 
 #define INFLUXD "/usr/bin/influxd"
 #define READY_MS 10000
@@ -252,6 +253,7 @@ static int group_setup(void **state)
 	create_db("w2");
 	create_db("w3");
 	create_db("w4");
+	create_db("w5");
 	return 0;
 }
 
@@ -469,6 +471,59 @@ static void test_bounded_buffer_drops_oldest(void **state)
 	assert_int_equal(select_number("w4", "SELECT min(v) FROM m"), 15);
 }
 
+/* Durable mode against influxd: gzipped posts from the outbox; a record holding a bad line
+ * is set aside with the line named, the rest is written and nothing blocks; a stopped
+ * server keeps the lines in the outbox, and a new writer on the same outbox sends them. */
+static void test_durable_gzip_and_set_aside(void **state)
+{
+	(void)state;
+	struct cfg_influx c = cfg_v1("w5");
+	char *dir = g_dir_make_tmp("hw-influx-XXXXXX", NULL);
+	char *path = g_build_filename(dir, "hallwatch.db", NULL);
+	struct outbox *ob;
+	struct outbox_stats os;
+	struct influx *ix;
+	struct influx_stats st;
+	char *cmd;
+
+	c.gzip = true;
+	c.flush_interval_ms = 300; /* the three submits go in one post */
+	assert_int_equal(outbox_open(path, &ob), 0);
+	assert_int_equal(influx_create_durable(&c, ob, &ix), 0);
+	submit_lines(ix, 0, 10, 10);
+	assert_int_equal(influx_submit(ix, "m,t=a v=100i 1700000000000000100\nbad line here\n", 47),
+			 0);
+	submit_lines(ix, 10, 10, 10);
+	assert_true(wait_stat(ix, SENT, 20, 10000));
+	influx_stats(ix, &st);
+	assert_int_equal(st.lines_rejected, 2);
+	assert_int_equal(st.lines_queued, 0);
+	outbox_get_stats(ob, OUTBOX_LP, &os);
+	assert_int_equal(os.rejected_held, 1);
+	assert_int_equal(os.records, 0);
+
+	/* Server down: kept in the outbox across the writer's end. */
+	server_stop();
+	submit_lines(ix, 20, 30, 10);
+	assert_true(wait_stat(ix, FAILED, 2, 5000));
+	influx_destroy(ix, 0);
+	outbox_get_stats(ob, OUTBOX_LP, &os);
+	assert_int_equal(os.depth, 30);
+	assert_int_equal(server_start(), 0);
+	assert_int_equal(influx_create_durable(&c, ob, &ix), 0);
+	assert_true(wait_stat(ix, SENT, 30, 10000));
+	influx_destroy(ix, 1000);
+	outbox_close(ob);
+	/* Points 0..49 (20..49 by the second writer) and the good line of the set-aside
+	 * record, which InfluxDB 1.x wrote as a partial write. */
+	assert_true(count_points("w5") >= 50);
+	cmd = g_strdup_printf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	g_free(cmd);
+	g_free(path);
+	g_free(dir);
+}
+
 /* --- a scripted HTTP peer: records requests, answers with a fixed status --- */
 
 struct peer {
@@ -662,6 +717,7 @@ int main(void)
 	    cmocka_unit_test(test_unknown_db_keeps_batch),
 	    cmocka_unit_test(test_restart_exactly_once),
 	    cmocka_unit_test(test_bounded_buffer_drops_oldest),
+	    cmocka_unit_test(test_durable_gzip_and_set_aside),
 	    cmocka_unit_test(test_v2_url_and_token),
 	    cmocka_unit_test(test_v1_basic_auth_and_500),
 	    cmocka_unit_test(test_bad_config),
