@@ -18,6 +18,8 @@ def rows(db_path):
     try:
         return db.execute("SELECT id, start_ms, end_ms, path, bytes FROM video_segments "
                           "WHERE camera='cam1' ORDER BY start_ms").fetchall()
+    except sqlite3.OperationalError:  # the database exists before the video table does
+        return []
     finally:
         db.close()
 
