@@ -459,7 +459,13 @@ static gpointer net_thread(gpointer data)
 				if (rc != MOSQ_ERR_SUCCESS || g_atomic_int_get(&m->retry_now))
 					break;
 			}
-			cb_disconnect(m->mosq, m, rc, NULL);
+			/* A session that never came up failed to connect (the TLS handshake
+			 * may fail here rather than in connect): say why. */
+			if (g_atomic_int_get(&m->session_ok) || g_atomic_int_get(&m->stopping) ||
+			    g_atomic_int_get(&m->retry_now))
+				cb_disconnect(m->mosq, m, rc, NULL);
+			else
+				connect_failed(m, rc, errno);
 		} else {
 			connect_failed(m, rc, errno);
 		}
