@@ -40,6 +40,8 @@ struct alert_service {
 	GPtrArray *batch; /* struct item * */
 	uint64_t next_seq;
 	alert_device_cmd_fn device_cmd; /* cmd/device, NULL: not offered */
+	alert_clip_fn clips;		/* clips of a point, NULL: no cameras */
+	void *clips_ud;
 	void *device_cmd_ud;
 	int64_t now;
 	guint tick;
@@ -98,9 +100,24 @@ static void on_emit(const struct alert_ev *ev, void *ud)
 	struct alert_service *s = ud;
 	uint64_t seq = ++s->next_seq;
 
+	json_t *o;
+
 	if (ev->a)
 		alert_engine_set_seq(s->engine, ev->a->id, seq);
-	queue_event(s, alert_event_json(ev, s->site, seq, s->now), ev->a);
+	o = alert_event_json(ev, s->site, seq, s->now);
+	/* The cameras that see the point keep a clip around the moment it turned on. */
+	if (s->clips && ev->a && ev->a->point[0] &&
+	    (ev->kind == AE_RAISED || ev->kind == AE_RETURNED)) {
+		char **paths = s->clips(ev->a->device, ev->a->point, s->clips_ud);
+		if (paths && paths[0]) {
+			json_t *arr = json_array();
+			for (char **p = paths; *p; p++)
+				json_array_append_new(arr, json_string(*p));
+			json_object_set_new(o, "clips", arr);
+		}
+		g_strfreev(paths);
+	}
+	queue_event(s, o, ev->a);
 	s->st.events++;
 	log_debug("event %" G_GUINT64_FORMAT " %s %s", seq, alert_ev_name(ev->kind),
 		  ev->a ? ev->a->id : "-");
@@ -575,6 +592,12 @@ void alert_service_on_connected(struct alert_service *s)
 	} while (r.seen - before == RESEND_BATCH);
 	if (r.n)
 		log_info("resent %zu undelivered event(s)", r.n);
+}
+
+void alert_service_set_clips(struct alert_service *s, alert_clip_fn fn, void *ud)
+{
+	s->clips = fn;
+	s->clips_ud = ud;
 }
 
 void alert_service_set_device_commands(struct alert_service *s, alert_device_cmd_fn fn, void *ud)

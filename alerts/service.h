@@ -29,6 +29,11 @@ void alert_service_on_connected(struct alert_service *s);
  * allow_commands). Main loop thread. */
 typedef int (*alert_device_cmd_fn)(const char *device, const char *command, const char *who,
 				   void *ud);
+/* The clips kept for a point that just turned on (NULL-terminated, g_strfreev; NULL if
+ * none): named in the alert's raised event. Main loop thread. */
+typedef char **(*alert_clip_fn)(const char *device, const char *point, void *ud);
+void alert_service_set_clips(struct alert_service *s, alert_clip_fn fn, void *ud);
+
 /* Offers the device layer's commands on cmd/device, under the operators check. */
 void alert_service_set_device_commands(struct alert_service *s, alert_device_cmd_fn fn, void *ud);
 

@@ -312,6 +312,18 @@ static void stop_buses(struct app *a)
 	a->n_buses = 0;
 }
 
+/* The clips the cameras keep for a device point that just turned on. */
+static char **event_clips(const char *device, const char *point, void *ud)
+{
+	struct app *a = ud;
+	char key[256];
+
+	if (!a->video)
+		return NULL;
+	snprintf(key, sizeof(key), "%s:%s", device, point);
+	return video_event_clips(a->video, key);
+}
+
 static void device_command_done(int rc, void *ud)
 {
 	(void)rc; /* the bus logged the outcome with who asked */
@@ -348,6 +360,7 @@ static int start_devices(struct app *a)
 		return rc;
 	}
 	alert_service_set_device_commands(a->alerts, device_command, a);
+	alert_service_set_clips(a->alerts, event_clips, a);
 	a->generation++;
 	a->buses = calloc(a->cfg->n_buses ? a->cfg->n_buses : 1, sizeof(*a->buses));
 	if (!a->buses)

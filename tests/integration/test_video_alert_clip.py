@@ -1,7 +1,8 @@
 """Alert clips: a fire zone linked to a camera (alert_points) turns on in the simulator -> a clip
 from preroll_s before to postroll_s after it is written under state_dir/clips, named on
-camera/<id>/state as last_clip, plays, and covers the pre-roll and post-roll (within one
-key-frame interval). A zone not linked to the camera makes no clip."""
+camera/<id>/state as last_clip and in the fire alert's raised event, plays, and covers the
+pre-roll and post-roll (within one key-frame interval). A zone not linked to the camera makes
+no clip."""
 
 import os
 
@@ -50,6 +51,16 @@ def main(env):
         raise TestFailure("clips made: %r" % clips)
     print("alert clip %s: %.2f s (pre-roll %d s, post-roll %d s)" %
           (os.path.basename(path), d, PREROLL, POSTROLL))
+    # The fire alert's raised event names the clip; zone 2's does not name any.
+    import json
+    with watch.lock:
+        evs = [json.loads(m[2]) for m in watch.msgs if m[1] == ROOT + "events"]
+    raised = {e.get("id"): e for e in evs if e.get("event") == "raised"}
+    z3, z2 = raised.get("facp1.zone-3.fire"), raised.get("facp1.zone-2.fire")
+    if not z3 or z3.get("clips") != [path]:
+        raise TestFailure("the zone 3 fire event does not name its clip: %r" % z3)
+    if not z2 or "clips" in z2:
+        raise TestFailure("the zone 2 fire event names a clip: %r" % z2)
     gw.stop()
     watch.close()
 
