@@ -41,6 +41,7 @@ struct alert_service {
 	uint64_t next_seq;
 	alert_device_cmd_fn device_cmd; /* cmd/device, NULL: not offered */
 	alert_clip_fn clips;		/* clips of a point, NULL: no cameras */
+	GHashTable *cams;		/* camera id -> struct cam_state */
 	void *clips_ud;
 	void *device_cmd_ud;
 	int64_t now;
@@ -455,6 +456,7 @@ int alert_service_create(const struct hw_config *cfg, struct mqtt *m, struct ale
 	s->mqtt = m;
 	s->batch = g_ptr_array_new_with_free_func(item_free);
 	s->tombstones = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	s->cams = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	if (g_mkdir_with_parents(cfg->storage.state_dir, 0750) < 0) {
 		rc = -errno;
 		log_err("state_dir %s: %s", cfg->storage.state_dir, strerror(-rc));
@@ -505,6 +507,8 @@ fail:
 	alert_store_close(s->store);
 	g_ptr_array_free(s->batch, TRUE);
 	g_hash_table_destroy(s->tombstones);
+	if (s->cams)
+		g_hash_table_destroy(s->cams);
 	free(s);
 	return rc;
 }
@@ -524,6 +528,8 @@ void alert_service_destroy(struct alert_service *s)
 	alert_store_close(s->store);
 	g_ptr_array_free(s->batch, TRUE);
 	g_hash_table_destroy(s->tombstones);
+	if (s->cams)
+		g_hash_table_destroy(s->cams);
 	free(s);
 }
 
@@ -550,6 +556,58 @@ void alert_service_on_device(struct alert_service *s, const struct hub_device *d
 	alert_engine_update(s->engine, &in, s->now);
 	if (pts != stackbuf)
 		free(pts);
+	flush(s);
+}
+
+/* The conditions of one camera as the engine sees them: a device whose points are the
+ * conditions. */
+static const char *const cam_conds[] = {"video_loss",	   "dark",     "covered",
+					"defocus",	   "moved",    "frozen",
+					"recording_fault", "disk_low", "retention_short"};
+#define N_CAM_CONDS (sizeof(cam_conds) / sizeof(cam_conds[0]))
+
+struct cam_state {
+	bool offline;
+	bool active[N_CAM_CONDS];
+};
+
+void alert_service_on_camera(struct alert_service *s, const char *camera, const char *condition,
+			     bool active)
+{
+	struct alert_point_in pts[N_CAM_CONDS];
+	struct cam_state *cs = g_hash_table_lookup(s->cams, camera);
+	int which = -1;
+
+	if (!cs) {
+		cs = g_new0(struct cam_state, 1);
+		g_hash_table_insert(s->cams, g_strdup(camera), cs);
+	}
+	if (strcmp(condition, "offline") == 0) {
+		cs->offline = active;
+	} else {
+		for (size_t i = 0; i < N_CAM_CONDS; i++)
+			if (strcmp(cam_conds[i], condition) == 0)
+				which = (int)i;
+		if (which < 0) {
+			log_debug("camera %s: condition %s has no alert", camera, condition);
+			return;
+		}
+		cs->active[which] = active;
+	}
+	for (size_t i = 0; i < N_CAM_CONDS; i++)
+		pts[i] = (struct alert_point_in){.key = cam_conds[i],
+						 .cls = PC_FAULT,
+						 .v = {.type = HW_V_BOOL, .b = cs->active[i]},
+						 .q = HW_Q_GOOD,
+						 .changed = (int)i == which};
+	struct alert_device_in in = {.id = camera,
+				     .seen = true,
+				     .online = !cs->offline,
+				     .frozen = false,
+				     .pts = pts,
+				     .n = N_CAM_CONDS};
+	s->now = wall_ms();
+	alert_engine_update(s->engine, &in, s->now);
 	flush(s);
 }
 

@@ -29,6 +29,13 @@ void alert_service_on_connected(struct alert_service *s);
  * allow_commands). Main loop thread. */
 typedef int (*alert_device_cmd_fn)(const char *device, const char *command, const char *who,
 				   void *ud);
+/* A camera condition changed (video/video.h's video_condition_fn): "offline" is the
+ * camera's communication loss (alert <camera>.offline, which mutes the others); video_loss,
+ * dark, covered, defocus, moved, frozen, recording_fault, disk_low and retention_short are
+ * P3 fault alerts <camera>.<condition>. Main loop thread. */
+void alert_service_on_camera(struct alert_service *s, const char *camera, const char *condition,
+			     bool active);
+
 /* The clips kept for a point that just turned on (NULL-terminated, g_strfreev; NULL if
  * none): named in the alert's raised event. Main loop thread. */
 typedef char **(*alert_clip_fn)(const char *device, const char *point, void *ud);

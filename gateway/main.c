@@ -312,6 +312,17 @@ static void stop_buses(struct app *a)
 	a->n_buses = 0;
 }
 
+/* A camera condition (offline, dark, frozen...) becomes an alert. */
+static void on_camera_condition(const char *camera, const char *condition, bool active,
+				int64_t ts_ms, void *ud)
+{
+	struct app *a = ud;
+
+	(void)ts_ms;
+	if (a->alerts)
+		alert_service_on_camera(a->alerts, camera, condition, active);
+}
+
 /* The clips the cameras keep for a device point that just turned on. */
 static char **event_clips(const char *device, const char *point, void *ud)
 {
@@ -397,7 +408,7 @@ static int start_outputs(struct app *a, bool mqtt, bool influx)
 			return rc;
 		}
 	}
-	rc = video_create(a->cfg, NULL, a->mqtt, a->influx, NULL, NULL, &a->video);
+	rc = video_create(a->cfg, NULL, a->mqtt, a->influx, on_camera_condition, a, &a->video);
 	if (rc < 0) {
 		log_err("video: %s", strerror(-rc));
 		return rc;

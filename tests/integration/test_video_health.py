@@ -14,6 +14,9 @@ TOPIC = "hallwatch/v1/%s/camera/cam1/state" % SITE
 SECRET = "pw-never-logged"
 
 
+ALERTS = "hallwatch/v1/%s/alert/" % SITE
+
+
 def main(env):
     broker = Mosquitto(env)
     cam = TestCam(env, ["/cam1"])
@@ -34,9 +37,17 @@ def main(env):
         cam.command("%s /cam1" % cmd)
         watch.wait_json(TOPIC, lambda j: j["conditions"][cond]["active"] and j[cond], 12,
                         "%s to raise %s" % (cmd, cond))
+        # ... and an alert through the alert engine: P3, unacknowledged.
+        al = watch.wait_json(ALERTS + "cam1." + cond, lambda a: a["state"] == "unack", 5,
+                             "the cam1.%s alert" % cond)
+        if al["priority"] != 3:
+            raise TestFailure("cam1.%s alert priority %r" % (cond, al["priority"]))
         cam.command("normal /cam1")
         j = watch.wait_json(TOPIC, lambda j: not j["conditions"][cond]["active"], 12,
                             "%s to clear" % cond)
+        # Cleared before anyone acknowledged it: returned unacknowledged, still listed.
+        watch.wait_json(ALERTS + "cam1." + cond, lambda a: a["state"] == "rtn_unack", 5,
+                        "the cam1.%s alert cleared (rtn_unack)" % cond)
         others = [k for k, v in j["conditions"].items() if v["active"]]
         print("%s -> %s raised and cleared; active now: %s" % (cmd, cond, others))
 
@@ -47,6 +58,8 @@ def main(env):
                         FAST["offline_after_s"] + 3, "offline within offline_after_s")
     if j["recording"]:
         raise TestFailure("recording while offline: %r" % j)
+    watch.wait_json(ALERTS + "cam1.offline", lambda a: a["state"] == "unack", 5,
+                    "the cam1.offline alert")
     cam.command("start /cam1")
     watch.wait_json(TOPIC, lambda j: j["online"] and not j["conditions"]["offline"]["active"]
                     and j["reconnects"] > reconnects, 15, "back online after a reconnect")
