@@ -883,7 +883,8 @@ static void profile_check_groups(struct ldctx *x, struct profile *p)
 				       gr->name, gr->when_changed);
 			else if (cp->group_name && strcmp(cp->group_name, gr->name) == 0)
 				err_at(x, file, gr->line,
-				       "group \"%s\": its change counter must be read by another group",
+				       "group \"%s\": its change counter must be read by another "
+				       "group",
 				       gr->name);
 			else
 				gr->change_point = (int)(cp - p->points);
@@ -912,11 +913,12 @@ static void profile_check_groups(struct ldctx *x, struct profile *p)
 			pt->group = b->group;
 			if (b->bit_stride &&
 			    (!is_register(pt) || pt->bit < 0 || pt->bit + pt->bits > b->bit_stride))
-				err_at(x, file, pt->line,
-				       "point \"%s.%s\": in a block with bit_stride %u a point is a "
-				       "bit field within the instance's %u bits",
-				       b->name ? b->name : "?", pt->name ? pt->name : "?",
-				       b->bit_stride, b->bit_stride);
+				err_at(
+				    x, file, pt->line,
+				    "point \"%s.%s\": in a block with bit_stride %u a point is a "
+				    "bit field within the instance's %u bits",
+				    b->name ? b->name : "?", pt->name ? pt->name : "?",
+				    b->bit_stride, b->bit_stride);
 		}
 	}
 	for (size_t i = 1; i < p->n_commands; i++)
@@ -1181,8 +1183,8 @@ static void bus_post(struct ldctx *x, const config_setting_t *s, const char *key
 
 	b->line = config_setting_source_line(s);
 	static const char *const tcp_only[] = {"host", "port"};
-	static const char *const rtu_only[] = {"device", "baud", "parity", "data_bits",
-					       "stop_bits", "rs485"};
+	static const char *const rtu_only[] = {"device",    "baud",	 "parity",
+					       "data_bits", "stop_bits", "rs485"};
 	bool rtu = b->type == BUS_RTU;
 	const char *const *other = rtu ? tcp_only : rtu_only;
 	size_t n_other = rtu ? ARRAY_SIZE(tcp_only) : ARRAY_SIZE(rtu_only);
@@ -1207,8 +1209,7 @@ static void device_post(struct ldctx *x, const config_setting_t *s, const char *
 
 /* intervals = { alarm = 100; analog = 10000; }: per-device intervals of profile groups
  * (checked against the profile once it is loaded). */
-static void device_intervals(struct ldctx *x, const config_setting_t *s, const char *key,
-			     void *obj)
+static void device_intervals(struct ldctx *x, const config_setting_t *s, const char *key, void *obj)
 {
 	struct cfg_device *d = obj;
 	int n;
@@ -1252,7 +1253,8 @@ static void device_allow(struct ldctx *x, const config_setting_t *s, const char 
 	struct cfg_device *d = obj;
 	int n;
 
-	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST) {
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST) {
 		type_err(x, s, key, "an array of command names [ \"...\" ]");
 		return;
 	}
@@ -1460,7 +1462,8 @@ static void str_list(struct ldctx *x, const config_setting_t *s, const char *key
 {
 	int n;
 
-	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST) {
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST) {
 		type_err(x, s, key, "an array of strings [ \"...\" ]");
 		return;
 	}
@@ -1475,7 +1478,8 @@ static void str_list(struct ldctx *x, const config_setting_t *s, const char *key
 		const char *v = config_setting_get_string(m);
 
 		if (!v || !*v || (ids && !valid_id(v))) {
-			err_set(x, m, "%s: element %d is not a valid name (A-Z a-z 0-9 _ -)", key, i);
+			err_set(x, m, "%s: element %d is not a valid name (A-Z a-z 0-9 _ -)", key,
+				i);
 			continue;
 		}
 		(*out)[*n_out] = strdup(v);
@@ -1486,8 +1490,7 @@ static void str_list(struct ldctx *x, const config_setting_t *s, const char *key
 	}
 }
 
-static void alerts_operators(struct ldctx *x, const config_setting_t *s, const char *key,
-			     void *obj)
+static void alerts_operators(struct ldctx *x, const config_setting_t *s, const char *key, void *obj)
 {
 	struct cfg_alerts *a = obj;
 
@@ -1516,8 +1519,7 @@ static const struct opt alerts_opts[] = {
     OPT_INT("reply_timeout_ms", struct cfg_alerts, reply_timeout_ms, 100, 600000, 5000, 0),
 };
 
-static const char *const rule_quality_names[] = {"comm_lost", "stale", "config_error", "bad",
-						 NULL};
+static const char *const rule_quality_names[] = {"comm_lost", "stale", "config_error", "bad", NULL};
 
 static const struct opt rule_opts[] = {
     OPT_STR("name", struct cfg_rule, name, NULL, OF_REQUIRED | OF_ID),
@@ -1551,7 +1553,8 @@ static void rule_post(struct ldctx *x, const config_setting_t *s, const char *ke
 		}
 	}
 	if (found != 1) {
-		err_set(x, s, "%s: needs exactly one of equals, above, below, quality, offline", key);
+		err_set(x, s, "%s: needs exactly one of equals, above, below, quality, offline",
+			key);
 		return;
 	}
 	if (r->kind == RULE_OFFLINE && !r->offline)
@@ -1562,8 +1565,8 @@ static void rule_post(struct ldctx *x, const config_setting_t *s, const char *ke
 			"%s.point: an offline rule applies to the whole device", key);
 	if (r->kind != RULE_OFFLINE && !r->point)
 		err_set(x, s, "%s: missing required setting \"point\"", key);
-	if (opt_seen(rule_opts, ARRAY_SIZE(rule_opts), seen, "deadband") &&
-	    r->kind != RULE_ABOVE && r->kind != RULE_BELOW)
+	if (opt_seen(rule_opts, ARRAY_SIZE(rule_opts), seen, "deadband") && r->kind != RULE_ABOVE &&
+	    r->kind != RULE_BELOW)
 		err_set(x, config_setting_get_member(s, "deadband"),
 			"%s.deadband: applies only to above or below", key);
 	if (r->quality) {

@@ -35,10 +35,10 @@ struct cfg_mqtt {
 	char *cafile;	     /* TLS: CA certificates; TLS is on when set */
 	char *certfile;	     /* TLS client certificate (optional, with keyfile) */
 	char *keyfile;
-	char *tls_version;   /* "tlsv1.2" or "tlsv1.3"; NULL: the library's default */
-	bool insecure;	     /* TLS without checking the broker's host name (tests only) */
-	int max_inflight;    /* QoS 1 messages handed to libmosquitto and not yet acknowledged */
-	int outbox_max;	     /* messages held in the outbox for the broker */
+	char *tls_version; /* "tlsv1.2" or "tlsv1.3"; NULL: the library's default */
+	bool insecure;	   /* TLS without checking the broker's host name (tests only) */
+	int max_inflight;  /* QoS 1 messages handed to libmosquitto and not yet acknowledged */
+	int outbox_max;	   /* messages held in the outbox for the broker */
 };
 
 struct cfg_influx {
@@ -81,8 +81,8 @@ enum bus_parity { PARITY_NONE = 0, PARITY_EVEN, PARITY_ODD };
 struct cfg_bus {
 	char *id;
 	enum bus_type type;
-	char *host; /* tcp */
-	int port;   /* tcp */
+	char *host;   /* tcp */
+	int port;     /* tcp */
 	char *device; /* rtu: serial device path */
 	int baud;     /* rtu */
 	enum bus_parity parity;
@@ -105,8 +105,8 @@ struct cfg_device {
 	struct cfg_bus *bus; /* resolved, points into cfg->buses */
 	int unit;
 	char *profile_name;
-	const struct profile *profile; /* resolved, points into cfg->profiles */
-	int interval_ms;    /* points without a group */
+	const struct profile *profile;	/* resolved, points into cfg->profiles */
+	int interval_ms;		/* points without a group */
 	struct cfg_interval *intervals; /* overrides of the profile's group intervals */
 	size_t n_intervals;
 	int offline_after;  /* consecutive failed polls before the device is offline */
@@ -115,8 +115,9 @@ struct cfg_device {
 	int max_regs;	    /* per request, 1..125 */
 	int max_bits;	    /* per request for coils/discrete inputs, 1..2000 */
 	int max_gap;	    /* registers read through to merge requests */
-	int address_base;   /* 0: profile addresses are PDU addresses; 1: one-based, minus 1 on the wire */
-	int pause_ms;       /* silence before every request to this device (slow devices) */
+	int address_base;   /* 0: profile addresses are PDU addresses; 1: one-based, minus 1 on the
+			       wire */
+	int pause_ms;	    /* silence before every request to this device (slow devices) */
 	char **allow_commands; /* profile commands this device may run; none by default */
 	size_t n_allow_commands;
 	int line;
@@ -131,10 +132,10 @@ bool cfg_device_allows(const struct cfg_device *d, const char *name);
 
 enum cfg_rule_kind {
 	RULE_EQUALS = 0, /* point value == equals (a bit: 1 or 0; an enum: its value) */
-	RULE_ABOVE,      /* value > above; clears below above - deadband */
-	RULE_BELOW,      /* value < below; clears above below + deadband */
-	RULE_QUALITY,    /* point quality is `quality` ("bad" = anything but good) */
-	RULE_OFFLINE,    /* the device is offline (or its interface frozen) */
+	RULE_ABOVE,	 /* value > above; clears below above - deadband */
+	RULE_BELOW,	 /* value < below; clears above below + deadband */
+	RULE_QUALITY,	 /* point quality is `quality` ("bad" = anything but good) */
+	RULE_OFFLINE,	 /* the device is offline (or its interface frozen) */
 };
 
 struct cfg_rule {
@@ -152,7 +153,7 @@ struct cfg_rule {
 	int on_delay_ms;
 	int off_delay_ms;
 	char *inhibit_when; /* a boolean point of the same device whose truth mutes this rule */
-	char *text;         /* free text carried in the alert */
+	char *text;	    /* free text carried in the alert */
 	int line;
 };
 
@@ -161,11 +162,11 @@ struct cfg_alerts {
 	size_t n_operators;
 	char **out_of_service; /* device ids whose alerts are out of service */
 	size_t n_out_of_service;
-	int repeat_s;         /* P1 unacknowledged: notify again this often */
-	int chatter_count;    /* transitions within chatter_window_s that make an alert chatter */
+	int repeat_s;	   /* P1 unacknowledged: notify again this often */
+	int chatter_count; /* transitions within chatter_window_s that make an alert chatter */
 	int chatter_window_s;
-	int flood_high;       /* more new alerts than this in flood_window_s: summary mode */
-	int flood_low;        /* summary mode ends below this */
+	int flood_high; /* more new alerts than this in flood_window_s: summary mode */
+	int flood_low;	/* summary mode ends below this */
 	int flood_window_s;
 	int escalate_after_s; /* active this long: escalated */
 	int shelve_max_s;     /* longest shelving allowed */
@@ -185,10 +186,11 @@ struct cfg_camera {
 	int expected_fps;	      /* 0: not checked */
 	int width, height;	      /* expected resolution; 0: not checked */
 	bool record;
-	int segment_s;	      /* recording segment length (60) */
-	int retention_days;   /* segments older than this are deleted (30) */
-	double disk_budget_mb; /* this camera's recordings at most (0: no budget; fractions allowed) */
-	int disk_min_free_mb; /* keep this much free on the state_dir file system (500) */
+	int segment_s;	    /* recording segment length (60) */
+	int retention_days; /* segments older than this are deleted (30) */
+	double
+	    disk_budget_mb; /* this camera's recordings at most (0: no budget; fractions allowed) */
+	int disk_min_free_mb;	  /* keep this much free on the state_dir file system (500) */
 	int analysis_interval_ms; /* analyse at most one key frame this often (1000) */
 	int offline_after_s;	  /* no data this long: offline, pipeline restarted (10) */
 	int reconnect_min_ms;	  /* restart backoff, doubling up to max (1000, 30000) */
@@ -200,19 +202,19 @@ struct cfg_camera {
 	double covered_mean;	 /* (40), or flat_fraction of pixels in one 32-level window */
 	double flat_fraction;	 /* (0.90) with a stddev below flat_stddev (10) */
 	double flat_stddev;
-	int covered_ms;		  /* for this long (5000) */
-	double defocus_ratio;	  /* Laplacian variance below ratio x own baseline (0.4) */
-	int defocus_ms;		  /* for this long (30000) */
-	double frozen_mad;	  /* mean abs difference between analysed frames at most (0.255) */
-	int frozen_ms;		  /* for this long (2000) */
-	double moved_diff;	  /* a cell's mean differs from the reference by more (30) */
-	double moved_fraction;	  /* in this fraction of cells (0.8) */
-	int moved_ms;		  /* for this long (10000) */
-	int clear_ms;		  /* a condition clears after this long without cause (2000) */
-	int cooldown_ms;	  /* and is not raised again within (10000) */
-	double fps_low_ratio;	  /* video_loss: fps below ratio x expected_fps (0.5) */
-	int video_loss_ms;	  /* for this long, or no picture decoded this long (10000) */
-	char **alert_points;	  /* device point keys ("facp1:zone[3].fire") this camera sees */
+	int covered_ms;	       /* for this long (5000) */
+	double defocus_ratio;  /* Laplacian variance below ratio x own baseline (0.4) */
+	int defocus_ms;	       /* for this long (30000) */
+	double frozen_mad;     /* mean abs difference between analysed frames at most (0.255) */
+	int frozen_ms;	       /* for this long (2000) */
+	double moved_diff;     /* a cell's mean differs from the reference by more (30) */
+	double moved_fraction; /* in this fraction of cells (0.8) */
+	int moved_ms;	       /* for this long (10000) */
+	int clear_ms;	       /* a condition clears after this long without cause (2000) */
+	int cooldown_ms;       /* and is not raised again within (10000) */
+	double fps_low_ratio;  /* video_loss: fps below ratio x expected_fps (0.5) */
+	int video_loss_ms;     /* for this long, or no picture decoded this long (10000) */
+	char **alert_points;   /* device point keys ("facp1:zone[3].fire") this camera sees */
 	size_t n_alert_points;
 	int preroll_s;	/* alert clip: this long before the alert (10) */
 	int postroll_s; /* and after it (20) */
