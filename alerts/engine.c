@@ -459,6 +459,7 @@ static const struct alert_point_in *find_point(const struct alert_device_in *d, 
 
 struct devctx {
 	bool test_mode;
+	bool maint; /* within a maintenance window of the configuration */
 	bool comm;
 	bool oos;
 	GString *sig; /* everything that suppression depends on */
@@ -470,6 +471,8 @@ static const char *point_suppress(const struct alert_device_in *d, const struct 
 {
 	const char *dot;
 
+	if (x->maint)
+		return "maintenance";
 	if (x->test_mode)
 		return "test_mode";
 	if (x->comm)
@@ -594,7 +597,9 @@ static void eval_point(struct alert_engine *e, const struct alert_device_in *d,
 		c.on_delay_ms = r->on_delay_ms;
 		c.off_delay_ms = r->off_delay_ms;
 		c.have = rule_eval(r, p, prev_raw(e, d->id, p->key, r->name), &c.raw);
-		c.suppress = r->kind == RULE_QUALITY ? (x->test_mode ? "test_mode" : "")
+		c.suppress = r->kind == RULE_QUALITY ? (x->maint       ? "maintenance"
+							: x->test_mode ? "test_mode"
+								       : "")
 						     : point_suppress(d, x, p->key, r);
 		eval(e, &c);
 	}
@@ -606,6 +611,13 @@ static void build_ctx(const struct alert_engine *e, const struct alert_device_in
 	x->comm = d->seen && (!d->online || d->frozen);
 	x->oos = oos_device(e, d->id);
 	x->test_mode = false;
+	x->maint = false;
+	for (size_t i = 0; i < e->ac->n_maint; i++) {
+		const struct cfg_maint *m = &e->ac->maint[i];
+		if ((strcmp(m->device, "*") == 0 || strcmp(m->device, d->id) == 0) &&
+		    e->now >= m->from_ms && e->now < m->to_ms)
+			x->maint = true;
+	}
 	x->sig = g_string_sized_new(64);
 	for (size_t i = 0; i < d->n; i++) {
 		const struct alert_point_in *p = &d->pts[i];
@@ -625,7 +637,7 @@ static void build_ctx(const struct alert_engine *e, const struct alert_device_in
 		g_string_append_printf(x->sig, "i:%s=%d|", r->inhibit_when,
 				       p && p->v.type != HW_V_NONE && value_true(&p->v));
 	}
-	g_string_append_printf(x->sig, "t%d c%d o%d", x->test_mode, x->comm, x->oos);
+	g_string_append_printf(x->sig, "t%d c%d o%d m%d", x->test_mode, x->comm, x->oos, x->maint);
 }
 
 static int by_id(const void *x, const void *y)
@@ -652,7 +664,9 @@ static void refresh_device(struct alert_engine *e, const struct alert_device_in 
 	for (guint i = 0; i < mine->len; i++) {
 		struct alert *a = mine->pdata[i];
 		const struct cfg_rule *r = a->from_rule ? rule_by_name(e, d->id, a->cond) : NULL;
-		const char *why = r && r->kind == RULE_QUALITY ? (x->test_mode ? "test_mode" : "")
+		const char *why = r && r->kind == RULE_QUALITY ? (x->maint	 ? "maintenance"
+								  : x->test_mode ? "test_mode"
+										 : "")
 							       : point_suppress(d, x, a->point, r);
 		set_suppressed(e, a, why, x->oos);
 	}
@@ -668,7 +682,8 @@ void alert_engine_update(struct alert_engine *e, const struct alert_device_in *d
 	e->now = now_ms;
 	build_ctx(e, d, &x);
 	c.oos = x.oos;
-	c.suppress = "";
+	/* A device taken apart during maintenance going offline is expected. */
+	c.suppress = x.maint ? "maintenance" : "";
 	/* Device alerts: communication. */
 	c.cond = "offline";
 	c.text = "device offline";

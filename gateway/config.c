@@ -9,6 +9,7 @@
 #include "gateway/config.h"
 
 #include <errno.h>
+#include <glib.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -1504,6 +1505,47 @@ static void alerts_oos(struct ldctx *x, const config_setting_t *s, const char *k
 	str_list(x, s, key, &a->out_of_service, &a->n_out_of_service, true);
 }
 
+static int64_t iso_ms(const char *t)
+{
+	GDateTime *dt = t ? g_date_time_new_from_iso8601(t, NULL) : NULL;
+	int64_t ms = -1;
+
+	if (dt) {
+		ms = g_date_time_to_unix(dt) * 1000 + g_date_time_get_microsecond(dt) / 1000;
+		g_date_time_unref(dt);
+	}
+	return ms;
+}
+
+static void maint_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
+		       uint64_t seen)
+{
+	struct cfg_maint *m = elem;
+
+	m->line = config_setting_source_line(s);
+	m->from_ms = iso_ms(m->from);
+	m->to_ms = iso_ms(m->to);
+	if (m->from && m->from_ms < 0)
+		err_set(x, config_setting_get_member(s, "from"),
+			"%s.from: \"%s\" is not an ISO 8601 time with its zone "
+			"(2026-11-25T08:00:00+08:00)",
+			key, m->from);
+	if (m->to && m->to_ms < 0)
+		err_set(x, config_setting_get_member(s, "to"),
+			"%s.to: \"%s\" is not an ISO 8601 time with its zone "
+			"(2026-11-25T12:00:00+08:00)",
+			key, m->to);
+	if (m->from_ms >= 0 && m->to_ms >= 0 && m->to_ms <= m->from_ms)
+		err_set(x, s, "%s: the window ends before it starts", key);
+}
+
+static const struct opt maint_opts[] = {
+    OPT_STR("device", struct cfg_maint, device, NULL, OF_REQUIRED | OF_NONEMPTY),
+    OPT_STR("from", struct cfg_maint, from, NULL, OF_REQUIRED | OF_NONEMPTY),
+    OPT_STR("to", struct cfg_maint, to, NULL, OF_REQUIRED | OF_NONEMPTY),
+    OPT_STR("reason", struct cfg_maint, reason, NULL, 0),
+};
+
 static const struct opt alerts_opts[] = {
     OPT_SPECIAL("operators", alerts_operators, 0),
     OPT_SPECIAL("out_of_service", alerts_oos, 0),
@@ -1517,6 +1559,8 @@ static const struct opt alerts_opts[] = {
     OPT_INT("shelve_max_s", struct cfg_alerts, shelve_max_s, 60, 31536000, 86400, 0),
     OPT_INT("keep_events", struct cfg_alerts, keep_events, 10000, 100000000, 10000, 0),
     OPT_INT("reply_timeout_ms", struct cfg_alerts, reply_timeout_ms, 100, 600000, 5000, 0),
+    OPT_LIST("maintenance", struct cfg_alerts, maint, n_maint, struct cfg_maint, maint_opts,
+	     maint_post, 0),
 };
 
 static const char *const rule_quality_names[] = {"comm_lost", "stale", "config_error", "bad", NULL};
@@ -1626,6 +1670,13 @@ static void alerts_cfg_free(struct hw_config *c)
 	for (size_t i = 0; i < c->alerts.n_out_of_service; i++)
 		free(c->alerts.out_of_service[i]);
 	free(c->alerts.out_of_service);
+	for (size_t i = 0; i < c->alerts.n_maint; i++) {
+		free(c->alerts.maint[i].device);
+		free(c->alerts.maint[i].from);
+		free(c->alerts.maint[i].to);
+		free(c->alerts.maint[i].reason);
+	}
+	free(c->alerts.maint);
 	for (size_t i = 0; i < c->n_rules; i++) {
 		free(c->rules[i].name);
 		free(c->rules[i].device);

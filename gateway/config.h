@@ -157,6 +157,17 @@ struct cfg_rule {
 	int line;
 };
 
+/* A maintenance window: the device's alerts are suppressed ("maintenance") within it. */
+struct cfg_maint {
+	char *device; /* a device or camera id, or "*" */
+	char *from;   /* ISO 8601 as written */
+	char *to;
+	int64_t from_ms; /* parsed, Unix milliseconds */
+	int64_t to_ms;
+	char *reason;
+	int line;
+};
+
 struct cfg_alerts {
 	char **operators; /* identities allowed to send commands */
 	size_t n_operators;
@@ -172,6 +183,8 @@ struct cfg_alerts {
 	int shelve_max_s;     /* longest shelving allowed */
 	int keep_events;      /* events kept in the log at least (delivered ones pruned beyond) */
 	int reply_timeout_ms; /* command line: how long to wait for the daemon's reply */
+	struct cfg_maint *maint; /* maintenance windows */
+	size_t n_maint;
 };
 
 enum cam_transport { CAM_TCP = 0, CAM_UDP };

@@ -462,6 +462,29 @@ static void test_out_of_service(void **state)
 	assert_true(a->out_of_service);
 }
 
+/* A maintenance window of the configuration suppresses the device's alerts within it, its
+ * going offline included; after it they are back. */
+static void test_maintenance(void **state)
+{
+	struct fx *f = *state;
+	static struct cfg_maint win[] = {
+	    {.device = "facp1", .from_ms = 100, .to_ms = 200, .reason = "detector swap"}};
+	static const struct step s[] = {
+	    {50, SET, "fault", 1, 0, "+raised facp1.fault unack"},
+	    {150, SET, "fire", 1, 0,
+	     "raised facp1.fire suppressed; suppressed facp1.fault suppressed"},
+	    {160, ONLINE, NULL, 0, 0, "raised facp1.offline suppressed"},
+	    {170, ONLINE, NULL, 1, 0, "cleared facp1.offline suppressed"},
+	    {250, SET, "supervisory", 1, 0,
+	     "unsuppressed facp1.offline rtn_unack; +raised facp1.supervisory unack; "
+	     "unsuppressed facp1.fault unack; unsuppressed facp1.fire unack"},
+	    {0, END, NULL, 0, 0, NULL},
+	};
+	f->ac.maint = win;
+	f->ac.n_maint = 1;
+	run(f, s);
+}
+
 /* A restored alert, evaluated against unchanged data, gives no event; changed data does. */
 static void test_restore(void **state)
 {
@@ -550,6 +573,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_inhibition, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_out_of_service, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_maintenance, setup, teardown),
 	    cmocka_unit_test(test_ids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

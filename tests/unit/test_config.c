@@ -514,6 +514,10 @@ static void test_bad_configs(void **state)
 	    {"missing_required.cfg", 4, "devices[0]: missing required setting \"profile\"", NULL},
 	    {"rtu_bus.cfg", 3, "buses[0]: missing required setting \"device\"", NULL},
 	    {"tcp_baud.cfg", 4, "buses[0]: baud does not apply to a tcp bus", NULL},
+	    {"bad_maint.cfg", 5,
+	     "alerts.maintenance[0].from: \"tomorrow\" is not an ISO 8601 time with its zone "
+	     "(2026-11-25T08:00:00+08:00)",
+	     NULL},
 	    {"bad_interval.cfg", 5, "device \"d1\": profile \"mini\" has no group \"fast\"", NULL},
 	    {"bad_allow.cfg", 5, "device \"d1\": profile \"mini\" has no command \"self_destruct\"",
 	     NULL},
