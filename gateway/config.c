@@ -1375,6 +1375,7 @@ static const struct opt camera_opts[] = {
     OPT_STR("url", struct cfg_camera, url, NULL, OF_REQUIRED | OF_NONEMPTY),
     OPT_STR("username", struct cfg_camera, username, NULL, 0),
     OPT_STR("password", struct cfg_camera, password, NULL, 0),
+    OPT_STR("password_file", struct cfg_camera, password_file, NULL, OF_NONEMPTY),
     OPT_ENUM("transport", struct cfg_camera, transport, cam_transport_names, CAM_TCP, 0),
     OPT_INT("expected_fps", struct cfg_camera, expected_fps, 0, 240, 0, 0),
     OPT_INT("width", struct cfg_camera, width, 0, 16384, 0, 0),
@@ -1434,6 +1435,7 @@ static void cameras_free(struct hw_config *c)
 		free(k->url);
 		free(k->username);
 		free(k->password);
+		free(k->password_file);
 		for (size_t j = 0; j < k->n_alert_points; j++)
 			free(k->alert_points[j]);
 		free(k->alert_points);
@@ -1747,6 +1749,13 @@ static void delivery_check(struct ldctx *x, const config_t *cf, struct hw_config
 		    c->influx.password_file, &c->influx.password);
 	secret_read(x, cf, c->path, "influx.token_file", "influx.token", c->influx.token_file,
 		    &c->influx.token);
+	for (size_t i = 0; i < c->n_cameras; i++) {
+		char key[64], skey[64];
+		snprintf(key, sizeof(key), "cameras.[%zu].password_file", i);
+		snprintf(skey, sizeof(skey), "cameras[%zu].password", i);
+		secret_read(x, cf, c->path, key, skey, c->cameras[i].password_file,
+			    &c->cameras[i].password);
+	}
 	if ((m->certfile != NULL) != (m->keyfile != NULL))
 		err_at(x, c->path, path_line(cf, m->certfile ? "mqtt.certfile" : "mqtt.keyfile"),
 		       "mqtt: certfile and keyfile go together");

@@ -195,6 +195,7 @@ struct cfg_camera {
 	char *url;	/* rtsp://host[:port]/path, without credentials */
 	char *username; /* given to rtspsrc as properties, never logged */
 	char *password;
+	char *password_file;	      /* the password read from this file instead */
 	enum cam_transport transport; /* "tcp" (default) or "udp" */
 	int expected_fps;	      /* 0: not checked */
 	int width, height;	      /* expected resolution; 0: not checked */

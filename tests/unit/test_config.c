@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "gateway/config.h"
 
@@ -689,14 +691,73 @@ static void test_bad_profiles(void **state)
 	}
 }
 
+/* Secrets may come from files: the camera password is read from password_file, and giving
+ * both the password and the file is an error. */
+static void test_camera_password_file(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/hw-cfg-XXXXXX";
+	char pw[512], cfgp[512], text[2048];
+	struct cfg_errors errs = {0};
+	struct hw_config *c = NULL;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(pw, sizeof(pw), "%s/cam.pw", dir);
+	snprintf(cfgp, sizeof(cfgp), "%s/hw.cfg", dir);
+	f = fopen(pw, "w");
+	assert_non_null(f);
+	fputs("s3cret\n", f);
+	fclose(f);
+	chmod(pw, 0600);
+	snprintf(text, sizeof(text),
+		 "site = { id = \"t1\"; };\n"
+		 "cameras = ( { id = \"cam1\"; url = \"rtsp://127.0.0.1:8554/cam1\";\n"
+		 "  username = \"admin\"; password_file = \"%s\"; } );\n",
+		 pw);
+	f = fopen(cfgp, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(config_load(cfgp, &c, &errs), 0);
+	assert_int_equal(c->n_cameras, 1);
+	assert_string_equal(c->cameras[0].password, "s3cret");
+	config_free(c);
+	c = NULL;
+
+	snprintf(text, sizeof(text),
+		 "site = { id = \"t1\"; };\n"
+		 "cameras = ( { id = \"cam1\"; url = \"rtsp://127.0.0.1:8554/cam1\";\n"
+		 "  password = \"x\"; password_file = \"%s\"; } );\n",
+		 pw);
+	f = fopen(cfgp, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(config_load(cfgp, &c, &errs), -EINVAL);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msgs[0], ":3: cameras.[0].password_file: give either "
+					     "cameras[0].password or the file, not both"));
+	cfg_errors_clear(&errs);
+	unlink(pw);
+	unlink(cfgp);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_example_loads),   cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_facp_profile),    cmocka_unit_test(test_elc_profile),
-	    cmocka_unit_test(test_profile_format),  cmocka_unit_test(test_bad_configs),
-	    cmocka_unit_test(test_missing_profile), cmocka_unit_test(test_many_errors),
-	    cmocka_unit_test(test_unreadable),	    cmocka_unit_test(test_bad_profiles),
+	    cmocka_unit_test(test_camera_password_file),
+	    cmocka_unit_test(test_example_loads),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_facp_profile),
+	    cmocka_unit_test(test_elc_profile),
+	    cmocka_unit_test(test_profile_format),
+	    cmocka_unit_test(test_bad_configs),
+	    cmocka_unit_test(test_missing_profile),
+	    cmocka_unit_test(test_many_errors),
+	    cmocka_unit_test(test_unreadable),
+	    cmocka_unit_test(test_bad_profiles),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
