@@ -280,6 +280,21 @@ static json_t *list_json(struct alert_service *s)
 	return arr;
 }
 
+/* Sets o[key] = v when v is given. */
+static void set_opt(json_t *o, const char *key, const char *v)
+{
+	if (v)
+		json_object_set_new(o, key, json_string(v));
+}
+
+/* What a command's event and its reply both echo of the request. */
+static void set_request(json_t *o, const char *device, const char *command, const char *rid)
+{
+	set_opt(o, "device", device);
+	set_opt(o, "command", command);
+	set_opt(o, "request_id", rid);
+}
+
 static void on_cmd(struct mqtt *m, const struct mqtt_cmd *c, void *ud)
 {
 	struct alert_service *s = ud;
@@ -341,14 +356,8 @@ static void on_cmd(struct mqtt *m, const struct mqtt_cmd *c, void *ud)
 		json_object_set_new(ev, "result", json_string(rc < 0 ? "refused" : "accepted"));
 		if (rc < 0)
 			json_object_set_new(ev, "error", json_string(err_name(rc)));
-		if (reason)
-			json_object_set_new(ev, "reason", json_string(reason));
-		if (device)
-			json_object_set_new(ev, "device", json_string(device));
-		if (command)
-			json_object_set_new(ev, "command", json_string(command));
-		if (rid)
-			json_object_set_new(ev, "request_id", json_string(rid));
+		set_opt(ev, "reason", reason);
+		set_request(ev, device, command, rid);
 		queue_event(s, ev, NULL);
 		s->st.events++;
 		if (rc < 0)
@@ -359,14 +368,8 @@ static void on_cmd(struct mqtt *m, const struct mqtt_cmd *c, void *ud)
 	}
 	flush(s);
 	reply = json_pack("{s:b, s:s}", "ok", rc == 0, "verb", c->verb);
-	if (id)
-		json_object_set_new(reply, "id", json_string(id));
-	if (device)
-		json_object_set_new(reply, "device", json_string(device));
-	if (command)
-		json_object_set_new(reply, "command", json_string(command));
-	if (rid)
-		json_object_set_new(reply, "request_id", json_string(rid));
+	set_opt(reply, "id", id);
+	set_request(reply, device, command, rid);
 	if (rc < 0)
 		json_object_set_new(reply, "error", json_string(err_name(rc)));
 	if (rc == 0 && strcmp(c->verb, "list") == 0)

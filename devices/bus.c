@@ -529,15 +529,13 @@ static enum mb_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, in
 			q->retry_at = now + refused_retry_us(d, g);
 			continue;
 		case MB_E_TIMEOUT:
-			d->h.err_timeout++;
-			/* A late answer must not be taken for the next one. */
-			mb_link_flush(b->link);
-			if (b->bus->type == BUS_TCP)
-				mb_link_close(b->link);
-			return k;
 		case MB_E_INVALID:
-			d->h.err_invalid++;
-			/* The stream is out of step: start it again. */
+			if (k == MB_E_TIMEOUT)
+				d->h.err_timeout++;
+			else
+				d->h.err_invalid++;
+			/* A late answer must not be taken for the next one, and a stream out
+			 * of step starts again. */
 			mb_link_flush(b->link);
 			if (b->bus->type == BUS_TCP)
 				mb_link_close(b->link);
