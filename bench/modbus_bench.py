@@ -38,6 +38,11 @@ def peak_rss_kb(pid):
     return 0
 
 
+# Requests kept in flight on each TCP connection (the buses' `pipeline`): 1 reads one
+# request at a time, as libmodbus does; HW_PIPELINE=16 pipelines.
+PIPELINE = int(os.environ.get("HW_PIPELINE", "1"))
+
+
 def start(env, n, per_sim=100, intervals=None, heartbeat=60):
     broker = Mosquitto(env)
     sims, buses, devices = [], [], []
@@ -46,7 +51,7 @@ def start(env, n, per_sim=100, intervals=None, heartbeat=60):
         sim = Sim(env, facp=units, elc=(), extra=["--zones", "8"])
         sims.append(sim)
         bus = "tcp%d" % len(buses)
-        buses.append((bus, sim.port, 1000))
+        buses.append((bus, sim.port, 1000, PIPELINE))
         for u in units:
             d = {"id": "facp%d" % (s + u), "bus": bus, "unit": u, "profile": "facp-generic"}
             if intervals:

@@ -86,6 +86,7 @@ struct dev_rt {
 	int64_t life_changed; /* monotonic us */
 	bool life_seen;
 	bool fail_logged;
+	size_t e0; /* its groups' schedule entries: mb_bus.entries[e0 .. e0 + n_grps) */
 };
 
 struct cmd {
@@ -112,9 +113,13 @@ struct mb_bus {
 	bool stop;
 	GQueue cmds;
 	struct mb_bus_stats stats;
-	struct sched_entry *entries; /* scratch of pick() */
-	uint32_t *entry_ref;	     /* device << 8 | group of each entry */
+	/* The schedule: one entry per group of every device, kept current after each
+	 * poll, so picking the next poll scans one small array. */
+	struct sched_entry *entries;
+	uint32_t *entry_ref; /* device << 8 | group of each entry */
 	size_t n_entries;
+	int64_t epoch; /* monotonic us: groups of one interval are due together on its grid */
+	int pipeline;  /* requests in flight on the link (TCP) */
 };
 
 const char *mb_err_kind_name(enum mb_err_kind k)
@@ -680,10 +685,22 @@ static int64_t backoff_us(const struct dev_rt *d)
 			     (int64_t)d->cfg->backoff_max_ms * 1000);
 }
 
-static void schedule_next(struct dev_rt *d, struct grp_rt *gr, int64_t now)
+/* The first point of the bus's grid for this interval at or after t. Groups with one
+ * interval share its grid whatever their history (start, back-off, a moved change
+ * counter), so the worker wakes once for all of them instead of once each. */
+static int64_t on_grid(const struct mb_bus *b, int64_t t, int64_t interval)
+{
+	if (interval <= 0 || t <= b->epoch)
+		return t;
+	int64_t k = (t - b->epoch + interval - 1) / interval;
+	return b->epoch + k * interval;
+}
+
+static void schedule_next(struct mb_bus *b, struct dev_rt *d, struct grp_rt *gr, int64_t now)
 {
 	gr->next_due =
 	    sched_advance(gr->next_due, gr->interval_us, now, d->hold_until, &d->h.overruns);
+	gr->next_due = on_grid(b, gr->next_due, gr->interval_us);
 }
 
 /* A request of group g that the device refused is due to be tried again. */
@@ -710,32 +727,47 @@ static enum mb_err_kind absorb_and_relayout(struct mb_bus *b, struct dev_rt *d, 
 	return MB_E_NONE;
 }
 
-/* Polls group g of d. Returns a result to deliver, or NULL when there is nothing new. */
-static struct mb_poll_result *poll_group(struct mb_bus *b, struct dev_rt *d, int g)
+/* What a poll of a group knew of its change counter when it started. */
+struct poll_ctx {
+	int64_t counter_at_read;
+	bool counter_ok;
+};
+
+/* Starts a poll of group g of d: advances its deadline, and decides whether it must be
+ * read. Returns false when the change counter says it is still current. */
+static bool poll_begin(struct mb_bus *b, struct dev_rt *d, int g, int64_t now, struct poll_ctx *pc)
 {
 	struct grp_rt *gr = &d->grps[g];
-	int64_t now = g_get_monotonic_time();
-	enum mb_err_kind k = MB_E_NONE;
-	int64_t counter_at_read = 0;
-	bool counter_ok = false;
 
-	schedule_next(d, gr, now);
+	pc->counter_at_read = 0;
+	pc->counter_ok = false;
+	schedule_next(b, d, gr, now);
 	/* Nothing moved since this group was read: it is still current. */
 	if (gr->counter_slot >= 0) {
 		const struct slot *cs = &d->slots[gr->counter_slot];
-		counter_ok = cs->raw_ok && cs->q == HW_Q_GOOD;
-		counter_at_read = cs->raw;
-		if (counter_ok && gr->counter_known && cs->raw == gr->counter_seen &&
+		pc->counter_ok = cs->raw_ok && cs->q == HW_Q_GOOD;
+		pc->counter_at_read = cs->raw;
+		if (pc->counter_ok && gr->counter_known && cs->raw == gr->counter_seen &&
 		    now - gr->fresh_at < gr->refresh_us && d->online && !retry_due(d, g, now)) {
 			d->h.skipped++;
 			gr->fresh_at = now;
-			return NULL;
+			return false;
 		}
 	}
 	if (!d->online)
 		d->send_full = true;
 	d->h.polls++;
-	k = read_group(b, d, g, now);
+	return true;
+}
+
+/* Ends a poll of group g of d whose reads gave k. Returns a result to deliver, or NULL
+ * when there is nothing new. */
+static struct mb_poll_result *poll_finish(struct mb_bus *b, struct dev_rt *d, int g,
+					  enum mb_err_kind k, const struct poll_ctx *pc)
+{
+	struct grp_rt *gr = &d->grps[g];
+	int64_t now = g_get_monotonic_time();
+
 	if (k == MB_E_NONE)
 		k = absorb_and_relayout(b, d, g, now);
 	/* A device coming (back) online, or one whose layout changed, is read whole
@@ -762,7 +794,7 @@ static struct mb_poll_result *poll_group(struct mb_bus *b, struct dev_rt *d, int
 				o->fresh_at = g_get_monotonic_time();
 				o->counter_seen = cval;
 				o->counter_known = cok;
-				o->next_due = t + o->interval_us;
+				o->next_due = on_grid(b, t + 1, o->interval_us);
 			}
 			relayout |= d->n_slots != before;
 		}
@@ -772,8 +804,8 @@ static struct mb_poll_result *poll_group(struct mb_bus *b, struct dev_rt *d, int
 	now = g_get_monotonic_time();
 	if (k == MB_E_NONE) {
 		gr->fresh_at = now;
-		gr->counter_seen = counter_at_read;
-		gr->counter_known = counter_ok;
+		gr->counter_seen = pc->counter_at_read;
+		gr->counter_known = pc->counter_ok;
 		d->h.consecutive_failures = 0;
 		d->h.last_ok_ms = g_get_real_time() / 1000;
 		d->hold_until = 0;
@@ -814,6 +846,17 @@ static struct mb_poll_result *poll_group(struct mb_bus *b, struct dev_rt *d, int
 		o->stale = stale;
 	}
 	return make_result(b, d, now, k);
+}
+
+/* Polls group g of d on its own. Returns a result to deliver, or NULL. */
+static struct mb_poll_result *poll_group(struct mb_bus *b, struct dev_rt *d, int g)
+{
+	struct poll_ctx pc;
+	int64_t now = g_get_monotonic_time();
+
+	if (!poll_begin(b, d, g, now, &pc))
+		return NULL;
+	return poll_finish(b, d, g, read_group(b, d, g, now), &pc);
 }
 
 /* ---- commands ---- */
@@ -960,34 +1003,224 @@ static void deliver(struct mb_bus *b, struct mb_poll_result *res)
 	post(b->ctx, deliver_cb, dl);
 }
 
-/* The next group to poll (sched_pick's rule: fast groups first when behind). */
-static void pick(struct mb_bus *b, int64_t now, struct dev_rt **od, int *og, int64_t *due)
+/* Copies the schedule of d's groups into the bus's entries. */
+static void sync_entries(struct mb_bus *b, const struct dev_rt *d)
+{
+	for (size_t g = 0; g < d->n_grps; g++) {
+		const struct grp_rt *gr = &d->grps[g];
+		/* A group without points is never due. */
+		b->entries[d->e0 + g] = (struct sched_entry){
+		    gr->has_slots ? gr->next_due : INT64_MAX, d->hold_until, gr->interval_us};
+	}
+}
+
+static int build_entries(struct mb_bus *b)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < b->n_devs; i++)
+	for (size_t i = 0; i < b->n_devs; i++) {
+		b->devs[i].e0 = n;
 		n += b->devs[i].n_grps;
-	if (n > b->n_entries) {
-		free(b->entries);
-		free(b->entry_ref);
-		b->entries = calloc(n, sizeof(*b->entries));
-		b->entry_ref = calloc(n, sizeof(*b->entry_ref));
-		b->n_entries = b->entries && b->entry_ref ? n : 0;
 	}
-	n = 0;
-	for (size_t i = 0; i < b->n_devs && b->n_entries; i++) {
-		struct dev_rt *d = &b->devs[i];
-		for (size_t g = 0; g < d->n_grps; g++) {
-			if (!d->grps[g].has_slots)
-				continue;
-			b->entries[n] = (struct sched_entry){d->grps[g].next_due, d->hold_until,
-							     d->grps[g].interval_us};
-			b->entry_ref[n++] = (uint32_t)(i << 8 | g);
-		}
+	b->entries = calloc(n ? n : 1, sizeof(*b->entries));
+	b->entry_ref = calloc(n ? n : 1, sizeof(*b->entry_ref));
+	if (!b->entries || !b->entry_ref)
+		return -ENOMEM;
+	b->n_entries = n;
+	for (size_t i = 0; i < b->n_devs; i++) {
+		for (size_t g = 0; g < b->devs[i].n_grps; g++)
+			b->entry_ref[b->devs[i].e0 + g] = (uint32_t)(i << 8 | g);
+		sync_entries(b, &b->devs[i]);
 	}
-	int k = sched_pick(b->entries, n, now, due);
-	*od = k < 0 ? NULL : &b->devs[b->entry_ref[k] >> 8];
+	return 0;
+}
+
+/* The next group to poll (sched_pick's rule: fast groups first when behind). */
+static void pick(struct mb_bus *b, int64_t now, struct dev_rt **od, int *og, int64_t *due)
+{
+	int k = sched_pick(b->entries, b->n_entries, now, due);
+	*od = k < 0 || *due == INT64_MAX ? NULL : &b->devs[b->entry_ref[k] >> 8];
 	*og = k < 0 ? -1 : (int)(b->entry_ref[k] & 0xFF);
+}
+
+/* ---- pipelined rounds (TCP with pipeline > 1) ---- */
+
+struct cand {
+	struct dev_rt *d;
+	int g;
+	int64_t interval;
+	int64_t due;
+	bool alone; /* polled on its own, not in the pipelined batch */
+	bool read;  /* in the batch */
+	uint64_t overruns_before;
+	struct poll_ctx pc;
+	size_t x0, nx; /* its reads in the batch */
+};
+
+static int cand_cmp(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	if (x->interval != y->interval)
+		return x->interval < y->interval ? -1 : 1;
+	return x->due < y->due ? -1 : x->due > y->due;
+}
+
+/* Takes in the answers to the batched reads of one group of d, in reverse request
+ * order so that splitting a refused request does not move those still to look at.
+ * Returns MB_E_NONE or the first hard error. */
+static enum mb_err_kind take_batch(struct mb_bus *b, struct dev_rt *d, int g,
+				   const struct mb_xfer *x, const uint32_t *xreq, size_t nx,
+				   int64_t now)
+{
+	enum mb_err_kind k = MB_E_NONE;
+	bool split = false;
+
+	for (size_t j = nx; j-- > 0;) {
+		struct req *q = &d->reqs[xreq[j]];
+		if (x[j].rc >= 0) {
+			double ms = (double)x[j].rtt_us / 1000.0;
+			d->h.rtt_ms_last = ms;
+			d->h.rtt_ms_avg =
+			    d->h.rtt_ms_avg == 0 ? ms : d->h.rtt_ms_avg * 0.8 + ms * 0.2;
+			q->refused = false;
+			continue;
+		}
+		enum mb_err_kind e = classify(-x[j].rc);
+		log_debug("device %s: %s %u+%u: %s", d->cfg->id, mb_table_name(q->span.table),
+			  q->span.address, q->span.count, modbus_strerror(-x[j].rc));
+		switch (e) {
+		case MB_E_EXCEPTION:
+			d->h.err_exception++;
+			if (split_request(d, xreq[j])) {
+				split = true;
+				continue;
+			}
+			if (!q->refused)
+				log_warn("device %s: refuses %s %u+%u (%s): its points are "
+					 "config_error",
+					 d->cfg->id, mb_table_name(q->span.table), q->span.address,
+					 q->span.count, modbus_strerror(-x[j].rc));
+			q->refused = true;
+			q->retry_at = now + refused_retry_us(d, g);
+			continue;
+		case MB_E_TIMEOUT:
+			d->h.err_timeout++;
+			break;
+		case MB_E_INVALID:
+			d->h.err_invalid++;
+			break;
+		default:
+			d->h.err_io++;
+			break;
+		}
+		k = e;
+	}
+	/* A refused request was split: the group is read again, halves and all, now. */
+	if (k == MB_E_NONE && split)
+		k = read_group(b, d, g, now);
+	return k;
+}
+
+/* One round: every device's most urgent due group, the fastest groups first; the
+ * reads of devices in a steady state go out together, up to `pipeline` in flight. A
+ * device coming online or re-planning, or one that needs a pause before each request,
+ * is polled on its own after the batch. */
+static void run_round(struct mb_bus *b, int64_t now)
+{
+	struct cand *cs = calloc(b->n_devs ? b->n_devs : 1, sizeof(*cs));
+	size_t n = 0, nx = 0, cap = 0;
+	struct mb_xfer *xs = NULL;
+	uint32_t *xreq = NULL;
+
+	if (!cs)
+		return;
+	for (size_t i = 0; i < b->n_devs; i++) {
+		struct dev_rt *d = &b->devs[i];
+		const struct sched_entry *e = &b->entries[d->e0];
+		int best = -1;
+		if (d->hold_until > now)
+			continue;
+		for (size_t g = 0; g < d->n_grps; g++) {
+			if (e[g].due > now)
+				continue;
+			if (best < 0 || e[g].interval < e[best].interval ||
+			    (e[g].interval == e[best].interval && e[g].due < e[best].due))
+				best = (int)g;
+		}
+		if (best >= 0)
+			cs[n++] = (struct cand){
+			    .d = d, .g = best, .interval = e[best].interval, .due = e[best].due};
+	}
+	qsort(cs, n, sizeof(*cs), cand_cmp);
+	for (size_t c = 0; c < n; c++) {
+		struct cand *k = &cs[c];
+		struct dev_rt *d = k->d;
+		k->overruns_before = d->h.overruns;
+		if (!d->online || d->send_full || d->cfg->pause_ms > 0) {
+			k->alone = true;
+			continue;
+		}
+		if (!poll_begin(b, d, k->g, now, &k->pc))
+			continue;
+		k->read = true;
+		k->x0 = nx;
+		for (size_t r = 0; r < d->n_reqs; r++) {
+			struct req *q = &d->reqs[r];
+			if (q->grp != k->g || (q->refused && now < q->retry_at))
+				continue;
+			if (nx == cap) {
+				cap = cap ? cap * 2 : 64;
+				void *nxs = realloc(xs, cap * sizeof(*xs));
+				void *nxr = nxs ? realloc(xreq, cap * sizeof(*xreq)) : NULL;
+				if (nxs)
+					xs = nxs;
+				if (nxr)
+					xreq = nxr;
+				if (!nxs || !nxr) {
+					cap = 0;
+					nx = 0;
+					n = 0;
+					break;
+				}
+			}
+			void *dst = is_bit_table(q->span.table) ? (void *)(d->bits + q->off)
+								: (void *)(d->regs + q->off);
+			xs[nx] = (struct mb_xfer){.unit = (uint8_t)d->cfg->unit,
+						  .table = q->span.table,
+						  .addr = q->span.address,
+						  .count = q->span.count,
+						  .dst = dst};
+			xreq[nx++] = (uint32_t)r;
+			d->h.requests++;
+		}
+		k->nx = nx - k->x0;
+	}
+	if (nx)
+		mb_link_read_many(b->link, xs, nx);
+	for (size_t c = 0; c < n; c++) {
+		struct cand *k = &cs[c];
+		struct mb_poll_result *res = NULL;
+		if (k->read) {
+			enum mb_err_kind e =
+			    take_batch(b, k->d, k->g, xs + k->x0, xreq + k->x0, k->nx, now);
+			res = poll_finish(b, k->d, k->g, e, &k->pc);
+		} else if (k->alone) {
+			res = poll_group(b, k->d, k->g);
+		}
+		if (res)
+			deliver(b, res);
+		sync_entries(b, k->d);
+	}
+	g_mutex_lock(&b->lock);
+	for (size_t c = 0; c < n; c++) {
+		b->stats.polls++;
+		b->stats.overruns += cs[c].d->h.overruns - cs[c].overruns_before;
+		cs[c].d->h_shared = cs[c].d->h;
+	}
+	g_mutex_unlock(&b->lock);
+	free(xs);
+	free(xreq);
+	free(cs);
 }
 
 static gpointer worker(gpointer arg)
@@ -1028,15 +1261,20 @@ static gpointer worker(gpointer arg)
 		}
 		g_mutex_unlock(&b->lock);
 
-		uint64_t overruns_before = d->h.overruns;
-		struct mb_poll_result *res = poll_group(b, d, g);
-		if (res)
-			deliver(b, res);
-
-		g_mutex_lock(&b->lock);
-		b->stats.polls++;
-		b->stats.overruns += d->h.overruns - overruns_before;
-		d->h_shared = d->h;
+		if (b->pipeline > 1) {
+			run_round(b, now);
+			g_mutex_lock(&b->lock);
+		} else {
+			uint64_t overruns_before = d->h.overruns;
+			struct mb_poll_result *res = poll_group(b, d, g);
+			if (res)
+				deliver(b, res);
+			sync_entries(b, d);
+			g_mutex_lock(&b->lock);
+			b->stats.polls++;
+			b->stats.overruns += d->h.overruns - overruns_before;
+			d->h_shared = d->h;
+		}
 		mb_link_get_stats(b->link, &b->stats.link);
 	}
 	g_mutex_unlock(&b->lock);
@@ -1102,6 +1340,7 @@ int mb_bus_start(const struct hw_config *cfg, size_t bus_index, unsigned generat
 		goto fail;
 	}
 	int64_t now = g_get_monotonic_time();
+	b->epoch = now;
 	for (size_t i = 0; i < cfg->n_devices; i++) {
 		if (cfg->devices[i].bus != bus)
 			continue;
@@ -1109,6 +1348,10 @@ int mb_bus_start(const struct hw_config *cfg, size_t bus_index, unsigned generat
 		if (rc < 0)
 			goto fail;
 	}
+	rc = build_entries(b);
+	if (rc < 0)
+		goto fail;
+	b->pipeline = mb_link_pipeline(b->link);
 	b->thread = g_thread_try_new(bus->id, worker, b, NULL);
 	if (!b->thread) {
 		rc = -EAGAIN;

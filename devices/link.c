@@ -6,11 +6,16 @@
 #include <errno.h>
 #include <glib.h>
 #include <modbus.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
+#include "devices/mbtcp.h"
 #include "gateway/log.h"
+
+#define MAX_PIPELINE 64
 
 struct mb_link {
 	const struct cfg_bus *bus;
@@ -20,6 +25,13 @@ struct mb_link {
 	int64_t silence_us;
 	int64_t idle_since; /* monotonic us: end of the last frame exchange */
 	struct mb_link_stats st;
+	/* Pipelined reads (mb_link_read_many) */
+	bool late_possible;	     /* a request was given up while its answer may still come */
+	uint16_t tid;		     /* last transaction id sent */
+	uint16_t gone[MAX_PIPELINE]; /* transaction ids given up on, whose answer may come */
+	size_t n_gone, gone_at;
+	size_t rx_len;
+	uint8_t rx[4096]; /* what came in and is not yet a whole answer */
 };
 
 static void wait_until_us(int64_t t)
@@ -82,8 +94,9 @@ int mb_link_connect(struct mb_link *l)
 {
 	const struct cfg_bus *b = l->bus;
 
-	if (l->connected)
+	if (l->connected && !l->late_possible)
 		return 0;
+	mb_link_close(l); /* an answer given up on may still come on the old connection */
 	if (modbus_connect(l->mb) < 0) {
 		int e = errno;
 		if (!l->fail_logged) {
@@ -117,11 +130,21 @@ void mb_link_close(struct mb_link *l)
 		l->st.disconnects++;
 	}
 	l->connected = false;
+	l->late_possible = false;
+	l->rx_len = 0;
+	l->n_gone = 0;
 }
 
 bool mb_link_is_connected(const struct mb_link *l)
 {
-	return l->connected;
+	return l->connected && !l->late_possible;
+}
+
+int mb_link_pipeline(const struct mb_link *l)
+{
+	if (l->bus->type != BUS_TCP || l->bus->pipeline < 1)
+		return 1;
+	return l->bus->pipeline > MAX_PIPELINE ? MAX_PIPELINE : l->bus->pipeline;
 }
 
 static void before_frame(struct mb_link *l, int unit, int pause_ms)
@@ -182,6 +205,193 @@ int mb_link_write(struct mb_link *l, int unit, enum mb_table t, uint16_t addr, u
 		rc = modbus_write_register(l->mb, addr, value);
 	rc = after_frame(l, rc);
 	return rc < 0 ? rc : 0;
+}
+
+/* ---- pipelined reads ---- */
+
+struct inflight {
+	size_t xi;
+	uint16_t tid;
+	int64_t sent; /* monotonic us */
+};
+
+/* Sends all of buf on the (non-blocking) socket. Returns 0 or -errno. */
+static int send_all(int fd, const uint8_t *buf, size_t len, int timeout_ms)
+{
+	while (len > 0) {
+		ssize_t k = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (k > 0) {
+			buf += k;
+			len -= (size_t)k;
+			continue;
+		}
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		int r = poll(&p, 1, timeout_ms);
+		if (r == 0)
+			return -ETIMEDOUT;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+/* Gives every request in flight the error e. */
+static void fail_inflight(struct mb_link *l, struct mb_xfer *x, struct inflight *fl, size_t *nfl,
+			  int e)
+{
+	for (size_t i = 0; i < *nfl; i++) {
+		x[fl[i].xi].rc = e;
+		l->st.errors++;
+	}
+	*nfl = 0;
+}
+
+/* Takes the whole answers out of the receive buffer. Returns 0, or -EMBBADDATA when
+ * the stream is out of step. */
+static int take_answers(struct mb_link *l, struct mb_xfer *x, struct inflight *fl, size_t *nfl,
+			size_t *answered)
+{
+	size_t at = 0;
+	int rc = 0;
+
+	for (;;) {
+		int len = mbtcp_frame_len(l->rx + at, l->rx_len - at);
+		if (len < 0) {
+			rc = len;
+			break;
+		}
+		if (len == 0)
+			break;
+		uint16_t tid = mbtcp_tid(l->rx + at);
+		size_t i = 0;
+		while (i < *nfl && fl[i].tid != tid)
+			i++;
+		if (i == *nfl) {
+			/* Only the answer to a request given up on may come unasked; anything
+			 * else means the stream is out of step. */
+			size_t g = 0;
+			while (g < l->n_gone && l->gone[g] != tid)
+				g++;
+			if (g == l->n_gone) {
+				rc = -EMBBADDATA;
+				break;
+			}
+			l->gone[g] = l->gone[--l->n_gone];
+			l->st.late++;
+		} else {
+			struct mb_xfer *t = &x[fl[i].xi];
+			t->rc = mbtcp_decode_read(l->rx + at, (size_t)len, t->unit, t->table,
+						  t->count, t->dst);
+			t->rtt_us = g_get_monotonic_time() - fl[i].sent;
+			if (t->rc < 0)
+				l->st.errors++;
+			else
+				(*answered)++;
+			fl[i] = fl[--*nfl];
+		}
+		at += (size_t)len;
+	}
+	memmove(l->rx, l->rx + at, l->rx_len - at);
+	l->rx_len -= at;
+	return rc;
+}
+
+size_t mb_link_read_many(struct mb_link *l, struct mb_xfer *x, size_t n)
+{
+	struct inflight fl[MAX_PIPELINE];
+	uint8_t tx[MAX_PIPELINE * MBTCP_REQ_LEN];
+	size_t nfl = 0, next = 0, answered = 0;
+	int window = mb_link_pipeline(l);
+	int64_t timeout_us = (int64_t)l->bus->timeout_ms * 1000;
+
+	if (l->bus->type != BUS_TCP) {
+		for (size_t i = 0; i < n; i++) {
+			int64_t t0 = g_get_monotonic_time();
+			x[i].rc = mb_link_connect(l);
+			if (x[i].rc == 0)
+				x[i].rc = mb_link_read(l, x[i].unit, x[i].table, x[i].addr,
+						       x[i].count, x[i].dst, 0);
+			x[i].rtt_us = g_get_monotonic_time() - t0;
+			answered += x[i].rc >= 0;
+		}
+		return answered;
+	}
+	while (next < n || nfl > 0) {
+		if (!l->connected) {
+			int e = mb_link_connect(l);
+			if (e < 0) {
+				for (; next < n; next++)
+					x[next].rc = e;
+				break;
+			}
+		}
+		int fd = modbus_get_socket(l->mb);
+		size_t txlen = 0;
+		int64_t now = g_get_monotonic_time();
+		for (; next < n && nfl < (size_t)window; next++) {
+			fl[nfl++] = (struct inflight){next, ++l->tid, now};
+			mbtcp_encode_read(tx + txlen, l->tid, x[next].unit, x[next].table,
+					  x[next].addr, x[next].count);
+			txlen += MBTCP_REQ_LEN;
+			l->st.requests++;
+		}
+		int e = txlen ? send_all(fd, tx, txlen, l->bus->timeout_ms) : 0;
+		if (e == 0) {
+			int64_t oldest = INT64_MAX;
+			for (size_t i = 0; i < nfl; i++)
+				if (fl[i].sent < oldest)
+					oldest = fl[i].sent;
+			int64_t wait = nfl ? oldest + timeout_us - g_get_monotonic_time() : 0;
+			struct pollfd p = {.fd = fd, .events = POLLIN};
+			int r = wait > 0 ? poll(&p, 1, (int)((wait + 999) / 1000)) : 0;
+			if (r > 0) {
+				ssize_t k = recv(fd, l->rx + l->rx_len, sizeof(l->rx) - l->rx_len,
+						 MSG_DONTWAIT);
+				if (k > 0) {
+					l->rx_len += (size_t)k;
+					e = take_answers(l, x, fl, &nfl, &answered);
+				} else if (k == 0) {
+					e = -ECONNRESET;
+				} else if (errno != EAGAIN && errno != EINTR) {
+					e = -errno;
+				}
+			} else if (r < 0 && errno != EINTR) {
+				e = -errno;
+			}
+		}
+		if (e < 0) {
+			/* The stream is out of step or broken: what is in flight is lost. */
+			fail_inflight(l, x, fl, &nfl, e);
+			mb_link_close(l);
+			continue;
+		}
+		/* Requests whose answer did not come in time are given up. */
+		now = g_get_monotonic_time();
+		for (size_t i = 0; i < nfl;) {
+			if (now - fl[i].sent < timeout_us) {
+				i++;
+				continue;
+			}
+			x[fl[i].xi].rc = -ETIMEDOUT;
+			l->st.errors++;
+			l->late_possible = true;
+			if (l->n_gone < MAX_PIPELINE)
+				l->gone[l->n_gone++] = fl[i].tid;
+			else
+				l->gone[l->gone_at++ % MAX_PIPELINE] = fl[i].tid;
+			fl[i] = fl[--nfl];
+		}
+		/* Part of a frame, and the answer it belongs to given up: what follows could
+		 * not be told apart from it. */
+		if (l->rx_len > 0 && nfl == 0 && next == n && l->late_possible)
+			mb_link_close(l);
+	}
+	l->idle_since = g_get_monotonic_time();
+	return answered;
 }
 
 void mb_link_flush(struct mb_link *l)

@@ -17,6 +17,18 @@ struct mb_link_stats {
 	uint64_t disconnects; /* connections dropped after an error */
 	uint64_t requests;
 	uint64_t errors;
+	uint64_t late; /* pipelined: answers that came after their request was given up */
+};
+
+/* One read of a batch (mb_link_read_many). */
+struct mb_xfer {
+	uint8_t unit;
+	enum mb_table table;
+	uint16_t addr;
+	uint16_t count;
+	void *dst;	/* uint16_t registers or uint8_t bits, as mb_link_read */
+	int rc;		/* out: count, or a negative errno as mb_link_read returns */
+	int64_t rtt_us; /* out: from sending the request to its answer */
 };
 
 /* Returns 0 or -errno. The bus must outlive the link. */
@@ -28,7 +40,11 @@ void mb_link_destroy(struct mb_link *l); /* accepts NULL */
 int mb_link_connect(struct mb_link *l);
 /* Drops the connection, so the next request connects again (after a broken stream). */
 void mb_link_close(struct mb_link *l);
+/* Connected and ready for a one-at-a-time exchange: false while an answer given up on
+ * may still be on its way (the next exchange then starts on a new connection). */
 bool mb_link_is_connected(const struct mb_link *l);
+/* The requests a TCP link keeps in flight at once (the bus's `pipeline`; 1 on RTU). */
+int mb_link_pipeline(const struct mb_link *l);
 
 /* Reads count registers (input/holding: uint16_t *dst) or bits (coil/discrete:
  * uint8_t *dst) from unit. pause_ms: extra silence this device needs before it.
@@ -36,6 +52,14 @@ bool mb_link_is_connected(const struct mb_link *l);
  * libmodbus's errno values), -EMBBADDATA etc. (bad frames) or a socket error. */
 int mb_link_read(struct mb_link *l, int unit, enum mb_table t, uint16_t addr, uint16_t count,
 		 void *dst, int pause_ms);
+/* Runs the n reads of x with up to mb_link_pipeline() requests in flight on one TCP
+ * connection; transaction ids pair answers with requests, so one device that does not
+ * answer costs the others nothing but its slot, and a late answer is recognised and
+ * dropped. Connects if needed. Sets every x[i].rc. A stream out of step (a header no
+ * answer can have) fails the requests in flight with -EMBBADDATA, and a broken
+ * connection fails them with its error; either way the connection is rebuilt and the
+ * remaining requests go out on the new one. Returns the number answered. */
+size_t mb_link_read_many(struct mb_link *l, struct mb_xfer *x, size_t n);
 /* Writes one coil (value 0/1) or one holding register. Returns 0 or a negative errno. */
 int mb_link_write(struct mb_link *l, int unit, enum mb_table t, uint16_t addr, uint16_t value,
 		  int pause_ms);

@@ -1175,6 +1175,7 @@ static const struct opt bus_opts[] = {
     OPT_INT("stop_bits", struct cfg_bus, stop_bits, 1, 2, 1, 0),
     OPT_BOOL("rs485", struct cfg_bus, rs485, false),
     OPT_INT("timeout_ms", struct cfg_bus, timeout_ms, 10, 60000, 1000, 0),
+    OPT_INT("pipeline", struct cfg_bus, pipeline, 1, 64, 1, 0),
 };
 
 static void bus_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
@@ -1183,7 +1184,7 @@ static void bus_post(struct ldctx *x, const config_setting_t *s, const char *key
 	struct cfg_bus *b = elem;
 
 	b->line = config_setting_source_line(s);
-	static const char *const tcp_only[] = {"host", "port"};
+	static const char *const tcp_only[] = {"host", "port", "pipeline"};
 	static const char *const rtu_only[] = {"device",    "baud",	 "parity",
 					       "data_bits", "stop_bits", "rs485"};
 	bool rtu = b->type == BUS_RTU;

@@ -90,6 +90,7 @@ struct cfg_bus {
 	int stop_bits;
 	bool rs485; /* rtu: switch the port to RS-485 mode (where the driver has it) */
 	int timeout_ms;
+	int pipeline; /* tcp: requests kept in flight on the connection */
 	int line;
 };
 

@@ -273,6 +273,7 @@ static gboolean on_heartbeat(gpointer ud)
 		lp_field_int(&l, "errors", (int64_t)bs.link.errors);
 		lp_field_int(&l, "connects", (int64_t)bs.link.connects);
 		lp_field_int(&l, "disconnects", (int64_t)bs.link.disconnects);
+		lp_field_int(&l, "late_answers", (int64_t)bs.link.late);
 		lp_field_int(&l, "overruns", (int64_t)bs.overruns);
 		lp_field_int(&l, "commands", (int64_t)bs.commands);
 		lp_end(&l, t * 1000000);

@@ -357,7 +357,7 @@ def cfg_value(v):
 
 def gateway_config(site, mqtt_port=None, influx_url=None, buses=(), devices=(), heartbeat=60,
                    extra_mqtt="", extra_influx="", state_dir="/tmp"):
-    """A hallwatch config text. buses: (id, port[, timeout_ms]); devices: dicts."""
+    """A hallwatch config text. buses: (id, port[, timeout_ms[, pipeline]]); devices: dicts."""
     out = ['site = { id = "%s"; name = "test hall"; profile_dir = "%s"; };' % (site, PROFILES)]
     if mqtt_port:
         out.append('mqtt = { enabled = true; host = "127.0.0.1"; port = %d; heartbeat_s = %d; %s };'
@@ -375,8 +375,9 @@ def gateway_config(site, mqtt_port=None, influx_url=None, buses=(), devices=(), 
     bl = []
     for b in buses:
         timeout = b[2] if len(b) > 2 else 300
-        bl.append('{ id = "%s"; type = "tcp"; host = "127.0.0.1"; port = %d; timeout_ms = %d; }'
-                  % (b[0], b[1], timeout))
+        pipeline = b[3] if len(b) > 3 else 1
+        bl.append('{ id = "%s"; type = "tcp"; host = "127.0.0.1"; port = %d; timeout_ms = %d; '
+                  'pipeline = %d; }' % (b[0], b[1], timeout, pipeline))
     out.append("buses = ( %s );" % ", ".join(bl))
     dl = []
     for d in devices:
