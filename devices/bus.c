@@ -17,26 +17,30 @@
 #include "devices/sched.h"
 #include "gateway/log.h"
 
-#define NO_REQ UINT32_MAX
+#define NO_REQ UINT16_MAX
+#define SLOT_DIRTY 1u	   /* changed since the last result */
+#define SLOT_UNREADABLE 2u /* outside the address space: never planned */
 /* Results carrying only counters and clocks go to the main loop at most this often. */
 #define QUIET_REFRESH_US (5 * 1000000LL)
 
+/* One point of the device's layout: 40 bytes, as a thousand devices of a hundred points
+ * each are held at once. */
 struct slot {
 	const struct prof_point *def;
+	struct mb_pval pv; /* last reported value and quality; pv.flags: SLOT_* */
+	uint32_t off;	   /* its first register/bit in the buffer */
+	uint16_t address;  /* on the wire */
+	uint16_t req;	   /* request holding the point, NO_REQ if it cannot be read */
 	uint16_t block;
 	uint16_t instance;
-	int bit;	   /* effective bit (packed blocks), or def->bit */
-	uint32_t address;  /* on the wire */
-	int grp;	   /* index into dev_rt.grps */
-	uint32_t req;	   /* request holding the point, NO_REQ if it cannot be read */
-	uint32_t off;	   /* its first register/bit in the buffer */
-	struct hw_value v; /* last reported value */
-	enum hw_quality q;
-	int64_t t_ms;
-	bool dirty;  /* changed since the last result */
-	int64_t raw; /* last raw integer (counters, counts) */
-	bool raw_ok;
-	bool unreadable; /* outside the address space: never planned */
+	int8_t bit;  /* effective bit (packed blocks), or def->bit */
+	uint8_t grp; /* index into dev_rt.grps */
+};
+
+/* The last raw integer of a top-level point (counters, counts, clocks). */
+struct raw {
+	int64_t v;
+	bool ok;
 };
 
 struct req {
@@ -58,6 +62,7 @@ struct grp_rt {
 	bool counter_known;
 	bool stale;
 	bool has_slots;
+	int64_t read_ms; /* wall clock of its last read: the time of its points' values */
 };
 
 struct dev_rt {
@@ -66,6 +71,8 @@ struct dev_rt {
 	int *counts; /* per block: instances in the layout */
 	struct slot *slots;
 	size_t n_slots;
+	struct raw *raws; /* per top-level point (the first slots) */
+	size_t n_top;
 	struct req *reqs;
 	size_t n_reqs;
 	uint16_t *regs;
@@ -186,6 +193,8 @@ static int span_cmp_grp(const void *a, const void *b)
 /* Locates every slot of group g in the group's requests. */
 static int locate(struct dev_rt *d)
 {
+	if (d->n_reqs >= NO_REQ)
+		return -E2BIG;
 	for (size_t i = 0; i < d->n_slots; i++) {
 		struct slot *s = &d->slots[i];
 		unsigned w = prof_point_width(s->def);
@@ -196,12 +205,12 @@ static int locate(struct dev_rt *d)
 				continue;
 			if (s->address >= q->span.address &&
 			    s->address + w <= (uint32_t)q->span.address + q->span.count) {
-				s->req = (uint32_t)r;
+				s->req = (uint16_t)r;
 				s->off = q->off + (s->address - q->span.address);
 				break;
 			}
 		}
-		if (s->req == NO_REQ && !s->unreadable)
+		if (s->req == NO_REQ && !(s->pv.flags & SLOT_UNREADABLE))
 			return -EFAULT; /* the planner left a point out: a bug */
 	}
 	return 0;
@@ -249,14 +258,16 @@ static int dev_plan(struct dev_rt *d)
 		d->slots = old;
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < k; i++)
+	for (size_t i = 0; i < k; i++) {
 		d->slots[i] = (struct slot){.def = lay[i].def,
 					    .block = lay[i].block,
 					    .instance = lay[i].instance,
-					    .bit = lay[i].bit,
-					    .address = lay[i].address,
-					    .grp = grp_of(d, lay[i].group),
-					    .unreadable = lay[i].unreadable};
+					    .bit = (int8_t)lay[i].bit,
+					    .address = (uint16_t)lay[i].address,
+					    .grp = (uint8_t)grp_of(d, lay[i].group)};
+		if (lay[i].unreadable)
+			d->slots[i].pv.flags = SLOT_UNREADABLE;
+	}
 	free(lay);
 	d->n_slots = k;
 
@@ -266,11 +277,9 @@ static int dev_plan(struct dev_rt *d)
 		for (size_t j = 0; j < n_old; j++) {
 			if (old[j].def == s->def && old[j].block == s->block &&
 			    old[j].instance == s->instance) {
-				s->v = old[j].v;
-				s->q = old[j].q;
-				s->t_ms = old[j].t_ms;
-				s->raw = old[j].raw;
-				s->raw_ok = old[j].raw_ok;
+				uint8_t flags = s->pv.flags;
+				s->pv = old[j].pv;
+				s->pv.flags = flags;
 				break;
 			}
 		}
@@ -279,11 +288,11 @@ static int dev_plan(struct dev_rt *d)
 
 	for (size_t i = 0; i < k; i++) {
 		struct slot *s = &d->slots[i];
-		if (!s->unreadable)
+		if (!(s->pv.flags & SLOT_UNREADABLE))
 			continue;
 		log_err("device %s: point %s is outside the address space (address_base %d)", c->id,
 			s->def->name, c->address_base);
-		s->q = HW_Q_CONFIG_ERROR;
+		s->pv.q = HW_Q_CONFIG_ERROR;
 	}
 
 	avoid = calloc(p->n_no_read ? p->n_no_read : 1, sizeof(*avoid));
@@ -313,7 +322,7 @@ static int dev_plan(struct dev_rt *d)
 		}
 		for (size_t i = 0; i < k; i++) {
 			const struct slot *s = &d->slots[i];
-			if (s->grp != (int)g || s->unreadable)
+			if (s->grp != g || (s->pv.flags & SLOT_UNREADABLE))
 				continue;
 			spans[ns++] = (struct mb_span){s->def->table, (uint16_t)s->address,
 						       (uint16_t)prof_point_width(s->def)};
@@ -429,18 +438,31 @@ static void decode_slot(const struct dev_rt *d, const struct slot *s, struct hw_
  * reported. */
 static bool differs(const struct slot *s, const struct hw_value *nv)
 {
-	if (s->def->deadband > 0 && s->v.type != HW_V_NONE && nv->type != HW_V_NONE &&
-	    s->v.type != HW_V_BOOL && nv->type != HW_V_BOOL)
-		return fabs(hw_value_as_double(nv) - hw_value_as_double(&s->v)) >= s->def->deadband;
-	return !hw_value_equal(&s->v, nv);
+	struct hw_value ov;
+	mb_unpack(s->def, &s->pv, &ov);
+	if (s->def->deadband > 0 && ov.type != HW_V_NONE && nv->type != HW_V_NONE &&
+	    ov.type != HW_V_BOOL && nv->type != HW_V_BOOL)
+		return fabs(hw_value_as_double(nv) - hw_value_as_double(&ov)) >= s->def->deadband;
+	return !hw_value_equal(&ov, nv);
 }
 
-static void note_counter(struct dev_rt *d, struct slot *s, int64_t raw)
+/* The last raw integer of slot i, if it is a top-level point read as an integer. */
+static bool slot_raw(const struct dev_rt *d, size_t i, int64_t *raw)
 {
-	if (s->def->role != PR_CHANGE_COUNTER || !s->raw_ok || raw == s->raw)
+	if (i >= d->n_top || !d->raws[i].ok)
+		return false;
+	*raw = d->raws[i].v;
+	return true;
+}
+
+static void note_counter(struct dev_rt *d, size_t i, int64_t raw)
+{
+	const struct slot *s = &d->slots[i];
+	int64_t last;
+	if (s->def->role != PR_CHANGE_COUNTER || !slot_raw(d, i, &last) || raw == last)
 		return;
 	uint64_t width = prof_point_width(s->def) >= 2 ? 0xFFFFFFFFull : 0xFFFFull;
-	uint64_t delta = ((uint64_t)raw - (uint64_t)s->raw) & width;
+	uint64_t delta = ((uint64_t)raw - (uint64_t)last) & width;
 	if (delta > 1) {
 		d->h.missed_changes += delta - 1;
 		log_info("device %s: change counter %s jumped by %llu: %llu transition(s) not seen",
@@ -461,13 +483,13 @@ static bool update_counts(struct dev_rt *d)
 		if (blk->count_point) {
 			want = d->counts[b];
 			for (size_t i = 0; i < p->n_points; i++) {
-				const struct slot *s = &d->slots[i];
+				int64_t raw;
 				if (strcmp(p->points[i].name, blk->count_point) != 0)
 					continue;
-				if (s->raw_ok && s->q == HW_Q_GOOD)
-					want = s->raw < 0		 ? 0
-					       : s->raw > blk->max_count ? blk->max_count
-									 : (int)s->raw;
+				if (slot_raw(d, i, &raw) && d->slots[i].pv.q == HW_Q_GOOD)
+					want = raw < 0		      ? 0
+					       : raw > blk->max_count ? blk->max_count
+								      : (int)raw;
 				break;
 			}
 		}
@@ -558,10 +580,10 @@ static void mark_dirty_group(struct dev_rt *d, int g, enum hw_quality q)
 {
 	for (size_t i = 0; i < d->n_slots; i++) {
 		struct slot *s = &d->slots[i];
-		if (s->grp == g && s->q != HW_Q_CONFIG_ERROR && s->q != q &&
-		    s->v.type != HW_V_NONE) {
-			s->q = q;
-			s->dirty = true;
+		if (s->grp == g && s->pv.q != HW_Q_CONFIG_ERROR && s->pv.q != q &&
+		    s->pv.type != HW_V_NONE) {
+			s->pv.q = (uint8_t)q;
+			s->pv.flags |= SLOT_DIRTY;
 		}
 	}
 }
@@ -569,43 +591,45 @@ static void mark_dirty_group(struct dev_rt *d, int g, enum hw_quality q)
 /* Takes in what group g just read. */
 static void absorb_group(struct dev_rt *d, int g, int64_t now, int64_t t_ms)
 {
+	d->grps[g].read_ms = t_ms;
 	for (size_t i = 0; i < d->n_slots; i++) {
 		struct slot *s = &d->slots[i];
 		if (s->grp != g || s->req == NO_REQ)
 			continue;
 		if (d->reqs[s->req].refused) {
-			if (s->q != HW_Q_CONFIG_ERROR) {
-				s->q = HW_Q_CONFIG_ERROR;
-				s->dirty = true;
+			if (s->pv.q != HW_Q_CONFIG_ERROR) {
+				s->pv.q = HW_Q_CONFIG_ERROR;
+				s->pv.flags |= SLOT_DIRTY;
 			}
 			continue;
 		}
 		struct hw_value nv;
-		int64_t raw;
+		int64_t raw, last = 0;
 		bool raw_ok;
 		decode_slot(d, s, &nv, &raw, &raw_ok);
 		if (raw_ok)
-			note_counter(d, s, raw);
-		if (s->q != HW_Q_GOOD || differs(s, &nv)) {
-			s->v = nv;
-			s->dirty = true;
+			note_counter(d, i, raw);
+		if (s->pv.q != HW_Q_GOOD || differs(s, &nv)) {
+			mb_pack(s->def, &nv, &s->pv);
+			s->pv.flags |= SLOT_DIRTY;
 		}
-		s->q = HW_Q_GOOD;
-		s->t_ms = t_ms;
-		if ((int)i == d->life_slot && raw_ok && (!d->life_seen || raw != s->raw)) {
+		s->pv.q = HW_Q_GOOD;
+		if ((int)i == d->life_slot && raw_ok &&
+		    (!d->life_seen || !slot_raw(d, i, &last) || raw != last)) {
 			d->life_changed = now;
 			d->life_seen = true;
 		}
-		s->raw = raw;
-		s->raw_ok = raw_ok;
+		if (i < d->n_top)
+			d->raws[i] = (struct raw){raw, raw_ok};
 	}
 	/* A moved change counter: the groups it covers are read now. */
 	for (size_t k = 1; k < d->n_grps; k++) {
 		struct grp_rt *gr = &d->grps[k];
 		if (gr->counter_slot < 0 || d->slots[gr->counter_slot].grp != g)
 			continue;
-		const struct slot *cs = &d->slots[gr->counter_slot];
-		if (cs->raw_ok && (!gr->counter_known || cs->raw != gr->counter_seen))
+		int64_t raw;
+		if (slot_raw(d, (size_t)gr->counter_slot, &raw) &&
+		    (!gr->counter_known || raw != gr->counter_seen))
 			gr->next_due = now;
 	}
 }
@@ -624,8 +648,9 @@ static struct mb_poll_result *make_result(struct mb_bus *b, struct dev_rt *d, in
 	res->online = d->online;
 	res->frozen = d->online && d->life_slot >= 0 && d->life_seen && d->cfg->life_check_s > 0 &&
 		      now - d->life_changed >= (int64_t)d->cfg->life_check_s * 1000000;
-	res->device_time =
-	    d->time_slot >= 0 && d->slots[d->time_slot].raw_ok ? d->slots[d->time_slot].raw : -1;
+	res->device_time = -1;
+	if (d->time_slot >= 0)
+		slot_raw(d, (size_t)d->time_slot, &res->device_time);
 	res->health = d->h;
 	res->n_layout = d->n_slots;
 	/* Counters and clocks move on every read; alone they are not worth waking the
@@ -633,7 +658,7 @@ static struct mb_poll_result *make_result(struct mb_bus *b, struct dev_rt *d, in
 	bool loud = k != MB_E_NONE || d->send_full || res->online != d->delivered_online ||
 		    res->frozen != d->delivered_frozen || now - d->delivered_at >= QUIET_REFRESH_US;
 	for (size_t i = 0; i < d->n_slots && !loud; i++)
-		loud = d->slots[i].dirty && d->slots[i].def->role == PR_NONE;
+		loud = (d->slots[i].pv.flags & SLOT_DIRTY) && d->slots[i].def->role == PR_NONE;
 	if (!loud) {
 		free(res);
 		return NULL;
@@ -646,7 +671,7 @@ static struct mb_poll_result *make_result(struct mb_bus *b, struct dev_rt *d, in
 	size_t n = 0;
 	res->full = d->send_full;
 	for (size_t i = 0; i < d->n_slots; i++)
-		n += res->full || d->slots[i].dirty;
+		n += res->full || (d->slots[i].pv.flags & SLOT_DIRTY);
 	if (n) {
 		res->samples = calloc(n, sizeof(*res->samples));
 		if (!res->samples) {
@@ -656,16 +681,17 @@ static struct mb_poll_result *make_result(struct mb_bus *b, struct dev_rt *d, in
 	}
 	for (size_t i = 0; i < d->n_slots; i++) {
 		struct slot *s = &d->slots[i];
-		if (!res->full && !s->dirty)
+		if (!res->full && !(s->pv.flags & SLOT_DIRTY))
 			continue;
-		res->samples[res->n_samples++] = (struct mb_sample){.def = s->def,
-								    .index = (uint32_t)i,
-								    .block = s->block,
-								    .instance = s->instance,
-								    .q = s->q,
-								    .v = s->v,
-								    .t_ms = s->t_ms};
-		s->dirty = false;
+		res->samples[res->n_samples++] =
+		    (struct mb_sample){.def = s->def,
+				       .index = (uint32_t)i,
+				       .block = s->block,
+				       .instance = s->instance,
+				       .pv = s->pv,
+				       .t_ms = d->grps[s->grp].read_ms};
+		res->samples[res->n_samples - 1].pv.flags = 0;
+		s->pv.flags &= (uint8_t)~SLOT_DIRTY;
 	}
 	d->send_full = false;
 	return res;
@@ -744,10 +770,11 @@ static bool poll_begin(struct mb_bus *b, struct dev_rt *d, int g, int64_t now, s
 	schedule_next(b, d, gr, now);
 	/* Nothing moved since this group was read: it is still current. */
 	if (gr->counter_slot >= 0) {
-		const struct slot *cs = &d->slots[gr->counter_slot];
-		pc->counter_ok = cs->raw_ok && cs->q == HW_Q_GOOD;
-		pc->counter_at_read = cs->raw;
-		if (pc->counter_ok && gr->counter_known && cs->raw == gr->counter_seen &&
+		int64_t raw = 0;
+		pc->counter_ok = slot_raw(d, (size_t)gr->counter_slot, &raw) &&
+				 d->slots[gr->counter_slot].pv.q == HW_Q_GOOD;
+		pc->counter_at_read = raw;
+		if (pc->counter_ok && gr->counter_known && raw == gr->counter_seen &&
 		    now - gr->fresh_at < gr->refresh_us && d->online && !retry_due(d, g, now)) {
 			d->h.skipped++;
 			gr->fresh_at = now;
@@ -782,8 +809,7 @@ static struct mb_poll_result *poll_finish(struct mb_bus *b, struct dev_rt *d, in
 			int64_t cval = 0;
 			bool cok = false;
 			if (o->counter_slot >= 0) {
-				cval = d->slots[o->counter_slot].raw;
-				cok = d->slots[o->counter_slot].raw_ok;
+				cok = slot_raw(d, (size_t)o->counter_slot, &cval);
 			}
 			d->h.polls++;
 			size_t before = d->n_slots;
@@ -826,8 +852,8 @@ static struct mb_poll_result *poll_finish(struct mb_bus *b, struct dev_rt *d, in
 			d->online = false;
 			/* What was read stays, but none of it is current any more. */
 			for (size_t i = 0; i < d->n_slots; i++)
-				if (d->slots[i].q == HW_Q_GOOD || d->slots[i].q == HW_Q_STALE)
-					d->slots[i].q = HW_Q_COMM_LOST;
+				if (d->slots[i].pv.q == HW_Q_GOOD || d->slots[i].pv.q == HW_Q_STALE)
+					d->slots[i].pv.q = HW_Q_COMM_LOST;
 			for (size_t x = 0; x < d->n_grps; x++) {
 				d->grps[x].stale = false;
 				d->grps[x].counter_known = false;
@@ -1293,7 +1319,9 @@ static int dev_init(struct dev_rt *d, const struct cfg_device *c, size_t index, 
 	if (d->n_grps > 255)
 		return -EINVAL;
 	d->grps = calloc(d->n_grps, sizeof(*d->grps));
-	if (!d->counts || !d->grps)
+	d->n_top = p->n_points;
+	d->raws = calloc(d->n_top ? d->n_top : 1, sizeof(*d->raws));
+	if (!d->counts || !d->grps || !d->raws)
 		return -ENOMEM;
 	for (size_t k = 0; k < p->n_blocks; k++)
 		d->counts[k] = p->blocks[k].count_point ? 0 : p->blocks[k].count;
@@ -1422,6 +1450,7 @@ void mb_bus_stop(struct mb_bus *b)
 		dev_free_layout(&b->devs[i]);
 		free(b->devs[i].counts);
 		free(b->devs[i].grps);
+		free(b->devs[i].raws);
 	}
 	free(b->devs);
 	free(b->entries);

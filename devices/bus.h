@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "devices/decode.h"
 #include "devices/layout.h"
 #include "devices/link.h"
 #include "devices/profile.h"
@@ -22,9 +23,10 @@ struct mb_sample {
 	uint32_t index;		      /* position of the point in the device's layout */
 	uint16_t block;		      /* index into profile->blocks, or MB_TOP_LEVEL */
 	uint16_t instance;	      /* block instance, 0 for top-level points */
-	enum hw_quality q;	      /* GOOD, STALE, or CONFIG_ERROR (the device refused it) */
-	struct hw_value v;	      /* the last value read (kept when not GOOD) */
-	int64_t t_ms;		      /* wall clock of the read that produced v */
+	/* The last value read (kept when not GOOD) and its quality: GOOD, STALE, or
+	 * CONFIG_ERROR (the device refused it). mb_unpack() gives the value. */
+	struct mb_pval pv;
+	int64_t t_ms; /* wall clock of the read that produced it */
 };
 
 enum mb_err_kind { MB_E_NONE = 0, MB_E_TIMEOUT, MB_E_EXCEPTION, MB_E_IO, MB_E_INVALID };

@@ -191,3 +191,46 @@ int mb_decode_raw(const struct prof_point *p, const uint16_t *regs, int64_t *out
 	*out = iraw;
 	return 0;
 }
+
+void mb_pack(const struct prof_point *p, const struct hw_value *v, struct mb_pval *pv)
+{
+	pv->type = (uint8_t)v->type;
+	pv->i = 0;
+	switch (v->type) {
+	case HW_V_BOOL:
+		pv->b = v->b;
+		break;
+	case HW_V_INT:
+		pv->i = v->i;
+		break;
+	case HW_V_FLOAT:
+		pv->f = v->f;
+		break;
+	case HW_V_NONE:
+		break;
+	}
+	pv->label = 0;
+	for (size_t i = 0; v->label && i < p->n_enums && i < UINT16_MAX; i++)
+		if (p->enums[i].label == v->label)
+			pv->label = (uint16_t)(i + 1);
+}
+
+void mb_unpack(const struct prof_point *p, const struct mb_pval *pv, struct hw_value *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->type = (enum hw_vtype)pv->type;
+	switch (v->type) {
+	case HW_V_BOOL:
+		v->b = pv->b;
+		break;
+	case HW_V_INT:
+		v->i = pv->i;
+		break;
+	case HW_V_FLOAT:
+		v->f = pv->f;
+		break;
+	case HW_V_NONE:
+		break;
+	}
+	v->label = pv->label && pv->label <= p->n_enums ? p->enums[pv->label - 1].label : NULL;
+}

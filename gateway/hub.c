@@ -19,6 +19,7 @@ struct listener {
 
 struct hub {
 	const struct hw_config *cfg;
+	GStringChunk *keys; /* point keys, one copy each whatever the number of devices */
 	struct hub_device *devs;
 	size_t n_devs;
 	struct listener ls[HUB_MAX_LISTENERS];
@@ -31,10 +32,13 @@ const char *hub_dev_quality_name(enum hub_dev_quality q)
 	return (unsigned)q < 4 ? n[q] : "?";
 }
 
+void hub_point_value(const struct hub_point *p, struct hw_value *v)
+{
+	mb_unpack(p->def, &p->pv, v);
+}
+
 static void free_points(struct hub_device *d)
 {
-	for (size_t i = 0; i < d->n_points; i++)
-		free(d->points[i].key);
 	free(d->points);
 	d->points = NULL;
 	d->n_points = 0;
@@ -46,6 +50,7 @@ int hub_create(const struct hw_config *cfg, struct hub **out)
 	if (!h)
 		return -ENOMEM;
 	h->cfg = cfg;
+	h->keys = g_string_chunk_new(4096);
 	h->n_devs = cfg->n_devices;
 	h->devs = calloc(h->n_devs ? h->n_devs : 1, sizeof(*h->devs));
 	if (!h->devs) {
@@ -67,6 +72,7 @@ void hub_destroy(struct hub *h)
 	for (size_t i = 0; i < h->n_devs; i++)
 		free_points(&h->devs[i]);
 	free(h->devs);
+	g_string_chunk_free(h->keys);
 	free(h);
 }
 
@@ -94,35 +100,28 @@ struct hub_device *hub_device_at(struct hub *h, size_t i)
 	return i < h->n_devs ? &h->devs[i] : NULL;
 }
 
-static char *sample_key(const struct hub_device *d, const struct mb_sample *s)
+static const char *sample_key(struct hub *h, const struct hub_device *d, const struct mb_sample *s)
 {
 	if (s->block == MB_TOP_LEVEL)
-		return strdup(s->def->name);
+		return g_string_chunk_insert_const(h->keys, s->def->name);
 	const struct prof_block *b = &d->cfg->profile->blocks[s->block];
-	char *k = NULL;
-	if (asprintf(&k, "%s[%u].%s", b->name, s->instance, s->def->name) < 0)
-		return NULL;
-	return k;
+	char k[256];
+	snprintf(k, sizeof(k), "%s[%u].%s", b->name, s->instance, s->def->name);
+	return g_string_chunk_insert_const(h->keys, k);
 }
 
 /* The layout changed (a block count moved): rebuild the table from a full result,
  * keeping nothing (the result carries every point's state). */
-static int rebuild_points(struct hub_device *d, const struct mb_poll_result *r)
+static int rebuild_points(struct hub *h, struct hub_device *d, const struct mb_poll_result *r)
 {
 	struct hub_point *np = calloc(r->n_samples ? r->n_samples : 1, sizeof(*np));
 	if (!np)
 		return -ENOMEM;
 	for (size_t i = 0; i < r->n_samples; i++) {
 		np[i].def = r->samples[i].def;
-		np[i].key = sample_key(d, &r->samples[i]);
-		if (!np[i].key) {
-			for (size_t k = 0; k < i; k++)
-				free(np[k].key);
-			free(np);
-			return -ENOMEM;
-		}
+		np[i].key = sample_key(h, d, &r->samples[i]);
 		/* New points are announced once, whatever their value. */
-		np[i].changed = true;
+		np[i].pv.flags = HUB_POINT_CHANGED;
 	}
 	free_points(d);
 	d->points = np;
@@ -166,9 +165,9 @@ void hub_apply(struct hub *h, const struct mb_poll_result *r)
 		d->device_time = r->device_time;
 
 	for (size_t i = 0; i < d->n_points; i++)
-		d->points[i].changed = false;
+		d->points[i].pv.flags = 0;
 	if (r->full && !same_layout(d, r)) {
-		if (rebuild_points(d, r) < 0) {
+		if (rebuild_points(h, d, r) < 0) {
 			log_err("device %s: out of memory", d->cfg->id);
 			return;
 		}
@@ -181,25 +180,29 @@ void hub_apply(struct hub *h, const struct mb_poll_result *r)
 			continue; /* a delta for a layout this hub has not seen: the next full fixes
 				     it */
 		struct hub_point *p = &d->points[at];
-		bool moved = p->q != s->q || !hw_value_equal(&p->v, &s->v);
-		p->v = s->v;
-		p->q = s->q;
+		struct hw_value ov, nv;
+		mb_unpack(p->def, &p->pv, &ov);
+		mb_unpack(s->def, &s->pv, &nv);
+		bool moved = p->pv.q != s->pv.q || !hw_value_equal(&ov, &nv);
+		uint8_t flags = p->pv.flags;
+		p->pv = s->pv;
+		p->pv.flags = flags;
 		p->t_ms = s->t_ms;
 		if (moved && !quiet(p->def))
-			p->changed = true;
+			p->pv.flags |= HUB_POINT_CHANGED;
 	}
 	if (!r->online) {
 		/* Offline: every point keeps its last value, marked comm_lost. */
 		for (size_t i = 0; i < d->n_points; i++) {
 			struct hub_point *p = &d->points[i];
-			if (p->q != HW_Q_COMM_LOST && p->q != HW_Q_NONE) {
-				p->q = HW_Q_COMM_LOST;
-				p->changed = true;
+			if (p->pv.q != HW_Q_COMM_LOST && p->pv.q != HW_Q_NONE) {
+				p->pv.q = HW_Q_COMM_LOST;
+				p->pv.flags |= HUB_POINT_CHANGED;
 			}
 		}
 	}
 	for (size_t i = 0; i < d->n_points; i++)
-		d->n_changed += d->points[i].changed;
+		d->n_changed += hub_point_changed(&d->points[i]);
 	if (relayout)
 		d->state_changed = true;
 

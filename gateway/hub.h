@@ -9,17 +9,33 @@
 #include <stdint.h>
 
 #include "devices/bus.h"
+#include "devices/decode.h"
 #include "gateway/config.h"
 #include "gateway/value.h"
 
+/* 40 bytes a point: a hall's thousand devices of a hundred points each are held here. */
 struct hub_point {
-	char *key;		      /* "fire", or "zone[3].fire" for a block instance */
+	const char *key;	      /* "fire", or "zone[3].fire": interned, shared by devices */
 	const struct prof_point *def; /* owned by the profile */
-	struct hw_value v;
-	enum hw_quality q;
-	int64_t t_ms; /* wall clock of the read that produced v; 0 = never */
-	bool changed; /* value or quality changed in the last hub_apply */
+	int64_t t_ms;	   /* wall clock of the read that produced the value; 0 = never */
+	struct mb_pval pv; /* value and quality; pv.flags: HUB_POINT_CHANGED */
 };
+
+/* Value or quality changed in the last hub_apply. */
+#define HUB_POINT_CHANGED 1u
+
+static inline enum hw_quality hub_point_q(const struct hub_point *p)
+{
+	return (enum hw_quality)p->pv.q;
+}
+
+static inline bool hub_point_changed(const struct hub_point *p)
+{
+	return p->pv.flags & HUB_POINT_CHANGED;
+}
+
+/* The point's value, label included. */
+void hub_point_value(const struct hub_point *p, struct hw_value *v);
 
 enum hub_dev_quality { HUB_DQ_UNKNOWN = 0, HUB_DQ_GOOD, HUB_DQ_FROZEN, HUB_DQ_COMM_LOST };
 const char *hub_dev_quality_name(enum hub_dev_quality q);

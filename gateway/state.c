@@ -30,13 +30,15 @@ char *state_device_json(const struct hub_device *d, const char *site, uint64_t s
 	points = json_object();
 	for (size_t i = 0; i < d->n_points; i++) {
 		const struct hub_point *p = &d->points[i];
+		struct hw_value v;
 		json_t *o = json_object();
-		json_object_set_new(o, "v", value_json(&p->v));
-		if (p->v.label)
-			json_object_set_new(o, "label", json_string(p->v.label));
+		hub_point_value(p, &v);
+		json_object_set_new(o, "v", value_json(&v));
+		if (v.label)
+			json_object_set_new(o, "label", json_string(v.label));
 		if (p->def->unit)
 			json_object_set_new(o, "unit", json_string(p->def->unit));
-		json_object_set_new(o, "q", json_string(hw_quality_name(p->q)));
+		json_object_set_new(o, "q", json_string(hw_quality_name(hub_point_q(p))));
 		json_object_set_new(o, "t", json_integer(p->t_ms));
 		json_object_set_new(points, p->key, o);
 	}
@@ -77,36 +79,38 @@ size_t state_lp_points(GString *buf, const struct hub_device *d, const char *sit
 	for (size_t i = 0; i < d->n_points; i++) {
 		const struct hub_point *p = &d->points[i];
 		struct lp_line l;
+		struct hw_value v;
 		int64_t ts = p->t_ms;
 
-		if (only_changed && !p->changed)
+		if (only_changed && !hub_point_changed(p))
 			continue;
-		if (p->q == HW_Q_NONE)
+		if (hub_point_q(p) == HW_Q_NONE)
 			continue;
+		hub_point_value(p, &v);
 		lp_begin(&l, buf, "device_point");
 		lp_tag(&l, "device", d->cfg->id);
 		lp_tag(&l, "point", p->key);
 		lp_tag(&l, "site", site);
-		if (p->q == HW_Q_GOOD) {
-			switch (p->v.type) {
+		if (hub_point_q(p) == HW_Q_GOOD) {
+			switch (v.type) {
 			case HW_V_BOOL:
-				lp_field_bool(&l, "flag", p->v.b);
+				lp_field_bool(&l, "flag", v.b);
 				break;
 			case HW_V_INT:
-				lp_field_float(&l, "value", (double)p->v.i);
+				lp_field_float(&l, "value", (double)v.i);
 				break;
 			case HW_V_FLOAT:
-				lp_field_float(&l, "value", p->v.f);
+				lp_field_float(&l, "value", v.f);
 				break;
 			default:
 				break;
 			}
-			if (p->v.label)
-				lp_field_string(&l, "label", p->v.label);
+			if (v.label)
+				lp_field_string(&l, "label", v.label);
 		} else {
 			ts = now_ms;
 		}
-		lp_field_string(&l, "quality", hw_quality_name(p->q));
+		lp_field_string(&l, "quality", hw_quality_name(hub_point_q(p)));
 		if (lp_end(&l, ts * 1000000) >= 0)
 			n++;
 	}

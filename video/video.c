@@ -522,7 +522,9 @@ void video_on_device(struct video *v, const struct hub_device *d)
 		char *key;
 		bool on, linked = false;
 
-		if (!p->changed)
+		struct hw_value pv;
+
+		if (!hub_point_changed(p))
 			continue;
 		key = g_strdup_printf("%s:%s", d->cfg->id, p->key);
 		for (size_t c = 0; c < v->n && !linked; c++)
@@ -531,13 +533,14 @@ void video_on_device(struct video *v, const struct hub_device *d)
 			g_free(key);
 			continue;
 		}
-		on = p->q == HW_Q_GOOD && hw_value_as_double(&p->v) != 0;
+		hub_point_value(p, &pv);
+		on = hub_point_q(p) == HW_Q_GOOD && hw_value_as_double(&pv) != 0;
 		if (on && !g_hash_table_contains(v->point_on, key)) {
 			video_clip_for_event(v, key, p->t_ms ? p->t_ms : wall_ms(), NULL, NULL,
 					     NULL);
 			g_hash_table_add(v->point_on, key);
 		} else {
-			if (!on && p->q == HW_Q_GOOD)
+			if (!on && hub_point_q(p) == HW_Q_GOOD)
 				g_hash_table_remove(v->point_on, key);
 			g_free(key);
 		}
