@@ -58,19 +58,33 @@ static void print_errors(const struct cfg_errors *e)
 		fprintf(stderr, "%s\n", e->msgs[i]);
 }
 
-static void publish_device(struct app *a, const struct hub_device *d)
+/* The state of the device idx names, if the topic is still that device's (a reload
+ * may have changed the list while it waited). */
+static char *render_device(void *ud, const char *subtopic, size_t idx, size_t *len)
 {
+	struct app *a = ud;
+	const struct hub_device *d = a->hub ? hub_device_at(a->hub, idx) : NULL;
 	char topic[256];
 	char *js;
 
+	if (!d || !d->seen)
+		return NULL;
+	snprintf(topic, sizeof(topic), "device/%s/state", d->cfg->id);
+	if (strcmp(topic, subtopic) != 0)
+		return NULL;
+	js = state_device_json(d, a->cfg->site.id, ++a->seq);
+	*len = js ? strlen(js) : 0;
+	return js;
+}
+
+static void publish_device(struct app *a, const struct hub_device *d)
+{
+	char topic[256];
+
 	if (!a->mqtt || !d->seen)
 		return;
-	js = state_device_json(d, a->cfg->site.id, ++a->seq);
-	if (!js)
-		return;
 	snprintf(topic, sizeof(topic), "device/%s/state", d->cfg->id);
-	mqtt_publish(a->mqtt, topic, js, strlen(js), true);
-	free(js);
+	mqtt_publish_lazy(a->mqtt, topic, render_device, a, (size_t)(d - hub_device_at(a->hub, 0)));
 }
 
 static void submit_lines(struct app *a, GString *buf)

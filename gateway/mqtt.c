@@ -43,7 +43,7 @@ struct mqtt {
 	void *ack_ud;
 	GHashTable *inflight; /* mid -> struct flight * of messages awaiting PUBACK */
 	struct outbox *outbox;
-	GHashTable *pending;  /* subtopic -> payload (GBytes) of latest-value state to send */
+	GHashTable *pending;  /* subtopic -> struct pend: latest-value state to send */
 	GQueue pending_order; /* subtopics (owned by pending's keys), oldest first */
 	bool feeding;
 	/* The network thread. */
@@ -84,6 +84,23 @@ struct mqtt_event {
 };
 
 static void feed(struct mqtt *m);
+
+/* A retained state waiting for room in the in-flight window: its payload, or how to
+ * render it when it goes out (a thousand device states are not held as text). */
+struct pend {
+	GBytes *bytes;
+	mqtt_render_fn render;
+	void *ud;
+	size_t idx;
+};
+
+static void pend_free(gpointer p)
+{
+	struct pend *x = p;
+	if (x->bytes)
+		g_bytes_unref(x->bytes);
+	g_free(x);
+}
 static guint count_outbox_flights(struct mqtt *m);
 static int publish_mid(struct mqtt *m, const char *subtopic, const void *payload, size_t len,
 		       bool retain, int *mid, int qos);
@@ -504,8 +521,7 @@ int mqtt_create(const struct cfg_mqtt *cfg, const char *site, GMainContext *ctx,
 	g_cond_init(&m->cond);
 	m->root = g_strdup_printf("%s/%s/", cfg->topic_root, site);
 	m->inflight = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
-	m->pending =
-	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_bytes_unref);
+	m->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, pend_free);
 	g_queue_init(&m->pending_order);
 
 	m->mosq = mosquitto_new(cfg->client_id, true, m);
@@ -622,42 +638,70 @@ static void feed(struct mqtt *m)
 	}
 	while (g_hash_table_size(m->inflight) < window && !g_queue_is_empty(&m->pending_order)) {
 		char *key = g_queue_peek_head(&m->pending_order);
-		GBytes *b = g_hash_table_lookup(m->pending, key);
-		gsize n;
-		const void *d = g_bytes_get_data(b, &n);
+		struct pend *pd = g_hash_table_lookup(m->pending, key);
+		gsize n = 0;
+		char *text = NULL;
+		const void *d = NULL;
 		int mid = 0;
 
-		if (publish_mid(m, key, d, n, true, &mid, m->cfg->qos) < 0)
+		if (pd->bytes) {
+			d = g_bytes_get_data(pd->bytes, &n);
+		} else {
+			text = pd->render(pd->ud, key, pd->idx, &n);
+			d = text;
+		}
+		if (d && publish_mid(m, key, d, n, true, &mid, m->cfg->qos) < 0) {
+			free(text);
 			break;
+		}
+		free(text);
 		g_queue_pop_head(&m->pending_order);
 		g_hash_table_remove(m->pending, key);
+		if (!d)
+			continue; /* nothing to say any more */
 		if (m->cfg->qos > 0)
 			track(m, mid, 0, 0, false);
 	}
 	m->feeding = false;
 }
 
-int mqtt_publish(struct mqtt *m, const char *subtopic, const void *payload, size_t len, bool retain)
+/* Latest value per topic: an older state still waiting is replaced. */
+static int queue_state(struct mqtt *m, const char *subtopic, const struct pend *p)
 {
 	char *key;
+	struct pend *np = g_memdup2(p, sizeof(*p));
 
+	if (!g_hash_table_contains(m->pending, subtopic)) {
+		key = g_strdup(subtopic);
+		g_hash_table_insert(m->pending, key, np);
+		g_queue_push_tail(&m->pending_order, key);
+	} else {
+		/* insert keeps the existing key (the queue points at it) and frees ours */
+		g_hash_table_insert(m->pending, g_strdup(subtopic), np);
+	}
+	feed(m);
+	return 0;
+}
+
+int mqtt_publish(struct mqtt *m, const char *subtopic, const void *payload, size_t len, bool retain)
+{
 	if (!retain)
 		return publish_mid(m, subtopic, payload, len, retain, NULL, m->cfg->qos);
 	if (!g_atomic_int_get(&m->connected)) {
 		m->st.skipped++;
 		return -ENOTCONN;
 	}
-	/* Latest value per topic: an older payload still waiting is replaced. */
-	if (!g_hash_table_contains(m->pending, subtopic)) {
-		key = g_strdup(subtopic);
-		g_hash_table_insert(m->pending, key, g_bytes_new(payload, len));
-		g_queue_push_tail(&m->pending_order, key);
-	} else {
-		/* insert keeps the existing key (the queue points at it) and frees ours */
-		g_hash_table_insert(m->pending, g_strdup(subtopic), g_bytes_new(payload, len));
+	return queue_state(m, subtopic, &(struct pend){.bytes = g_bytes_new(payload, len)});
+}
+
+int mqtt_publish_lazy(struct mqtt *m, const char *subtopic, mqtt_render_fn render, void *ud,
+		      size_t idx)
+{
+	if (!g_atomic_int_get(&m->connected)) {
+		m->st.skipped++;
+		return -ENOTCONN;
 	}
-	feed(m);
-	return 0;
+	return queue_state(m, subtopic, &(struct pend){.render = render, .ud = ud, .idx = idx});
 }
 
 void mqtt_set_outbox(struct mqtt *m, struct outbox *ob)

@@ -63,6 +63,15 @@ int mqtt_create(const struct cfg_mqtt *cfg, const char *site, GMainContext *ctx,
  * when no session is up (the message is not queued), or -EIO. */
 int mqtt_publish(struct mqtt *m, const char *subtopic, const void *payload, size_t len,
 		 bool retain);
+/* Renders the retained state of subtopic (idx: the caller's hint of which one) when
+ * it goes out: a malloc'd payload and its length, or NULL when there is nothing to
+ * send any more. Runs on the client's context. */
+typedef char *(*mqtt_render_fn)(void *ud, const char *subtopic, size_t idx, size_t *len);
+/* Like mqtt_publish with retain, but the payload is rendered only when the in-flight
+ * window has room for it, so a burst of states (every device at a heartbeat or a
+ * reconnect) waits as a list of topics, not as text; the newest call per topic wins. */
+int mqtt_publish_lazy(struct mqtt *m, const char *subtopic, mqtt_render_fn render, void *ud,
+		      size_t idx);
 /* Gives the client the durable outbox it sends mqtt_enqueue'd messages from (transfer
  * none: it must outlive the client). Call once, before the first mqtt_enqueue. */
 void mqtt_set_outbox(struct mqtt *m, struct outbox *ob);
