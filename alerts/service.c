@@ -552,11 +552,11 @@ void alert_service_on_device(struct alert_service *s, const struct hub_device *d
 		return;
 	for (size_t i = 0; i < d->n_points; i++) {
 		const struct hub_point *p = &d->points[i];
-		pts[i] = (struct alert_point_in){.key = p->key,
-						 .cls = p->def->cls,
+		pts[i] = (struct alert_point_in){.key = hub_point_key(d, i),
+						 .cls = hub_point_def(d, i)->cls,
 						 .q = hub_point_q(p),
 						 .changed = hub_point_changed(p)};
-		hub_point_value(p, &pts[i].v);
+		hub_point_value(d, i, &pts[i].v);
 	}
 	s->now = wall_ms();
 	alert_engine_update(s->engine, &in, s->now);

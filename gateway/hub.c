@@ -20,6 +20,7 @@ struct listener {
 struct hub {
 	const struct hw_config *cfg;
 	GStringChunk *keys; /* point keys, one copy each whatever the number of devices */
+	GPtrArray *layouts; /* struct hub_layout, shared by the devices */
 	struct hub_device *devs;
 	size_t n_devs;
 	struct listener ls[HUB_MAX_LISTENERS];
@@ -32,9 +33,19 @@ const char *hub_dev_quality_name(enum hub_dev_quality q)
 	return (unsigned)q < 4 ? n[q] : "?";
 }
 
-void hub_point_value(const struct hub_point *p, struct hw_value *v)
+void hub_point_value(const struct hub_device *d, size_t i, struct hw_value *v)
 {
-	mb_unpack(p->def, &p->pv, v);
+	mb_unpack(d->layout->defs[i], &d->points[i].pv, v);
+}
+
+static void layout_free(gpointer p)
+{
+	struct hub_layout *l = p;
+	free(l->defs);
+	free(l->keys);
+	free(l->blocks);
+	free(l->instances);
+	free(l);
 }
 
 static void free_points(struct hub_device *d)
@@ -51,6 +62,7 @@ int hub_create(const struct hw_config *cfg, struct hub **out)
 		return -ENOMEM;
 	h->cfg = cfg;
 	h->keys = g_string_chunk_new(4096);
+	h->layouts = g_ptr_array_new_with_free_func(layout_free);
 	h->n_devs = cfg->n_devices;
 	h->devs = calloc(h->n_devs ? h->n_devs : 1, sizeof(*h->devs));
 	if (!h->devs) {
@@ -73,6 +85,7 @@ void hub_destroy(struct hub *h)
 		free_points(&h->devs[i]);
 	free(h->devs);
 	g_string_chunk_free(h->keys);
+	g_ptr_array_free(h->layouts, TRUE);
 	free(h);
 }
 
@@ -110,33 +123,64 @@ static const char *sample_key(struct hub *h, const struct hub_device *d, const s
 	return g_string_chunk_insert_const(h->keys, k);
 }
 
-/* The layout changed (a block count moved): rebuild the table from a full result,
- * keeping nothing (the result carries every point's state). */
-static int rebuild_points(struct hub *h, struct hub_device *d, const struct mb_poll_result *r)
+static bool layout_is(const struct hub_layout *l, const struct mb_poll_result *r)
 {
-	struct hub_point *np = calloc(r->n_samples ? r->n_samples : 1, sizeof(*np));
-	if (!np)
-		return -ENOMEM;
-	for (size_t i = 0; i < r->n_samples; i++) {
-		np[i].def = r->samples[i].def;
-		np[i].key = sample_key(h, d, &r->samples[i]);
-		/* New points are announced once, whatever their value. */
-		np[i].pv.flags = HUB_POINT_CHANGED;
+	if (l->n != r->n_samples)
+		return false;
+	for (size_t i = 0; i < l->n; i++) {
+		const struct mb_sample *s = &r->samples[i];
+		if (l->defs[i] != s->def || l->blocks[i] != s->block ||
+		    l->instances[i] != s->instance)
+			return false;
 	}
-	free_points(d);
-	d->points = np;
-	d->n_points = r->n_samples;
-	return 0;
+	return true;
 }
 
-static bool same_layout(const struct hub_device *d, const struct mb_poll_result *r)
+/* The layout of a full result: one already known, or a new one. */
+static const struct hub_layout *layout_of(struct hub *h, const struct hub_device *d,
+					  const struct mb_poll_result *r)
 {
-	if (d->n_points != r->n_samples)
-		return false;
-	for (size_t i = 0; i < r->n_samples; i++)
-		if (d->points[i].def != r->samples[i].def)
-			return false;
-	return true;
+	for (guint i = 0; i < h->layouts->len; i++)
+		if (layout_is(h->layouts->pdata[i], r))
+			return h->layouts->pdata[i];
+	struct hub_layout *l = calloc(1, sizeof(*l));
+	size_t n = r->n_samples ? r->n_samples : 1;
+	if (!l)
+		return NULL;
+	l->n = r->n_samples;
+	l->defs = calloc(n, sizeof(*l->defs));
+	l->keys = calloc(n, sizeof(*l->keys));
+	l->blocks = calloc(n, sizeof(*l->blocks));
+	l->instances = calloc(n, sizeof(*l->instances));
+	if (!l->defs || !l->keys || !l->blocks || !l->instances) {
+		layout_free(l);
+		return NULL;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		l->defs[i] = r->samples[i].def;
+		l->keys[i] = sample_key(h, d, &r->samples[i]);
+		l->blocks[i] = r->samples[i].block;
+		l->instances[i] = r->samples[i].instance;
+	}
+	g_ptr_array_add(h->layouts, l);
+	return l;
+}
+
+/* The layout changed (a block count moved): rebuild the table from a full result,
+ * keeping nothing (the result carries every point's state). */
+static int rebuild_points(struct hub_device *d, const struct hub_layout *l)
+{
+	struct hub_point *np = calloc(l->n ? l->n : 1, sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	/* New points are announced once, whatever their value. */
+	for (size_t i = 0; i < l->n; i++)
+		np[i].pv.flags = HUB_POINT_CHANGED;
+	free_points(d);
+	d->layout = l;
+	d->points = np;
+	d->n_points = l->n;
+	return 0;
 }
 
 /* Counters and clocks move all the time: their values are kept current but are not
@@ -166,8 +210,9 @@ void hub_apply(struct hub *h, const struct mb_poll_result *r)
 
 	for (size_t i = 0; i < d->n_points; i++)
 		d->points[i].pv.flags = 0;
-	if (r->full && !same_layout(d, r)) {
-		if (rebuild_points(h, d, r) < 0) {
+	if (r->full && !(d->layout && layout_is(d->layout, r))) {
+		const struct hub_layout *l = layout_of(h, d, r);
+		if (!l || rebuild_points(d, l) < 0) {
 			log_err("device %s: out of memory", d->cfg->id);
 			return;
 		}
@@ -176,19 +221,19 @@ void hub_apply(struct hub *h, const struct mb_poll_result *r)
 	for (size_t i = 0; i < r->n_samples; i++) {
 		const struct mb_sample *s = &r->samples[i];
 		size_t at = r->full ? i : s->index;
-		if (at >= d->n_points || d->points[at].def != s->def)
+		if (at >= d->n_points || d->layout->defs[at] != s->def)
 			continue; /* a delta for a layout this hub has not seen: the next full fixes
 				     it */
 		struct hub_point *p = &d->points[at];
 		struct hw_value ov, nv;
-		mb_unpack(p->def, &p->pv, &ov);
+		mb_unpack(s->def, &p->pv, &ov);
 		mb_unpack(s->def, &s->pv, &nv);
 		bool moved = p->pv.q != s->pv.q || !hw_value_equal(&ov, &nv);
 		uint8_t flags = p->pv.flags;
 		p->pv = s->pv;
 		p->pv.flags = flags;
 		p->t_ms = s->t_ms;
-		if (moved && !quiet(p->def))
+		if (moved && !quiet(s->def))
 			p->pv.flags |= HUB_POINT_CHANGED;
 	}
 	if (!r->online) {

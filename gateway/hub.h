@@ -13,10 +13,18 @@
 #include "gateway/config.h"
 #include "gateway/value.h"
 
-/* 40 bytes a point: a hall's thousand devices of a hundred points each are held here. */
+/* The points of a device's layout: shared by every device with the same profile and
+ * block counts (a hall's thousand panels of one model have one). */
+struct hub_layout {
+	size_t n;
+	const struct prof_point **defs; /* owned by the profile */
+	const char **keys;		/* "fire", or "zone[3].fire" */
+	uint16_t *blocks;		/* block index or MB_TOP_LEVEL, per point */
+	uint16_t *instances;
+};
+
+/* What changes of a point: 24 bytes. Its name and definition are in the layout. */
 struct hub_point {
-	const char *key;	      /* "fire", or "zone[3].fire": interned, shared by devices */
-	const struct prof_point *def; /* owned by the profile */
 	int64_t t_ms;	   /* wall clock of the read that produced the value; 0 = never */
 	struct mb_pval pv; /* value and quality; pv.flags: HUB_POINT_CHANGED */
 };
@@ -34,9 +42,6 @@ static inline bool hub_point_changed(const struct hub_point *p)
 	return p->pv.flags & HUB_POINT_CHANGED;
 }
 
-/* The point's value, label included. */
-void hub_point_value(const struct hub_point *p, struct hw_value *v);
-
 enum hub_dev_quality { HUB_DQ_UNKNOWN = 0, HUB_DQ_GOOD, HUB_DQ_FROZEN, HUB_DQ_COMM_LOST };
 const char *hub_dev_quality_name(enum hub_dev_quality q);
 
@@ -50,11 +55,25 @@ struct hub_device {
 	int64_t device_time; /* -1 when unknown */
 	enum mb_err_kind last_err;
 	struct mb_health health;
-	struct hub_point *points;
+	const struct hub_layout *layout; /* NULL until the first full result */
+	struct hub_point *points;	 /* layout->n of them */
 	size_t n_points;
 	size_t n_changed;   /* points with changed set by the last hub_apply */
 	bool state_changed; /* online, frozen or quality changed in the last hub_apply */
 };
+
+static inline const char *hub_point_key(const struct hub_device *d, size_t i)
+{
+	return d->layout->keys[i];
+}
+
+static inline const struct prof_point *hub_point_def(const struct hub_device *d, size_t i)
+{
+	return d->layout->defs[i];
+}
+
+/* The value of point i of d, label included. */
+void hub_point_value(const struct hub_device *d, size_t i, struct hw_value *v);
 
 struct hub;
 

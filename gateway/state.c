@@ -32,15 +32,15 @@ char *state_device_json(const struct hub_device *d, const char *site, uint64_t s
 		const struct hub_point *p = &d->points[i];
 		struct hw_value v;
 		json_t *o = json_object();
-		hub_point_value(p, &v);
+		hub_point_value(d, i, &v);
 		json_object_set_new(o, "v", value_json(&v));
 		if (v.label)
 			json_object_set_new(o, "label", json_string(v.label));
-		if (p->def->unit)
-			json_object_set_new(o, "unit", json_string(p->def->unit));
+		if (hub_point_def(d, i)->unit)
+			json_object_set_new(o, "unit", json_string(hub_point_def(d, i)->unit));
 		json_object_set_new(o, "q", json_string(hw_quality_name(hub_point_q(p))));
 		json_object_set_new(o, "t", json_integer(p->t_ms));
-		json_object_set_new(points, p->key, o);
+		json_object_set_new(points, hub_point_key(d, i), o);
 	}
 	health = json_pack("{s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:I, s:f, s:f, s:s, s:I}",
 			   "polls", (json_int_t)h->polls, "requests", (json_int_t)h->requests,
@@ -86,10 +86,10 @@ size_t state_lp_points(GString *buf, const struct hub_device *d, const char *sit
 			continue;
 		if (hub_point_q(p) == HW_Q_NONE)
 			continue;
-		hub_point_value(p, &v);
+		hub_point_value(d, i, &v);
 		lp_begin(&l, buf, "device_point");
 		lp_tag(&l, "device", d->cfg->id);
-		lp_tag(&l, "point", p->key);
+		lp_tag(&l, "point", hub_point_key(d, i));
 		lp_tag(&l, "site", site);
 		if (hub_point_q(p) == HW_Q_GOOD) {
 			switch (v.type) {
