@@ -526,14 +526,14 @@ void video_on_device(struct video *v, const struct hub_device *d)
 
 		if (!hub_point_changed(p))
 			continue;
-		key = g_strdup_printf("%s:%s", d->cfg->id, p->key);
+		key = g_strdup_printf("%s:%s", d->cfg->id, hub_point_key(d, i));
 		for (size_t c = 0; c < v->n && !linked; c++)
 			linked = links(camera_cfg(v->cams[c]), key);
 		if (!linked) {
 			g_free(key);
 			continue;
 		}
-		hub_point_value(p, &pv);
+		hub_point_value(d, i, &pv);
 		on = hub_point_q(p) == HW_Q_GOOD && hw_value_as_double(&pv) != 0;
 		if (on && !g_hash_table_contains(v->point_on, key)) {
 			video_clip_for_event(v, key, p->t_ms ? p->t_ms : wall_ms(), NULL, NULL,
