@@ -23,18 +23,22 @@
 /* Results carrying only counters and clocks go to the main loop at most this often. */
 #define QUIET_REFRESH_US (5 * 1000000LL)
 
-/* One point of the device's layout: 40 bytes, as a thousand devices of a hundred points
- * each are held at once. */
+/* What changes of one point of a device: 24 bytes, as a thousand devices of a hundred
+ * points each are held at once. Where the point is (definition, address, group...) is
+ * in the layout, d->lay[i], shared by the bus's devices of one profile and counts. */
 struct slot {
-	const struct prof_point *def;
 	struct mb_pval pv; /* last reported value and quality; pv.flags: SLOT_* */
 	uint32_t off;	   /* its first register/bit in the buffer */
-	uint16_t address;  /* on the wire */
 	uint16_t req;	   /* request holding the point, NO_REQ if it cannot be read */
-	uint16_t block;
-	uint16_t instance;
-	int8_t bit;  /* effective bit (packed blocks), or def->bit */
-	uint8_t grp; /* index into dev_rt.grps */
+};
+
+/* A layout built for one profile, address base and block counts. */
+struct lay_cache {
+	const struct profile *p;
+	int address_base;
+	int *counts;
+	struct mb_lpoint *lay;
+	size_t n;
 };
 
 /* The last raw integer of a top-level point (counters, counts, clocks). */
@@ -68,7 +72,8 @@ struct grp_rt {
 struct dev_rt {
 	const struct cfg_device *cfg;
 	size_t index;
-	int *counts; /* per block: instances in the layout */
+	int *counts;		     /* per block: instances in the layout */
+	const struct mb_lpoint *lay; /* n_slots points, in the bus's layout cache */
 	struct slot *slots;
 	size_t n_slots;
 	struct raw *raws; /* per top-level point (the first slots) */
@@ -125,8 +130,9 @@ struct mb_bus {
 	struct sched_entry *entries;
 	uint32_t *entry_ref; /* device << 8 | group of each entry */
 	size_t n_entries;
-	int64_t epoch; /* monotonic us: groups of one interval are due together on its grid */
-	int pipeline;  /* requests in flight on the link (TCP) */
+	int64_t epoch;	    /* monotonic us: groups of one interval are due together on its grid */
+	GPtrArray *layouts; /* struct lay_cache: shared by devices of one profile and counts */
+	int pipeline;	    /* requests in flight on the link (TCP) */
 };
 
 const char *mb_err_kind_name(enum mb_err_kind k)
@@ -174,9 +180,10 @@ static void dev_free_layout(struct dev_rt *d)
 	d->n_slots = d->n_reqs = 0;
 }
 
-static int grp_of(const struct dev_rt *d, int pgroup)
+/* The group (index into dev_rt.grps) of point i. */
+static int grp_of(const struct dev_rt *d, size_t i)
 {
-	(void)d;
+	int pgroup = d->lay[i].group;
 	return pgroup < 0 ? 0 : pgroup + 1;
 }
 
@@ -197,16 +204,17 @@ static int locate(struct dev_rt *d)
 		return -E2BIG;
 	for (size_t i = 0; i < d->n_slots; i++) {
 		struct slot *s = &d->slots[i];
-		unsigned w = prof_point_width(s->def);
+		const struct mb_lpoint *L = &d->lay[i];
+		unsigned w = prof_point_width(L->def);
 		s->req = NO_REQ;
 		for (size_t r = 0; r < d->n_reqs; r++) {
 			const struct req *q = &d->reqs[r];
-			if (q->grp != s->grp || q->span.table != s->def->table)
+			if (q->grp != grp_of(d, i) || q->span.table != L->def->table)
 				continue;
-			if (s->address >= q->span.address &&
-			    s->address + w <= (uint32_t)q->span.address + q->span.count) {
+			if (L->address >= q->span.address &&
+			    L->address + w <= (uint32_t)q->span.address + q->span.count) {
 				s->req = (uint16_t)r;
-				s->off = q->off + (s->address - q->span.address);
+				s->off = q->off + (L->address - q->span.address);
 				break;
 			}
 		}
@@ -237,46 +245,76 @@ static int alloc_buffers(struct dev_rt *d)
 	return d->regs && d->bits ? 0 : -ENOMEM;
 }
 
+static void lay_cache_free(gpointer p)
+{
+	struct lay_cache *lc = p;
+	free(lc->counts);
+	free(lc->lay);
+	free(lc);
+}
+
+/* The layout of d with its current counts: one the bus already has, or a new one. */
+static const struct mb_lpoint *layout_for(struct mb_bus *b, const struct dev_rt *d, size_t *n)
+{
+	const struct profile *p = d->cfg->profile;
+	size_t nb = p->n_blocks ? p->n_blocks : 1;
+
+	for (guint i = 0; i < b->layouts->len; i++) {
+		const struct lay_cache *lc = b->layouts->pdata[i];
+		if (lc->p == p && lc->address_base == d->cfg->address_base &&
+		    memcmp(lc->counts, d->counts, nb * sizeof(int)) == 0) {
+			*n = lc->n;
+			return lc->lay;
+		}
+	}
+	struct lay_cache *lc = calloc(1, sizeof(*lc));
+	if (!lc)
+		return NULL;
+	lc->p = p;
+	lc->address_base = d->cfg->address_base;
+	lc->counts = malloc(nb * sizeof(int));
+	if (!lc->counts || mb_layout_build(p, d->counts, lc->address_base, &lc->lay, &lc->n) < 0) {
+		lay_cache_free(lc);
+		return NULL;
+	}
+	memcpy(lc->counts, d->counts, nb * sizeof(int));
+	g_ptr_array_add(b->layouts, lc);
+	*n = lc->n;
+	return lc->lay;
+}
+
 /* Builds the layout (every point, block instances by the current counts) and a read
  * plan per group. Keeps the last values of points that remain. */
-static int dev_plan(struct dev_rt *d)
+static int dev_plan(struct mb_bus *b, struct dev_rt *d)
 {
 	const struct cfg_device *c = d->cfg;
 	const struct profile *p = c->profile;
 	struct slot *old = d->slots;
+	const struct mb_lpoint *old_lay = d->lay;
 	size_t n_old = d->n_slots, k = 0;
 	struct mb_span *avoid = NULL;
 	int rc = 0;
 
-	struct mb_lpoint *lay = NULL;
-	rc = mb_layout_build(p, d->counts, c->address_base, &lay, &k);
-	if (rc < 0)
-		return rc;
+	const struct mb_lpoint *lay = layout_for(b, d, &k);
+	if (!lay)
+		return -ENOMEM;
 	d->slots = calloc(k ? k : 1, sizeof(*d->slots));
 	if (!d->slots) {
-		free(lay);
 		d->slots = old;
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < k; i++) {
-		d->slots[i] = (struct slot){.def = lay[i].def,
-					    .block = lay[i].block,
-					    .instance = lay[i].instance,
-					    .bit = (int8_t)lay[i].bit,
-					    .address = (uint16_t)lay[i].address,
-					    .grp = (uint8_t)grp_of(d, lay[i].group)};
+	d->lay = lay;
+	for (size_t i = 0; i < k; i++)
 		if (lay[i].unreadable)
 			d->slots[i].pv.flags = SLOT_UNREADABLE;
-	}
-	free(lay);
 	d->n_slots = k;
 
 	/* Carry over what is known of points that stay. */
 	for (size_t i = 0; i < k && old; i++) {
 		struct slot *s = &d->slots[i];
 		for (size_t j = 0; j < n_old; j++) {
-			if (old[j].def == s->def && old[j].block == s->block &&
-			    old[j].instance == s->instance) {
+			if (old_lay[j].def == lay[i].def && old_lay[j].block == lay[i].block &&
+			    old_lay[j].instance == lay[i].instance) {
 				uint8_t flags = s->pv.flags;
 				s->pv = old[j].pv;
 				s->pv.flags = flags;
@@ -291,7 +329,7 @@ static int dev_plan(struct dev_rt *d)
 		if (!(s->pv.flags & SLOT_UNREADABLE))
 			continue;
 		log_err("device %s: point %s is outside the address space (address_base %d)", c->id,
-			s->def->name, c->address_base);
+			lay[i].def->name, c->address_base);
 		s->pv.q = HW_Q_CONFIG_ERROR;
 	}
 
@@ -321,11 +359,11 @@ static int dev_plan(struct dev_rt *d)
 			break;
 		}
 		for (size_t i = 0; i < k; i++) {
-			const struct slot *s = &d->slots[i];
-			if (s->grp != g || (s->pv.flags & SLOT_UNREADABLE))
+			const struct mb_lpoint *L = &d->lay[i];
+			if (grp_of(d, i) != (int)g || L->unreadable)
 				continue;
-			spans[ns++] = (struct mb_span){s->def->table, (uint16_t)s->address,
-						       (uint16_t)prof_point_width(s->def)};
+			spans[ns++] = (struct mb_span){L->def->table, (uint16_t)L->address,
+						       (uint16_t)prof_point_width(L->def)};
 		}
 		d->grps[g].has_slots = ns > 0;
 		rc = mb_plan_build(spans, ns, &lim, &out, &nout);
@@ -378,13 +416,13 @@ static bool split_request(struct dev_rt *d, size_t r)
 	uint32_t mid = lo + q->span.count / 2;
 
 	for (size_t i = 0; i < d->n_slots; i++) {
-		const struct slot *s = &d->slots[i];
-		if (s->req != r || s->address <= lo)
+		uint32_t a = d->lay[i].address;
+		if (d->slots[i].req != r || a <= lo)
 			continue;
-		uint32_t dist = s->address > mid ? s->address - mid : mid - s->address;
+		uint32_t dist = a > mid ? a - mid : mid - a;
 		if (dist < best) {
 			best = dist;
-			cut = s->address;
+			cut = a;
 		}
 	}
 	if (!cut)
@@ -412,37 +450,40 @@ static bool split_request(struct dev_rt *d, size_t r)
 
 /* ---- polling ---- */
 
-static void decode_slot(const struct dev_rt *d, const struct slot *s, struct hw_value *v,
-			int64_t *raw, bool *raw_ok)
+static void decode_slot(const struct dev_rt *d, size_t i, struct hw_value *v, int64_t *raw,
+			bool *raw_ok)
 {
+	const struct slot *s = &d->slots[i];
+	const struct mb_lpoint *L = &d->lay[i];
 	*raw_ok = false;
-	if (is_bit_table(s->def->table)) {
-		mb_decode_bit(s->def, d->bits[s->off], v);
+	if (is_bit_table(L->def->table)) {
+		mb_decode_bit(L->def, d->bits[s->off], v);
 		*raw = d->bits[s->off] ? 1 : 0;
 		*raw_ok = true;
 		return;
 	}
 	const uint16_t *regs = d->regs + s->off;
-	if (s->bit != s->def->bit) {
-		struct prof_point tmp = *s->def;
-		tmp.bit = s->bit;
+	if (L->bit != L->def->bit) {
+		struct prof_point tmp = *L->def;
+		tmp.bit = L->bit;
 		mb_decode_regs(&tmp, regs, v);
 		*raw_ok = mb_decode_raw(&tmp, regs, raw) == 0;
 		return;
 	}
-	mb_decode_regs(s->def, regs, v);
-	*raw_ok = mb_decode_raw(s->def, regs, raw) == 0;
+	mb_decode_regs(L->def, regs, v);
+	*raw_ok = mb_decode_raw(L->def, regs, raw) == 0;
 }
 
 /* A new value is a change unless it is within the point's deadband of the last one
  * reported. */
-static bool differs(const struct slot *s, const struct hw_value *nv)
+static bool differs(const struct dev_rt *d, size_t i, const struct hw_value *nv)
 {
+	const struct prof_point *def = d->lay[i].def;
 	struct hw_value ov;
-	mb_unpack(s->def, &s->pv, &ov);
-	if (s->def->deadband > 0 && ov.type != HW_V_NONE && nv->type != HW_V_NONE &&
+	mb_unpack(def, &d->slots[i].pv, &ov);
+	if (def->deadband > 0 && ov.type != HW_V_NONE && nv->type != HW_V_NONE &&
 	    ov.type != HW_V_BOOL && nv->type != HW_V_BOOL)
-		return fabs(hw_value_as_double(nv) - hw_value_as_double(&ov)) >= s->def->deadband;
+		return fabs(hw_value_as_double(nv) - hw_value_as_double(&ov)) >= def->deadband;
 	return !hw_value_equal(&ov, nv);
 }
 
@@ -457,16 +498,16 @@ static bool slot_raw(const struct dev_rt *d, size_t i, int64_t *raw)
 
 static void note_counter(struct dev_rt *d, size_t i, int64_t raw)
 {
-	const struct slot *s = &d->slots[i];
+	const struct prof_point *def = d->lay[i].def;
 	int64_t last;
-	if (s->def->role != PR_CHANGE_COUNTER || !slot_raw(d, i, &last) || raw == last)
+	if (def->role != PR_CHANGE_COUNTER || !slot_raw(d, i, &last) || raw == last)
 		return;
-	uint64_t width = prof_point_width(s->def) >= 2 ? 0xFFFFFFFFull : 0xFFFFull;
+	uint64_t width = prof_point_width(def) >= 2 ? 0xFFFFFFFFull : 0xFFFFull;
 	uint64_t delta = ((uint64_t)raw - (uint64_t)last) & width;
 	if (delta > 1) {
 		d->h.missed_changes += delta - 1;
 		log_info("device %s: change counter %s jumped by %llu: %llu transition(s) not seen",
-			 d->cfg->id, s->def->name, (unsigned long long)delta,
+			 d->cfg->id, def->name, (unsigned long long)delta,
 			 (unsigned long long)(delta - 1));
 	}
 }
@@ -580,7 +621,7 @@ static void mark_dirty_group(struct dev_rt *d, int g, enum hw_quality q)
 {
 	for (size_t i = 0; i < d->n_slots; i++) {
 		struct slot *s = &d->slots[i];
-		if (s->grp == g && s->pv.q != HW_Q_CONFIG_ERROR && s->pv.q != q &&
+		if (grp_of(d, i) == g && s->pv.q != HW_Q_CONFIG_ERROR && s->pv.q != q &&
 		    s->pv.type != HW_V_NONE) {
 			s->pv.q = (uint8_t)q;
 			s->pv.flags |= SLOT_DIRTY;
@@ -594,7 +635,7 @@ static void absorb_group(struct dev_rt *d, int g, int64_t now, int64_t t_ms)
 	d->grps[g].read_ms = t_ms;
 	for (size_t i = 0; i < d->n_slots; i++) {
 		struct slot *s = &d->slots[i];
-		if (s->grp != g || s->req == NO_REQ)
+		if (grp_of(d, i) != g || s->req == NO_REQ)
 			continue;
 		if (d->reqs[s->req].refused) {
 			if (s->pv.q != HW_Q_CONFIG_ERROR) {
@@ -606,11 +647,11 @@ static void absorb_group(struct dev_rt *d, int g, int64_t now, int64_t t_ms)
 		struct hw_value nv;
 		int64_t raw, last = 0;
 		bool raw_ok;
-		decode_slot(d, s, &nv, &raw, &raw_ok);
+		decode_slot(d, i, &nv, &raw, &raw_ok);
 		if (raw_ok)
 			note_counter(d, i, raw);
-		if (s->pv.q != HW_Q_GOOD || differs(s, &nv)) {
-			mb_pack(s->def, &nv, &s->pv);
+		if (s->pv.q != HW_Q_GOOD || differs(d, i, &nv)) {
+			mb_pack(d->lay[i].def, &nv, &s->pv);
 			s->pv.flags |= SLOT_DIRTY;
 		}
 		s->pv.q = HW_Q_GOOD;
@@ -625,7 +666,7 @@ static void absorb_group(struct dev_rt *d, int g, int64_t now, int64_t t_ms)
 	/* A moved change counter: the groups it covers are read now. */
 	for (size_t k = 1; k < d->n_grps; k++) {
 		struct grp_rt *gr = &d->grps[k];
-		if (gr->counter_slot < 0 || d->slots[gr->counter_slot].grp != g)
+		if (gr->counter_slot < 0 || grp_of(d, (size_t)gr->counter_slot) != g)
 			continue;
 		int64_t raw;
 		if (slot_raw(d, (size_t)gr->counter_slot, &raw) &&
@@ -658,7 +699,7 @@ static struct mb_poll_result *make_result(struct mb_bus *b, struct dev_rt *d, in
 	bool loud = k != MB_E_NONE || d->send_full || res->online != d->delivered_online ||
 		    res->frozen != d->delivered_frozen || now - d->delivered_at >= QUIET_REFRESH_US;
 	for (size_t i = 0; i < d->n_slots && !loud; i++)
-		loud = (d->slots[i].pv.flags & SLOT_DIRTY) && d->slots[i].def->role == PR_NONE;
+		loud = (d->slots[i].pv.flags & SLOT_DIRTY) && d->lay[i].def->role == PR_NONE;
 	if (!loud) {
 		free(res);
 		return NULL;
@@ -684,12 +725,12 @@ static struct mb_poll_result *make_result(struct mb_bus *b, struct dev_rt *d, in
 		if (!res->full && !(s->pv.flags & SLOT_DIRTY))
 			continue;
 		res->samples[res->n_samples++] =
-		    (struct mb_sample){.def = s->def,
+		    (struct mb_sample){.def = d->lay[i].def,
 				       .index = (uint32_t)i,
-				       .block = s->block,
-				       .instance = s->instance,
+				       .block = d->lay[i].block,
+				       .instance = d->lay[i].instance,
 				       .pv = s->pv,
-				       .t_ms = d->grps[s->grp].read_ms};
+				       .t_ms = d->grps[grp_of(d, i)].read_ms};
 		res->samples[res->n_samples - 1].pv.flags = 0;
 		s->pv.flags &= (uint8_t)~SLOT_DIRTY;
 	}
@@ -745,7 +786,7 @@ static enum mb_err_kind absorb_and_relayout(struct mb_bus *b, struct dev_rt *d, 
 	absorb_group(d, g, now, g_get_real_time() / 1000);
 	if (!update_counts(d))
 		return MB_E_NONE;
-	if (dev_plan(d) < 0)
+	if (dev_plan(b, d) < 0)
 		return MB_E_INVALID;
 	for (size_t x = 0; x < d->n_grps; x++)
 		if (d->grps[x].has_slots)
@@ -1308,7 +1349,8 @@ static gpointer worker(gpointer arg)
 	return NULL;
 }
 
-static int dev_init(struct dev_rt *d, const struct cfg_device *c, size_t index, int64_t now)
+static int dev_init(struct mb_bus *b, struct dev_rt *d, const struct cfg_device *c, size_t index,
+		    int64_t now)
 {
 	const struct profile *p = c->profile;
 
@@ -1333,7 +1375,7 @@ static int dev_init(struct dev_rt *d, const struct cfg_device *c, size_t index, 
 		gr->counter_slot = -1;
 		gr->next_due = now;
 	}
-	return dev_plan(d);
+	return dev_plan(b, d);
 }
 
 int mb_bus_start(const struct hw_config *cfg, size_t bus_index, unsigned generation,
@@ -1355,6 +1397,7 @@ int mb_bus_start(const struct hw_config *cfg, size_t bus_index, unsigned generat
 	g_mutex_init(&b->lock);
 	g_cond_init(&b->cond);
 	g_queue_init(&b->cmds);
+	b->layouts = g_ptr_array_new_with_free_func(lay_cache_free);
 
 	rc = mb_link_create(bus, &b->link);
 	if (rc < 0)
@@ -1372,7 +1415,7 @@ int mb_bus_start(const struct hw_config *cfg, size_t bus_index, unsigned generat
 	for (size_t i = 0; i < cfg->n_devices; i++) {
 		if (cfg->devices[i].bus != bus)
 			continue;
-		rc = dev_init(&b->devs[b->n_devs++], &cfg->devices[i], i, now);
+		rc = dev_init(b, &b->devs[b->n_devs++], &cfg->devices[i], i, now);
 		if (rc < 0)
 			goto fail;
 	}
@@ -1455,6 +1498,8 @@ void mb_bus_stop(struct mb_bus *b)
 	free(b->devs);
 	free(b->entries);
 	free(b->entry_ref);
+	if (b->layouts)
+		g_ptr_array_free(b->layouts, TRUE);
 	mb_link_destroy(b->link);
 	g_mutex_clear(&b->lock);
 	g_cond_clear(&b->cond);
