@@ -9,6 +9,7 @@
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
+#include <gst/video/video.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ struct pipe {
 	guint8 frame[ANA_W * ANA_H];
 	guint64 frame_seq;
 	GstPad *parse_src; /* for caps: resolution */
-	GstElement *rec_q; /* head of the recording branch: EOS goes there on a clean stop */
+	GstPad *rec_pad;   /* splitmuxsink's video pad: EOS goes there on a clean stop */
 	char codec[8];
 };
 
@@ -155,7 +156,8 @@ static GstPadProbeReturn on_au(GstPad *pad, GstPadProbeInfo *info, gpointer ud)
 	return GST_PAD_PROBE_OK;
 }
 
-/* Only key frames, at most one per analysis interval, reach the decoder. */
+/* Only key frames, at most one per analysis interval, enter the analysis queue: dropped here,
+ * on the streaming thread, the other frames cost no queue wake-up (a context switch each). */
 static GstPadProbeReturn on_ana_in(GstPad *pad, GstPadProbeInfo *info, gpointer ud)
 {
 	struct pipe *p = ud;
@@ -178,22 +180,37 @@ static GstPadProbeReturn on_ana_in(GstPad *pad, GstPadProbeInfo *info, gpointer 
 	return r;
 }
 
+/* A decoded picture: its luma plane, read in place, is point-sampled down to ANA_W x ANA_H.
+ * Done here rather than by videoconvert and videoscale, which convert the whole picture
+ * first (about as much CPU as decoding the key frame). */
 static GstFlowReturn on_sample(GstAppSink *sink, gpointer ud)
 {
 	struct pipe *p = ud;
 	GstSample *s = gst_app_sink_pull_sample(sink);
 	GstBuffer *b = s ? gst_sample_get_buffer(s) : NULL;
-	GstMapInfo mi;
+	GstCaps *caps = s ? gst_sample_get_caps(s) : NULL;
+	guint8 small[ANA_W * ANA_H];
+	GstVideoInfo vi;
+	GstVideoFrame vf;
 
-	if (b && gst_buffer_map(b, &mi, GST_MAP_READ)) {
-		if (mi.size >= ANA_W * ANA_H) {
+	if (!b || !caps || !gst_video_info_from_caps(&vi, caps) ||
+	    !gst_video_frame_map(&vf, &vi, b, GST_MAP_READ))
+		goto out;
+	{
+		struct vm_image src = {
+		    GST_VIDEO_FRAME_COMP_DATA(&vf, 0), GST_VIDEO_FRAME_COMP_WIDTH(&vf, 0),
+		    GST_VIDEO_FRAME_COMP_HEIGHT(&vf, 0), GST_VIDEO_FRAME_COMP_STRIDE(&vf, 0)};
+		struct vm_image dst = {small, ANA_W, ANA_H, ANA_W};
+
+		if (vm_sample(&src, GST_VIDEO_FRAME_COMP_PSTRIDE(&vf, 0), &dst) == 0) {
 			g_mutex_lock(&p->lock);
-			memcpy(p->frame, mi.data, ANA_W * ANA_H);
+			memcpy(p->frame, small, sizeof(small));
 			p->frame_seq++;
 			g_mutex_unlock(&p->lock);
 		}
-		gst_buffer_unmap(b, &mi);
 	}
+	gst_video_frame_unmap(&vf);
+out:
 	if (s)
 		gst_sample_unref(s);
 	return GST_FLOW_OK;
@@ -261,9 +278,9 @@ static void on_pad_added(GstElement *src, GstPad *pad, gpointer ud)
 	const char *media = st ? gst_structure_get_string(st, "media") : NULL;
 	const char *enc = st ? gst_structure_get_string(st, "encoding-name") : NULL;
 	bool h265 = enc && strcmp(enc, "H265") == 0;
-	GstElement *bin = p->pipeline, *depay, *parse, *tee, *aq, *dec, *conv, *scale, *cf, *sink;
+	GstElement *bin = p->pipeline, *depay, *parse, *tee, *aq, *dec, *conv, *sink;
 	GstPad *sinkpad, *pad2;
-	GstCaps *gray;
+	GstCaps *luma;
 
 	(void)src;
 	if (!media || strcmp(media, "video") != 0 || !enc ||
@@ -291,10 +308,8 @@ static void on_pad_added(GstElement *src, GstPad *pad, gpointer ud)
 	aq = make("queue", p);
 	dec = make(h265 ? "avdec_h265" : "avdec_h264", p);
 	conv = make("videoconvert", p);
-	scale = make("videoscale", p);
-	cf = make("capsfilter", p);
 	sink = make("appsink", p);
-	if (!depay || !parse || !tee || !aq || !dec || !conv || !scale || !cf || !sink)
+	if (!depay || !parse || !tee || !aq || !dec || !conv || !sink)
 		goto out; /* the watchdog restarts it (and it fails again, logged) */
 	g_object_set(parse, "config-interval", -1, NULL);
 	g_object_set(aq, "leaky", 2, "max-size-buffers", 2, "max-size-bytes", 0, "max-size-time",
@@ -302,31 +317,31 @@ static void on_pad_added(GstElement *src, GstPad *pad, gpointer ud)
 	/* One frame a second at most: frame threading would only hold each picture back by a
 	 * frame per extra thread, and cost a thread. */
 	g_object_set(dec, "max-threads", 1, NULL);
-	g_object_set(scale, "method", 0, NULL); /* nearest: point samples keep sensor noise */
-	gray = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "GRAY8", "width",
-				   G_TYPE_INT, ANA_W, "height", G_TYPE_INT, ANA_H,
-				   "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
-	g_object_set(cf, "caps", gray, NULL);
-	gst_caps_unref(gray);
-	g_object_set(sink, "max-buffers", 1, "drop", TRUE, "sync", FALSE, "async", FALSE, NULL);
+	/* 8-bit formats whose first component is the full-size luma, which on_sample reads in
+	 * place: what the decoders output for 8-bit streams, so videoconvert passes their
+	 * buffers through untouched and converts only anything else (a 10-bit stream). */
+	luma = gst_caps_from_string("video/x-raw, format=(string){ I420, YV12, NV12, NV21, Y42B, "
+				    "Y444, Y41B, NV16, NV24, GRAY8 }");
+	g_object_set(sink, "caps", luma, "max-buffers", 1, "drop", TRUE, "sync", FALSE, "async",
+		     FALSE, NULL);
+	gst_caps_unref(luma);
 	{
 		GstAppSinkCallbacks cb = {.new_sample = on_sample};
 
 		gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cb, p, NULL);
 	}
-	gst_bin_add_many(GST_BIN(bin), depay, parse, tee, aq, dec, conv, scale, cf, sink, NULL);
+	gst_bin_add_many(GST_BIN(bin), depay, parse, tee, aq, dec, conv, sink, NULL);
 	if (!gst_element_link_many(depay, parse, tee, NULL) ||
-	    !gst_element_link_many(tee, aq, dec, conv, scale, cf, sink, NULL))
+	    !gst_element_link_many(tee, aq, dec, conv, sink, NULL))
 		log_err("camera %s: cannot link the analysis branch", p->cam_id);
 	if (p->record) {
-		GstElement *rq = make("queue", p), *mux = make("mp4mux", p),
-			   *split = make("splitmuxsink", p);
+		GstElement *mux = make("mp4mux", p), *split = make("splitmuxsink", p);
 
-		if (rq && mux && split) {
+		if (mux && split) {
+			GstPad *vpad;
+
 			/* Fragmented MP4: a crash loses at most the last fragment (1 s). */
 			g_object_set(mux, "fragment-duration", 1000, "fragment-mode", 1, NULL);
-			g_object_set(rq, "max-size-time", (guint64)5 * GST_SECOND,
-				     "max-size-buffers", 0, "max-size-bytes", 0, NULL);
 			/* A little over the segment length, or timestamp jitter splits a GOP early.
 			 */
 			g_object_set(split, "muxer", mux, "async-finalize", FALSE, "max-size-time",
@@ -334,15 +349,22 @@ static void on_pad_added(GstElement *src, GstPad *pad, gpointer ud)
 				     NULL);
 			g_signal_connect(split, "format-location-full",
 					 G_CALLBACK(on_format_location), p);
-			gst_bin_add_many(GST_BIN(bin), rq, split, NULL);
-			if (!gst_element_link(tee, rq) ||
-			    !gst_element_link_pads(rq, "src", split, "video"))
+			/* No queue of our own in front: splitmuxsink queues internally (a GOP
+			 * at least, on a thread of its own), so one more would cost a thread and
+			 * a hand-over per frame for nothing. */
+			gst_bin_add(GST_BIN(bin), split);
+			if (!gst_element_link_pads(tee, NULL, split, "video"))
 				log_err("camera %s: cannot link the recording branch", p->cam_id);
+			vpad = gst_element_get_static_pad(split, "video");
 			gst_element_sync_state_with_parent(split);
-			gst_element_sync_state_with_parent(rq);
 			g_mutex_lock(&p->lock);
-			p->rec_q = gst_object_ref(rq);
+			p->rec_pad = vpad; /* our reference */
 			g_mutex_unlock(&p->lock);
+		} else {
+			if (mux)
+				gst_object_unref(gst_object_ref_sink(mux));
+			if (split)
+				gst_object_unref(gst_object_ref_sink(split));
 		}
 	}
 	pad2 = gst_element_get_static_pad(parse, "src");
@@ -350,12 +372,10 @@ static void on_pad_added(GstElement *src, GstPad *pad, gpointer ud)
 	g_mutex_lock(&p->lock);
 	p->parse_src = pad2;
 	g_mutex_unlock(&p->lock);
-	pad2 = gst_element_get_static_pad(dec, "sink");
+	pad2 = gst_element_get_static_pad(aq, "sink");
 	gst_pad_add_probe(pad2, GST_PAD_PROBE_TYPE_BUFFER, on_ana_in, p, NULL);
 	gst_object_unref(pad2);
 	gst_element_sync_state_with_parent(sink);
-	gst_element_sync_state_with_parent(cf);
-	gst_element_sync_state_with_parent(scale);
 	gst_element_sync_state_with_parent(conv);
 	gst_element_sync_state_with_parent(dec);
 	gst_element_sync_state_with_parent(aq);
@@ -377,8 +397,8 @@ static void pipe_free(struct pipe *p)
 		gst_object_unref(p->pipeline);
 	if (p->parse_src)
 		gst_object_unref(p->parse_src);
-	if (p->rec_q)
-		gst_object_unref(p->rec_q);
+	if (p->rec_pad)
+		gst_object_unref(p->rec_pad);
 	gst_buffer_replace(&p->key, NULL);
 	if (p->key_caps)
 		gst_caps_unref(p->key_caps);
@@ -454,23 +474,20 @@ static int pipe_start(struct camera *c)
  * its row is completed. The analysis branch keeps running meanwhile; it is torn down next. */
 static void pipe_finalise(struct camera *c)
 {
-	GstElement *rq = NULL;
-	GstPad *pad;
+	GstPad *pad = NULL;
 	GstBus *bus;
 	gint64 until = g_get_monotonic_time() + FINALISE_US, left;
 
 	if (!c->p || !c->seg_open)
 		return;
 	g_mutex_lock(&c->p->lock);
-	if (c->p->rec_q)
-		rq = gst_object_ref(c->p->rec_q);
+	if (c->p->rec_pad)
+		pad = gst_object_ref(c->p->rec_pad);
 	g_mutex_unlock(&c->p->lock);
-	if (!rq)
+	if (!pad)
 		return;
-	pad = gst_element_get_static_pad(rq, "sink");
 	gst_pad_send_event(pad, gst_event_new_eos());
 	gst_object_unref(pad);
-	gst_object_unref(rq);
 	bus = gst_element_get_bus(c->p->pipeline);
 	while (c->seg_open && (left = until - g_get_monotonic_time()) > 0) {
 		GstMessage *m = gst_bus_timed_pop_filtered(bus, (GstClockTime)left * GST_USECOND,

@@ -70,6 +70,24 @@ int vm_stats_compute(const struct vm_image *img, int dark_level, struct vm_stats
 	return 0;
 }
 
+int vm_sample(const struct vm_image *src, int pstride, struct vm_image *out)
+{
+	uint8_t *o = (uint8_t *)out->px;
+
+	if (!img_ok(src) || !img_ok(out) || pstride < 1 || out->w > src->w || out->h > src->h ||
+	    (int64_t)(src->w - 1) * pstride >= (int64_t)src->stride)
+		return -EINVAL;
+	for (int y = 0; y < out->h; y++) {
+		/* Centre of the cell: (2y + 1) / 2 output rows scaled to the source. */
+		const uint8_t *r = row(src, (int)((2 * (int64_t)y + 1) * src->h / (2 * out->h)));
+
+		for (int x = 0; x < out->w; x++)
+			o[(size_t)y * out->stride + x] =
+			    r[(size_t)((2 * (int64_t)x + 1) * src->w / (2 * out->w)) * pstride];
+	}
+	return 0;
+}
+
 double vm_mad(const struct vm_image *a, const struct vm_image *b, int step)
 {
 	uint64_t sum = 0, n = 0;

@@ -16,6 +16,13 @@ struct vm_image {
 	int stride;
 };
 
+/* Point-samples src (8 bits a sample, pixel i of a row at byte i * pstride, so the luma of a
+ * semi-planar or packed picture can be read in place) into out, whose w, h and stride give
+ * the size wanted: each output pixel takes the source pixel at the centre of its cell, with
+ * no averaging (nearest-neighbour scaling; sensor noise survives, as vm_mad needs).
+ * out->px must be writable. Returns 0 or -EINVAL (empty or smaller source, bad strides). */
+int vm_sample(const struct vm_image *src, int pstride, struct vm_image *out);
+
 /* Per-frame statistics. */
 struct vm_stats {
 	double mean;	     /* mean luma, 0..255 */

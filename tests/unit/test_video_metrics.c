@@ -1,6 +1,7 @@
 /* Unit tests of the video image metrics and detectors on synthetic grey images: black, flat
  * grey, noise, a sharp checkerboard against its box blur, a shifted scene, identical frames,
  * and the detector state machine driven by an injected clock. Single thread. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -140,6 +141,44 @@ static void test_mad(void **st)
 	assert_true(vm_mad(&a, &b, 2) > 1.0);
 	assert_true(vm_mad(&a, &small, 1) < 0);
 	assert_true(vm_mad(&a, &b, 0) < 0);
+}
+
+/* Point sampling of a large luma plane: from a planar plane with padded rows and from the
+ * interleaved luma of a packed picture, each output pixel is the source pixel at the centre
+ * of its cell, and a source smaller than the output is refused. */
+static void test_sample(void **st)
+{
+	enum { SW = 1920, SH = 1080, PAD = 64 };
+	uint8_t *plane = malloc((size_t)(SW + PAD) * SH), *packed = malloc((size_t)SW * 2 * SH);
+	struct vm_image src = {plane, SW, SH, SW + PAD}, out = mk(img_a);
+	struct vm_image psrc = {packed, SW, SH, SW * 2}, tiny = {plane, W - 1, H, SW + PAD};
+
+	(void)st;
+	assert_non_null(plane);
+	assert_non_null(packed);
+	/* Each source pixel holds its column / 12 + row / 12 (mod 256): one value per cell. */
+	for (int y = 0; y < SH; y++)
+		for (int x = 0; x < SW; x++) {
+			uint8_t v = (uint8_t)(x / 12 + 7 * (y / 12));
+
+			plane[(size_t)y * (SW + PAD) + x] = v;
+			packed[(size_t)y * SW * 2 + 2 * x] = v;
+			packed[(size_t)y * SW * 2 + 2 * x + 1] = 128; /* chroma, never read */
+		}
+	assert_int_equal(vm_sample(&src, 1, &out), 0);
+	for (int y = 0; y < H; y++)
+		for (int x = 0; x < W; x++)
+			assert_int_equal(img_a[y * W + x], (uint8_t)(x + 7 * y));
+	fill(img_a, 0);
+	assert_int_equal(vm_sample(&psrc, 2, &out), 0);
+	for (int y = 0; y < H; y++)
+		for (int x = 0; x < W; x++)
+			assert_int_equal(img_a[y * W + x], (uint8_t)(x + 7 * y));
+	assert_int_equal(vm_sample(&tiny, 1, &out), -EINVAL);
+	/* A pixel stride that runs past the row. */
+	assert_int_equal(vm_sample(&src, 2, &out), -EINVAL);
+	free(plane);
+	free(packed);
 }
 
 static void test_reference(void **st)
@@ -322,6 +361,7 @@ int main(void)
 	    cmocka_unit_test(test_flat_grey_and_noise),
 	    cmocka_unit_test(test_sharp_vs_blurred),
 	    cmocka_unit_test(test_mad),
+	    cmocka_unit_test(test_sample),
 	    cmocka_unit_test(test_reference),
 	    cmocka_unit_test(test_vdet_durations_hysteresis_cooldown),
 	    cmocka_unit_test(test_thresholds),
