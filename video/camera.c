@@ -166,8 +166,9 @@ static GstPadProbeReturn on_ana_in(GstPad *pad, GstPadProbeInfo *info, gpointer 
 	GstPadProbeReturn r = GST_PAD_PROBE_OK;
 
 	(void)pad;
-	if (GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_DELTA_UNIT) ||
-	    GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_HEADER))
+	/* Key frames flagged HEADER pass too: h265parse flags every access unit that carries its
+	 * VPS/SPS/PPS in band, which is each key frame of most H.265 cameras. */
+	if (GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_DELTA_UNIT))
 		return GST_PAD_PROBE_DROP;
 	g_mutex_lock(&p->lock);
 	if (GST_CLOCK_TIME_IS_VALID(t) && GST_CLOCK_TIME_IS_VALID(p->last_ana_pts) &&

@@ -10,7 +10,7 @@ import subprocess
 import time
 
 from harness import HALLWATCH, Gateway, TestFailure, gateway_config, run, wait_until
-from videocam import FAST, TestCam, camera_cfg, discover_duration
+from videocam import FAST, TestCam, camera_cfg, discover_duration, jpeg_size
 
 
 def rows(db_path):
@@ -22,20 +22,6 @@ def rows(db_path):
         return []
     finally:
         db.close()
-
-
-def jpeg_size(path):
-    with open(path, "rb") as f:
-        d = f.read()
-    if d[:2] != b"\xff\xd8" or d[-2:] != b"\xff\xd9":
-        raise TestFailure("not a JPEG: %s" % path)
-    i = 2
-    while i < len(d):
-        marker, length = d[i + 1], int.from_bytes(d[i + 2:i + 4], "big")
-        if marker in (0xC0, 0xC1, 0xC2):
-            return int.from_bytes(d[i + 7:i + 9], "big"), int.from_bytes(d[i + 5:i + 7], "big")
-        i += 2 + length
-    raise TestFailure("no frame header in %s" % path)
 
 
 def main(env):

@@ -76,13 +76,37 @@ FAST = {"expected_fps": 10, "width": 320, "height": 180, "segment_s": 3, "offlin
         "disk_min_free_mb": 0}
 
 
-def discover_duration(path):
-    """Duration in seconds that gst-discoverer-1.0 reports for path, or None."""
+def discover(path):
+    """(duration in seconds or None, description of the first video stream or None) as
+    gst-discoverer-1.0 reports them for path, e.g. (3.0, "H.265 (Main Profile)")."""
     r = subprocess.run(["gst-discoverer-1.0", path], capture_output=True, text=True, timeout=30)
+    duration = video = None
     for line in r.stdout.splitlines():
         line = line.strip()
         if line.startswith("Duration:"):
             h, m, s = line.split(":", 1)[1].strip().split(":")
             d = int(h) * 3600 + int(m) * 60 + float(s)
-            return d if d > 0 else None
-    return None
+            duration = d if d > 0 else None
+        elif line.startswith("video #") and video is None:
+            video = line.split(":", 1)[1].strip()
+    return duration, video
+
+
+def discover_duration(path):
+    """Duration in seconds that gst-discoverer-1.0 reports for path, or None."""
+    return discover(path)[0]
+
+
+def jpeg_size(path):
+    """(width, height) of the JPEG at path; fails the test if it is not a whole JPEG."""
+    with open(path, "rb") as f:
+        d = f.read()
+    if d[:2] != b"\xff\xd8" or d[-2:] != b"\xff\xd9":
+        raise TestFailure("not a JPEG: %s" % path)
+    i = 2
+    while i < len(d):
+        marker, length = d[i + 1], int.from_bytes(d[i + 2:i + 4], "big")
+        if marker in (0xC0, 0xC1, 0xC2):
+            return int.from_bytes(d[i + 7:i + 9], "big"), int.from_bytes(d[i + 5:i + 7], "big")
+        i += 2 + length
+    raise TestFailure("no frame header in %s" % path)
