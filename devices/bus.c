@@ -693,6 +693,7 @@ static struct mb_poll_result *make_result(struct mb_bus *b, struct dev_rt *d, in
 	if (d->time_slot >= 0)
 		slot_raw(d, (size_t)d->time_slot, &res->device_time);
 	res->health = d->h;
+	res->layout = d->lay;
 	res->n_layout = d->n_slots;
 	/* Counters and clocks move on every read; alone they are not worth waking the
 	 * main loop for more than every QUIET_REFRESH. */
@@ -724,13 +725,8 @@ static struct mb_poll_result *make_result(struct mb_bus *b, struct dev_rt *d, in
 		struct slot *s = &d->slots[i];
 		if (!res->full && !(s->pv.flags & SLOT_DIRTY))
 			continue;
-		res->samples[res->n_samples++] =
-		    (struct mb_sample){.def = d->lay[i].def,
-				       .index = (uint32_t)i,
-				       .block = d->lay[i].block,
-				       .instance = d->lay[i].instance,
-				       .pv = s->pv,
-				       .t_ms = d->grps[grp_of(d, i)].read_ms};
+		res->samples[res->n_samples++] = (struct mb_sample){
+		    .index = (uint32_t)i, .pv = s->pv, .t_ms = d->grps[grp_of(d, i)].read_ms};
 		res->samples[res->n_samples - 1].pv.flags = 0;
 		s->pv.flags &= (uint8_t)~SLOT_DIRTY;
 	}

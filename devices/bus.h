@@ -17,12 +17,9 @@
 #include "gateway/config.h"
 #include "gateway/value.h"
 
-/* One point of one result. */
+/* One point of one result: which one is in the result's layout, at index. */
 struct mb_sample {
-	const struct prof_point *def; /* owned by the profile */
-	uint32_t index;		      /* position of the point in the device's layout */
-	uint16_t block;		      /* index into profile->blocks, or MB_TOP_LEVEL */
-	uint16_t instance;	      /* block instance, 0 for top-level points */
+	uint32_t index; /* position of the point in the device's layout */
 	/* The last value read (kept when not GOOD) and its quality: GOOD, STALE, or
 	 * CONFIG_ERROR (the device refused it). mb_unpack() gives the value. */
 	struct mb_pval pv;
@@ -62,6 +59,9 @@ struct mb_poll_result {
 	/* full: samples hold every point of the device, in layout order (the layout may
 	 * have changed: a block count moved). Otherwise only the points that changed. */
 	bool full;
+	/* The device's points (definition, block, instance), valid as long as the bus of
+	 * this generation runs: samples[i] is the point at layout[samples[i].index]. */
+	const struct mb_lpoint *layout;
 	size_t n_layout; /* points in the device's layout */
 	struct mb_sample *samples;
 	size_t n_samples;

@@ -113,30 +113,30 @@ struct hub_device *hub_device_at(struct hub *h, size_t i)
 	return i < h->n_devs ? &h->devs[i] : NULL;
 }
 
-static const char *sample_key(struct hub *h, const struct hub_device *d, const struct mb_sample *s)
+static const char *point_key(struct hub *h, const struct hub_device *d, const struct mb_lpoint *lp)
 {
-	if (s->block == MB_TOP_LEVEL)
-		return g_string_chunk_insert_const(h->keys, s->def->name);
-	const struct prof_block *b = &d->cfg->profile->blocks[s->block];
+	if (lp->block == MB_TOP_LEVEL)
+		return g_string_chunk_insert_const(h->keys, lp->def->name);
+	const struct prof_block *b = &d->cfg->profile->blocks[lp->block];
 	char k[256];
-	snprintf(k, sizeof(k), "%s[%u].%s", b->name, s->instance, s->def->name);
+	snprintf(k, sizeof(k), "%s[%u].%s", b->name, lp->instance, lp->def->name);
 	return g_string_chunk_insert_const(h->keys, k);
 }
 
 static bool layout_is(const struct hub_layout *l, const struct mb_poll_result *r)
 {
-	if (l->n != r->n_samples)
+	if (l->n != r->n_layout || !r->layout)
 		return false;
 	for (size_t i = 0; i < l->n; i++) {
-		const struct mb_sample *s = &r->samples[i];
-		if (l->defs[i] != s->def || l->blocks[i] != s->block ||
-		    l->instances[i] != s->instance)
+		const struct mb_lpoint *lp = &r->layout[i];
+		if (l->defs[i] != lp->def || l->blocks[i] != lp->block ||
+		    l->instances[i] != lp->instance)
 			return false;
 	}
 	return true;
 }
 
-/* The layout of a full result: one already known, or a new one. */
+/* The layout of a result: one already known, or a new one. */
 static const struct hub_layout *layout_of(struct hub *h, const struct hub_device *d,
 					  const struct mb_poll_result *r)
 {
@@ -144,10 +144,10 @@ static const struct hub_layout *layout_of(struct hub *h, const struct hub_device
 		if (layout_is(h->layouts->pdata[i], r))
 			return h->layouts->pdata[i];
 	struct hub_layout *l = calloc(1, sizeof(*l));
-	size_t n = r->n_samples ? r->n_samples : 1;
+	size_t n = r->n_layout ? r->n_layout : 1;
 	if (!l)
 		return NULL;
-	l->n = r->n_samples;
+	l->n = r->n_layout;
 	l->defs = calloc(n, sizeof(*l->defs));
 	l->keys = calloc(n, sizeof(*l->keys));
 	l->blocks = calloc(n, sizeof(*l->blocks));
@@ -157,10 +157,11 @@ static const struct hub_layout *layout_of(struct hub *h, const struct hub_device
 		return NULL;
 	}
 	for (size_t i = 0; i < l->n; i++) {
-		l->defs[i] = r->samples[i].def;
-		l->keys[i] = sample_key(h, d, &r->samples[i]);
-		l->blocks[i] = r->samples[i].block;
-		l->instances[i] = r->samples[i].instance;
+		const struct mb_lpoint *lp = &r->layout[i];
+		l->defs[i] = lp->def;
+		l->keys[i] = point_key(h, d, lp);
+		l->blocks[i] = lp->block;
+		l->instances[i] = lp->instance;
 	}
 	g_ptr_array_add(h->layouts, l);
 	return l;
@@ -210,7 +211,7 @@ void hub_apply(struct hub *h, const struct mb_poll_result *r)
 
 	for (size_t i = 0; i < d->n_points; i++)
 		d->points[i].pv.flags = 0;
-	if (r->full && !(d->layout && layout_is(d->layout, r))) {
+	if (r->full && r->layout && !(d->layout && layout_is(d->layout, r))) {
 		const struct hub_layout *l = layout_of(h, d, r);
 		if (!l || rebuild_points(d, l) < 0) {
 			log_err("device %s: out of memory", d->cfg->id);
@@ -220,20 +221,22 @@ void hub_apply(struct hub *h, const struct mb_poll_result *r)
 	}
 	for (size_t i = 0; i < r->n_samples; i++) {
 		const struct mb_sample *s = &r->samples[i];
-		size_t at = r->full ? i : s->index;
-		if (at >= d->n_points || d->layout->defs[at] != s->def)
+		size_t at = s->index;
+		if (at >= d->n_points || at >= r->n_layout ||
+		    d->layout->defs[at] != r->layout[at].def)
 			continue; /* a delta for a layout this hub has not seen: the next full fixes
 				     it */
 		struct hub_point *p = &d->points[at];
 		struct hw_value ov, nv;
-		mb_unpack(s->def, &p->pv, &ov);
-		mb_unpack(s->def, &s->pv, &nv);
+		const struct prof_point *def = d->layout->defs[at];
+		mb_unpack(def, &p->pv, &ov);
+		mb_unpack(def, &s->pv, &nv);
 		bool moved = p->pv.q != s->pv.q || !hw_value_equal(&ov, &nv);
 		uint8_t flags = p->pv.flags;
 		p->pv = s->pv;
 		p->pv.flags = flags;
 		p->t_ms = s->t_ms;
-		if (moved && !quiet(s->def))
+		if (moved && !quiet(def))
 			p->pv.flags |= HUB_POINT_CHANGED;
 	}
 	if (!r->online) {
