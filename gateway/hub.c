@@ -45,11 +45,14 @@ static void layout_free(gpointer p)
 	free(l->keys);
 	free(l->blocks);
 	free(l->instances);
+	free(l->groups);
 	free(l);
 }
 
 static void free_points(struct hub_device *d)
 {
+	free(d->group_t);
+	d->group_t = NULL;
 	free(d->points);
 	d->points = NULL;
 	d->n_points = 0;
@@ -152,7 +155,8 @@ static const struct hub_layout *layout_of(struct hub *h, const struct hub_device
 	l->keys = calloc(n, sizeof(*l->keys));
 	l->blocks = calloc(n, sizeof(*l->blocks));
 	l->instances = calloc(n, sizeof(*l->instances));
-	if (!l->defs || !l->keys || !l->blocks || !l->instances) {
+	l->groups = calloc(n, sizeof(*l->groups));
+	if (!l->defs || !l->keys || !l->blocks || !l->instances || !l->groups) {
 		layout_free(l);
 		return NULL;
 	}
@@ -162,6 +166,9 @@ static const struct hub_layout *layout_of(struct hub *h, const struct hub_device
 		l->keys[i] = point_key(h, d, lp);
 		l->blocks[i] = lp->block;
 		l->instances[i] = lp->instance;
+		l->groups[i] = (uint8_t)(lp->group < 0 ? 0 : lp->group + 1);
+		if (l->groups[i] + 1u > l->n_groups)
+			l->n_groups = l->groups[i] + 1u;
 	}
 	g_ptr_array_add(h->layouts, l);
 	return l;
@@ -172,13 +179,18 @@ static const struct hub_layout *layout_of(struct hub *h, const struct hub_device
 static int rebuild_points(struct hub_device *d, const struct hub_layout *l)
 {
 	struct hub_point *np = calloc(l->n ? l->n : 1, sizeof(*np));
-	if (!np)
+	int64_t *gt = calloc(l->n_groups ? l->n_groups : 1, sizeof(*gt));
+	if (!np || !gt) {
+		free(np);
+		free(gt);
 		return -ENOMEM;
+	}
 	/* New points are announced once, whatever their value. */
 	for (size_t i = 0; i < l->n; i++)
 		np[i].pv.flags = HUB_POINT_CHANGED;
 	free_points(d);
 	d->layout = l;
+	d->group_t = gt;
 	d->points = np;
 	d->n_points = l->n;
 	return 0;
@@ -235,7 +247,7 @@ void hub_apply(struct hub *h, const struct mb_poll_result *r)
 		uint8_t flags = p->pv.flags;
 		p->pv = s->pv;
 		p->pv.flags = flags;
-		p->t_ms = s->t_ms;
+		d->group_t[d->layout->groups[at]] = s->t_ms;
 		if (moved && !quiet(def))
 			p->pv.flags |= HUB_POINT_CHANGED;
 	}

@@ -21,11 +21,13 @@ struct hub_layout {
 	const char **keys;		/* "fire", or "zone[3].fire" */
 	uint16_t *blocks;		/* block index or MB_TOP_LEVEL, per point */
 	uint16_t *instances;
+	uint8_t *groups; /* poll group per point (0: the device's own interval) */
+	size_t n_groups;
 };
 
-/* What changes of a point: 24 bytes. Its name and definition are in the layout. */
+/* What changes of a point: 16 bytes. Its name and definition are in the layout, and
+ * the time of its value is its poll group's (hub_point_t). */
 struct hub_point {
-	int64_t t_ms;	   /* wall clock of the read that produced the value; 0 = never */
 	struct mb_pval pv; /* value and quality; pv.flags: HUB_POINT_CHANGED */
 };
 
@@ -56,6 +58,7 @@ struct hub_device {
 	enum mb_err_kind last_err;
 	struct mb_health health;
 	const struct hub_layout *layout; /* NULL until the first full result */
+	int64_t *group_t;		 /* per poll group: wall clock of its last read */
 	struct hub_point *points;	 /* layout->n of them */
 	size_t n_points;
 	size_t n_changed;   /* points with changed set by the last hub_apply */
@@ -70,6 +73,12 @@ static inline const char *hub_point_key(const struct hub_device *d, size_t i)
 static inline const struct prof_point *hub_point_def(const struct hub_device *d, size_t i)
 {
 	return d->layout->defs[i];
+}
+
+/* Wall clock of the read that produced point i's value; 0 = never. */
+static inline int64_t hub_point_t(const struct hub_device *d, size_t i)
+{
+	return d->group_t[d->layout->groups[i]];
 }
 
 /* The value of point i of d, label included. */

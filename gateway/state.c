@@ -39,7 +39,7 @@ char *state_device_json(const struct hub_device *d, const char *site, uint64_t s
 		if (hub_point_def(d, i)->unit)
 			json_object_set_new(o, "unit", json_string(hub_point_def(d, i)->unit));
 		json_object_set_new(o, "q", json_string(hw_quality_name(hub_point_q(p))));
-		json_object_set_new(o, "t", json_integer(p->t_ms));
+		json_object_set_new(o, "t", json_integer(hub_point_t(d, i)));
 		json_object_set_new(points, hub_point_key(d, i), o);
 	}
 	health = json_pack("{s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:I, s:f, s:f, s:s, s:I}",
@@ -80,7 +80,7 @@ size_t state_lp_points(GString *buf, const struct hub_device *d, const char *sit
 		const struct hub_point *p = &d->points[i];
 		struct lp_line l;
 		struct hw_value v;
-		int64_t ts = p->t_ms;
+		int64_t ts = hub_point_t(d, i);
 
 		if (only_changed && !hub_point_changed(p))
 			continue;

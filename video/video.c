@@ -536,8 +536,8 @@ void video_on_device(struct video *v, const struct hub_device *d)
 		hub_point_value(d, i, &pv);
 		on = hub_point_q(p) == HW_Q_GOOD && hw_value_as_double(&pv) != 0;
 		if (on && !g_hash_table_contains(v->point_on, key)) {
-			video_clip_for_event(v, key, p->t_ms ? p->t_ms : wall_ms(), NULL, NULL,
-					     NULL);
+			int64_t t = hub_point_t(d, i) ? hub_point_t(d, i) : wall_ms();
+			video_clip_for_event(v, key, t, NULL, NULL, NULL);
 			g_hash_table_add(v->point_on, key);
 		} else {
 			if (!on && hub_point_q(p) == HW_Q_GOOD)
