@@ -130,9 +130,10 @@ struct mb_bus {
 	struct sched_entry *entries;
 	uint32_t *entry_ref; /* device << 8 | group of each entry */
 	size_t n_entries;
-	int64_t epoch;	    /* monotonic us: groups of one interval are due together on its grid */
-	GPtrArray *layouts; /* struct lay_cache: shared by devices of one profile and counts */
-	int pipeline;	    /* requests in flight on the link (TCP) */
+	int64_t epoch; /* monotonic us: groups of one interval are due together on its grid */
+	int64_t overrun_scan; /* monotonic us: last count of groups left behind */
+	GPtrArray *layouts;   /* struct lay_cache: shared by devices of one profile and counts */
+	int pipeline;	      /* requests in flight on the link (TCP) */
 };
 
 const char *mb_err_kind_name(enum mb_err_kind k)
@@ -1066,6 +1067,27 @@ static void deliver(struct mb_bus *b, struct mb_poll_result *res)
 	post(b->ctx, deliver_cb, dl);
 }
 
+/* Counts the deadlines a group has missed while it waits behind faster ones on a busy
+ * line, as they pass, instead of all at once when it is finally read: the health the
+ * heartbeat publishes is current. The deadline keeps its phase and stays due. */
+static bool count_overruns(struct dev_rt *d, int64_t now)
+{
+	bool moved = false;
+
+	if (d->hold_until > now)
+		return false; /* backed off: a new phase starts when it is retried */
+	for (size_t g = 0; g < d->n_grps; g++) {
+		struct grp_rt *gr = &d->grps[g];
+		if (!gr->has_slots || gr->interval_us <= 0 || now - gr->next_due < gr->interval_us)
+			continue;
+		int64_t behind = (now - gr->next_due) / gr->interval_us;
+		d->h.overruns += (uint64_t)behind;
+		gr->next_due += behind * gr->interval_us;
+		moved = true;
+	}
+	return moved;
+}
+
 /* Copies the schedule of d's groups into the bus's entries. */
 static void sync_entries(struct mb_bus *b, const struct dev_rt *d)
 {
@@ -1337,6 +1359,19 @@ static gpointer worker(gpointer arg)
 			b->stats.polls++;
 			b->stats.overruns += d->h.overruns - overruns_before;
 			d->h_shared = d->h;
+		}
+		now = g_get_monotonic_time();
+		if (now - b->overrun_scan >= 1000000) {
+			b->overrun_scan = now;
+			for (size_t i = 0; i < b->n_devs; i++) {
+				struct dev_rt *o = &b->devs[i];
+				uint64_t before = o->h.overruns;
+				if (!count_overruns(o, now))
+					continue;
+				sync_entries(b, o);
+				b->stats.overruns += o->h.overruns - before;
+				o->h_shared = o->h;
+			}
 		}
 		mb_link_get_stats(b->link, &b->stats.link);
 	}
