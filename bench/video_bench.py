@@ -3,8 +3,9 @@
 hallwatch and for an ffmpeg command doing the same job the way ffmpeg-based recorders do
 (stream copy to segments plus a decoded 1 fps output for analysis).
 
-The stream: 1080p 25 fps H.264 (GOP 1 s) encoded once into a file, served by hw-testcam --file
-without re-encoding (one mount per camera), so the encoder does not distort the figure.
+The stream: 1080p 25 fps H.264 (GOP 1 s: one IDR frame, 24 P-frames) encoded once into a file,
+served by hw-testcam --file without re-encoding (one mount per camera), so the encoder does not
+distort the figure.
 ffmpeg is installed from apt by this script if missing (never by scripts/install-deps.sh).
 
 Run from the source folder: /usr/bin/python3 bench/video_bench.py [SECONDS] [BUILD]
@@ -51,11 +52,14 @@ def measure(pids, seconds):
 
 
 def encode(path):
+    # scenecut=0: without it x264 takes every frame of the moving bars for a scene cut and
+    # encodes them all as I-frames (every other one an IDR); a camera sends a fixed GOP.
     subprocess.run(["gst-launch-1.0", "-q", "videotestsrc", "num-buffers=250", "pattern=smpte",
                     "horizontal-speed=8",
                     "!", "video/x-raw,width=1920,height=1080,framerate=25/1,format=I420",
                     "!", "x264enc", "speed-preset=veryfast", "pass=cbr", "bitrate=4000",
-                    "key-int-max=25", "bframes=0", "!", "video/x-h264,profile=main",
+                    "key-int-max=25", "bframes=0", "option-string=scenecut=0",
+                    "!", "video/x-h264,profile=main",
                     "!", "h264parse", "!", "mp4mux", "!", "filesink", "location=" + path],
                    check=True)
 
