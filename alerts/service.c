@@ -44,6 +44,8 @@ struct alert_service {
 	GHashTable *cams;		/* camera id -> struct cam_state */
 	void *clips_ud;
 	void *device_cmd_ud;
+	alert_snapshot_fn snapshot; /* cmd/snapshot, NULL: not offered */
+	void *snapshot_ud;
 	int64_t now;
 	guint tick;
 	GHashTable *tombstones; /* ids whose empty retained message is still to be sent */
@@ -233,6 +235,8 @@ static const char *err_name(int rc)
 		return "not_authorized";
 	case -ENOTSUP:
 		return "not_supported";
+	case -EAGAIN:
+		return "not_ready";
 	default:
 		return "failed";
 	}
@@ -302,7 +306,8 @@ static void on_cmd(struct mqtt *m, const struct mqtt_cmd *c, void *ud)
 	json_t *req = c->len ? json_loads(c->payload, 0, &jerr) : json_object();
 	json_t *reply, *ev;
 	const char *id = NULL, *user = c->user, *reason = NULL, *rid = NULL;
-	const char *device = NULL, *command = NULL;
+	const char *device = NULL, *command = NULL, *camera = NULL;
+	char *snap = NULL;
 	const struct alert *a;
 	int64_t for_ms = 0;
 	int rc = 0;
@@ -321,6 +326,7 @@ static void on_cmd(struct mqtt *m, const struct mqtt_cmd *c, void *ud)
 	rid = jstr(req, "request_id");
 	device = jstr(req, "device");
 	command = jstr(req, "command");
+	camera = jstr(req, "camera");
 	if (!user)
 		user = jstr(req, "user"); /* MQTT 3.1.1 clients have no user properties */
 	if (rc == 0 && strcmp(c->verb, "list") == 0) {
@@ -342,6 +348,13 @@ static void on_cmd(struct mqtt *m, const struct mqtt_cmd *c, void *ud)
 			rc = -EINVAL;
 		else
 			rc = s->device_cmd(device, command, user, s->device_cmd_ud);
+	} else if (rc == 0 && strcmp(c->verb, "snapshot") == 0) {
+		if (!s->snapshot)
+			rc = -ENOTSUP;
+		else if (!camera)
+			rc = -EINVAL;
+		else
+			rc = s->snapshot(camera, &snap, s->snapshot_ud);
 	} else if (rc == 0) {
 		rc = -ENOTSUP;
 	}
@@ -358,6 +371,8 @@ static void on_cmd(struct mqtt *m, const struct mqtt_cmd *c, void *ud)
 			json_object_set_new(ev, "error", json_string(err_name(rc)));
 		set_opt(ev, "reason", reason);
 		set_request(ev, device, command, rid);
+		set_opt(ev, "camera", camera);
+		set_opt(ev, "path", snap);
 		queue_event(s, ev, NULL);
 		s->st.events++;
 		if (rc < 0)
@@ -370,6 +385,8 @@ static void on_cmd(struct mqtt *m, const struct mqtt_cmd *c, void *ud)
 	reply = json_pack("{s:b, s:s}", "ok", rc == 0, "verb", c->verb);
 	set_opt(reply, "id", id);
 	set_request(reply, device, command, rid);
+	set_opt(reply, "camera", camera);
+	set_opt(reply, "path", snap);
 	if (rc < 0)
 		json_object_set_new(reply, "error", json_string(err_name(rc)));
 	if (rc == 0 && strcmp(c->verb, "list") == 0)
@@ -381,6 +398,7 @@ static void on_cmd(struct mqtt *m, const struct mqtt_cmd *c, void *ud)
 	if (rc < 0 && rc != -ENOENT)
 		log_debug("reply to %s: %s", c->verb, strerror(-rc));
 	free(txt);
+	g_free(snap);
 	json_decref(req);
 }
 
@@ -662,6 +680,12 @@ void alert_service_set_clips(struct alert_service *s, alert_clip_fn fn, void *ud
 {
 	s->clips = fn;
 	s->clips_ud = ud;
+}
+
+void alert_service_set_snapshots(struct alert_service *s, alert_snapshot_fn fn, void *ud)
+{
+	s->snapshot = fn;
+	s->snapshot_ud = ud;
 }
 
 void alert_service_set_device_commands(struct alert_service *s, alert_device_cmd_fn fn, void *ud)

@@ -44,6 +44,12 @@ void alert_service_set_clips(struct alert_service *s, alert_clip_fn fn, void *ud
 /* Offers the device layer's commands on cmd/device, under the operators check. */
 void alert_service_set_device_commands(struct alert_service *s, alert_device_cmd_fn fn, void *ud);
 
+/* Takes a JPEG snapshot of a camera for cmd/snapshot: 0 and *path (g_free) of the file
+ * written, -ENOENT (no such camera), -EAGAIN (no picture yet) or -EIO. Main loop thread. */
+typedef int (*alert_snapshot_fn)(const char *camera, char **path, void *ud);
+/* Offers snapshots on cmd/snapshot, under the operators check. */
+void alert_service_set_snapshots(struct alert_service *s, alert_snapshot_fn fn, void *ud);
+
 /* Counters for the heartbeat and benchmarks. */
 struct alert_service_stats {
 	size_t active;

@@ -374,6 +374,40 @@ static int device_command(const char *device, const char *command, const char *w
 	return -ENOENT;
 }
 
+/* cmd/snapshot: a JPEG of the camera's latest key frame, kept under
+ * <state_dir>/snapshots/<camera>-<UTC time>.jpg. */
+static int snapshot_command(const char *camera, char **path, void *ud)
+{
+	struct app *a = ud;
+	char when[32];
+	int64_t t = now_ms();
+	time_t sec = (time_t)(t / 1000);
+	struct tm tm;
+
+	if (!a->video)
+		return -ENOENT;
+	for (const char *c = camera; *c; c++)
+		if (!g_ascii_isalnum(*c) && *c != '_' && *c != '-')
+			return -ENOENT; /* not a camera id: nothing to name a file after */
+	char *dir = g_build_filename(a->cfg->storage.state_dir, "snapshots", NULL);
+	if (g_mkdir_with_parents(dir, 0750) < 0) {
+		int rc = -errno;
+		log_err("snapshots: %s: %s", dir, strerror(errno));
+		g_free(dir);
+		return rc;
+	}
+	gmtime_r(&sec, &tm);
+	strftime(when, sizeof(when), "%Y%m%dT%H%M%S", &tm);
+	*path = g_strdup_printf("%s/%s-%s.%03dZ.jpg", dir, camera, when, (int)(t % 1000));
+	g_free(dir);
+	int rc = video_snapshot(a->video, camera, *path);
+	if (rc < 0) {
+		g_free(*path);
+		*path = NULL;
+	}
+	return rc;
+}
+
 /* Builds hub and buses for a->cfg. */
 static int start_devices(struct app *a)
 {
@@ -388,6 +422,7 @@ static int start_devices(struct app *a)
 	}
 	alert_service_set_device_commands(a->alerts, device_command, a);
 	alert_service_set_clips(a->alerts, event_clips, a);
+	alert_service_set_snapshots(a->alerts, snapshot_command, a);
 	a->generation++;
 	a->buses = calloc(a->cfg->n_buses ? a->cfg->n_buses : 1, sizeof(*a->buses));
 	if (!a->buses)
