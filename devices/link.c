@@ -239,13 +239,20 @@ static int send_all(int fd, const uint8_t *buf, size_t len, int timeout_ms)
 	return 0;
 }
 
-/* Gives every request in flight the error e. */
-static void fail_inflight(struct mb_link *l, struct mb_xfer *x, struct inflight *fl, size_t *nfl,
-			  int e)
+/* The requests in flight when the stream broke or went out of step lost their answers
+ * through no fault of their own (one garbage frame takes the window with it): each goes
+ * out once more on the new connection, and fails with e the second time. */
+static void requeue_inflight(struct mb_link *l, struct mb_xfer *x, struct inflight *fl, size_t *nfl,
+			     bool *retried, size_t *redo, size_t *nredo, int e)
 {
 	for (size_t i = 0; i < *nfl; i++) {
-		x[fl[i].xi].rc = e;
 		l->st.errors++;
+		if (retried[fl[i].xi]) {
+			x[fl[i].xi].rc = e;
+			continue;
+		}
+		retried[fl[i].xi] = true;
+		redo[(*nredo)++] = fl[i].xi;
 	}
 	*nfl = 0;
 }
@@ -304,7 +311,9 @@ size_t mb_link_read_many(struct mb_link *l, struct mb_xfer *x, size_t n)
 {
 	struct inflight fl[MAX_PIPELINE];
 	uint8_t tx[MAX_PIPELINE * MBTCP_REQ_LEN];
-	size_t nfl = 0, next = 0, answered = 0;
+	size_t redo[MAX_PIPELINE];
+	size_t nfl = 0, next = 0, nredo = 0, answered = 0;
+	bool *retried;
 	int window = mb_link_pipeline(l);
 	int64_t timeout_us = (int64_t)l->bus->timeout_ms * 1000;
 
@@ -320,22 +329,31 @@ size_t mb_link_read_many(struct mb_link *l, struct mb_xfer *x, size_t n)
 		}
 		return answered;
 	}
-	while (next < n || nfl > 0) {
+	retried = calloc(n ? n : 1, sizeof(*retried));
+	if (!retried) {
+		for (size_t i = 0; i < n; i++)
+			x[i].rc = -ENOMEM;
+		return 0;
+	}
+	while (next < n || nfl > 0 || nredo > 0) {
 		if (!l->connected) {
 			int e = mb_link_connect(l);
 			if (e < 0) {
 				for (; next < n; next++)
 					x[next].rc = e;
+				while (nredo > 0)
+					x[redo[--nredo]].rc = e;
 				break;
 			}
 		}
 		int fd = modbus_get_socket(l->mb);
 		size_t txlen = 0;
 		int64_t now = g_get_monotonic_time();
-		for (; next < n && nfl < (size_t)window; next++) {
-			fl[nfl++] = (struct inflight){next, ++l->tid, now};
-			mbtcp_encode_read(tx + txlen, l->tid, x[next].unit, x[next].table,
-					  x[next].addr, x[next].count);
+		while ((nredo > 0 || next < n) && nfl < (size_t)window) {
+			size_t xi = nredo > 0 ? redo[--nredo] : next++;
+			fl[nfl++] = (struct inflight){xi, ++l->tid, now};
+			mbtcp_encode_read(tx + txlen, l->tid, x[xi].unit, x[xi].table, x[xi].addr,
+					  x[xi].count);
 			txlen += MBTCP_REQ_LEN;
 			l->st.requests++;
 		}
@@ -365,7 +383,7 @@ size_t mb_link_read_many(struct mb_link *l, struct mb_xfer *x, size_t n)
 		}
 		if (e < 0) {
 			/* The stream is out of step or broken: what is in flight is lost. */
-			fail_inflight(l, x, fl, &nfl, e);
+			requeue_inflight(l, x, fl, &nfl, retried, redo, &nredo, e);
 			mb_link_close(l);
 			continue;
 		}
@@ -387,9 +405,10 @@ size_t mb_link_read_many(struct mb_link *l, struct mb_xfer *x, size_t n)
 		}
 		/* Part of a frame, and the answer it belongs to given up: what follows could
 		 * not be told apart from it. */
-		if (l->rx_len > 0 && nfl == 0 && next == n && l->late_possible)
+		if (l->rx_len > 0 && nfl == 0 && next == n && nredo == 0 && l->late_possible)
 			mb_link_close(l);
 	}
+	free(retried);
 	l->idle_since = g_get_monotonic_time();
 	return answered;
 }

@@ -55,10 +55,11 @@ int mb_link_read(struct mb_link *l, int unit, enum mb_table t, uint16_t addr, ui
 /* Runs the n reads of x with up to mb_link_pipeline() requests in flight on one TCP
  * connection; transaction ids pair answers with requests, so one device that does not
  * answer costs the others nothing but its slot, and a late answer is recognised and
- * dropped. Connects if needed. Sets every x[i].rc. A stream out of step (a header no
- * answer can have) fails the requests in flight with -EMBBADDATA, and a broken
- * connection fails them with its error; either way the connection is rebuilt and the
- * remaining requests go out on the new one. Returns the number answered. */
+ * dropped. Connects if needed. Sets every x[i].rc. When the stream goes out of step (a
+ * header no answer can have, an answer nobody asked for) or the connection breaks, the
+ * connection is rebuilt and the requests that were in flight go out once more on the new
+ * one; a second loss fails them with -EMBBADDATA or the connection's error. Returns the
+ * number answered. */
 size_t mb_link_read_many(struct mb_link *l, struct mb_xfer *x, size_t n);
 /* Writes one coil (value 0/1) or one holding register. Returns 0 or a negative errno. */
 int mb_link_write(struct mb_link *l, int unit, enum mb_table t, uint16_t addr, uint16_t value,
