@@ -56,7 +56,6 @@ struct req {
 };
 
 struct grp_rt {
-	int pgroup; /* profile group index, -1 for the device's own interval */
 	int64_t interval_us;
 	int64_t next_due;     /* monotonic us */
 	int64_t fresh_at;     /* monotonic us: last read, or last confirmation by the counter */
@@ -779,7 +778,6 @@ static bool retry_due(const struct dev_rt *d, int g, int64_t now)
 /* Takes in what group g read; re-plans when a block count moved. */
 static enum mb_err_kind absorb_and_relayout(struct mb_bus *b, struct dev_rt *d, int g, int64_t now)
 {
-	(void)b;
 	absorb_group(d, g, now, g_get_real_time() / 1000);
 	if (!update_counts(d))
 		return MB_E_NONE;
@@ -1400,8 +1398,8 @@ static int dev_init(struct mb_bus *b, struct dev_rt *d, const struct cfg_device 
 		d->counts[k] = p->blocks[k].count_point ? 0 : p->blocks[k].count;
 	for (size_t g = 0; g < d->n_grps; g++) {
 		struct grp_rt *gr = &d->grps[g];
-		gr->pgroup = (int)g - 1;
-		gr->interval_us = (int64_t)cfg_device_group_interval(c, gr->pgroup) * 1000;
+		/* grps[0]: the device's own interval; grps[1 + k]: profile group k */
+		gr->interval_us = (int64_t)cfg_device_group_interval(c, (int)g - 1) * 1000;
 		gr->refresh_us = g ? (int64_t)p->groups[g - 1].refresh_ms * 1000 : INT64_MAX;
 		gr->counter_slot = -1;
 		gr->next_due = now;

@@ -318,16 +318,9 @@ size_t mb_link_read_many(struct mb_link *l, struct mb_xfer *x, size_t n)
 	int64_t timeout_us = (int64_t)l->bus->timeout_ms * 1000;
 
 	if (l->bus->type != BUS_TCP) {
-		for (size_t i = 0; i < n; i++) {
-			int64_t t0 = g_get_monotonic_time();
-			x[i].rc = mb_link_connect(l);
-			if (x[i].rc == 0)
-				x[i].rc = mb_link_read(l, x[i].unit, x[i].table, x[i].addr,
-						       x[i].count, x[i].dst, 0);
-			x[i].rtt_us = g_get_monotonic_time() - t0;
-			answered += x[i].rc >= 0;
-		}
-		return answered;
+		for (size_t i = 0; i < n; i++)
+			x[i].rc = -ENOTSUP; /* RTU has no transaction ids: one frame at a time */
+		return 0;
 	}
 	retried = calloc(n ? n : 1, sizeof(*retried));
 	if (!retried) {

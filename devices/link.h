@@ -53,10 +53,10 @@ int mb_link_pipeline(const struct mb_link *l);
 int mb_link_read(struct mb_link *l, int unit, enum mb_table t, uint16_t addr, uint16_t count,
 		 void *dst, int pause_ms);
 /* Runs the n reads of x with up to mb_link_pipeline() requests in flight on one TCP
- * connection; transaction ids pair answers with requests, so one device that does not
- * answer costs the others nothing but its slot, and a late answer is recognised and
- * dropped. Connects if needed. Sets every x[i].rc. When the stream goes out of step (a
- * header no answer can have, an answer nobody asked for) or the connection breaks, the
+ * connection (on RTU every x[i].rc is -ENOTSUP); transaction ids pair answers with requests, so one
+ * device that does not answer costs the others nothing but its slot, and a late answer is
+ * recognised and dropped. Connects if needed. Sets every x[i].rc. When the stream goes out of step
+ * (a header no answer can have, an answer nobody asked for) or the connection breaks, the
  * connection is rebuilt and the requests that were in flight go out once more on the new
  * one; a second loss fails them with -EMBBADDATA or the connection's error. Returns the
  * number answered. */

@@ -77,6 +77,15 @@ class Subscriber:
         self.c.disconnect()
 
 
+def panel_and_controller(bus="tcp0"):
+    """The devices of the delivery tests: a fire panel polled every 100 ms (unit 1) and an
+    emergency lighting controller every 200 ms (unit 2), life check off."""
+    return [{"id": "facp1", "bus": bus, "unit": 1, "profile": "facp-generic",
+             "interval_ms": 100, "life_check_s": 0},
+            {"id": "elc1", "bus": bus, "unit": 2, "profile": "elc-generic",
+             "interval_ms": 200, "life_check_s": 0}]
+
+
 def delivery(sub):
     st = sub.latest("status")
     return st.get("delivery") if st else None

@@ -11,7 +11,8 @@
 import os
 import sqlite3
 
-from delivery_util import PersistentMosquitto, Subscriber, delivery, drained, wall_ms
+from delivery_util import (PersistentMosquitto, Subscriber, delivery, drained,
+                           panel_and_controller, wall_ms)
 from harness import Gateway, Influxd, Sim, TestFailure, gateway_config, run, wait_until
 
 SITE = "hall-bound"
@@ -32,10 +33,7 @@ def main(env):
     cfg = gateway_config(
         SITE, mqtt_port=broker.port, influx_url=influx.url, heartbeat=1,
         buses=[("tcp0", sim.port, 300)],
-        devices=[{"id": "facp1", "bus": "tcp0", "unit": 1, "profile": "facp-generic",
-                  "interval_ms": 100, "life_check_s": 0},
-                 {"id": "elc1", "bus": "tcp0", "unit": 2, "profile": "elc-generic",
-                  "interval_ms": 200, "life_check_s": 0}],
+        devices=panel_and_controller(),
         extra_mqtt="reconnect_min_ms = 200; reconnect_max_ms = 1000; outbox_max = 10;",
         extra_influx="retry_min_ms = 200; retry_max_ms = 1000; outbox_max = 2000;",
         state_dir=env.tmp)

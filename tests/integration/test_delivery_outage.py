@@ -14,7 +14,7 @@ import signal
 import time
 
 from delivery_util import (PersistentMosquitto, Subscriber, check_beats, delivery, drained,
-                           stop_sampling, wall_ms)
+                           panel_and_controller, stop_sampling, wall_ms)
 from harness import (CRITICAL, Gateway, Influxd, Sim, TestFailure, gateway_config, run,
                      wait_until)
 import sqlite3
@@ -38,10 +38,7 @@ def main(env):
     cfg = gateway_config(
         SITE, mqtt_port=broker.port, influx_url=influx.url, heartbeat=1,
         buses=[("tcp0", sim.port, 300)],
-        devices=[{"id": "facp1", "bus": "tcp0", "unit": 1, "profile": "facp-generic",
-                  "interval_ms": 100, "life_check_s": 0},
-                 {"id": "elc1", "bus": "tcp0", "unit": 2, "profile": "elc-generic",
-                  "interval_ms": 200, "life_check_s": 0}],
+        devices=panel_and_controller(),
         extra_mqtt="reconnect_min_ms = 200; reconnect_max_ms = 2000;",
         extra_influx="retry_min_ms = 200; retry_max_ms = 2000; batch_size = 200;",
         state_dir=env.tmp)
