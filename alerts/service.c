@@ -1,6 +1,9 @@
 /* The alert service: owns the engine, the store and the alert side of MQTT. Every
  * batch of transitions is committed to SQLite before anything is published, so a
- * crash can lose nothing that was seen outside. Runs on the main loop thread. */
+ * crash can lose nothing that was seen outside. A store that cannot write (disk full,
+ * I/O error) never holds an event back: it is published from memory and kept there
+ * until the store takes it, and the failure is an alert of its own (gateway.store_fault).
+ * Runs on the main loop thread. */
 #define LOG_TAG "alerts"
 #include "alerts/service.h"
 
@@ -21,6 +24,10 @@
 #define TICK_MS 200
 #define RESEND_BATCH 500
 #define PRUNE_EVERY 500
+#define HELD_MAX 20000		/* events kept in memory while the store cannot write */
+#define STORE_RETRY_MIN_MS 500	/* first retry of a failing store, doubling up to: */
+#define STORE_RETRY_MAX_MS 5000
+#define GATEWAY_DEVICE "gateway" /* the device of the gateway's own alerts */
 
 struct item {
 	uint64_t seq;
@@ -29,6 +36,12 @@ struct item {
 	char *state_full; /* stored JSON; "" = closed (tombstone until the removal is sent) */
 	char *state_pub;  /* published JSON; NULL when closed */
 	int cls;	  /* outbox class of the event: P1 alerts' events go first */
+	/* Where the event is on its way out (an item is dropped once it is safe). */
+	bool stored;	/* in the event log, its alert's state in alert_state */
+	bool queued;	/* in the outbox, which delivers it from then on */
+	bool sent;	/* published from memory, its PUBACK not in yet */
+	bool delivered; /* the broker acknowledged it */
+	bool marked;	/* its delivery is recorded in the store */
 };
 
 struct alert_service {
@@ -37,7 +50,9 @@ struct alert_service {
 	struct mqtt *mqtt;
 	struct alert_engine *engine;
 	struct alert_store *store;
-	GPtrArray *batch; /* struct item * */
+	GPtrArray *batch; /* struct item *: queued by on_emit for the next flush */
+	GPtrArray *held;  /* struct item * (owned): not yet both stored and delivered or
+			     queued, in sequence order */
 	uint64_t next_seq;
 	alert_device_cmd_fn device_cmd; /* cmd/device, NULL: not offered */
 	alert_clip_fn clips;		/* clips of a point, NULL: no cameras */
@@ -51,6 +66,11 @@ struct alert_service {
 	GHashTable *tombstones; /* ids whose empty retained message is still to be sent */
 	uint64_t since_prune;
 	bool store_failed;
+	int64_t store_failed_ms;  /* when the current failure run started */
+	int64_t store_retry_ms;	  /* next attempt while failing */
+	int store_backoff_ms;
+	char store_err[256];	  /* what the store said last (while failing) */
+	bool flushing;
 	struct alert_service_stats st;
 };
 
@@ -68,6 +88,12 @@ static void item_free(gpointer p)
 	free(it->state_full);
 	free(it->state_pub);
 	g_free(it);
+}
+
+static void item_free_fn(gpointer p, gpointer ud)
+{
+	(void)ud;
+	item_free(p);
 }
 
 static char *dump(json_t *o)
@@ -127,19 +153,28 @@ static void on_emit(const struct alert_ev *ev, void *ud)
 }
 
 /* With an outbox (docs/delivery.md) events and alert/<id> go through it: committed,
- * sent by class then age, removed on PUBACK. Without one, straight to the broker. */
-static void publish_event(struct alert_service *s, uint64_t seq, const char *json, int cls)
+ * sent by class then age, removed on PUBACK. Without one, or when the outbox cannot
+ * take it (disk full), straight to the broker. Returns 0 when queued, 1 when published
+ * from memory (the ack handler follows), or -errno (not sent). */
+static int publish_event(struct alert_service *s, uint64_t seq, const char *json, int cls)
 {
-	if (s->mqtt &&
-	    mqtt_enqueue(s->mqtt, cls, "events", json, strlen(json), false, seq) == -ENOTSUP)
-		mqtt_publish_acked(s->mqtt, "events", json, strlen(json), false, seq);
+	int rc;
+
+	if (!s->mqtt)
+		return -ENOTCONN;
+	if (mqtt_enqueue(s->mqtt, cls, "events", json, strlen(json), false, seq) == 0)
+		return 0;
+	rc = mqtt_publish_acked(s->mqtt, "events", json, strlen(json), false, seq);
+	return rc < 0 ? rc : 1;
 }
 
+/* alert/<id>: through the outbox, or as the latest retained value from memory when the
+ * outbox cannot take it (a reconnect republishes every open alert from the engine). */
 static int publish_state(struct alert_service *s, const char *topic, const char *json)
 {
 	int rc = mqtt_enqueue(s->mqtt, OUTBOX_STATE, topic, json, strlen(json), true, 0);
 
-	return rc == -ENOTSUP ? mqtt_publish(s->mqtt, topic, json, strlen(json), true) : rc;
+	return rc < 0 ? mqtt_publish(s->mqtt, topic, json, strlen(json), true) : rc;
 }
 
 static int event_class(const char *json)
@@ -165,38 +200,160 @@ static void publish_removal(struct alert_service *s, const char *id)
 	}
 }
 
-/* Commits the batch, then publishes it. */
-static void flush(struct alert_service *s)
+/* The gateway's own condition "store_fault" as a device the engine sees. */
+static void store_condition(struct alert_service *s, bool failing)
 {
-	GPtrArray *b = s->batch;
-	char topic[ALERT_ID_MAX + 16];
+	struct alert_point_in pt = {.key = "store_fault",
+				    .cls = PC_SUPERVISORY,
+				    .v = {.type = HW_V_BOOL, .b = failing},
+				    .q = HW_Q_GOOD,
+				    .changed = true};
+	struct alert_device_in in = {
+	    .id = GATEWAY_DEVICE, .seen = true, .online = true, .pts = &pt, .n = 1};
+
+	alert_engine_update(s->engine, &in, s->now);
+}
+
+static void store_failing(struct alert_service *s, int rc)
+{
+	g_strlcpy(s->store_err, alert_store_error(s->store), sizeof(s->store_err));
+	s->store_retry_ms = s->now + s->store_backoff_ms;
+	s->store_backoff_ms = MIN(s->store_backoff_ms * 2, STORE_RETRY_MAX_MS);
+	if (s->store_failed)
+		return;
+	s->store_failed = true;
+	s->store_failed_ms = s->now;
+	s->st.store_failures++;
+	log_err("cannot write the alert store (%s%s): alert events go out from memory and are "
+		"kept there until it can be written",
+		rc == -ENOSPC ? "disk full: " : "", s->store_err);
+	store_condition(s, true);
+}
+
+static void store_recovered(struct alert_service *s, guint n)
+{
+	s->store_backoff_ms = STORE_RETRY_MIN_MS;
+	if (!s->store_failed)
+		return;
+	log_info("alert store writable again after %" G_GINT64_FORMAT " s: %u held event(s) "
+		 "written",
+		 (s->now - s->store_failed_ms) / 1000, n);
+	s->store_failed = false;
+	s->store_err[0] = '\0';
+	store_condition(s, false);
+}
+
+/* Writes what the store does not have yet in one transaction: held events and their
+ * alerts' states, and deliveries not yet recorded. */
+static void store_held(struct alert_service *s)
+{
+	GPtrArray *h = s->held;
+	guint n = 0;
 	int rc;
 
-	if (b->len == 0)
+	if (s->store_failed && s->now < s->store_retry_ms)
+		return;
+	for (guint i = 0; i < h->len; i++) {
+		struct item *it = h->pdata[i];
+		n += !it->stored || (it->delivered && !it->marked);
+	}
+	if (n == 0)
 		return;
 	rc = alert_store_begin(s->store);
-	for (guint i = 0; rc == 0 && i < b->len; i++) {
-		struct item *it = b->pdata[i];
-		rc = alert_store_add_event(s->store, it->seq, s->now, it->event);
-		if (rc == 0 && it->id)
-			rc = alert_store_put_alert(s->store, it->id, it->state_full, s->now);
+	for (guint i = 0; rc == 0 && i < h->len; i++) {
+		struct item *it = h->pdata[i];
+		if (!it->stored) {
+			rc = alert_store_add_event(s->store, it->seq, s->now, it->event);
+			if (rc == 0 && it->id)
+				rc = alert_store_put_alert(s->store, it->id, it->state_full,
+							   s->now);
+		}
+		if (rc == 0 && it->delivered && !it->marked)
+			rc = alert_store_mark_delivered(s->store, it->seq);
 	}
 	if (rc == 0)
 		rc = alert_store_commit(s->store);
 	if (rc < 0) {
 		alert_store_rollback(s->store);
-		if (!s->store_failed)
-			log_err("cannot store %u alert event(s): they are published but will not "
-				"survive a restart",
-				b->len);
-		s->store_failed = true;
-	} else if (s->store_failed) {
-		log_info("alert store writable again");
-		s->store_failed = false;
+		store_failing(s, rc);
+		return;
 	}
-	for (guint i = 0; i < b->len; i++) {
-		struct item *it = b->pdata[i];
-		if (it->id) {
+	for (guint i = 0; i < h->len; i++) {
+		struct item *it = h->pdata[i];
+		it->stored = true;
+		it->marked = it->delivered;
+	}
+	store_recovered(s, n);
+}
+
+/* Hands every held event that is not on its way to MQTT: to the outbox once stored,
+ * else (or when the outbox cannot take it) straight to the broker from memory. Then
+ * lets go of what is safe. */
+static void deliver_held(struct alert_service *s)
+{
+	GPtrArray *h = s->held;
+	bool outbox = s->mqtt && mqtt_outbox(s->mqtt);
+	guint keep = 0;
+
+	for (guint i = 0; i < h->len; i++) {
+		struct item *it = h->pdata[i];
+
+		if (s->mqtt && !it->queued && !it->sent && !it->delivered) {
+			if (it->stored && outbox &&
+			    mqtt_enqueue(s->mqtt, it->cls, "events", it->event, strlen(it->event),
+					 false, it->seq) == 0)
+				it->queued = true;
+			else if (mqtt_publish_acked(s->mqtt, "events", it->event, strlen(it->event),
+						    false, it->seq) == 0)
+				it->sent = true;
+		}
+		/* Without an outbox, the store's undelivered events are resent on reconnect. */
+		if (it->stored && (it->queued || !outbox || (it->delivered && it->marked))) {
+			item_free(it);
+			continue;
+		}
+		h->pdata[keep++] = it;
+	}
+	g_ptr_array_set_size(h, keep);
+	/* Bounded: beyond HELD_MAX, the oldest events the broker has are let go (they only
+	 * miss from the event log); an undelivered event is never dropped. */
+	for (guint i = 0; h->len > HELD_MAX && i < h->len;) {
+		struct item *it = h->pdata[i];
+		if (it->delivered) {
+			if (s->st.held_dropped++ == 0)
+				log_err("more than %d alert events held in memory: the oldest "
+					"delivered ones will miss from the event log",
+					HELD_MAX);
+			item_free(it);
+			g_ptr_array_remove_index(h, i);
+		} else {
+			i++;
+		}
+	}
+}
+
+/* Commits the batch, then publishes it (from memory if the store cannot take it). */
+static void flush(struct alert_service *s)
+{
+	char topic[ALERT_ID_MAX + 16];
+
+	if (s->flushing)
+		return;
+	s->flushing = true;
+	/* A failure or recovery of the store raises or clears an alert: flush that too. */
+	while (s->batch->len || s->held->len) {
+		GPtrArray *b = s->batch;
+		guint first = s->held->len;
+
+		for (guint i = 0; i < b->len; i++)
+			g_ptr_array_add(s->held, b->pdata[i]);
+		s->since_prune += b->len;
+		g_ptr_array_set_size(b, 0);
+		store_held(s);
+		for (guint i = first; i < s->held->len; i++) {
+			struct item *it = s->held->pdata[i];
+			if (!it->id)
+				continue;
 			if (it->state_pub) {
 				snprintf(topic, sizeof(topic), "alert/%s", it->id);
 				if (s->mqtt)
@@ -206,11 +363,14 @@ static void flush(struct alert_service *s)
 				publish_removal(s, it->id);
 			}
 		}
-		publish_event(s, it->seq, it->event, it->cls);
+		deliver_held(s);
+		if (s->batch->len == 0)
+			break;
 	}
-	s->since_prune += b->len;
-	g_ptr_array_set_size(b, 0);
-	if (s->since_prune >= PRUNE_EVERY) {
+	s->flushing = false;
+	if (s->since_prune >= PRUNE_EVERY && !s->store_failed) {
+		int rc;
+
 		s->since_prune = 0;
 		rc = alert_store_prune(s->store, s->cfg->alerts.keep_events);
 		if (rc > 0)
@@ -406,6 +566,19 @@ static void on_ack(struct mqtt *m, uint64_t token, bool ok, void *ud)
 {
 	struct alert_service *s = ud;
 
+	for (guint i = 0; i < s->held->len; i++) {
+		struct item *it = s->held->pdata[i];
+		if (it->seq != token)
+			continue;
+		it->sent = false;
+		if (!ok)
+			return; /* refused by the broker: the outbox sets such records aside */
+		it->delivered = true;
+		if (it->stored && !s->store_failed)
+			it->marked = alert_store_mark_delivered(s->store, token) == 0;
+		deliver_held(s);
+		return;
+	}
 	if (ok && !s->store_failed)
 		alert_store_mark_delivered(s->store, token);
 }
@@ -475,7 +648,9 @@ int alert_service_create(const struct hw_config *cfg, struct mqtt *m, struct ale
 	s->cfg = cfg;
 	s->site = cfg->site.id;
 	s->mqtt = m;
-	s->batch = g_ptr_array_new_with_free_func(item_free);
+	s->batch = g_ptr_array_new();
+	s->held = g_ptr_array_new(); /* items freed by hand: they move in and out */
+	s->store_backoff_ms = STORE_RETRY_MIN_MS;
 	s->tombstones = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	s->cams = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	if (g_mkdir_with_parents(cfg->storage.state_dir, 0750) < 0) {
@@ -527,6 +702,8 @@ fail:
 	alert_engine_destroy(s->engine);
 	alert_store_close(s->store);
 	g_ptr_array_free(s->batch, TRUE);
+	g_ptr_array_foreach(s->held, item_free_fn, NULL);
+	g_ptr_array_free(s->held, TRUE);
 	g_hash_table_destroy(s->tombstones);
 	if (s->cams)
 		g_hash_table_destroy(s->cams);
@@ -538,7 +715,18 @@ void alert_service_destroy(struct alert_service *s)
 {
 	if (!s)
 		return;
+	s->now = wall_ms();
+	s->store_retry_ms = 0; /* one last attempt */
 	flush(s);
+	if (s->held->len) {
+		guint unstored = 0;
+		for (guint i = 0; i < s->held->len; i++)
+			unstored += !((struct item *)s->held->pdata[i])->stored;
+		if (unstored)
+			log_err("stopping with %u alert event(s) the store could not take (%s): "
+				"they were published but are not in the event log",
+				unstored, s->store_err);
+	}
 	if (s->tick)
 		g_source_remove(s->tick);
 	if (s->mqtt) {
@@ -548,6 +736,8 @@ void alert_service_destroy(struct alert_service *s)
 	alert_engine_destroy(s->engine);
 	alert_store_close(s->store);
 	g_ptr_array_free(s->batch, TRUE);
+	g_ptr_array_foreach(s->held, item_free_fn, NULL);
+	g_ptr_array_free(s->held, TRUE);
 	g_hash_table_destroy(s->tombstones);
 	if (s->cams)
 		g_hash_table_destroy(s->cams);
@@ -664,6 +854,10 @@ void alert_service_on_connected(struct alert_service *s)
 	for (guint i = 0; i < ids->len; i++)
 		publish_removal(s, ids->pdata[i]);
 	g_ptr_array_free(ids, TRUE);
+	/* Held events in flight in the lost session got no ack: send them again. */
+	for (guint i = 0; i < s->held->len; i++)
+		((struct item *)s->held->pdata[i])->sent = false;
+	deliver_held(s);
 	/* Events the broker never acknowledged, in sequence order (with an outbox, it
 	 * replays them itself: see alert_service_create). */
 	if (mqtt_outbox(s->mqtt))
@@ -698,5 +892,14 @@ void alert_service_get_stats(struct alert_service *s, struct alert_service_stats
 {
 	*out = s->st;
 	out->active = alert_engine_count(s->engine);
-	out->undelivered = alert_store_count_events(s->store, true);
+	out->undelivered = s->store_failed ? 0 : alert_store_count_events(s->store, true);
+	out->store_ok = !s->store_failed;
+	out->store_failed_ms = s->store_failed ? s->store_failed_ms : 0;
+	out->store_error = s->store_err;
+	out->held = s->held->len;
+	for (guint i = 0; i < s->held->len; i++) {
+		const struct item *it = s->held->pdata[i];
+		out->unstored += !it->stored;
+		out->undelivered += !it->stored && !it->delivered;
+	}
 }

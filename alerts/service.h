@@ -57,6 +57,14 @@ struct alert_service_stats {
 	uint64_t undelivered;
 	uint64_t commands;
 	uint64_t refused;
+	/* The store (docs/alerts.md, "When the store cannot write"). */
+	bool store_ok;		   /* the last write succeeded */
+	int64_t store_failed_ms;   /* start of the current failure run, 0 when ok */
+	const char *store_error;   /* what the store said ("" when ok; transfer none) */
+	uint64_t store_failures;   /* failure runs since start */
+	size_t held;		   /* events kept in memory, not yet safe in store and outbox */
+	size_t unstored;	   /* of which not in the event log */
+	uint64_t held_dropped;	   /* delivered events let go unstored beyond the bound */
 };
 void alert_service_get_stats(struct alert_service *s, struct alert_service_stats *out);
 

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,23 +51,25 @@ struct alert_store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_N];
 	uint64_t last_seq;
+	char err[256]; /* the last failure */
 };
 
+/* SQLite's error as ours: a full disk is -ENOSPC, anything else -EIO. Failures to write
+ * are not logged here (the service logs a failure run when it starts and ends); the
+ * text stays available through alert_store_error(). */
 static int fail(struct alert_store *s, const char *what)
 {
-	log_err("%s: %s", what, sqlite3_errmsg(s->db));
-	return -EIO;
+	int code = sqlite3_extended_errcode(s->db);
+
+	snprintf(s->err, sizeof(s->err), "%s: %s", what, sqlite3_errmsg(s->db));
+	log_debug("%s", s->err);
+	return (code & 0xff) == SQLITE_FULL ? -ENOSPC : -EIO;
 }
 
 static int exec(struct alert_store *s, const char *sql)
 {
-	char *msg = NULL;
-
-	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		log_err("%s: %s", sql, msg ? msg : "?");
-		sqlite3_free(msg);
-		return -EIO;
-	}
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return fail(s, sql);
 	return 0;
 }
 
@@ -99,11 +102,14 @@ int alert_store_open(const char *path, struct alert_store **out)
 		 "CREATE TABLE IF NOT EXISTS alert_event(seq INTEGER PRIMARY KEY, t_ms "
 		 "INTEGER NOT NULL, json TEXT NOT NULL, delivered INTEGER NOT NULL DEFAULT 0)") ||
 	    exec(s, "CREATE INDEX IF NOT EXISTS alert_event_undelivered ON alert_event(seq) "
-		    "WHERE delivered = 0"))
+		    "WHERE delivered = 0")) {
+		log_err("%s: %s", path, s->err);
 		goto fail;
+	}
 	for (int i = 0; i < ST_N; i++) {
 		if (sqlite3_prepare_v2(s->db, sql_text[i], -1, &s->st[i], NULL) != SQLITE_OK) {
 			fail(s, sql_text[i]);
+			log_err("%s: %s", path, s->err);
 			goto fail;
 		}
 	}
@@ -159,6 +165,11 @@ int alert_store_begin(struct alert_store *s)
 int alert_store_commit(struct alert_store *s)
 {
 	return exec(s, "COMMIT");
+}
+
+const char *alert_store_error(const struct alert_store *s)
+{
+	return s->err;
 }
 
 void alert_store_rollback(struct alert_store *s)

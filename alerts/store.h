@@ -26,6 +26,9 @@ uint64_t alert_store_last_seq(struct alert_store *s);
 int alert_store_begin(struct alert_store *s);
 int alert_store_commit(struct alert_store *s);
 void alert_store_rollback(struct alert_store *s);
+/* The last failure as text ("log event: database or disk is full"; "" if none yet;
+ * transfer none). Writes return -ENOSPC when the disk is full, -EIO otherwise. */
+const char *alert_store_error(const struct alert_store *s);
 int alert_store_put_alert(struct alert_store *s, const char *id, const char *json, int64_t t_ms);
 int alert_store_del_alert(struct alert_store *s, const char *id);
 int alert_store_add_event(struct alert_store *s, uint64_t seq, int64_t t_ms, const char *json);

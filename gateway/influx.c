@@ -62,6 +62,7 @@ struct influx {
 	gint64 retry_at; /* monotonic us of the next retry, 0 if not backing off */
 	bool stopping;
 	gint64 stop_deadline; /* monotonic us */
+	gint64 move_at;	      /* durable mode: next attempt to move queue into the outbox */
 	bool dropping;	      /* a drop run has been logged */
 	uint64_t drop_run;    /* lines dropped in the current run */
 	struct influx_stats st;
@@ -476,6 +477,28 @@ static bool set_aside(struct influx *ix, GPtrArray *recs)
 	return true;
 }
 
+/* Durable mode: the lines held in memory while the outbox could not take them go in
+ * as one record, oldest first. Worker, mu held. Returns 0 or -errno (kept). */
+static int move_to_outbox(struct influx *ix)
+{
+	GString *b = g_string_new(NULL);
+	guint n = g_queue_get_length(&ix->queue);
+	int rc;
+
+	for (GList *l = ix->queue.head; l; l = l->next) {
+		struct qline *q = l->data;
+		g_string_append_len(b, q->data, (gssize)q->len);
+	}
+	rc = outbox_put(ix->ob, OUTBOX_LP, OUTBOX_MEASURE, NULL, b->str, b->len, false, 0, (int)n,
+			NULL);
+	g_string_free(b, TRUE);
+	if (rc == 0) {
+		g_queue_clear_full(&ix->queue, g_free);
+		log_info("%u line(s) for %s held in memory are in the outbox now", n, ix->log_url);
+	}
+	return rc;
+}
+
 static gpointer worker_durable(gpointer data)
 {
 	struct influx *ix = data;
@@ -493,6 +516,10 @@ static gpointer worker_durable(gpointer data)
 
 		if (ix->stopping && now >= ix->stop_deadline)
 			break;
+		if (!g_queue_is_empty(&ix->queue) && now >= ix->move_at) {
+			if (move_to_outbox(ix) < 0)
+				ix->move_at = now + G_USEC_PER_SEC;
+		}
 		g_mutex_unlock(&ix->mu);
 		outbox_get_stats(ix->ob, OUTBOX_LP, &os);
 		g_mutex_lock(&ix->mu);
@@ -575,6 +602,11 @@ static gpointer worker_durable(gpointer data)
 			ix->delay_ms = ix->delay_ms > ix->retry_max_ms / 2 ? ix->retry_max_ms
 									   : ix->delay_ms * 2;
 		}
+	}
+	if (!g_queue_is_empty(&ix->queue) && move_to_outbox(ix) < 0) {
+		log_err("stopping with %u line(s) for %s that the outbox could not take: lost",
+			g_queue_get_length(&ix->queue), ix->log_url);
+		ix->st.lines_dropped += g_queue_get_length(&ix->queue);
 	}
 	g_mutex_unlock(&ix->mu);
 	{
@@ -675,14 +707,19 @@ int influx_submit(struct influx *ix, const char *lines, size_t len)
 			n += *q == '\n' && (q == lines || q[-1] != '\n');
 		if (n == 0)
 			return 0;
-		rc = outbox_put(ix->ob, OUTBOX_LP, OUTBOX_MEASURE, NULL, lines, len, false, 0, n,
-				NULL);
-		if (rc < 0)
-			return rc;
 		g_mutex_lock(&ix->mu);
-		g_cond_signal(&ix->cond);
+		/* Lines held in memory go first, so that order is kept. */
+		rc = g_queue_is_empty(&ix->queue) ? outbox_put(ix->ob, OUTBOX_LP, OUTBOX_MEASURE,
+							       NULL, lines, len, false, 0, n, NULL)
+						  : -EAGAIN;
+		if (rc == 0) {
+			g_cond_signal(&ix->cond);
+			g_mutex_unlock(&ix->mu);
+			return 0;
+		}
 		g_mutex_unlock(&ix->mu);
-		return 0;
+		/* The outbox cannot take them (disk full): held in memory, bounded like the
+		 * plain queue, and moved into the outbox by the worker once it can. */
 	}
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -750,8 +787,8 @@ void influx_stats(struct influx *ix, struct influx_stats *out)
 	if (ix->ob) {
 		struct outbox_stats os;
 		outbox_get_stats(ix->ob, OUTBOX_LP, &os);
-		out->lines_queued = os.depth;
-		out->lines_dropped = os.dropped;
+		out->lines_queued += os.depth; /* with the lines held in memory */
+		out->lines_dropped += os.dropped;
 		out->oldest_ms = os.oldest_ms;
 	}
 }

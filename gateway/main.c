@@ -161,7 +161,14 @@ static void delivery_fields(struct app *a, struct lp_line *l, int64_t t)
 		F("outbox_sent", o[i].sent);
 		F("outbox_dropped", o[i].dropped);
 		F("outbox_rejected", o[i].rejected);
+		F("outbox_failed", o[i].failed);
 #undef F
+	}
+	if (a->alerts) {
+		struct alert_service_stats as;
+		alert_service_get_stats(a->alerts, &as);
+		lp_field_bool(l, "store_ok", as.store_ok);
+		lp_field_int(l, "store_held", (int64_t)as.held);
 	}
 	lp_field_int(l, "mqtt_retried", (int64_t)ms.retried);
 	lp_field_int(l, "mqtt_reconnects", (int64_t)ms.reconnects);
@@ -203,6 +210,32 @@ static void delivery_status(struct app *a, int64_t t)
 	}
 	json_object_set_new(json_object_get(d, "mqtt"), "reconnects",
 			    json_integer((json_int_t)ms.reconnects));
+	for (int i = 0; i < OUTBOX_NOUT; i++) {
+		struct outbox_stats o;
+		outbox_get_stats(a->outbox, i, &o);
+		json_object_set_new(json_object_get(d, outbox_output_name(i)), "failed",
+				    json_integer((json_int_t)o.failed));
+		if (i == OUTBOX_LP)
+			json_object_set_new(
+			    json_object_get(d, outbox_output_name(i)), "memory",
+			    json_integer((json_int_t)(is.lines_queued > o.depth
+							  ? is.lines_queued - o.depth
+							  : 0)));
+	}
+	if (a->alerts) {
+		struct alert_service_stats as;
+		json_t *st;
+
+		alert_service_get_stats(a->alerts, &as);
+		st = json_pack("{s:b, s:I, s:I, s:I}", "ok", as.store_ok, "held",
+			       (json_int_t)as.held, "unstored", (json_int_t)as.unstored,
+			       "failures", (json_int_t)as.store_failures);
+		if (!as.store_ok) {
+			json_object_set_new(st, "since", json_integer(as.store_failed_ms));
+			json_object_set_new(st, "error", json_string(as.store_error));
+		}
+		json_object_set_new(d, "store", st);
+	}
 	json_object_set_new(d, "t", json_integer((json_int_t)t));
 	txt = json_dumps(d, JSON_COMPACT);
 	json_decref(d);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <glib.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,8 @@ struct outbox {
 	bool over_logged[OUTBOX_NOUT];
 	bool drop_logged[OUTBOX_NOUT];
 	struct outbox_stats s[OUTBOX_NOUT];
+	bool failing; /* a write failure run is logged; cleared by the next commit */
+	char err[256];
 };
 
 const char *outbox_output_name(int output)
@@ -45,22 +48,44 @@ const char *outbox_output_name(int output)
 	return output == OUTBOX_MQTT ? "mqtt" : "lineproto";
 }
 
+/* SQLite's error as ours (-ENOSPC for a full disk, else -EIO), logged when a failure
+ * run starts; the commit that ends it says so (complain once). */
 static int fail(struct outbox *o, const char *what)
 {
-	log_err("%s: %s", what, sqlite3_errmsg(o->db));
-	return -EIO;
+	int code = sqlite3_extended_errcode(o->db);
+
+	snprintf(o->err, sizeof(o->err), "%s: %s", what, sqlite3_errmsg(o->db));
+	if (!o->failing)
+		log_err("%s", o->err);
+	else
+		log_debug("%s", o->err);
+	o->failing = true;
+	return (code & 0xff) == SQLITE_FULL ? -ENOSPC : -EIO;
 }
 
 static int exec(struct outbox *o, const char *sql)
 {
-	char *msg = NULL;
-
-	if (sqlite3_exec(o->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		log_err("%s: %s", sql, msg ? msg : "?");
-		sqlite3_free(msg);
-		return -EIO;
-	}
+	if (sqlite3_exec(o->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return fail(o, sql);
 	return 0;
+}
+
+/* COMMIT, ending a failure run. */
+static int commit(struct outbox *o)
+{
+	int rc = exec(o, "COMMIT");
+
+	if (rc == 0 && o->failing) {
+		o->failing = false;
+		log_info("the outbox can be written again");
+	}
+	return rc;
+}
+
+static void rollback(struct outbox *o)
+{
+	if (!sqlite3_get_autocommit(o->db))
+		exec(o, "ROLLBACK");
 }
 
 static void reset(sqlite3_stmt *st)
@@ -274,11 +299,12 @@ int outbox_put(struct outbox *o, int output, int cls, const char *topic, const v
 	rc = enforce(o, output);
 	if (rc < 0)
 		goto rollback;
-	rc = exec(o, "COMMIT");
+	rc = commit(o);
 	if (rc == 0)
 		goto out;
 rollback:
-	exec(o, "ROLLBACK");
+	rollback(o);
+	o->s[output].failed += (uint64_t)weight;
 	/* The counters may be off after a failed transaction: reload them. */
 	o->s[output].records = o->s[output].depth = 0;
 	{
@@ -368,9 +394,9 @@ int outbox_remove(struct outbox *o, const int64_t *ids, size_t n)
 			o->s[output].sent += (uint64_t)w;
 	}
 	if (rc == 0)
-		rc = exec(o, "COMMIT");
+		rc = commit(o);
 	else
-		exec(o, "ROLLBACK");
+		rollback(o);
 	g_mutex_unlock(&o->mu);
 	return rc;
 }
@@ -395,9 +421,9 @@ int outbox_reject(struct outbox *o, int64_t id, const char *reason)
 	if (rc == 0)
 		rc = del_one(o, id, &output, &w);
 	if (rc == 0)
-		rc = exec(o, "COMMIT");
+		rc = commit(o);
 	if (rc < 0) {
-		exec(o, "ROLLBACK");
+		rollback(o);
 	} else if (valid_output(output)) {
 		o->s[output].rejected += (uint64_t)w;
 		o->s[output].rejected_held++;

@@ -58,6 +58,8 @@ struct outbox_stats {
 	uint64_t dropped;	/* weight dropped by the bound since open */
 	uint64_t rejected;	/* weight set aside (outbox_reject) since open */
 	uint64_t rejected_held; /* records in outbox_rejected now */
+	uint64_t failed;	/* weight outbox_put could not store (disk full, I/O error):
+				   the caller kept or dropped it and says which */
 };
 
 /* Opens (creating) the outbox tables in path. Returns 0 or -errno (-EIO: SQLite). */
@@ -67,7 +69,8 @@ void outbox_close(struct outbox *o); /* accepts NULL */
 void outbox_set_limit(struct outbox *o, int output, int64_t limit);
 
 /* Commits one record (data copied; topic may be NULL), then applies the bound.
- * weight >= 1. *id (may be NULL) gets the record's id. Returns 0 or -errno. */
+ * weight >= 1. *id (may be NULL) gets the record's id. Returns 0 or -errno (-ENOSPC:
+ * the disk is full; the caller keeps the record or counts it lost). */
 int outbox_put(struct outbox *o, int output, int cls, const char *topic, const void *data,
 	       size_t len, bool retain, uint64_t token, int weight, int64_t *id);
 /* Appends to out (struct outbox_rec *, transfer full) up to max records of output in
