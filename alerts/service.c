@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "alerts/alert_json.h"
 #include "alerts/engine.h"
@@ -24,10 +27,12 @@
 #define TICK_MS 200
 #define RESEND_BATCH 500
 #define PRUNE_EVERY 500
-#define HELD_MAX 20000		/* events kept in memory while the store cannot write */
-#define STORE_RETRY_MIN_MS 500	/* first retry of a failing store, doubling up to: */
+#define HELD_MAX 20000	       /* events kept in memory while the store cannot write */
+#define STORE_RETRY_MIN_MS 500 /* first retry of a failing store, doubling up to: */
 #define STORE_RETRY_MAX_MS 5000
 #define GATEWAY_DEVICE "gateway" /* the device of the gateway's own alerts */
+#define GUARD_FILE "alert-seq"
+#define GUARD_LEN 32
 
 struct item {
 	uint64_t seq;
@@ -66,11 +71,13 @@ struct alert_service {
 	GHashTable *tombstones; /* ids whose empty retained message is still to be sent */
 	uint64_t since_prune;
 	bool store_failed;
-	int64_t store_failed_ms;  /* when the current failure run started */
-	int64_t store_retry_ms;	  /* next attempt while failing */
+	int64_t store_failed_ms; /* when the current failure run started */
+	int64_t store_retry_ms;	 /* next attempt while failing */
 	int store_backoff_ms;
-	char store_err[256];	  /* what the store said last (while failing) */
+	char store_err[256]; /* what the store said last (while failing) */
 	bool flushing;
+	int guard_fd;	    /* <state_dir>/alert-seq, or -1 */
+	uint64_t guard_seq; /* what it says: highest seq published and not stored, 0: none */
 	struct alert_service_stats st;
 };
 
@@ -200,6 +207,50 @@ static void publish_removal(struct alert_service *s, const char *id)
 	}
 }
 
+/* The sequence guard: <state_dir>/alert-seq names the highest sequence number published
+ * from memory while the store could not take it, so that the next start numbers after it
+ * (a consumer deduplicating on seq would otherwise drop the new events that reuse it).
+ * Its blocks are allocated at start and it is overwritten in place, so it can be written
+ * when the disk is full. */
+static void guard_open(struct alert_service *s, const char *dir)
+{
+	char *path = g_build_filename(dir, GUARD_FILE, NULL);
+	char buf[GUARD_LEN + 1];
+	ssize_t n;
+	int rc;
+
+	s->guard_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (s->guard_fd < 0) {
+		log_warn("%s: %s: events published while the store cannot write may be numbered "
+			 "again after a restart",
+			 path, strerror(errno));
+		g_free(path);
+		return;
+	}
+	n = pread(s->guard_fd, buf, GUARD_LEN, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	s->guard_seq = g_ascii_strtoull(buf, NULL, 10);
+	rc = posix_fallocate(s->guard_fd, 0, GUARD_LEN);
+	if (rc != 0)
+		log_warn("%s: cannot allocate: %s", path, strerror(rc));
+	g_free(path);
+}
+
+static void guard_write(struct alert_service *s, uint64_t seq)
+{
+	char buf[GUARD_LEN];
+
+	s->guard_seq = seq;
+	if (s->guard_fd < 0)
+		return;
+	memset(buf, ' ', sizeof(buf));
+	buf[snprintf(buf, sizeof(buf) - 1, "%" PRIu64, seq)] = ' ';
+	buf[GUARD_LEN - 1] = '\n';
+	if (pwrite(s->guard_fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf) ||
+	    fdatasync(s->guard_fd) < 0)
+		log_debug("%s: %s", GUARD_FILE, strerror(errno));
+}
+
 /* The gateway's own condition "store_fault" as a device the engine sees. */
 static void store_condition(struct alert_service *s, bool failing)
 {
@@ -265,8 +316,8 @@ static void store_held(struct alert_service *s)
 		if (!it->stored) {
 			rc = alert_store_add_event(s->store, it->seq, s->now, it->event);
 			if (rc == 0 && it->id)
-				rc = alert_store_put_alert(s->store, it->id, it->state_full,
-							   s->now);
+				rc =
+				    alert_store_put_alert(s->store, it->id, it->state_full, s->now);
 		}
 		if (rc == 0 && it->delivered && !it->marked)
 			rc = alert_store_mark_delivered(s->store, it->seq);
@@ -283,6 +334,8 @@ static void store_held(struct alert_service *s)
 		it->stored = true;
 		it->marked = it->delivered;
 	}
+	if (s->guard_seq)
+		guard_write(s, 0); /* the event log has every number published */
 	store_recovered(s, n);
 }
 
@@ -301,11 +354,15 @@ static void deliver_held(struct alert_service *s)
 		if (s->mqtt && !it->queued && !it->sent && !it->delivered) {
 			if (it->stored && outbox &&
 			    mqtt_enqueue(s->mqtt, it->cls, "events", it->event, strlen(it->event),
-					 false, it->seq) == 0)
+					 false, it->seq) == 0) {
 				it->queued = true;
-			else if (mqtt_publish_acked(s->mqtt, "events", it->event, strlen(it->event),
-						    false, it->seq) == 0)
-				it->sent = true;
+			} else if (mqtt_is_connected(s->mqtt)) {
+				if (!it->stored && it->seq > s->guard_seq)
+					guard_write(s, it->seq); /* before it is seen outside */
+				it->sent =
+				    mqtt_publish_acked(s->mqtt, "events", it->event,
+						       strlen(it->event), false, it->seq) == 0;
+			}
 		}
 		/* Without an outbox, the store's undelivered events are resent on reconnect. */
 		if (it->stored && (it->queued || !outbox || (it->delivered && it->marked))) {
@@ -651,6 +708,7 @@ int alert_service_create(const struct hw_config *cfg, struct mqtt *m, struct ale
 	s->batch = g_ptr_array_new();
 	s->held = g_ptr_array_new(); /* items freed by hand: they move in and out */
 	s->store_backoff_ms = STORE_RETRY_MIN_MS;
+	s->guard_fd = -1;
 	s->tombstones = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	s->cams = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	if (g_mkdir_with_parents(cfg->storage.state_dir, 0750) < 0) {
@@ -672,6 +730,15 @@ int alert_service_create(const struct hw_config *cfg, struct mqtt *m, struct ale
 	if (rc < 0)
 		goto fail;
 	s->next_seq = alert_store_last_seq(s->store);
+	guard_open(s, cfg->storage.state_dir);
+	if (s->guard_seq > s->next_seq) {
+		log_warn("the last run published events up to %" G_GUINT64_FORMAT " that the store "
+			 "could not take (%" G_GUINT64_FORMAT
+			 " is the last stored): numbering goes "
+			 "on after them",
+			 s->guard_seq, s->next_seq);
+		s->next_seq = s->guard_seq;
+	}
 	log_info("%zu open alert(s) restored from %s, last event %" G_GUINT64_FORMAT ", %zu "
 		 "undelivered",
 		 alert_engine_count(s->engine), path, s->next_seq,
@@ -704,6 +771,8 @@ fail:
 	g_ptr_array_free(s->batch, TRUE);
 	g_ptr_array_foreach(s->held, item_free_fn, NULL);
 	g_ptr_array_free(s->held, TRUE);
+	if (s->guard_fd >= 0)
+		close(s->guard_fd);
 	g_hash_table_destroy(s->tombstones);
 	if (s->cams)
 		g_hash_table_destroy(s->cams);
@@ -738,6 +807,8 @@ void alert_service_destroy(struct alert_service *s)
 	g_ptr_array_free(s->batch, TRUE);
 	g_ptr_array_foreach(s->held, item_free_fn, NULL);
 	g_ptr_array_free(s->held, TRUE);
+	if (s->guard_fd >= 0)
+		close(s->guard_fd);
 	g_hash_table_destroy(s->tombstones);
 	if (s->cams)
 		g_hash_table_destroy(s->cams);

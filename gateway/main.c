@@ -228,8 +228,8 @@ static void delivery_status(struct app *a, int64_t t)
 
 		alert_service_get_stats(a->alerts, &as);
 		st = json_pack("{s:b, s:I, s:I, s:I}", "ok", as.store_ok, "held",
-			       (json_int_t)as.held, "unstored", (json_int_t)as.unstored,
-			       "failures", (json_int_t)as.store_failures);
+			       (json_int_t)as.held, "unstored", (json_int_t)as.unstored, "failures",
+			       (json_int_t)as.store_failures);
 		if (!as.store_ok) {
 			json_object_set_new(st, "since", json_integer(as.store_failed_ms));
 			json_object_set_new(st, "error", json_string(as.store_error));
