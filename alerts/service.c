@@ -397,12 +397,10 @@ static void audit_cmd(struct alert_service *s, const struct mqtt_cmd *c,
 	queue_event(s, ev, NULL);
 	s->st.events++;
 	if (rc == -EDESTADDRREQ)
-		log_warn("command %s on %s from %s refused: its response topic %s%s is outside "
+		log_warn("command %s on %s from %s refused: its response topic %.256s%s is outside "
 			 "the reply prefix %s",
-			 verb, id, who,
-			 strlen(c->response_topic) <= MQTT_REPLY_TOPIC_MAX ? "" : "(cut) ",
-			 strlen(c->response_topic) <= MQTT_REPLY_TOPIC_MAX ? c->response_topic : "",
-			 mqtt_reply_prefix(s->mqtt));
+			 verb, id, who, c->response_topic,
+			 strlen(c->response_topic) > 256 ? "..." : "", mqtt_reply_prefix(s->mqtt));
 	else if (rc == -EMSGSIZE)
 		log_warn("command %s from %s refused: %s of %zu bytes is too large", verb, who,
 			 r->too_large, r->too_large_len);
