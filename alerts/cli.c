@@ -103,7 +103,10 @@ static int request(const struct hw_config *cfg, const char *verb, json_t *body, 
 			r.connack ? mosquitto_reason_string(r.connack) : "");
 		goto out_m;
 	}
-	resp = g_strdup_printf("%s/%s/reply/%s", cfg->mqtt.topic_root, cfg->site.id, cid);
+	/* the daemon replies only under its reply prefix */
+	resp = cfg->mqtt.reply_prefix
+		   ? g_strconcat(cfg->mqtt.reply_prefix, cid, NULL)
+		   : g_strdup_printf("%s/%s/reply/%s", cfg->mqtt.topic_root, cfg->site.id, cid);
 	topic = g_strdup_printf("%s/%s/cmd/%s", cfg->mqtt.topic_root, cfg->site.id, verb);
 	if (mosquitto_subscribe_v5(m, NULL, resp, 1, 0, NULL) != MOSQ_ERR_SUCCESS ||
 	    !wait_for(m, &r.subscribed, NULL, until))

@@ -122,39 +122,57 @@ bool alert_glob(const char *p, const char *s)
 
 int alert_parse_duration(const char *s, int64_t *ms)
 {
-	char *end;
-	double v;
-	int64_t mul = 1000;
+	int64_t whole = 0, frac = 0, den = 1, mul = 1000, v;
+	const char *p = s;
 
-	if (!s || !*s)
+	if (!s)
 		return -EINVAL;
-	v = strtod(s, &end);
-	if (end == s || v <= 0)
+	/* digits [. digits] [s|m|h|d]: integer arithmetic, each step checked */
+	if (*p < '0' || *p > '9')
 		return -EINVAL;
-	if (*end) {
-		switch (*end) {
-		case 's':
-			mul = 1000;
-			break;
-		case 'm':
-			mul = 60000;
-			break;
-		case 'h':
-			mul = 3600000;
-			break;
-		case 'd':
-			mul = 86400000;
-			break;
-		default:
-			return -EINVAL;
-		}
-		if (end[1])
-			return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (whole > ALERT_DURATION_MAX_MS / 10)
+			return -ERANGE;
+		whole = whole * 10 + (*p - '0');
 	}
-	if (v * (double)mul > 1e15)
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		for (; *p >= '0' && *p <= '9'; p++) {
+			if (den < 1000000000) { /* finer than a nanosecond is noise */
+				frac = frac * 10 + (*p - '0');
+				den *= 10;
+			}
+		}
+	}
+	switch (*p) {
+	case '\0':
+	case 's':
+		break;
+	case 'm':
+		mul = 60000;
+		break;
+	case 'h':
+		mul = 3600000;
+		break;
+	case 'd':
+		mul = 86400000;
+		break;
+	default:
 		return -EINVAL;
-	*ms = (int64_t)(v * (double)mul);
-	return *ms > 0 ? 0 : -EINVAL;
+	}
+	if (*p && p[1])
+		return -EINVAL;
+	if (whole > ALERT_DURATION_MAX_MS / mul)
+		return -ERANGE;
+	v = whole * mul + frac * mul / den; /* frac * mul < 1e9 * 86400000 < INT64_MAX */
+	if (v > ALERT_DURATION_MAX_MS)
+		return -ERANGE;
+	if (v <= 0)
+		return -EINVAL;
+	*ms = v;
+	return 0;
 }
 
 /* ---- lifecycle ---- */

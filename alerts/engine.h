@@ -151,7 +151,10 @@ void alert_engine_set_seq(struct alert_engine *e, const char *id, uint64_t seq);
 int alert_make_id(char *buf, size_t sz, const char *device, const char *point, const char *cond);
 /* '*' matches any run of characters; everything else literally. */
 bool alert_glob(const char *pattern, const char *s);
-/* "90", "90s", "15m", "2h", "1d" -> milliseconds; -EINVAL. */
+/* The longest duration a request may name: ten years. */
+#define ALERT_DURATION_MAX_MS ((int64_t)10 * 366 * 86400 * 1000)
+/* "90", "90s", "1.5m", "2h", "1d" -> milliseconds (positive, integer arithmetic):
+ * 0, -EINVAL (not that form, or zero) or -ERANGE (above ALERT_DURATION_MAX_MS). */
 int alert_parse_duration(const char *s, int64_t *ms);
 
 #endif

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "alerts/alert_json.h"
+#include "alerts/command.h"
 #include "alerts/engine.h"
 #include "alerts/store.h"
 #include "gateway/log.h"
@@ -78,6 +79,7 @@ struct alert_service {
 	bool flushing;
 	int guard_fd;	    /* <state_dir>/alert-seq, or -1 */
 	uint64_t guard_seq; /* what it says: highest seq published and not stored, 0: none */
+	struct alert_cmd_limiter *limiter; /* audit records of requests that changed nothing */
 	struct alert_service_stats st;
 };
 
@@ -437,6 +439,12 @@ static void flush(struct alert_service *s)
 
 /* ---- commands ---- */
 
+/* Audit records of requests that changed nothing (refused, or list): at most this many
+ * per verb and user a minute, the rest counted (docs/alerts.md). */
+#define AUDIT_PER_MINUTE 10
+#define AUDIT_WINDOW_MS 60000
+#define AUDIT_KEYS 64
+
 static const char *err_name(int rc)
 {
 	switch (rc) {
@@ -454,6 +462,12 @@ static const char *err_name(int rc)
 		return "not_supported";
 	case -EAGAIN:
 		return "not_ready";
+	case -EMSGSIZE:
+		return "too_large";
+	case -ERANGE:
+		return "out_of_range";
+	case -EDESTADDRREQ:
+		return "bad_reply_topic";
 	default:
 		return "failed";
 	}
@@ -467,25 +481,6 @@ static bool is_operator(const struct alert_service *s, const char *user)
 		if (strcmp(s->cfg->alerts.operators[i], user) == 0)
 			return true;
 	return false;
-}
-
-static const char *jstr(const json_t *o, const char *k)
-{
-	const json_t *v = json_object_get(o, k);
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static int parse_for(const json_t *o, int64_t *ms)
-{
-	const json_t *v = json_object_get(o, "for");
-
-	if (json_is_integer(v) && json_integer_value(v) > 0) {
-		*ms = (int64_t)json_integer_value(v) * 1000;
-		return 0;
-	}
-	if (json_is_string(v))
-		return alert_parse_duration(json_string_value(v), ms);
-	return -EINVAL;
 }
 
 static json_t *list_json(struct alert_service *s)
@@ -509,114 +504,175 @@ static void set_opt(json_t *o, const char *key, const char *v)
 }
 
 /* What a command's event and its reply both echo of the request. */
-static void set_request(json_t *o, const char *device, const char *command, const char *rid)
+static void set_request(json_t *o, const struct alert_cmd_req *r)
 {
-	set_opt(o, "device", device);
-	set_opt(o, "command", command);
-	set_opt(o, "request_id", rid);
+	set_opt(o, "device", r->device);
+	set_opt(o, "command", r->command);
+	set_opt(o, "request_id", r->request_id);
+	set_opt(o, "camera", r->camera);
+}
+
+/* The summary of the audit records a window did not keep: one event and one log line. */
+static void on_audit_summary(const char *verb, const char *user, uint64_t dropped, int64_t since,
+			     void *ud)
+{
+	struct alert_service *s = ud;
+	json_t *ev = json_pack("{s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:b}", "seq",
+			       (json_int_t)++s->next_seq, "t", (json_int_t)s->now, "site", s->site,
+			       "event", "commands_unrecorded", "verb", verb, "count",
+			       (json_int_t)dropped, "since", (json_int_t)since, "notify", false);
+
+	json_object_set_new(ev, "by", user ? json_string(user) : json_null());
+	queue_event(s, ev, NULL);
+	s->st.events++;
+	log_warn("%" G_GUINT64_FORMAT " more request(s) cmd/%s from %s refused or read-only "
+		 "since %" G_GINT64_FORMAT " ms ago: counted, not recorded one by one",
+		 dropped, verb, user ? user : "(nobody)", s->now - since);
+}
+
+/* Runs one request; returns 0 or -errno. *changed: it changed something. */
+static int run_cmd(struct alert_service *s, const struct alert_cmd_req *r, char **snap,
+		   bool *changed)
+{
+	const char *verb = r->verb;
+	int64_t for_ms = 0;
+	int rc;
+
+	*changed = false;
+	if (strcmp(verb, "list") == 0)
+		return 0; /* read-only: anyone who may publish a request may read alert/# too */
+	if (!is_operator(s, r->user))
+		return -EACCES;
+	if (strcmp(verb, "ack") == 0) {
+		rc = alert_engine_ack(s->engine, r->id, r->user, s->now);
+	} else if (strcmp(verb, "shelve") == 0) {
+		rc = alert_cmd_duration(r->for_v, &for_ms);
+		if (rc == 0 && for_ms > (int64_t)s->cfg->alerts.shelve_max_s * 1000)
+			rc = -ERANGE;
+		if (rc == 0)
+			rc = alert_engine_shelve(s->engine, r->id, r->user, r->reason, for_ms,
+						 s->now);
+	} else if (strcmp(verb, "unshelve") == 0) {
+		rc = alert_engine_unshelve(s->engine, r->id, r->user, s->now);
+	} else if (strcmp(verb, "device") == 0) {
+		if (!s->device_cmd)
+			rc = -ENOTSUP;
+		else if (!r->device || !r->command)
+			rc = -EINVAL;
+		else
+			rc = s->device_cmd(r->device, r->command, r->user, s->device_cmd_ud);
+	} else if (strcmp(verb, "snapshot") == 0) {
+		if (!s->snapshot)
+			rc = -ENOTSUP;
+		else if (!r->camera)
+			rc = -EINVAL;
+		else
+			rc = s->snapshot(r->camera, snap, s->snapshot_ud);
+	} else {
+		rc = -ENOTSUP;
+	}
+	*changed = rc == 0;
+	return rc;
+}
+
+/* The audit record of a request: an event (unless the limiter keeps it out) and a log
+ * line with it. */
+static void audit_cmd(struct alert_service *s, const struct mqtt_cmd *c,
+		      const struct alert_cmd_req *r, int rc, bool changed, const char *snap)
+{
+	const char *verb = r->verb ? r->verb : "(too long)";
+	const char *id = r->id ? r->id : "-", *who = r->user ? r->user : "(nobody)";
+	enum alert_cmd_admit adm = ALERT_CMD_RECORD;
+	json_t *ev;
+
+	/* What changed something is always recorded; the rest within the limiter's bound. */
+	if (!changed)
+		adm = alert_cmd_limiter_admit(s->limiter, verb, r->user, s->now);
+	if (adm == ALERT_CMD_FIRST_DROP)
+		log_warn("more than %d requests cmd/%s from %s refused or read-only within a "
+			 "minute: counting the rest, recording them in one event",
+			 AUDIT_PER_MINUTE, verb, who);
+	if (adm != ALERT_CMD_RECORD)
+		return;
+	ev = json_pack("{s:I, s:I, s:s, s:s, s:s, s:b}", "seq", (json_int_t)++s->next_seq, "t",
+		       (json_int_t)s->now, "site", s->site, "event", "command", "verb", verb,
+		       "notify", false);
+	json_object_set_new(ev, "id", r->id ? json_string(r->id) : json_null());
+	json_object_set_new(ev, "by", r->user ? json_string(r->user) : json_null());
+	json_object_set_new(ev, "result", json_string(rc < 0 ? "refused" : "accepted"));
+	if (rc < 0)
+		json_object_set_new(ev, "error", json_string(err_name(rc)));
+	if (rc == -EMSGSIZE && r->too_large) {
+		json_object_set_new(ev, "too_large", json_string(r->too_large));
+		json_object_set_new(ev, "size", json_integer((json_int_t)r->too_large_len));
+	}
+	if (rc == -EDESTADDRREQ && strlen(c->response_topic) <= MQTT_REPLY_TOPIC_MAX)
+		set_opt(ev, "response_topic", c->response_topic);
+	set_opt(ev, "reason", r->reason);
+	set_request(ev, r);
+	set_opt(ev, "path", snap);
+	queue_event(s, ev, NULL);
+	s->st.events++;
+	if (rc == -EDESTADDRREQ)
+		log_warn("command %s on %s from %s refused: its response topic %.256s%s is outside "
+			 "the reply prefix %s",
+			 verb, id, who, c->response_topic,
+			 strlen(c->response_topic) > 256 ? "..." : "", mqtt_reply_prefix(s->mqtt));
+	else if (rc == -EMSGSIZE)
+		log_warn("command %s from %s refused: %s of %zu bytes is too large", verb, who,
+			 r->too_large, r->too_large_len);
+	else if (rc < 0)
+		log_warn("command %s on %s from %s refused: %s", verb, id, who, err_name(rc));
+	else
+		log_info("command %s on %s by %s", verb, id, who);
 }
 
 static void on_cmd(struct mqtt *m, const struct mqtt_cmd *c, void *ud)
 {
 	struct alert_service *s = ud;
-	json_error_t jerr;
-	json_t *req = c->len ? json_loads(c->payload, 0, &jerr) : json_object();
-	json_t *reply, *ev;
-	const char *id = NULL, *user = c->user, *reason = NULL, *rid = NULL;
-	const char *device = NULL, *command = NULL, *camera = NULL;
+	struct alert_cmd_req r;
+	json_t *reply;
 	char *snap = NULL;
 	const struct alert *a;
-	int64_t for_ms = 0;
-	int rc = 0;
-	bool audit = true;
+	bool changed = false;
+	int rc;
 	char *txt;
 
 	s->now = wall_ms();
 	s->st.commands++;
-	if (!json_is_object(req)) {
-		json_decref(req);
-		req = json_object();
-		rc = -EINVAL;
-	}
-	id = jstr(req, "id");
-	reason = jstr(req, "reason");
-	rid = jstr(req, "request_id");
-	device = jstr(req, "device");
-	command = jstr(req, "command");
-	camera = jstr(req, "camera");
-	if (!user)
-		user = jstr(req, "user"); /* MQTT 3.1.1 clients have no user properties */
-	if (rc == 0 && strcmp(c->verb, "list") == 0) {
-		audit = false; /* read-only */
-	} else if (rc == 0 && !is_operator(s, user)) {
-		rc = -EACCES;
-	} else if (rc == 0 && strcmp(c->verb, "ack") == 0) {
-		rc = alert_engine_ack(s->engine, id, user, s->now);
-	} else if (rc == 0 && strcmp(c->verb, "shelve") == 0) {
-		rc = parse_for(req, &for_ms);
-		if (rc == 0)
-			rc = alert_engine_shelve(s->engine, id, user, reason, for_ms, s->now);
-	} else if (rc == 0 && strcmp(c->verb, "unshelve") == 0) {
-		rc = alert_engine_unshelve(s->engine, id, user, s->now);
-	} else if (rc == 0 && strcmp(c->verb, "device") == 0) {
-		if (!s->device_cmd)
-			rc = -ENOTSUP;
-		else if (!device || !command)
-			rc = -EINVAL;
-		else
-			rc = s->device_cmd(device, command, user, s->device_cmd_ud);
-	} else if (rc == 0 && strcmp(c->verb, "snapshot") == 0) {
-		if (!s->snapshot)
-			rc = -ENOTSUP;
-		else if (!camera)
-			rc = -EINVAL;
-		else
-			rc = s->snapshot(camera, &snap, s->snapshot_ud);
-	} else if (rc == 0) {
-		rc = -ENOTSUP;
-	}
+	alert_cmd_limiter_expire(s->limiter, s->now, on_audit_summary, s);
+	rc = alert_cmd_parse(c->verb, c->payload, c->len, c->user, c->protocol, &r);
+	/* A request is not obeyed unless its answer can go where it asks. */
+	if (mqtt_reply_check(m, c) < 0)
+		rc = -EDESTADDRREQ;
+	if (rc == 0)
+		rc = run_cmd(s, &r, &snap, &changed);
 	if (rc < 0)
 		s->st.refused++;
-	if (audit) {
-		ev = json_pack("{s:I, s:I, s:s, s:s, s:s, s:b}", "seq", (json_int_t)++s->next_seq,
-			       "t", (json_int_t)s->now, "site", s->site, "event", "command", "verb",
-			       c->verb, "notify", false);
-		json_object_set_new(ev, "id", id ? json_string(id) : json_null());
-		json_object_set_new(ev, "by", user ? json_string(user) : json_null());
-		json_object_set_new(ev, "result", json_string(rc < 0 ? "refused" : "accepted"));
-		if (rc < 0)
-			json_object_set_new(ev, "error", json_string(err_name(rc)));
-		set_opt(ev, "reason", reason);
-		set_request(ev, device, command, rid);
-		set_opt(ev, "camera", camera);
-		set_opt(ev, "path", snap);
-		queue_event(s, ev, NULL);
-		s->st.events++;
-		if (rc < 0)
-			log_warn("command %s on %s from %s refused: %s", c->verb, id ? id : "-",
-				 user ? user : "(nobody)", err_name(rc));
-		else
-			log_info("command %s on %s by %s", c->verb, id ? id : "-", user);
-	}
+	audit_cmd(s, c, &r, rc, changed, snap);
 	flush(s);
-	reply = json_pack("{s:b, s:s}", "ok", rc == 0, "verb", c->verb);
-	set_opt(reply, "id", id);
-	set_request(reply, device, command, rid);
-	set_opt(reply, "camera", camera);
+	if (rc == -EDESTADDRREQ)
+		goto out; /* nothing is published outside the reply prefix */
+	reply = json_pack("{s:b, s:s?}", "ok", rc == 0, "verb", r.verb);
+	set_opt(reply, "id", r.id);
+	set_request(reply, &r);
 	set_opt(reply, "path", snap);
 	if (rc < 0)
 		json_object_set_new(reply, "error", json_string(err_name(rc)));
-	if (rc == 0 && strcmp(c->verb, "list") == 0)
+	if (rc == -EMSGSIZE && r.too_large)
+		json_object_set_new(reply, "too_large", json_string(r.too_large));
+	if (rc == 0 && strcmp(r.verb, "list") == 0)
 		json_object_set_new(reply, "alerts", list_json(s));
-	else if (rc == 0 && id && (a = alert_engine_get(s->engine, id)))
+	else if (rc == 0 && r.id && (a = alert_engine_get(s->engine, r.id)))
 		json_object_set_new(reply, "alert", alert_to_json(a, s->site, false));
 	txt = dump(reply);
-	rc = mqtt_reply(m, c, rid, txt, strlen(txt));
+	rc = mqtt_reply(m, c, r.request_id, txt, strlen(txt));
 	if (rc < 0 && rc != -ENOENT)
 		log_debug("reply to %s: %s", c->verb, strerror(-rc));
 	free(txt);
+out:
 	g_free(snap);
-	json_decref(req);
+	alert_cmd_req_clear(&r);
 }
 
 static void on_ack(struct mqtt *m, uint64_t token, bool ok, void *ud)
@@ -648,6 +704,7 @@ static gboolean on_tick(gpointer ud)
 
 	s->now = wall_ms();
 	alert_engine_tick(s->engine, s->now);
+	alert_cmd_limiter_expire(s->limiter, s->now, on_audit_summary, s);
 	flush(s);
 	return G_SOURCE_CONTINUE;
 }
@@ -711,6 +768,7 @@ int alert_service_create(const struct hw_config *cfg, struct mqtt *m, struct ale
 	s->guard_fd = -1;
 	s->tombstones = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	s->cams = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	alert_cmd_limiter_create(AUDIT_PER_MINUTE, AUDIT_WINDOW_MS, AUDIT_KEYS, &s->limiter);
 	if (g_mkdir_with_parents(cfg->storage.state_dir, 0750) < 0) {
 		rc = -errno;
 		log_err("state_dir %s: %s", cfg->storage.state_dir, strerror(-rc));
@@ -776,6 +834,7 @@ fail:
 	g_hash_table_destroy(s->tombstones);
 	if (s->cams)
 		g_hash_table_destroy(s->cams);
+	alert_cmd_limiter_destroy(s->limiter);
 	free(s);
 	return rc;
 }
@@ -784,7 +843,9 @@ void alert_service_destroy(struct alert_service *s)
 {
 	if (!s)
 		return;
+	/* requests counted and not yet summarised get their summary now */
 	s->now = wall_ms();
+	alert_cmd_limiter_expire(s->limiter, s->now + AUDIT_WINDOW_MS, on_audit_summary, s);
 	s->store_retry_ms = 0; /* one last attempt */
 	flush(s);
 	if (s->held->len) {
@@ -812,6 +873,7 @@ void alert_service_destroy(struct alert_service *s)
 	g_hash_table_destroy(s->tombstones);
 	if (s->cams)
 		g_hash_table_destroy(s->cams);
+	alert_cmd_limiter_destroy(s->limiter);
 	free(s);
 }
 

@@ -1125,6 +1125,7 @@ static const struct opt mqtt_opts[] = {
     OPT_BOOL("insecure", struct cfg_mqtt, insecure, false),
     OPT_INT("max_inflight", struct cfg_mqtt, max_inflight, 1, 65535, 20, 0),
     OPT_INT("outbox_max", struct cfg_mqtt, outbox_max, 10, 100000000, 100000, 0),
+    OPT_STR("reply_prefix", struct cfg_mqtt, reply_prefix, NULL, OF_NONEMPTY),
 };
 
 static const struct opt influx_opts[] = {
@@ -1808,6 +1809,7 @@ void config_free(struct hw_config *c)
 	free(c->mqtt.username);
 	free(c->mqtt.password);
 	free(c->mqtt.topic_root);
+	free(c->mqtt.reply_prefix);
 	free(c->influx.url);
 	free(c->influx.database);
 	free(c->influx.username);
@@ -1844,8 +1846,8 @@ void config_free(struct hw_config *c)
 	free(c);
 }
 
-/* site.name and mqtt.client_id default from the site id; profile_dir becomes absolute,
- * relative to the directory of the configuration file. */
+/* site.name, mqtt.client_id and mqtt.reply_prefix default from the site id; profile_dir
+ * becomes absolute, relative to the directory of the configuration file. */
 static void site_finish(struct ldctx *x, struct hw_config *c)
 {
 	char *abs = NULL, *dir = NULL, *slash, *joined = NULL, *real;
@@ -1861,6 +1863,11 @@ static void site_finish(struct ldctx *x, struct hw_config *c)
 			c->mqtt.client_id = NULL;
 			x->oom = true;
 		}
+	}
+	if (!c->mqtt.reply_prefix && c->mqtt.topic_root && c->site.id &&
+	    asprintf(&c->mqtt.reply_prefix, "%s/%s/reply/", c->mqtt.topic_root, c->site.id) < 0) {
+		c->mqtt.reply_prefix = NULL;
+		x->oom = true;
 	}
 	if (!c->site.profile_dir || c->site.profile_dir[0] == '/')
 		return;
@@ -1900,6 +1907,31 @@ static void check_min_max(struct ldctx *x, const config_t *cf, const char *file,
 	       lo_name, lo);
 }
 
+/* Replies to commands go only under mqtt.reply_prefix: never onto a gateway's own topics. */
+static void reply_prefix_check(struct ldctx *x, const config_t *cf, struct hw_config *c)
+{
+	const char *rp = c->mqtt.reply_prefix;
+	size_t tl = strlen(c->mqtt.topic_root), len = strlen(rp);
+	char *own = NULL;
+
+	if (asprintf(&own, "%s/%s/reply/", c->mqtt.topic_root, c->site.id) < 0) {
+		x->oom = true;
+		return;
+	}
+	if (strpbrk(rp, "+#") || rp[0] == '/' || rp[len - 1] != '/')
+		err_at(x, c->path, path_line(cf, "mqtt.reply_prefix"),
+		       "mqtt.reply_prefix: \"%s\" must not contain + or # nor start with /, and "
+		       "must end with /",
+		       rp);
+	else if (strncmp(rp, c->mqtt.topic_root, tl) == 0 && (rp[tl] == '/' || !rp[tl]) &&
+		 strncmp(rp, own, strlen(own)) != 0)
+		err_at(x, c->path, path_line(cf, "mqtt.reply_prefix"),
+		       "mqtt.reply_prefix: \"%s\" is inside mqtt.topic_root but not under \"%s\": "
+		       "replies could overwrite gateway topics",
+		       rp, own);
+	free(own);
+}
+
 static void sections_check(struct ldctx *x, const config_t *cf, struct hw_config *c)
 {
 	const char *f = c->path;
@@ -1920,6 +1952,8 @@ static void sections_check(struct ldctx *x, const config_t *cf, struct hw_config
 			       "with /",
 			       tr);
 	}
+	if (tr && c->site.id && c->mqtt.reply_prefix)
+		reply_prefix_check(x, cf, c);
 	if (c->influx.url && strncmp(c->influx.url, "http://", 7) != 0 &&
 	    strncmp(c->influx.url, "https://", 8) != 0)
 		err_at(x, f, path_line(cf, "influx.url"),

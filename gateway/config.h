@@ -39,6 +39,8 @@ struct cfg_mqtt {
 	bool insecure;	   /* TLS without checking the broker's host name (tests only) */
 	int max_inflight;  /* QoS 1 messages handed to libmosquitto and not yet acknowledged */
 	int outbox_max;	   /* messages held in the outbox for the broker */
+	/* command replies go only under it; default "<topic_root>/<site>/reply/" */
+	char *reply_prefix;
 };
 
 struct cfg_influx {

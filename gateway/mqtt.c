@@ -17,6 +17,9 @@
 #include "gateway/log.h"
 #include "gateway/outbox.h"
 
+/* cmd topics remembered as logged for their retained message, at most */
+#define RETAINED_LOGGED_MAX 64
+
 struct mqtt {
 	const struct cfg_mqtt *cfg;
 	const char *site;
@@ -24,8 +27,10 @@ struct mqtt {
 	mqtt_connected_fn on_connected;
 	void *ud;
 	struct mosquitto *mosq;
-	char *root;	/* "<topic_root>/<site>/" */
-	gint connected; /* atomic: set on the loop, read anywhere */
+	char *root;	  /* "<topic_root>/<site>/" */
+	char *reply_root; /* replies go only under it: cfg->reply_prefix or "<root>reply/" */
+	GHashTable *retained_seen; /* cmd topics whose retained message was logged (bounded) */
+	gint connected;		   /* atomic: set on the loop, read anywhere */
 	int64_t started;
 	bool down_logged;
 	bool ever_connected;
@@ -81,6 +86,7 @@ struct mqtt_event {
 	char *user;
 	int protocol;
 	int session;
+	bool retain;
 };
 
 static void feed(struct mqtt *m);
@@ -136,7 +142,10 @@ static char *status_json(const struct mqtt *m, const char *state)
 static void subscribe_cmds(struct mqtt *m)
 {
 	char *t = topic(m, "cmd/+");
-	int rc = mosquitto_subscribe_v5(m->mosq, NULL, t, 1, 0, NULL);
+	/* v5: keep the retain flag of a live message too, so that a command published with
+	 * retain is recognised (and ignored) whenever it arrives, not only on the replay */
+	int opts = g_atomic_int_get(&m->v311) ? 0 : MQTT_SUB_OPT_RETAIN_AS_PUBLISHED;
+	int rc = mosquitto_subscribe_v5(m->mosq, NULL, t, 1, opts, NULL);
 
 	if (rc != MOSQ_ERR_SUCCESS)
 		log_warn("subscribe %s: %s", t, mosquitto_strerror(rc));
@@ -150,6 +159,19 @@ static void deliver_cmd(struct mqtt *m, struct mqtt_event *ev)
 
 	if (!m->on_cmd)
 		return;
+	if (ev->retain) {
+		/* A retained command would run again at every start and every reconnect: a
+		 * command is something a person does once, so retained ones are not obeyed. */
+		if (!g_hash_table_contains(m->retained_seen, ev->topic)) {
+			if (g_hash_table_size(m->retained_seen) >= RETAINED_LOGGED_MAX)
+				g_hash_table_remove_all(m->retained_seen);
+			g_hash_table_add(m->retained_seen, g_strdup(ev->topic));
+			log_warn("ignoring the retained message on %s: commands are never taken "
+				 "from retained messages (clear it with an empty retained message)",
+				 ev->topic);
+		}
+		return;
+	}
 	c.verb = slash ? slash + 1 : ev->topic;
 	c.topic = ev->topic;
 	c.payload = ev->payload;
@@ -329,10 +351,12 @@ static void cb_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
 
 	ev->kind = EV_MESSAGE;
 	ev->topic = g_strdup(msg->topic);
-	ev->payload = g_malloc(msg->payloadlen + 1);
-	memcpy(ev->payload, msg->payload, msg->payloadlen);
+	ev->payload = g_malloc((size_t)msg->payloadlen + 1);
+	if (msg->payloadlen > 0) /* an empty payload has no buffer at all */
+		memcpy(ev->payload, msg->payload, (size_t)msg->payloadlen);
 	ev->payload[msg->payloadlen] = '\0';
-	ev->len = msg->payloadlen;
+	ev->len = (size_t)msg->payloadlen;
+	ev->retain = msg->retain;
 	ev->protocol = g_atomic_int_get(&m->v311) ? 4 : 5;
 	mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &ev->response_topic, false);
 	if (mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &ev->corr, &clen,
@@ -520,6 +544,9 @@ int mqtt_create(const struct cfg_mqtt *cfg, const char *site, GMainContext *ctx,
 	g_mutex_init(&m->mosq_lock);
 	g_cond_init(&m->cond);
 	m->root = g_strdup_printf("%s/%s/", cfg->topic_root, site);
+	m->reply_root =
+	    cfg->reply_prefix ? g_strdup(cfg->reply_prefix) : g_strconcat(m->root, "reply/", NULL);
+	m->retained_seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	m->inflight = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
 	m->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, pend_free);
 	g_queue_init(&m->pending_order);
@@ -544,7 +571,9 @@ fail:
 		mosquitto_destroy(m->mosq);
 	g_hash_table_destroy(m->inflight);
 	g_hash_table_destroy(m->pending);
+	g_hash_table_destroy(m->retained_seen);
 	g_free(m->root);
+	g_free(m->reply_root);
 	g_mutex_clear(&m->lock);
 	g_mutex_clear(&m->mosq_lock);
 	g_cond_clear(&m->cond);
@@ -743,6 +772,40 @@ int mqtt_publish_acked(struct mqtt *m, const char *subtopic, const void *payload
 	return 0;
 }
 
+bool mqtt_reply_topic_allowed(const char *prefix, const char *t)
+{
+	size_t pl = prefix ? strlen(prefix) : 0, tl = t ? strlen(t) : 0;
+
+	return pl > 0 && tl > pl && tl <= MQTT_REPLY_TOPIC_MAX && strncmp(t, prefix, pl) == 0 &&
+	       !strpbrk(t, "+#");
+}
+
+const char *mqtt_reply_prefix(const struct mqtt *m)
+{
+	return m->reply_root;
+}
+
+/* A reply_id usable as one topic level under the prefix: [A-Za-z0-9_-], bounded. */
+static bool reply_id_ok(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	if (n == 0 || n > MQTT_REPLY_TOPIC_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!g_ascii_isalnum(id[i]) && id[i] != '_' && id[i] != '-')
+			return false;
+	return true;
+}
+
+int mqtt_reply_check(const struct mqtt *m, const struct mqtt_cmd *c)
+{
+	if (c->response_topic && *c->response_topic &&
+	    !mqtt_reply_topic_allowed(m->reply_root, c->response_topic))
+		return -EPERM;
+	return 0;
+}
+
 int mqtt_reply(struct mqtt *m, const struct mqtt_cmd *c, const char *reply_id, const char *payload,
 	       size_t len)
 {
@@ -750,6 +813,11 @@ int mqtt_reply(struct mqtt *m, const struct mqtt_cmd *c, const char *reply_id, c
 	char *t;
 	int rc;
 
+	if (mqtt_reply_check(m, c) < 0) {
+		log_warn("no reply to %s: its response topic is outside %s", c->topic,
+			 m->reply_root);
+		return -EPERM;
+	}
 	if (!g_atomic_int_get(&m->connected))
 		return -ENOTCONN;
 	if (c->response_topic && *c->response_topic) {
@@ -757,8 +825,8 @@ int mqtt_reply(struct mqtt *m, const struct mqtt_cmd *c, const char *reply_id, c
 		if (c->corr && c->protocol == 5)
 			mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, c->corr,
 						      (uint16_t)c->corr_len);
-	} else if (reply_id && *reply_id && !strpbrk(reply_id, "/+#")) {
-		t = g_strconcat(m->root, "reply/", reply_id, NULL);
+	} else if (reply_id_ok(reply_id)) {
+		t = g_strconcat(m->reply_root, reply_id, NULL);
 	} else {
 		return -ENOENT;
 	}
@@ -803,6 +871,10 @@ void mqtt_rebind(struct mqtt *m, const struct cfg_mqtt *cfg, const char *site)
 {
 	m->cfg = cfg;
 	m->site = site;
+	if (cfg->reply_prefix && strcmp(cfg->reply_prefix, m->reply_root) != 0) {
+		g_free(m->reply_root);
+		m->reply_root = g_strdup(cfg->reply_prefix);
+	}
 }
 
 void mqtt_get_stats(const struct mqtt *m, struct mqtt_stats *out)
@@ -871,7 +943,9 @@ void mqtt_destroy(struct mqtt *m, int wait_ms)
 	g_queue_clear(&m->pending_order);
 	g_hash_table_destroy(m->pending);
 	json_decref(m->detail);
+	g_hash_table_destroy(m->retained_seen);
 	g_free(m->root);
+	g_free(m->reply_root);
 	g_mutex_clear(&m->lock);
 	g_mutex_clear(&m->mosq_lock);
 	g_cond_clear(&m->cond);

@@ -48,7 +48,7 @@ struct mqtt_cmd {
 	const void *corr;	    /* MQTT v5 correlation data, or NULL */
 	size_t corr_len;
 	const char *user; /* MQTT v5 user property "user", or NULL */
-	int protocol;	  /* 5 or 4 (3.1.1) */
+	int protocol;	  /* 5 or 4 (3.1.1): the gateway's session */
 };
 typedef void (*mqtt_cmd_fn)(struct mqtt *m, const struct mqtt_cmd *c, void *ud);
 /* Called on the main loop when the broker acknowledged a message sent with
@@ -88,7 +88,8 @@ bool mqtt_is_connected(const struct mqtt *m);
 int mqtt_protocol(const struct mqtt *m);
 
 /* Receives cmd/+ messages on the main loop (NULL stops). Subscribes on every
- * (re)connect. */
+ * (re)connect. A message with the retain flag is never handed over (logged once per
+ * topic): on a v5 session the subscription keeps the flag of live messages too. */
 void mqtt_set_command_handler(struct mqtt *m, mqtt_cmd_fn fn, void *ud);
 /* Receives broker acknowledgements of mqtt_publish_acked messages (NULL stops). */
 void mqtt_set_ack_handler(struct mqtt *m, mqtt_ack_fn fn, void *ud);
@@ -99,12 +100,24 @@ void mqtt_set_ack_handler(struct mqtt *m, mqtt_ack_fn fn, void *ud);
 int mqtt_publish_acked(struct mqtt *m, const char *subtopic, const void *payload, size_t len,
 		       bool retain, uint64_t token);
 /* Replies to a command: to its v5 response topic with its correlation data, else
- * (3.1.1) to <root>/<site>/reply/<reply_id> when the request named one. QoS 1, not
- * retained. Returns 0, -ENOENT (nowhere to reply), -ENOTCONN or -EIO. */
+ * (3.1.1) to <reply prefix><reply_id> when the request named one made of [A-Za-z0-9_-].
+ * QoS 1, not retained. Replies go only under the reply prefix (mqtt.reply_prefix): a
+ * response topic outside it gets nothing. Returns 0, -EPERM (response topic outside the
+ * prefix: logged, nothing published), -ENOENT (nowhere to reply), -ENOTCONN or -EIO. */
 int mqtt_reply(struct mqtt *m, const struct mqtt_cmd *c, const char *reply_id, const char *payload,
 	       size_t len);
+/* 0 when a reply to c may go where it asks (or it asks nowhere), -EPERM when its
+ * response topic is outside the reply prefix. */
+int mqtt_reply_check(const struct mqtt *m, const struct mqtt_cmd *c);
+/* The reply prefix in force (transfer none). */
+const char *mqtt_reply_prefix(const struct mqtt *m);
+/* The longest response topic a reply goes to. */
+#define MQTT_REPLY_TOPIC_MAX 256
+/* Whether a reply may go to topic t: strictly under prefix, no wildcard, at most
+ * MQTT_REPLY_TOPIC_MAX bytes. Pure. */
+bool mqtt_reply_topic_allowed(const char *prefix, const char *t);
 /* Points the client at an equal configuration held elsewhere (after a reload that
- * left the mqtt section and the site unchanged). */
+ * left the mqtt section and the site unchanged); its reply_prefix takes effect. */
 void mqtt_rebind(struct mqtt *m, const struct cfg_mqtt *cfg, const char *site);
 void mqtt_get_stats(const struct mqtt *m, struct mqtt_stats *out);
 /* Sets the "delivery" member of the retained `status` online message (a JSON object's

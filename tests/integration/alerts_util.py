@@ -17,11 +17,11 @@ from harness import TestFailure, wait_until
 class Operator:
     """An MQTT v5 client sending cmd/<verb> with a response topic and correlation data."""
 
-    def __init__(self, port, root, name="op"):
+    def __init__(self, port, root, name="op", reply_prefix=None):
         self.root = root
         self.replies = {}
         self.lock = threading.Lock()
-        self.reply_topic = root + "reply/test-" + uuid.uuid4().hex[:8]
+        self.reply_topic = (reply_prefix or root + "reply/") + "test-" + uuid.uuid4().hex[:8]
         self.c = paho.Client(client_id="hw-op-%s-%d" % (name, os.getpid()), protocol=paho.MQTTv5)
         self.subscribed = threading.Event()
         self.c.on_message = self._on_message
@@ -50,6 +50,62 @@ class Operator:
             with self.lock:
                 return self.replies.get(corr)
         return wait_until(got, timeout, "the reply to cmd/%s" % verb)
+
+    def close(self):
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+class Checks:
+    """Assertions that are collected rather than fatal, so that one run reports every
+    point that does not hold; done() fails the test if any did not."""
+
+    def __init__(self):
+        self.failed = []
+
+    def expect(self, cond, msg):
+        if not cond:
+            print("CHECK FAILED: %s" % msg)
+            self.failed.append(msg)
+        return bool(cond)
+
+    def done(self):
+        if self.failed:
+            raise TestFailure("%d check(s) failed:\n  %s" % (len(self.failed),
+                                                             "\n  ".join(self.failed)))
+
+
+class Publisher:
+    """An MQTT client that publishes exactly what a test gives it (v5 properties or none,
+    the retain flag) at QoS 1 and returns once the broker has it (PUBACK)."""
+
+    def __init__(self, port, protocol=paho.MQTTv5, name="pub"):
+        self.protocol = protocol
+        self.connected = threading.Event()
+        self.c = paho.Client(client_id="hw-%s-%d-%s" % (name, os.getpid(), uuid.uuid4().hex[:6]),
+                             protocol=protocol)
+        self.c.on_connect = lambda *a: self.connected.set()
+        self.c.connect("127.0.0.1", port, keepalive=30)
+        self.c.loop_start()
+        if not self.connected.wait(10):
+            raise TestFailure("publisher could not connect")
+
+    def publish(self, topic, payload, user=None, response_topic=None, corr=None, retain=False):
+        props = None
+        if self.protocol == paho.MQTTv5:
+            props = Properties(PacketTypes.PUBLISH)
+            if response_topic is not None:
+                props.ResponseTopic = response_topic
+            if corr is not None:
+                props.CorrelationData = corr
+            if user is not None:
+                props.UserProperty = ("user", user)
+        if isinstance(payload, (dict, list)):
+            payload = json.dumps(payload)
+        info = self.c.publish(topic, payload, qos=1, retain=retain, properties=props)
+        info.wait_for_publish(30)
+        if not info.is_published():
+            raise TestFailure("the broker did not take the message on %s" % topic)
 
     def close(self):
         self.c.loop_stop()
