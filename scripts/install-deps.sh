@@ -13,6 +13,7 @@ PKGS=(
   mosquitto mosquitto-clients influxdb influxdb-client
   python3-pymodbus python3-serial python3-serial-asyncio
   python3-paho-mqtt mbpoll socat openssl curl sqlite3
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -640,8 +640,11 @@ int video_parse_time(const char *s, int64_t *out_ms)
 
 	if (!s || !*s)
 		return -EINVAL;
+	errno = 0;
 	v = strtoll(s, &end, 10);
 	if (*end == '\0') {
+		if (errno || v < 0 || v > VIDEO_TIME_MAX_S)
+			return -EINVAL;
 		*out_ms = v * 1000;
 		return 0;
 	}
@@ -649,7 +652,9 @@ int video_parse_time(const char *s, int64_t *out_ms)
 		double d = strtod(s, &end);
 
 		if (*end == '\0') {
-			*out_ms = (int64_t)(d * 1000.0 + (d < 0 ? -0.5 : 0.5));
+			if (!(d >= 0 && d <= VIDEO_TIME_MAX_S)) /* NaN too */
+				return -EINVAL;
+			*out_ms = (int64_t)(d * 1000.0 + 0.5);
 			return 0;
 		}
 	}

@@ -76,8 +76,9 @@ int video_clip_offline(const struct hw_config *cfg, const char *camera_id, int64
 int video_snapshot_direct(const struct cfg_camera *cam, const char *path, int timeout_ms);
 
 /* Parses "2024-05-01T10:00:00" (local time), "...Z" (UTC) or seconds since the epoch (a
- * fraction allowed: "1714557600.25") into ms.
+ * fraction allowed: "1714557600.25", from 0 to VIDEO_TIME_MAX_S) into ms.
  * Returns 0 or -EINVAL. */
+#define VIDEO_TIME_MAX_S 253402300799LL /* 9999-12-31T23:59:59Z */
 int video_parse_time(const char *s, int64_t *out_ms);
 
 #endif
