@@ -120,8 +120,10 @@ def main(env):
         print("%d state messages while the disk was full and after: online, no reconnect, "
               "fps %.1f..%.1f" % (len(seen), min(s["fps"] for _, s in seen),
                                   max(s["fps"] for _, s in seen)))
-        gw.stop()
+        rc = gw.stop()
         log = gw.proc.stderr_text()
+        if rc != 0:
+            raise TestFailure("the gateway exited %s:\n%s" % (rc, log[-3000:]))
         for what in ("recording failed:", "recording again"):
             if log.count(what) != 1:
                 raise TestFailure("%r logged %d times, once wanted:\n%s"
