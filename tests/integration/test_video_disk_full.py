@@ -62,6 +62,7 @@ def main(env):
     os.makedirs(rec)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0750", "tmpfs", rec], check=True)
     filler = gw = None
+    t_wall = time.time()
     try:
         broker = Mosquitto(env)
         cam = TestCam(env, ["/cam1"])
@@ -129,8 +130,13 @@ def main(env):
                 raise TestFailure("%r logged %d times, once wanted:\n%s"
                                   % (what, log.count(what), log[-3000:]))
         db = sqlite3.connect(os.path.join(state, "hallwatch.db"))
-        rows = db.execute("SELECT path, end_ms FROM video_segments WHERE camera='cam1'").fetchall()
+        rows = db.execute("SELECT path, end_ms, start_ms FROM video_segments WHERE camera='cam1'"
+                          ).fetchall()
         db.close()
+        # A branch attached to the running pipeline still stamps its segments with wall time.
+        late = [r for r in rows if not t_wall * 1000 - 5000 < r[2] < time.time() * 1000]
+        if late:
+            raise TestFailure("segments stamped outside the test's run: %r" % late)
         open_rows = [r[0] for r in rows if r[1] is None]
         files = {os.path.join(rec, f) for f in os.listdir(rec)}
         if open_rows or files != {r[0] for r in rows}:
