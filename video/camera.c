@@ -1,7 +1,9 @@
 /* One camera's pipeline, its supervision (watchdog, restart with capped backoff), recording
- * into the segment index, analysis of key frames and the health conditions. The main loop
+ * into the segment index (a failed recording branch is cut off and attached again, the stream
+ * staying supervised), analysis of key frames and the health conditions. The main loop
  * thread owns struct camera; GStreamer streaming threads touch only struct pipe (counters and
- * the latest frames, under pipe->lock); teardown threads own a pipe once it is handed over. */
+ * the latest frames, under pipe->lock); teardown threads own a pipe or a cut-off recording
+ * branch once it is handed over. */
 #define LOG_TAG "camera"
 #include "video/camera.h"
 
@@ -43,7 +45,13 @@ struct pipe {
 	guint64 frame_seq;
 	GstPad *parse_src; /* for caps: resolution */
 	GstPad *rec_pad;   /* splitmuxsink's video pad: EOS goes there on a clean stop */
+	GstElement *tee;   /* where the recording branch hangs; set once it is built */
+	GstElement *split; /* the recording branch (splitmuxsink); NULL while cut off */
+	GstPad *tee_pad;   /* the tee's request pad feeding split */
 	char codec[8];
+	/* atomic */
+	gint rec_failed;   /* an error came from the recording branch: its input is dropped */
+	gint rec_wait_key; /* a new recording branch gets nothing before a key frame */
 };
 
 struct camera {
@@ -70,15 +78,24 @@ struct camera {
 	int64_t last_picture_us; /* last analysed frame */
 	int64_t last_segment_us; /* last segment finished, or recording start */
 	int64_t next_disk_us;
-	bool seg_error;
-	bool seg_open; /* a segment was opened and not closed yet */
+	bool seg_open;	/* a segment was opened and not closed yet */
+	char *seg_path; /* ... that one, and its start */
+	int64_t seg_start_ms;
+	/* recording failures: the branch is cut off, retried with backoff; the fault holds until a
+	 * segment closes */
+	bool rec_fault;
+	int64_t rec_retry_at_us;
+	int rec_backoff_ms;
+	char *dead_path; /* the segment the failed branch was writing, to settle in the index */
+	int64_t dead_start_ms;
 	bool fault_ret;
 	struct va_state *va;
 	struct vdet loss;
-	/* teardown threads still running */
+	/* teardown threads still running (under tlock) */
 	GMutex tlock;
 	GCond tcond;
 	int teardowns;
+	int rec_closing; /* of them, cut-off recording branches */
 };
 
 static const char *const cond_names[CC_N] = {
@@ -270,6 +287,80 @@ static GstElement *make(const char *factory, struct pipe *p)
 	return e;
 }
 
+/* In front of the recording branch: nothing once the branch failed (the tee would otherwise
+ * pass its error upstream and stop the whole stream), and nothing before a key frame. */
+static GstPadProbeReturn on_rec_in(GstPad *pad, GstPadProbeInfo *info, gpointer ud)
+{
+	struct pipe *p = ud;
+	GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER(info);
+
+	(void)pad;
+	if (g_atomic_int_get(&p->rec_failed))
+		return GST_PAD_PROBE_DROP;
+	if (g_atomic_int_get(&p->rec_wait_key)) {
+		if (GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_DELTA_UNIT))
+			return GST_PAD_PROBE_DROP;
+		g_atomic_int_set(&p->rec_wait_key, 0);
+	}
+	return GST_PAD_PROBE_OK;
+}
+
+/* Builds the recording branch (mp4mux in splitmuxsink) on a request pad of tee, which may be
+ * streaming already: the branch is playing before it is linked. On the streaming thread
+ * (pad-added) or the main loop (a retry). Returns 0 or -errno. */
+static int rec_attach(struct pipe *p, GstElement *tee)
+{
+	GstElement *mux = make("mp4mux", p), *split = make("splitmuxsink", p);
+	GstPad *tpad = NULL, *vpad = NULL;
+
+	if (!mux || !split) {
+		if (mux)
+			gst_object_unref(gst_object_ref_sink(mux));
+		if (split)
+			gst_object_unref(gst_object_ref_sink(split));
+		return -ENOSYS;
+	}
+	/* Fragmented MP4: a crash loses at most the last fragment (1 s). */
+	g_object_set(mux, "fragment-duration", 1000, "fragment-mode", 1, NULL);
+	/* A little over the segment length, or timestamp jitter splits a GOP early. */
+	g_object_set(split, "muxer", mux, "async-finalize", FALSE, "max-size-time",
+		     p->seg_ns + GST_SECOND / 2, "send-keyframe-requests", FALSE, NULL);
+	g_signal_connect(split, "format-location-full", G_CALLBACK(on_format_location), p);
+	/* No queue of our own in front: splitmuxsink queues internally (a GOP at least, on a
+	 * thread of its own), so one more would cost a thread and a hand-over per frame. */
+	gst_object_ref(split);
+	gst_bin_add(GST_BIN(p->pipeline), split);
+	gst_element_sync_state_with_parent(split);
+	vpad = gst_element_request_pad_simple(split, "video");
+	tpad = gst_element_request_pad_simple(tee, "src_%u");
+	if (!vpad || !tpad)
+		goto fail;
+	g_atomic_int_set(&p->rec_failed, 0);
+	g_atomic_int_set(&p->rec_wait_key, 1);
+	gst_pad_add_probe(tpad, GST_PAD_PROBE_TYPE_BUFFER, on_rec_in, p, NULL);
+	g_mutex_lock(&p->lock);
+	p->split = split;  /* our reference */
+	p->rec_pad = vpad; /* ours */
+	p->tee_pad = tpad; /* ours */
+	g_mutex_unlock(&p->lock);
+	if (gst_pad_link(tpad, vpad) != GST_PAD_LINK_OK) {
+		log_err("camera %s: cannot link the recording branch", p->cam_id);
+		return -EINVAL; /* kept in p: released with the pipeline */
+	}
+	return 0;
+fail:
+	if (tpad) {
+		gst_element_release_request_pad(tee, tpad);
+		gst_object_unref(tpad);
+	}
+	if (vpad)
+		gst_object_unref(vpad);
+	gst_element_set_state(split, GST_STATE_NULL);
+	gst_bin_remove(GST_BIN(p->pipeline), split);
+	gst_object_unref(split);
+	return -EINVAL;
+}
+
 /* rtspsrc exposed a stream: video gets the depay/parse/tee tree, anything else a fakesink. */
 static void on_pad_added(GstElement *src, GstPad *pad, gpointer ud)
 {
@@ -335,39 +426,11 @@ static void on_pad_added(GstElement *src, GstPad *pad, gpointer ud)
 	if (!gst_element_link_many(depay, parse, tee, NULL) ||
 	    !gst_element_link_many(tee, aq, dec, conv, sink, NULL))
 		log_err("camera %s: cannot link the analysis branch", p->cam_id);
-	if (p->record) {
-		GstElement *mux = make("mp4mux", p), *split = make("splitmuxsink", p);
-
-		if (mux && split) {
-			GstPad *vpad;
-
-			/* Fragmented MP4: a crash loses at most the last fragment (1 s). */
-			g_object_set(mux, "fragment-duration", 1000, "fragment-mode", 1, NULL);
-			/* A little over the segment length, or timestamp jitter splits a GOP early.
-			 */
-			g_object_set(split, "muxer", mux, "async-finalize", FALSE, "max-size-time",
-				     p->seg_ns + GST_SECOND / 2, "send-keyframe-requests", FALSE,
-				     NULL);
-			g_signal_connect(split, "format-location-full",
-					 G_CALLBACK(on_format_location), p);
-			/* No queue of our own in front: splitmuxsink queues internally (a GOP
-			 * at least, on a thread of its own), so one more would cost a thread and
-			 * a hand-over per frame for nothing. */
-			gst_bin_add(GST_BIN(bin), split);
-			if (!gst_element_link_pads(tee, NULL, split, "video"))
-				log_err("camera %s: cannot link the recording branch", p->cam_id);
-			vpad = gst_element_get_static_pad(split, "video");
-			gst_element_sync_state_with_parent(split);
-			g_mutex_lock(&p->lock);
-			p->rec_pad = vpad; /* our reference */
-			g_mutex_unlock(&p->lock);
-		} else {
-			if (mux)
-				gst_object_unref(gst_object_ref_sink(mux));
-			if (split)
-				gst_object_unref(gst_object_ref_sink(split));
-		}
-	}
+	if (p->record && rec_attach(p, tee) < 0)
+		log_err("camera %s: cannot build the recording branch", p->cam_id);
+	g_mutex_lock(&p->lock);
+	p->tee = gst_object_ref(tee); /* from now on the main loop may attach a new branch */
+	g_mutex_unlock(&p->lock);
 	pad2 = gst_element_get_static_pad(parse, "src");
 	gst_pad_add_probe(pad2, GST_PAD_PROBE_TYPE_BUFFER, on_au, p, NULL);
 	g_mutex_lock(&p->lock);
@@ -394,12 +457,23 @@ out:
 
 static void pipe_free(struct pipe *p)
 {
-	if (p->pipeline)
+	if (p->pipeline) {
+		GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(p->pipeline));
+
+		gst_bus_set_sync_handler(bus, NULL, NULL, NULL);
+		gst_object_unref(bus);
 		gst_object_unref(p->pipeline);
+	}
 	if (p->parse_src)
 		gst_object_unref(p->parse_src);
 	if (p->rec_pad)
 		gst_object_unref(p->rec_pad);
+	if (p->tee_pad)
+		gst_object_unref(p->tee_pad);
+	if (p->split)
+		gst_object_unref(p->split);
+	if (p->tee)
+		gst_object_unref(p->tee);
 	gst_buffer_replace(&p->key, NULL);
 	if (p->key_caps)
 		gst_caps_unref(p->key_caps);
@@ -410,6 +484,33 @@ static void pipe_free(struct pipe *p)
 }
 
 /* ---- main loop: pipeline life ---- */
+
+/* Whether o is split or inside it (split may be NULL). */
+static bool in_branch(GstObject *o, GstElement *split)
+{
+	return o && split && gst_object_has_as_ancestor(o, GST_OBJECT(split));
+}
+
+/* On the thread that posts: an error from the recording branch stops its input at once, before
+ * its flow error reaches the tee (the main loop cuts the branch off when it reads the message). */
+static GstBusSyncReply on_bus_sync(GstBus *bus, GstMessage *m, gpointer ud)
+{
+	struct pipe *p = ud;
+	GstElement *split = NULL;
+
+	(void)bus;
+	if (GST_MESSAGE_TYPE(m) != GST_MESSAGE_ERROR)
+		return GST_BUS_PASS;
+	g_mutex_lock(&p->lock);
+	if (p->split)
+		split = gst_object_ref(p->split);
+	g_mutex_unlock(&p->lock);
+	if (in_branch(GST_MESSAGE_SRC(m), split))
+		g_atomic_int_set(&p->rec_failed, 1);
+	if (split)
+		gst_object_unref(split);
+	return GST_BUS_PASS;
+}
 
 static gboolean on_bus(GstBus *bus, GstMessage *m, gpointer ud);
 static void segment_closed(struct camera *c, const GstStructure *s);
@@ -449,6 +550,7 @@ static int pipe_start(struct camera *c)
 	g_signal_connect(src, "pad-added", G_CALLBACK(on_pad_added), p);
 	gst_bin_add(GST_BIN(p->pipeline), src);
 	bus = gst_pipeline_get_bus(GST_PIPELINE(p->pipeline));
+	gst_bus_set_sync_handler(bus, on_bus_sync, p, NULL);
 	c->bus_watch = gst_bus_create_watch(bus);
 	g_source_set_callback(c->bus_watch, (GSourceFunc)(void (*)(void))on_bus, c, NULL);
 	g_source_attach(c->bus_watch, c->ctx);
@@ -460,7 +562,6 @@ static int pipe_start(struct camera *c)
 	c->last_bytes = 0;
 	c->rate_at_us = c->started_us;
 	c->last_segment_us = c->started_us;
-	c->seg_error = false;
 	c->seg_open = false;
 	if (gst_element_set_state(p->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
 		log_warn("camera %s: cannot start the pipeline", k->id);
@@ -554,6 +655,129 @@ static void pipe_stop(struct camera *c)
 	g_thread_unref(t);
 }
 
+static gpointer branch_teardown_thread(gpointer data)
+{
+	void **v = data;
+	struct camera *c = v[0];
+	GstElement *split = v[1];
+
+	g_free(v);
+	gst_element_set_state(split, GST_STATE_NULL);
+	gst_object_unref(split);
+	g_mutex_lock(&c->tlock);
+	c->teardowns--;
+	c->rec_closing--;
+	g_cond_broadcast(&c->tcond);
+	g_mutex_unlock(&c->tlock);
+	return NULL;
+}
+
+/* Cuts the failed recording branch off the tee and out of the pipeline (its messages still
+ * queued are then recognised as stale) and hands it to a thread that sets it to NULL. The
+ * segment it was writing is settled in the index once that is done. */
+static void rec_detach(struct camera *c)
+{
+	struct pipe *p = c->p;
+	GstElement *split, *tee;
+	GstPad *tpad, *vpad;
+	void **v;
+
+	g_mutex_lock(&p->lock);
+	split = p->split;
+	tpad = p->tee_pad;
+	vpad = p->rec_pad;
+	tee = p->tee ? gst_object_ref(p->tee) : NULL;
+	p->split = NULL;
+	p->tee_pad = NULL;
+	p->rec_pad = NULL;
+	g_mutex_unlock(&p->lock);
+	if (tpad && tee)
+		gst_element_release_request_pad(tee, tpad);
+	if (tpad)
+		gst_object_unref(tpad);
+	if (vpad)
+		gst_object_unref(vpad);
+	if (tee)
+		gst_object_unref(tee);
+	if (c->seg_open) {
+		g_free(c->dead_path);
+		c->dead_path = c->seg_path;
+		c->dead_start_ms = c->seg_start_ms;
+		c->seg_path = NULL;
+		c->seg_open = false;
+	}
+	if (!split)
+		return;
+	gst_bin_remove(GST_BIN(p->pipeline), split); /* our reference keeps it */
+	v = g_new(void *, 2);
+	v[0] = c;
+	v[1] = split;
+	g_mutex_lock(&c->tlock);
+	c->teardowns++;
+	c->rec_closing++;
+	g_mutex_unlock(&c->tlock);
+	g_thread_unref(g_thread_new("cam-rec-teardown", branch_teardown_thread, v));
+}
+
+/* A write error (no space, I/O error...) or any other error inside the recording branch: only
+ * recording stops; the stream, its supervision and analysis go on. Logged when the failure
+ * starts; a retry that fails again is only a debug line. */
+static void rec_fail(struct camera *c, const char *what, const char *detail)
+{
+	const struct cfg_camera *k = c->cfg;
+
+	if (!c->rec_fault) {
+		c->rec_backoff_ms = k->reconnect_min_ms;
+		log_warn("camera %s: recording failed: %s (%s); the stream stays supervised, "
+			 "recording is retried from %d ms on",
+			 k->id, what, detail, c->rec_backoff_ms);
+	} else {
+		log_debug("camera %s: recording failed again: %s; retry in %d ms", k->id, what,
+			  c->rec_backoff_ms);
+	}
+	c->rec_fault = true;
+	rec_detach(c);
+	c->rec_retry_at_us = g_get_monotonic_time() + (int64_t)c->rec_backoff_ms * 1000;
+	c->rec_backoff_ms = MIN(c->rec_backoff_ms * 2, k->reconnect_max_ms);
+}
+
+/* The main loop's share of recording recovery, every tick: the failed branch's segment is
+ * settled once its file is closed, and a new branch is attached when the backoff is over. */
+static void rec_retry(struct camera *c, int64_t now_us)
+{
+	GstElement *tee = NULL;
+	bool closing, down;
+	int rc;
+
+	g_mutex_lock(&c->tlock);
+	closing = c->rec_closing > 0;
+	g_mutex_unlock(&c->tlock);
+	if (closing)
+		return;
+	if (c->dead_path) {
+		rc = c->ix ? recindex_settle(c->ix, c->cfg->id, c->dead_path, c->dead_start_ms) : 0;
+		log_debug("camera %s: failed segment %s: %s", c->cfg->id, c->dead_path,
+			  rc == 1   ? "kept as far as it was written"
+			  : rc == 0 ? "deleted (unplayable)"
+				    : strerror(-rc));
+		g_clear_pointer(&c->dead_path, g_free);
+		c->next_disk_us = 0;
+	}
+	if (!c->p || !c->rec_fault || now_us < c->rec_retry_at_us)
+		return;
+	g_mutex_lock(&c->p->lock);
+	down = c->p->tee && !c->p->split;
+	if (down)
+		tee = gst_object_ref(c->p->tee);
+	g_mutex_unlock(&c->p->lock);
+	if (!down)
+		return;
+	log_debug("camera %s: attaching the recording branch again", c->cfg->id);
+	if (rec_attach(c->p, tee) < 0)
+		rec_fail(c, "cannot attach the recording branch", "retrying");
+	gst_object_unref(tee);
+}
+
 static void restart(struct camera *c, const char *why, bool hard)
 {
 	int64_t now = g_get_monotonic_time();
@@ -588,9 +812,15 @@ static void segment_closed(struct camera *c, const GstStructure *s)
 	if (stat(loc, &sb) < 0)
 		return;
 	c->seg_open = false;
+	g_clear_pointer(&c->seg_path, g_free);
 	c->h.segments++;
 	c->last_segment_us = g_get_monotonic_time();
 	base = g_path_get_basename(loc);
+	if (c->rec_fault) {
+		log_info("camera %s: recording again (segment %s closed)", c->cfg->id, base);
+		c->rec_fault = false;
+		c->rec_backoff_ms = c->cfg->reconnect_min_ms;
+	}
 	if (c->ix) {
 		/* The start is already in the row written when the segment was opened. */
 		recindex_finish(c->ix, c->cfg->id, loc, end - (int64_t)c->cfg->segment_s * 1000,
@@ -608,18 +838,35 @@ static gboolean on_bus(GstBus *bus, GstMessage *m, gpointer ud)
 	GError *err = NULL;
 	char *dbg = NULL, *a, *b;
 	const GstStructure *s;
+	GstElement *split;
+	/* Posted by an element no longer in the pipeline: a recording branch cut off. */
+	bool stale = !c->p || !GST_MESSAGE_SRC(m) ||
+		     !gst_object_has_as_ancestor(GST_MESSAGE_SRC(m), GST_OBJECT(c->p->pipeline));
 
 	(void)bus;
 	switch (GST_MESSAGE_TYPE(m)) {
 	case GST_MESSAGE_ERROR:
+		if (stale)
+			break; /* a recording branch already cut off */
 		gst_message_parse_error(m, &err, &dbg);
 		a = redact(c, err ? err->message : "?");
 		b = redact(c, dbg);
+		g_mutex_lock(&c->p->lock);
+		split = c->p->split ? gst_object_ref(c->p->split) : NULL;
+		g_mutex_unlock(&c->p->lock);
+		if (in_branch(GST_MESSAGE_SRC(m), split)) {
+			rec_fail(c, a, b);
+			gst_object_unref(split);
+			g_free(a);
+			g_free(b);
+			g_clear_error(&err);
+			g_free(dbg);
+			break;
+		}
+		if (split)
+			gst_object_unref(split);
 		if (!c->failing)
 			log_warn("camera %s: %s (%s)", c->cfg->id, a, b);
-		if (GST_MESSAGE_SRC(m) && GST_IS_ELEMENT(GST_MESSAGE_SRC(m)) &&
-		    g_str_has_prefix(GST_OBJECT_NAME(GST_MESSAGE_SRC(m)), "splitmuxsink"))
-			c->seg_error = true;
 		restart(c, "stream error",
 			err && err->domain == GST_RESOURCE_ERROR &&
 			    err->code == GST_RESOURCE_ERROR_NOT_AUTHORIZED);
@@ -633,13 +880,16 @@ static gboolean on_bus(GstBus *bus, GstMessage *m, gpointer ud)
 		return G_SOURCE_REMOVE;
 	case GST_MESSAGE_ELEMENT:
 		s = gst_message_get_structure(m);
-		if (!s)
+		if (!s || stale)
 			break;
 		if (gst_structure_has_name(s, "hw-segment-open")) {
 			gint64 start = 0;
 
 			gst_structure_get_int64(s, "start-ms", &start);
 			c->seg_open = true;
+			g_free(c->seg_path);
+			c->seg_path = g_strdup(gst_structure_get_string(s, "location"));
+			c->seg_start_ms = start;
 			if (c->ix)
 				recindex_begin(c->ix, c->cfg->id, start,
 					       gst_structure_get_string(s, "location"));
@@ -825,7 +1075,9 @@ static gboolean on_tick(gpointer ud)
 		if (vdet_feed(&c->loss, in, now / 1000))
 			set_cond(c, CC_VIDEO_LOSS, c->loss.active, &mask);
 	}
-	recording = k->record && online && c->h.segments + 1 > 0 && !c->seg_error;
+	if (k->record)
+		rec_retry(c, now);
+	recording = k->record && online && !c->rec_fault;
 	if (recording != c->h.recording) {
 		c->h.recording = recording;
 		other = true;
@@ -834,7 +1086,7 @@ static gboolean on_tick(gpointer ud)
 		int64_t limit = MAX(120, 2 * k->segment_s + 30) * G_USEC_PER_SEC;
 
 		set_cond(c, CC_RECORDING_FAULT,
-			 c->seg_error || (online && now - c->last_segment_us > limit), &mask);
+			 c->rec_fault || (online && now - c->last_segment_us > limit), &mask);
 	}
 	disk_check(c, now, &mask);
 	if ((mask || other) && c->fn)
@@ -932,8 +1184,12 @@ void camera_destroy(struct camera *c)
 		log_warn("camera %s: pipeline did not stop within 5 s", c->cfg->id);
 		return;
 	}
+	if (c->dead_path && c->ix)
+		recindex_settle(c->ix, c->cfg->id, c->dead_path, c->dead_start_ms);
 	g_mutex_clear(&c->tlock);
 	g_cond_clear(&c->tcond);
+	g_free(c->dead_path);
+	g_free(c->seg_path);
 	g_free(c->va);
 	g_free(c->rec_dir);
 	g_free(c->url_log);

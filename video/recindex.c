@@ -186,6 +186,30 @@ static int64_t mtime_ms(const struct stat *sb)
 	return (int64_t)sb->st_mtim.tv_sec * 1000 + sb->st_mtim.tv_nsec / 1000000;
 }
 
+int recindex_settle(struct recindex *ix, const char *camera, const char *path, int64_t start_ms)
+{
+	sqlite3_stmt *st;
+	struct stat sb;
+	bool exists = stat(path, &sb) == 0;
+	int rc;
+
+	if (exists && has_moov(path)) {
+		rc =
+		    recindex_finish(ix, camera, path, start_ms, mtime_ms(&sb), (int64_t)sb.st_size);
+		return rc < 0 ? rc : 1;
+	}
+	st = prep(ix, "DELETE FROM video_segments WHERE path = ?");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+	rc = step_done(ix, st);
+	if (exists && unlink(path) < 0 && errno != ENOENT && rc == 0)
+		rc = -errno;
+	if (rc < 0)
+		return rc;
+	return exists ? 0 : -ENOENT;
+}
+
 int recindex_recover(struct recindex *ix, const char *camera, const char *dir)
 {
 	sqlite3_stmt *st;
@@ -212,23 +236,11 @@ int recindex_recover(struct recindex *ix, const char *camera, const char *dir)
 	}
 	sqlite3_finalize(st);
 	for (int i = 0; i < n_open; i++) {
-		struct stat sb;
-
 		if (!open_segs[i].path)
 			continue;
-		if (stat(open_segs[i].path, &sb) == 0 && has_moov(open_segs[i].path)) {
-			recindex_finish(ix, camera, open_segs[i].path, open_segs[i].start_ms,
-					mtime_ms(&sb), (int64_t)sb.st_size);
-		} else {
-			st = prep(ix, "DELETE FROM video_segments WHERE path = ?");
-			if (st) {
-				sqlite3_bind_text(st, 1, open_segs[i].path, -1, SQLITE_STATIC);
-				step_done(ix, st);
-			}
-			if (unlink(open_segs[i].path) == 0)
-				log_warn("%s: cut short before its first fragment, deleted",
-					 open_segs[i].path);
-		}
+		if (recindex_settle(ix, camera, open_segs[i].path, open_segs[i].start_ms) == 0)
+			log_warn("%s: cut short before its first fragment, deleted",
+				 open_segs[i].path);
 		fixed++;
 	}
 	rec_segments_free(open_segs, n_open);

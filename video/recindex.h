@@ -31,6 +31,12 @@ int recindex_begin(struct recindex *ix, const char *camera, int64_t start_ms, co
 int recindex_finish(struct recindex *ix, const char *camera, const char *path, int64_t start_ms,
 		    int64_t end_ms, int64_t bytes);
 
+/* A segment that will not be written any more (its recorder failed, or a crash cut it): closed
+ * with the file's mtime as end and its size if the file has a moov box (it plays), else its row
+ * and its file are deleted. Returns 1 (kept), 0 (deleted), -ENOENT (no file: row dropped) or
+ * -errno. */
+int recindex_settle(struct recindex *ix, const char *camera, const char *path, int64_t start_ms);
+
 /* After a crash: every segment of camera still open gets its end from the file's mtime and its
  * size from the file (a missing file drops the row); every *.mp4 file in dir not in the index is
  * added (start from its name camera-YYYYmmddTHHMMSSmmm.mp4, end from its mtime). Returns the
