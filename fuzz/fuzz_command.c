@@ -1,0 +1,43 @@
+/* libFuzzer target: a cmd/<verb> request as any MQTT client can send it. The first byte
+ * picks the verb, the session's protocol and whether a user property came; the rest is
+ * the payload. No crash, every field within its bound, and a duration is never
+ * negative nor above its bound. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alerts/command.h"
+
+static void within(const char *s, size_t max)
+{
+	if (s && strlen(s) > max)
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const verbs[] = {"ack", "shelve", "unshelve", "list", "device",
+					    "snapshot", "nope", ""};
+	struct alert_cmd_req r;
+	int64_t ms;
+	int rc;
+
+	if (size < 1)
+		return 0;
+	rc = alert_cmd_parse(verbs[data[0] & 7], (const char *)data + 1, size - 1,
+			     data[0] & 8 ? "alice" : NULL, data[0] & 16 ? 4 : 5, &r);
+	within(r.user, ALERT_CMD_USER_MAX);
+	within(r.id, ALERT_CMD_ID_MAX);
+	within(r.reason, ALERT_CMD_REASON_MAX);
+	within(r.request_id, ALERT_CMD_FIELD_MAX);
+	within(r.device, ALERT_CMD_FIELD_MAX);
+	within(r.command, ALERT_CMD_FIELD_MAX);
+	within(r.camera, ALERT_CMD_FIELD_MAX);
+	if (rc == 0 && r.for_v && alert_cmd_duration(r.for_v, &ms) == 0 &&
+	    (ms <= 0 || ms > ALERT_DURATION_MAX_MS))
+		abort();
+	if (r.request_id)
+		(void)alert_cmd_request_id_ok(r.request_id);
+	alert_cmd_req_clear(&r);
+	return 0;
+}
