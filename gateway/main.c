@@ -25,6 +25,7 @@
 #include "gateway/outbox.h"
 #include "gateway/sdnotify.h"
 #include "gateway/state.h"
+#include "gateway/statedir.h"
 #include "video/video.h"
 
 struct app {
@@ -614,6 +615,7 @@ static gboolean on_hup(gpointer ud)
 	arm_heartbeat(a);
 	config_free(old);
 	log_info("configuration reloaded: %zu bus(es), %zu device(s)", nc->n_buses, nc->n_devices);
+	statedir_check(nc->storage.state_dir);
 	sd_notify_send("READY=1");
 	return G_SOURCE_CONTINUE;
 }
@@ -628,6 +630,10 @@ static int cmd_run(const char *path)
 	 * threads allocate little once running, and small blocks come from per-thread
 	 * caches without the arena's lock. */
 	mallopt(M_ARENA_MAX, 1);
+	/* Files 0640 and directories 0750 at most, whoever starts the daemon (a unit's stricter
+	 * UMask= stays): the database, recordings and snapshots are nobody else's to read. */
+	mode_t um = statedir_umask();
+	log_info("files are created with umask %04o", (unsigned)um);
 
 	if (config_load(path, &a.cfg, &errs) < 0) {
 		print_errors(&errs);
@@ -654,6 +660,7 @@ static int cmd_run(const char *path)
 		goto out;
 	}
 	arm_heartbeat(&a);
+	statedir_check(a.cfg->storage.state_dir);
 	notify_ready(&a);
 	g_main_loop_run(a.loop);
 	sd_notify_send("STOPPING=1");
