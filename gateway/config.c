@@ -1,7 +1,8 @@
 /* Configuration loading: reads the gateway's libconfig file and the device profiles it names
- * into the plain structs of config.h. Every setting is declared once in a table (name, type,
- * range, default, offset) and checked by one validator. Runs on the main thread at start-up
- * and on SIGHUP; no globals, no state kept between calls. The only file that sees libconfig. */
+ * (through cfgsrc.h, which bounds what is read) into the plain structs of config.h. Every
+ * setting is declared once in a table (name, type, range, default, offset) and checked by one
+ * validator. Runs on the main thread at start-up and on SIGHUP; no globals, no state kept
+ * between calls. The only file that sees libconfig. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* asprintf, strndup */
 #endif
@@ -9,6 +10,7 @@
 #include "gateway/config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib.h>
 #include <libconfig.h>
 #include <limits.h>
@@ -1818,8 +1820,8 @@ static void secret_read(struct ldctx *x, const config_t *cf, const char *file, c
 {
 	char buf[4096];
 	struct stat sb;
-	FILE *f;
-	size_t n;
+	ssize_t n;
+	int fd;
 
 	if (!name)
 		return;
@@ -1828,23 +1830,38 @@ static void secret_read(struct ldctx *x, const config_t *cf, const char *file, c
 		       secret_key);
 		return;
 	}
-	f = fopen(name, "re");
-	if (!f) {
+	/* Non-blocking: a FIFO named here must not stop a start or a reload. */
+	fd = open(name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &sb) < 0) {
 		err_at(x, file, path_line(cf, key), "%s: cannot read \"%s\": %s", key, name,
 		       strerror(errno));
-		return;
+		goto out;
 	}
-	if (fstat(fileno(f), &sb) == 0 && (sb.st_mode & S_IROTH))
+	if (!S_ISREG(sb.st_mode)) {
+		err_at(x, file, path_line(cf, key), "%s: cannot read \"%s\": not a regular file",
+		       key, name);
+		goto out;
+	}
+	if (sb.st_mode & S_IROTH)
 		log_warn("%s: \"%s\" is readable by every user: chmod o-r it (it holds a secret)",
 			 key, name);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		err_at(x, file, path_line(cf, key), "%s: cannot read \"%s\": %s", key, name,
+		       strerror(errno));
+		goto out;
+	}
 	buf[n] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
 	*dst = strdup(buf);
 	memset(buf, 0, sizeof(buf));
 	if (!*dst)
 		x->oom = true;
+out:
+	if (fd >= 0)
+		close(fd);
 }
 
 static void delivery_check(struct ldctx *x, const config_t *cf, struct hw_config *c)
