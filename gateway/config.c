@@ -1894,9 +1894,14 @@ static void delivery_check(struct ldctx *x, const config_t *cf, struct hw_config
 	for (int i = 0; i < 3; i++) {
 		const char *k[] = {"mqtt.cafile", "mqtt.certfile", "mqtt.keyfile"};
 		const char *v[] = {m->cafile, m->certfile, m->keyfile};
-		if (v[i] && access(v[i], R_OK) != 0)
+		struct stat sb;
+
+		if (v[i] && (stat(v[i], &sb) != 0 || access(v[i], R_OK) != 0))
 			err_at(x, c->path, path_line(cf, k[i]), "%s: cannot read \"%s\": %s", k[i],
 			       v[i], strerror(errno));
+		else if (v[i] && !S_ISREG(sb.st_mode)) /* the TLS library would block on a FIFO */
+			err_at(x, c->path, path_line(cf, k[i]),
+			       "%s: cannot read \"%s\": not a regular file", k[i], v[i]);
 	}
 	if (c->influx.enabled && c->influx.version == 2 && c->influx.token_file && !c->influx.token)
 		err_at(x, c->path, path_line(cf, "influx.token_file"),

@@ -1038,29 +1038,33 @@ static void test_unreadable_profile(void **state)
 	cfg_errors_clear(&errs);
 }
 
-/* A secret file that is a FIFO or a directory is refused at its setting at once (a FIFO
- * used to block the load, a directory gave an empty password). */
+/* A secret or TLS file that is a FIFO or a directory is refused at its setting at once (a
+ * FIFO used to block the load, or the TLS library at start; a directory gave an empty
+ * password). */
 static void test_secret_not_a_file(void **state)
 {
-	char path[PATH_MAX], text[PATH_MAX + 256], w[2][PATH_MAX + 160];
-	const char *want[] = {w[0], w[1]};
+	char path[PATH_MAX], text[PATH_MAX + 256], w[3][PATH_MAX + 160];
+	const char *want[] = {w[0], w[1], w[2]};
 
 	(void)state;
 	assert_int_equal(mkfifo(in_scratch(path, sizeof(path), "pw.fifo"), 0600), 0);
 	assert_int_equal(mkdir(in_scratch(path, sizeof(path), "pw.d"), 0750), 0);
 	fmt(text, sizeof(text),
 	    SITE "mqtt = { username = \"u\";\n"
-		 "  password_file = \"%s/pw.fifo\"; };\n"
+		 "  password_file = \"%s/pw.fifo\";\n"
+		 "  cafile = \"%s/pw.fifo\"; };\n"
 		 "influx = { enabled = true; password_file = \"%s/pw.d\"; };\n",
-	    scratch, scratch);
+	    scratch, scratch, scratch);
 	put("main.cfg", text);
 	fmt(w[0], sizeof(w[0]),
 	    "main.cfg\t:3: mqtt.password_file: cannot read \"%s/pw.fifo\": not a regular file",
 	    scratch);
 	fmt(w[1], sizeof(w[1]),
-	    "main.cfg\t:4: influx.password_file: cannot read \"%s/pw.d\": not a regular file",
+	    "main.cfg\t:5: influx.password_file: cannot read \"%s/pw.d\": not a regular file",
 	    scratch);
-	expect_load("main.cfg", -EINVAL, 1.0, 2, want);
+	fmt(w[2], sizeof(w[2]),
+	    "main.cfg\t:4: mqtt.cafile: cannot read \"%s/pw.fifo\": not a regular file", scratch);
+	expect_load("main.cfg", -EINVAL, 1.0, 3, want);
 }
 
 /* Errors in and after included text name the file and line they come from; an absolute name
