@@ -1,7 +1,8 @@
 /* Configuration loading: reads the gateway's libconfig file and the device profiles it names
- * into the plain structs of config.h. Every setting is declared once in a table (name, type,
- * range, default, offset) and checked by one validator. Runs on the main thread at start-up
- * and on SIGHUP; no globals, no state kept between calls. The only file that sees libconfig. */
+ * (through cfgsrc.h, which bounds what is read) into the plain structs of config.h. Every
+ * setting is declared once in a table (name, type, range, default, offset) and checked by one
+ * validator. Runs on the main thread at start-up and on SIGHUP; no globals, no state kept
+ * between calls. The only file that sees libconfig. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* asprintf, strndup */
 #endif
@@ -9,6 +10,7 @@
 #include "gateway/config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib.h>
 #include <libconfig.h>
 #include <limits.h>
@@ -20,23 +22,56 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gateway/cfgsrc.h"
 #include "gateway/log.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- error collection ---- */
 
+/* A text libconfig parsed (cfgsrc.h): its lines are mapped back to the files they came from. */
+struct ldsrc {
+	const char *name; /* the top file, as errors name it before mapping */
+	const struct cfgsrc *src;
+};
+
 struct ldctx {
 	struct cfg_errors *errs; /* may be NULL: errors are only counted */
 	size_t n_err;
 	bool oom;
+	struct ldsrc src[2]; /* the configuration and the profile being read */
+	size_t n_src;
 };
+
+/* The file and line that line of file (NULL: the source being read) came from. */
+static const char *src_locate(const struct ldctx *x, const char *file, int *line)
+{
+	for (size_t i = x->n_src; i-- > 0;) {
+		if (!file || strcmp(file, x->src[i].name) == 0)
+			return cfgsrc_locate(x->src[i].src, *line, line);
+	}
+	return file;
+}
+
+/* "line N" when line of file came from the same file as at, "FILE:N" otherwise. */
+static const char *line_ref(const struct ldctx *x, const char *file, int at, int line, char *buf,
+			    size_t sz)
+{
+	const char *f1 = src_locate(x, file, &at), *f2 = src_locate(x, file, &line);
+
+	if (f1 && f2 && strcmp(f1, f2) != 0)
+		snprintf(buf, sz, "%s:%d", f2, line);
+	else
+		snprintf(buf, sz, "line %d", line);
+	return buf;
+}
 
 static void verr_at(struct ldctx *x, const char *file, int line, const char *fmt, va_list ap)
 {
 	char *msg = NULL, *full = NULL, **v;
 
 	x->n_err++;
+	file = src_locate(x, file, &line);
 	if (!x->errs)
 		return;
 	if (vasprintf(&msg, fmt, ap) < 0)
@@ -841,12 +876,15 @@ static const struct opt profile_root_opts[] = {
 static void dup_names(struct ldctx *x, const char *file, const struct prof_point *pts, size_t n,
 		      const char *prefix)
 {
+	char lr[PATH_MAX + 16];
+
 	for (size_t i = 1; i < n; i++) {
 		for (size_t j = 0; j < i; j++) {
 			if (pts[i].name && pts[j].name && strcmp(pts[i].name, pts[j].name) == 0) {
 				err_at(x, file, pts[i].line,
-				       "point \"%s%s\": name already used at line %d", prefix,
-				       pts[i].name, pts[j].line);
+				       "point \"%s%s\": name already used at %s", prefix,
+				       pts[i].name,
+				       line_ref(x, file, pts[i].line, pts[j].line, lr, sizeof(lr)));
 				break;
 			}
 		}
@@ -865,6 +903,7 @@ static int group_index(const struct profile *p, const char *name)
 /* Groups, commands and packed blocks: resolves names into indexes. */
 static void profile_check_groups(struct ldctx *x, struct profile *p)
 {
+	char lr[PATH_MAX + 16];
 	const char *file = p->path;
 
 	for (size_t g = 0; g < p->n_groups; g++) {
@@ -927,14 +966,17 @@ static void profile_check_groups(struct ldctx *x, struct profile *p)
 			if (p->commands[i].name && p->commands[j].name &&
 			    strcmp(p->commands[i].name, p->commands[j].name) == 0) {
 				err_at(x, file, p->commands[i].line,
-				       "command \"%s\": name already used at line %d",
-				       p->commands[i].name, p->commands[j].line);
+				       "command \"%s\": name already used at %s",
+				       p->commands[i].name,
+				       line_ref(x, file, p->commands[i].line, p->commands[j].line,
+						lr, sizeof(lr)));
 				break;
 			}
 }
 
 static void profile_check(struct ldctx *x, const struct profile *p)
 {
+	char lr[PATH_MAX + 16];
 	const char *file = p->path;
 	const struct prof_point *role_of[PR_DEVICE_TIME + 1] = {NULL};
 
@@ -959,14 +1001,16 @@ static void profile_check(struct ldctx *x, const struct profile *p)
 			continue;
 		for (size_t j = 0; j < i; j++) {
 			if (p->blocks[j].name && strcmp(p->blocks[j].name, b->name) == 0)
-				err_at(x, file, b->line,
-				       "block \"%s\": name already used at line %d", b->name,
-				       p->blocks[j].line);
+				err_at(
+				    x, file, b->line, "block \"%s\": name already used at %s",
+				    b->name,
+				    line_ref(x, file, b->line, p->blocks[j].line, lr, sizeof(lr)));
 		}
 		if (profile_find_point(p, b->name))
-			err_at(x, file, b->line,
-			       "block \"%s\": name already used by a point at line %d", b->name,
-			       profile_find_point(p, b->name)->line);
+			err_at(x, file, b->line, "block \"%s\": name already used by a point at %s",
+			       b->name,
+			       line_ref(x, file, b->line, profile_find_point(p, b->name)->line, lr,
+					sizeof(lr)));
 		snprintf(prefix, sizeof(prefix), "%s.", b->name);
 		dup_names(x, file, b->points, b->n_points, prefix);
 		if (b->count_point) {
@@ -1018,31 +1062,86 @@ static char *path_basename_noext(const char *path)
 	return strndup(b, len);
 }
 
-/* Reads and validates one profile file; errors go to x. */
-static int profile_read(struct ldctx *x, const char *path, struct profile **out)
+/* An error cfgsrc located itself: its file and line are the real ones already. */
+static void err_src(struct ldctx *x, const struct cfgsrc_err *e)
+{
+	size_t n_src = x->n_src;
+
+	x->n_src = 0;
+	err_at(x, e->file, e->line, "%s", e->msg);
+	x->n_src = n_src;
+}
+
+/* Reads path and its @includes (cfgsrc.h) and parses the text into cf, its lines mapped back
+ * to the files from then on (src_pop undoes it). Errors go to x; a file that cannot be read
+ * at all is left to the caller, with the reason in *e. */
+static int src_parse(struct ldctx *x, const char *path, config_t *cf, struct cfgsrc **src,
+		     struct cfgsrc_err *e)
+{
+	int rc = cfgsrc_read(path, src, e);
+
+	if (rc < 0) {
+		if (rc == -ENOMEM && !e->msg)
+			x->oom = true;
+		else if (e->file)
+			err_src(x, e);
+		return rc;
+	}
+	x->src[x->n_src++] = (struct ldsrc){.name = path, .src = *src};
+	/* The text holds no @include: one left would fail to open rather than read a file
+	 * nobody checked. */
+	config_set_include_dir(cf, "/dev/null");
+	if (!config_read_string(cf, cfgsrc_text(*src))) {
+		err_at(x, path, config_error_line(cf), "%s", config_error_text(cf));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void src_pop(struct ldctx *x)
+{
+	x->n_src--;
+	cfgsrc_free((struct cfgsrc *)x->src[x->n_src].src);
+}
+
+/* Where a profile is named: a device's `profile` setting (file NULL: nowhere, profile_load). */
+struct prof_ref {
+	const char *file;
+	int line;
+	const char *device;
+};
+
+/* Reads and validates one profile file; errors go to x. A file that cannot be read is
+ * reported at ref, except a missing one (-ENOENT), which the caller reports. */
+static int profile_read(struct ldctx *x, const char *path, const struct prof_ref *ref,
+			struct profile **out)
 {
 	size_t n_before = x->n_err;
+	struct cfgsrc_err e = {0};
+	struct cfgsrc *src = NULL;
 	config_t cf;
 	struct profile *p;
 	char *base;
-	FILE *fp;
 	int rc = 0;
 
 	*out = NULL;
-	fp = fopen(path, "r");
-	if (!fp) {
-		rc = -errno;
-		err_at(x, path, 0, "cannot read the profile: %s", strerror(-rc));
+	config_init(&cf);
+	rc = src_parse(x, path, &cf, &src, &e);
+	if (!src) {
+		if (e.msg && !e.file && !(ref->file && rc == -ENOENT)) {
+			if (ref->file)
+				err_at(x, ref->file, ref->line,
+				       "device \"%s\": cannot read the profile %s: %s", ref->device,
+				       path, e.msg);
+			else
+				err_at(x, path, 0, "cannot read the profile: %s", e.msg);
+		}
+		cfgsrc_err_clear(&e);
+		config_destroy(&cf);
 		return rc;
 	}
-	fclose(fp);
-	config_init(&cf);
-	if (!config_read_file(&cf, path)) {
-		err_at(x, config_error_file(&cf) ? config_error_file(&cf) : path,
-		       config_error_line(&cf), "%s", config_error_text(&cf));
-		rc = -EINVAL;
+	if (rc < 0)
 		goto out_cf;
-	}
 	p = calloc(1, sizeof(*p));
 	if (!p) {
 		rc = -ENOMEM;
@@ -1076,11 +1175,13 @@ static int profile_read(struct ldctx *x, const char *path, struct profile **out)
 	if (rc)
 		goto out_p;
 	*out = p;
+	src_pop(x);
 	config_destroy(&cf);
 	return 0;
 out_p:
 	profile_free(p);
 out_cf:
+	src_pop(x);
 	config_destroy(&cf);
 	return rc;
 }
@@ -1088,8 +1189,9 @@ out_cf:
 int profile_load(const char *path, struct profile **out, struct cfg_errors *errs)
 {
 	struct ldctx x = {.errs = errs};
+	struct prof_ref none = {0};
 
-	return profile_read(&x, path, out);
+	return profile_read(&x, path, &none, out);
 }
 
 /* ---- the gateway configuration ---- */
@@ -1417,13 +1519,17 @@ static const struct opt camera_opts[] = {
 
 static void cameras_check(struct ldctx *x, struct hw_config *c)
 {
+	char lr[PATH_MAX + 16];
+
 	for (size_t i = 1; i < c->n_cameras; i++)
 		for (size_t j = 0; j < i; j++)
 			if (c->cameras[i].id && c->cameras[j].id &&
 			    strcmp(c->cameras[i].id, c->cameras[j].id) == 0) {
 				err_at(x, c->path, c->cameras[i].line,
-				       "duplicate camera id \"%s\" (first defined at line %d)",
-				       c->cameras[i].id, c->cameras[j].line);
+				       "duplicate camera id \"%s\" (first defined at %s)",
+				       c->cameras[i].id,
+				       line_ref(x, c->path, c->cameras[i].line, c->cameras[j].line,
+						lr, sizeof(lr)));
 				break;
 			}
 }
@@ -1633,6 +1739,8 @@ static void rule_post(struct ldctx *x, const config_setting_t *s, const char *ke
 /* Rules refer to devices, and rule names are unique. */
 static void rules_check(struct ldctx *x, struct hw_config *c)
 {
+	char lr[PATH_MAX + 16];
+
 	if (c->alerts.flood_low > c->alerts.flood_high)
 		err_at(x, c->path, 1, "alerts.flood_low: %d is above flood_high (%d)",
 		       c->alerts.flood_low, c->alerts.flood_high);
@@ -1647,9 +1755,10 @@ static void rules_check(struct ldctx *x, struct hw_config *c)
 			       r->name ? r->name : "?", r->device);
 		for (size_t j = 0; j < i; j++) {
 			if (r->name && c->rules[j].name && strcmp(r->name, c->rules[j].name) == 0) {
-				err_at(x, c->path, r->line,
-				       "rule \"%s\": name already used at line %d", r->name,
-				       c->rules[j].line);
+				err_at(x, c->path, r->line, "rule \"%s\": name already used at %s",
+				       r->name,
+				       line_ref(x, c->path, r->line, c->rules[j].line, lr,
+						sizeof(lr)));
 				break;
 			}
 		}
@@ -1712,8 +1821,8 @@ static void secret_read(struct ldctx *x, const config_t *cf, const char *file, c
 {
 	char buf[4096];
 	struct stat sb;
-	FILE *f;
-	size_t n;
+	ssize_t n;
+	int fd;
 
 	if (!name)
 		return;
@@ -1722,23 +1831,38 @@ static void secret_read(struct ldctx *x, const config_t *cf, const char *file, c
 		       secret_key);
 		return;
 	}
-	f = fopen(name, "re");
-	if (!f) {
+	/* Non-blocking: a FIFO named here must not stop a start or a reload. */
+	fd = open(name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &sb) < 0) {
 		err_at(x, file, path_line(cf, key), "%s: cannot read \"%s\": %s", key, name,
 		       strerror(errno));
-		return;
+		goto out;
 	}
-	if (fstat(fileno(f), &sb) == 0 && (sb.st_mode & S_IROTH))
+	if (!S_ISREG(sb.st_mode)) {
+		err_at(x, file, path_line(cf, key), "%s: cannot read \"%s\": not a regular file",
+		       key, name);
+		goto out;
+	}
+	if (sb.st_mode & S_IROTH)
 		log_warn("%s: \"%s\" is readable by every user: chmod o-r it (it holds a secret)",
 			 key, name);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		err_at(x, file, path_line(cf, key), "%s: cannot read \"%s\": %s", key, name,
+		       strerror(errno));
+		goto out;
+	}
 	buf[n] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
 	*dst = strdup(buf);
 	memset(buf, 0, sizeof(buf));
 	if (!*dst)
 		x->oom = true;
+out:
+	if (fd >= 0)
+		close(fd);
 }
 
 static void delivery_check(struct ldctx *x, const config_t *cf, struct hw_config *c)
@@ -1771,9 +1895,14 @@ static void delivery_check(struct ldctx *x, const config_t *cf, struct hw_config
 	for (int i = 0; i < 3; i++) {
 		const char *k[] = {"mqtt.cafile", "mqtt.certfile", "mqtt.keyfile"};
 		const char *v[] = {m->cafile, m->certfile, m->keyfile};
-		if (v[i] && access(v[i], R_OK) != 0)
+		struct stat sb;
+
+		if (v[i] && (stat(v[i], &sb) != 0 || access(v[i], R_OK) != 0))
 			err_at(x, c->path, path_line(cf, k[i]), "%s: cannot read \"%s\": %s", k[i],
 			       v[i], strerror(errno));
+		else if (v[i] && !S_ISREG(sb.st_mode)) /* the TLS library would block on a FIFO */
+			err_at(x, c->path, path_line(cf, k[i]),
+			       "%s: cannot read \"%s\": not a regular file", k[i], v[i]);
 	}
 	if (c->influx.enabled && c->influx.version == 2 && c->influx.token_file && !c->influx.token)
 		err_at(x, c->path, path_line(cf, "influx.token_file"),
@@ -1973,13 +2102,17 @@ static void sections_check(struct ldctx *x, const config_t *cf, struct hw_config
 
 static void buses_check(struct ldctx *x, struct hw_config *c)
 {
+	char lr[PATH_MAX + 16];
+
 	for (size_t i = 1; i < c->n_buses; i++) {
 		for (size_t j = 0; j < i; j++) {
 			if (c->buses[i].id && c->buses[j].id &&
 			    strcmp(c->buses[i].id, c->buses[j].id) == 0) {
 				err_at(x, c->path, c->buses[i].line,
-				       "duplicate bus id \"%s\" (first defined at line %d)",
-				       c->buses[i].id, c->buses[j].line);
+				       "duplicate bus id \"%s\" (first defined at %s)",
+				       c->buses[i].id,
+				       line_ref(x, c->path, c->buses[i].line, c->buses[j].line, lr,
+						sizeof(lr)));
 				break;
 			}
 		}
@@ -1993,12 +2126,15 @@ struct prof_cache {
 	char *path;
 };
 
-/* Loads (once) the profile called name from profile_dir into c->profiles. */
+/* Loads (once) the profile called name from profile_dir into c->profiles; ref names the
+ * first device that uses it. */
 static struct prof_cache *profile_get(struct ldctx *x, struct hw_config *c,
-				      struct prof_cache *cache, size_t *n_cache, const char *name)
+				      struct prof_cache *cache, size_t *n_cache, const char *name,
+				      const struct prof_ref *ref)
 {
 	struct prof_cache *e;
 	struct profile *p, **v;
+	int rc;
 
 	for (size_t i = 0; i < *n_cache; i++) {
 		if (strcmp(cache[i].name, name) == 0)
@@ -2011,11 +2147,10 @@ static struct prof_cache *profile_get(struct ldctx *x, struct hw_config *c,
 		x->oom = true;
 		return e;
 	}
-	if (access(e->path, F_OK) != 0 && errno == ENOENT) {
+	rc = profile_read(x, e->path, ref, &p);
+	if (rc == -ENOENT)
 		e->missing = true;
-		return e;
-	}
-	if (profile_read(x, e->path, &p) != 0)
+	if (rc < 0)
 		return e;
 	v = realloc(c->profiles, (c->n_profiles + 1) * sizeof(*v));
 	if (!v) {
@@ -2031,6 +2166,7 @@ static struct prof_cache *profile_get(struct ldctx *x, struct hw_config *c,
 
 static void devices_check(struct ldctx *x, const config_t *cf, struct hw_config *c)
 {
+	char lr[PATH_MAX + 16];
 	const config_setting_t *list = config_lookup(cf, "devices");
 	struct prof_cache *cache;
 	size_t n_cache = 0;
@@ -2048,8 +2184,9 @@ static void devices_check(struct ldctx *x, const config_t *cf, struct hw_config 
 		for (size_t j = 0; j < i; j++) {
 			if (d->id && c->devices[j].id && strcmp(d->id, c->devices[j].id) == 0) {
 				err_at(x, c->path, d->line,
-				       "duplicate device id \"%s\" (first defined at line %d)",
-				       d->id, c->devices[j].line);
+				       "duplicate device id \"%s\" (first defined at %s)", d->id,
+				       line_ref(x, c->path, d->line, c->devices[j].line, lr,
+						sizeof(lr)));
 				break;
 			}
 		}
@@ -2065,7 +2202,10 @@ static void devices_check(struct ldctx *x, const config_t *cf, struct hw_config 
 		}
 		if (!d->profile_name || !c->site.profile_dir)
 			continue;
-		pc = profile_get(x, c, cache, &n_cache, d->profile_name);
+		pc = profile_get(x, c, cache, &n_cache, d->profile_name,
+				 &(struct prof_ref){.file = c->path,
+						    .line = member_line(s, "profile"),
+						    .device = d->id ? d->id : "?"});
 		if (pc->missing)
 			err_at(x, c->path, member_line(s, "profile"),
 			       "device \"%s\": profile \"%s\" not found (no file %s)",
@@ -2092,20 +2232,13 @@ static void devices_check(struct ldctx *x, const config_t *cf, struct hw_config 
 int config_load(const char *path, struct hw_config **out, struct cfg_errors *errs)
 {
 	struct ldctx x = {.errs = errs};
+	struct cfgsrc_err e = {0};
+	struct cfgsrc *src = NULL;
 	struct hw_config *c;
 	config_t cf;
-	char *dir, *slash;
-	FILE *fp;
 	int rc;
 
 	*out = NULL;
-	fp = fopen(path, "r");
-	if (!fp) {
-		rc = -errno;
-		err_at(&x, path, 0, "cannot read the configuration: %s", strerror(-rc));
-		return rc;
-	}
-	fclose(fp);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -2115,24 +2248,16 @@ int config_load(const char *path, struct hw_config **out, struct cfg_errors *err
 		goto out_c;
 	}
 	config_init(&cf);
-	/* @include "x" is relative to the configuration file's directory. */
-	dir = strdup(path);
-	if (!dir) {
-		rc = -ENOMEM;
+	/* @include "x" is relative to the configuration file's directory (cfgsrc.h). */
+	rc = src_parse(&x, path, &cf, &src, &e);
+	if (!src) {
+		if (e.msg && !e.file)
+			err_at(&x, path, 0, "cannot read the configuration: %s", e.msg);
+		cfgsrc_err_clear(&e);
 		goto out_cf;
 	}
-	slash = strrchr(dir, '/');
-	if (slash) {
-		*slash = '\0';
-		config_set_include_dir(&cf, dir);
-	}
-	free(dir);
-	if (!config_read_file(&cf, path)) {
-		err_at(&x, config_error_file(&cf) ? config_error_file(&cf) : path,
-		       config_error_line(&cf), "%s", config_error_text(&cf));
-		rc = -EINVAL;
-		goto out_cf;
-	}
+	if (rc < 0)
+		goto out_src;
 	opts_defaults(&x, root_opts, ARRAY_SIZE(root_opts), c);
 	opts_apply(&x, root_opts, ARRAY_SIZE(root_opts), config_root_setting(&cf), "", c);
 	site_finish(&x, c);
@@ -2149,12 +2274,15 @@ int config_load(const char *path, struct hw_config **out, struct cfg_errors *err
 	else
 		rc = 0;
 	if (rc)
-		goto out_cf;
+		goto out_src;
+	src_pop(&x);
 	config_destroy(&cf);
 	log_debug("%s: site %s, %zu buses, %zu devices, %zu profiles", path, c->site.id, c->n_buses,
 		  c->n_devices, c->n_profiles);
 	*out = c;
 	return 0;
+out_src:
+	src_pop(&x);
 out_cf:
 	config_destroy(&cf);
 out_c:

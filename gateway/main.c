@@ -25,6 +25,7 @@
 #include "gateway/outbox.h"
 #include "gateway/sdnotify.h"
 #include "gateway/state.h"
+#include "gateway/statedir.h"
 #include "video/video.h"
 
 struct app {
@@ -560,6 +561,37 @@ static bool same_influx(const struct cfg_influx *x, const struct cfg_influx *y)
 	       x->gzip == y->gzip;
 }
 
+/* A reload whose configuration loaded but did not start (a state_dir that cannot be created,
+ * an output that cannot be made): what it started goes, outputs it kept are bound to the old
+ * configuration again, and the old configuration starts as it ran before. False when even the
+ * old one does not start. */
+static bool reload_rollback(struct app *a, struct hw_config *old, bool keep_mqtt, bool keep_influx)
+{
+	struct hw_config *nc = a->cfg;
+
+	stop_buses(a);
+	alert_service_destroy(a->alerts);
+	a->alerts = NULL;
+	hub_destroy(a->hub);
+	a->hub = NULL;
+	video_destroy(a->video);
+	a->video = NULL;
+	if (!keep_influx) {
+		influx_destroy(a->influx, 2000);
+		a->influx = NULL;
+	}
+	if (keep_mqtt) {
+		mqtt_rebind(a->mqtt, &old->mqtt, old->site.id);
+	} else {
+		mqtt_destroy(a->mqtt, 1000);
+		a->mqtt = NULL;
+	}
+	a->cfg = old;
+	outbox_limits(a);
+	config_free(nc);
+	return start_outputs(a, !keep_mqtt, !keep_influx) == 0 && start_devices(a) == 0;
+}
+
 /* SIGHUP: parse the file into a fresh config; swap it in only if it is valid. */
 static gboolean on_hup(gpointer ud)
 {
@@ -600,12 +632,23 @@ static gboolean on_hup(gpointer ud)
 	a->cfg = nc;
 	outbox_limits(a);
 	if (start_outputs(a, !keep_mqtt, !keep_influx) < 0 || start_devices(a) < 0) {
-		a->exit_code = 1;
-		g_main_loop_quit(a->loop);
+		log_err("reload failed: the new configuration does not start; back to the "
+			"previous one");
+		if (!reload_rollback(a, old, keep_mqtt, keep_influx)) {
+			log_err("the previous configuration does not start again either: stopping");
+			a->exit_code = 1;
+			g_main_loop_quit(a->loop);
+			return G_SOURCE_CONTINUE;
+		}
+		arm_heartbeat(a);
+		log_info("still running on the previous configuration");
+		sd_notify_send("READY=1");
+		return G_SOURCE_CONTINUE;
 	}
 	arm_heartbeat(a);
 	config_free(old);
 	log_info("configuration reloaded: %zu bus(es), %zu device(s)", nc->n_buses, nc->n_devices);
+	statedir_check(nc->storage.state_dir);
 	sd_notify_send("READY=1");
 	return G_SOURCE_CONTINUE;
 }
@@ -620,6 +663,10 @@ static int cmd_run(const char *path)
 	 * threads allocate little once running, and small blocks come from per-thread
 	 * caches without the arena's lock. */
 	mallopt(M_ARENA_MAX, 1);
+	/* Files 0640 and directories 0750 at most, whoever starts the daemon (a unit's stricter
+	 * UMask= stays): the database, recordings and snapshots are nobody else's to read. */
+	mode_t um = statedir_umask();
+	log_info("files are created with umask %04o", (unsigned)um);
 
 	if (config_load(path, &a.cfg, &errs) < 0) {
 		print_errors(&errs);
@@ -646,6 +693,7 @@ static int cmd_run(const char *path)
 		goto out;
 	}
 	arm_heartbeat(&a);
+	statedir_check(a.cfg->storage.state_dir);
 	notify_ready(&a);
 	g_main_loop_run(a.loop);
 	sd_notify_send("STOPPING=1");

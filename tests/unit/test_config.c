@@ -15,7 +15,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <stdbool.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gateway/config.h"
@@ -744,6 +746,401 @@ static void test_camera_password_file(void **state)
 	rmdir(dir);
 }
 
+/* ---- files that cannot be read, and bounds (cfgsrc.h) ---- */
+
+/* A scratch folder per test, removed with everything in it. */
+static char scratch[64];
+
+static int scratch_setup(void **state)
+{
+	(void)state;
+	snprintf(scratch, sizeof(scratch), "/tmp/hw-cfgsrc-XXXXXX");
+	return mkdtemp(scratch) ? 0 : -1;
+}
+
+static int scratch_teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", scratch);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static char *in_scratch(char *buf, size_t sz, const char *name)
+{
+	fmt(buf, sz, "%s/%s", scratch, name);
+	return buf;
+}
+
+static void put(const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	FILE *f = fopen(in_scratch(path, sizeof(path), name), "w");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* A file of `size` bytes: a setting whose string fills it (or a comment: `comment`). */
+static void put_big(const char *name, size_t size, bool comment)
+{
+	char path[PATH_MAX];
+	FILE *f = fopen(in_scratch(path, sizeof(path), name), "w");
+
+	assert_non_null(f);
+	assert_true(fputs(comment ? "#" : "filler = \"", f) >= 0);
+	for (size_t i = comment ? 1 : 10; i < size - (comment ? 1 : 3); i++)
+		assert_true(fputc('x', f) != EOF);
+	assert_true(fputs(comment ? "\n" : "\";\n", f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* config_load of a scratch file, which must fail with rc within max_s seconds (a hang is
+ * ended by SIGALRM, which fails the test) with exactly the n errors of want, each "NAME:"
+ * (NAME a scratch file) followed by the rest. */
+static void expect_load(const char *name, int rc, double max_s, size_t n, const char *const *want)
+{
+	struct cfg_errors errs = {0};
+	struct hw_config *c = (struct hw_config *)1;
+	char path[PATH_MAX], *w[4];
+	double t0 = mono_s(), took;
+
+	assert_true(n <= 4);
+	in_scratch(path, sizeof(path), name);
+	alarm(10);
+	assert_int_equal(config_load(path, &c, &errs), rc);
+	alarm(0);
+	took = mono_s() - t0;
+	print_message("%s: %.3f s\n", name, took);
+	assert_true(took < max_s);
+	assert_null(c);
+	for (size_t i = 0; i < n; i++) {
+		/* want[i] is "FILE\tREST": FILE made a scratch path. */
+		const char *tab = strchr(want[i], '\t');
+
+		assert_non_null(tab);
+		assert_true(asprintf(&w[i], "%s/%.*s%s", scratch, (int)(tab - want[i]), want[i],
+				     tab + 1) > 0);
+	}
+	expect_errors(&errs, (const char *const *)w, n);
+	for (size_t i = 0; i < n; i++)
+		free(w[i]);
+	cfg_errors_clear(&errs);
+}
+
+#define SITE "site = { id = \"t1\"; };\n"
+
+/* An @include of a directory is an error at the directive; libconfig's scanner used to end
+ * the process ("input in flex scanner failed", exit 2). */
+static void test_include_directory(void **state)
+{
+	char path[PATH_MAX], w0[PATH_MAX + 128];
+	const char *want[] = {w0};
+
+	(void)state;
+	assert_int_equal(mkdir(in_scratch(path, sizeof(path), "sub"), 0750), 0);
+	put("main.cfg", SITE "@include \"sub\"\nmqtt = { enabled = false; };\n");
+	fmt(w0, sizeof(w0), "main.cfg\t:2: @include \"sub\": cannot read %s/sub: it is a directory",
+	    scratch);
+	expect_load("main.cfg", -EINVAL, 1.0, 1, want);
+	/* The directory named as the configuration itself. */
+	fmt(w0, sizeof(w0), "sub\t:0: cannot read the configuration: it is a directory");
+	expect_load("sub", -EISDIR, 1.0, 1, want);
+}
+
+/* A FIFO, included or named as the configuration, is refused at once (it used to block
+ * until someone wrote to it). */
+static void test_include_fifo(void **state)
+{
+	char path[PATH_MAX], w0[PATH_MAX + 128];
+	const char *want[] = {w0};
+
+	(void)state;
+	assert_int_equal(mkfifo(in_scratch(path, sizeof(path), "fifo.cfg"), 0600), 0);
+	put("main.cfg", SITE "\n@include \"fifo.cfg\"\n");
+	fmt(w0, sizeof(w0),
+	    "main.cfg\t:3: @include \"fifo.cfg\": cannot read %s/fifo.cfg: not a regular file (a "
+	    "FIFO)",
+	    scratch);
+	expect_load("main.cfg", -EINVAL, 1.0, 1, want);
+	fmt(w0, sizeof(w0),
+	    "fifo.cfg\t:0: cannot read the configuration: not a regular file (a FIFO)");
+	expect_load("fifo.cfg", -EINVAL, 1.0, 1, want);
+}
+
+/* A symlink loop and a file that includes itself are errors at the directive. */
+static void test_include_loops(void **state)
+{
+	char path[PATH_MAX], w0[PATH_MAX + 128];
+	const char *want[] = {w0};
+
+	(void)state;
+	assert_int_equal(symlink("loop-b.cfg", in_scratch(path, sizeof(path), "loop-a.cfg")), 0);
+	assert_int_equal(symlink("loop-a.cfg", in_scratch(path, sizeof(path), "loop-b.cfg")), 0);
+	put("main.cfg", SITE "# a loop of links:\n@include \"loop-a.cfg\"\n");
+	fmt(w0, sizeof(w0),
+	    "main.cfg\t:3: @include \"loop-a.cfg\": cannot read %s/loop-a.cfg: Too many levels of "
+	    "symbolic links",
+	    scratch);
+	expect_load("main.cfg", -EINVAL, 1.0, 1, want);
+
+	put("self.cfg", SITE "@include \"again.cfg\"\n");
+	put("again.cfg", "\n@include \"self.cfg\"\n");
+	fmt(w0, sizeof(w0),
+	    "again.cfg\t:2: @include \"self.cfg\": %s/self.cfg includes itself (an include loop)",
+	    scratch);
+	expect_load("self.cfg", -EINVAL, 1.0, 1, want);
+}
+
+/* Big inputs are refused within a fraction of a second, with the bound they exceed: a 2 MiB
+ * string took libconfig 2.5 s and 8 MiB more than 10 s. */
+static void test_huge_inputs(void **state)
+{
+	char w0[PATH_MAX + 128];
+	const char *want[] = {w0};
+
+	(void)state;
+	put_big("big.cfg", 8 * 1024 * 1024, false);
+	fmt(w0, sizeof(w0),
+	    "big.cfg\t:0: cannot read the configuration: 8388608 bytes, more than the 1048576 "
+	    "allowed");
+	expect_load("big.cfg", -EFBIG, 1.0, 1, want);
+
+	put("main.cfg", SITE "@include \"big.cfg\"\n");
+	fmt(w0, sizeof(w0),
+	    "main.cfg\t:2: @include \"big.cfg\": cannot read %s/big.cfg: 8388608 bytes, more than "
+	    "the 1048576 allowed",
+	    scratch);
+	expect_load("main.cfg", -EINVAL, 1.0, 1, want);
+
+	/* Within the file size, a string is bounded on its own. */
+	put_big("str.cfg", 1000 * 1000, false);
+	put("main.cfg", SITE "mqtt = { enabled = false; };\n@include \"str.cfg\"\n");
+	fmt(w0, sizeof(w0), "str.cfg\t:1: a string of more than 65536 bytes");
+	expect_load("main.cfg", -EINVAL, 1.0, 1, want);
+	/* Adjacent strings are one string to libconfig. */
+	{
+		char *text = malloc(80 * 1024);
+
+		assert_non_null(text);
+		strcpy(text, SITE "site2 =\n");
+		for (int i = 0; i < 40; i++) {
+			size_t n = strlen(text);
+
+			text[n] = '"';
+			memset(text + n + 1, 'y', 2000);
+			strcpy(text + n + 2001, "\"\n");
+		}
+		strcat(text, ";\n");
+		put("join.cfg", text);
+		free(text);
+	}
+	fmt(w0, sizeof(w0), "join.cfg\t:3: a string of more than 65536 bytes");
+	expect_load("join.cfg", -EINVAL, 1.0, 1, want);
+
+	/* What a file includes counts: three files of 800 kB pass 2 MiB at the third. */
+	put_big("c800.cfg", 800 * 1000, true);
+	put("main.cfg",
+	    SITE "@include \"c800.cfg\"\n@include \"c800.cfg\"\n@include \"c800.cfg\"\n");
+	fmt(w0, sizeof(w0),
+	    "main.cfg\t:4: @include \"c800.cfg\": more than 2097152 bytes with what is already "
+	    "included");
+	expect_load("main.cfg", -EINVAL, 1.0, 1, want);
+
+	/* libconfig checks each new member against the group's others: bounded too. */
+	{
+		char *text = malloc(64 * 1024);
+
+		assert_non_null(text);
+		strcpy(text, SITE "g = {\n");
+		for (int i = 0; i < 300; i++)
+			sprintf(text + strlen(text), "  m%d = %d;\n", i, i);
+		strcat(text, "};\n");
+		put("wide.cfg", text);
+		free(text);
+	}
+	fmt(w0, sizeof(w0), "wide.cfg\t:259: more than 256 settings in one group");
+	expect_load("wide.cfg", -EINVAL, 1.0, 1, want);
+
+	put("deep.cfg",
+	    SITE "g = [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]];\n");
+	fmt(w0, sizeof(w0), "deep.cfg\t:2: groups, lists or arrays nested more than 32 deep");
+	expect_load("deep.cfg", -EINVAL, 1.0, 1, want);
+
+	put("nul.cfg", SITE "mqtt = { enabled = false; };\n");
+	{
+		char path[PATH_MAX];
+		FILE *f = fopen(in_scratch(path, sizeof(path), "nul.cfg"), "a");
+
+		assert_non_null(f);
+		assert_int_equal(fwrite("x = 1;\0\n", 1, 8, f), 8);
+		assert_int_equal(fclose(f), 0);
+	}
+	fmt(w0, sizeof(w0), "nul.cfg\t:3: a NUL byte: not a text file");
+	expect_load("nul.cfg", -EINVAL, 1.0, 1, want);
+}
+
+/* A profile that cannot be read is an error at the device that names it (it used to be
+ * FILE:0:, and a directory ended the process). */
+static void test_unreadable_profile(void **state)
+{
+	char path[PATH_MAX], w[3][PATH_MAX + 160];
+	const char *want[] = {w[0], w[1], w[2]};
+	struct cfg_errors errs = {0};
+	struct profile *p = (struct profile *)1;
+
+	(void)state;
+	assert_int_equal(mkdir(in_scratch(path, sizeof(path), "profiles"), 0750), 0);
+	assert_int_equal(mkdir(in_scratch(path, sizeof(path), "profiles/dirp.cfg"), 0750), 0);
+	assert_int_equal(symlink("loopp.cfg", in_scratch(path, sizeof(path), "profiles/loopp.cfg")),
+			 0);
+	assert_int_equal(symlink("nowhere", in_scratch(path, sizeof(path), "profiles/gone.cfg")),
+			 0);
+	put("main.cfg", SITE "buses = ( { id = \"b1\"; host = \"127.0.0.1\"; } );\n"
+			     "devices = (\n"
+			     "  { id = \"d1\"; bus = \"b1\";\n"
+			     "    profile = \"dirp\"; },\n"
+			     "  { id = \"d2\"; bus = \"b1\"; unit = 2; profile = \"loopp\"; },\n"
+			     "  { id = \"d3\"; bus = \"b1\"; unit = 3; profile = \"gone\"; }\n"
+			     ");\n");
+	fmt(w[0], sizeof(w[0]),
+	    "main.cfg\t:5: device \"d1\": cannot read the profile %s/profiles/dirp.cfg: it is a "
+	    "directory",
+	    scratch);
+	fmt(w[1], sizeof(w[1]),
+	    "main.cfg\t:6: device \"d2\": cannot read the profile %s/profiles/loopp.cfg: Too many "
+	    "levels of symbolic links",
+	    scratch);
+	fmt(w[2], sizeof(w[2]),
+	    "main.cfg\t:7: device \"d3\": profile \"gone\" not found (no file "
+	    "%s/profiles/gone.cfg)",
+	    scratch);
+	expect_load("main.cfg", -EINVAL, 1.0, 3, want);
+
+	/* profile_load, which has no device to name, names the file. */
+	alarm(10);
+	assert_int_equal(
+	    profile_load(in_scratch(path, sizeof(path), "profiles/dirp.cfg"), &p, &errs), -EISDIR);
+	alarm(0);
+	assert_null(p);
+	fmt(w[0], sizeof(w[0]), "%s:0: cannot read the profile: it is a directory", path);
+	expect_errors(&errs, want, 1);
+	cfg_errors_clear(&errs);
+}
+
+/* A secret or TLS file that is a FIFO or a directory is refused at its setting at once (a
+ * FIFO used to block the load, or the TLS library at start; a directory gave an empty
+ * password). */
+static void test_secret_not_a_file(void **state)
+{
+	char path[PATH_MAX], text[PATH_MAX + 256], w[3][PATH_MAX + 160];
+	const char *want[] = {w[0], w[1], w[2]};
+
+	(void)state;
+	assert_int_equal(mkfifo(in_scratch(path, sizeof(path), "pw.fifo"), 0600), 0);
+	assert_int_equal(mkdir(in_scratch(path, sizeof(path), "pw.d"), 0750), 0);
+	fmt(text, sizeof(text),
+	    SITE "mqtt = { username = \"u\";\n"
+		 "  password_file = \"%s/pw.fifo\";\n"
+		 "  cafile = \"%s/pw.fifo\"; };\n"
+		 "influx = { enabled = true; password_file = \"%s/pw.d\"; };\n",
+	    scratch, scratch, scratch);
+	put("main.cfg", text);
+	fmt(w[0], sizeof(w[0]),
+	    "main.cfg\t:3: mqtt.password_file: cannot read \"%s/pw.fifo\": not a regular file",
+	    scratch);
+	fmt(w[1], sizeof(w[1]),
+	    "main.cfg\t:5: influx.password_file: cannot read \"%s/pw.d\": not a regular file",
+	    scratch);
+	fmt(w[2], sizeof(w[2]),
+	    "main.cfg\t:4: mqtt.cafile: cannot read \"%s/pw.fifo\": not a regular file", scratch);
+	expect_load("main.cfg", -EINVAL, 1.0, 3, want);
+}
+
+/* Errors in and after included text name the file and line they come from; an absolute name
+ * is taken as is; a directive in a comment or a string is not one; a list may be split
+ * across files. */
+static void test_include_lines(void **state)
+{
+	char path[PATH_MAX], text[PATH_MAX + 512], w[3][PATH_MAX + 160];
+	const char *want[] = {w[0], w[1], w[2]};
+	struct cfg_errors errs = {0};
+	struct hw_config *c = NULL;
+
+	(void)state;
+	assert_int_equal(mkdir(in_scratch(path, sizeof(path), "profiles"), 0750), 0);
+	put("profiles/p.cfg",
+	    "profile = {\n  points = ( { name = \"s\"; table = \"input\"; address = 0; } );\n};\n");
+	put("devs.cfg", "  { id = \"d1\"; bus = \"b1\"; profile = \"p\"; },\n"
+			"  { id = \"d2\"; bus = \"b1\"; unit = 2; profile = \"p\"; }\n");
+	fmt(text, sizeof(text),
+	    SITE "/* @include \"nothing.cfg\"\n"
+		 "@include \"nothing.cfg\" */\n"
+		 "buses = ( { id = \"b1\"; host = \"127.0.0.1\"; } );\n"
+		 "devices = (\n"
+		 "  @include \"%s/devs.cfg\"   # absolute\n"
+		 ");\n",
+	    scratch);
+	put("main.cfg", text);
+	alarm(10);
+	assert_int_equal(config_load(in_scratch(path, sizeof(path), "main.cfg"), &c, &errs), 0);
+	alarm(0);
+	print_errors(&errs);
+	assert_int_equal(c->n_devices, 2);
+	assert_string_equal(c->devices[1].id, "d2");
+	assert_ptr_equal(c->devices[1].profile, c->profiles[0]);
+	config_free(c);
+	c = NULL;
+
+	put("more.cfg", "mqtt = { enabled = false; };\n"
+			"\n"
+			"colour = \"red\";\n"
+			"devices = ( { id = \"d1\"; bus = \"b1\"; profile = \"p\"; } );\n");
+	put("main.cfg", SITE "buses = ( { id = \"b1\"; host = \"127.0.0.1\"; } );\n"
+			     "@include \"more.cfg\"\n"
+			     "mqtt2 = 1;\n"
+			     "buses2 = ( { id = \"b1\"; bus = \"b1\"; } );\n");
+	fmt(w[0], sizeof(w[0]), "more.cfg\t:3: unknown setting \"colour\"");
+	fmt(w[1], sizeof(w[1]), "main.cfg\t:4: unknown setting \"mqtt2\"");
+	fmt(w[2], sizeof(w[2]), "main.cfg\t:5: unknown setting \"buses2\"");
+	expect_load("main.cfg", -EINVAL, 1.0, 3, want);
+
+	/* A duplicate across files names the first one's file. */
+	put("main.cfg", SITE "buses = ( { id = \"b1\"; host = \"127.0.0.1\"; } );\n"
+			     "devices = (\n"
+			     "@include \"devs.cfg\"\n"
+			     ", { id = \"d2\"; bus = \"b1\"; unit = 3; profile = \"p\"; } );\n");
+	fmt(w[0], sizeof(w[0]),
+	    "main.cfg\t:5: duplicate device id \"d2\" (first defined at %s/devs.cfg:2)", scratch);
+	expect_load("main.cfg", -EINVAL, 1.0, 1, want);
+
+	/* A syntax error in an included file, and what may not follow a directive. */
+	put("bad.cfg", "x = 1;\ny = ;\n");
+	put("main.cfg", SITE "@include \"bad.cfg\"\n");
+	fmt(w[0], sizeof(w[0]), "bad.cfg\t:2: syntax error");
+	expect_load("main.cfg", -EINVAL, 1.0, 1, want);
+	put("main.cfg", SITE "@include \"devs.cfg\" x = 1;\n");
+	fmt(w[0], sizeof(w[0]),
+	    "main.cfg\t:2: @include \"devs.cfg\": nothing but a comment may follow on its line");
+	expect_load("main.cfg", -EINVAL, 1.0, 1, want);
+	put("main.cfg", SITE "@include \"absent.cfg\"\n");
+	fmt(w[0], sizeof(w[0]),
+	    "main.cfg\t:2: @include \"absent.cfg\": cannot read %s/absent.cfg: No such file or "
+	    "directory",
+	    scratch);
+	expect_load("main.cfg", -EINVAL, 1.0, 1, want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -758,6 +1155,16 @@ int main(void)
 	    cmocka_unit_test(test_many_errors),
 	    cmocka_unit_test(test_unreadable),
 	    cmocka_unit_test(test_bad_profiles),
+	    cmocka_unit_test_setup_teardown(test_include_directory, scratch_setup,
+					    scratch_teardown),
+	    cmocka_unit_test_setup_teardown(test_include_fifo, scratch_setup, scratch_teardown),
+	    cmocka_unit_test_setup_teardown(test_include_loops, scratch_setup, scratch_teardown),
+	    cmocka_unit_test_setup_teardown(test_huge_inputs, scratch_setup, scratch_teardown),
+	    cmocka_unit_test_setup_teardown(test_unreadable_profile, scratch_setup,
+					    scratch_teardown),
+	    cmocka_unit_test_setup_teardown(test_include_lines, scratch_setup, scratch_teardown),
+	    cmocka_unit_test_setup_teardown(test_secret_not_a_file, scratch_setup,
+					    scratch_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
