@@ -32,8 +32,11 @@ struct slot {
 	uint16_t req;	   /* request holding the point, NO_REQ if it cannot be read */
 };
 
-/* A layout built for one profile, address base and block counts. */
-struct lay_cache {
+/* A layout built for one profile, address base and block counts. Counted: the bus
+ * holds one reference, and each result that points into it another, so a result
+ * delivered after its bus stopped still reads valid memory. */
+struct mb_layout_ref {
+	gint refs;
 	const struct profile *p;
 	int address_base;
 	int *counts;
@@ -71,8 +74,9 @@ struct grp_rt {
 struct dev_rt {
 	const struct cfg_device *cfg;
 	size_t index;
-	int *counts;		     /* per block: instances in the layout */
-	const struct mb_lpoint *lay; /* n_slots points, in the bus's layout cache */
+	int *counts;		       /* per block: instances in the layout */
+	const struct mb_lpoint *lay;   /* n_slots points, in the bus's layout cache */
+	struct mb_layout_ref *lay_ref; /* the cache entry lay is in */
 	struct slot *slots;
 	size_t n_slots;
 	struct raw *raws; /* per top-level point (the first slots) */
@@ -131,8 +135,8 @@ struct mb_bus {
 	size_t n_entries;
 	int64_t epoch; /* monotonic us: groups of one interval are due together on its grid */
 	int64_t overrun_scan; /* monotonic us: last count of groups left behind */
-	GPtrArray *layouts;   /* struct lay_cache: shared by devices of one profile and counts */
-	int pipeline;	      /* requests in flight on the link (TCP) */
+	GPtrArray *layouts; /* struct mb_layout_ref: shared by devices of one profile and counts */
+	int pipeline;	    /* requests in flight on the link (TCP) */
 };
 
 const char *mb_err_kind_name(enum mb_err_kind k)
@@ -141,10 +145,22 @@ const char *mb_err_kind_name(enum mb_err_kind k)
 	return (unsigned)k < G_N_ELEMENTS(n) ? n[k] : "?";
 }
 
+static void lay_cache_unref(gpointer p)
+{
+	struct mb_layout_ref *lc = p;
+	if (!g_atomic_int_dec_and_test(&lc->refs))
+		return;
+	free(lc->counts);
+	free(lc->lay);
+	free(lc);
+}
+
 void mb_poll_result_free(struct mb_poll_result *r)
 {
 	if (!r)
 		return;
+	if (r->layout_ref)
+		lay_cache_unref(r->layout_ref);
 	free(r->samples);
 	free(r);
 }
@@ -245,41 +261,38 @@ static int alloc_buffers(struct dev_rt *d)
 	return d->regs && d->bits ? 0 : -ENOMEM;
 }
 
-static void lay_cache_free(gpointer p)
-{
-	struct lay_cache *lc = p;
-	free(lc->counts);
-	free(lc->lay);
-	free(lc);
-}
-
-/* The layout of d with its current counts: one the bus already has, or a new one. */
-static const struct mb_lpoint *layout_for(struct mb_bus *b, const struct dev_rt *d, size_t *n)
+/* The layout of d with its current counts: one the bus already has, or a new one
+ * (*ref: its cache entry, referenced by the bus). */
+static const struct mb_lpoint *layout_for(struct mb_bus *b, const struct dev_rt *d, size_t *n,
+					  struct mb_layout_ref **ref)
 {
 	const struct profile *p = d->cfg->profile;
 	size_t nb = p->n_blocks ? p->n_blocks : 1;
 
 	for (guint i = 0; i < b->layouts->len; i++) {
-		const struct lay_cache *lc = b->layouts->pdata[i];
+		const struct mb_layout_ref *lc = b->layouts->pdata[i];
 		if (lc->p == p && lc->address_base == d->cfg->address_base &&
 		    memcmp(lc->counts, d->counts, nb * sizeof(int)) == 0) {
 			*n = lc->n;
+			*ref = b->layouts->pdata[i];
 			return lc->lay;
 		}
 	}
-	struct lay_cache *lc = calloc(1, sizeof(*lc));
+	struct mb_layout_ref *lc = calloc(1, sizeof(*lc));
 	if (!lc)
 		return NULL;
+	lc->refs = 1;
 	lc->p = p;
 	lc->address_base = d->cfg->address_base;
 	lc->counts = malloc(nb * sizeof(int));
 	if (!lc->counts || mb_layout_build(p, d->counts, lc->address_base, &lc->lay, &lc->n) < 0) {
-		lay_cache_free(lc);
+		lay_cache_unref(lc);
 		return NULL;
 	}
 	memcpy(lc->counts, d->counts, nb * sizeof(int));
 	g_ptr_array_add(b->layouts, lc);
 	*n = lc->n;
+	*ref = lc;
 	return lc->lay;
 }
 
@@ -295,7 +308,8 @@ static int dev_plan(struct mb_bus *b, struct dev_rt *d)
 	struct mb_span *avoid = NULL;
 	int rc = 0;
 
-	const struct mb_lpoint *lay = layout_for(b, d, &k);
+	struct mb_layout_ref *ref = NULL;
+	const struct mb_lpoint *lay = layout_for(b, d, &k, &ref);
 	if (!lay)
 		return -ENOMEM;
 	d->slots = calloc(k ? k : 1, sizeof(*d->slots));
@@ -304,6 +318,7 @@ static int dev_plan(struct mb_bus *b, struct dev_rt *d)
 		return -ENOMEM;
 	}
 	d->lay = lay;
+	d->lay_ref = ref;
 	for (size_t i = 0; i < k; i++)
 		if (lay[i].unreadable)
 			d->slots[i].pv.flags = SLOT_UNREADABLE;
@@ -695,6 +710,9 @@ static struct mb_poll_result *make_result(struct mb_bus *b, struct dev_rt *d, in
 	res->health = d->h;
 	res->layout = d->lay;
 	res->n_layout = d->n_slots;
+	res->layout_ref = d->lay_ref;
+	if (res->layout_ref)
+		g_atomic_int_inc(&res->layout_ref->refs);
 	/* Counters and clocks move on every read; alone they are not worth waking the
 	 * main loop for more than every QUIET_REFRESH. */
 	bool loud = k != MB_E_NONE || d->send_full || res->online != d->delivered_online ||
@@ -702,7 +720,7 @@ static struct mb_poll_result *make_result(struct mb_bus *b, struct dev_rt *d, in
 	for (size_t i = 0; i < d->n_slots && !loud; i++)
 		loud = (d->slots[i].pv.flags & SLOT_DIRTY) && d->lay[i].def->role == PR_NONE;
 	if (!loud) {
-		free(res);
+		mb_poll_result_free(res);
 		return NULL;
 	}
 	d->delivered_at = now;
@@ -1426,7 +1444,7 @@ int mb_bus_start(const struct hw_config *cfg, size_t bus_index, unsigned generat
 	g_mutex_init(&b->lock);
 	g_cond_init(&b->cond);
 	g_queue_init(&b->cmds);
-	b->layouts = g_ptr_array_new_with_free_func(lay_cache_free);
+	b->layouts = g_ptr_array_new_with_free_func(lay_cache_unref);
 
 	rc = mb_link_create(bus, &b->link);
 	if (rc < 0)
