@@ -22,6 +22,8 @@
 #define SLOT_UNREADABLE 2u /* outside the address space: never planned */
 /* Results carrying only counters and clocks go to the main loop at most this often. */
 #define QUIET_REFRESH_US (5 * 1000000LL)
+/* Every device's groups are checked for staleness at least this often, polled or not. */
+#define STALE_SCAN_US (200 * 1000LL)
 
 /* What changes of one point of a device: 24 bytes, as a thousand devices of a hundred
  * points each are held at once. Where the point is (definition, address, group...) is
@@ -135,6 +137,7 @@ struct mb_bus {
 	size_t n_entries;
 	int64_t epoch; /* monotonic us: groups of one interval are due together on its grid */
 	int64_t overrun_scan; /* monotonic us: last count of groups left behind */
+	int64_t stale_scan;   /* monotonic us: last staleness check of every device */
 	GPtrArray *layouts; /* struct mb_layout_ref: shared by devices of one profile and counts */
 	int pipeline;	    /* requests in flight on the link (TCP) */
 };
@@ -170,9 +173,17 @@ static bool is_bit_table(enum mb_table t)
 	return t == MB_COIL || t == MB_DISCRETE;
 }
 
+/* Exceptions 0x0A (gateway path unavailable) and 0x0B (gateway target failed to respond):
+ * a TCP gateway answers for a device behind it that it cannot reach. The device did not
+ * answer: that is not a refused address. */
+static bool gateway_unreachable(int e)
+{
+	return e == EMBXGPATH || e == EMBXGTAR;
+}
+
 static enum mb_err_kind classify(int e)
 {
-	if (e == ETIMEDOUT)
+	if (e == ETIMEDOUT || gateway_unreachable(e))
 		return MB_E_TIMEOUT;
 	if (e >= EMBXILFUN && e <= EMBXGTAR)
 		return MB_E_EXCEPTION;
@@ -565,6 +576,9 @@ static int64_t refused_retry_us(const struct dev_rt *d, int g)
 	return t < 1000000 ? 1000000 : t > 60000000 ? 60000000 : t;
 }
 
+static void scan_stale(struct mb_bus *b, const struct dev_rt *busy, int64_t now);
+static void deliver(struct mb_bus *b, struct mb_poll_result *res);
+
 /* Reads the requests of group g. Returns MB_E_NONE, or the first hard error. */
 static enum mb_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, int64_t now)
 {
@@ -574,6 +588,8 @@ static enum mb_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, in
 			continue;
 		if (q->refused && now < q->retry_at)
 			continue;
+		/* A long read of this device does not hide that the others are not read. */
+		scan_stale(b, d, g_get_monotonic_time());
 		if (!mb_link_is_connected(b->link) && mb_link_connect(b->link) < 0) {
 			d->h.err_io++;
 			return MB_E_IO;
@@ -617,6 +633,9 @@ static enum mb_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, in
 				d->h.err_timeout++;
 			else
 				d->h.err_invalid++;
+			/* The gateway answered in step for a device it cannot reach. */
+			if (gateway_unreachable(-rc))
+				return k;
 			/* A late answer must not be taken for the next one, and a stream out
 			 * of step starts again. */
 			mb_link_flush(b->link);
@@ -807,6 +826,52 @@ static enum mb_err_kind absorb_and_relayout(struct mb_bus *b, struct dev_rt *d, 
 	return MB_E_NONE;
 }
 
+/* Groups of an online device not refreshed for two intervals (and a timeout) are stale,
+ * whatever kept them from being read. Returns true when one turned stale or good. */
+static bool update_stale(const struct mb_bus *b, struct dev_rt *d, int64_t now)
+{
+	bool moved = false;
+
+	for (size_t x = 0; x < d->n_grps && d->online; x++) {
+		struct grp_rt *o = &d->grps[x];
+		if (!o->has_slots || !o->fresh_at)
+			continue;
+		bool stale =
+		    now - o->fresh_at > 2 * o->interval_us + (int64_t)b->bus->timeout_ms * 1000;
+		if (stale != o->stale) {
+			const char *name = x ? d->cfg->profile->groups[x - 1].name : "default";
+			if (stale)
+				log_warn("device %s: group %s not read for %lld ms: its points are "
+					 "stale",
+					 d->cfg->id, name, (long long)((now - o->fresh_at) / 1000));
+			else
+				log_info("device %s: group %s read again", d->cfg->id, name);
+			mark_dirty_group(d, (int)x, stale ? HW_Q_STALE : HW_Q_GOOD);
+			moved = true;
+		}
+		o->stale = stale;
+	}
+	return moved;
+}
+
+/* Every STALE_SCAN_US, the devices other than `busy` (being polled) whose points went
+ * stale while the line served others (starved behind faster groups, or held up by a slow
+ * device) report it, so their published state does not stay good without a poll. */
+static void scan_stale(struct mb_bus *b, const struct dev_rt *busy, int64_t now)
+{
+	if (now - b->stale_scan < STALE_SCAN_US)
+		return;
+	b->stale_scan = now;
+	for (size_t i = 0; i < b->n_devs; i++) {
+		struct dev_rt *o = &b->devs[i];
+		if (o == busy || !update_stale(b, o, now))
+			continue;
+		struct mb_poll_result *res = make_result(b, o, now, MB_E_NONE);
+		if (res)
+			deliver(b, res);
+	}
+}
+
 /* What a poll of a group knew of its change counter when it started. */
 struct poll_ctx {
 	int64_t counter_at_read;
@@ -914,17 +979,7 @@ static struct mb_poll_result *poll_finish(struct mb_bus *b, struct dev_rt *d, in
 			}
 		}
 	}
-	/* Groups not refreshed for two intervals (and a timeout) are stale. */
-	for (size_t x = 0; x < d->n_grps && d->online; x++) {
-		struct grp_rt *o = &d->grps[x];
-		if (!o->has_slots || !o->fresh_at)
-			continue;
-		bool stale =
-		    now - o->fresh_at > 2 * o->interval_us + (int64_t)b->bus->timeout_ms * 1000;
-		if (stale != o->stale)
-			mark_dirty_group(d, (int)x, stale ? HW_Q_STALE : HW_Q_GOOD);
-		o->stale = stale;
-	}
+	update_stale(b, d, now);
 	return make_result(b, d, now, k);
 }
 
@@ -1046,8 +1101,6 @@ int mb_command_once(const struct cfg_device *d, const char *command, const char 
 }
 
 /* ---- the worker ---- */
-
-static void deliver(struct mb_bus *b, struct mb_poll_result *res);
 
 /* Runs fn(data) on ctx's thread. Never directly: g_main_context_invoke would call it on
  * this worker thread while nobody owns ctx yet (before the loop runs). */
@@ -1351,13 +1404,20 @@ static gpointer worker(gpointer arg)
 		struct dev_rt *d;
 		int g;
 		int64_t due, now = g_get_monotonic_time();
+		if (now - b->stale_scan >= STALE_SCAN_US) {
+			g_mutex_unlock(&b->lock);
+			scan_stale(b, NULL, now);
+			g_mutex_lock(&b->lock);
+			continue;
+		}
 		pick(b, now, &d, &g, &due);
 		if (!d) {
-			g_cond_wait(&b->cond, &b->lock);
+			g_cond_wait_until(&b->cond, &b->lock, b->stale_scan + STALE_SCAN_US);
 			continue;
 		}
 		if (now < due) {
-			g_cond_wait_until(&b->cond, &b->lock, due);
+			g_cond_wait_until(&b->cond, &b->lock,
+					  MIN(due, b->stale_scan + STALE_SCAN_US));
 			continue;
 		}
 		g_mutex_unlock(&b->lock);
