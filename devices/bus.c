@@ -64,7 +64,9 @@ struct grp_rt {
 	int64_t interval_us;
 	int64_t next_due;     /* monotonic us */
 	int64_t fresh_at;     /* monotonic us: last read, or last confirmation by the counter */
+	int64_t read_at;      /* monotonic us: last read */
 	int64_t refresh_us;   /* with a change counter: re-read at least this often */
+	bool fire;	      /* holds a fire-class point: read at least every fire_refresh_ms */
 	int counter_slot;     /* slot of the change counter, -1 for none */
 	int64_t counter_seen; /* counter value at this group's last read */
 	bool counter_known;
@@ -307,6 +309,33 @@ static const struct mb_lpoint *layout_for(struct mb_bus *b, const struct dev_rt 
 	return lc->lay;
 }
 
+/* The interval and refresh of each group: the configuration's, but no longer than the
+ * device's fire_refresh_ms for a group holding a fire-class point (whatever a change
+ * counter says, a manual call point must not wait a minute). */
+static void group_timing(struct dev_rt *d)
+{
+	const struct profile *p = d->cfg->profile;
+	int64_t fire_us = (int64_t)d->cfg->fire_refresh_ms * 1000;
+
+	for (size_t g = 0; g < d->n_grps; g++) {
+		struct grp_rt *gr = &d->grps[g];
+		/* grps[0]: the device's own interval; grps[1 + k]: profile group k */
+		gr->interval_us = (int64_t)cfg_device_group_interval(d->cfg, (int)g - 1) * 1000;
+		gr->refresh_us = g ? (int64_t)p->groups[g - 1].refresh_ms * 1000 : INT64_MAX;
+		gr->fire = false;
+	}
+	for (size_t i = 0; i < d->n_slots; i++)
+		if (d->lay[i].def->cls == PC_FIRE && !d->lay[i].unreadable)
+			d->grps[grp_of(d, i)].fire = true;
+	for (size_t g = 0; g < d->n_grps && fire_us > 0; g++) {
+		struct grp_rt *gr = &d->grps[g];
+		if (!gr->fire)
+			continue;
+		gr->interval_us = MIN(gr->interval_us, fire_us);
+		gr->refresh_us = MIN(gr->refresh_us, fire_us);
+	}
+}
+
 /* Builds the layout (every point, block instances by the current counts) and a read
  * plan per group. Keeps the last values of points that remain. */
 static int dev_plan(struct mb_bus *b, struct dev_rt *d)
@@ -429,6 +458,7 @@ static int dev_plan(struct mb_bus *b, struct dev_rt *d)
 		const struct prof_group *pg = &p->groups[g - 1];
 		d->grps[g].counter_slot = pg->change_point; /* top-level slots come first */
 	}
+	group_timing(d);
 	d->send_full = true;
 	return 0;
 }
@@ -893,8 +923,12 @@ static bool poll_begin(struct mb_bus *b, struct dev_rt *d, int g, int64_t now, s
 		pc->counter_ok = slot_raw(d, (size_t)gr->counter_slot, &raw) &&
 				 d->slots[gr->counter_slot].pv.q == HW_Q_GOOD;
 		pc->counter_at_read = raw;
+		/* Re-read when the next poll could come too late for refresh_us (half an
+		 * interval of margin for the worker's wake-up jitter): a read at least every
+		 * refresh_us, not every refresh_us and an interval. */
 		if (pc->counter_ok && gr->counter_known && raw == gr->counter_seen &&
-		    now - gr->fresh_at < gr->refresh_us && d->online && !retry_due(d, g, now)) {
+		    now - gr->read_at + gr->interval_us + gr->interval_us / 2 < gr->refresh_us &&
+		    d->online && !retry_due(d, g, now)) {
 			d->h.skipped++;
 			gr->fresh_at = now;
 			return false;
@@ -936,7 +970,7 @@ static struct mb_poll_result *poll_finish(struct mb_bus *b, struct dev_rt *d, in
 			if (k == MB_E_NONE)
 				k = absorb_and_relayout(b, d, (int)x, t);
 			if (k == MB_E_NONE) {
-				o->fresh_at = g_get_monotonic_time();
+				o->fresh_at = o->read_at = g_get_monotonic_time();
 				o->counter_seen = cval;
 				o->counter_known = cok;
 				o->next_due = on_grid(b, t + 1, o->interval_us);
@@ -948,7 +982,7 @@ static struct mb_poll_result *poll_finish(struct mb_bus *b, struct dev_rt *d, in
 	}
 	now = g_get_monotonic_time();
 	if (k == MB_E_NONE) {
-		gr->fresh_at = now;
+		gr->fresh_at = gr->read_at = now;
 		gr->counter_seen = pc->counter_at_read;
 		gr->counter_known = pc->counter_ok;
 		d->h.consecutive_failures = 0;
@@ -1475,14 +1509,10 @@ static int dev_init(struct mb_bus *b, struct dev_rt *d, const struct cfg_device 
 	for (size_t k = 0; k < p->n_blocks; k++)
 		d->counts[k] = p->blocks[k].count_point ? 0 : p->blocks[k].count;
 	for (size_t g = 0; g < d->n_grps; g++) {
-		struct grp_rt *gr = &d->grps[g];
-		/* grps[0]: the device's own interval; grps[1 + k]: profile group k */
-		gr->interval_us = (int64_t)cfg_device_group_interval(c, (int)g - 1) * 1000;
-		gr->refresh_us = g ? (int64_t)p->groups[g - 1].refresh_ms * 1000 : INT64_MAX;
-		gr->counter_slot = -1;
-		gr->next_due = now;
+		d->grps[g].counter_slot = -1;
+		d->grps[g].next_due = now;
 	}
-	return dev_plan(b, d);
+	return dev_plan(b, d); /* sets the groups' intervals (group_timing) */
 }
 
 int mb_bus_start(const struct hw_config *cfg, size_t bus_index, unsigned generation,
