@@ -134,6 +134,8 @@ static int peer_start(struct peer *p, const uint8_t *ans, size_t len, int gap_ms
 
 static void peer_stop(struct peer *p)
 {
+	/* A connection the link did not make (it gave up sooner) is not waited for. */
+	shutdown(p->lfd, SHUT_RDWR);
 	g_thread_join(p->th);
 	close(p->lfd);
 }
