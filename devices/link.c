@@ -173,6 +173,8 @@ static int after_frame(struct mb_link *l, int rc, int64_t t0)
 	return e ? -e : -EIO;
 }
 
+static size_t read_many(struct mb_link *l, struct mb_xfer *x, size_t n, bool again);
+
 int mb_link_read(struct mb_link *l, int unit, enum mb_table t, uint16_t addr, uint16_t count,
 		 void *dst, int pause_ms)
 {
@@ -185,7 +187,9 @@ int mb_link_read(struct mb_link *l, int unit, enum mb_table t, uint16_t addr, ui
 		struct mb_xfer x = {
 		    .unit = (uint8_t)unit, .table = t, .addr = addr, .count = count, .dst = dst};
 		wait_until_us(l->idle_since + (int64_t)pause_ms * 1000);
-		mb_link_read_many(l, &x, 1);
+		/* One at a time, a lost answer is the poll's error (the bus counts it and
+		 * reconnects), not sent again here. */
+		read_many(l, &x, 1, false);
 		return x.rc;
 	}
 	before_frame(l, unit, pause_ms);
@@ -327,7 +331,9 @@ static int take_answers(struct mb_link *l, struct mb_xfer *x, struct inflight *f
 	return rc;
 }
 
-size_t mb_link_read_many(struct mb_link *l, struct mb_xfer *x, size_t n)
+/* The pipelined reader; `again`: requests whose answer a broken or out-of-step stream
+ * took go out once more. */
+static size_t read_many(struct mb_link *l, struct mb_xfer *x, size_t n, bool again)
 {
 	struct inflight fl[MAX_PIPELINE];
 	uint8_t tx[MAX_PIPELINE * MBTCP_REQ_LEN];
@@ -348,6 +354,8 @@ size_t mb_link_read_many(struct mb_link *l, struct mb_xfer *x, size_t n)
 			x[i].rc = -ENOMEM;
 		return 0;
 	}
+	if (!again)
+		memset(retried, 1, n * sizeof(*retried)); /* as if each had been sent twice */
 	while (next < n || nfl > 0 || nredo > 0) {
 		if (!l->connected) {
 			int e = mb_link_connect(l);
@@ -424,6 +432,11 @@ size_t mb_link_read_many(struct mb_link *l, struct mb_xfer *x, size_t n)
 	free(retried);
 	l->idle_since = g_get_monotonic_time();
 	return answered;
+}
+
+size_t mb_link_read_many(struct mb_link *l, struct mb_xfer *x, size_t n)
+{
+	return read_many(l, x, n, true);
 }
 
 void mb_link_flush(struct mb_link *l)

@@ -53,7 +53,8 @@ int mb_link_pipeline(const struct mb_link *l);
  * timeout_ms, however it trickled in), -EMBX* (exception replies, as libmodbus's errno
  * values), -EMBBADDATA, -EMBBADSLAVE etc. (an answer that does not match the request:
  * other unit, impossible length, wrong function or byte count) or a socket error. On TCP
- * this is mb_link_read_many with one request (same framing, checks and deadline). */
+ * this is mb_link_read_many with one request (same framing, checks and deadline), except
+ * that a request whose answer was lost is not sent again: that is the caller's error. */
 int mb_link_read(struct mb_link *l, int unit, enum mb_table t, uint16_t addr, uint16_t count,
 		 void *dst, int pause_ms);
 /* Runs the n reads of x with up to mb_link_pipeline() requests in flight on one TCP

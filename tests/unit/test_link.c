@@ -196,9 +196,8 @@ static void test_tcp_impossible_length(void **state)
 	(void)state;
 	uint16_t regs[2] = {0};
 	int64_t ms;
-	/* The MBAP length says 0 or 65535 whatever follows: the stream is out of step. The
-	 * request goes out once more on a new connection (as a pipelined window does), and
-	 * fails when the second answer is no better. */
+	/* The MBAP length says 0 or 65535 whatever follows: the stream is out of step, and
+	 * the request fails (the peer would take a second connection: none is made). */
 	for (int k = 0; k < 2; k++) {
 		uint8_t ans[] = {GOOD_ANSWER};
 		ans[4] = ans[5] = k ? 0xFF : 0x00;
