@@ -110,17 +110,18 @@ struct cfg_device {
 	int interval_ms;		/* points without a group */
 	struct cfg_interval *intervals; /* overrides of the profile's group intervals */
 	size_t n_intervals;
-	int offline_after;   /* consecutive failed polls before the device is offline */
-	int backoff_max_ms;  /* cap of the retry interval while offline */
-	int life_check_s;    /* a life_check unchanged this long marks the interface frozen */
-	int max_regs;	     /* per request, 1..125 */
-	int max_bits;	     /* per request for coils/discrete inputs, 1..2000 */
-	int max_gap;	     /* registers read through to merge requests */
-	int address_base;    /* 0: profile addresses are PDU addresses; 1: one-based, minus 1 on the
-				wire */
-	int pause_ms;	     /* silence before every request to this device (slow devices) */
-	int fire_refresh_ms; /* a fire-class point is read at least this often, whatever a
-				change counter says or the group's interval is */
+	int offline_after;  /* consecutive failed polls before the device is offline */
+	int backoff_max_ms; /* cap of the retry interval while offline */
+	int life_check_s;   /* a life_check unchanged this long marks the interface frozen */
+	int max_regs;	    /* per request, 1..125 */
+	int max_bits;	    /* per request for coils/discrete inputs, 1..2000 */
+	int max_gap;	    /* registers read through to merge requests */
+	int address_base;   /* 0: profile addresses are PDU addresses; 1: one-based, minus 1 on the
+			       wire */
+	int pause_ms;	    /* silence before every request to this device (slow devices) */
+	/* A fire-class point is read at least this often, whatever a change counter says or
+	 * its group's interval is. */
+	int fire_refresh_ms;
 	char **allow_commands; /* profile commands this device may run; none by default */
 	size_t n_allow_commands;
 	int line;
