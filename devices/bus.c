@@ -22,6 +22,8 @@
 #define SLOT_UNREADABLE 2u /* outside the address space: never planned */
 /* Results carrying only counters and clocks go to the main loop at most this often. */
 #define QUIET_REFRESH_US (5 * 1000000LL)
+/* Every device's groups are checked for staleness at least this often, polled or not. */
+#define STALE_SCAN_US (200 * 1000LL)
 
 /* What changes of one point of a device: 24 bytes, as a thousand devices of a hundred
  * points each are held at once. Where the point is (definition, address, group...) is
@@ -32,8 +34,11 @@ struct slot {
 	uint16_t req;	   /* request holding the point, NO_REQ if it cannot be read */
 };
 
-/* A layout built for one profile, address base and block counts. */
-struct lay_cache {
+/* A layout built for one profile, address base and block counts. Counted: the bus
+ * holds one reference, and each result that points into it another, so a result
+ * delivered after its bus stopped still reads valid memory. */
+struct mb_layout_ref {
+	gint refs;
 	const struct profile *p;
 	int address_base;
 	int *counts;
@@ -59,7 +64,9 @@ struct grp_rt {
 	int64_t interval_us;
 	int64_t next_due;     /* monotonic us */
 	int64_t fresh_at;     /* monotonic us: last read, or last confirmation by the counter */
+	int64_t read_at;      /* monotonic us: last read */
 	int64_t refresh_us;   /* with a change counter: re-read at least this often */
+	bool fire;	      /* holds a fire-class point: read at least every fire_refresh_ms */
 	int counter_slot;     /* slot of the change counter, -1 for none */
 	int64_t counter_seen; /* counter value at this group's last read */
 	bool counter_known;
@@ -71,8 +78,9 @@ struct grp_rt {
 struct dev_rt {
 	const struct cfg_device *cfg;
 	size_t index;
-	int *counts;		     /* per block: instances in the layout */
-	const struct mb_lpoint *lay; /* n_slots points, in the bus's layout cache */
+	int *counts;		       /* per block: instances in the layout */
+	const struct mb_lpoint *lay;   /* n_slots points, in the bus's layout cache */
+	struct mb_layout_ref *lay_ref; /* the cache entry lay is in */
 	struct slot *slots;
 	size_t n_slots;
 	struct raw *raws; /* per top-level point (the first slots) */
@@ -131,8 +139,9 @@ struct mb_bus {
 	size_t n_entries;
 	int64_t epoch; /* monotonic us: groups of one interval are due together on its grid */
 	int64_t overrun_scan; /* monotonic us: last count of groups left behind */
-	GPtrArray *layouts;   /* struct lay_cache: shared by devices of one profile and counts */
-	int pipeline;	      /* requests in flight on the link (TCP) */
+	int64_t stale_scan;   /* monotonic us: last staleness check of every device */
+	GPtrArray *layouts; /* struct mb_layout_ref: shared by devices of one profile and counts */
+	int pipeline;	    /* requests in flight on the link (TCP) */
 };
 
 const char *mb_err_kind_name(enum mb_err_kind k)
@@ -141,10 +150,22 @@ const char *mb_err_kind_name(enum mb_err_kind k)
 	return (unsigned)k < G_N_ELEMENTS(n) ? n[k] : "?";
 }
 
+static void lay_cache_unref(gpointer p)
+{
+	struct mb_layout_ref *lc = p;
+	if (!g_atomic_int_dec_and_test(&lc->refs))
+		return;
+	free(lc->counts);
+	free(lc->lay);
+	free(lc);
+}
+
 void mb_poll_result_free(struct mb_poll_result *r)
 {
 	if (!r)
 		return;
+	if (r->layout_ref)
+		lay_cache_unref(r->layout_ref);
 	free(r->samples);
 	free(r);
 }
@@ -154,9 +175,17 @@ static bool is_bit_table(enum mb_table t)
 	return t == MB_COIL || t == MB_DISCRETE;
 }
 
+/* Exceptions 0x0A (gateway path unavailable) and 0x0B (gateway target failed to respond):
+ * a TCP gateway answers for a device behind it that it cannot reach. The device did not
+ * answer: that is not a refused address. */
+static bool gateway_unreachable(int e)
+{
+	return e == EMBXGPATH || e == EMBXGTAR;
+}
+
 static enum mb_err_kind classify(int e)
 {
-	if (e == ETIMEDOUT)
+	if (e == ETIMEDOUT || gateway_unreachable(e))
 		return MB_E_TIMEOUT;
 	if (e >= EMBXILFUN && e <= EMBXGTAR)
 		return MB_E_EXCEPTION;
@@ -245,42 +274,66 @@ static int alloc_buffers(struct dev_rt *d)
 	return d->regs && d->bits ? 0 : -ENOMEM;
 }
 
-static void lay_cache_free(gpointer p)
-{
-	struct lay_cache *lc = p;
-	free(lc->counts);
-	free(lc->lay);
-	free(lc);
-}
-
-/* The layout of d with its current counts: one the bus already has, or a new one. */
-static const struct mb_lpoint *layout_for(struct mb_bus *b, const struct dev_rt *d, size_t *n)
+/* The layout of d with its current counts: one the bus already has, or a new one
+ * (*ref: its cache entry, referenced by the bus). */
+static const struct mb_lpoint *layout_for(struct mb_bus *b, const struct dev_rt *d, size_t *n,
+					  struct mb_layout_ref **ref)
 {
 	const struct profile *p = d->cfg->profile;
 	size_t nb = p->n_blocks ? p->n_blocks : 1;
 
 	for (guint i = 0; i < b->layouts->len; i++) {
-		const struct lay_cache *lc = b->layouts->pdata[i];
+		const struct mb_layout_ref *lc = b->layouts->pdata[i];
 		if (lc->p == p && lc->address_base == d->cfg->address_base &&
 		    memcmp(lc->counts, d->counts, nb * sizeof(int)) == 0) {
 			*n = lc->n;
+			*ref = b->layouts->pdata[i];
 			return lc->lay;
 		}
 	}
-	struct lay_cache *lc = calloc(1, sizeof(*lc));
+	struct mb_layout_ref *lc = calloc(1, sizeof(*lc));
 	if (!lc)
 		return NULL;
+	lc->refs = 1;
 	lc->p = p;
 	lc->address_base = d->cfg->address_base;
 	lc->counts = malloc(nb * sizeof(int));
 	if (!lc->counts || mb_layout_build(p, d->counts, lc->address_base, &lc->lay, &lc->n) < 0) {
-		lay_cache_free(lc);
+		lay_cache_unref(lc);
 		return NULL;
 	}
 	memcpy(lc->counts, d->counts, nb * sizeof(int));
 	g_ptr_array_add(b->layouts, lc);
 	*n = lc->n;
+	*ref = lc;
 	return lc->lay;
+}
+
+/* The interval and refresh of each group: the configuration's, but no longer than the
+ * device's fire_refresh_ms for a group holding a fire-class point (whatever a change
+ * counter says, a manual call point must not wait a minute). */
+static void group_timing(struct dev_rt *d)
+{
+	const struct profile *p = d->cfg->profile;
+	int64_t fire_us = (int64_t)d->cfg->fire_refresh_ms * 1000;
+
+	for (size_t g = 0; g < d->n_grps; g++) {
+		struct grp_rt *gr = &d->grps[g];
+		/* grps[0]: the device's own interval; grps[1 + k]: profile group k */
+		gr->interval_us = (int64_t)cfg_device_group_interval(d->cfg, (int)g - 1) * 1000;
+		gr->refresh_us = g ? (int64_t)p->groups[g - 1].refresh_ms * 1000 : INT64_MAX;
+		gr->fire = false;
+	}
+	for (size_t i = 0; i < d->n_slots; i++)
+		if (d->lay[i].def->cls == PC_FIRE && !d->lay[i].unreadable)
+			d->grps[grp_of(d, i)].fire = true;
+	for (size_t g = 0; g < d->n_grps && fire_us > 0; g++) {
+		struct grp_rt *gr = &d->grps[g];
+		if (!gr->fire)
+			continue;
+		gr->interval_us = MIN(gr->interval_us, fire_us);
+		gr->refresh_us = MIN(gr->refresh_us, fire_us);
+	}
 }
 
 /* Builds the layout (every point, block instances by the current counts) and a read
@@ -295,7 +348,8 @@ static int dev_plan(struct mb_bus *b, struct dev_rt *d)
 	struct mb_span *avoid = NULL;
 	int rc = 0;
 
-	const struct mb_lpoint *lay = layout_for(b, d, &k);
+	struct mb_layout_ref *ref = NULL;
+	const struct mb_lpoint *lay = layout_for(b, d, &k, &ref);
 	if (!lay)
 		return -ENOMEM;
 	d->slots = calloc(k ? k : 1, sizeof(*d->slots));
@@ -304,6 +358,7 @@ static int dev_plan(struct mb_bus *b, struct dev_rt *d)
 		return -ENOMEM;
 	}
 	d->lay = lay;
+	d->lay_ref = ref;
 	for (size_t i = 0; i < k; i++)
 		if (lay[i].unreadable)
 			d->slots[i].pv.flags = SLOT_UNREADABLE;
@@ -403,6 +458,7 @@ static int dev_plan(struct mb_bus *b, struct dev_rt *d)
 		const struct prof_group *pg = &p->groups[g - 1];
 		d->grps[g].counter_slot = pg->change_point; /* top-level slots come first */
 	}
+	group_timing(d);
 	d->send_full = true;
 	return 0;
 }
@@ -550,6 +606,9 @@ static int64_t refused_retry_us(const struct dev_rt *d, int g)
 	return t < 1000000 ? 1000000 : t > 60000000 ? 60000000 : t;
 }
 
+static void scan_stale(struct mb_bus *b, const struct dev_rt *busy, int64_t now);
+static void deliver(struct mb_bus *b, struct mb_poll_result *res);
+
 /* Reads the requests of group g. Returns MB_E_NONE, or the first hard error. */
 static enum mb_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, int64_t now)
 {
@@ -559,6 +618,8 @@ static enum mb_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, in
 			continue;
 		if (q->refused && now < q->retry_at)
 			continue;
+		/* A long read of this device does not hide that the others are not read. */
+		scan_stale(b, d, g_get_monotonic_time());
 		if (!mb_link_is_connected(b->link) && mb_link_connect(b->link) < 0) {
 			d->h.err_io++;
 			return MB_E_IO;
@@ -602,6 +663,9 @@ static enum mb_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, in
 				d->h.err_timeout++;
 			else
 				d->h.err_invalid++;
+			/* The gateway answered in step for a device it cannot reach. */
+			if (gateway_unreachable(-rc))
+				return k;
 			/* A late answer must not be taken for the next one, and a stream out
 			 * of step starts again. */
 			mb_link_flush(b->link);
@@ -695,6 +759,9 @@ static struct mb_poll_result *make_result(struct mb_bus *b, struct dev_rt *d, in
 	res->health = d->h;
 	res->layout = d->lay;
 	res->n_layout = d->n_slots;
+	res->layout_ref = d->lay_ref;
+	if (res->layout_ref)
+		g_atomic_int_inc(&res->layout_ref->refs);
 	/* Counters and clocks move on every read; alone they are not worth waking the
 	 * main loop for more than every QUIET_REFRESH. */
 	bool loud = k != MB_E_NONE || d->send_full || res->online != d->delivered_online ||
@@ -702,7 +769,7 @@ static struct mb_poll_result *make_result(struct mb_bus *b, struct dev_rt *d, in
 	for (size_t i = 0; i < d->n_slots && !loud; i++)
 		loud = (d->slots[i].pv.flags & SLOT_DIRTY) && d->lay[i].def->role == PR_NONE;
 	if (!loud) {
-		free(res);
+		mb_poll_result_free(res);
 		return NULL;
 	}
 	d->delivered_at = now;
@@ -789,6 +856,52 @@ static enum mb_err_kind absorb_and_relayout(struct mb_bus *b, struct dev_rt *d, 
 	return MB_E_NONE;
 }
 
+/* Groups of an online device not refreshed for two intervals (and a timeout) are stale,
+ * whatever kept them from being read. Returns true when one turned stale or good. */
+static bool update_stale(const struct mb_bus *b, struct dev_rt *d, int64_t now)
+{
+	bool moved = false;
+
+	for (size_t x = 0; x < d->n_grps && d->online; x++) {
+		struct grp_rt *o = &d->grps[x];
+		if (!o->has_slots || !o->fresh_at)
+			continue;
+		bool stale =
+		    now - o->fresh_at > 2 * o->interval_us + (int64_t)b->bus->timeout_ms * 1000;
+		if (stale != o->stale) {
+			const char *name = x ? d->cfg->profile->groups[x - 1].name : "default";
+			if (stale)
+				log_warn("device %s: group %s not read for %lld ms: its points are "
+					 "stale",
+					 d->cfg->id, name, (long long)((now - o->fresh_at) / 1000));
+			else
+				log_info("device %s: group %s read again", d->cfg->id, name);
+			mark_dirty_group(d, (int)x, stale ? HW_Q_STALE : HW_Q_GOOD);
+			moved = true;
+		}
+		o->stale = stale;
+	}
+	return moved;
+}
+
+/* Every STALE_SCAN_US, the devices other than `busy` (being polled) whose points went
+ * stale while the line served others (starved behind faster groups, or held up by a slow
+ * device) report it, so their published state does not stay good without a poll. */
+static void scan_stale(struct mb_bus *b, const struct dev_rt *busy, int64_t now)
+{
+	if (now - b->stale_scan < STALE_SCAN_US)
+		return;
+	b->stale_scan = now;
+	for (size_t i = 0; i < b->n_devs; i++) {
+		struct dev_rt *o = &b->devs[i];
+		if (o == busy || !update_stale(b, o, now))
+			continue;
+		struct mb_poll_result *res = make_result(b, o, now, MB_E_NONE);
+		if (res)
+			deliver(b, res);
+	}
+}
+
 /* What a poll of a group knew of its change counter when it started. */
 struct poll_ctx {
 	int64_t counter_at_read;
@@ -810,8 +923,12 @@ static bool poll_begin(struct mb_bus *b, struct dev_rt *d, int g, int64_t now, s
 		pc->counter_ok = slot_raw(d, (size_t)gr->counter_slot, &raw) &&
 				 d->slots[gr->counter_slot].pv.q == HW_Q_GOOD;
 		pc->counter_at_read = raw;
+		/* Re-read when the next poll could come too late for refresh_us (half an
+		 * interval of margin for the worker's wake-up jitter): a read at least every
+		 * refresh_us, not every refresh_us and an interval. */
 		if (pc->counter_ok && gr->counter_known && raw == gr->counter_seen &&
-		    now - gr->fresh_at < gr->refresh_us && d->online && !retry_due(d, g, now)) {
+		    now - gr->read_at + gr->interval_us + gr->interval_us / 2 < gr->refresh_us &&
+		    d->online && !retry_due(d, g, now)) {
 			d->h.skipped++;
 			gr->fresh_at = now;
 			return false;
@@ -853,7 +970,7 @@ static struct mb_poll_result *poll_finish(struct mb_bus *b, struct dev_rt *d, in
 			if (k == MB_E_NONE)
 				k = absorb_and_relayout(b, d, (int)x, t);
 			if (k == MB_E_NONE) {
-				o->fresh_at = g_get_monotonic_time();
+				o->fresh_at = o->read_at = g_get_monotonic_time();
 				o->counter_seen = cval;
 				o->counter_known = cok;
 				o->next_due = on_grid(b, t + 1, o->interval_us);
@@ -865,7 +982,7 @@ static struct mb_poll_result *poll_finish(struct mb_bus *b, struct dev_rt *d, in
 	}
 	now = g_get_monotonic_time();
 	if (k == MB_E_NONE) {
-		gr->fresh_at = now;
+		gr->fresh_at = gr->read_at = now;
 		gr->counter_seen = pc->counter_at_read;
 		gr->counter_known = pc->counter_ok;
 		d->h.consecutive_failures = 0;
@@ -896,17 +1013,7 @@ static struct mb_poll_result *poll_finish(struct mb_bus *b, struct dev_rt *d, in
 			}
 		}
 	}
-	/* Groups not refreshed for two intervals (and a timeout) are stale. */
-	for (size_t x = 0; x < d->n_grps && d->online; x++) {
-		struct grp_rt *o = &d->grps[x];
-		if (!o->has_slots || !o->fresh_at)
-			continue;
-		bool stale =
-		    now - o->fresh_at > 2 * o->interval_us + (int64_t)b->bus->timeout_ms * 1000;
-		if (stale != o->stale)
-			mark_dirty_group(d, (int)x, stale ? HW_Q_STALE : HW_Q_GOOD);
-		o->stale = stale;
-	}
+	update_stale(b, d, now);
 	return make_result(b, d, now, k);
 }
 
@@ -1028,8 +1135,6 @@ int mb_command_once(const struct cfg_device *d, const char *command, const char 
 }
 
 /* ---- the worker ---- */
-
-static void deliver(struct mb_bus *b, struct mb_poll_result *res);
 
 /* Runs fn(data) on ctx's thread. Never directly: g_main_context_invoke would call it on
  * this worker thread while nobody owns ctx yet (before the loop runs). */
@@ -1333,13 +1438,20 @@ static gpointer worker(gpointer arg)
 		struct dev_rt *d;
 		int g;
 		int64_t due, now = g_get_monotonic_time();
+		if (now - b->stale_scan >= STALE_SCAN_US) {
+			g_mutex_unlock(&b->lock);
+			scan_stale(b, NULL, now);
+			g_mutex_lock(&b->lock);
+			continue;
+		}
 		pick(b, now, &d, &g, &due);
 		if (!d) {
-			g_cond_wait(&b->cond, &b->lock);
+			g_cond_wait_until(&b->cond, &b->lock, b->stale_scan + STALE_SCAN_US);
 			continue;
 		}
 		if (now < due) {
-			g_cond_wait_until(&b->cond, &b->lock, due);
+			g_cond_wait_until(&b->cond, &b->lock,
+					  MIN(due, b->stale_scan + STALE_SCAN_US));
 			continue;
 		}
 		g_mutex_unlock(&b->lock);
@@ -1397,14 +1509,10 @@ static int dev_init(struct mb_bus *b, struct dev_rt *d, const struct cfg_device 
 	for (size_t k = 0; k < p->n_blocks; k++)
 		d->counts[k] = p->blocks[k].count_point ? 0 : p->blocks[k].count;
 	for (size_t g = 0; g < d->n_grps; g++) {
-		struct grp_rt *gr = &d->grps[g];
-		/* grps[0]: the device's own interval; grps[1 + k]: profile group k */
-		gr->interval_us = (int64_t)cfg_device_group_interval(c, (int)g - 1) * 1000;
-		gr->refresh_us = g ? (int64_t)p->groups[g - 1].refresh_ms * 1000 : INT64_MAX;
-		gr->counter_slot = -1;
-		gr->next_due = now;
+		d->grps[g].counter_slot = -1;
+		d->grps[g].next_due = now;
 	}
-	return dev_plan(b, d);
+	return dev_plan(b, d); /* sets the groups' intervals (group_timing) */
 }
 
 int mb_bus_start(const struct hw_config *cfg, size_t bus_index, unsigned generation,
@@ -1426,7 +1534,7 @@ int mb_bus_start(const struct hw_config *cfg, size_t bus_index, unsigned generat
 	g_mutex_init(&b->lock);
 	g_cond_init(&b->cond);
 	g_queue_init(&b->cmds);
-	b->layouts = g_ptr_array_new_with_free_func(lay_cache_free);
+	b->layouts = g_ptr_array_new_with_free_func(lay_cache_unref);
 
 	rc = mb_link_create(bus, &b->link);
 	if (rc < 0)

@@ -46,6 +46,8 @@ struct mb_health {
 	unsigned consecutive_failures;
 };
 
+struct mb_layout_ref;
+
 struct mb_poll_result {
 	unsigned generation;  /* the bus generation it came from */
 	size_t device_index;  /* into hw_config.devices */
@@ -59,10 +61,13 @@ struct mb_poll_result {
 	/* full: samples hold every point of the device, in layout order (the layout may
 	 * have changed: a block count moved). Otherwise only the points that changed. */
 	bool full;
-	/* The device's points (definition, block, instance), valid as long as the bus of
-	 * this generation runs: samples[i] is the point at layout[samples[i].index]. */
+	/* The device's points (definition, block, instance): samples[i] is the point at
+	 * layout[samples[i].index]. The result holds a reference on it, so it stays valid
+	 * until mb_poll_result_free, even after its bus stopped (the definitions are the
+	 * profile's: the configuration must still be loaded to read them). */
 	const struct mb_lpoint *layout;
-	size_t n_layout; /* points in the device's layout */
+	size_t n_layout;		  /* points in the device's layout */
+	struct mb_layout_ref *layout_ref; /* private to the bus: what keeps layout alive */
 	struct mb_sample *samples;
 	size_t n_samples;
 };
@@ -87,7 +92,8 @@ struct mb_bus_stats {
 int mb_bus_start(const struct hw_config *cfg, size_t bus_index, unsigned generation,
 		 GMainContext *ctx, mb_result_fn fn, void *ud, struct mb_bus **out);
 /* Stops and joins the worker (within the bus timeout); accepts NULL. Results already
- * queued on ctx may still be delivered afterwards: compare their generation. */
+ * queued on ctx may still be delivered afterwards: they stay valid (their layout is
+ * theirs) but belong to a stopped bus: compare their generation. */
 void mb_bus_stop(struct mb_bus *b);
 const struct cfg_bus *mb_bus_config(const struct mb_bus *b);
 void mb_bus_get_stats(struct mb_bus *b, struct mb_bus_stats *out);

@@ -1,5 +1,6 @@
-/* A Modbus link over libmodbus, TCP or RTU, with the RTU inter-frame silence and the
- * per-device pause enforced here. Used by exactly one bus worker thread. */
+/* A Modbus link, TCP or RTU, with the RTU inter-frame silence, the per-device pause and
+ * a whole-request deadline enforced here. TCP reads are framed here (devices/mbtcp.c),
+ * RTU and writes go through libmodbus. Used by exactly one bus worker thread. */
 #define LOG_TAG "link"
 #include "devices/link.h"
 
@@ -153,24 +154,46 @@ static void before_frame(struct mb_link *l, int unit, int pause_ms)
 	modbus_set_slave(l->mb, unit);
 }
 
-static int after_frame(struct mb_link *l, int rc)
+/* Ends a libmodbus exchange started at t0. libmodbus restarts its byte timeout on every
+ * byte, so a peer sending one byte at a time keeps a request alive far beyond timeout_ms:
+ * an answer that took longer than that as a whole is a timeout all the same. */
+static int after_frame(struct mb_link *l, int rc, int64_t t0)
 {
 	int e = errno;
 
 	l->idle_since = g_get_monotonic_time();
 	l->st.requests++;
+	if (rc >= 0 && l->idle_since - t0 > (int64_t)l->bus->timeout_ms * 1000) {
+		rc = -1;
+		e = ETIMEDOUT;
+	}
 	if (rc >= 0)
 		return rc;
 	l->st.errors++;
 	return e ? -e : -EIO;
 }
 
+static size_t read_many(struct mb_link *l, struct mb_xfer *x, size_t n, bool again);
+
 int mb_link_read(struct mb_link *l, int unit, enum mb_table t, uint16_t addr, uint16_t count,
 		 void *dst, int pause_ms)
 {
 	int rc;
 
+	if (l->bus->type == BUS_TCP) {
+		/* Framed here, not by libmodbus: the answer must come whole within timeout_ms,
+		 * and its header must match the request (unit id, length), as on the pipelined
+		 * path. */
+		struct mb_xfer x = {
+		    .unit = (uint8_t)unit, .table = t, .addr = addr, .count = count, .dst = dst};
+		wait_until_us(l->idle_since + (int64_t)pause_ms * 1000);
+		/* One at a time, a lost answer is the poll's error (the bus counts it and
+		 * reconnects), not sent again here. */
+		read_many(l, &x, 1, false);
+		return x.rc;
+	}
 	before_frame(l, unit, pause_ms);
+	int64_t t0 = g_get_monotonic_time();
 	switch (t) {
 	case MB_COIL:
 		rc = modbus_read_bits(l->mb, addr, count, dst);
@@ -185,7 +208,7 @@ int mb_link_read(struct mb_link *l, int unit, enum mb_table t, uint16_t addr, ui
 		rc = modbus_read_registers(l->mb, addr, count, dst);
 		break;
 	}
-	rc = after_frame(l, rc);
+	rc = after_frame(l, rc, t0);
 	if (rc >= 0 && rc != count)
 		return -EMBBADDATA;
 	return rc;
@@ -199,11 +222,12 @@ int mb_link_write(struct mb_link *l, int unit, enum mb_table t, uint16_t addr, u
 	if (t != MB_COIL && t != MB_HOLDING)
 		return -EINVAL;
 	before_frame(l, unit, pause_ms);
+	int64_t t0 = g_get_monotonic_time();
 	if (t == MB_COIL)
 		rc = modbus_write_bit(l->mb, addr, value ? 1 : 0);
 	else
 		rc = modbus_write_register(l->mb, addr, value);
-	rc = after_frame(l, rc);
+	rc = after_frame(l, rc, t0);
 	return rc < 0 ? rc : 0;
 }
 
@@ -307,7 +331,9 @@ static int take_answers(struct mb_link *l, struct mb_xfer *x, struct inflight *f
 	return rc;
 }
 
-size_t mb_link_read_many(struct mb_link *l, struct mb_xfer *x, size_t n)
+/* The pipelined reader; `again`: requests whose answer a broken or out-of-step stream
+ * took go out once more. */
+static size_t read_many(struct mb_link *l, struct mb_xfer *x, size_t n, bool again)
 {
 	struct inflight fl[MAX_PIPELINE];
 	uint8_t tx[MAX_PIPELINE * MBTCP_REQ_LEN];
@@ -328,6 +354,8 @@ size_t mb_link_read_many(struct mb_link *l, struct mb_xfer *x, size_t n)
 			x[i].rc = -ENOMEM;
 		return 0;
 	}
+	if (!again)
+		memset(retried, 1, n * sizeof(*retried)); /* as if each had been sent twice */
 	while (next < n || nfl > 0 || nredo > 0) {
 		if (!l->connected) {
 			int e = mb_link_connect(l);
@@ -404,6 +432,11 @@ size_t mb_link_read_many(struct mb_link *l, struct mb_xfer *x, size_t n)
 	free(retried);
 	l->idle_since = g_get_monotonic_time();
 	return answered;
+}
+
+size_t mb_link_read_many(struct mb_link *l, struct mb_xfer *x, size_t n)
+{
+	return read_many(l, x, n, true);
 }
 
 void mb_link_flush(struct mb_link *l)

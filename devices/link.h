@@ -1,6 +1,7 @@
 /* A Modbus link: the libmodbus context of one bus (TCP or RTU). Enforces the RTU
- * inter-frame silence (3.5 character times, which libmodbus leaves to the caller) and
- * a per-request pause for slow devices. Owned and used by one bus worker thread only. */
+ * inter-frame silence (3.5 character times, which libmodbus leaves to the caller), a
+ * per-request pause for slow devices and a deadline on each whole exchange. Owned and used by one
+ * bus worker thread only. */
 #ifndef HW_LINK_H
 #define HW_LINK_H
 
@@ -48,8 +49,12 @@ int mb_link_pipeline(const struct mb_link *l);
 
 /* Reads count registers (input/holding: uint16_t *dst) or bits (coil/discrete:
  * uint8_t *dst) from unit. pause_ms: extra silence this device needs before it.
- * Returns count, or a negative errno: -ETIMEDOUT, -EMBX* (exception replies, as
- * libmodbus's errno values), -EMBBADDATA etc. (bad frames) or a socket error. */
+ * Returns count, or a negative errno: -ETIMEDOUT (no whole answer within the bus's
+ * timeout_ms, however it trickled in), -EMBX* (exception replies, as libmodbus's errno
+ * values), -EMBBADDATA, -EMBBADSLAVE etc. (an answer that does not match the request:
+ * other unit, impossible length, wrong function or byte count) or a socket error. On TCP
+ * this is mb_link_read_many with one request (same framing, checks and deadline), except
+ * that a request whose answer was lost is not sent again: that is the caller's error. */
 int mb_link_read(struct mb_link *l, int unit, enum mb_table t, uint16_t addr, uint16_t count,
 		 void *dst, int pause_ms);
 /* Runs the n reads of x with up to mb_link_pipeline() requests in flight on one TCP
@@ -61,7 +66,8 @@ int mb_link_read(struct mb_link *l, int unit, enum mb_table t, uint16_t addr, ui
  * one; a second loss fails them with -EMBBADDATA or the connection's error. Returns the
  * number answered. */
 size_t mb_link_read_many(struct mb_link *l, struct mb_xfer *x, size_t n);
-/* Writes one coil (value 0/1) or one holding register. Returns 0 or a negative errno. */
+/* Writes one coil (value 0/1) or one holding register. Returns 0 or a negative errno
+ * (-ETIMEDOUT also when the whole exchange took longer than timeout_ms). */
 int mb_link_write(struct mb_link *l, int unit, enum mb_table t, uint16_t addr, uint16_t value,
 		  int pause_ms);
 /* Discards whatever is waiting on the line (a late answer after a timeout). */

@@ -1419,6 +1419,7 @@ static const struct opt device_opts[] = {
     OPT_INT("max_bits", struct cfg_device, max_bits, 1, 2000, 2000, 0),
     OPT_INT("address_base", struct cfg_device, address_base, 0, 1, 0, 0),
     OPT_INT("pause_ms", struct cfg_device, pause_ms, 0, 10000, 0, 0),
+    OPT_INT("fire_refresh_ms", struct cfg_device, fire_refresh_ms, 100, 10000, 5000, 0),
     OPT_SPECIAL("intervals", device_intervals, 0),
     OPT_SPECIAL("allow_commands", device_allow, 0),
 };

@@ -121,6 +121,9 @@ struct cfg_device {
 	int address_base;   /* 0: profile addresses are PDU addresses; 1: one-based, minus 1 on the
 			       wire */
 	int pause_ms;	    /* silence before every request to this device (slow devices) */
+	/* A fire-class point is read at least this often, whatever a change counter says or
+	 * its group's interval is. */
+	int fire_refresh_ms;
 	char **allow_commands; /* profile commands this device may run; none by default */
 	size_t n_allow_commands;
 	int line;

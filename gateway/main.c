@@ -610,6 +610,10 @@ static gboolean on_hup(gpointer ud)
 		return G_SOURCE_CONTINUE;
 	}
 	stop_buses(a);
+	/* Results of the stopped buses may still sit in the loop (mqtt_destroy below runs
+	 * it): they are for the old configuration's devices, and the hub they were meant for
+	 * goes away now. From here on they are dropped as they come. */
+	a->generation++;
 	alert_service_destroy(a->alerts);
 	a->alerts = NULL;
 	hub_destroy(a->hub);
@@ -699,7 +703,8 @@ static int cmd_run(const char *path)
 	sd_notify_send("STOPPING=1");
 out:
 	stop_buses(&a);
-	/* Results the workers handed over before stopping still reach the outputs. */
+	/* Results the workers handed over before stopping still reach the outputs: each
+	 * holds its own layout, so a stopped bus leaves none dangling. */
 	while (g_main_context_iteration(NULL, FALSE))
 		;
 	alert_service_destroy(a.alerts);

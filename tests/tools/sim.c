@@ -111,19 +111,26 @@ enum unit_kind { UNIT_NONE = 0, UNIT_FACP, UNIT_ELC };
 
 enum table { TAB_COIL, TAB_DISCRETE, TAB_INPUT, TAB_HOLDING, TAB_BAD };
 
-/* Addresses [from, to] of one table that reads are refused for (exception 02). */
+/* Addresses [from, to] of one table that reads are refused for (exception `code`). */
 struct refusal {
 	enum table table;
 	uint16_t from;
 	uint16_t to;
+	uint8_t code;
 };
+
+/* How a unit's TCP answers lie about themselves (`lie`). */
+enum lie { LIE_NONE = 0, LIE_UNIT, LIE_LEN0, LIE_LEN65535 };
 
 struct unit {
 	enum unit_kind kind;
 	modbus_mapping_t *map;
 	bool silent;
 	bool frozen;
-	int delay_ms; /* every answer leaves this much later */
+	int delay_ms;	    /* every answer leaves this much later */
+	int dribble_ms;	    /* TCP: answers leave one byte every dribble_ms */
+	enum lie lie;	    /* TCP: what the answers' header says wrongly */
+	bool counter_stuck; /* facp: data_change no longer moves */
 	struct refusal refused[SIM_MAX_REFUSED];
 	int n_refused;
 	int ft_ticks; /* ticks left in a running function test, 0 = none */
@@ -135,6 +142,8 @@ struct unit {
 struct pending {
 	int fd;
 	int64_t due_ms;
+	int dribble_ms; /* > 0: sent one byte at a time, this far apart */
+	int sent;	/* bytes already sent */
 	int len;
 	uint8_t buf[SIM_MAX_ADU];
 };
@@ -209,6 +218,8 @@ static int64_t now_ms(void)
 
 static void facp_bump(struct unit *u)
 {
+	if (u->counter_stuck)
+		return;
 	u->map->tab_input_registers[FACP_DATA_CHANGE]++;
 }
 
@@ -567,8 +578,10 @@ static void cmd_refuse(struct sim *sim, char **argv, int argc)
 	enum table t;
 	long from, to;
 
-	if (argc != 5) {
-		reply("error usage: refuse UNIT TABLE FROM TO");
+	long code = MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS;
+
+	if (argc != 5 && argc != 6) {
+		reply("error usage: refuse UNIT TABLE FROM TO [CODE]");
 		return;
 	}
 	u = lookup_unit(sim, argv[1]);
@@ -583,14 +596,18 @@ static void cmd_refuse(struct sim *sim, char **argv, int argc)
 		reply("error addresses must be 0 <= FROM <= TO <= 65535");
 		return;
 	}
+	if (argc == 6 && !parse_long(argv[5], 1, 255, &code)) {
+		reply("error exception code must be 1..255");
+		return;
+	}
 	pthread_mutex_lock(&sim->lock);
 	if (u->n_refused == SIM_MAX_REFUSED) {
 		pthread_mutex_unlock(&sim->lock);
 		reply("error at most %d refused ranges per unit", SIM_MAX_REFUSED);
 		return;
 	}
-	u->refused[u->n_refused++] =
-	    (struct refusal){.table = t, .from = (uint16_t)from, .to = (uint16_t)to};
+	u->refused[u->n_refused++] = (struct refusal){
+	    .table = t, .from = (uint16_t)from, .to = (uint16_t)to, .code = (uint8_t)code};
 	pthread_mutex_unlock(&sim->lock);
 	reply("ok");
 }
@@ -630,6 +647,61 @@ static void cmd_delay(struct sim *sim, char **argv, int argc)
 	}
 	pthread_mutex_lock(&sim->lock);
 	u->delay_ms = (int)ms;
+	pthread_mutex_unlock(&sim->lock);
+	reply("ok");
+}
+
+static void cmd_dribble(struct sim *sim, char **argv, int argc)
+{
+	struct unit *u;
+	long ms;
+
+	if (argc != 3) {
+		reply("error usage: dribble UNIT MS");
+		return;
+	}
+	u = lookup_unit(sim, argv[1]);
+	if (u == NULL)
+		return;
+	if (sim->rtu_path != NULL) {
+		reply("error dribble needs a TCP simulator (--port)");
+		return;
+	}
+	if (!parse_long(argv[2], 0, 60000, &ms)) {
+		reply("error dribble must be 0..60000 ms");
+		return;
+	}
+	pthread_mutex_lock(&sim->lock);
+	u->dribble_ms = (int)ms;
+	pthread_mutex_unlock(&sim->lock);
+	reply("ok");
+}
+
+static void cmd_lie(struct sim *sim, char **argv, int argc)
+{
+	static const char *const names[] = {"none", "unit", "len0", "len65535"};
+	struct unit *u;
+	int k;
+
+	if (argc != 3) {
+		reply("error usage: lie UNIT none|unit|len0|len65535");
+		return;
+	}
+	u = lookup_unit(sim, argv[1]);
+	if (u == NULL)
+		return;
+	if (sim->rtu_path != NULL) {
+		reply("error lie needs a TCP simulator (--port)");
+		return;
+	}
+	for (k = 0; k < 4 && strcmp(argv[2], names[k]) != 0; k++)
+		;
+	if (k == 4) {
+		reply("error lie must be none, unit, len0 or len65535");
+		return;
+	}
+	pthread_mutex_lock(&sim->lock);
+	u->lie = (enum lie)k;
 	pthread_mutex_unlock(&sim->lock);
 	reply("ok");
 }
@@ -721,6 +793,14 @@ static bool handle_line(struct sim *sim, char *line)
 		cmd_unrefuse(sim, argv, argc);
 	} else if (strcmp(argv[0], "delay") == 0) {
 		cmd_delay(sim, argv, argc);
+	} else if (strcmp(argv[0], "dribble") == 0) {
+		cmd_dribble(sim, argv, argc);
+	} else if (strcmp(argv[0], "lie") == 0) {
+		cmd_lie(sim, argv, argc);
+	} else if (strcmp(argv[0], "stuck") == 0) {
+		cmd_flag(sim, argv, argc, offsetof(struct unit, counter_stuck), true);
+	} else if (strcmp(argv[0], "unstuck") == 0) {
+		cmd_flag(sim, argv, argc, offsetof(struct unit, counter_stuck), false);
 	} else if (strcmp(argv[0], "drop") == 0) {
 		cmd_drop(sim, argc);
 	} else if (strcmp(argv[0], "quit") == 0) {
@@ -831,22 +911,22 @@ static enum table read_span(const uint8_t *pdu, int pdu_len, unsigned *addr, uns
 	return t;
 }
 
-/* True when the request reads an address that `refuse` covers for this unit. */
-static bool is_refused(const struct unit *u, const uint8_t *pdu, int pdu_len)
+/* The exception code `refuse` answers the request with for this unit, 0 for none. */
+static int refused_code(const struct unit *u, const uint8_t *pdu, int pdu_len)
 {
 	unsigned addr, count;
 	enum table t = read_span(pdu, pdu_len, &addr, &count);
 	int i;
 
 	if (t == TAB_BAD || count == 0)
-		return false;
+		return 0;
 	for (i = 0; i < u->n_refused; i++) {
 		const struct refusal *r = &u->refused[i];
 
 		if (r->table == t && addr <= r->to && addr + count - 1 >= r->from)
-			return true;
+			return r->code;
 	}
-	return false;
+	return 0;
 }
 
 /* Collects what libmodbus wrote to the capture socket. */
@@ -880,26 +960,35 @@ static int answer(struct sim *sim, modbus_t *ctx, struct unit *u, const uint8_t 
 {
 	int hl = modbus_get_header_length(ctx);
 	int pdu_len = len - hl - (sim->rtu_path != NULL ? 2 : 0);
-	int saved;
+	int saved, code, n;
 
 	if (sim->garbage_rate > 0.0 && rng_unit() < sim->garbage_rate) {
-		int n = 1 + (int)(rng_next() % 64);
 		int i;
 
+		n = 1 + (int)(rng_next() % 64);
 		for (i = 0; i < n; i++)
 			out[i] = (uint8_t)rng_next();
 		return n;
 	}
 	saved = modbus_get_socket(ctx);
 	modbus_set_socket(ctx, sim->capture[0]);
-	if (is_refused(u, req + hl, pdu_len)) {
-		modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS);
+	code = refused_code(u, req + hl, pdu_len);
+	if (code) {
+		modbus_reply_exception(ctx, req, (unsigned)code);
 	} else {
 		modbus_reply(ctx, req, len, u->map);
 		unit_coils(u);
 	}
 	modbus_set_socket(ctx, saved);
-	return capture_drain(sim, out);
+	n = capture_drain(sim, out);
+	/* `lie`: the MBAP header misstates the unit or the length (TCP only). */
+	if (n >= 7 && u->lie == LIE_UNIT)
+		out[6] = (uint8_t)(out[6] + 1);
+	else if (n >= 7 && u->lie == LIE_LEN0)
+		out[4] = out[5] = 0;
+	else if (n >= 7 && u->lie == LIE_LEN65535)
+		out[4] = out[5] = 0xFF;
+	return n;
 }
 
 static int send_all(int fd, const uint8_t *buf, int len)
@@ -917,7 +1006,8 @@ static int send_all(int fd, const uint8_t *buf, int len)
 	return 0;
 }
 
-static void pending_add(struct sim *sim, int fd, int delay_ms, const uint8_t *buf, int len)
+static void pending_add(struct sim *sim, int fd, int delay_ms, int dribble_ms, const uint8_t *buf,
+			int len)
 {
 	struct pending *p;
 
@@ -929,6 +1019,8 @@ static void pending_add(struct sim *sim, int fd, int delay_ms, const uint8_t *bu
 	p = &sim->pending[sim->n_pending++];
 	p->fd = fd;
 	p->due_ms = now_ms() + delay_ms;
+	p->dribble_ms = dribble_ms;
+	p->sent = 0;
 	p->len = len;
 	memcpy(p->buf, buf, (size_t)len);
 }
@@ -956,9 +1048,16 @@ static int pending_flush(struct sim *sim)
 	for (i = 0; i < sim->n_pending; i++) {
 		struct pending *p = &sim->pending[i];
 
-		if (p->due_ms <= now) {
+		if (p->due_ms <= now && p->dribble_ms > 0 && p->sent + 1 < p->len) {
+			/* one byte now, the next one dribble_ms later */
+			send_all(p->fd, p->buf + p->sent, 1);
+			p->sent++;
+			p->due_ms = now + p->dribble_ms;
+			if (next < 0 || p->dribble_ms < next)
+				next = p->dribble_ms;
+		} else if (p->due_ms <= now) {
 			/* a failed send shows up as a closed connection on the next read */
-			send_all(p->fd, p->buf, p->len);
+			send_all(p->fd, p->buf + p->sent, p->len - p->sent);
 			sim->pending[i] = sim->pending[--sim->n_pending];
 			i--;
 		} else if (next < 0 || p->due_ms - now < next) {
@@ -974,7 +1073,7 @@ static bool serve_request(struct sim *sim, modbus_t *ctx, int fd)
 	uint8_t req[MODBUS_TCP_MAX_ADU_LENGTH];
 	uint8_t out[SIM_MAX_ADU];
 	int hl = modbus_get_header_length(ctx);
-	int rc, n = 0, delay_ms = 0;
+	int rc, n = 0, delay_ms = 0, dribble_ms = 0;
 	struct unit *u;
 
 	modbus_set_socket(ctx, fd);
@@ -990,12 +1089,13 @@ static bool serve_request(struct sim *sim, modbus_t *ctx, int fd)
 	if (u->kind != UNIT_NONE && !u->silent) {
 		n = answer(sim, ctx, u, req, rc, out);
 		delay_ms = u->delay_ms;
+		dribble_ms = u->dribble_ms;
 	}
 	pthread_mutex_unlock(&sim->lock);
 	if (n == 0)
 		return true;
-	if (delay_ms > 0) {
-		pending_add(sim, fd, delay_ms, out, n);
+	if (delay_ms > 0 || dribble_ms > 0) {
+		pending_add(sim, fd, delay_ms, dribble_ms, out, n);
 		return true;
 	}
 	return send_all(fd, out, n) == 0;
