@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alerts/command.h"
+#include "router/cmdreq.h"
 
 static void within(const char *s, size_t max)
 {
@@ -16,28 +17,28 @@ static void within(const char *s, size_t max)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const verbs[] = {"ack", "shelve", "unshelve", "list", "device",
-					    "snapshot", "nope", ""};
-	struct alert_cmd_req r;
+	static const char *const verbs[] = {"ack",    "shelve",	  "unshelve", "list",
+					    "device", "snapshot", "nope",     ""};
+	struct cmdreq r;
 	int64_t ms;
 	int rc;
 
 	if (size < 1)
 		return 0;
-	rc = alert_cmd_parse(verbs[data[0] & 7], (const char *)data + 1, size - 1,
-			     data[0] & 8 ? "alice" : NULL, data[0] & 16 ? 4 : 5, &r);
-	within(r.user, ALERT_CMD_USER_MAX);
-	within(r.id, ALERT_CMD_ID_MAX);
-	within(r.reason, ALERT_CMD_REASON_MAX);
-	within(r.request_id, ALERT_CMD_FIELD_MAX);
-	within(r.device, ALERT_CMD_FIELD_MAX);
-	within(r.command, ALERT_CMD_FIELD_MAX);
-	within(r.camera, ALERT_CMD_FIELD_MAX);
+	rc = cmdreq_parse(verbs[data[0] & 7], (const char *)data + 1, size - 1,
+			  data[0] & 8 ? "alice" : NULL, data[0] & 16 ? 4 : 5, &r);
+	within(r.user, CMDREQ_USER_MAX);
+	within(r.id, CMDREQ_ID_MAX);
+	within(r.reason, CMDREQ_REASON_MAX);
+	within(r.request_id, CMDREQ_FIELD_MAX);
+	within(r.device, CMDREQ_FIELD_MAX);
+	within(r.command, CMDREQ_FIELD_MAX);
+	within(r.camera, CMDREQ_FIELD_MAX);
 	if (rc == 0 && r.for_v && alert_cmd_duration(r.for_v, &ms) == 0 &&
 	    (ms <= 0 || ms > ALERT_DURATION_MAX_MS))
 		abort();
 	if (r.request_id)
-		(void)alert_cmd_request_id_ok(r.request_id);
-	alert_cmd_req_clear(&r);
+		(void)cmdreq_request_id_ok(r.request_id);
+	cmdreq_clear(&r);
 	return 0;
 }

@@ -52,8 +52,8 @@ def main(env):
                "the accepted snapshot in the event log")
 
     for body, user, err in (({"camera": "cam1"}, "mallory", "not_authorized"),
-                            ({"camera": "cam9"}, "alice", "unknown_alert"),
-                            ({"camera": "../cam1"}, "alice", "unknown_alert"),
+                            ({"camera": "cam9"}, "alice", "unknown_camera"),
+                            ({"camera": "../cam1"}, "alice", "unknown_camera"),
                             ({}, "alice", "invalid")):
         r = op.send("snapshot", body, user=user)
         expect(r.get("ok") is False and r.get("error") == err,
