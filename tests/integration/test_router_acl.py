@@ -117,7 +117,8 @@ class Account:
         props.ResponseTopic = self.reply_topic
         props.CorrelationData = corr
         props.UserProperty = ("user", user)
-        info = self.c.publish(ROOT + "cmd/" + verb, json.dumps(body), qos=1, properties=props)
+        payload = body if isinstance(body, str) else json.dumps(body)
+        info = self.c.publish(ROOT + "cmd/" + verb, payload, qos=1, properties=props)
         info.wait_for_publish(10)
         return corr
 
@@ -185,6 +186,18 @@ def main(env):
     chk.expect(r.get("ok") is False and r.get("error") == "not_authorized" and
                r.get("message") == '"bob" is not in alerts.operators',
                "alice's account claiming bob: %r" % r)
+    # refusals a person can read: an unknown verb, a payload that is not JSON, a wrong type
+    r = alice.send("foo", {}, "alice")
+    chk.expect(r.get("error") == "unknown_verb" and r.get("message") ==
+               'no command "foo"; known: ack, device, list, shelve, snapshot, unshelve',
+               "cmd/foo: %r" % r)
+    r = alice.send("ack", "{\"id\":", "alice")
+    chk.expect(r.get("error") == "invalid" and
+               r.get("message", "").startswith("the payload is not JSON (line 1, column "),
+               "a payload that is not JSON: %r" % r)
+    r = alice.send("ack", {"id": 3}, "alice")
+    chk.expect(r.get("error") == "invalid" and r.get("message") == '"id" must be a string',
+               "a number as id: %r" % r)
     # and as herself her ack is obeyed, recorded and answered
     r = alice.send("ack", {"id": AID}, "alice")
     chk.expect(r.get("ok") is True and r.get("alert", {}).get("state") == "acked",
