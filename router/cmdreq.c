@@ -36,6 +36,16 @@ static void field(struct cmdreq *r, const char *key, size_t max, const char **ds
 	*dst = json_string_value(v);
 }
 
+/* Replaces every byte that is not part of valid UTF-8 with '?': a JSON parser's error
+ * quotes the input, which need not be text, and the sentence goes into JSON. */
+static void make_utf8(char *s)
+{
+	const char *end;
+
+	while (!g_utf8_validate(s, -1, &end))
+		*(char *)end = '?';
+}
+
 static const char *json_kind(const json_t *v)
 {
 	if (json_is_array(v))
@@ -81,6 +91,7 @@ int cmdreq_parse(const char *verb, const char *payload, size_t len, const char *
 			snprintf(out->error, sizeof(out->error),
 				 "the payload is %s, not a JSON object", json_kind(out->doc));
 	}
+	make_utf8(out->error);
 	if (!json_is_object(out->doc)) {
 		/* not a JSON object: refused, but the identity below is still read */
 		json_decref(out->doc);
@@ -96,7 +107,12 @@ int cmdreq_parse(const char *verb, const char *payload, size_t len, const char *
 	out->payload_user = json_object_get(out->doc, "user") != NULL;
 	if (protocol == 5) {
 		/* the payload's "user" is no identity here, whatever its type */
-		if (prop_user && strlen(prop_user) <= CMDREQ_USER_MAX) {
+		if (prop_user && !g_utf8_validate(prop_user, -1, NULL)) {
+			if (!out->error[0])
+				snprintf(out->error, sizeof(out->error),
+					 "the user property is not UTF-8");
+			bad = true;
+		} else if (prop_user && strlen(prop_user) <= CMDREQ_USER_MAX) {
 			out->user = prop_user;
 		} else if (prop_user && !out->too_large) {
 			out->too_large = "user";

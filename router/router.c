@@ -273,10 +273,16 @@ void router_req_record(struct router_req *q, const char *key, const char *v)
 		json_object_set_new(q->record, key, json_string(v));
 }
 
+/* A sentence is text whatever it quotes: what is not UTF-8 is replaced. */
 static void set_message_v(struct router_req *q, const char *fmt, va_list ap)
 {
 	g_free(q->message);
 	q->message = fmt ? g_strdup_vprintf(fmt, ap) : NULL;
+	if (q->message && !g_utf8_validate(q->message, -1, NULL)) {
+		char *m = g_utf8_make_valid(q->message, -1);
+		g_free(q->message);
+		q->message = m;
+	}
 }
 
 void router_req_message(struct router_req *q, const char *fmt, ...)

@@ -222,6 +222,16 @@ static void test_refusal_sentences(void **state)
 	r = last(f->replies);
 	assert_string_equal(str(r, "error"), "invalid");
 	assert_non_null(strstr(str(r, "message"), "the payload is not JSON (line 1"));
+	/* a parser's error quotes the payload, which need not be text: the sentence still is
+	 * (found by fuzz_command; the reply had no message) */
+	send5(f, "ack", "{\"request\\\xdc\x82", "alice");
+	r = last(f->replies);
+	assert_string_equal(str(r, "error"), "invalid");
+	assert_non_null(str(r, "message"));
+	assert_true(g_utf8_validate(str(r, "message"), -1, NULL));
+	assert_non_null(str(last(f->audit), "message"));
+	send5(f, "ack", "{}", "al\xffice");
+	assert_string_equal(str(last(f->replies), "message"), "the user property is not UTF-8");
 	send5(f, "ack", "[1,2]", "alice");
 	assert_string_equal(str(last(f->replies), "message"),
 			    "the payload is an array, not a JSON object");
