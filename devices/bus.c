@@ -1,38 +1,23 @@
-/* The worker of one Modbus bus (TCP endpoint or serial line): owns its link and the
- * runtime state of every device on it (layout, read plans per poll group, last values,
- * schedule, health) and the queue of writes. Runs on its own thread; results go to
- * the main loop as idle sources attached to its context. */
+/* The worker of one Modbus bus (TCP endpoint or serial line): owns its link, the
+ * schedule of every device on it (the deadline of each poll group), the layouts they
+ * share and the queue of writes; what a device does with its answers and the time is
+ * its devstate's (devices/devstate.c). Runs on its own thread; results go to the main
+ * loop as idle sources attached to its context. */
 #define LOG_TAG "bus"
 #include "devices/bus.h"
 
 #include <errno.h>
 #include <modbus.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/decode.h"
+#include "devices/devstate.h"
 #include "devices/layout.h"
-#include "devices/plan.h"
 #include "devices/sched.h"
 #include "gateway/log.h"
 
-#define NO_REQ UINT16_MAX
-#define SLOT_DIRTY 1u	   /* changed since the last result */
-#define SLOT_UNREADABLE 2u /* outside the address space: never planned */
-/* Results carrying only counters and clocks go to the main loop at most this often. */
-#define QUIET_REFRESH_US (5 * 1000000LL)
 /* Every device's groups are checked for staleness at least this often, polled or not. */
 #define STALE_SCAN_US (200 * 1000LL)
-
-/* What changes of one point of a device: 24 bytes, as a thousand devices of a hundred
- * points each are held at once. Where the point is (definition, address, group...) is
- * in the layout, d->lay[i], shared by the bus's devices of one profile and counts. */
-struct slot {
-	struct mb_pval pv; /* last reported value and quality; pv.flags: SLOT_* */
-	uint32_t off;	   /* its first register/bit in the buffer */
-	uint16_t req;	   /* request holding the point, NO_REQ if it cannot be read */
-};
 
 /* A layout built for one profile, address base and block counts. Counted: the bus
  * holds one reference, and each result that points into it another, so a result
@@ -46,65 +31,14 @@ struct mb_layout_ref {
 	size_t n;
 };
 
-/* The last raw integer of a top-level point (counters, counts, clocks). */
-struct raw {
-	int64_t v;
-	bool ok;
-};
-
-struct req {
-	struct mb_span span; /* wire addresses */
-	uint32_t off;
-	int grp;
-	bool refused;	  /* the device answered an exception for this single-point request */
-	int64_t retry_at; /* monotonic us: when a refused request is tried again */
-};
-
-struct grp_rt {
-	int64_t interval_us;
-	int64_t next_due;     /* monotonic us */
-	int64_t fresh_at;     /* monotonic us: last read, or last confirmation by the counter */
-	int64_t read_at;      /* monotonic us: last read */
-	int64_t refresh_us;   /* with a change counter: re-read at least this often */
-	bool fire;	      /* holds a fire-class point: read at least every fire_refresh_ms */
-	int counter_slot;     /* slot of the change counter, -1 for none */
-	int64_t counter_seen; /* counter value at this group's last read */
-	bool counter_known;
-	bool stale;
-	bool has_slots;
-	int64_t read_ms; /* wall clock of its last read: the time of its points' values */
-};
-
 struct dev_rt {
 	const struct cfg_device *cfg;
 	size_t index;
-	int *counts;		       /* per block: instances in the layout */
-	const struct mb_lpoint *lay;   /* n_slots points, in the bus's layout cache */
-	struct mb_layout_ref *lay_ref; /* the cache entry lay is in */
-	struct slot *slots;
-	size_t n_slots;
-	struct raw *raws; /* per top-level point (the first slots) */
-	size_t n_top;
-	struct req *reqs;
-	size_t n_reqs;
-	uint16_t *regs;
-	uint8_t *bits;
-	struct grp_rt *grps; /* [0]: points without a group; [1 + g]: profile group g */
+	struct devstate *ds;	       /* values, groups, health, online, back-off */
+	struct mb_layout_ref *lay_ref; /* the cache entry its layout is in */
+	int64_t *due;		       /* per group: monotonic us of its next poll */
 	size_t n_grps;
-	struct mb_health h;
-	struct mb_health h_shared; /* copy of h for other threads, under the bus lock */
-	bool ever_ok;
-	bool online;
-	bool send_full;
-	int64_t hold_until; /* monotonic us: backed off after a failure */
-	int life_slot;
-	int time_slot;
-	int64_t delivered_at; /* monotonic us of the last result handed over */
-	bool delivered_online;
-	bool delivered_frozen;
-	int64_t life_changed; /* monotonic us */
-	bool life_seen;
-	bool fail_logged;
+	struct mb_health h_shared; /* copy of its health for other threads, under the bus lock */
 	size_t e0; /* its groups' schedule entries: mb_bus.entries[e0 .. e0 + n_grps) */
 };
 
@@ -170,122 +104,93 @@ void mb_poll_result_free(struct mb_poll_result *r)
 	free(r);
 }
 
-static bool is_bit_table(enum mb_table t)
+static int64_t wall_ms(void)
 {
-	return t == MB_COIL || t == MB_DISCRETE;
+	return g_get_real_time() / 1000;
 }
 
-/* Exceptions 0x0A (gateway path unavailable) and 0x0B (gateway target failed to respond):
- * a TCP gateway answers for a device behind it that it cannot reach. The device did not
- * answer: that is not a refused address. */
-static bool gateway_unreachable(int e)
+/* What the link's answer rc (a count, or a negative errno as libmodbus's) means, in the
+ * device state's terms: the one place libmodbus's codes are read. */
+static struct ds_outcome outcome_of(bool sent, int rc, int64_t rtt_us)
 {
-	return e == EMBXGPATH || e == EMBXGTAR;
-}
+	int e = -rc;
 
-static enum mb_err_kind classify(int e)
-{
-	if (e == ETIMEDOUT || gateway_unreachable(e))
-		return MB_E_TIMEOUT;
+	if (!sent)
+		return (struct ds_outcome){.a = DS_A_NO_LINK};
+	if (rc >= 0)
+		return (struct ds_outcome){.a = DS_A_OK, .rtt_us = rtt_us};
+	if (e == ETIMEDOUT)
+		return (struct ds_outcome){.a = DS_A_TIMEOUT};
+	/* 0x0A (gateway path unavailable), 0x0B (gateway target failed to respond): a TCP
+	 * gateway answers for a device behind it that it cannot reach. The device did not
+	 * answer: that is not a refused address. */
+	if (e == EMBXGPATH || e == EMBXGTAR)
+		return (struct ds_outcome){.a = DS_A_UNREACHABLE, .code = e - MODBUS_ENOBASE};
 	if (e >= EMBXILFUN && e <= EMBXGTAR)
-		return MB_E_EXCEPTION;
+		return (struct ds_outcome){.a = DS_A_EXCEPTION, .code = e - MODBUS_ENOBASE};
 	if (e >= EMBBADCRC && e <= EMBBADSLAVE)
-		return MB_E_INVALID;
-	return MB_E_IO;
+		return (struct ds_outcome){.a = DS_A_INVALID};
+	return (struct ds_outcome){.a = DS_A_LOST};
 }
 
-/* ---- layout and read plans ---- */
-
-static void dev_free_layout(struct dev_rt *d)
+/* Logs what a device's state says of its transitions (ud: the device's config). */
+static void on_ds_event(const struct ds_ev *ev, void *ud)
 {
-	free(d->slots);
-	free(d->reqs);
-	free(d->regs);
-	free(d->bits);
-	d->slots = NULL;
-	d->reqs = NULL;
-	d->regs = NULL;
-	d->bits = NULL;
-	d->n_slots = d->n_reqs = 0;
-}
+	const struct cfg_device *c = ud;
 
-/* The group (index into dev_rt.grps) of point i. */
-static int grp_of(const struct dev_rt *d, size_t i)
-{
-	int pgroup = d->lay[i].group;
-	return pgroup < 0 ? 0 : pgroup + 1;
-}
-
-static int span_cmp_grp(const void *a, const void *b)
-{
-	const struct req *x = a, *y = b;
-	if (x->grp != y->grp)
-		return x->grp - y->grp;
-	if (x->span.table != y->span.table)
-		return (int)x->span.table - (int)y->span.table;
-	return (int)x->span.address - (int)y->span.address;
-}
-
-/* Locates every slot of group g in the group's requests. */
-static int locate(struct dev_rt *d)
-{
-	if (d->n_reqs >= NO_REQ)
-		return -E2BIG;
-	for (size_t i = 0; i < d->n_slots; i++) {
-		struct slot *s = &d->slots[i];
-		const struct mb_lpoint *L = &d->lay[i];
-		unsigned w = prof_point_width(L->def);
-		s->req = NO_REQ;
-		for (size_t r = 0; r < d->n_reqs; r++) {
-			const struct req *q = &d->reqs[r];
-			if (q->grp != grp_of(d, i) || q->span.table != L->def->table)
-				continue;
-			if (L->address >= q->span.address &&
-			    L->address + w <= (uint32_t)q->span.address + q->span.count) {
-				s->req = (uint16_t)r;
-				s->off = q->off + (L->address - q->span.address);
-				break;
-			}
-		}
-		if (s->req == NO_REQ && !(s->pv.flags & SLOT_UNREADABLE))
-			return -EFAULT; /* the planner left a point out: a bug */
+	switch (ev->kind) {
+	case DS_EV_UNREADABLE:
+		log_err("device %s: point %s is outside the address space (address_base %d)", c->id,
+			ev->name, c->address_base);
+		break;
+	case DS_EV_REFUSED:
+		log_warn("device %s: refuses %s %u+%u (%s): its points are config_error", c->id,
+			 mb_table_name(ev->span.table), ev->span.address, ev->span.count,
+			 modbus_strerror(MODBUS_ENOBASE + ev->code));
+		break;
+	case DS_EV_SPLIT:
+		log_info("device %s: %s %u+%u refused; reading it as %u+%u and %u+%u", c->id,
+			 mb_table_name(ev->span.table), ev->span.address, ev->span.count,
+			 ev->span.address, ev->cut - ev->span.address, ev->cut,
+			 ev->span.address + ev->span.count - ev->cut);
+		break;
+	case DS_EV_MISSED:
+		log_info("device %s: change counter %s jumped by %llu: %llu transition(s) not seen",
+			 c->id, ev->name, (unsigned long long)ev->count,
+			 (unsigned long long)(ev->count - 1));
+		break;
+	case DS_EV_STALE:
+		log_warn("device %s: group %s not read for %lld ms: its points are stale", c->id,
+			 ev->name, (long long)ev->age_ms);
+		break;
+	case DS_EV_FRESH:
+		log_info("device %s: group %s read again", c->id, ev->name);
+		break;
+	case DS_EV_OFFLINE:
+		log_warn("device %s: no answer in %llu polls (%s), offline", c->id,
+			 (unsigned long long)ev->count, mb_err_kind_name(ev->err));
+		break;
+	case DS_EV_ANSWERING:
+		log_info("device %s: answering again", c->id);
+		break;
 	}
-	return 0;
 }
 
-static int alloc_buffers(struct dev_rt *d)
-{
-	size_t nregs = 0, nbits = 0;
+/* ---- layouts ---- */
 
-	for (size_t r = 0; r < d->n_reqs; r++) {
-		struct req *q = &d->reqs[r];
-		if (is_bit_table(q->span.table)) {
-			q->off = (uint32_t)nbits;
-			nbits += q->span.count;
-		} else {
-			q->off = (uint32_t)nregs;
-			nregs += q->span.count;
-		}
-	}
-	free(d->regs);
-	free(d->bits);
-	d->regs = calloc(nregs ? nregs : 1, sizeof(uint16_t));
-	d->bits = calloc(nbits ? nbits : 1, 1);
-	return d->regs && d->bits ? 0 : -ENOMEM;
-}
-
-/* The layout of d with its current counts: one the bus already has, or a new one
- * (*ref: its cache entry, referenced by the bus). */
+/* The layout of d for the counts its state asks for: one the bus already has, or a new
+ * one (*ref: its cache entry, referenced by the bus). */
 static const struct mb_lpoint *layout_for(struct mb_bus *b, const struct dev_rt *d, size_t *n,
 					  struct mb_layout_ref **ref)
 {
 	const struct profile *p = d->cfg->profile;
 	size_t nb = p->n_blocks ? p->n_blocks : 1;
+	const int *counts = ds_counts(d->ds);
 
 	for (guint i = 0; i < b->layouts->len; i++) {
 		const struct mb_layout_ref *lc = b->layouts->pdata[i];
 		if (lc->p == p && lc->address_base == d->cfg->address_base &&
-		    memcmp(lc->counts, d->counts, nb * sizeof(int)) == 0) {
+		    memcmp(lc->counts, counts, nb * sizeof(int)) == 0) {
 			*n = lc->n;
 			*ref = b->layouts->pdata[i];
 			return lc->lay;
@@ -298,521 +203,109 @@ static const struct mb_lpoint *layout_for(struct mb_bus *b, const struct dev_rt 
 	lc->p = p;
 	lc->address_base = d->cfg->address_base;
 	lc->counts = malloc(nb * sizeof(int));
-	if (!lc->counts || mb_layout_build(p, d->counts, lc->address_base, &lc->lay, &lc->n) < 0) {
+	if (!lc->counts || mb_layout_build(p, counts, lc->address_base, &lc->lay, &lc->n) < 0) {
 		lay_cache_unref(lc);
 		return NULL;
 	}
-	memcpy(lc->counts, d->counts, nb * sizeof(int));
+	memcpy(lc->counts, counts, nb * sizeof(int));
 	g_ptr_array_add(b->layouts, lc);
 	*n = lc->n;
 	*ref = lc;
 	return lc->lay;
 }
 
-/* The interval and refresh of each group: the configuration's, but no longer than the
- * device's fire_refresh_ms for a group holding a fire-class point (whatever a change
- * counter says, a manual call point must not wait a minute). */
-static void group_timing(struct dev_rt *d)
-{
-	const struct profile *p = d->cfg->profile;
-	int64_t fire_us = (int64_t)d->cfg->fire_refresh_ms * 1000;
-
-	for (size_t g = 0; g < d->n_grps; g++) {
-		struct grp_rt *gr = &d->grps[g];
-		/* grps[0]: the device's own interval; grps[1 + k]: profile group k */
-		gr->interval_us = (int64_t)cfg_device_group_interval(d->cfg, (int)g - 1) * 1000;
-		gr->refresh_us = g ? (int64_t)p->groups[g - 1].refresh_ms * 1000 : INT64_MAX;
-		gr->fire = false;
-	}
-	for (size_t i = 0; i < d->n_slots; i++)
-		if (d->lay[i].def->cls == PC_FIRE && !d->lay[i].unreadable)
-			d->grps[grp_of(d, i)].fire = true;
-	for (size_t g = 0; g < d->n_grps && fire_us > 0; g++) {
-		struct grp_rt *gr = &d->grps[g];
-		if (!gr->fire)
-			continue;
-		gr->interval_us = MIN(gr->interval_us, fire_us);
-		gr->refresh_us = MIN(gr->refresh_us, fire_us);
-	}
-}
-
-/* Builds the layout (every point, block instances by the current counts) and a read
- * plan per group. Keeps the last values of points that remain. */
+/* Gives d the layout for its current counts and plans its reads. */
 static int dev_plan(struct mb_bus *b, struct dev_rt *d)
 {
-	const struct cfg_device *c = d->cfg;
-	const struct profile *p = c->profile;
-	struct slot *old = d->slots;
-	const struct mb_lpoint *old_lay = d->lay;
-	size_t n_old = d->n_slots, k = 0;
-	struct mb_span *avoid = NULL;
-	int rc = 0;
-
 	struct mb_layout_ref *ref = NULL;
-	const struct mb_lpoint *lay = layout_for(b, d, &k, &ref);
+	size_t n = 0, had;
+	const struct mb_lpoint *lay = layout_for(b, d, &n, &ref);
+
 	if (!lay)
 		return -ENOMEM;
-	d->slots = calloc(k ? k : 1, sizeof(*d->slots));
-	if (!d->slots) {
-		d->slots = old;
-		return -ENOMEM;
-	}
-	d->lay = lay;
-	d->lay_ref = ref;
-	for (size_t i = 0; i < k; i++)
-		if (lay[i].unreadable)
-			d->slots[i].pv.flags = SLOT_UNREADABLE;
-	d->n_slots = k;
-
-	/* Carry over what is known of points that stay. */
-	for (size_t i = 0; i < k && old; i++) {
-		struct slot *s = &d->slots[i];
-		for (size_t j = 0; j < n_old; j++) {
-			if (old_lay[j].def == lay[i].def && old_lay[j].block == lay[i].block &&
-			    old_lay[j].instance == lay[i].instance) {
-				uint8_t flags = s->pv.flags;
-				s->pv = old[j].pv;
-				s->pv.flags = flags;
-				break;
-			}
-		}
-	}
-	free(old);
-
-	for (size_t i = 0; i < k; i++) {
-		struct slot *s = &d->slots[i];
-		if (!(s->pv.flags & SLOT_UNREADABLE))
-			continue;
-		log_err("device %s: point %s is outside the address space (address_base %d)", c->id,
-			lay[i].def->name, c->address_base);
-		s->pv.q = HW_Q_CONFIG_ERROR;
-	}
-
-	avoid = calloc(p->n_no_read ? p->n_no_read : 1, sizeof(*avoid));
-	if (!avoid)
-		return -ENOMEM;
-	for (size_t i = 0; i < p->n_no_read; i++) {
-		const struct prof_noread *nr = &p->no_read[i];
-		uint32_t from =
-		    nr->from >= (unsigned)c->address_base ? nr->from - c->address_base : 0;
-		avoid[i] =
-		    (struct mb_span){nr->table, (uint16_t)from, (uint16_t)(nr->to - nr->from + 1)};
-	}
-	struct mb_plan_limits lim = {.max_regs = (uint16_t)c->max_regs,
-				     .max_bits = (uint16_t)c->max_bits,
-				     .max_gap = (uint16_t)c->max_gap,
-				     .avoid = avoid,
-				     .n_avoid = p->n_no_read};
-	free(d->reqs);
-	d->reqs = NULL;
-	d->n_reqs = 0;
-	for (size_t g = 0; g < d->n_grps; g++) {
-		struct mb_span *spans = calloc(k ? k : 1, sizeof(*spans)), *out = NULL;
-		size_t ns = 0, nout = 0;
-		if (!spans) {
-			rc = -ENOMEM;
-			break;
-		}
-		for (size_t i = 0; i < k; i++) {
-			const struct mb_lpoint *L = &d->lay[i];
-			if (grp_of(d, i) != (int)g || L->unreadable)
-				continue;
-			spans[ns++] = (struct mb_span){L->def->table, (uint16_t)L->address,
-						       (uint16_t)prof_point_width(L->def)};
-		}
-		d->grps[g].has_slots = ns > 0;
-		rc = mb_plan_build(spans, ns, &lim, &out, &nout);
-		free(spans);
-		if (rc < 0)
-			break;
-		struct req *nr = realloc(d->reqs, (d->n_reqs + nout + 1) * sizeof(*nr));
-		if (!nr) {
-			free(out);
-			rc = -ENOMEM;
-			break;
-		}
-		d->reqs = nr;
-		for (size_t r = 0; r < nout; r++)
-			d->reqs[d->n_reqs++] = (struct req){.span = out[r], .grp = (int)g};
-		free(out);
-	}
-	free(avoid);
-	if (rc == 0 && d->n_reqs > 1)
-		qsort(d->reqs, d->n_reqs, sizeof(*d->reqs), span_cmp_grp);
-	if (rc == 0)
-		rc = alloc_buffers(d);
-	if (rc == 0)
-		rc = locate(d);
-	if (rc < 0) {
-		log_err("device %s: cannot plan reads: %s", c->id, strerror(-rc));
-		return rc;
-	}
-	d->life_slot = d->time_slot = -1;
-	for (size_t i = 0; i < p->n_points; i++) {
-		if (p->points[i].role == PR_LIFE_CHECK && d->life_slot < 0)
-			d->life_slot = (int)i;
-		if (p->points[i].role == PR_DEVICE_TIME && d->time_slot < 0)
-			d->time_slot = (int)i;
-	}
-	for (size_t g = 1; g < d->n_grps; g++) {
-		const struct prof_group *pg = &p->groups[g - 1];
-		d->grps[g].counter_slot = pg->change_point; /* top-level slots come first */
-	}
-	group_timing(d);
-	d->send_full = true;
-	return 0;
-}
-
-/* Splits request r, which the device refused, at a point boundary near its middle
- * and relocates its points. Returns true if it could be split. */
-static bool split_request(struct dev_rt *d, size_t r)
-{
-	struct req *q = &d->reqs[r];
-	uint32_t lo = q->span.address, hi = lo + q->span.count, cut = 0, best = UINT32_MAX;
-	uint32_t mid = lo + q->span.count / 2;
-
-	for (size_t i = 0; i < d->n_slots; i++) {
-		uint32_t a = d->lay[i].address;
-		if (d->slots[i].req != r || a <= lo)
-			continue;
-		uint32_t dist = a > mid ? a - mid : mid - a;
-		if (dist < best) {
-			best = dist;
-			cut = a;
-		}
-	}
-	if (!cut)
-		return false; /* one point (or several at one address): cannot split */
-	struct req *nr = realloc(d->reqs, (d->n_reqs + 1) * sizeof(*nr));
-	if (!nr)
-		return false;
-	d->reqs = nr;
-	q = &d->reqs[r];
-	memmove(&d->reqs[r + 2], &d->reqs[r + 1], (d->n_reqs - r - 1) * sizeof(*nr));
-	d->n_reqs++;
-	d->reqs[r + 1] = *q;
-	q->span.count = (uint16_t)(cut - lo);
-	d->reqs[r + 1].span.address = (uint16_t)cut;
-	d->reqs[r + 1].span.count = (uint16_t)(hi - cut);
-	/* The halves keep the request's place in the buffer: what other requests of this
-	 * poll already read stays where it is. */
-	d->reqs[r + 1].off = q->off + (cut - lo);
-	if (locate(d) < 0)
-		return false;
-	log_info("device %s: %s %u+%u refused; reading it as %u+%u and %u+%u", d->cfg->id,
-		 mb_table_name(q->span.table), lo, hi - lo, lo, cut - lo, cut, hi - cut);
-	return true;
+	int rc = ds_set_layout(d->ds, lay, n);
+	if (ds_layout(d->ds, &had) == lay)
+		d->lay_ref = ref;
+	if (rc < 0)
+		log_err("device %s: cannot plan reads: %s", d->cfg->id, strerror(-rc));
+	return rc;
 }
 
 /* ---- polling ---- */
 
-static void decode_slot(const struct dev_rt *d, size_t i, struct hw_value *v, int64_t *raw,
-			bool *raw_ok)
-{
-	const struct slot *s = &d->slots[i];
-	const struct mb_lpoint *L = &d->lay[i];
-	*raw_ok = false;
-	if (is_bit_table(L->def->table)) {
-		mb_decode_bit(L->def, d->bits[s->off], v);
-		*raw = d->bits[s->off] ? 1 : 0;
-		*raw_ok = true;
-		return;
-	}
-	const uint16_t *regs = d->regs + s->off;
-	if (L->bit != L->def->bit) {
-		struct prof_point tmp = *L->def;
-		tmp.bit = L->bit;
-		mb_decode_regs(&tmp, regs, v);
-		*raw_ok = mb_decode_raw(&tmp, regs, raw) == 0;
-		return;
-	}
-	mb_decode_regs(L->def, regs, v);
-	*raw_ok = mb_decode_raw(L->def, regs, raw) == 0;
-}
-
-/* A new value is a change unless it is within the point's deadband of the last one
- * reported. */
-static bool differs(const struct dev_rt *d, size_t i, const struct hw_value *nv)
-{
-	const struct prof_point *def = d->lay[i].def;
-	struct hw_value ov;
-	mb_unpack(def, &d->slots[i].pv, &ov);
-	if (def->deadband > 0 && ov.type != HW_V_NONE && nv->type != HW_V_NONE &&
-	    ov.type != HW_V_BOOL && nv->type != HW_V_BOOL)
-		return fabs(hw_value_as_double(nv) - hw_value_as_double(&ov)) >= def->deadband;
-	return !hw_value_equal(&ov, nv);
-}
-
-/* The last raw integer of slot i, if it is a top-level point read as an integer. */
-static bool slot_raw(const struct dev_rt *d, size_t i, int64_t *raw)
-{
-	if (i >= d->n_top || !d->raws[i].ok)
-		return false;
-	*raw = d->raws[i].v;
-	return true;
-}
-
-static void note_counter(struct dev_rt *d, size_t i, int64_t raw)
-{
-	const struct prof_point *def = d->lay[i].def;
-	int64_t last;
-	if (def->role != PR_CHANGE_COUNTER || !slot_raw(d, i, &last) || raw == last)
-		return;
-	uint64_t width = prof_point_width(def) >= 2 ? 0xFFFFFFFFull : 0xFFFFull;
-	uint64_t delta = ((uint64_t)raw - (uint64_t)last) & width;
-	if (delta > 1) {
-		d->h.missed_changes += delta - 1;
-		log_info("device %s: change counter %s jumped by %llu: %llu transition(s) not seen",
-			 d->cfg->id, def->name, (unsigned long long)delta,
-			 (unsigned long long)(delta - 1));
-	}
-}
-
-/* Block counts read from the device; true when the layout must change. */
-static bool update_counts(struct dev_rt *d)
-{
-	const struct profile *p = d->cfg->profile;
-	bool changed = false;
-
-	for (size_t b = 0; b < p->n_blocks; b++) {
-		const struct prof_block *blk = &p->blocks[b];
-		int want = blk->count;
-		if (blk->count_point) {
-			want = d->counts[b];
-			for (size_t i = 0; i < p->n_points; i++) {
-				int64_t raw;
-				if (strcmp(p->points[i].name, blk->count_point) != 0)
-					continue;
-				if (slot_raw(d, i, &raw) && d->slots[i].pv.q == HW_Q_GOOD)
-					want = raw < 0		      ? 0
-					       : raw > blk->max_count ? blk->max_count
-								      : (int)raw;
-				break;
-			}
-		}
-		if (want != d->counts[b]) {
-			d->counts[b] = want;
-			changed = true;
-		}
-	}
-	return changed;
-}
-
-/* How long a request the device refused waits before it is tried again: ten intervals
- * of its group, at least a second, at most a minute. */
-static int64_t refused_retry_us(const struct dev_rt *d, int g)
-{
-	int64_t t = d->grps[g].interval_us * 10;
-	return t < 1000000 ? 1000000 : t > 60000000 ? 60000000 : t;
-}
-
 static void scan_stale(struct mb_bus *b, const struct dev_rt *busy, int64_t now);
 static void deliver(struct mb_bus *b, struct mb_poll_result *res);
 
-/* Reads the requests of group g. Returns MB_E_NONE, or the first hard error. */
+/* The one place an answer to request r of d is taken in, on both paths: one request at
+ * a time (read_group) and pipelined (take_batch). sent: the request went out (else no
+ * connection could be made). Returns MB_E_NONE to go on, or the error that ends the
+ * poll; *a: what the answer was; *split: a refused request was split in two. */
+static enum mb_err_kind take_answer(struct dev_rt *d, size_t r, bool sent, int rc, int64_t rtt_us,
+				    int64_t now, enum ds_answer *a, bool *split)
+{
+	struct ds_outcome o = outcome_of(sent, rc, rtt_us);
+
+	if (sent && rc < 0) {
+		const struct mb_span *s = ds_req_span(d->ds, r);
+		log_debug("device %s: %s %u+%u: %s", d->cfg->id, mb_table_name(s->table),
+			  s->address, s->count, modbus_strerror(-rc));
+	}
+	*a = o.a;
+	return ds_take_answer(d->ds, r, &o, now, split);
+}
+
+/* Reads the requests of group g one at a time. Returns MB_E_NONE, or the first hard
+ * error. */
 static enum mb_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, int64_t now)
 {
-	for (size_t r = 0; r < d->n_reqs; r++) {
-		struct req *q = &d->reqs[r];
-		if (q->grp != g)
-			continue;
-		if (q->refused && now < q->retry_at)
+	for (size_t r = 0; r < ds_n_reqs(d->ds); r++) {
+		if (!ds_req_wanted(d->ds, r, g, now))
 			continue;
 		/* A long read of this device does not hide that the others are not read. */
 		scan_stale(b, d, g_get_monotonic_time());
-		if (!mb_link_is_connected(b->link) && mb_link_connect(b->link) < 0) {
-			d->h.err_io++;
-			return MB_E_IO;
-		}
+		enum ds_answer a;
+		bool split;
+		enum mb_err_kind k;
+		if (!mb_link_is_connected(b->link) && mb_link_connect(b->link) < 0)
+			return take_answer(d, r, false, -ENOTCONN, 0, now, &a, &split);
+		const struct mb_span *s = ds_req_span(d->ds, r);
 		int64_t t0 = g_get_monotonic_time();
-		void *dst = is_bit_table(q->span.table) ? (void *)(d->bits + q->off)
-							: (void *)(d->regs + q->off);
-		d->h.requests++;
-		int rc = mb_link_read(b->link, d->cfg->unit, q->span.table, q->span.address,
-				      q->span.count, dst, d->cfg->pause_ms);
-		if (rc >= 0) {
-			double ms = (double)(g_get_monotonic_time() - t0) / 1000.0;
-			d->h.rtt_ms_last = ms;
-			d->h.rtt_ms_avg =
-			    d->h.rtt_ms_avg == 0 ? ms : d->h.rtt_ms_avg * 0.8 + ms * 0.2;
-			q->refused = false;
+		int rc = mb_link_read(b->link, d->cfg->unit, s->table, s->address, s->count,
+				      ds_req_dst(d->ds, r), d->cfg->pause_ms);
+		k = take_answer(d, r, true, rc, g_get_monotonic_time() - t0, now, &a, &split);
+		if (split) {
+			r--; /* read the first half now */
 			continue;
 		}
-		enum mb_err_kind k = classify(-rc);
-		log_debug("device %s: %s %u+%u: %s", d->cfg->id, mb_table_name(q->span.table),
-			  q->span.address, q->span.count, modbus_strerror(-rc));
-		switch (k) {
-		case MB_E_EXCEPTION:
-			d->h.err_exception++;
-			if (split_request(d, r)) {
-				r--; /* read the first half now */
-				continue;
-			}
-			if (!q->refused)
-				log_warn("device %s: refuses %s %u+%u (%s): its points are "
-					 "config_error",
-					 d->cfg->id, mb_table_name(q->span.table), q->span.address,
-					 q->span.count, modbus_strerror(-rc));
-			q->refused = true;
-			/* Tried again now and then: the device may have been reconfigured. */
-			q->retry_at = now + refused_retry_us(d, g);
+		if (k == MB_E_NONE)
 			continue;
-		case MB_E_TIMEOUT:
-		case MB_E_INVALID:
-			if (k == MB_E_TIMEOUT)
-				d->h.err_timeout++;
-			else
-				d->h.err_invalid++;
-			/* The gateway answered in step for a device it cannot reach. */
-			if (gateway_unreachable(-rc))
-				return k;
-			/* A late answer must not be taken for the next one, and a stream out
-			 * of step starts again. */
+		/* A gateway that answered in step for a device it cannot reach leaves the
+		 * stream as it is. A late answer must not be taken for the next one, and a
+		 * stream out of step starts again. */
+		if (a == DS_A_TIMEOUT || a == DS_A_INVALID) {
 			mb_link_flush(b->link);
 			if (b->bus->type == BUS_TCP)
 				mb_link_close(b->link);
-			return k;
-		default:
-			d->h.err_io++;
+		} else if (a == DS_A_LOST) {
 			mb_link_close(b->link);
-			return k;
 		}
+		return k;
 	}
 	return MB_E_NONE;
-}
-
-static void mark_dirty_group(struct dev_rt *d, int g, enum hw_quality q)
-{
-	for (size_t i = 0; i < d->n_slots; i++) {
-		struct slot *s = &d->slots[i];
-		if (grp_of(d, i) == g && s->pv.q != HW_Q_CONFIG_ERROR && s->pv.q != q &&
-		    s->pv.type != HW_V_NONE) {
-			s->pv.q = (uint8_t)q;
-			s->pv.flags |= SLOT_DIRTY;
-		}
-	}
-}
-
-/* Takes in what group g just read. */
-static void absorb_group(struct dev_rt *d, int g, int64_t now, int64_t t_ms)
-{
-	d->grps[g].read_ms = t_ms;
-	for (size_t i = 0; i < d->n_slots; i++) {
-		struct slot *s = &d->slots[i];
-		if (grp_of(d, i) != g || s->req == NO_REQ)
-			continue;
-		if (d->reqs[s->req].refused) {
-			if (s->pv.q != HW_Q_CONFIG_ERROR) {
-				s->pv.q = HW_Q_CONFIG_ERROR;
-				s->pv.flags |= SLOT_DIRTY;
-			}
-			continue;
-		}
-		struct hw_value nv;
-		int64_t raw, last = 0;
-		bool raw_ok;
-		decode_slot(d, i, &nv, &raw, &raw_ok);
-		if (raw_ok)
-			note_counter(d, i, raw);
-		if (s->pv.q != HW_Q_GOOD || differs(d, i, &nv)) {
-			mb_pack(d->lay[i].def, &nv, &s->pv);
-			s->pv.flags |= SLOT_DIRTY;
-		}
-		s->pv.q = HW_Q_GOOD;
-		if ((int)i == d->life_slot && raw_ok &&
-		    (!d->life_seen || !slot_raw(d, i, &last) || raw != last)) {
-			d->life_changed = now;
-			d->life_seen = true;
-		}
-		if (i < d->n_top)
-			d->raws[i] = (struct raw){raw, raw_ok};
-	}
-	/* A moved change counter: the groups it covers are read now. */
-	for (size_t k = 1; k < d->n_grps; k++) {
-		struct grp_rt *gr = &d->grps[k];
-		if (gr->counter_slot < 0 || grp_of(d, (size_t)gr->counter_slot) != g)
-			continue;
-		int64_t raw;
-		if (slot_raw(d, (size_t)gr->counter_slot, &raw) &&
-		    (!gr->counter_known || raw != gr->counter_seen))
-			gr->next_due = now;
-	}
 }
 
 static struct mb_poll_result *make_result(struct mb_bus *b, struct dev_rt *d, int64_t now,
 					  enum mb_err_kind k)
 {
-	struct mb_poll_result *res = calloc(1, sizeof(*res));
+	struct mb_poll_result *res = ds_result(d->ds, k, now, wall_ms());
 	if (!res)
 		return NULL;
 	res->generation = b->generation;
 	res->device_index = d->index;
-	res->t_ms = g_get_real_time() / 1000;
-	res->err = k;
-	res->ok = k == MB_E_NONE;
-	res->online = d->online;
-	res->frozen = d->online && d->life_slot >= 0 && d->life_seen && d->cfg->life_check_s > 0 &&
-		      now - d->life_changed >= (int64_t)d->cfg->life_check_s * 1000000;
-	res->device_time = -1;
-	if (d->time_slot >= 0)
-		slot_raw(d, (size_t)d->time_slot, &res->device_time);
-	res->health = d->h;
-	res->layout = d->lay;
-	res->n_layout = d->n_slots;
 	res->layout_ref = d->lay_ref;
 	if (res->layout_ref)
 		g_atomic_int_inc(&res->layout_ref->refs);
-	/* Counters and clocks move on every read; alone they are not worth waking the
-	 * main loop for more than every QUIET_REFRESH. */
-	bool loud = k != MB_E_NONE || d->send_full || res->online != d->delivered_online ||
-		    res->frozen != d->delivered_frozen || now - d->delivered_at >= QUIET_REFRESH_US;
-	for (size_t i = 0; i < d->n_slots && !loud; i++)
-		loud = (d->slots[i].pv.flags & SLOT_DIRTY) && d->lay[i].def->role == PR_NONE;
-	if (!loud) {
-		mb_poll_result_free(res);
-		return NULL;
-	}
-	d->delivered_at = now;
-	d->delivered_online = res->online;
-	d->delivered_frozen = res->frozen;
-	if (!d->online)
-		return res;
-	size_t n = 0;
-	res->full = d->send_full;
-	for (size_t i = 0; i < d->n_slots; i++)
-		n += res->full || (d->slots[i].pv.flags & SLOT_DIRTY);
-	if (n) {
-		res->samples = calloc(n, sizeof(*res->samples));
-		if (!res->samples) {
-			res->full = false;
-			return res;
-		}
-	}
-	for (size_t i = 0; i < d->n_slots; i++) {
-		struct slot *s = &d->slots[i];
-		if (!res->full && !(s->pv.flags & SLOT_DIRTY))
-			continue;
-		res->samples[res->n_samples++] = (struct mb_sample){
-		    .index = (uint32_t)i, .pv = s->pv, .t_ms = d->grps[grp_of(d, i)].read_ms};
-		res->samples[res->n_samples - 1].pv.flags = 0;
-		s->pv.flags &= (uint8_t)~SLOT_DIRTY;
-	}
-	d->send_full = false;
 	return res;
-}
-
-/* The retry delay after a failed poll: from the device's fastest interval. The other
- * devices on the line keep their own schedule. */
-static int64_t backoff_us(const struct dev_rt *d)
-{
-	int64_t fastest = INT64_MAX;
-	for (size_t g = 0; g < d->n_grps; g++)
-		if (d->grps[g].has_slots && d->grps[g].interval_us < fastest)
-			fastest = d->grps[g].interval_us;
-	if (fastest == INT64_MAX)
-		fastest = (int64_t)d->cfg->interval_ms * 1000;
-	return sched_backoff(fastest, d->h.consecutive_failures,
-			     (int64_t)d->cfg->backoff_max_ms * 1000);
 }
 
 /* The first point of the bus's grid for this interval at or after t. Groups with one
@@ -826,62 +319,33 @@ static int64_t on_grid(const struct mb_bus *b, int64_t t, int64_t interval)
 	return b->epoch + k * interval;
 }
 
-static void schedule_next(struct mb_bus *b, struct dev_rt *d, struct grp_rt *gr, int64_t now)
+static void schedule_next(struct mb_bus *b, struct dev_rt *d, int g, int64_t now)
 {
-	gr->next_due =
-	    sched_advance(gr->next_due, gr->interval_us, now, d->hold_until, &d->h.overruns);
-	gr->next_due = on_grid(b, gr->next_due, gr->interval_us);
+	uint64_t overruns = 0;
+	int64_t interval = ds_group_interval(d->ds, g);
+
+	d->due[g] = sched_advance(d->due[g], interval, now, ds_hold_until(d->ds), &overruns);
+	d->due[g] = on_grid(b, d->due[g], interval);
+	ds_count_overruns(d->ds, overruns);
 }
 
-/* A request of group g that the device refused is due to be tried again. */
-static bool retry_due(const struct dev_rt *d, int g, int64_t now)
-{
-	for (size_t r = 0; r < d->n_reqs; r++)
-		if (d->reqs[r].grp == g && d->reqs[r].refused && now >= d->reqs[r].retry_at)
-			return true;
-	return false;
-}
-
-/* Takes in what group g read; re-plans when a block count moved. */
+/* Takes in what group g read, reads the groups whose change counter moved now, and
+ * re-plans when a block count moved. */
 static enum mb_err_kind absorb_and_relayout(struct mb_bus *b, struct dev_rt *d, int g, int64_t now)
 {
-	absorb_group(d, g, now, g_get_real_time() / 1000);
-	if (!update_counts(d))
+	bool recount = ds_take_group(d->ds, g, now, wall_ms());
+
+	for (size_t x = 0; x < d->n_grps; x++)
+		if (ds_take_read_now(d->ds, (int)x))
+			d->due[x] = now;
+	if (!recount)
 		return MB_E_NONE;
 	if (dev_plan(b, d) < 0)
 		return MB_E_INVALID;
 	for (size_t x = 0; x < d->n_grps; x++)
-		if (d->grps[x].has_slots)
-			d->grps[x].next_due = now;
+		if (ds_group_has_points(d->ds, (int)x))
+			d->due[x] = now;
 	return MB_E_NONE;
-}
-
-/* Groups of an online device not refreshed for two intervals (and a timeout) are stale,
- * whatever kept them from being read. Returns true when one turned stale or good. */
-static bool update_stale(const struct mb_bus *b, struct dev_rt *d, int64_t now)
-{
-	bool moved = false;
-
-	for (size_t x = 0; x < d->n_grps && d->online; x++) {
-		struct grp_rt *o = &d->grps[x];
-		if (!o->has_slots || !o->fresh_at)
-			continue;
-		bool stale =
-		    now - o->fresh_at > 2 * o->interval_us + (int64_t)b->bus->timeout_ms * 1000;
-		if (stale != o->stale) {
-			const char *name = x ? d->cfg->profile->groups[x - 1].name : "default";
-			if (stale)
-				log_warn("device %s: group %s not read for %lld ms: its points are "
-					 "stale",
-					 d->cfg->id, name, (long long)((now - o->fresh_at) / 1000));
-			else
-				log_info("device %s: group %s read again", d->cfg->id, name);
-			mark_dirty_group(d, (int)x, stale ? HW_Q_STALE : HW_Q_GOOD);
-			moved = true;
-		}
-		o->stale = stale;
-	}
-	return moved;
 }
 
 /* Every STALE_SCAN_US, the devices other than `busy` (being polled) whose points went
@@ -894,7 +358,7 @@ static void scan_stale(struct mb_bus *b, const struct dev_rt *busy, int64_t now)
 	b->stale_scan = now;
 	for (size_t i = 0; i < b->n_devs; i++) {
 		struct dev_rt *o = &b->devs[i];
-		if (o == busy || !update_stale(b, o, now))
+		if (o == busy || !ds_check_stale(o->ds, now))
 			continue;
 		struct mb_poll_result *res = make_result(b, o, now, MB_E_NONE);
 		if (res)
@@ -902,125 +366,57 @@ static void scan_stale(struct mb_bus *b, const struct dev_rt *busy, int64_t now)
 	}
 }
 
-/* What a poll of a group knew of its change counter when it started. */
-struct poll_ctx {
-	int64_t counter_at_read;
-	bool counter_ok;
-};
-
-/* Starts a poll of group g of d: advances its deadline, and decides whether it must be
- * read. Returns false when the change counter says it is still current. */
-static bool poll_begin(struct mb_bus *b, struct dev_rt *d, int g, int64_t now, struct poll_ctx *pc)
+/* Starts a poll of group g of d: advances its deadline, and asks its state whether it
+ * must be read. Returns false when the change counter says it is still current. */
+static bool poll_begin(struct mb_bus *b, struct dev_rt *d, int g, int64_t now, struct ds_poll *pc)
 {
-	struct grp_rt *gr = &d->grps[g];
-
-	pc->counter_at_read = 0;
-	pc->counter_ok = false;
-	schedule_next(b, d, gr, now);
-	/* Nothing moved since this group was read: it is still current. */
-	if (gr->counter_slot >= 0) {
-		int64_t raw = 0;
-		pc->counter_ok = slot_raw(d, (size_t)gr->counter_slot, &raw) &&
-				 d->slots[gr->counter_slot].pv.q == HW_Q_GOOD;
-		pc->counter_at_read = raw;
-		/* Re-read when the next poll could come too late for refresh_us (half an
-		 * interval of margin for the worker's wake-up jitter): a read at least every
-		 * refresh_us, not every refresh_us and an interval. */
-		if (pc->counter_ok && gr->counter_known && raw == gr->counter_seen &&
-		    now - gr->read_at + gr->interval_us + gr->interval_us / 2 < gr->refresh_us &&
-		    d->online && !retry_due(d, g, now)) {
-			d->h.skipped++;
-			gr->fresh_at = now;
-			return false;
-		}
-	}
-	if (!d->online)
-		d->send_full = true;
-	d->h.polls++;
-	return true;
+	schedule_next(b, d, g, now);
+	return ds_poll_begin(d->ds, g, now, pc);
 }
 
 /* Ends a poll of group g of d whose reads gave k. Returns a result to deliver, or NULL
  * when there is nothing new. */
 static struct mb_poll_result *poll_finish(struct mb_bus *b, struct dev_rt *d, int g,
-					  enum mb_err_kind k, const struct poll_ctx *pc)
+					  enum mb_err_kind k, const struct ds_poll *pc)
 {
-	struct grp_rt *gr = &d->grps[g];
 	int64_t now = g_get_monotonic_time();
 
 	if (k == MB_E_NONE)
 		k = absorb_and_relayout(b, d, g, now);
 	/* A device coming (back) online, or one whose layout changed, is read whole
 	 * before anything is reported, so the first report is complete and current. */
-	for (int pass = 0; k == MB_E_NONE && d->send_full && pass < 3; pass++) {
+	for (int pass = 0; k == MB_E_NONE && ds_needs_whole(d->ds) && pass < 3; pass++) {
 		bool relayout = false;
 		for (size_t x = 0; x < d->n_grps && k == MB_E_NONE; x++) {
-			struct grp_rt *o = &d->grps[x];
-			if (!o->has_slots || (pass == 0 && (int)x == g))
+			if (!ds_group_has_points(d->ds, (int)x) || (pass == 0 && (int)x == g))
 				continue;
 			int64_t t = g_get_monotonic_time();
-			int64_t cval = 0;
-			bool cok = false;
-			if (o->counter_slot >= 0) {
-				cok = slot_raw(d, (size_t)o->counter_slot, &cval);
-			}
-			d->h.polls++;
-			size_t before = d->n_slots;
+			struct ds_poll po;
+			size_t before, after;
+			ds_poll_whole(d->ds, (int)x, &po);
+			ds_layout(d->ds, &before);
 			k = read_group(b, d, (int)x, t);
 			if (k == MB_E_NONE)
 				k = absorb_and_relayout(b, d, (int)x, t);
 			if (k == MB_E_NONE) {
-				o->fresh_at = o->read_at = g_get_monotonic_time();
-				o->counter_seen = cval;
-				o->counter_known = cok;
-				o->next_due = on_grid(b, t + 1, o->interval_us);
+				ds_group_done(d->ds, (int)x, &po, g_get_monotonic_time());
+				d->due[x] = on_grid(b, t + 1, ds_group_interval(d->ds, (int)x));
 			}
-			relayout |= d->n_slots != before;
+			ds_layout(d->ds, &after);
+			relayout |= after != before;
 		}
 		if (!relayout)
 			break;
 	}
 	now = g_get_monotonic_time();
-	if (k == MB_E_NONE) {
-		gr->fresh_at = gr->read_at = now;
-		gr->counter_seen = pc->counter_at_read;
-		gr->counter_known = pc->counter_ok;
-		d->h.consecutive_failures = 0;
-		d->h.last_ok_ms = g_get_real_time() / 1000;
-		d->hold_until = 0;
-		d->ever_ok = true;
-		d->online = true;
-		if (d->fail_logged)
-			log_info("device %s: answering again", d->cfg->id);
-		d->fail_logged = false;
-	} else {
-		d->h.consecutive_failures++;
-		d->hold_until = now + backoff_us(d);
-		if (d->h.consecutive_failures >= (unsigned)d->cfg->offline_after) {
-			if (!d->fail_logged)
-				log_warn("device %s: no answer in %u polls (%s), offline",
-					 d->cfg->id, d->h.consecutive_failures,
-					 mb_err_kind_name(k));
-			d->fail_logged = true;
-			d->online = false;
-			/* What was read stays, but none of it is current any more. */
-			for (size_t i = 0; i < d->n_slots; i++)
-				if (d->slots[i].pv.q == HW_Q_GOOD || d->slots[i].pv.q == HW_Q_STALE)
-					d->slots[i].pv.q = HW_Q_COMM_LOST;
-			for (size_t x = 0; x < d->n_grps; x++) {
-				d->grps[x].stale = false;
-				d->grps[x].counter_known = false;
-			}
-		}
-	}
-	update_stale(b, d, now);
+	ds_poll_end(d->ds, g, k, pc, now, wall_ms());
 	return make_result(b, d, now, k);
 }
 
 /* Polls group g of d on its own. Returns a result to deliver, or NULL. */
 static struct mb_poll_result *poll_group(struct mb_bus *b, struct dev_rt *d, int g)
 {
-	struct poll_ctx pc;
+	struct ds_poll pc;
 	int64_t now = g_get_monotonic_time();
 
 	if (!poll_begin(b, d, g, now, &pc))
@@ -1064,7 +460,7 @@ static int run_command(struct mb_link *l, const struct cfg_device *d, const stru
 		else
 			rc = mb_link_write(l, d->unit, c->table, (uint16_t)(a - d->address_base),
 					   c->value, d->pause_ms);
-		if (rc < 0 && classify(-rc) != MB_E_EXCEPTION)
+		if (rc < 0 && outcome_of(true, rc, 0).a != DS_A_EXCEPTION)
 			mb_link_close(l);
 	}
 	if (rc == 0)
@@ -1177,15 +573,16 @@ static bool count_overruns(struct dev_rt *d, int64_t now)
 {
 	bool moved = false;
 
-	if (d->hold_until > now)
+	if (ds_hold_until(d->ds) > now)
 		return false; /* backed off: a new phase starts when it is retried */
 	for (size_t g = 0; g < d->n_grps; g++) {
-		struct grp_rt *gr = &d->grps[g];
-		if (!gr->has_slots || gr->interval_us <= 0 || now - gr->next_due < gr->interval_us)
+		int64_t interval = ds_group_interval(d->ds, (int)g);
+		if (!ds_group_has_points(d->ds, (int)g) || interval <= 0 ||
+		    now - d->due[g] < interval)
 			continue;
-		int64_t behind = (now - gr->next_due) / gr->interval_us;
-		d->h.overruns += (uint64_t)behind;
-		gr->next_due += behind * gr->interval_us;
+		int64_t behind = (now - d->due[g]) / interval;
+		ds_count_overruns(d->ds, (uint64_t)behind);
+		d->due[g] += behind * interval;
 		moved = true;
 	}
 	return moved;
@@ -1195,10 +592,10 @@ static bool count_overruns(struct dev_rt *d, int64_t now)
 static void sync_entries(struct mb_bus *b, const struct dev_rt *d)
 {
 	for (size_t g = 0; g < d->n_grps; g++) {
-		const struct grp_rt *gr = &d->grps[g];
 		/* A group without points is never due. */
-		b->entries[d->e0 + g] = (struct sched_entry){
-		    gr->has_slots ? gr->next_due : INT64_MAX, d->hold_until, gr->interval_us};
+		b->entries[d->e0 + g] =
+		    (struct sched_entry){ds_group_has_points(d->ds, (int)g) ? d->due[g] : INT64_MAX,
+					 ds_hold_until(d->ds), ds_group_interval(d->ds, (int)g)};
 	}
 }
 
@@ -1241,7 +638,7 @@ struct cand {
 	bool alone; /* polled on its own, not in the pipelined batch */
 	bool read;  /* in the batch */
 	uint64_t overruns_before;
-	struct poll_ctx pc;
+	struct ds_poll pc;
 	size_t x0, nx; /* its reads in the batch */
 };
 
@@ -1264,44 +661,13 @@ static enum mb_err_kind take_batch(struct mb_bus *b, struct dev_rt *d, int g,
 	bool split = false;
 
 	for (size_t j = nx; j-- > 0;) {
-		struct req *q = &d->reqs[xreq[j]];
-		if (x[j].rc >= 0) {
-			double ms = (double)x[j].rtt_us / 1000.0;
-			d->h.rtt_ms_last = ms;
-			d->h.rtt_ms_avg =
-			    d->h.rtt_ms_avg == 0 ? ms : d->h.rtt_ms_avg * 0.8 + ms * 0.2;
-			q->refused = false;
-			continue;
-		}
-		enum mb_err_kind e = classify(-x[j].rc);
-		log_debug("device %s: %s %u+%u: %s", d->cfg->id, mb_table_name(q->span.table),
-			  q->span.address, q->span.count, modbus_strerror(-x[j].rc));
-		switch (e) {
-		case MB_E_EXCEPTION:
-			d->h.err_exception++;
-			if (split_request(d, xreq[j])) {
-				split = true;
-				continue;
-			}
-			if (!q->refused)
-				log_warn("device %s: refuses %s %u+%u (%s): its points are "
-					 "config_error",
-					 d->cfg->id, mb_table_name(q->span.table), q->span.address,
-					 q->span.count, modbus_strerror(-x[j].rc));
-			q->refused = true;
-			q->retry_at = now + refused_retry_us(d, g);
-			continue;
-		case MB_E_TIMEOUT:
-			d->h.err_timeout++;
-			break;
-		case MB_E_INVALID:
-			d->h.err_invalid++;
-			break;
-		default:
-			d->h.err_io++;
-			break;
-		}
-		k = e;
+		enum ds_answer a;
+		bool s;
+		enum mb_err_kind e =
+		    take_answer(d, xreq[j], true, x[j].rc, x[j].rtt_us, now, &a, &s);
+		split |= s;
+		if (e != MB_E_NONE)
+			k = e;
 	}
 	/* A refused request was split: the group is read again, halves and all, now. */
 	if (k == MB_E_NONE && split)
@@ -1326,7 +692,7 @@ static void run_round(struct mb_bus *b, int64_t now)
 		struct dev_rt *d = &b->devs[i];
 		const struct sched_entry *e = &b->entries[d->e0];
 		int best = -1;
-		if (d->hold_until > now)
+		if (ds_hold_until(d->ds) > now)
 			continue;
 		for (size_t g = 0; g < d->n_grps; g++) {
 			if (e[g].due > now)
@@ -1343,8 +709,8 @@ static void run_round(struct mb_bus *b, int64_t now)
 	for (size_t c = 0; c < n; c++) {
 		struct cand *k = &cs[c];
 		struct dev_rt *d = k->d;
-		k->overruns_before = d->h.overruns;
-		if (!d->online || d->send_full || d->cfg->pause_ms > 0) {
+		k->overruns_before = ds_health(d->ds)->overruns;
+		if (!ds_online(d->ds) || ds_needs_whole(d->ds) || d->cfg->pause_ms > 0) {
 			k->alone = true;
 			continue;
 		}
@@ -1352,10 +718,10 @@ static void run_round(struct mb_bus *b, int64_t now)
 			continue;
 		k->read = true;
 		k->x0 = nx;
-		for (size_t r = 0; r < d->n_reqs; r++) {
-			struct req *q = &d->reqs[r];
-			if (q->grp != k->g || (q->refused && now < q->retry_at))
+		for (size_t r = 0; r < ds_n_reqs(d->ds); r++) {
+			if (!ds_req_wanted(d->ds, r, k->g, now))
 				continue;
+			const struct mb_span *q = ds_req_span(d->ds, r);
 			if (nx == cap) {
 				cap = cap ? cap * 2 : 64;
 				void *nxs = realloc(xs, cap * sizeof(*xs));
@@ -1371,15 +737,12 @@ static void run_round(struct mb_bus *b, int64_t now)
 					break;
 				}
 			}
-			void *dst = is_bit_table(q->span.table) ? (void *)(d->bits + q->off)
-								: (void *)(d->regs + q->off);
 			xs[nx] = (struct mb_xfer){.unit = (uint8_t)d->cfg->unit,
-						  .table = q->span.table,
-						  .addr = q->span.address,
-						  .count = q->span.count,
-						  .dst = dst};
+						  .table = q->table,
+						  .addr = q->address,
+						  .count = q->count,
+						  .dst = ds_req_dst(d->ds, r)};
 			xreq[nx++] = (uint32_t)r;
-			d->h.requests++;
 		}
 		k->nx = nx - k->x0;
 	}
@@ -1402,8 +765,8 @@ static void run_round(struct mb_bus *b, int64_t now)
 	g_mutex_lock(&b->lock);
 	for (size_t c = 0; c < n; c++) {
 		b->stats.polls++;
-		b->stats.overruns += cs[c].d->h.overruns - cs[c].overruns_before;
-		cs[c].d->h_shared = cs[c].d->h;
+		b->stats.overruns += ds_health(cs[c].d->ds)->overruns - cs[c].overruns_before;
+		cs[c].d->h_shared = *ds_health(cs[c].d->ds);
 	}
 	g_mutex_unlock(&b->lock);
 	free(xs);
@@ -1460,27 +823,27 @@ static gpointer worker(gpointer arg)
 			run_round(b, now);
 			g_mutex_lock(&b->lock);
 		} else {
-			uint64_t overruns_before = d->h.overruns;
+			uint64_t overruns_before = ds_health(d->ds)->overruns;
 			struct mb_poll_result *res = poll_group(b, d, g);
 			if (res)
 				deliver(b, res);
 			sync_entries(b, d);
 			g_mutex_lock(&b->lock);
 			b->stats.polls++;
-			b->stats.overruns += d->h.overruns - overruns_before;
-			d->h_shared = d->h;
+			b->stats.overruns += ds_health(d->ds)->overruns - overruns_before;
+			d->h_shared = *ds_health(d->ds);
 		}
 		now = g_get_monotonic_time();
 		if (now - b->overrun_scan >= 1000000) {
 			b->overrun_scan = now;
 			for (size_t i = 0; i < b->n_devs; i++) {
 				struct dev_rt *o = &b->devs[i];
-				uint64_t before = o->h.overruns;
+				uint64_t before = ds_health(o->ds)->overruns;
 				if (!count_overruns(o, now))
 					continue;
 				sync_entries(b, o);
-				b->stats.overruns += o->h.overruns - before;
-				o->h_shared = o->h;
+				b->stats.overruns += ds_health(o->ds)->overruns - before;
+				o->h_shared = *ds_health(o->ds);
 			}
 		}
 		mb_link_get_stats(b->link, &b->stats.link);
@@ -1493,26 +856,22 @@ static gpointer worker(gpointer arg)
 static int dev_init(struct mb_bus *b, struct dev_rt *d, const struct cfg_device *c, size_t index,
 		    int64_t now)
 {
-	const struct profile *p = c->profile;
+	int rc;
 
 	d->cfg = c;
 	d->index = index;
-	d->counts = calloc(p->n_blocks ? p->n_blocks : 1, sizeof(int));
-	d->n_grps = 1 + p->n_groups;
+	d->n_grps = 1 + c->profile->n_groups;
 	if (d->n_grps > 255)
 		return -EINVAL;
-	d->grps = calloc(d->n_grps, sizeof(*d->grps));
-	d->n_top = p->n_points;
-	d->raws = calloc(d->n_top ? d->n_top : 1, sizeof(*d->raws));
-	if (!d->counts || !d->grps || !d->raws)
+	d->due = calloc(d->n_grps, sizeof(*d->due));
+	if (!d->due)
 		return -ENOMEM;
-	for (size_t k = 0; k < p->n_blocks; k++)
-		d->counts[k] = p->blocks[k].count_point ? 0 : p->blocks[k].count;
-	for (size_t g = 0; g < d->n_grps; g++) {
-		d->grps[g].counter_slot = -1;
-		d->grps[g].next_due = now;
-	}
-	return dev_plan(b, d); /* sets the groups' intervals (group_timing) */
+	for (size_t g = 0; g < d->n_grps; g++)
+		d->due[g] = now;
+	rc = ds_create(c, on_ds_event, (void *)c, &d->ds);
+	if (rc < 0)
+		return rc;
+	return dev_plan(b, d);
 }
 
 int mb_bus_start(const struct hw_config *cfg, size_t bus_index, unsigned generation,
@@ -1627,10 +986,8 @@ void mb_bus_stop(struct mb_bus *b)
 		g_free(c);
 	}
 	for (size_t i = 0; i < b->n_devs; i++) {
-		dev_free_layout(&b->devs[i]);
-		free(b->devs[i].counts);
-		free(b->devs[i].grps);
-		free(b->devs[i].raws);
+		ds_destroy(b->devs[i].ds);
+		free(b->devs[i].due);
 	}
 	free(b->devs);
 	free(b->entries);
