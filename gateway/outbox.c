@@ -21,7 +21,7 @@ static const char sql_next[] = "SELECT id, cls, t_ms, token, topic, data, retain
 			       "outbox_msg WHERE output = ?1 ORDER BY cls, id LIMIT ?2";
 static const char sql_del[] = "DELETE FROM outbox_msg WHERE id = ?1 RETURNING output, weight";
 static const char sql_drop[] = "SELECT id, weight FROM outbox_msg WHERE output = ?1 AND cls = ?2 "
-			       "ORDER BY id LIMIT 1";
+			       "AND id < ?3 ORDER BY id LIMIT 1";
 static const char sql_rej[] =
     "INSERT INTO outbox_rejected(id, output, cls, t_ms, rejected_ms, topic, data, reason) "
     "SELECT id, output, cls, t_ms, ?2, topic, data, ?3 FROM outbox_msg WHERE id = ?1";
@@ -39,7 +39,8 @@ struct outbox {
 	bool in_tx;
 	struct outbox_stats saved[OUTBOX_NOUT];
 	uint64_t tx_put[OUTBOX_NOUT];
-	struct db_run run; /* a write failure run is logged; ended by the next commit */
+	int64_t tx_first[OUTBOX_NOUT]; /* first record outbox_put_in put in it, 0: none */
+	struct db_run run;	       /* a write failure run is logged; ended by the next commit */
 };
 
 const char *outbox_output_name(int output)
@@ -66,6 +67,7 @@ static void touch(struct outbox *o)
 	o->in_tx = true;
 	memcpy(o->saved, o->s, sizeof(o->s));
 	memset(o->tx_put, 0, sizeof(o->tx_put));
+	memset(o->tx_first, 0, sizeof(o->tx_first));
 }
 
 /* A transaction ended (db_watch): a commit keeps what it counted, a rollback restores the
@@ -203,9 +205,12 @@ static int del_one(struct outbox *o, int64_t id, int *output, int *weight)
 	return rc;
 }
 
-/* Applies the bound of output inside the current transaction. */
+/* Applies the bound of output inside the current transaction. The records outbox_put_in
+ * put in it are not dropped by it: they go out once the caller has committed, as a record
+ * put and sent on its own would have gone out before the next one could push it out. */
 static int enforce(struct outbox *o, int output)
 {
+	int64_t below = o->tx_first[output] ? o->tx_first[output] : INT64_MAX;
 	static const int order[] = {OUTBOX_MEASURE, OUTBOX_STATE};
 	struct outbox_stats *s = &o->s[output];
 	int64_t lim = o->limit[output];
@@ -222,6 +227,7 @@ static int enforce(struct outbox *o, int output)
 				return fail(o, rc);
 			sqlite3_bind_int(st, 1, output);
 			sqlite3_bind_int(st, 2, order[k]);
+			sqlite3_bind_int64(st, 3, below);
 			r = sqlite3_step(st);
 			if (r != SQLITE_ROW) {
 				rc = r == SQLITE_DONE ? 0 : fail(o, db_fail(o->db, "outbox bound"));
@@ -263,10 +269,12 @@ static int enforce(struct outbox *o, int output)
 	return 0;
 }
 
-int outbox_put_in(struct outbox *o, int output, int cls, const char *topic, const void *data,
-		  size_t len, bool retain, uint64_t token, int weight, int64_t *id)
+/* Puts one record in the open transaction; kept: the transaction's bound leaves it. */
+static int put(struct outbox *o, int output, int cls, const char *topic, const void *data,
+	       size_t len, bool retain, uint64_t token, int weight, bool kept, int64_t *id)
 {
 	sqlite3_stmt *st;
+	int64_t rid;
 	int rc;
 
 	if (!valid_output(output) || cls < 0 || cls >= OUTBOX_NCLASS || weight < 1 ||
@@ -289,12 +297,21 @@ int outbox_put_in(struct outbox *o, int output, int cls, const char *topic, cons
 	rc = fail(o, db_step_done(o->db, st, "outbox put"));
 	if (rc < 0)
 		return rc;
+	rid = sqlite3_last_insert_rowid(db_sqlite(o->db));
 	if (id)
-		*id = sqlite3_last_insert_rowid(db_sqlite(o->db));
+		*id = rid;
+	if (kept && !o->tx_first[output])
+		o->tx_first[output] = rid;
 	o->s[output].records++;
 	o->s[output].depth += (uint64_t)weight;
 	o->s[output].put += (uint64_t)weight;
 	return enforce(o, output);
+}
+
+int outbox_put_in(struct outbox *o, int output, int cls, const char *topic, const void *data,
+		  size_t len, bool retain, uint64_t token, int weight, int64_t *id)
+{
+	return put(o, output, cls, topic, data, len, retain, token, weight, true, id);
 }
 
 /* Starts a transaction of the outbox's own. */
@@ -331,7 +348,7 @@ int outbox_put(struct outbox *o, int output, int cls, const char *topic, const v
 	rc = begin(o);
 	if (rc < 0)
 		return rc;
-	rc = outbox_put_in(o, output, cls, topic, data, len, retain, token, weight, id);
+	rc = put(o, output, cls, topic, data, len, retain, token, weight, false, id);
 	return end_tx(o, rc);
 }
 

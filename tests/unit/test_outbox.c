@@ -301,6 +301,47 @@ static void test_put_in_caller_transaction(void **state)
 	rm_dir(dir);
 }
 
+/* The bound drops older records for those a caller's transaction puts, not those: they go
+ * out after its commit. The next put applies the bound to them like to any other. */
+static void test_bound_keeps_records_of_the_transaction(void **state)
+{
+	char *dir, *path = tmp_db(&dir);
+	struct outbox *o;
+	struct outbox_stats s;
+	struct db *db;
+	GPtrArray *a;
+	static const char *const news[] = {"new1", "new2", "new3"};
+
+	assert_int_equal(outbox_open(path, &o), 0);
+	db = outbox_db(o);
+	outbox_set_limit(o, OUTBOX_MQTT, 2);
+	assert_int_equal(put(o, OUTBOX_MQTT, OUTBOX_STATE, "old1"), 0);
+	assert_int_equal(put(o, OUTBOX_MQTT, OUTBOX_STATE, "old2"), 0);
+	assert_int_equal(db_begin(db), 0);
+	for (size_t i = 0; i < G_N_ELEMENTS(news); i++)
+		assert_int_equal(outbox_put_in(o, OUTBOX_MQTT, OUTBOX_STATE, "alert/x", news[i],
+					       strlen(news[i]), true, 0, 1, NULL),
+				 0);
+	assert_int_equal(db_commit(db), 0);
+	a = next(o, OUTBOX_MQTT, 10);
+	assert_int_equal(a->len, 3);
+	for (guint i = 0; i < a->len; i++)
+		assert_string_equal(((struct outbox_rec *)a->pdata[i])->data, news[i]);
+	g_ptr_array_free(a, TRUE);
+	outbox_get_stats(o, OUTBOX_MQTT, &s);
+	assert_int_equal(s.dropped, 2);
+
+	assert_int_equal(put(o, OUTBOX_MQTT, OUTBOX_STATE, "later"), 0);
+	a = next(o, OUTBOX_MQTT, 10);
+	assert_int_equal(a->len, 2);
+	assert_string_equal(((struct outbox_rec *)a->pdata[0])->data, "new3");
+	assert_string_equal(((struct outbox_rec *)a->pdata[1])->data, "later");
+	g_ptr_array_free(a, TRUE);
+	outbox_close(o);
+	g_free(path);
+	rm_dir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +350,7 @@ int main(void)
 	    cmocka_unit_test(test_reject_and_token),
 	    cmocka_unit_test(test_sigkill_mid_write),
 	    cmocka_unit_test(test_put_in_caller_transaction),
+	    cmocka_unit_test(test_bound_keeps_records_of_the_transaction),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
