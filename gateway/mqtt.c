@@ -767,8 +767,9 @@ int mqtt_enqueue_in(struct mqtt *m, int cls, const char *subtopic, const void *p
 {
 	if (!m->outbox)
 		return -ENOTSUP;
+	/* Connected, it goes out after the commit: the bound of the transaction leaves it. */
 	return outbox_put_in(m->outbox, OUTBOX_MQTT, cls, subtopic, payload, len, retain, token, 1,
-			     NULL);
+			     g_atomic_int_get(&m->connected) != 0, NULL);
 }
 
 void mqtt_feed(struct mqtt *m)

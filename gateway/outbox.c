@@ -206,8 +206,8 @@ static int del_one(struct outbox *o, int64_t id, int *output, int *weight)
 }
 
 /* Applies the bound of output inside the current transaction. The records outbox_put_in
- * put in it are not dropped by it: they go out once the caller has committed, as a record
- * put and sent on its own would have gone out before the next one could push it out. */
+ * put in it to be sent after the commit are not dropped by it: put and sent one by one,
+ * each would have gone out before the next one could push it out. */
 static int enforce(struct outbox *o, int output)
 {
 	int64_t below = o->tx_first[output] ? o->tx_first[output] : INT64_MAX;
@@ -309,9 +309,10 @@ static int put(struct outbox *o, int output, int cls, const char *topic, const v
 }
 
 int outbox_put_in(struct outbox *o, int output, int cls, const char *topic, const void *data,
-		  size_t len, bool retain, uint64_t token, int weight, int64_t *id)
+		  size_t len, bool retain, uint64_t token, int weight, bool sent_after_commit,
+		  int64_t *id)
 {
-	return put(o, output, cls, topic, data, len, retain, token, weight, true, id);
+	return put(o, output, cls, topic, data, len, retain, token, weight, sent_after_commit, id);
 }
 
 /* Starts a transaction of the outbox's own. */

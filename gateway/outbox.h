@@ -82,9 +82,13 @@ int outbox_put(struct outbox *o, int output, int cls, const char *topic, const v
 /* Like outbox_put, inside the transaction the calling thread has open on the outbox's
  * database (db_begin on outbox_db): the record is there once the caller committed, and
  * gone, counted as failed, if it rolls back. Nothing is committed here; the caller ends
- * the transaction either way. -EINVAL without an open transaction. */
+ * the transaction either way. sent_after_commit: the record goes out as soon as the caller
+ * has committed (a connected MQTT client), so the bound of this transaction drops older
+ * records for it but not it (the next put applies the bound to it as to any other); else
+ * the bound applies to it at once. -EINVAL without an open transaction. */
 int outbox_put_in(struct outbox *o, int output, int cls, const char *topic, const void *data,
-		  size_t len, bool retain, uint64_t token, int weight, int64_t *id);
+		  size_t len, bool retain, uint64_t token, int weight, bool sent_after_commit,
+		  int64_t *id);
 /* The database the outbox keeps its tables in (transfer none). */
 struct db *outbox_db(const struct outbox *o);
 /* True when the calling thread has a transaction open on the outbox's database: records

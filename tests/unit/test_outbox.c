@@ -265,14 +265,16 @@ static void test_put_in_caller_transaction(void **state)
 	assert_int_equal(outbox_open(path, &o), 0);
 	db = outbox_db(o);
 	assert_int_equal(
-	    outbox_put_in(o, OUTBOX_MQTT, OUTBOX_ALARM, "events", "x", 1, false, 1, 1, NULL),
+	    outbox_put_in(o, OUTBOX_MQTT, OUTBOX_ALARM, "events", "x", 1, false, 1, 1, true, NULL),
 	    -EINVAL);
 	assert_int_equal(db_begin(db), 0);
 	assert_true(outbox_in_tx(o));
+	assert_int_equal(outbox_put_in(o, OUTBOX_MQTT, OUTBOX_ALARM, "events", "fire", 4, false, 1,
+				       1, true, NULL),
+			 0);
 	assert_int_equal(
-	    outbox_put_in(o, OUTBOX_MQTT, OUTBOX_ALARM, "events", "fire", 4, false, 1, 1, NULL), 0);
-	assert_int_equal(
-	    outbox_put_in(o, OUTBOX_MQTT, OUTBOX_STATE, "alert/a", "{}", 2, true, 0, 1, NULL), 0);
+	    outbox_put_in(o, OUTBOX_MQTT, OUTBOX_STATE, "alert/a", "{}", 2, true, 0, 1, true, NULL),
+	    0);
 	db_rollback(db);
 	outbox_get_stats(o, OUTBOX_MQTT, &s);
 	assert_int_equal(s.records, 0);
@@ -284,8 +286,9 @@ static void test_put_in_caller_transaction(void **state)
 	g_ptr_array_free(a, TRUE);
 
 	assert_int_equal(db_begin(db), 0);
-	assert_int_equal(
-	    outbox_put_in(o, OUTBOX_MQTT, OUTBOX_ALARM, "events", "fire", 4, false, 1, 1, NULL), 0);
+	assert_int_equal(outbox_put_in(o, OUTBOX_MQTT, OUTBOX_ALARM, "events", "fire", 4, false, 1,
+				       1, true, NULL),
+			 0);
 	assert_int_equal(db_commit(db), 0);
 	assert_false(outbox_in_tx(o));
 	outbox_get_stats(o, OUTBOX_MQTT, &s);
@@ -301,42 +304,57 @@ static void test_put_in_caller_transaction(void **state)
 	rm_dir(dir);
 }
 
-/* The bound drops older records for those a caller's transaction puts, not those: they go
- * out after its commit. The next put applies the bound to them like to any other. */
-static void test_bound_keeps_records_of_the_transaction(void **state)
+/* Puts news as alert/x records in one transaction, sent after its commit or not. */
+static void put_news(struct outbox *o, bool sent_after_commit)
+{
+	static const char *const news[] = {"new1", "new2", "new3"};
+
+	assert_int_equal(db_begin(outbox_db(o)), 0);
+	for (size_t i = 0; i < G_N_ELEMENTS(news); i++)
+		assert_int_equal(outbox_put_in(o, OUTBOX_MQTT, OUTBOX_STATE, "alert/x", news[i],
+					       strlen(news[i]), true, 0, 1, sent_after_commit,
+					       NULL),
+				 0);
+	assert_int_equal(db_commit(outbox_db(o)), 0);
+}
+
+static void expect_data(struct outbox *o, const char *const *want, guint n)
+{
+	GPtrArray *a = next(o, OUTBOX_MQTT, 10);
+
+	assert_int_equal(a->len, n);
+	for (guint i = 0; i < n; i++)
+		assert_string_equal(((struct outbox_rec *)a->pdata[i])->data, want[i]);
+	g_ptr_array_free(a, TRUE);
+}
+
+/* Records a transaction puts to be sent after its commit are left by its bound, which drops
+ * older ones for them; the next put applies the bound to them like to any other. Records
+ * that wait (no session) are bounded at once, as if put one by one. */
+static void test_bound_and_transactions(void **state)
 {
 	char *dir, *path = tmp_db(&dir);
 	struct outbox *o;
 	struct outbox_stats s;
-	struct db *db;
-	GPtrArray *a;
-	static const char *const news[] = {"new1", "new2", "new3"};
+	static const char *const kept[] = {"new1", "new2", "new3"};
+	static const char *const later[] = {"new3", "later"};
+	static const char *const bounded[] = {"new2", "new3"};
 
 	assert_int_equal(outbox_open(path, &o), 0);
-	db = outbox_db(o);
 	outbox_set_limit(o, OUTBOX_MQTT, 2);
 	assert_int_equal(put(o, OUTBOX_MQTT, OUTBOX_STATE, "old1"), 0);
 	assert_int_equal(put(o, OUTBOX_MQTT, OUTBOX_STATE, "old2"), 0);
-	assert_int_equal(db_begin(db), 0);
-	for (size_t i = 0; i < G_N_ELEMENTS(news); i++)
-		assert_int_equal(outbox_put_in(o, OUTBOX_MQTT, OUTBOX_STATE, "alert/x", news[i],
-					       strlen(news[i]), true, 0, 1, NULL),
-				 0);
-	assert_int_equal(db_commit(db), 0);
-	a = next(o, OUTBOX_MQTT, 10);
-	assert_int_equal(a->len, 3);
-	for (guint i = 0; i < a->len; i++)
-		assert_string_equal(((struct outbox_rec *)a->pdata[i])->data, news[i]);
-	g_ptr_array_free(a, TRUE);
+	put_news(o, true);
+	expect_data(o, kept, 3);
 	outbox_get_stats(o, OUTBOX_MQTT, &s);
 	assert_int_equal(s.dropped, 2);
-
 	assert_int_equal(put(o, OUTBOX_MQTT, OUTBOX_STATE, "later"), 0);
-	a = next(o, OUTBOX_MQTT, 10);
-	assert_int_equal(a->len, 2);
-	assert_string_equal(((struct outbox_rec *)a->pdata[0])->data, "new3");
-	assert_string_equal(((struct outbox_rec *)a->pdata[1])->data, "later");
-	g_ptr_array_free(a, TRUE);
+	expect_data(o, later, 2);
+
+	put_news(o, false);
+	expect_data(o, bounded, 2);
+	outbox_get_stats(o, OUTBOX_MQTT, &s);
+	assert_int_equal(s.dropped, 2 + 2 + 3);
 	outbox_close(o);
 	g_free(path);
 	rm_dir(dir);
@@ -350,7 +368,7 @@ int main(void)
 	    cmocka_unit_test(test_reject_and_token),
 	    cmocka_unit_test(test_sigkill_mid_write),
 	    cmocka_unit_test(test_put_in_caller_transaction),
-	    cmocka_unit_test(test_bound_keeps_records_of_the_transaction),
+	    cmocka_unit_test(test_bound_and_transactions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
