@@ -703,6 +703,7 @@ out:
 	while (g_main_context_iteration(NULL, FALSE))
 		;
 	alert_service_destroy(a.alerts);
+	a.alerts = NULL; /* the heartbeat may still run while the outputs stop */
 	stop_outputs(&a);
 	hub_destroy(a.hub);
 	if (a.heartbeat)
