@@ -48,6 +48,7 @@ struct item {
 	bool sent;	/* published from memory, its PUBACK not in yet */
 	bool delivered; /* the broker acknowledged it */
 	bool marked;	/* its delivery is recorded in the store */
+	bool state_out; /* its alert/<id> went into the outbox with the store's commit */
 };
 
 struct alert_service {
@@ -291,12 +292,46 @@ static void store_recovered(struct alert_service *s, guint n)
 	store_condition(s, false);
 }
 
+/* The outbox the alert records go to inside the store's own transactions: the MQTT
+ * client's, when it keeps its tables in the same database (in the daemon it does: one
+ * connection per file). NULL: each record goes in on its own (mqtt_enqueue) or from memory. */
+static struct outbox *tx_outbox(struct alert_service *s)
+{
+	struct outbox *ob = s->mqtt ? mqtt_outbox(s->mqtt) : NULL;
+
+	return ob && outbox_db(ob) == alert_store_db(s->store) ? ob : NULL;
+}
+
+/* An event the transaction hands to the outbox: not on its way to MQTT yet. */
+static bool to_queue(const struct item *it)
+{
+	return !it->queued && !it->sent && !it->delivered;
+}
+
+/* alert/<id> of a held item, inside the open transaction: its state, or the empty retained
+ * message that removes it and the end of its tombstone row. */
+static int queue_state_in(struct alert_service *s, const struct item *it)
+{
+	char topic[ALERT_ID_MAX + 16];
+	const char *js = it->state_pub ? it->state_pub : "";
+	int rc;
+
+	snprintf(topic, sizeof(topic), "alert/%s", it->id);
+	rc = mqtt_enqueue_in(s->mqtt, OUTBOX_STATE, topic, js, strlen(js), true, 0);
+	if (rc == 0 && !it->state_pub)
+		rc = alert_store_del_alert(s->store, it->id);
+	return rc;
+}
+
 /* Writes what the store does not have yet in one transaction: held events and their
- * alerts' states, and deliveries not yet recorded. */
-static void store_held(struct alert_service *s)
+ * alerts' states, deliveries not yet recorded and, with the outbox in the same database,
+ * the outbox records of the events not on their way out and of alert/<id> for the held
+ * items from first on (their state_out set). One commit; MQTT is fed after it. */
+static void store_held(struct alert_service *s, guint first)
 {
 	GPtrArray *h = s->held;
-	guint n = 0;
+	struct outbox *ob = tx_outbox(s);
+	guint n = 0, q = 0;
 	int rc;
 
 	if (s->store_failed && s->now < s->store_retry_ms)
@@ -304,8 +339,9 @@ static void store_held(struct alert_service *s)
 	for (guint i = 0; i < h->len; i++) {
 		struct item *it = h->pdata[i];
 		n += !it->stored || (it->delivered && !it->marked);
+		q += ob && to_queue(it);
 	}
-	if (n == 0)
+	if (n == 0 && q == 0)
 		return;
 	rc = alert_store_begin(s->store);
 	for (guint i = 0; rc == 0 && i < h->len; i++) {
@@ -318,6 +354,11 @@ static void store_held(struct alert_service *s)
 		}
 		if (rc == 0 && it->delivered && !it->marked)
 			rc = alert_store_mark_delivered(s->store, it->seq);
+		if (rc == 0 && ob && to_queue(it))
+			rc = mqtt_enqueue_in(s->mqtt, it->cls, "events", it->event,
+					     strlen(it->event), false, it->seq);
+		if (rc == 0 && ob && i >= first && it->id)
+			rc = queue_state_in(s, it);
 	}
 	if (rc == 0)
 		rc = alert_store_commit(s->store);
@@ -328,9 +369,13 @@ static void store_held(struct alert_service *s)
 	}
 	for (guint i = 0; i < h->len; i++) {
 		struct item *it = h->pdata[i];
+		it->queued = it->queued || (ob && to_queue(it));
+		it->state_out = ob && i >= first && it->id;
 		it->stored = true;
 		it->marked = it->delivered;
 	}
+	if (ob)
+		mqtt_feed(s->mqtt);
 	if (s->guard_seq)
 		guard_write(s, 0); /* the event log has every number published */
 	store_recovered(s, n);
@@ -386,7 +431,8 @@ static void deliver_held(struct alert_service *s)
 	}
 }
 
-/* Commits the batch, then publishes it (from memory if the store cannot take it). */
+/* Commits the batch with its outbox records in one transaction, then publishes what did
+ * not go into the outbox (from memory if the store cannot take it). */
 static void flush(struct alert_service *s)
 {
 	char topic[ALERT_ID_MAX + 16];
@@ -403,11 +449,15 @@ static void flush(struct alert_service *s)
 			g_ptr_array_add(s->held, b->pdata[i]);
 		s->since_prune += b->len;
 		g_ptr_array_set_size(b, 0);
-		store_held(s);
+		store_held(s, first);
 		for (guint i = first; i < s->held->len; i++) {
 			struct item *it = s->held->pdata[i];
 			if (!it->id)
 				continue;
+			if (it->state_pub)
+				g_hash_table_remove(s->tombstones, it->id); /* open again */
+			if (it->state_out)
+				continue; /* in the outbox with the store's commit */
 			if (it->state_pub) {
 				snprintf(topic, sizeof(topic), "alert/%s", it->id);
 				if (s->mqtt)
@@ -858,6 +908,37 @@ void alert_service_on_camera(struct alert_service *s, const char *camera, const 
 	flush(s);
 }
 
+/* alert/<id> of every open alert (v, n) and the removals still owed (ids) into the outbox
+ * in one transaction of the store. Returns 0 or -errno (nothing queued then). */
+static int republish_in(struct alert_service *s, const struct alert **v, size_t n, GPtrArray *ids)
+{
+	char topic[ALERT_ID_MAX + 16];
+	int rc = alert_store_begin(s->store);
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		char *js = dump(alert_to_json(v[i], s->site, false));
+		snprintf(topic, sizeof(topic), "alert/%s", v[i]->id);
+		rc = mqtt_enqueue_in(s->mqtt, OUTBOX_STATE, topic, js, strlen(js), true, 0);
+		free(js);
+	}
+	for (guint i = 0; rc == 0 && i < ids->len; i++) {
+		snprintf(topic, sizeof(topic), "alert/%s", (const char *)ids->pdata[i]);
+		rc = mqtt_enqueue_in(s->mqtt, OUTBOX_STATE, topic, "", 0, true, 0);
+		if (rc == 0)
+			rc = alert_store_del_alert(s->store, ids->pdata[i]);
+	}
+	if (rc == 0)
+		rc = alert_store_commit(s->store);
+	if (rc < 0) {
+		alert_store_rollback(s->store);
+		return rc;
+	}
+	for (guint i = 0; i < ids->len; i++)
+		g_hash_table_remove(s->tombstones, ids->pdata[i]);
+	mqtt_feed(s->mqtt);
+	return 0;
+}
+
 void alert_service_on_connected(struct alert_service *s)
 {
 	size_t n = alert_engine_count(s->engine);
@@ -869,13 +950,6 @@ void alert_service_on_connected(struct alert_service *s)
 
 	/* The broker (or the county behind it) may have lost what was retained. */
 	n = alert_engine_list(s->engine, v, n);
-	for (size_t i = 0; i < n; i++) {
-		char *js = dump(alert_to_json(v[i], s->site, false));
-		snprintf(topic, sizeof(topic), "alert/%s", v[i]->id);
-		publish_state(s, topic, js);
-		free(js);
-	}
-	free(v);
 	ids = g_ptr_array_new_with_free_func(g_free);
 	{
 		GHashTableIter it;
@@ -884,12 +958,23 @@ void alert_service_on_connected(struct alert_service *s)
 		while (g_hash_table_iter_next(&it, &k, NULL))
 			g_ptr_array_add(ids, g_strdup(k));
 	}
-	for (guint i = 0; i < ids->len; i++)
-		publish_removal(s, ids->pdata[i]);
+	if (!tx_outbox(s) || s->store_failed || republish_in(s, v, n, ids) < 0) {
+		for (size_t i = 0; i < n; i++) {
+			char *js = dump(alert_to_json(v[i], s->site, false));
+			snprintf(topic, sizeof(topic), "alert/%s", v[i]->id);
+			publish_state(s, topic, js);
+			free(js);
+		}
+		for (guint i = 0; i < ids->len; i++)
+			publish_removal(s, ids->pdata[i]);
+	}
+	free(v);
 	g_ptr_array_free(ids, TRUE);
-	/* Held events in flight in the lost session got no ack: send them again. */
+	/* Held events in flight in the lost session got no ack: send them again, through the
+	 * outbox when the store takes them. */
 	for (guint i = 0; i < s->held->len; i++)
 		((struct item *)s->held->pdata[i])->sent = false;
+	store_held(s, s->held->len);
 	deliver_held(s);
 	/* Events the broker never acknowledged, in sequence order (with an outbox, it
 	 * replays them itself: see alert_service_create). */

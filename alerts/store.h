@@ -1,7 +1,8 @@
 /* Alert persistence in SQLite: the current state of every open alert (alert_state)
  * and the append-only event log with its sequence numbers and delivery marks
- * (alert_event), in <state_dir>/hallwatch.db shared with other modules' tables.
- * One store is used from one thread (the main loop); calls block on disk I/O. */
+ * (alert_event), in <state_dir>/hallwatch.db (gateway/db.h: one connection, shared with
+ * the other modules' tables). One store is used from one thread (the main loop); calls
+ * block on disk I/O, and on another thread's open transaction. */
 #ifndef HW_ALERT_STORE_H
 #define HW_ALERT_STORE_H
 
@@ -10,11 +11,16 @@
 #include <stdint.h>
 
 struct alert_store;
+struct db;
 
-/* Opens (creating) the database and the alert_ tables: WAL, synchronous=FULL,
- * busy_timeout. Returns 0 or -errno (-EIO for an SQLite error). */
+/* Opens the store in the database at path (db_open: the connection the process has open
+ * on that file already, if any). Returns 0 or -errno (-EIO for an SQLite error, -EPROTO
+ * for a schema newer than this build). */
 int alert_store_open(const char *path, struct alert_store **out);
 void alert_store_close(struct alert_store *s); /* accepts NULL */
+/* The database the store keeps its tables in (transfer none): a module with tables in the
+ * same one (the outbox) can write in the store's transaction. */
+struct db *alert_store_db(const struct alert_store *s);
 
 /* Calls fn with every stored alert (id, JSON text; transfer none), by id. */
 int alert_store_load(struct alert_store *s, int (*fn)(const char *id, const char *json, void *ud),
@@ -22,7 +28,9 @@ int alert_store_load(struct alert_store *s, int (*fn)(const char *id, const char
 /* Highest event sequence number ever written (0 when none). */
 uint64_t alert_store_last_seq(struct alert_store *s);
 
-/* Everything between begin and commit is one transaction: all or nothing. */
+/* Everything between begin and commit is one transaction: all or nothing, with whatever
+ * other modules write in it on the same database (outbox_put_in). A failed commit leaves
+ * it open: end it with alert_store_rollback. */
 int alert_store_begin(struct alert_store *s);
 int alert_store_commit(struct alert_store *s);
 void alert_store_rollback(struct alert_store *s);

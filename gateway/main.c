@@ -804,6 +804,7 @@ out:
 		;
 	stop_router(&a);
 	alert_service_destroy(a.alerts);
+	a.alerts = NULL; /* the heartbeat may still run while the outputs stop */
 	stop_outputs(&a);
 	hub_destroy(a.hub);
 	if (a.heartbeat)

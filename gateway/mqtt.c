@@ -638,7 +638,10 @@ static void feed(struct mqtt *m)
 	guint window = (guint)m->cfg->max_inflight;
 	int qos = m->cfg->qos > 0 ? m->cfg->qos : 1;
 
-	if (m->feeding || !g_atomic_int_get(&m->connected))
+	/* Within a transaction on the outbox's database, records read now may never be
+	 * committed: the owner of the transaction calls mqtt_feed once it has ended. */
+	if (m->feeding || !g_atomic_int_get(&m->connected) ||
+	    (m->outbox && outbox_in_tx(m->outbox)))
 		return;
 	m->feeding = true;
 	if (m->outbox && g_hash_table_size(m->inflight) < window) {
@@ -757,6 +760,21 @@ int mqtt_enqueue(struct mqtt *m, int cls, const char *subtopic, const void *payl
 		return rc;
 	feed(m);
 	return 0;
+}
+
+int mqtt_enqueue_in(struct mqtt *m, int cls, const char *subtopic, const void *payload, size_t len,
+		    bool retain, uint64_t token)
+{
+	if (!m->outbox)
+		return -ENOTSUP;
+	/* Connected, it goes out after the commit: the bound of the transaction leaves it. */
+	return outbox_put_in(m->outbox, OUTBOX_MQTT, cls, subtopic, payload, len, retain, token, 1,
+			     g_atomic_int_get(&m->connected) != 0, NULL);
+}
+
+void mqtt_feed(struct mqtt *m)
+{
+	feed(m);
 }
 
 int mqtt_publish_acked(struct mqtt *m, const char *subtopic, const void *payload, size_t len,

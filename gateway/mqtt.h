@@ -83,6 +83,14 @@ struct outbox *mqtt_outbox(const struct mqtt *m);
  * Returns 0, -ENOTSUP (no outbox: use mqtt_publish_acked) or -errno. */
 int mqtt_enqueue(struct mqtt *m, int cls, const char *subtopic, const void *payload, size_t len,
 		 bool retain, uint64_t token);
+/* Like mqtt_enqueue, inside the transaction the calling thread has open on the outbox's
+ * database (outbox_put_in): nothing is sent before the caller has ended it and called
+ * mqtt_feed. Returns 0, -ENOTSUP (no outbox), -EINVAL (no transaction open) or -errno. */
+int mqtt_enqueue_in(struct mqtt *m, int cls, const char *subtopic, const void *payload, size_t len,
+		    bool retain, uint64_t token);
+/* Sends what the outbox and the pending state hold, as far as the window allows: after a
+ * transaction that put records with mqtt_enqueue_in has ended. */
+void mqtt_feed(struct mqtt *m);
 bool mqtt_is_connected(const struct mqtt *m);
 /* 5 or 4 (3.1.1) for the current session; 0 when not connected. */
 int mqtt_protocol(const struct mqtt *m);

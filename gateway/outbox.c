@@ -1,46 +1,46 @@
-/* The durable outbox: owns its SQLite connection to hallwatch.db (tables outbox_msg and
- * outbox_rejected), the per-output counters and the drop policy. Called from the main
- * loop (MQTT, alerts) and the line-protocol worker; one mutex serialises them. */
+/* The durable outbox: its tables in hallwatch.db (outbox_msg and outbox_rejected, through
+ * the shared connection of gateway/db.c), the per-output counters and the drop policy.
+ * Called from the main loop (MQTT, alerts) and the line-protocol worker; the connection's
+ * lock serialises them. */
 #define LOG_TAG "outbox"
 #include "gateway/outbox.h"
 
 #include <errno.h>
 #include <glib.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway/db.h"
 #include "gateway/log.h"
 
-enum { ST_PUT, ST_NEXT, ST_DEL, ST_DROP, ST_GET, ST_REJ, ST_TOKEN, ST_OLDEST, ST_N };
-
-static const char *const sql_text[ST_N] = {
-    [ST_PUT] = "INSERT INTO outbox_msg(output, cls, t_ms, token, topic, data, retain, weight) "
-	       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [ST_NEXT] = "SELECT id, cls, t_ms, token, topic, data, retain, weight FROM outbox_msg "
-		"WHERE output = ?1 ORDER BY cls, id LIMIT ?2",
-    [ST_DEL] = "DELETE FROM outbox_msg WHERE id = ?1 RETURNING output, weight",
-    [ST_DROP] = "SELECT id, weight FROM outbox_msg WHERE output = ?1 AND cls = ?2 ORDER BY id "
-		"LIMIT 1",
-    [ST_GET] = "SELECT output, weight FROM outbox_msg WHERE id = ?1",
-    [ST_REJ] = "INSERT INTO outbox_rejected(id, output, cls, t_ms, rejected_ms, topic, data, "
-	       "reason) SELECT id, output, cls, t_ms, ?2, topic, data, ?3 FROM outbox_msg "
-	       "WHERE id = ?1",
-    [ST_TOKEN] = "SELECT 1 FROM outbox_msg WHERE output = ?1 AND token = ?2 LIMIT 1",
-    [ST_OLDEST] = "SELECT MIN(t_ms) FROM outbox_msg WHERE output = ?1",
-};
+static const char sql_put[] =
+    "INSERT INTO outbox_msg(output, cls, t_ms, token, topic, data, retain, weight) "
+    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+static const char sql_next[] = "SELECT id, cls, t_ms, token, topic, data, retain, weight FROM "
+			       "outbox_msg WHERE output = ?1 ORDER BY cls, id LIMIT ?2";
+static const char sql_del[] = "DELETE FROM outbox_msg WHERE id = ?1 RETURNING output, weight";
+static const char sql_drop[] = "SELECT id, weight FROM outbox_msg WHERE output = ?1 AND cls = ?2 "
+			       "AND id < ?3 ORDER BY id LIMIT 1";
+static const char sql_rej[] =
+    "INSERT INTO outbox_rejected(id, output, cls, t_ms, rejected_ms, topic, data, reason) "
+    "SELECT id, output, cls, t_ms, ?2, topic, data, ?3 FROM outbox_msg WHERE id = ?1";
+static const char sql_token[] = "SELECT 1 FROM outbox_msg WHERE output = ?1 AND token = ?2 LIMIT 1";
+static const char sql_oldest[] = "SELECT MIN(t_ms) FROM outbox_msg WHERE output = ?1";
 
 struct outbox {
-	GMutex mu;
-	sqlite3 *db;
-	sqlite3_stmt *st[ST_N];
+	struct db *db;
 	int64_t limit[OUTBOX_NOUT];
 	bool over_logged[OUTBOX_NOUT];
 	bool drop_logged[OUTBOX_NOUT];
 	struct outbox_stats s[OUTBOX_NOUT];
-	bool failing; /* a write failure run is logged; cleared by the next commit */
-	char err[256];
+	/* The open transaction changed the outbox: the counters before it, and the weight
+	 * put in it (counted as failed if it rolls back). */
+	bool in_tx;
+	struct outbox_stats saved[OUTBOX_NOUT];
+	uint64_t tx_put[OUTBOX_NOUT];
+	int64_t tx_first[OUTBOX_NOUT]; /* first record outbox_put_in put in it, 0: none */
+	struct db_run run;	       /* a write failure run is logged; ended by the next commit */
 };
 
 const char *outbox_output_name(int output)
@@ -48,50 +48,10 @@ const char *outbox_output_name(int output)
 	return output == OUTBOX_MQTT ? "mqtt" : "lineproto";
 }
 
-/* SQLite's error as ours (-ENOSPC for a full disk, else -EIO), logged when a failure
- * run starts; the commit that ends it says so (complain once). */
-static int fail(struct outbox *o, const char *what)
+/* Our error as a failure run of the outbox (logged when it starts). */
+static int fail(struct outbox *o, int rc)
 {
-	int code = sqlite3_extended_errcode(o->db);
-
-	snprintf(o->err, sizeof(o->err), "%s: %s", what, sqlite3_errmsg(o->db));
-	if (!o->failing)
-		log_err("%s", o->err);
-	else
-		log_debug("%s", o->err);
-	o->failing = true;
-	return (code & 0xff) == SQLITE_FULL ? -ENOSPC : -EIO;
-}
-
-static int exec(struct outbox *o, const char *sql)
-{
-	if (sqlite3_exec(o->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return fail(o, sql);
-	return 0;
-}
-
-/* COMMIT, ending a failure run. */
-static int commit(struct outbox *o)
-{
-	int rc = exec(o, "COMMIT");
-
-	if (rc == 0 && o->failing) {
-		o->failing = false;
-		log_info("the outbox can be written again");
-	}
-	return rc;
-}
-
-static void rollback(struct outbox *o)
-{
-	if (!sqlite3_get_autocommit(o->db))
-		exec(o, "ROLLBACK");
-}
-
-static void reset(sqlite3_stmt *st)
-{
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	return db_run_fail(&o->run, o->db, rc);
 }
 
 static bool valid_output(int output)
@@ -99,41 +59,47 @@ static bool valid_output(int output)
 	return output >= 0 && output < OUTBOX_NOUT;
 }
 
-int outbox_open(const char *path, struct outbox **out)
+/* The transaction now open changes the outbox: keep the counters it starts from. */
+static void touch(struct outbox *o)
 {
-	struct outbox *o = g_new0(struct outbox, 1);
-	sqlite3_stmt *st = NULL;
+	if (o->in_tx)
+		return;
+	o->in_tx = true;
+	memcpy(o->saved, o->s, sizeof(o->s));
+	memset(o->tx_put, 0, sizeof(o->tx_put));
+	memset(o->tx_first, 0, sizeof(o->tx_first));
+}
 
-	g_mutex_init(&o->mu);
-	if (sqlite3_open_v2(path, &o->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-	    SQLITE_OK) {
-		log_err("%s: %s", path, o->db ? sqlite3_errmsg(o->db) : "out of memory");
-		goto fail;
+/* A transaction ended (db_watch): a commit keeps what it counted, a rollback restores the
+ * counters and counts what was put in it as failed. */
+static void on_end(bool committed, void *ud)
+{
+	struct outbox *o = ud;
+
+	if (!o->in_tx)
+		return;
+	o->in_tx = false;
+	if (committed) {
+		db_run_ok(&o->run);
+		return;
 	}
-	sqlite3_busy_timeout(o->db, 5000);
-	if (exec(o, "PRAGMA journal_mode=WAL") || exec(o, "PRAGMA synchronous=FULL") ||
-	    exec(o, "CREATE TABLE IF NOT EXISTS outbox_msg(id INTEGER PRIMARY KEY AUTOINCREMENT, "
-		    "output INTEGER NOT NULL, cls INTEGER NOT NULL, t_ms INTEGER NOT NULL, "
-		    "token INTEGER NOT NULL DEFAULT 0, topic TEXT, data BLOB NOT NULL, "
-		    "retain INTEGER NOT NULL DEFAULT 0, weight INTEGER NOT NULL DEFAULT 1)") ||
-	    exec(o, "CREATE INDEX IF NOT EXISTS outbox_msg_order ON outbox_msg(output, cls, id)") ||
-	    exec(o, "CREATE INDEX IF NOT EXISTS outbox_msg_token ON outbox_msg(output, token) "
-		    "WHERE token != 0") ||
-	    exec(o, "CREATE TABLE IF NOT EXISTS outbox_rejected(id INTEGER PRIMARY KEY, output "
-		    "INTEGER NOT NULL, cls INTEGER NOT NULL, t_ms INTEGER NOT NULL, rejected_ms "
-		    "INTEGER NOT NULL, topic TEXT, data BLOB NOT NULL, reason TEXT)"))
-		goto fail;
-	for (int i = 0; i < ST_N; i++) {
-		if (sqlite3_prepare_v2(o->db, sql_text[i], -1, &o->st[i], NULL) != SQLITE_OK) {
-			fail(o, sql_text[i]);
-			goto fail;
-		}
-	}
-	if (sqlite3_prepare_v2(o->db,
-			       "SELECT output, COUNT(*), COALESCE(SUM(weight), 0) FROM outbox_msg "
-			       "GROUP BY output",
-			       -1, &st, NULL) != SQLITE_OK)
-		goto fail;
+	memcpy(o->s, o->saved, sizeof(o->s));
+	for (int i = 0; i < OUTBOX_NOUT; i++)
+		o->s[i].failed += o->tx_put[i];
+}
+
+/* Loads the counters of what the tables hold. */
+static int load_counts(struct outbox *o)
+{
+	static const char q_msg[] = "SELECT output, COUNT(*), COALESCE(SUM(weight), 0) FROM "
+				    "outbox_msg GROUP BY output";
+	static const char q_rej[] = "SELECT output, COUNT(*) FROM outbox_rejected GROUP BY output";
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = db_prepare(o->db, q_msg, &st);
+	if (rc < 0)
+		return rc;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		int output = sqlite3_column_int(st, 0);
 		if (!valid_output(output))
@@ -141,17 +107,41 @@ int outbox_open(const char *path, struct outbox **out)
 		o->s[output].records = (uint64_t)sqlite3_column_int64(st, 1);
 		o->s[output].depth = (uint64_t)sqlite3_column_int64(st, 2);
 	}
-	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(o->db,
-			       "SELECT output, COUNT(*) FROM outbox_rejected GROUP BY output", -1,
-			       &st, NULL) != SQLITE_OK)
-		goto fail;
+	db_reset(st);
+	rc = db_prepare(o->db, q_rej, &st);
+	if (rc < 0)
+		return rc;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		int output = sqlite3_column_int(st, 0);
 		if (valid_output(output))
 			o->s[output].rejected_held = (uint64_t)sqlite3_column_int64(st, 1);
 	}
-	sqlite3_finalize(st);
+	db_reset(st);
+	return 0;
+}
+
+int outbox_open(const char *path, struct outbox **out)
+{
+	struct outbox *o = g_new0(struct outbox, 1);
+	int rc;
+
+	o->run = (struct db_run){.tag = LOG_TAG, .what = "the outbox"};
+	rc = db_open(path, &o->db);
+	if (rc < 0) {
+		g_free(o);
+		return rc;
+	}
+	db_lock(o->db);
+	rc = load_counts(o);
+	if (rc < 0)
+		log_err("%s: %s", path, db_error(o->db));
+	db_unlock(o->db);
+	if (rc < 0) {
+		db_close(o->db);
+		g_free(o);
+		return rc;
+	}
+	db_watch(o->db, on_end, o);
 	for (int i = 0; i < OUTBOX_NOUT; i++)
 		if (o->s[i].records)
 			log_info("%" G_GUINT64_FORMAT " %s record(s) (%" G_GUINT64_FORMAT
@@ -159,82 +149,98 @@ int outbox_open(const char *path, struct outbox **out)
 				 o->s[i].records, outbox_output_name(i), o->s[i].depth, path);
 	*out = o;
 	return 0;
-fail:
-	outbox_close(o);
-	return -EIO;
 }
 
 void outbox_close(struct outbox *o)
 {
 	if (!o)
 		return;
-	for (int i = 0; i < ST_N; i++)
-		sqlite3_finalize(o->st[i]);
-	sqlite3_close(o->db);
-	g_mutex_clear(&o->mu);
+	db_unwatch(o->db, on_end, o);
+	db_close(o->db);
 	g_free(o);
+}
+
+struct db *outbox_db(const struct outbox *o)
+{
+	return o->db;
+}
+
+bool outbox_in_tx(const struct outbox *o)
+{
+	return db_in_tx(o->db);
 }
 
 void outbox_set_limit(struct outbox *o, int output, int64_t limit)
 {
 	if (!valid_output(output))
 		return;
-	g_mutex_lock(&o->mu);
+	db_lock(o->db);
 	o->limit[output] = limit;
-	g_mutex_unlock(&o->mu);
+	db_unlock(o->db);
 }
 
-/* Deletes one record by id, updating the counters; *gone = false if it was not there. */
+/* Deletes one record by id, updating the counters; *output = -1 if it was not there. */
 static int del_one(struct outbox *o, int64_t id, int *output, int *weight)
 {
-	sqlite3_stmt *st = o->st[ST_DEL];
-	int r;
+	sqlite3_stmt *st;
+	int r, rc;
 
+	*output = -1;
+	rc = db_prepare(o->db, sql_del, &st);
+	if (rc < 0)
+		return fail(o, rc);
 	sqlite3_bind_int64(st, 1, id);
 	r = sqlite3_step(st);
-	*output = -1;
 	if (r == SQLITE_ROW) {
 		*output = sqlite3_column_int(st, 0);
 		*weight = sqlite3_column_int(st, 1);
 		r = sqlite3_step(st);
 	}
-	reset(st);
-	if (r != SQLITE_DONE)
-		return fail(o, "delete from the outbox");
-	if (valid_output(*output)) {
+	rc = r == SQLITE_DONE ? 0 : fail(o, db_fail(o->db, "delete from the outbox"));
+	db_reset(st);
+	if (rc == 0 && valid_output(*output)) {
 		o->s[*output].records--;
 		o->s[*output].depth -= (uint64_t)*weight;
 	}
-	return 0;
+	return rc;
 }
 
-/* Applies the bound of output inside the current transaction. */
+/* Applies the bound of output inside the current transaction. The records outbox_put_in
+ * put in it to be sent after the commit are not dropped by it: put and sent one by one,
+ * each would have gone out before the next one could push it out. */
 static int enforce(struct outbox *o, int output)
 {
+	int64_t below = o->tx_first[output] ? o->tx_first[output] : INT64_MAX;
 	static const int order[] = {OUTBOX_MEASURE, OUTBOX_STATE};
 	struct outbox_stats *s = &o->s[output];
 	int64_t lim = o->limit[output];
 	uint64_t dropped = 0;
 
 	for (size_t k = 0; k < G_N_ELEMENTS(order) && lim > 0 && s->depth > (uint64_t)lim; k++) {
-		sqlite3_stmt *st = o->st[ST_DROP];
 		while (s->depth > (uint64_t)lim) {
+			sqlite3_stmt *st;
 			int64_t id;
-			int r, out_, w;
+			int r, out_, w, rc;
 
+			rc = db_prepare(o->db, sql_drop, &st);
+			if (rc < 0)
+				return fail(o, rc);
 			sqlite3_bind_int(st, 1, output);
 			sqlite3_bind_int(st, 2, order[k]);
+			sqlite3_bind_int64(st, 3, below);
 			r = sqlite3_step(st);
 			if (r != SQLITE_ROW) {
-				reset(st);
-				if (r != SQLITE_DONE)
-					return fail(o, "outbox bound");
+				rc = r == SQLITE_DONE ? 0 : fail(o, db_fail(o->db, "outbox bound"));
+				db_reset(st);
+				if (rc < 0)
+					return rc;
 				break;
 			}
 			id = sqlite3_column_int64(st, 0);
-			reset(st);
-			if (del_one(o, id, &out_, &w) < 0)
-				return -EIO;
+			db_reset(st);
+			rc = del_one(o, id, &out_, &w);
+			if (rc < 0)
+				return rc;
 			dropped += (uint64_t)w;
 		}
 	}
@@ -263,19 +269,22 @@ static int enforce(struct outbox *o, int output)
 	return 0;
 }
 
-int outbox_put(struct outbox *o, int output, int cls, const char *topic, const void *data,
-	       size_t len, bool retain, uint64_t token, int weight, int64_t *id)
+/* Puts one record in the open transaction; kept: the transaction's bound leaves it. */
+static int put(struct outbox *o, int output, int cls, const char *topic, const void *data,
+	       size_t len, bool retain, uint64_t token, int weight, bool kept, int64_t *id)
 {
-	sqlite3_stmt *st = o->st[ST_PUT];
+	sqlite3_stmt *st;
+	int64_t rid;
 	int rc;
 
 	if (!valid_output(output) || cls < 0 || cls >= OUTBOX_NCLASS || weight < 1 ||
-	    (len && !data))
+	    (len && !data) || !db_in_tx(o->db))
 		return -EINVAL;
-	g_mutex_lock(&o->mu);
-	rc = exec(o, "BEGIN IMMEDIATE");
+	touch(o);
+	o->tx_put[output] += (uint64_t)weight;
+	rc = db_prepare(o->db, sql_put, &st);
 	if (rc < 0)
-		goto out;
+		return fail(o, rc);
 	sqlite3_bind_int(st, 1, output);
 	sqlite3_bind_int(st, 2, cls);
 	sqlite3_bind_int64(st, 3, g_get_real_time() / 1000);
@@ -285,45 +294,63 @@ int outbox_put(struct outbox *o, int output, int cls, const char *topic, const v
 	sqlite3_bind_blob(st, 6, len ? data : "", (int)len, SQLITE_STATIC);
 	sqlite3_bind_int(st, 7, retain);
 	sqlite3_bind_int(st, 8, weight);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		rc = fail(o, "outbox put");
-		reset(st);
-		goto rollback;
-	}
-	reset(st);
+	rc = fail(o, db_step_done(o->db, st, "outbox put"));
+	if (rc < 0)
+		return rc;
+	rid = sqlite3_last_insert_rowid(db_sqlite(o->db));
 	if (id)
-		*id = sqlite3_last_insert_rowid(o->db);
+		*id = rid;
+	if (kept && !o->tx_first[output])
+		o->tx_first[output] = rid;
 	o->s[output].records++;
 	o->s[output].depth += (uint64_t)weight;
 	o->s[output].put += (uint64_t)weight;
-	rc = enforce(o, output);
-	if (rc < 0)
-		goto rollback;
-	rc = commit(o);
-	if (rc == 0)
-		goto out;
-rollback:
-	rollback(o);
-	o->s[output].failed += (uint64_t)weight;
-	/* The counters may be off after a failed transaction: reload them. */
-	o->s[output].records = o->s[output].depth = 0;
-	{
-		sqlite3_stmt *q;
-		if (sqlite3_prepare_v2(o->db,
-				       "SELECT COUNT(*), COALESCE(SUM(weight), 0) FROM outbox_msg "
-				       "WHERE output = ?1",
-				       -1, &q, NULL) == SQLITE_OK) {
-			sqlite3_bind_int(q, 1, output);
-			if (sqlite3_step(q) == SQLITE_ROW) {
-				o->s[output].records = (uint64_t)sqlite3_column_int64(q, 0);
-				o->s[output].depth = (uint64_t)sqlite3_column_int64(q, 1);
-			}
-			sqlite3_finalize(q);
-		}
+	return enforce(o, output);
+}
+
+int outbox_put_in(struct outbox *o, int output, int cls, const char *topic, const void *data,
+		  size_t len, bool retain, uint64_t token, int weight, bool sent_after_commit,
+		  int64_t *id)
+{
+	return put(o, output, cls, topic, data, len, retain, token, weight, sent_after_commit, id);
+}
+
+/* Starts a transaction of the outbox's own. */
+static int begin(struct outbox *o)
+{
+	int rc = db_begin(o->db);
+
+	if (rc < 0) {
+		db_lock(o->db);
+		fail(o, rc);
+		db_unlock(o->db);
 	}
-out:
-	g_mutex_unlock(&o->mu);
 	return rc;
+}
+
+/* Ends a transaction of the outbox's own: commits when rc is 0, else rolls back. */
+static int end_tx(struct outbox *o, int rc)
+{
+	if (rc == 0)
+		rc = fail(o, db_commit(o->db));
+	if (rc < 0)
+		db_rollback(o->db);
+	return rc;
+}
+
+int outbox_put(struct outbox *o, int output, int cls, const char *topic, const void *data,
+	       size_t len, bool retain, uint64_t token, int weight, int64_t *id)
+{
+	int rc;
+
+	if (!valid_output(output) || cls < 0 || cls >= OUTBOX_NCLASS || weight < 1 ||
+	    (len && !data))
+		return -EINVAL;
+	rc = begin(o);
+	if (rc < 0)
+		return rc;
+	rc = put(o, output, cls, topic, data, len, retain, token, weight, false, id);
+	return end_tx(o, rc);
 }
 
 static bool skipped(int64_t id, const int64_t *skip, size_t n)
@@ -338,14 +365,19 @@ int outbox_next(struct outbox *o, int output, const int64_t *skip, size_t n_skip
 		void *out)
 {
 	GPtrArray *arr = out;
-	sqlite3_stmt *st = o->st[ST_NEXT];
+	sqlite3_stmt *st;
 	int r, n = 0;
 
 	if (!valid_output(output))
 		return -EINVAL;
 	if (max == 0)
 		return 0;
-	g_mutex_lock(&o->mu);
+	db_lock(o->db);
+	r = db_prepare(o->db, sql_next, &st);
+	if (r < 0) {
+		db_unlock(o->db);
+		return r;
+	}
 	sqlite3_bind_int(st, 1, output);
 	sqlite3_bind_int64(st, 2, (int64_t)(max + n_skip));
 	while ((size_t)n < max && (r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -374,8 +406,8 @@ int outbox_next(struct outbox *o, int output, const int64_t *skip, size_t n_skip
 		g_ptr_array_add(arr, rec);
 		n++;
 	}
-	reset(st);
-	g_mutex_unlock(&o->mu);
+	db_reset(st);
+	db_unlock(o->db);
 	return n;
 }
 
@@ -385,91 +417,87 @@ int outbox_remove(struct outbox *o, const int64_t *ids, size_t n)
 
 	if (n == 0)
 		return 0;
-	g_mutex_lock(&o->mu);
-	rc = exec(o, "BEGIN IMMEDIATE");
+	rc = begin(o);
+	if (rc < 0)
+		return rc;
+	touch(o);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		int output, w;
 		rc = del_one(o, ids[i], &output, &w);
 		if (rc == 0 && valid_output(output))
 			o->s[output].sent += (uint64_t)w;
 	}
-	if (rc == 0)
-		rc = commit(o);
-	else
-		rollback(o);
-	g_mutex_unlock(&o->mu);
-	return rc;
+	return end_tx(o, rc);
 }
 
 int outbox_reject(struct outbox *o, int64_t id, const char *reason)
 {
-	sqlite3_stmt *st = o->st[ST_REJ];
+	sqlite3_stmt *st;
 	int rc, output = -1, w = 0;
 
-	g_mutex_lock(&o->mu);
-	rc = exec(o, "BEGIN IMMEDIATE");
+	rc = begin(o);
 	if (rc < 0)
-		goto out;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, g_get_real_time() / 1000);
-	sqlite3_bind_text(st, 3, reason ? reason : "", -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = fail(o, "outbox reject");
-	reset(st);
-	if (rc == 0 && sqlite3_changes(o->db) == 0)
+		return rc;
+	touch(o);
+	rc = db_prepare(o->db, sql_rej, &st);
+	if (rc == 0) {
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, g_get_real_time() / 1000);
+		sqlite3_bind_text(st, 3, reason ? reason : "", -1, SQLITE_STATIC);
+		rc = fail(o, db_step_done(o->db, st, "outbox reject"));
+	}
+	if (rc == 0 && sqlite3_changes(db_sqlite(o->db)) == 0)
 		rc = -ENOENT;
 	if (rc == 0)
 		rc = del_one(o, id, &output, &w);
-	if (rc == 0)
-		rc = commit(o);
-	if (rc < 0) {
-		rollback(o);
-	} else if (valid_output(output)) {
+	if (rc == 0 && valid_output(output)) {
 		o->s[output].rejected += (uint64_t)w;
 		o->s[output].rejected_held++;
 	}
-out:
-	g_mutex_unlock(&o->mu);
-	return rc;
+	return end_tx(o, rc);
 }
 
 void outbox_note_retry(struct outbox *o, int output, uint64_t weight)
 {
 	if (!valid_output(output))
 		return;
-	g_mutex_lock(&o->mu);
+	db_lock(o->db);
 	o->s[output].retried += weight;
-	g_mutex_unlock(&o->mu);
+	db_unlock(o->db);
 }
 
 bool outbox_has_token(struct outbox *o, int output, uint64_t token)
 {
-	sqlite3_stmt *st = o->st[ST_TOKEN];
-	bool found;
+	sqlite3_stmt *st;
+	bool found = false;
 
-	g_mutex_lock(&o->mu);
-	sqlite3_bind_int(st, 1, output);
-	sqlite3_bind_int64(st, 2, (int64_t)token);
-	found = sqlite3_step(st) == SQLITE_ROW;
-	reset(st);
-	g_mutex_unlock(&o->mu);
+	db_lock(o->db);
+	if (db_prepare(o->db, sql_token, &st) == 0) {
+		sqlite3_bind_int(st, 1, output);
+		sqlite3_bind_int64(st, 2, (int64_t)token);
+		found = sqlite3_step(st) == SQLITE_ROW;
+		db_reset(st);
+	}
+	db_unlock(o->db);
 	return found;
 }
 
 void outbox_get_stats(struct outbox *o, int output, struct outbox_stats *out)
 {
-	sqlite3_stmt *st = o->st[ST_OLDEST];
+	sqlite3_stmt *st;
 
 	memset(out, 0, sizeof(*out));
 	if (!valid_output(output))
 		return;
-	g_mutex_lock(&o->mu);
+	db_lock(o->db);
 	*out = o->s[output];
-	sqlite3_bind_int(st, 1, output);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		out->oldest_ms = sqlite3_column_int64(st, 0);
-	reset(st);
-	g_mutex_unlock(&o->mu);
+	if (db_prepare(o->db, sql_oldest, &st) == 0) {
+		sqlite3_bind_int(st, 1, output);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			out->oldest_ms = sqlite3_column_int64(st, 0);
+		db_reset(st);
+	}
+	db_unlock(o->db);
 }
 
 void outbox_rec_free(void *p)

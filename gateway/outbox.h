@@ -10,11 +10,14 @@
  * then the oldest OUTBOX_STATE records; alert records (ALARM, ALERT) are never dropped
  * (the outbox then exceeds its bound and says so in the log). Drops are counted.
  *
- * Durability: WAL with synchronous=FULL; a put that returned 0 survives SIGKILL and
- * power loss.
+ * Durability: the tables live in hallwatch.db (gateway/db.h: WAL, synchronous=FULL); a
+ * put that returned 0 survives SIGKILL and power loss. outbox_put_in writes inside the
+ * caller's transaction on the same database, so that a record and what it reports (an
+ * alert event in the event log) are committed together.
  *
- * Threads: every function may be called from any thread (one connection behind a
- * mutex); calls block on disk I/O. outbox_open/outbox_close by the owner only. */
+ * Threads: every function may be called from any thread (the database's one connection
+ * behind its lock); calls block on disk I/O, and on another thread's open transaction.
+ * outbox_open/outbox_close by the owner only. */
 #ifndef HW_OUTBOX_H
 #define HW_OUTBOX_H
 
@@ -33,6 +36,7 @@ enum outbox_class {
 };
 
 struct outbox;
+struct db;
 
 /* One stored record (caller owns what outbox_next returns: free with outbox_rec_free). */
 struct outbox_rec {
@@ -62,7 +66,9 @@ struct outbox_stats {
 				   the caller kept or dropped it and says which */
 };
 
-/* Opens (creating) the outbox tables in path. Returns 0 or -errno (-EIO: SQLite). */
+/* Opens the outbox in the database at path (db_open: the connection the process has
+ * open on that file already, if any). Returns 0 or -errno (-EIO: SQLite; -EPROTO: a
+ * schema newer than this build). */
 int outbox_open(const char *path, struct outbox **out);
 void outbox_close(struct outbox *o); /* accepts NULL */
 /* Bound of an output in weight units; <= 0: unbounded. */
@@ -73,6 +79,21 @@ void outbox_set_limit(struct outbox *o, int output, int64_t limit);
  * the disk is full; the caller keeps the record or counts it lost). */
 int outbox_put(struct outbox *o, int output, int cls, const char *topic, const void *data,
 	       size_t len, bool retain, uint64_t token, int weight, int64_t *id);
+/* Like outbox_put, inside the transaction the calling thread has open on the outbox's
+ * database (db_begin on outbox_db): the record is there once the caller committed, and
+ * gone, counted as failed, if it rolls back. Nothing is committed here; the caller ends
+ * the transaction either way. sent_after_commit: the record goes out as soon as the caller
+ * has committed (a connected MQTT client), so the bound of this transaction drops older
+ * records for it but not it (the next put applies the bound to it as to any other); else
+ * the bound applies to it at once. -EINVAL without an open transaction. */
+int outbox_put_in(struct outbox *o, int output, int cls, const char *topic, const void *data,
+		  size_t len, bool retain, uint64_t token, int weight, bool sent_after_commit,
+		  int64_t *id);
+/* The database the outbox keeps its tables in (transfer none). */
+struct db *outbox_db(const struct outbox *o);
+/* True when the calling thread has a transaction open on the outbox's database: records
+ * read now may not be committed yet. */
+bool outbox_in_tx(const struct outbox *o);
 /* Appends to out (struct outbox_rec *, transfer full) up to max records of output in
  * replay order, leaving out the n_skip ids in skip (records in flight). Returns the
  * number appended or -errno. out is a GPtrArray * (void * to keep glib out). */

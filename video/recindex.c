@@ -1,12 +1,11 @@
-/* The SQLite index of recorded segments and their retention (table video_segments in the
- * shared database file). Runs on whichever thread owns the handle: the main loop in the
- * daemon, the caller in the command line tools. */
+/* The SQLite index of recorded segments and their retention (table video_segments in
+ * hallwatch.db, through the shared connection of gateway/db.c). Runs on whichever thread
+ * owns the handle: the main loop in the daemon, the caller in the command line tools. */
 #define LOG_TAG "recindex"
 #include "video/recindex.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,24 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gateway/db.h"
 #include "gateway/log.h"
 
 struct recindex {
-	sqlite3 *db;
-	char *path;
+	struct db *db;
+	struct db_run run; /* a failure run is logged; ended by the next write */
 };
-
-static int exec(struct recindex *ix, const char *sql)
-{
-	char *err = NULL;
-
-	if (sqlite3_exec(ix->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-		log_err("%s: %s", ix->path, err ? err : "error");
-		sqlite3_free(err);
-		return -EIO;
-	}
-	return 0;
-}
 
 int recindex_open(const char *path, struct recindex **out)
 {
@@ -41,68 +29,53 @@ int recindex_open(const char *path, struct recindex **out)
 	*out = NULL;
 	if (!ix)
 		return -ENOMEM;
-	ix->path = strdup(path);
-	if (!ix->path) {
-		rc = -ENOMEM;
-		goto out_ix;
-	}
-	if (sqlite3_open_v2(path, &ix->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-	    SQLITE_OK) {
-		log_err("%s: cannot open: %s", path, ix->db ? sqlite3_errmsg(ix->db) : "?");
-		rc = -EIO;
-		goto out_db;
-	}
-	sqlite3_busy_timeout(ix->db, 5000);
-	if (exec(ix,
-		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-		 "CREATE TABLE IF NOT EXISTS video_segments ("
-		 " id INTEGER PRIMARY KEY, camera TEXT NOT NULL, start_ms INTEGER NOT NULL,"
-		 " end_ms INTEGER, path TEXT NOT NULL UNIQUE, bytes INTEGER NOT NULL DEFAULT 0);"
-		 "CREATE INDEX IF NOT EXISTS video_segments_cam ON video_segments(camera, "
-		 "start_ms);") < 0) {
-		rc = -EIO;
-		goto out_db;
+	ix->run = (struct db_run){.tag = LOG_TAG, .what = "the recording index"};
+	rc = db_open(path, &ix->db);
+	if (rc < 0) {
+		free(ix);
+		return rc;
 	}
 	*out = ix;
 	return 0;
-out_db:
-	sqlite3_close(ix->db);
-	free(ix->path);
-out_ix:
-	free(ix);
-	return rc;
 }
 
 void recindex_close(struct recindex *ix)
 {
 	if (!ix)
 		return;
-	sqlite3_close(ix->db);
-	free(ix->path);
+	db_close(ix->db);
 	free(ix);
 }
 
+/* The statement of sql, lock held (released by done/step_done). NULL on failure. */
 static sqlite3_stmt *prep(struct recindex *ix, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
 
-	if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		log_err("%s: %s", ix->path, sqlite3_errmsg(ix->db));
+	db_lock(ix->db);
+	if (db_run_fail(&ix->run, ix->db, db_prepare(ix->db, sql, &st)) < 0) {
+		db_unlock(ix->db);
 		return NULL;
 	}
 	return st;
 }
 
+static void done(struct recindex *ix, sqlite3_stmt *st)
+{
+	db_reset(st);
+	db_unlock(ix->db);
+}
+
+/* Steps a write once and ends it: 0, or -errno (a failure run logged when it starts). */
 static int step_done(struct recindex *ix, sqlite3_stmt *st)
 {
-	int rc = sqlite3_step(st);
+	int rc = db_step_done(ix->db, st, "write");
 
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		log_err("%s: %s", ix->path, sqlite3_errmsg(ix->db));
-		return -EIO;
-	}
-	return 0;
+	if (rc == 0)
+		db_run_ok(&ix->run);
+	db_run_fail(&ix->run, ix->db, rc);
+	db_unlock(ix->db);
+	return rc;
 }
 
 int recindex_begin(struct recindex *ix, const char *camera, int64_t start_ms, const char *path)
@@ -234,7 +207,7 @@ int recindex_recover(struct recindex *ix, const char *camera, const char *dir)
 		v[n_open].start_ms = sqlite3_column_int64(st, 1);
 		n_open++;
 	}
-	sqlite3_finalize(st);
+	done(ix, st);
 	for (int i = 0; i < n_open; i++) {
 		if (!open_segs[i].path)
 			continue;
@@ -261,7 +234,7 @@ int recindex_recover(struct recindex *ix, const char *camera, const char *dir)
 		if (st) {
 			sqlite3_bind_text(st, 1, p, -1, SQLITE_STATIC);
 			known = sqlite3_step(st) == SQLITE_ROW;
-			sqlite3_finalize(st);
+			done(ix, st);
 		}
 		if (!known && stat(p, &sb) == 0) {
 			if (has_moov(p))
@@ -296,7 +269,7 @@ static int collect(struct recindex *ix, sqlite3_stmt *st, struct rec_segment **o
 
 		if (!nv) {
 			rec_segments_free(v, n);
-			sqlite3_finalize(st);
+			done(ix, st);
 			return -ENOMEM;
 		}
 		v = nv;
@@ -308,12 +281,13 @@ static int collect(struct recindex *ix, sqlite3_stmt *st, struct rec_segment **o
 		v[n].bytes = sqlite3_column_int64(st, 5);
 		n++;
 	}
-	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
-		log_err("%s: %s", ix->path, sqlite3_errmsg(ix->db));
+		rc = db_run_fail(&ix->run, ix->db, db_fail(ix->db, "read segments"));
+		done(ix, st);
 		rec_segments_free(v, n);
-		return -EIO;
+		return rc;
 	}
+	done(ix, st);
 	*out = v;
 	return n;
 }
@@ -348,7 +322,7 @@ int recindex_span(struct recindex *ix, const char *camera, int64_t *oldest_ms, i
 		*oldest_ms = sqlite3_column_int64(st, 0);
 		*bytes = sqlite3_column_int64(st, 1);
 	}
-	sqlite3_finalize(st);
+	done(ix, st);
 	return rc == SQLITE_ROW ? 0 : -EIO;
 }
 

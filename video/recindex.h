@@ -1,8 +1,10 @@
 /* The index of recorded segments in SQLite (<state_dir>/hallwatch.db, table video_segments):
- * camera, start and end (ms since the epoch), path, bytes. WAL mode, busy_timeout, shared
- * with other modules' tables in the same file. Retention by age and by a disk budget, oldest
- * first, and recovery of segments left open by a crash. One handle is used by one thread at a
- * time (the main loop, or a command line tool). */
+ * camera, start and end (ms since the epoch), path, bytes; through gateway/db.h, the one
+ * connection of the process to that file, shared with other modules' tables. Retention by age
+ * and by a disk budget, oldest first, and recovery of segments left open by a crash. A failure
+ * to write is logged when a run of them starts and when it ends. One handle is used by one
+ * thread at a time (the main loop, or a command line tool); the connection behind it may be
+ * used by other threads meanwhile. */
 #ifndef HW_VIDEO_RECINDEX_H
 #define HW_VIDEO_RECINDEX_H
 
@@ -21,11 +23,13 @@ struct rec_segment {
 	int64_t bytes;
 };
 
-/* Opens (creating) the database at path. Returns 0 and *out, or -errno (-EIO for SQLite). */
+/* Opens the index in the database at path (db_open). Returns 0 and *out, or -errno (-EIO for
+ * SQLite, -EPROTO for a schema newer than this build). */
 int recindex_open(const char *path, struct recindex **out);
 void recindex_close(struct recindex *ix); /* accepts NULL */
 
-/* A segment was opened at start_ms (end unknown). Returns 0 or -EIO. */
+/* A segment was opened at start_ms (end unknown). Returns 0 or -errno (-ENOSPC: disk full,
+ * -EIO). */
 int recindex_begin(struct recindex *ix, const char *camera, int64_t start_ms, const char *path);
 /* The segment at path was closed: end and size. Inserts it if absent (start from start_ms). */
 int recindex_finish(struct recindex *ix, const char *camera, const char *path, int64_t start_ms,

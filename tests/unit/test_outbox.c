@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "gateway/db.h"
 #include "gateway/outbox.h"
 
 static char *tmp_db(char **dir)
@@ -251,6 +252,114 @@ static void test_sigkill_mid_write(void **state)
 	rm_dir(dir);
 }
 
+/* Records put in a transaction of the caller's (as the alert store does) count only once
+ * it commits: a rollback takes them out of the counters and counts them as failed. */
+static void test_put_in_caller_transaction(void **state)
+{
+	char *dir, *path = tmp_db(&dir);
+	struct outbox *o;
+	struct outbox_stats s;
+	struct db *db;
+	GPtrArray *a;
+
+	assert_int_equal(outbox_open(path, &o), 0);
+	db = outbox_db(o);
+	assert_int_equal(
+	    outbox_put_in(o, OUTBOX_MQTT, OUTBOX_ALARM, "events", "x", 1, false, 1, 1, true, NULL),
+	    -EINVAL);
+	assert_int_equal(db_begin(db), 0);
+	assert_true(outbox_in_tx(o));
+	assert_int_equal(outbox_put_in(o, OUTBOX_MQTT, OUTBOX_ALARM, "events", "fire", 4, false, 1,
+				       1, true, NULL),
+			 0);
+	assert_int_equal(
+	    outbox_put_in(o, OUTBOX_MQTT, OUTBOX_STATE, "alert/a", "{}", 2, true, 0, 1, true, NULL),
+	    0);
+	db_rollback(db);
+	outbox_get_stats(o, OUTBOX_MQTT, &s);
+	assert_int_equal(s.records, 0);
+	assert_int_equal(s.depth, 0);
+	assert_int_equal(s.put, 0);
+	assert_int_equal(s.failed, 2);
+	a = next(o, OUTBOX_MQTT, 10);
+	assert_int_equal(a->len, 0);
+	g_ptr_array_free(a, TRUE);
+
+	assert_int_equal(db_begin(db), 0);
+	assert_int_equal(outbox_put_in(o, OUTBOX_MQTT, OUTBOX_ALARM, "events", "fire", 4, false, 1,
+				       1, true, NULL),
+			 0);
+	assert_int_equal(db_commit(db), 0);
+	assert_false(outbox_in_tx(o));
+	outbox_get_stats(o, OUTBOX_MQTT, &s);
+	assert_int_equal(s.records, 1);
+	assert_int_equal(s.put, 1);
+	assert_int_equal(s.failed, 2);
+	a = next(o, OUTBOX_MQTT, 10);
+	assert_int_equal(a->len, 1);
+	assert_string_equal(((struct outbox_rec *)a->pdata[0])->data, "fire");
+	g_ptr_array_free(a, TRUE);
+	outbox_close(o);
+	g_free(path);
+	rm_dir(dir);
+}
+
+/* Puts news as alert/x records in one transaction, sent after its commit or not. */
+static void put_news(struct outbox *o, bool sent_after_commit)
+{
+	static const char *const news[] = {"new1", "new2", "new3"};
+
+	assert_int_equal(db_begin(outbox_db(o)), 0);
+	for (size_t i = 0; i < G_N_ELEMENTS(news); i++)
+		assert_int_equal(outbox_put_in(o, OUTBOX_MQTT, OUTBOX_STATE, "alert/x", news[i],
+					       strlen(news[i]), true, 0, 1, sent_after_commit,
+					       NULL),
+				 0);
+	assert_int_equal(db_commit(outbox_db(o)), 0);
+}
+
+static void expect_data(struct outbox *o, const char *const *want, guint n)
+{
+	GPtrArray *a = next(o, OUTBOX_MQTT, 10);
+
+	assert_int_equal(a->len, n);
+	for (guint i = 0; i < n; i++)
+		assert_string_equal(((struct outbox_rec *)a->pdata[i])->data, want[i]);
+	g_ptr_array_free(a, TRUE);
+}
+
+/* Records a transaction puts to be sent after its commit are left by its bound, which drops
+ * older ones for them; the next put applies the bound to them like to any other. Records
+ * that wait (no session) are bounded at once, as if put one by one. */
+static void test_bound_and_transactions(void **state)
+{
+	char *dir, *path = tmp_db(&dir);
+	struct outbox *o;
+	struct outbox_stats s;
+	static const char *const kept[] = {"new1", "new2", "new3"};
+	static const char *const later[] = {"new3", "later"};
+	static const char *const bounded[] = {"new2", "new3"};
+
+	assert_int_equal(outbox_open(path, &o), 0);
+	outbox_set_limit(o, OUTBOX_MQTT, 2);
+	assert_int_equal(put(o, OUTBOX_MQTT, OUTBOX_STATE, "old1"), 0);
+	assert_int_equal(put(o, OUTBOX_MQTT, OUTBOX_STATE, "old2"), 0);
+	put_news(o, true);
+	expect_data(o, kept, 3);
+	outbox_get_stats(o, OUTBOX_MQTT, &s);
+	assert_int_equal(s.dropped, 2);
+	assert_int_equal(put(o, OUTBOX_MQTT, OUTBOX_STATE, "later"), 0);
+	expect_data(o, later, 2);
+
+	put_news(o, false);
+	expect_data(o, bounded, 2);
+	outbox_get_stats(o, OUTBOX_MQTT, &s);
+	assert_int_equal(s.dropped, 2 + 2 + 3);
+	outbox_close(o);
+	g_free(path);
+	rm_dir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +367,8 @@ int main(void)
 	    cmocka_unit_test(test_bound_drops_oldest_measurements_never_alerts),
 	    cmocka_unit_test(test_reject_and_token),
 	    cmocka_unit_test(test_sigkill_mid_write),
+	    cmocka_unit_test(test_put_in_caller_transaction),
+	    cmocka_unit_test(test_bound_and_transactions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
