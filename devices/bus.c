@@ -29,7 +29,7 @@
  * points each are held at once. Where the point is (definition, address, group...) is
  * in the layout, d->lay[i], shared by the bus's devices of one profile and counts. */
 struct slot {
-	struct mb_pval pv; /* last reported value and quality; pv.flags: SLOT_* */
+	struct hw_pval pv; /* last reported value and quality; pv.flags: SLOT_* */
 	uint32_t off;	   /* its first register/bit in the buffer */
 	uint16_t req;	   /* request holding the point, NO_REQ if it cannot be read */
 };
@@ -91,8 +91,8 @@ struct dev_rt {
 	uint8_t *bits;
 	struct grp_rt *grps; /* [0]: points without a group; [1 + g]: profile group g */
 	size_t n_grps;
-	struct mb_health h;
-	struct mb_health h_shared; /* copy of h for other threads, under the bus lock */
+	struct hub_dev_health h;
+	struct hub_dev_health h_shared; /* copy of h for other threads, under the bus lock */
 	bool ever_ok;
 	bool online;
 	bool send_full;
@@ -144,12 +144,6 @@ struct mb_bus {
 	int pipeline;	    /* requests in flight on the link (TCP) */
 };
 
-const char *mb_err_kind_name(enum mb_err_kind k)
-{
-	static const char *const n[] = {"none", "timeout", "exception", "io", "invalid"};
-	return (unsigned)k < G_N_ELEMENTS(n) ? n[k] : "?";
-}
-
 static void lay_cache_unref(gpointer p)
 {
 	struct mb_layout_ref *lc = p;
@@ -183,15 +177,15 @@ static bool gateway_unreachable(int e)
 	return e == EMBXGPATH || e == EMBXGTAR;
 }
 
-static enum mb_err_kind classify(int e)
+static enum hub_err_kind classify(int e)
 {
 	if (e == ETIMEDOUT || gateway_unreachable(e))
-		return MB_E_TIMEOUT;
+		return HUB_E_TIMEOUT;
 	if (e >= EMBXILFUN && e <= EMBXGTAR)
-		return MB_E_EXCEPTION;
+		return HUB_E_EXCEPTION;
 	if (e >= EMBBADCRC && e <= EMBBADSLAVE)
-		return MB_E_INVALID;
-	return MB_E_IO;
+		return HUB_E_INVALID;
+	return HUB_E_IO;
 }
 
 /* ---- layout and read plans ---- */
@@ -536,7 +530,7 @@ static bool differs(const struct dev_rt *d, size_t i, const struct hw_value *nv)
 {
 	const struct prof_point *def = d->lay[i].def;
 	struct hw_value ov;
-	mb_unpack(def, &d->slots[i].pv, &ov);
+	hw_pval_unpack(def, &d->slots[i].pv, &ov);
 	if (def->deadband > 0 && ov.type != HW_V_NONE && nv->type != HW_V_NONE &&
 	    ov.type != HW_V_BOOL && nv->type != HW_V_BOOL)
 		return fabs(hw_value_as_double(nv) - hw_value_as_double(&ov)) >= def->deadband;
@@ -609,8 +603,8 @@ static int64_t refused_retry_us(const struct dev_rt *d, int g)
 static void scan_stale(struct mb_bus *b, const struct dev_rt *busy, int64_t now);
 static void deliver(struct mb_bus *b, struct mb_poll_result *res);
 
-/* Reads the requests of group g. Returns MB_E_NONE, or the first hard error. */
-static enum mb_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, int64_t now)
+/* Reads the requests of group g. Returns HUB_E_NONE, or the first hard error. */
+static enum hub_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, int64_t now)
 {
 	for (size_t r = 0; r < d->n_reqs; r++) {
 		struct req *q = &d->reqs[r];
@@ -622,7 +616,7 @@ static enum mb_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, in
 		scan_stale(b, d, g_get_monotonic_time());
 		if (!mb_link_is_connected(b->link) && mb_link_connect(b->link) < 0) {
 			d->h.err_io++;
-			return MB_E_IO;
+			return HUB_E_IO;
 		}
 		int64_t t0 = g_get_monotonic_time();
 		void *dst = is_bit_table(q->span.table) ? (void *)(d->bits + q->off)
@@ -638,11 +632,11 @@ static enum mb_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, in
 			q->refused = false;
 			continue;
 		}
-		enum mb_err_kind k = classify(-rc);
+		enum hub_err_kind k = classify(-rc);
 		log_debug("device %s: %s %u+%u: %s", d->cfg->id, mb_table_name(q->span.table),
 			  q->span.address, q->span.count, modbus_strerror(-rc));
 		switch (k) {
-		case MB_E_EXCEPTION:
+		case HUB_E_EXCEPTION:
 			d->h.err_exception++;
 			if (split_request(d, r)) {
 				r--; /* read the first half now */
@@ -657,9 +651,9 @@ static enum mb_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, in
 			/* Tried again now and then: the device may have been reconfigured. */
 			q->retry_at = now + refused_retry_us(d, g);
 			continue;
-		case MB_E_TIMEOUT:
-		case MB_E_INVALID:
-			if (k == MB_E_TIMEOUT)
+		case HUB_E_TIMEOUT:
+		case HUB_E_INVALID:
+			if (k == HUB_E_TIMEOUT)
 				d->h.err_timeout++;
 			else
 				d->h.err_invalid++;
@@ -678,7 +672,7 @@ static enum mb_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, in
 			return k;
 		}
 	}
-	return MB_E_NONE;
+	return HUB_E_NONE;
 }
 
 static void mark_dirty_group(struct dev_rt *d, int g, enum hw_quality q)
@@ -715,7 +709,7 @@ static void absorb_group(struct dev_rt *d, int g, int64_t now, int64_t t_ms)
 		if (raw_ok)
 			note_counter(d, i, raw);
 		if (s->pv.q != HW_Q_GOOD || differs(d, i, &nv)) {
-			mb_pack(d->lay[i].def, &nv, &s->pv);
+			hw_pval_pack(d->lay[i].def, &nv, &s->pv);
 			s->pv.flags |= SLOT_DIRTY;
 		}
 		s->pv.q = HW_Q_GOOD;
@@ -740,7 +734,7 @@ static void absorb_group(struct dev_rt *d, int g, int64_t now, int64_t t_ms)
 }
 
 static struct mb_poll_result *make_result(struct mb_bus *b, struct dev_rt *d, int64_t now,
-					  enum mb_err_kind k)
+					  enum hub_err_kind k)
 {
 	struct mb_poll_result *res = calloc(1, sizeof(*res));
 	if (!res)
@@ -749,7 +743,7 @@ static struct mb_poll_result *make_result(struct mb_bus *b, struct dev_rt *d, in
 	res->device_index = d->index;
 	res->t_ms = g_get_real_time() / 1000;
 	res->err = k;
-	res->ok = k == MB_E_NONE;
+	res->ok = k == HUB_E_NONE;
 	res->online = d->online;
 	res->frozen = d->online && d->life_slot >= 0 && d->life_seen && d->cfg->life_check_s > 0 &&
 		      now - d->life_changed >= (int64_t)d->cfg->life_check_s * 1000000;
@@ -764,7 +758,7 @@ static struct mb_poll_result *make_result(struct mb_bus *b, struct dev_rt *d, in
 		g_atomic_int_inc(&res->layout_ref->refs);
 	/* Counters and clocks move on every read; alone they are not worth waking the
 	 * main loop for more than every QUIET_REFRESH. */
-	bool loud = k != MB_E_NONE || d->send_full || res->online != d->delivered_online ||
+	bool loud = k != HUB_E_NONE || d->send_full || res->online != d->delivered_online ||
 		    res->frozen != d->delivered_frozen || now - d->delivered_at >= QUIET_REFRESH_US;
 	for (size_t i = 0; i < d->n_slots && !loud; i++)
 		loud = (d->slots[i].pv.flags & SLOT_DIRTY) && d->lay[i].def->role == PR_NONE;
@@ -792,7 +786,7 @@ static struct mb_poll_result *make_result(struct mb_bus *b, struct dev_rt *d, in
 		struct slot *s = &d->slots[i];
 		if (!res->full && !(s->pv.flags & SLOT_DIRTY))
 			continue;
-		res->samples[res->n_samples++] = (struct mb_sample){
+		res->samples[res->n_samples++] = (struct hub_sample){
 		    .index = (uint32_t)i, .pv = s->pv, .t_ms = d->grps[grp_of(d, i)].read_ms};
 		res->samples[res->n_samples - 1].pv.flags = 0;
 		s->pv.flags &= (uint8_t)~SLOT_DIRTY;
@@ -843,17 +837,17 @@ static bool retry_due(const struct dev_rt *d, int g, int64_t now)
 }
 
 /* Takes in what group g read; re-plans when a block count moved. */
-static enum mb_err_kind absorb_and_relayout(struct mb_bus *b, struct dev_rt *d, int g, int64_t now)
+static enum hub_err_kind absorb_and_relayout(struct mb_bus *b, struct dev_rt *d, int g, int64_t now)
 {
 	absorb_group(d, g, now, g_get_real_time() / 1000);
 	if (!update_counts(d))
-		return MB_E_NONE;
+		return HUB_E_NONE;
 	if (dev_plan(b, d) < 0)
-		return MB_E_INVALID;
+		return HUB_E_INVALID;
 	for (size_t x = 0; x < d->n_grps; x++)
 		if (d->grps[x].has_slots)
 			d->grps[x].next_due = now;
-	return MB_E_NONE;
+	return HUB_E_NONE;
 }
 
 /* Groups of an online device not refreshed for two intervals (and a timeout) are stale,
@@ -896,7 +890,7 @@ static void scan_stale(struct mb_bus *b, const struct dev_rt *busy, int64_t now)
 		struct dev_rt *o = &b->devs[i];
 		if (o == busy || !update_stale(b, o, now))
 			continue;
-		struct mb_poll_result *res = make_result(b, o, now, MB_E_NONE);
+		struct mb_poll_result *res = make_result(b, o, now, HUB_E_NONE);
 		if (res)
 			deliver(b, res);
 	}
@@ -943,18 +937,18 @@ static bool poll_begin(struct mb_bus *b, struct dev_rt *d, int g, int64_t now, s
 /* Ends a poll of group g of d whose reads gave k. Returns a result to deliver, or NULL
  * when there is nothing new. */
 static struct mb_poll_result *poll_finish(struct mb_bus *b, struct dev_rt *d, int g,
-					  enum mb_err_kind k, const struct poll_ctx *pc)
+					  enum hub_err_kind k, const struct poll_ctx *pc)
 {
 	struct grp_rt *gr = &d->grps[g];
 	int64_t now = g_get_monotonic_time();
 
-	if (k == MB_E_NONE)
+	if (k == HUB_E_NONE)
 		k = absorb_and_relayout(b, d, g, now);
 	/* A device coming (back) online, or one whose layout changed, is read whole
 	 * before anything is reported, so the first report is complete and current. */
-	for (int pass = 0; k == MB_E_NONE && d->send_full && pass < 3; pass++) {
+	for (int pass = 0; k == HUB_E_NONE && d->send_full && pass < 3; pass++) {
 		bool relayout = false;
-		for (size_t x = 0; x < d->n_grps && k == MB_E_NONE; x++) {
+		for (size_t x = 0; x < d->n_grps && k == HUB_E_NONE; x++) {
 			struct grp_rt *o = &d->grps[x];
 			if (!o->has_slots || (pass == 0 && (int)x == g))
 				continue;
@@ -967,9 +961,9 @@ static struct mb_poll_result *poll_finish(struct mb_bus *b, struct dev_rt *d, in
 			d->h.polls++;
 			size_t before = d->n_slots;
 			k = read_group(b, d, (int)x, t);
-			if (k == MB_E_NONE)
+			if (k == HUB_E_NONE)
 				k = absorb_and_relayout(b, d, (int)x, t);
-			if (k == MB_E_NONE) {
+			if (k == HUB_E_NONE) {
 				o->fresh_at = o->read_at = g_get_monotonic_time();
 				o->counter_seen = cval;
 				o->counter_known = cok;
@@ -981,7 +975,7 @@ static struct mb_poll_result *poll_finish(struct mb_bus *b, struct dev_rt *d, in
 			break;
 	}
 	now = g_get_monotonic_time();
-	if (k == MB_E_NONE) {
+	if (k == HUB_E_NONE) {
 		gr->fresh_at = gr->read_at = now;
 		gr->counter_seen = pc->counter_at_read;
 		gr->counter_known = pc->counter_ok;
@@ -1000,7 +994,7 @@ static struct mb_poll_result *poll_finish(struct mb_bus *b, struct dev_rt *d, in
 			if (!d->fail_logged)
 				log_warn("device %s: no answer in %u polls (%s), offline",
 					 d->cfg->id, d->h.consecutive_failures,
-					 mb_err_kind_name(k));
+					 hub_err_kind_name(k));
 			d->fail_logged = true;
 			d->online = false;
 			/* What was read stays, but none of it is current any more. */
@@ -1064,7 +1058,7 @@ static int run_command(struct mb_link *l, const struct cfg_device *d, const stru
 		else
 			rc = mb_link_write(l, d->unit, c->table, (uint16_t)(a - d->address_base),
 					   c->value, d->pause_ms);
-		if (rc < 0 && classify(-rc) != MB_E_EXCEPTION)
+		if (rc < 0 && classify(-rc) != HUB_E_EXCEPTION)
 			mb_link_close(l);
 	}
 	if (rc == 0)
@@ -1255,12 +1249,12 @@ static int cand_cmp(const void *a, const void *b)
 
 /* Takes in the answers to the batched reads of one group of d, in reverse request
  * order so that splitting a refused request does not move those still to look at.
- * Returns MB_E_NONE or the first hard error. */
-static enum mb_err_kind take_batch(struct mb_bus *b, struct dev_rt *d, int g,
-				   const struct mb_xfer *x, const uint32_t *xreq, size_t nx,
-				   int64_t now)
+ * Returns HUB_E_NONE or the first hard error. */
+static enum hub_err_kind take_batch(struct mb_bus *b, struct dev_rt *d, int g,
+				    const struct mb_xfer *x, const uint32_t *xreq, size_t nx,
+				    int64_t now)
 {
-	enum mb_err_kind k = MB_E_NONE;
+	enum hub_err_kind k = HUB_E_NONE;
 	bool split = false;
 
 	for (size_t j = nx; j-- > 0;) {
@@ -1273,11 +1267,11 @@ static enum mb_err_kind take_batch(struct mb_bus *b, struct dev_rt *d, int g,
 			q->refused = false;
 			continue;
 		}
-		enum mb_err_kind e = classify(-x[j].rc);
+		enum hub_err_kind e = classify(-x[j].rc);
 		log_debug("device %s: %s %u+%u: %s", d->cfg->id, mb_table_name(q->span.table),
 			  q->span.address, q->span.count, modbus_strerror(-x[j].rc));
 		switch (e) {
-		case MB_E_EXCEPTION:
+		case HUB_E_EXCEPTION:
 			d->h.err_exception++;
 			if (split_request(d, xreq[j])) {
 				split = true;
@@ -1291,10 +1285,10 @@ static enum mb_err_kind take_batch(struct mb_bus *b, struct dev_rt *d, int g,
 			q->refused = true;
 			q->retry_at = now + refused_retry_us(d, g);
 			continue;
-		case MB_E_TIMEOUT:
+		case HUB_E_TIMEOUT:
 			d->h.err_timeout++;
 			break;
-		case MB_E_INVALID:
+		case HUB_E_INVALID:
 			d->h.err_invalid++;
 			break;
 		default:
@@ -1304,7 +1298,7 @@ static enum mb_err_kind take_batch(struct mb_bus *b, struct dev_rt *d, int g,
 		k = e;
 	}
 	/* A refused request was split: the group is read again, halves and all, now. */
-	if (k == MB_E_NONE && split)
+	if (k == HUB_E_NONE && split)
 		k = read_group(b, d, g, now);
 	return k;
 }
@@ -1389,7 +1383,7 @@ static void run_round(struct mb_bus *b, int64_t now)
 		struct cand *k = &cs[c];
 		struct mb_poll_result *res = NULL;
 		if (k->read) {
-			enum mb_err_kind e =
+			enum hub_err_kind e =
 			    take_batch(b, k->d, k->g, xs + k->x0, xreq + k->x0, k->nx, now);
 			res = poll_finish(b, k->d, k->g, e, &k->pc);
 		} else if (k->alone) {
@@ -1584,7 +1578,7 @@ const struct cfg_bus *mb_bus_config(const struct mb_bus *b)
 	return b->bus;
 }
 
-bool mb_bus_device_health(struct mb_bus *b, size_t device_index, struct mb_health *out)
+bool mb_bus_device_health(struct mb_bus *b, size_t device_index, struct hub_dev_health *out)
 {
 	bool found = false;
 
