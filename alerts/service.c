@@ -60,13 +60,9 @@ struct alert_service {
 	GPtrArray *held;  /* struct item * (owned): not yet both stored and delivered or
 			     queued, in sequence order */
 	uint64_t next_seq;
-	alert_device_cmd_fn device_cmd; /* cmd/device, NULL: not offered */
-	alert_clip_fn clips;		/* clips of a point, NULL: no cameras */
-	GHashTable *cams;		/* camera id -> struct cam_state */
+	alert_clip_fn clips; /* clips of a point, NULL: no cameras */
+	GHashTable *cams;    /* camera id -> struct cam_state */
 	void *clips_ud;
-	void *device_cmd_ud;
-	alert_snapshot_fn snapshot; /* cmd/snapshot, NULL: not offered */
-	void *snapshot_ud;
 	int64_t now;
 	guint tick;
 	GHashTable *tombstones; /* ids whose empty retained message is still to be sent */
@@ -79,7 +75,6 @@ struct alert_service {
 	bool flushing;
 	int guard_fd;	    /* <state_dir>/alert-seq, or -1 */
 	uint64_t guard_seq; /* what it says: highest seq published and not stored, 0: none */
-	struct alert_cmd_limiter *limiter; /* audit records of requests that changed nothing */
 	struct alert_service_stats st;
 };
 
@@ -437,51 +432,7 @@ static void flush(struct alert_service *s)
 	}
 }
 
-/* ---- commands ---- */
-
-/* Audit records of requests that changed nothing (refused, or list): at most this many
- * per verb and user a minute, the rest counted (docs/alerts.md). */
-#define AUDIT_PER_MINUTE 10
-#define AUDIT_WINDOW_MS 60000
-#define AUDIT_KEYS 64
-
-static const char *err_name(int rc)
-{
-	switch (rc) {
-	case -ENOENT:
-		return "unknown_alert";
-	case -EALREADY:
-		return "no_change";
-	case -EPERM:
-		return "not_allowed";
-	case -EINVAL:
-		return "invalid";
-	case -EACCES:
-		return "not_authorized";
-	case -ENOTSUP:
-		return "not_supported";
-	case -EAGAIN:
-		return "not_ready";
-	case -EMSGSIZE:
-		return "too_large";
-	case -ERANGE:
-		return "out_of_range";
-	case -EDESTADDRREQ:
-		return "bad_reply_topic";
-	default:
-		return "failed";
-	}
-}
-
-static bool is_operator(const struct alert_service *s, const char *user)
-{
-	if (!user || !*user)
-		return false;
-	for (size_t i = 0; i < s->cfg->alerts.n_operators; i++)
-		if (strcmp(s->cfg->alerts.operators[i], user) == 0)
-			return true;
-	return false;
-}
+/* ---- commands: the alert verbs of the router, and its audit sink ---- */
 
 static json_t *list_json(struct alert_service *s)
 {
@@ -496,183 +447,141 @@ static json_t *list_json(struct alert_service *s)
 	return arr;
 }
 
-/* Sets o[key] = v when v is given. */
-static void set_opt(json_t *o, const char *key, const char *v)
+/* The outcome of an alert verb on id: the alert's state in the reply, or the reason. */
+static int alert_result(struct alert_service *s, struct router_req *q, const char *id, int rc)
 {
-	if (v)
-		json_object_set_new(o, key, json_string(v));
+	const struct alert *a;
+
+	switch (rc) {
+	case 0:
+		if ((a = alert_engine_get(s->engine, id)))
+			router_req_reply(q, "alert", alert_to_json(a, s->site, false));
+		return 0;
+	case -ENOENT:
+		return router_req_fail(q, rc, NULL, "no open alert \"%s\"", id);
+	default:
+		return rc;
+	}
 }
 
-/* What a command's event and its reply both echo of the request. */
-static void set_request(json_t *o, const struct alert_cmd_req *r)
+/* An alert verb needs the alert's id. */
+static int need_id(struct router_req *q, const struct cmdreq *a)
 {
-	set_opt(o, "device", r->device);
-	set_opt(o, "command", r->command);
-	set_opt(o, "request_id", r->request_id);
-	set_opt(o, "camera", r->camera);
+	return a->id ? 0
+		     : router_req_fail(q, -ENOENT, NULL,
+				       "the request names no alert: \"id\" is missing");
 }
 
-/* The summary of the audit records a window did not keep: one event and one log line. */
-static void on_audit_summary(const char *verb, const char *user, uint64_t dropped, int64_t since,
-			     void *ud)
+static int cmd_ack(struct router_req *q, void *ud)
 {
 	struct alert_service *s = ud;
-	json_t *ev = json_pack("{s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:b}", "seq",
-			       (json_int_t)++s->next_seq, "t", (json_int_t)s->now, "site", s->site,
-			       "event", "commands_unrecorded", "verb", verb, "count",
-			       (json_int_t)dropped, "since", (json_int_t)since, "notify", false);
+	const struct cmdreq *a = router_req_args(q);
+	int rc = need_id(q, a);
 
-	json_object_set_new(ev, "by", user ? json_string(user) : json_null());
-	queue_event(s, ev, NULL);
-	s->st.events++;
-	log_warn("%" G_GUINT64_FORMAT " more request(s) cmd/%s from %s refused or read-only "
-		 "since %" G_GINT64_FORMAT " ms ago: counted, not recorded one by one",
-		 dropped, verb, user ? user : "(nobody)", s->now - since);
+	if (rc < 0)
+		return rc;
+	s->now = router_req_now(q);
+	rc = alert_engine_ack(s->engine, a->id, a->user, s->now);
+	if (rc == -EALREADY)
+		return router_req_fail(q, rc, NULL, "alert \"%s\" is already acknowledged", a->id);
+	return alert_result(s, q, a->id, rc);
 }
 
-/* Runs one request; returns 0 or -errno. *changed: it changed something. */
-static int run_cmd(struct alert_service *s, const struct alert_cmd_req *r, char **snap,
-		   bool *changed)
+static int cmd_shelve(struct router_req *q, void *ud)
 {
-	const char *verb = r->verb;
+	struct alert_service *s = ud;
+	const struct cmdreq *a = router_req_args(q);
 	int64_t for_ms = 0;
 	int rc;
 
-	*changed = false;
-	if (strcmp(verb, "list") == 0)
-		return 0; /* read-only: anyone who may publish a request may read alert/# too */
-	if (!is_operator(s, r->user))
-		return -EACCES;
-	if (strcmp(verb, "ack") == 0) {
-		rc = alert_engine_ack(s->engine, r->id, r->user, s->now);
-	} else if (strcmp(verb, "shelve") == 0) {
-		rc = alert_cmd_duration(r->for_v, &for_ms);
-		if (rc == 0 && for_ms > (int64_t)s->cfg->alerts.shelve_max_s * 1000)
-			rc = -ERANGE;
-		if (rc == 0)
-			rc = alert_engine_shelve(s->engine, r->id, r->user, r->reason, for_ms,
-						 s->now);
-	} else if (strcmp(verb, "unshelve") == 0) {
-		rc = alert_engine_unshelve(s->engine, r->id, r->user, s->now);
-	} else if (strcmp(verb, "device") == 0) {
-		if (!s->device_cmd)
-			rc = -ENOTSUP;
-		else if (!r->device || !r->command)
-			rc = -EINVAL;
-		else
-			rc = s->device_cmd(r->device, r->command, r->user, s->device_cmd_ud);
-	} else if (strcmp(verb, "snapshot") == 0) {
-		if (!s->snapshot)
-			rc = -ENOTSUP;
-		else if (!r->camera)
-			rc = -EINVAL;
-		else
-			rc = s->snapshot(r->camera, snap, s->snapshot_ud);
-	} else {
-		rc = -ENOTSUP;
-	}
-	*changed = rc == 0;
-	return rc;
-}
-
-/* The audit record of a request: an event (unless the limiter keeps it out) and a log
- * line with it. */
-static void audit_cmd(struct alert_service *s, const struct mqtt_cmd *c,
-		      const struct alert_cmd_req *r, int rc, bool changed, const char *snap)
-{
-	const char *verb = r->verb ? r->verb : "(too long)";
-	const char *id = r->id ? r->id : "-", *who = r->user ? r->user : "(nobody)";
-	enum alert_cmd_admit adm = ALERT_CMD_RECORD;
-	json_t *ev;
-
-	/* What changed something is always recorded; the rest within the limiter's bound. */
-	if (!changed)
-		adm = alert_cmd_limiter_admit(s->limiter, verb, r->user, s->now);
-	if (adm == ALERT_CMD_FIRST_DROP)
-		log_warn("more than %d requests cmd/%s from %s refused or read-only within a "
-			 "minute: counting the rest, recording them in one event",
-			 AUDIT_PER_MINUTE, verb, who);
-	if (adm != ALERT_CMD_RECORD)
-		return;
-	ev = json_pack("{s:I, s:I, s:s, s:s, s:s, s:b}", "seq", (json_int_t)++s->next_seq, "t",
-		       (json_int_t)s->now, "site", s->site, "event", "command", "verb", verb,
-		       "notify", false);
-	json_object_set_new(ev, "id", r->id ? json_string(r->id) : json_null());
-	json_object_set_new(ev, "by", r->user ? json_string(r->user) : json_null());
-	json_object_set_new(ev, "result", json_string(rc < 0 ? "refused" : "accepted"));
+	s->now = router_req_now(q);
+	rc = alert_cmd_duration(a->for_v, &for_ms);
+	if (rc == -EINVAL)
+		return router_req_fail(q, rc, NULL,
+				       "\"for\" must be a positive number of seconds or a duration "
+				       "such as \"90\", \"1.5h\", \"2d\"");
+	if (rc == 0 && for_ms > (int64_t)s->cfg->alerts.shelve_max_s * 1000)
+		rc = -ERANGE;
+	if (rc == -ERANGE)
+		return router_req_fail(q, rc, NULL,
+				       "\"for\" is longer than alerts.shelve_max_s (%d s)",
+				       s->cfg->alerts.shelve_max_s);
 	if (rc < 0)
-		json_object_set_new(ev, "error", json_string(err_name(rc)));
-	if (rc == -EMSGSIZE && r->too_large) {
-		json_object_set_new(ev, "too_large", json_string(r->too_large));
-		json_object_set_new(ev, "size", json_integer((json_int_t)r->too_large_len));
-	}
-	if (rc == -EDESTADDRREQ && strlen(c->response_topic) <= MQTT_REPLY_TOPIC_MAX)
-		set_opt(ev, "response_topic", c->response_topic);
-	set_opt(ev, "reason", r->reason);
-	set_request(ev, r);
-	set_opt(ev, "path", snap);
-	queue_event(s, ev, NULL);
-	s->st.events++;
-	if (rc == -EDESTADDRREQ)
-		log_warn("command %s on %s from %s refused: its response topic %.256s%s is outside "
-			 "the reply prefix %s",
-			 verb, id, who, c->response_topic,
-			 strlen(c->response_topic) > 256 ? "..." : "", mqtt_reply_prefix(s->mqtt));
-	else if (rc == -EMSGSIZE)
-		log_warn("command %s from %s refused: %s of %zu bytes is too large", verb, who,
-			 r->too_large, r->too_large_len);
-	else if (rc < 0)
-		log_warn("command %s on %s from %s refused: %s", verb, id, who, err_name(rc));
-	else
-		log_info("command %s on %s by %s", verb, id, who);
+		return rc;
+	if ((rc = need_id(q, a)) < 0)
+		return rc;
+	rc = alert_engine_shelve(s->engine, a->id, a->user, a->reason, for_ms, s->now);
+	if (rc == -EPERM)
+		return router_req_fail(q, rc, NULL,
+				       "alert \"%s\" is P1 (life safety): P1 alerts cannot be "
+				       "shelved",
+				       a->id);
+	if (rc == -EINVAL)
+		return router_req_fail(q, rc, NULL, "a shelve needs a \"reason\"");
+	return alert_result(s, q, a->id, rc);
 }
 
-static void on_cmd(struct mqtt *m, const struct mqtt_cmd *c, void *ud)
+static int cmd_unshelve(struct router_req *q, void *ud)
 {
 	struct alert_service *s = ud;
-	struct alert_cmd_req r;
-	json_t *reply;
-	char *snap = NULL;
-	const struct alert *a;
-	bool changed = false;
-	int rc;
-	char *txt;
+	const struct cmdreq *a = router_req_args(q);
+	int rc = need_id(q, a);
+
+	if (rc < 0)
+		return rc;
+	s->now = router_req_now(q);
+	rc = alert_engine_unshelve(s->engine, a->id, a->user, s->now);
+	if (rc == -EALREADY)
+		return router_req_fail(q, rc, NULL, "alert \"%s\" is not shelved", a->id);
+	return alert_result(s, q, a->id, rc);
+}
+
+/* Read-only: anyone who may publish a request may read alert/# too. */
+static int cmd_list(struct router_req *q, void *ud)
+{
+	router_req_reply(q, "alerts", list_json(ud));
+	return 0;
+}
+
+/* The router's audit sink: a command's record becomes an event of the log, numbered like
+ * every other, committed and published by the next flush (now). */
+static void on_audit(json_t *rec, void *ud)
+{
+	struct alert_service *s = ud;
+	json_t *ev;
 
 	s->now = wall_ms();
-	s->st.commands++;
-	alert_cmd_limiter_expire(s->limiter, s->now, on_audit_summary, s);
-	rc = alert_cmd_parse(c->verb, c->payload, c->len, c->user, c->protocol, &r);
-	/* A request is not obeyed unless its answer can go where it asks. */
-	if (mqtt_reply_check(m, c) < 0)
-		rc = -EDESTADDRREQ;
-	if (rc == 0)
-		rc = run_cmd(s, &r, &snap, &changed);
-	if (rc < 0)
-		s->st.refused++;
-	audit_cmd(s, c, &r, rc, changed, snap);
+	ev = json_pack("{s:I, s:I, s:s}", "seq", (json_int_t)++s->next_seq, "t", (json_int_t)s->now,
+		       "site", s->site);
+	json_object_update(ev, rec);
+	json_decref(rec);
+	queue_event(s, ev, NULL);
+	s->st.events++;
 	flush(s);
-	if (rc == -EDESTADDRREQ)
-		goto out; /* nothing is published outside the reply prefix */
-	reply = json_pack("{s:b, s:s?}", "ok", rc == 0, "verb", r.verb);
-	set_opt(reply, "id", r.id);
-	set_request(reply, &r);
-	set_opt(reply, "path", snap);
-	if (rc < 0)
-		json_object_set_new(reply, "error", json_string(err_name(rc)));
-	if (rc == -EMSGSIZE && r.too_large)
-		json_object_set_new(reply, "too_large", json_string(r.too_large));
-	if (rc == 0 && strcmp(r.verb, "list") == 0)
-		json_object_set_new(reply, "alerts", list_json(s));
-	else if (rc == 0 && r.id && (a = alert_engine_get(s->engine, r.id)))
-		json_object_set_new(reply, "alert", alert_to_json(a, s->site, false));
-	txt = dump(reply);
-	rc = mqtt_reply(m, c, r.request_id, txt, strlen(txt));
-	if (rc < 0 && rc != -ENOENT)
-		log_debug("reply to %s: %s", c->verb, strerror(-rc));
-	free(txt);
-out:
-	g_free(snap);
-	alert_cmd_req_clear(&r);
+}
+
+int alert_service_attach_router(struct alert_service *s, struct router *r)
+{
+	static const struct {
+		const char *verb;
+		enum router_role role;
+		unsigned flags;
+		router_handler_fn fn;
+	} verbs[] = {
+	    {"ack", ROUTER_OPERATOR, 0, cmd_ack},
+	    {"shelve", ROUTER_OPERATOR, 0, cmd_shelve},
+	    {"unshelve", ROUTER_OPERATOR, 0, cmd_unshelve},
+	    {"list", ROUTER_VIEWER, ROUTER_READ_ONLY, cmd_list},
+	};
+	int rc;
+
+	for (size_t i = 0; i < G_N_ELEMENTS(verbs); i++) {
+		rc = router_add(r, verbs[i].verb, verbs[i].role, verbs[i].flags, verbs[i].fn, s);
+		if (rc < 0)
+			return rc;
+	}
+	router_set_audit(r, on_audit, s);
+	return 0;
 }
 
 static void on_ack(struct mqtt *m, uint64_t token, bool ok, void *ud)
@@ -704,7 +613,6 @@ static gboolean on_tick(gpointer ud)
 
 	s->now = wall_ms();
 	alert_engine_tick(s->engine, s->now);
-	alert_cmd_limiter_expire(s->limiter, s->now, on_audit_summary, s);
 	flush(s);
 	return G_SOURCE_CONTINUE;
 }
@@ -768,7 +676,6 @@ int alert_service_create(const struct hw_config *cfg, struct mqtt *m, struct ale
 	s->guard_fd = -1;
 	s->tombstones = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	s->cams = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	alert_cmd_limiter_create(AUDIT_PER_MINUTE, AUDIT_WINDOW_MS, AUDIT_KEYS, &s->limiter);
 	if (g_mkdir_with_parents(cfg->storage.state_dir, 0750) < 0) {
 		rc = -errno;
 		log_err("state_dir %s: %s", cfg->storage.state_dir, strerror(-rc));
@@ -815,7 +722,6 @@ int alert_service_create(const struct hw_config *cfg, struct mqtt *m, struct ale
 			log_info("%zu undelivered event(s) put in the outbox", r.n);
 	}
 	if (m) {
-		mqtt_set_command_handler(m, on_cmd, s);
 		mqtt_set_ack_handler(m, on_ack, s);
 		if (mqtt_is_connected(m))
 			alert_service_on_connected(s);
@@ -834,7 +740,6 @@ fail:
 	g_hash_table_destroy(s->tombstones);
 	if (s->cams)
 		g_hash_table_destroy(s->cams);
-	alert_cmd_limiter_destroy(s->limiter);
 	free(s);
 	return rc;
 }
@@ -843,9 +748,7 @@ void alert_service_destroy(struct alert_service *s)
 {
 	if (!s)
 		return;
-	/* requests counted and not yet summarised get their summary now */
 	s->now = wall_ms();
-	alert_cmd_limiter_expire(s->limiter, s->now + AUDIT_WINDOW_MS, on_audit_summary, s);
 	s->store_retry_ms = 0; /* one last attempt */
 	flush(s);
 	if (s->held->len) {
@@ -859,10 +762,8 @@ void alert_service_destroy(struct alert_service *s)
 	}
 	if (s->tick)
 		g_source_remove(s->tick);
-	if (s->mqtt) {
-		mqtt_set_command_handler(s->mqtt, NULL, NULL);
+	if (s->mqtt)
 		mqtt_set_ack_handler(s->mqtt, NULL, NULL);
-	}
 	alert_engine_destroy(s->engine);
 	alert_store_close(s->store);
 	g_ptr_array_free(s->batch, TRUE);
@@ -873,7 +774,6 @@ void alert_service_destroy(struct alert_service *s)
 	g_hash_table_destroy(s->tombstones);
 	if (s->cams)
 		g_hash_table_destroy(s->cams);
-	alert_cmd_limiter_destroy(s->limiter);
 	free(s);
 }
 
@@ -1007,18 +907,6 @@ void alert_service_set_clips(struct alert_service *s, alert_clip_fn fn, void *ud
 {
 	s->clips = fn;
 	s->clips_ud = ud;
-}
-
-void alert_service_set_snapshots(struct alert_service *s, alert_snapshot_fn fn, void *ud)
-{
-	s->snapshot = fn;
-	s->snapshot_ud = ud;
-}
-
-void alert_service_set_device_commands(struct alert_service *s, alert_device_cmd_fn fn, void *ud)
-{
-	s->device_cmd = fn;
-	s->device_cmd_ud = ud;
 }
 
 void alert_service_get_stats(struct alert_service *s, struct alert_service_stats *out)

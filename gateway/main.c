@@ -27,6 +27,7 @@
 #include "gateway/sdnotify.h"
 #include "gateway/state.h"
 #include "gateway/statedir.h"
+#include "router/router.h"
 #include "video/video.h"
 
 struct app {
@@ -43,6 +44,7 @@ struct app {
 	guint watchdog;		      /* sd_notify WATCHDOG=1 timer */
 	uint64_t beats;		      /* `gateway` points written since start */
 	struct alert_service *alerts; /* recreated with the hub */
+	struct router *router;	      /* cmd/<verb>; recreated with the hub, before the alerts */
 	struct video *video;	      /* cameras; recreated on reload */
 	uint64_t seq;		      /* per-gateway sequence number of state messages */
 	uint64_t cam_seq;	      /* sequence number of camera state messages */
@@ -444,27 +446,53 @@ static void device_command_done(int rc, void *ud)
 }
 
 /* cmd/device: queues a profile command on the device's bus (authorised there by the
- * device's allow_commands; the caller has checked the operator). */
-static int device_command(const char *device, const char *command, const char *who, void *ud)
+ * device's allow_commands; the router has checked the operator). */
+static int device_command(struct router_req *q, void *ud)
 {
 	struct app *a = ud;
+	const struct cmdreq *r = router_req_args(q);
+	int rc;
 
+	if (!r->device || !r->command)
+		return router_req_fail(q, -EINVAL, NULL,
+				       "cmd/device needs \"device\" and \"command\"");
 	for (size_t i = 0; i < a->cfg->n_devices; i++) {
-		if (strcmp(a->cfg->devices[i].id, device) != 0)
+		if (strcmp(a->cfg->devices[i].id, r->device) != 0)
 			continue;
-		for (size_t k = 0; k < a->n_buses; k++)
-			if (mb_bus_config(a->buses[k]) == a->cfg->devices[i].bus)
-				return mb_bus_command(a->buses[k], i, command, who,
-						      device_command_done, NULL);
+		for (size_t k = 0; k < a->n_buses; k++) {
+			if (mb_bus_config(a->buses[k]) != a->cfg->devices[i].bus)
+				continue;
+			rc = mb_bus_command(a->buses[k], i, r->command, r->user,
+					    device_command_done, NULL);
+			if (rc == -ENOENT)
+				return router_req_fail(q, rc, "unknown_command",
+						       "device \"%s\" has no command \"%s\"",
+						       r->device, r->command);
+			if (rc == -EPERM)
+				return router_req_fail(q, rc, NULL,
+						       "\"%s\" is not in the allow_commands of "
+						       "device \"%s\"",
+						       r->command, r->device);
+			if (rc == 0)
+				router_req_message(q, "queued on bus %s",
+						   a->cfg->devices[i].bus->id);
+			return rc;
+		}
 	}
-	return -ENOENT;
+	return router_req_fail(q, -ENOENT, "unknown_device", "no device \"%s\"", r->device);
 }
 
-/* cmd/snapshot: a JPEG of the camera's latest key frame, kept under
+/* A snapshot taken on the loop after its request was answered "pending": the shape of a
+ * handler that finishes later (router_done), as a snapshot off the loop will. */
+struct snapshot_job {
+	struct app *a;
+	struct router_req *q;
+};
+
+/* A JPEG of the camera's latest key frame, kept under
  * <state_dir>/snapshots/<camera>-<UTC time>.jpg. */
-static int snapshot_command(const char *camera, char **path, void *ud)
+static int snapshot_take(struct app *a, const char *camera, char **path)
 {
-	struct app *a = ud;
 	char when[32];
 	int64_t t = now_ms();
 	time_t sec = (time_t)(t / 1000);
@@ -472,9 +500,6 @@ static int snapshot_command(const char *camera, char **path, void *ud)
 
 	if (!a->video)
 		return -ENOENT;
-	for (const char *c = camera; *c; c++)
-		if (!g_ascii_isalnum(*c) && *c != '_' && *c != '-')
-			return -ENOENT; /* not a camera id: nothing to name a file after */
 	char *dir = g_build_filename(a->cfg->storage.state_dir, "snapshots", NULL);
 	if (g_mkdir_with_parents(dir, 0750) < 0) {
 		int rc = -errno;
@@ -492,6 +517,73 @@ static int snapshot_command(const char *camera, char **path, void *ud)
 		*path = NULL;
 	}
 	return rc;
+}
+
+static gboolean snapshot_run(gpointer ud)
+{
+	struct snapshot_job *j = ud;
+	struct router_req *q = j->q;
+	const char *camera = router_req_args(q)->camera;
+	char *path = NULL;
+	int rc = -ECANCELED;
+
+	if (router_req_live(q))
+		rc = snapshot_take(j->a, camera, &path);
+	if (rc == 0)
+		router_req_record(q, "path", path);
+	else if (rc == -ENOENT)
+		router_req_fail(q, rc, "unknown_camera", "no camera \"%s\"", camera);
+	else if (rc == -EAGAIN)
+		router_req_fail(q, rc, NULL, "camera \"%s\" has sent no picture yet", camera);
+	else if (rc != -ECANCELED)
+		router_req_fail(q, rc, NULL, "the snapshot of camera \"%s\" failed: %s", camera,
+				strerror(-rc));
+	router_done(q, rc, NULL);
+	g_free(path);
+	g_free(j);
+	return G_SOURCE_REMOVE;
+}
+
+/* cmd/snapshot: answered once the file is written. */
+static int snapshot_command(struct router_req *q, void *ud)
+{
+	const char *camera = router_req_args(q)->camera;
+	struct snapshot_job *j;
+
+	if (!camera)
+		return router_req_fail(q, -EINVAL, NULL, "cmd/snapshot needs \"camera\"");
+	for (const char *c = camera; *c; c++)
+		if (!g_ascii_isalnum(*c) && *c != '_' &&
+		    *c != '-') /* nothing to name a file after */
+			return router_req_fail(q, -ENOENT, "unknown_camera", "no camera \"%s\"",
+					       camera);
+	j = g_new0(struct snapshot_job, 1);
+	j->a = ud;
+	j->q = q;
+	g_idle_add(snapshot_run, j);
+	return ROUTER_PENDING;
+}
+
+/* The command router and the owners of its verbs (docs/commands.md). */
+static int start_router(struct app *a)
+{
+	int rc = router_create(a->cfg, a->mqtt, &a->router);
+
+	if (rc == 0)
+		rc = alert_service_attach_router(a->alerts, a->router);
+	if (rc == 0)
+		rc = router_add(a->router, "device", ROUTER_OPERATOR, 0, device_command, a);
+	if (rc == 0)
+		rc = router_add(a->router, "snapshot", ROUTER_OPERATOR, 0, snapshot_command, a);
+	if (rc < 0)
+		log_err("commands: %s", strerror(-rc));
+	return rc;
+}
+
+static void stop_router(struct app *a)
+{
+	router_destroy(a->router);
+	a->router = NULL;
 }
 
 /* The hub of a->cfg and its listeners: before the sources that report into it. */
@@ -513,9 +605,10 @@ static int start_devices(struct app *a)
 		log_err("alerts: %s", strerror(-rc));
 		return rc;
 	}
-	alert_service_set_device_commands(a->alerts, device_command, a);
 	alert_service_set_clips(a->alerts, event_clips, a);
-	alert_service_set_snapshots(a->alerts, snapshot_command, a);
+	rc = start_router(a);
+	if (rc < 0)
+		return rc;
 	a->generation++;
 	a->buses = calloc(a->cfg->n_buses ? a->cfg->n_buses : 1, sizeof(*a->buses));
 	if (!a->buses)
@@ -637,6 +730,7 @@ static bool reload_rollback(struct app *a, struct hw_config *old, bool keep_mqtt
 	struct hw_config *nc = a->cfg;
 
 	stop_buses(a);
+	stop_router(a);
 	alert_service_destroy(a->alerts);
 	a->alerts = NULL;
 	video_destroy(a->video); /* before the hub it reports into */
@@ -682,6 +776,7 @@ static gboolean on_hup(gpointer ud)
 	 * it): they are for the old configuration's devices, and the hub they were meant for
 	 * goes away now. From here on they are dropped as they come. */
 	a->generation++;
+	stop_router(a);
 	alert_service_destroy(a->alerts);
 	a->alerts = NULL;
 	video_destroy(a->video); /* before the hub it reports into */
@@ -776,6 +871,7 @@ out:
 	 * holds its own layout, so a stopped bus leaves none dangling. */
 	while (g_main_context_iteration(NULL, FALSE))
 		;
+	stop_router(&a);
 	alert_service_destroy(a.alerts);
 	stop_outputs(&a);
 	hub_destroy(a.hub);

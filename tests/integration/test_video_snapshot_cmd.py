@@ -51,13 +51,14 @@ def main(env):
                            for e in events(watch, ROOT)), 5,
                "the accepted snapshot in the event log")
 
-    for body, user, err in (({"camera": "cam1"}, "mallory", "not_authorized"),
-                            ({"camera": "cam9"}, "alice", "unknown_alert"),
-                            ({"camera": "../cam1"}, "alice", "unknown_alert"),
-                            ({}, "alice", "invalid")):
+    for body, user, err, msg in (
+            ({"camera": "cam1"}, "mallory", "not_authorized", '"mallory" is not in alerts.operators'),
+            ({"camera": "cam9"}, "alice", "unknown_camera", 'no camera "cam9"'),
+            ({"camera": "../cam1"}, "alice", "unknown_camera", 'no camera "../cam1"'),
+            ({}, "alice", "invalid", 'cmd/snapshot needs "camera"')):
         r = op.send("snapshot", body, user=user)
-        expect(r.get("ok") is False and r.get("error") == err,
-               "snapshot %r by %s: %r, wanted error %s" % (body, user, r, err))
+        expect(r.get("ok") is False and r.get("error") == err and r.get("message") == msg,
+               "snapshot %r by %s: %r, wanted error %s: %s" % (body, user, r, err, msg))
     expect(os.listdir(snaps) == [os.path.basename(path)],
            "refused snapshots wrote files: %r" % os.listdir(snaps))
     print("snapshot %s: %dx%d, %d bytes" % (os.path.basename(path), size[0], size[1],

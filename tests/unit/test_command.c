@@ -1,5 +1,5 @@
 /* Unit tests of the command path's pure parts: request bounds and the identity rule
- * (alerts/command.c), durations without overflow (alerts/engine.c), the audit limiter
+ * (router/cmdreq.c), durations without overflow (alerts/engine.c), the audit limiter
  * on an injected clock, the reply prefix check (gateway/mqtt.c) and the log escaping
  * (gateway/log.c). Single thread. */
 #include <errno.h>
@@ -13,66 +13,68 @@
 #include <cmocka.h>
 
 #include "alerts/command.h"
+#include "router/cmdreq.h"
 #include "gateway/log.h"
 #include "gateway/mqtt.h"
 
-static int parse(const char *payload, const char *prop_user, int protocol, struct alert_cmd_req *r)
+static int parse(const char *payload, const char *prop_user, int protocol, struct cmdreq *r)
 {
-	return alert_cmd_parse("ack", payload, payload ? strlen(payload) : 0, prop_user, protocol,
-			       r);
+	return cmdreq_parse("ack", payload, payload ? strlen(payload) : 0, prop_user, protocol, r);
 }
 
 static void test_empty_payload_is_an_empty_request(void **state)
 {
-	struct alert_cmd_req r;
+	struct cmdreq r;
 
 	(void)state;
-	assert_int_equal(alert_cmd_parse("list", NULL, 0, NULL, 5, &r), 0);
+	assert_int_equal(cmdreq_parse("list", NULL, 0, NULL, 5, &r), 0);
 	assert_string_equal(r.verb, "list");
 	assert_null(r.id);
 	assert_null(r.user);
-	alert_cmd_req_clear(&r);
+	cmdreq_clear(&r);
 }
 
 static void test_not_an_object_is_invalid_but_keeps_identity(void **state)
 {
-	struct alert_cmd_req r;
+	struct cmdreq r;
 
 	(void)state;
 	assert_int_equal(parse("[1,2]", "alice", 5, &r), -EINVAL);
 	assert_string_equal(r.user, "alice");
-	alert_cmd_req_clear(&r);
+	cmdreq_clear(&r);
 	assert_int_equal(parse("{\"id\":", "alice", 5, &r), -EINVAL);
-	alert_cmd_req_clear(&r);
+	cmdreq_clear(&r);
 }
 
 /* v5: the user property is the identity; the payload's user never is. */
 static void test_identity_v5_is_the_property(void **state)
 {
-	struct alert_cmd_req r;
+	struct cmdreq r;
 
 	(void)state;
 	assert_int_equal(parse("{\"id\":\"a.b\",\"user\":\"alice\"}", NULL, 5, &r), 0);
 	assert_null(r.user);
 	assert_true(r.payload_user);
-	alert_cmd_req_clear(&r);
+	cmdreq_clear(&r);
 	assert_int_equal(parse("{\"id\":\"a.b\",\"user\":\"alice\"}", "bob", 5, &r), 0);
 	assert_string_equal(r.user, "bob");
-	alert_cmd_req_clear(&r);
+	cmdreq_clear(&r);
 }
 
 /* 3.1.1: no properties exist; the payload's user is the identity. */
 static void test_identity_311_is_the_payload(void **state)
 {
-	struct alert_cmd_req r;
+	struct cmdreq r;
 
 	(void)state;
 	assert_int_equal(parse("{\"id\":\"a.b\",\"user\":\"alice\"}", NULL, 4, &r), 0);
 	assert_string_equal(r.user, "alice");
-	alert_cmd_req_clear(&r);
-	assert_int_equal(parse("{\"id\":\"a.b\",\"user\":7}", NULL, 4, &r), 0);
+	cmdreq_clear(&r);
+	/* a user that is not a string is refused (no identity), not taken as nobody */
+	assert_int_equal(parse("{\"id\":\"a.b\",\"user\":7}", NULL, 4, &r), -EINVAL);
 	assert_null(r.user);
-	alert_cmd_req_clear(&r);
+	assert_string_equal(r.bad_type, "user");
+	cmdreq_clear(&r);
 }
 
 static char *repeat(char c, size_t n)
@@ -90,13 +92,13 @@ static void test_field_bounds(void **state)
 	static const struct {
 		const char *key;
 		size_t max;
-	} f[] = {{"id", ALERT_CMD_ID_MAX},
-		 {"reason", ALERT_CMD_REASON_MAX},
-		 {"request_id", ALERT_CMD_FIELD_MAX},
-		 {"device", ALERT_CMD_FIELD_MAX},
-		 {"command", ALERT_CMD_FIELD_MAX},
-		 {"camera", ALERT_CMD_FIELD_MAX}};
-	struct alert_cmd_req r;
+	} f[] = {{"id", CMDREQ_ID_MAX},
+		 {"reason", CMDREQ_REASON_MAX},
+		 {"request_id", CMDREQ_FIELD_MAX},
+		 {"device", CMDREQ_FIELD_MAX},
+		 {"command", CMDREQ_FIELD_MAX},
+		 {"camera", CMDREQ_FIELD_MAX}};
+	struct cmdreq r;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
@@ -111,7 +113,7 @@ static void test_field_bounds(void **state)
 			} else {
 				assert_null(r.too_large);
 			}
-			alert_cmd_req_clear(&r);
+			cmdreq_clear(&r);
 			free(p);
 			free(v);
 		}
@@ -120,54 +122,54 @@ static void test_field_bounds(void **state)
 
 static void test_user_bounds(void **state)
 {
-	char *u = repeat('u', ALERT_CMD_USER_MAX + 1), p[256];
-	struct alert_cmd_req r;
+	char *u = repeat('u', CMDREQ_USER_MAX + 1), p[256];
+	struct cmdreq r;
 
 	(void)state;
 	assert_int_equal(parse("{}", u, 5, &r), -EMSGSIZE);
 	assert_string_equal(r.too_large, "user");
 	assert_null(r.user);
-	alert_cmd_req_clear(&r);
+	cmdreq_clear(&r);
 	snprintf(p, sizeof(p), "{\"user\":\"%s\"}", u);
 	assert_int_equal(parse(p, NULL, 4, &r), -EMSGSIZE);
 	assert_string_equal(r.too_large, "user");
-	alert_cmd_req_clear(&r);
-	u[ALERT_CMD_USER_MAX] = '\0';
+	cmdreq_clear(&r);
+	u[CMDREQ_USER_MAX] = '\0';
 	assert_int_equal(parse("{}", u, 5, &r), 0);
 	assert_string_equal(r.user, u);
-	alert_cmd_req_clear(&r);
+	cmdreq_clear(&r);
 	free(u);
 }
 
 static void test_payload_and_verb_bounds(void **state)
 {
-	char *big = repeat(' ', ALERT_CMD_PAYLOAD_MAX + 1);
-	char *verb = repeat('v', ALERT_CMD_VERB_MAX + 1);
-	struct alert_cmd_req r;
+	char *big = repeat(' ', CMDREQ_PAYLOAD_MAX + 1);
+	char *verb = repeat('v', CMDREQ_VERB_MAX + 1);
+	struct cmdreq r;
 
 	(void)state;
 	big[0] = '{';
-	big[ALERT_CMD_PAYLOAD_MAX] = '}';
-	assert_int_equal(alert_cmd_parse("ack", big, strlen(big), "alice", 5, &r), -EMSGSIZE);
+	big[CMDREQ_PAYLOAD_MAX] = '}';
+	assert_int_equal(cmdreq_parse("ack", big, strlen(big), "alice", 5, &r), -EMSGSIZE);
 	assert_string_equal(r.too_large, "payload");
-	assert_int_equal(r.too_large_len, ALERT_CMD_PAYLOAD_MAX + 1);
+	assert_int_equal(r.too_large_len, CMDREQ_PAYLOAD_MAX + 1);
 	assert_string_equal(r.user, "alice");
-	alert_cmd_req_clear(&r);
+	cmdreq_clear(&r);
 	/* exactly at the bound: parsed */
-	assert_int_equal(alert_cmd_parse("ack", big + 1, strlen(big + 1), "alice", 5, &r),
+	assert_int_equal(cmdreq_parse("ack", big + 1, strlen(big + 1), "alice", 5, &r),
 			 -EINVAL); /* "   ...}" is not JSON, but it was read */
-	alert_cmd_req_clear(&r);
-	big[ALERT_CMD_PAYLOAD_MAX - 1] = '}';
-	big[ALERT_CMD_PAYLOAD_MAX] = '\0';
-	assert_int_equal(alert_cmd_parse("ack", big, strlen(big), "alice", 5, &r), 0);
-	alert_cmd_req_clear(&r);
-	assert_int_equal(alert_cmd_parse(verb, "{}", 2, "alice", 5, &r), -EMSGSIZE);
+	cmdreq_clear(&r);
+	big[CMDREQ_PAYLOAD_MAX - 1] = '}';
+	big[CMDREQ_PAYLOAD_MAX] = '\0';
+	assert_int_equal(cmdreq_parse("ack", big, strlen(big), "alice", 5, &r), 0);
+	cmdreq_clear(&r);
+	assert_int_equal(cmdreq_parse(verb, "{}", 2, "alice", 5, &r), -EMSGSIZE);
 	assert_string_equal(r.too_large, "verb");
 	assert_null(r.verb);
-	alert_cmd_req_clear(&r);
+	cmdreq_clear(&r);
 	/* an embedded NUL in a field is refused as well (the JSON reader does) */
 	assert_int_equal(parse("{\"id\":\"a\\u0000b\"}", "alice", 5, &r), -EINVAL);
-	alert_cmd_req_clear(&r);
+	cmdreq_clear(&r);
 	free(big);
 	free(verb);
 }
@@ -218,15 +220,15 @@ static void test_durations_checked(void **state)
 
 static void test_request_id(void **state)
 {
-	char *long_id = repeat('a', ALERT_CMD_FIELD_MAX + 1);
+	char *long_id = repeat('a', CMDREQ_FIELD_MAX + 1);
 
 	(void)state;
-	assert_true(alert_cmd_request_id_ok("r-1_A"));
-	assert_false(alert_cmd_request_id_ok(""));
-	assert_false(alert_cmd_request_id_ok("a/b"));
-	assert_false(alert_cmd_request_id_ok("a+"));
-	assert_false(alert_cmd_request_id_ok("a b"));
-	assert_false(alert_cmd_request_id_ok(long_id));
+	assert_true(cmdreq_request_id_ok("r-1_A"));
+	assert_false(cmdreq_request_id_ok(""));
+	assert_false(cmdreq_request_id_ok("a/b"));
+	assert_false(cmdreq_request_id_ok("a+"));
+	assert_false(cmdreq_request_id_ok("a b"));
+	assert_false(cmdreq_request_id_ok(long_id));
 	free(long_id);
 }
 
@@ -250,48 +252,46 @@ static void on_sum(const char *verb, const char *user, uint64_t dropped, int64_t
 
 static void test_limiter_counts_and_summarises(void **state)
 {
-	struct alert_cmd_limiter *l;
+	struct cmdreq_limiter *l;
 	struct sum s = {0};
 	int64_t t = 1000;
 
 	(void)state;
-	assert_int_equal(alert_cmd_limiter_create(3, 60000, 2, &l), 0);
+	assert_int_equal(cmdreq_limiter_create(3, 60000, 2, &l), 0);
 	/* three recorded, then counted; the first drop says so */
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(alert_cmd_limiter_admit(l, "ack", "mallory", t + i),
-				 ALERT_CMD_RECORD);
-	assert_int_equal(alert_cmd_limiter_admit(l, "ack", "mallory", t + 3), ALERT_CMD_FIRST_DROP);
+		assert_int_equal(cmdreq_limiter_admit(l, "ack", "mallory", t + i), CMDREQ_RECORD);
+	assert_int_equal(cmdreq_limiter_admit(l, "ack", "mallory", t + 3), CMDREQ_FIRST_DROP);
 	for (int i = 0; i < 96; i++)
-		assert_int_equal(alert_cmd_limiter_admit(l, "ack", "mallory", t + 4 + i),
-				 ALERT_CMD_DROP);
+		assert_int_equal(cmdreq_limiter_admit(l, "ack", "mallory", t + 4 + i), CMDREQ_DROP);
 	/* another pair has its own count */
-	assert_int_equal(alert_cmd_limiter_admit(l, "ack", NULL, t + 5), ALERT_CMD_RECORD);
+	assert_int_equal(cmdreq_limiter_admit(l, "ack", NULL, t + 5), CMDREQ_RECORD);
 	/* beyond max_keys pairs share one window */
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(alert_cmd_limiter_admit(l, "list", i ? "x" : "y", t + 6),
-				 ALERT_CMD_RECORD);
-	assert_int_equal(alert_cmd_limiter_admit(l, "shelve", "z", t + 6), ALERT_CMD_FIRST_DROP);
+		assert_int_equal(cmdreq_limiter_admit(l, "list", i ? "x" : "y", t + 6),
+				 CMDREQ_RECORD);
+	assert_int_equal(cmdreq_limiter_admit(l, "shelve", "z", t + 6), CMDREQ_FIRST_DROP);
 	/* not over yet */
-	alert_cmd_limiter_expire(l, t + 59999, on_sum, &s);
+	cmdreq_limiter_expire(l, t + 59999, on_sum, &s);
 	assert_int_equal(s.calls, 0);
-	assert_int_equal(alert_cmd_limiter_admit(l, "ack", "mallory", t + 59999), ALERT_CMD_DROP);
+	assert_int_equal(cmdreq_limiter_admit(l, "ack", "mallory", t + 59999), CMDREQ_DROP);
 	/* over: one summary per window with drops; ("ack", NULL) had none */
 	memset(&s, 0, sizeof(s));
-	alert_cmd_limiter_expire(l, t + 60000, on_sum, &s);
+	cmdreq_limiter_expire(l, t + 60000, on_sum, &s);
 	assert_int_equal(s.calls, 1);
 	assert_string_equal(s.verb, "ack");
 	assert_string_equal(s.user, "mallory");
 	assert_int_equal(s.dropped, 98);
 	assert_int_equal(s.since, t);
 	memset(&s, 0, sizeof(s));
-	alert_cmd_limiter_expire(l, t + 60006, on_sum, &s);
+	cmdreq_limiter_expire(l, t + 60006, on_sum, &s);
 	assert_int_equal(s.calls, 1);
 	assert_string_equal(s.verb, "*");
 	assert_int_equal(s.dropped, 1);
 	/* a new window records again */
-	assert_int_equal(alert_cmd_limiter_admit(l, "ack", "mallory", t + 60001), ALERT_CMD_RECORD);
-	alert_cmd_limiter_destroy(l);
-	alert_cmd_limiter_destroy(NULL);
+	assert_int_equal(cmdreq_limiter_admit(l, "ack", "mallory", t + 60001), CMDREQ_RECORD);
+	cmdreq_limiter_destroy(l);
+	cmdreq_limiter_destroy(NULL);
 }
 
 static void test_reply_prefix(void **state)
