@@ -1,6 +1,7 @@
 /* hallwatch: the command line and the daemon. Owns the main loop, the loaded
- * configuration and the wiring between buses, hub, MQTT and line protocol.
- * Everything here runs on the main thread. */
+ * configuration and the wiring: sources (buses, cameras) into the hub, the hub's device and
+ * camera listeners out to alerts, MQTT and line protocol. Everything here runs on the main
+ * thread. */
 #define LOG_TAG "main"
 
 #include <errno.h>
