@@ -26,7 +26,7 @@ void alert_service_on_device(struct alert_service *s, const struct hub_device *d
 /* The MQTT session is (re)established: republish alert/<id>, resend undelivered events. */
 void alert_service_on_connected(struct alert_service *s);
 
-/* A camera condition changed (video/video.h's video_condition_fn): "offline" is the
+/* A camera condition changed (a hub camera's cond_changed, wired in main.c): "offline" is the
  * camera's communication loss (alert <camera>.offline, which mutes the others); video_loss,
  * dark, covered, defocus, moved, frozen, recording_fault, disk_low and retention_short are
  * P3 fault alerts <camera>.<condition>. Main loop thread. */

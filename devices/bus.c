@@ -38,7 +38,7 @@ struct dev_rt {
 	struct mb_layout_ref *lay_ref; /* the cache entry its layout is in */
 	int64_t *due;		       /* per group: monotonic us of its next poll */
 	size_t n_grps;
-	struct mb_health h_shared; /* copy of its health for other threads, under the bus lock */
+	struct hub_dev_health h_shared; /* copy of its health for other threads, under the bus lock */
 	size_t e0; /* its groups' schedule entries: mb_bus.entries[e0 .. e0 + n_grps) */
 };
 
@@ -77,12 +77,6 @@ struct mb_bus {
 	GPtrArray *layouts; /* struct mb_layout_ref: shared by devices of one profile and counts */
 	int pipeline;	    /* requests in flight on the link (TCP) */
 };
-
-const char *mb_err_kind_name(enum mb_err_kind k)
-{
-	static const char *const n[] = {"none", "timeout", "exception", "io", "invalid"};
-	return (unsigned)k < G_N_ELEMENTS(n) ? n[k] : "?";
-}
 
 static void lay_cache_unref(gpointer p)
 {
@@ -168,7 +162,7 @@ static void on_ds_event(const struct ds_ev *ev, void *ud)
 		break;
 	case DS_EV_OFFLINE:
 		log_warn("device %s: no answer in %llu polls (%s), offline", c->id,
-			 (unsigned long long)ev->count, mb_err_kind_name(ev->err));
+			 (unsigned long long)ev->count, hub_err_kind_name(ev->err));
 		break;
 	case DS_EV_ANSWERING:
 		log_info("device %s: answering again", c->id);
@@ -238,9 +232,9 @@ static void deliver(struct mb_bus *b, struct mb_poll_result *res);
 
 /* The one place an answer to request r of d is taken in, on both paths: one request at
  * a time (read_group) and pipelined (take_batch). sent: the request went out (else no
- * connection could be made). Returns MB_E_NONE to go on, or the error that ends the
+ * connection could be made). Returns HUB_E_NONE to go on, or the error that ends the
  * poll; *a: what the answer was; *split: a refused request was split in two. */
-static enum mb_err_kind take_answer(struct dev_rt *d, size_t r, bool sent, int rc, int64_t rtt_us,
+static enum hub_err_kind take_answer(struct dev_rt *d, size_t r, bool sent, int rc, int64_t rtt_us,
 				    int64_t now, enum ds_answer *a, bool *split)
 {
 	struct ds_outcome o = outcome_of(sent, rc, rtt_us);
@@ -254,9 +248,9 @@ static enum mb_err_kind take_answer(struct dev_rt *d, size_t r, bool sent, int r
 	return ds_take_answer(d->ds, r, &o, now, split);
 }
 
-/* Reads the requests of group g one at a time. Returns MB_E_NONE, or the first hard
+/* Reads the requests of group g one at a time. Returns HUB_E_NONE, or the first hard
  * error. */
-static enum mb_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, int64_t now)
+static enum hub_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, int64_t now)
 {
 	for (size_t r = 0; r < ds_n_reqs(d->ds); r++) {
 		if (!ds_req_wanted(d->ds, r, g, now))
@@ -265,7 +259,7 @@ static enum mb_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, in
 		scan_stale(b, d, g_get_monotonic_time());
 		enum ds_answer a;
 		bool split;
-		enum mb_err_kind k;
+		enum hub_err_kind k;
 		if (!mb_link_is_connected(b->link) && mb_link_connect(b->link) < 0)
 			return take_answer(d, r, false, -ENOTCONN, 0, now, &a, &split);
 		const struct mb_span *s = ds_req_span(d->ds, r);
@@ -277,7 +271,7 @@ static enum mb_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, in
 			r--; /* read the first half now */
 			continue;
 		}
-		if (k == MB_E_NONE)
+		if (k == HUB_E_NONE)
 			continue;
 		/* A gateway that answered in step for a device it cannot reach leaves the
 		 * stream as it is. A late answer must not be taken for the next one, and a
@@ -291,11 +285,11 @@ static enum mb_err_kind read_group(struct mb_bus *b, struct dev_rt *d, int g, in
 		}
 		return k;
 	}
-	return MB_E_NONE;
+	return HUB_E_NONE;
 }
 
 static struct mb_poll_result *make_result(struct mb_bus *b, struct dev_rt *d, int64_t now,
-					  enum mb_err_kind k)
+					  enum hub_err_kind k)
 {
 	struct mb_poll_result *res = ds_result(d->ds, k, now, wall_ms());
 	if (!res)
@@ -331,7 +325,7 @@ static void schedule_next(struct mb_bus *b, struct dev_rt *d, int g, int64_t now
 
 /* Takes in what group g read, reads the groups whose change counter moved now, and
  * re-plans when a block count moved. */
-static enum mb_err_kind absorb_and_relayout(struct mb_bus *b, struct dev_rt *d, int g, int64_t now)
+static enum hub_err_kind absorb_and_relayout(struct mb_bus *b, struct dev_rt *d, int g, int64_t now)
 {
 	bool recount = ds_take_group(d->ds, g, now, wall_ms());
 
@@ -339,13 +333,13 @@ static enum mb_err_kind absorb_and_relayout(struct mb_bus *b, struct dev_rt *d, 
 		if (ds_take_read_now(d->ds, (int)x))
 			d->due[x] = now;
 	if (!recount)
-		return MB_E_NONE;
+		return HUB_E_NONE;
 	if (dev_plan(b, d) < 0)
-		return MB_E_INVALID;
+		return HUB_E_INVALID;
 	for (size_t x = 0; x < d->n_grps; x++)
 		if (ds_group_has_points(d->ds, (int)x))
 			d->due[x] = now;
-	return MB_E_NONE;
+	return HUB_E_NONE;
 }
 
 /* Every STALE_SCAN_US, the devices other than `busy` (being polled) whose points went
@@ -360,7 +354,7 @@ static void scan_stale(struct mb_bus *b, const struct dev_rt *busy, int64_t now)
 		struct dev_rt *o = &b->devs[i];
 		if (o == busy || !ds_check_stale(o->ds, now))
 			continue;
-		struct mb_poll_result *res = make_result(b, o, now, MB_E_NONE);
+		struct mb_poll_result *res = make_result(b, o, now, HUB_E_NONE);
 		if (res)
 			deliver(b, res);
 	}
@@ -377,17 +371,17 @@ static bool poll_begin(struct mb_bus *b, struct dev_rt *d, int g, int64_t now, s
 /* Ends a poll of group g of d whose reads gave k. Returns a result to deliver, or NULL
  * when there is nothing new. */
 static struct mb_poll_result *poll_finish(struct mb_bus *b, struct dev_rt *d, int g,
-					  enum mb_err_kind k, const struct ds_poll *pc)
+					  enum hub_err_kind k, const struct ds_poll *pc)
 {
 	int64_t now = g_get_monotonic_time();
 
-	if (k == MB_E_NONE)
+	if (k == HUB_E_NONE)
 		k = absorb_and_relayout(b, d, g, now);
 	/* A device coming (back) online, or one whose layout changed, is read whole
 	 * before anything is reported, so the first report is complete and current. */
-	for (int pass = 0; k == MB_E_NONE && ds_needs_whole(d->ds) && pass < 3; pass++) {
+	for (int pass = 0; k == HUB_E_NONE && ds_needs_whole(d->ds) && pass < 3; pass++) {
 		bool relayout = false;
-		for (size_t x = 0; x < d->n_grps && k == MB_E_NONE; x++) {
+		for (size_t x = 0; x < d->n_grps && k == HUB_E_NONE; x++) {
 			if (!ds_group_has_points(d->ds, (int)x) || (pass == 0 && (int)x == g))
 				continue;
 			int64_t t = g_get_monotonic_time();
@@ -396,9 +390,9 @@ static struct mb_poll_result *poll_finish(struct mb_bus *b, struct dev_rt *d, in
 			ds_poll_whole(d->ds, (int)x, &po);
 			ds_layout(d->ds, &before);
 			k = read_group(b, d, (int)x, t);
-			if (k == MB_E_NONE)
+			if (k == HUB_E_NONE)
 				k = absorb_and_relayout(b, d, (int)x, t);
-			if (k == MB_E_NONE) {
+			if (k == HUB_E_NONE) {
 				ds_group_done(d->ds, (int)x, &po, g_get_monotonic_time());
 				d->due[x] = on_grid(b, t + 1, ds_group_interval(d->ds, (int)x));
 			}
@@ -652,25 +646,25 @@ static int cand_cmp(const void *a, const void *b)
 
 /* Takes in the answers to the batched reads of one group of d, in reverse request
  * order so that splitting a refused request does not move those still to look at.
- * Returns MB_E_NONE or the first hard error. */
-static enum mb_err_kind take_batch(struct mb_bus *b, struct dev_rt *d, int g,
+ * Returns HUB_E_NONE or the first hard error. */
+static enum hub_err_kind take_batch(struct mb_bus *b, struct dev_rt *d, int g,
 				   const struct mb_xfer *x, const uint32_t *xreq, size_t nx,
 				   int64_t now)
 {
-	enum mb_err_kind k = MB_E_NONE;
+	enum hub_err_kind k = HUB_E_NONE;
 	bool split = false;
 
 	for (size_t j = nx; j-- > 0;) {
 		enum ds_answer a;
 		bool s;
-		enum mb_err_kind e =
+		enum hub_err_kind e =
 		    take_answer(d, xreq[j], true, x[j].rc, x[j].rtt_us, now, &a, &s);
 		split |= s;
-		if (e != MB_E_NONE)
+		if (e != HUB_E_NONE)
 			k = e;
 	}
 	/* A refused request was split: the group is read again, halves and all, now. */
-	if (k == MB_E_NONE && split)
+	if (k == HUB_E_NONE && split)
 		k = read_group(b, d, g, now);
 	return k;
 }
@@ -752,7 +746,7 @@ static void run_round(struct mb_bus *b, int64_t now)
 		struct cand *k = &cs[c];
 		struct mb_poll_result *res = NULL;
 		if (k->read) {
-			enum mb_err_kind e =
+			enum hub_err_kind e =
 			    take_batch(b, k->d, k->g, xs + k->x0, xreq + k->x0, k->nx, now);
 			res = poll_finish(b, k->d, k->g, e, &k->pc);
 		} else if (k->alone) {
@@ -943,7 +937,7 @@ const struct cfg_bus *mb_bus_config(const struct mb_bus *b)
 	return b->bus;
 }
 
-bool mb_bus_device_health(struct mb_bus *b, size_t device_index, struct mb_health *out)
+bool mb_bus_device_health(struct mb_bus *b, size_t device_index, struct hub_dev_health *out)
 {
 	bool found = false;
 

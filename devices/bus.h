@@ -1,6 +1,8 @@
 /* A Modbus bus: one worker thread per TCP endpoint or serial line that polls its
  * devices' point groups on a deadline schedule (fast groups first when the line is
  * busy), runs the writes it is asked for, and hands every result to the main loop.
+ * Results are made of the hub's types (samples, health, error kinds); devices/hubfeed.h
+ * applies them to the hub.
  * mb_bus_start/mb_bus_stop/mb_bus_command run on the main thread; results are
  * delivered on the GMainContext given to mb_bus_start. */
 #ifndef HW_BUS_H
@@ -15,49 +17,21 @@
 #include "devices/link.h"
 #include "devices/profile.h"
 #include "gateway/config.h"
+#include "gateway/hub.h" /* the hub's input types: results are made of them */
 #include "gateway/value.h"
-
-/* One point of one result: which one is in the result's layout, at index. */
-struct mb_sample {
-	uint32_t index; /* position of the point in the device's layout */
-	/* The last value read (kept when not GOOD) and its quality: GOOD, STALE, or
-	 * CONFIG_ERROR (the device refused it). mb_unpack() gives the value. */
-	struct mb_pval pv;
-	int64_t t_ms; /* wall clock of the read that produced it */
-};
-
-enum mb_err_kind { MB_E_NONE = 0, MB_E_TIMEOUT, MB_E_EXCEPTION, MB_E_IO, MB_E_INVALID };
-const char *mb_err_kind_name(enum mb_err_kind k);
-
-/* Counters of one device, cumulative since the bus started. */
-struct mb_health {
-	uint64_t polls; /* group polls attempted */
-	uint64_t requests;
-	uint64_t skipped;	 /* group reads skipped because the change counter did not move */
-	uint64_t missed_changes; /* change counter jumps beyond one: transitions not seen */
-	uint64_t err_timeout;
-	uint64_t err_exception;
-	uint64_t err_io;
-	uint64_t err_invalid;
-	uint64_t overruns; /* group deadlines missed by a whole interval */
-	double rtt_ms_last;
-	double rtt_ms_avg;  /* exponentially weighted, alpha 0.2 */
-	int64_t last_ok_ms; /* wall clock, 0 = never */
-	unsigned consecutive_failures;
-};
 
 struct mb_layout_ref;
 
 struct mb_poll_result {
-	unsigned generation;  /* the bus generation it came from */
-	size_t device_index;  /* into hw_config.devices */
-	bool ok;	      /* the polled group answered (exceptions count as answered) */
-	enum mb_err_kind err; /* first error of this poll */
-	int64_t t_ms;	      /* wall clock of the poll */
-	bool online;	      /* answered, and fewer than offline_after consecutive failures */
-	bool frozen;	      /* life_check unchanged for life_check_s */
-	int64_t device_time;  /* from a device_time point, -1 if none */
-	struct mb_health health;
+	unsigned generation;   /* the bus generation it came from */
+	size_t device_index;   /* into hw_config.devices */
+	bool ok;	       /* the polled group answered (exceptions count as answered) */
+	enum hub_err_kind err; /* first error of this poll */
+	int64_t t_ms;	       /* wall clock of the poll */
+	bool online;	       /* answered, and fewer than offline_after consecutive failures */
+	bool frozen;	       /* life_check unchanged for life_check_s */
+	int64_t device_time;   /* from a device_time point, -1 if none */
+	struct hub_dev_health health;
 	/* full: samples hold every point of the device, in layout order (the layout may
 	 * have changed: a block count moved). Otherwise only the points that changed. */
 	bool full;
@@ -68,7 +42,7 @@ struct mb_poll_result {
 	const struct mb_lpoint *layout;
 	size_t n_layout;		  /* points in the device's layout */
 	struct mb_layout_ref *layout_ref; /* private to the bus: what keeps layout alive */
-	struct mb_sample *samples;
+	struct hub_sample *samples;
 	size_t n_samples;
 };
 void mb_poll_result_free(struct mb_poll_result *r); /* accepts NULL */
@@ -99,7 +73,7 @@ const struct cfg_bus *mb_bus_config(const struct mb_bus *b);
 void mb_bus_get_stats(struct mb_bus *b, struct mb_bus_stats *out);
 /* The current health counters of cfg->devices[device_index], if it is on this bus
  * (results carry them too, but results with nothing new are not sent). Any thread. */
-bool mb_bus_device_health(struct mb_bus *b, size_t device_index, struct mb_health *out);
+bool mb_bus_device_health(struct mb_bus *b, size_t device_index, struct hub_dev_health *out);
 
 /* Queues profile command `command` for cfg->devices[device_index] (which must be on
  * this bus), asked for by `who`. Commands go before the next poll. Returns 0 when

@@ -26,23 +26,4 @@ int mb_decode_bit(const struct prof_point *p, uint8_t bit, struct hw_value *out)
  * bit fields extracted. Returns 0, or -EINVAL for non-register and float points. */
 int mb_decode_raw(const struct prof_point *p, const uint16_t *regs, int64_t *out);
 
-/* A value and its quality packed for tables with a row per point (16 bytes instead of
- * 24 + 4): the enum label kept as its index in the point's enums. */
-struct mb_pval {
-	union {
-		bool b;
-		int64_t i;
-		double f;
-	};
-	uint8_t type;	/* enum hw_vtype */
-	uint8_t q;	/* enum hw_quality */
-	uint8_t flags;	/* free for the table that holds it */
-	uint16_t label; /* 1 + index into def->enums, 0 for none */
-};
-
-/* Packs v (whose label, if any, is one of p's enum labels) into pv; q and flags stay. */
-void mb_pack(const struct prof_point *p, const struct hw_value *v, struct mb_pval *pv);
-/* The value held in pv. */
-void mb_unpack(const struct prof_point *p, const struct mb_pval *pv, struct hw_value *v);
-
 #endif

@@ -23,7 +23,7 @@
  * points each are held at once. Where the point is (definition, address, group...) is
  * in the layout, d->lay[i], shared by the bus's devices of one profile and counts. */
 struct slot {
-	struct mb_pval pv; /* last reported value and quality; pv.flags: SLOT_* */
+	struct hw_pval pv; /* last reported value and quality; pv.flags: SLOT_* */
 	uint32_t off;	   /* its first register/bit in the buffer */
 	uint16_t req;	   /* request holding the point, NO_REQ if it cannot be read */
 };
@@ -73,7 +73,7 @@ struct devstate {
 	uint8_t *bits;
 	struct grp *grps; /* [0]: points without a group; [1 + g]: profile group g */
 	size_t n_grps;
-	struct mb_health h;
+	struct hub_dev_health h;
 	bool online;
 	bool send_full;
 	int64_t hold_until; /* monotonic us: backed off after a failure */
@@ -475,7 +475,7 @@ int64_t ds_hold_until(const struct devstate *d)
 	return d->hold_until;
 }
 
-const struct mb_health *ds_health(const struct devstate *d)
+const struct hub_dev_health *ds_health(const struct devstate *d)
 {
 	return &d->h;
 }
@@ -517,7 +517,7 @@ static bool differs(const struct devstate *d, size_t i, const struct hw_value *n
 {
 	const struct prof_point *def = d->lay[i].def;
 	struct hw_value ov;
-	mb_unpack(def, &d->slots[i].pv, &ov);
+	hw_pval_unpack(def, &d->slots[i].pv, &ov);
 	if (def->deadband > 0 && ov.type != HW_V_NONE && nv->type != HW_V_NONE &&
 	    ov.type != HW_V_BOOL && nv->type != HW_V_BOOL)
 		return fabs(hw_value_as_double(nv) - hw_value_as_double(&ov)) >= def->deadband;
@@ -598,7 +598,7 @@ bool ds_take_group(struct devstate *d, int g, int64_t now, int64_t wall_ms)
 		if (raw_ok)
 			note_counter(d, i, raw);
 		if (s->pv.q != HW_Q_GOOD || differs(d, i, &nv)) {
-			mb_pack(d->lay[i].def, &nv, &s->pv);
+			hw_pval_pack(d->lay[i].def, &nv, &s->pv);
 			s->pv.flags |= SLOT_DIRTY;
 		}
 		s->pv.q = HW_Q_GOOD;
@@ -633,7 +633,7 @@ static int64_t refused_retry_us(const struct devstate *d, int g)
 	return t < 1000000 ? 1000000 : t > 60000000 ? 60000000 : t;
 }
 
-enum mb_err_kind ds_take_answer(struct devstate *d, size_t r, const struct ds_outcome *o,
+enum hub_err_kind ds_take_answer(struct devstate *d, size_t r, const struct ds_outcome *o,
 				int64_t now, bool *split)
 {
 	struct req *q = &d->reqs[r];
@@ -648,13 +648,13 @@ enum mb_err_kind ds_take_answer(struct devstate *d, size_t r, const struct ds_ou
 		d->h.rtt_ms_last = ms;
 		d->h.rtt_ms_avg = d->h.rtt_ms_avg == 0 ? ms : d->h.rtt_ms_avg * 0.8 + ms * 0.2;
 		q->refused = false;
-		return MB_E_NONE;
+		return HUB_E_NONE;
 	}
 	case DS_A_EXCEPTION:
 		d->h.err_exception++;
 		if (split && split_request(d, r)) {
 			*split = true;
-			return MB_E_NONE;
+			return HUB_E_NONE;
 		}
 		if (!q->refused)
 			emit(d, &(struct ds_ev){
@@ -662,19 +662,19 @@ enum mb_err_kind ds_take_answer(struct devstate *d, size_t r, const struct ds_ou
 		q->refused = true;
 		/* Tried again now and then: the device may have been reconfigured. */
 		q->retry_at = now + refused_retry_us(d, q->grp);
-		return MB_E_NONE;
+		return HUB_E_NONE;
 	case DS_A_TIMEOUT:
 	case DS_A_UNREACHABLE:
 		d->h.err_timeout++;
-		return MB_E_TIMEOUT;
+		return HUB_E_TIMEOUT;
 	case DS_A_INVALID:
 		d->h.err_invalid++;
-		return MB_E_INVALID;
+		return HUB_E_INVALID;
 	case DS_A_LOST:
 	case DS_A_NO_LINK:
 	default:
 		d->h.err_io++;
-		return MB_E_IO;
+		return HUB_E_IO;
 	}
 }
 
@@ -784,10 +784,10 @@ bool ds_check_stale(struct devstate *d, int64_t now)
 	return moved;
 }
 
-void ds_poll_end(struct devstate *d, int g, enum mb_err_kind k, const struct ds_poll *pc,
+void ds_poll_end(struct devstate *d, int g, enum hub_err_kind k, const struct ds_poll *pc,
 		 int64_t now, int64_t wall_ms)
 {
-	if (k == MB_E_NONE) {
+	if (k == HUB_E_NONE) {
 		ds_group_done(d, g, pc, now);
 		d->h.consecutive_failures = 0;
 		d->h.last_ok_ms = wall_ms;
@@ -821,7 +821,7 @@ void ds_poll_end(struct devstate *d, int g, enum mb_err_kind k, const struct ds_
 
 /* ---- results ---- */
 
-struct mb_poll_result *ds_result(struct devstate *d, enum mb_err_kind k, int64_t now,
+struct mb_poll_result *ds_result(struct devstate *d, enum hub_err_kind k, int64_t now,
 				 int64_t wall_ms)
 {
 	struct mb_poll_result *res = calloc(1, sizeof(*res));
@@ -829,7 +829,7 @@ struct mb_poll_result *ds_result(struct devstate *d, enum mb_err_kind k, int64_t
 		return NULL;
 	res->t_ms = wall_ms;
 	res->err = k;
-	res->ok = k == MB_E_NONE;
+	res->ok = k == HUB_E_NONE;
 	res->online = d->online;
 	res->frozen = d->online && d->life_slot >= 0 && d->life_seen && d->cfg->life_check_s > 0 &&
 		      now - d->life_changed >= (int64_t)d->cfg->life_check_s * 1000000;
@@ -841,7 +841,7 @@ struct mb_poll_result *ds_result(struct devstate *d, enum mb_err_kind k, int64_t
 	res->n_layout = d->n_slots;
 	/* Counters and clocks move on every read; alone they are not worth waking the
 	 * main loop for more than every QUIET_REFRESH. */
-	bool loud = k != MB_E_NONE || d->send_full || res->online != d->delivered_online ||
+	bool loud = k != HUB_E_NONE || d->send_full || res->online != d->delivered_online ||
 		    res->frozen != d->delivered_frozen || now - d->delivered_at >= QUIET_REFRESH_US;
 	for (size_t i = 0; i < d->n_slots && !loud; i++)
 		loud = (d->slots[i].pv.flags & SLOT_DIRTY) && d->lay[i].def->role == PR_NONE;
@@ -869,7 +869,7 @@ struct mb_poll_result *ds_result(struct devstate *d, enum mb_err_kind k, int64_t
 		struct slot *s = &d->slots[i];
 		if (!res->full && !(s->pv.flags & SLOT_DIRTY))
 			continue;
-		res->samples[res->n_samples++] = (struct mb_sample){
+		res->samples[res->n_samples++] = (struct hub_sample){
 		    .index = (uint32_t)i, .pv = s->pv, .t_ms = d->grps[grp_of(d, i)].read_ms};
 		res->samples[res->n_samples - 1].pv.flags = 0;
 		s->pv.flags &= (uint8_t)~SLOT_DIRTY;

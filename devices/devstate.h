@@ -56,7 +56,7 @@ struct ds_ev {
 	int code;
 	uint64_t count;
 	int64_t age_ms;
-	enum mb_err_kind err;
+	enum hub_err_kind err;
 };
 
 /* Called synchronously for every transition, in order. */
@@ -117,20 +117,20 @@ bool ds_take_read_now(struct devstate *d, int g);
 bool ds_poll_begin(struct devstate *d, int g, int64_t now, struct ds_poll *pc);
 /* Starts an unconditional read of group g while the device is read whole. */
 void ds_poll_whole(struct devstate *d, int g, struct ds_poll *pc);
-/* Takes in the outcome of request r at now. Returns MB_E_NONE to go on with the
+/* Takes in the outcome of request r at now. Returns HUB_E_NONE to go on with the
  * group's other requests, or the error that ends the poll. A refused request is split
  * in two where it can be (*split, if given: requests r and r + 1 replace it, to be
  * read again) or else marked refused (its points config_error, tried again later). */
-enum mb_err_kind ds_take_answer(struct devstate *d, size_t r, const struct ds_outcome *o,
+enum hub_err_kind ds_take_answer(struct devstate *d, size_t r, const struct ds_outcome *o,
 				int64_t now, bool *split);
 /* Takes in the values group g's requests read (at wall_ms). Returns true when a block
  * count moved: the caller builds the layout for ds_counts() and calls ds_set_layout. */
 bool ds_take_group(struct devstate *d, int g, int64_t now, int64_t wall_ms);
 /* Group g (started with ds_poll_whole) was read and taken in. */
 void ds_group_done(struct devstate *d, int g, const struct ds_poll *pc, int64_t now);
-/* Ends the poll of group g that gave k (MB_E_NONE: read and taken in): online, or one
+/* Ends the poll of group g that gave k (HUB_E_NONE: read and taken in): online, or one
  * more failure (back-off; offline after offline_after), then staleness. */
-void ds_poll_end(struct devstate *d, int g, enum mb_err_kind k, const struct ds_poll *pc,
+void ds_poll_end(struct devstate *d, int g, enum hub_err_kind k, const struct ds_poll *pc,
 		 int64_t now, int64_t wall_ms);
 /* Marks groups not refreshed for two intervals and a timeout stale (and back good).
  * Returns true when one changed. */
@@ -142,16 +142,16 @@ bool ds_needs_whole(const struct devstate *d);
 bool ds_online(const struct devstate *d);
 /* Backed off until then (monotonic us; 0: not held). */
 int64_t ds_hold_until(const struct devstate *d);
-const struct mb_health *ds_health(const struct devstate *d);
+const struct hub_dev_health *ds_health(const struct devstate *d);
 /* Deadlines of the device's groups missed by whole intervals (counted by the caller's
  * schedule). */
 void ds_count_overruns(struct devstate *d, uint64_t n);
 
 /* What changed since the last result, as a result to send (transfer full), or NULL
  * when there is nothing worth sending: only counters and clocks moved, and the last
- * result is less than 5 s old. k: the error of the poll that ends (MB_E_NONE for
+ * result is less than 5 s old. k: the error of the poll that ends (HUB_E_NONE for
  * none). The caller sets generation, device_index and layout_ref. */
-struct mb_poll_result *ds_result(struct devstate *d, enum mb_err_kind k, int64_t now,
+struct mb_poll_result *ds_result(struct devstate *d, enum hub_err_kind k, int64_t now,
 				 int64_t wall_ms);
 
 #endif

@@ -1,9 +1,11 @@
-/* The state hub: owns the latest state of every device and point and tells its
- * listeners what changed. Runs on the main loop thread only. */
+/* The state hub: owns the latest state of every device and point and of every camera, and
+ * tells its listeners what changed. Knows no source: updates come in its own types
+ * (gateway/hub.h). Runs on the main loop thread only. */
 #define LOG_TAG "hub"
 #include "gateway/hub.h"
 
 #include <errno.h>
+#include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,11 @@ struct listener {
 	void *ud;
 };
 
+struct cam_listener {
+	hub_camera_fn fn;
+	void *ud;
+};
+
 struct hub {
 	const struct hw_config *cfg;
 	GStringChunk *keys; /* point keys, one copy each whatever the number of devices */
@@ -25,7 +32,25 @@ struct hub {
 	size_t n_devs;
 	struct listener ls[HUB_MAX_LISTENERS];
 	size_t n_ls;
+	struct hub_camera *cams;
+	size_t n_cams;
+	struct cam_listener cls[HUB_MAX_LISTENERS];
+	size_t n_cls;
 };
+
+const char *hub_err_kind_name(enum hub_err_kind k)
+{
+	static const char *const n[] = {"none", "timeout", "exception", "io", "invalid"};
+	return (unsigned)k < G_N_ELEMENTS(n) ? n[k] : "?";
+}
+
+const char *hub_cam_cond_name(enum hub_cam_cond c)
+{
+	static const char *const n[HUB_CC_N] = {
+	    "offline", "video_loss",	  "dark",     "covered",	"defocus", "moved",
+	    "frozen",  "recording_fault", "disk_low", "retention_short"};
+	return (unsigned)c < HUB_CC_N ? n[c] : "?";
+}
 
 const char *hub_dev_quality_name(enum hub_dev_quality q)
 {
@@ -35,7 +60,7 @@ const char *hub_dev_quality_name(enum hub_dev_quality q)
 
 void hub_point_value(const struct hub_device *d, size_t i, struct hw_value *v)
 {
-	mb_unpack(d->layout->defs[i], &d->points[i].pv, v);
+	hw_pval_unpack(d->layout->defs[i], &d->points[i].pv, v);
 }
 
 static void layout_free(gpointer p)
@@ -68,13 +93,19 @@ int hub_create(const struct hw_config *cfg, struct hub **out)
 	h->layouts = g_ptr_array_new_with_free_func(layout_free);
 	h->n_devs = cfg->n_devices;
 	h->devs = calloc(h->n_devs ? h->n_devs : 1, sizeof(*h->devs));
-	if (!h->devs) {
-		free(h);
+	h->n_cams = cfg->n_cameras;
+	h->cams = calloc(h->n_cams ? h->n_cams : 1, sizeof(*h->cams));
+	if (!h->devs || !h->cams) {
+		hub_destroy(h);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < h->n_devs; i++) {
 		h->devs[i].cfg = &cfg->devices[i];
 		h->devs[i].device_time = -1;
+	}
+	for (size_t i = 0; i < h->n_cams; i++) {
+		h->cams[i].cfg = &cfg->cameras[i];
+		h->cams[i].health.motion = -1;
 	}
 	*out = h;
 	return 0;
@@ -84,9 +115,14 @@ void hub_destroy(struct hub *h)
 {
 	if (!h)
 		return;
-	for (size_t i = 0; i < h->n_devs; i++)
+	for (size_t i = 0; h->devs && i < h->n_devs; i++)
 		free_points(&h->devs[i]);
 	free(h->devs);
+	for (size_t i = 0; h->cams && i < h->n_cams; i++) {
+		g_free(h->cams[i].last_clip.path);
+		g_free(h->cams[i].last_clip.point);
+	}
+	free(h->cams);
 	g_string_chunk_free(h->keys);
 	g_ptr_array_free(h->layouts, TRUE);
 	free(h);
@@ -100,7 +136,15 @@ int hub_add_listener(struct hub *h, hub_change_fn fn, void *ud)
 	return 0;
 }
 
-void hub_set_health(struct hub *h, size_t i, const struct mb_health *health)
+int hub_add_camera_listener(struct hub *h, hub_camera_fn fn, void *ud)
+{
+	if (h->n_cls >= HUB_MAX_LISTENERS)
+		return -ENOSPC;
+	h->cls[h->n_cls++] = (struct cam_listener){fn, ud};
+	return 0;
+}
+
+void hub_set_health(struct hub *h, size_t i, const struct hub_dev_health *health)
 {
 	if (i < h->n_devs && h->devs[i].seen)
 		h->devs[i].health = *health;
@@ -116,9 +160,9 @@ struct hub_device *hub_device_at(struct hub *h, size_t i)
 	return i < h->n_devs ? &h->devs[i] : NULL;
 }
 
-static const char *point_key(struct hub *h, const struct hub_device *d, const struct mb_lpoint *lp)
+static const char *point_key(struct hub *h, const struct hub_device *d, const struct hub_lpoint *lp)
 {
-	if (lp->block == MB_TOP_LEVEL)
+	if (lp->block == HUB_TOP_LEVEL)
 		return g_string_chunk_insert_const(h->keys, lp->def->name);
 	const struct prof_block *b = &d->cfg->profile->blocks[lp->block];
 	char k[256];
@@ -126,12 +170,12 @@ static const char *point_key(struct hub *h, const struct hub_device *d, const st
 	return g_string_chunk_insert_const(h->keys, k);
 }
 
-static bool layout_is(const struct hub_layout *l, const struct mb_poll_result *r)
+static bool layout_is(const struct hub_layout *l, const struct hub_lpoint *pts, size_t n)
 {
-	if (l->n != r->n_layout || !r->layout)
+	if (l->n != n)
 		return false;
 	for (size_t i = 0; i < l->n; i++) {
-		const struct mb_lpoint *lp = &r->layout[i];
+		const struct hub_lpoint *lp = &pts[i];
 		if (l->defs[i] != lp->def || l->blocks[i] != lp->block ||
 		    l->instances[i] != lp->instance)
 			return false;
@@ -139,18 +183,18 @@ static bool layout_is(const struct hub_layout *l, const struct mb_poll_result *r
 	return true;
 }
 
-/* The layout of a result: one already known, or a new one. */
+/* The layout of an update: one already known, or a new one. */
 static const struct hub_layout *layout_of(struct hub *h, const struct hub_device *d,
-					  const struct mb_poll_result *r)
+					  const struct hub_lpoint *pts, size_t n_pts)
 {
 	for (guint i = 0; i < h->layouts->len; i++)
-		if (layout_is(h->layouts->pdata[i], r))
+		if (layout_is(h->layouts->pdata[i], pts, n_pts))
 			return h->layouts->pdata[i];
 	struct hub_layout *l = calloc(1, sizeof(*l));
-	size_t n = r->n_layout ? r->n_layout : 1;
+	size_t n = n_pts ? n_pts : 1;
 	if (!l)
 		return NULL;
-	l->n = r->n_layout;
+	l->n = n_pts;
 	l->defs = calloc(n, sizeof(*l->defs));
 	l->keys = calloc(n, sizeof(*l->keys));
 	l->blocks = calloc(n, sizeof(*l->blocks));
@@ -161,7 +205,7 @@ static const struct hub_layout *layout_of(struct hub *h, const struct hub_device
 		return NULL;
 	}
 	for (size_t i = 0; i < l->n; i++) {
-		const struct mb_lpoint *lp = &r->layout[i];
+		const struct hub_lpoint *lp = &pts[i];
 		l->defs[i] = lp->def;
 		l->keys[i] = point_key(h, d, lp);
 		l->blocks[i] = lp->block;
@@ -174,8 +218,8 @@ static const struct hub_layout *layout_of(struct hub *h, const struct hub_device
 	return l;
 }
 
-/* The layout changed (a block count moved): rebuild the table from a full result,
- * keeping nothing (the result carries every point's state). */
+/* The layout changed (a block count moved): rebuild the table from a full update,
+ * keeping nothing (the update carries every point's state). */
 static int rebuild_points(struct hub_device *d, const struct hub_layout *l)
 {
 	struct hub_point *np = calloc(l->n ? l->n : 1, sizeof(*np));
@@ -203,7 +247,7 @@ static bool quiet(const struct prof_point *def)
 	return def->role != PR_NONE;
 }
 
-void hub_apply(struct hub *h, const struct mb_poll_result *r)
+void hub_update_device(struct hub *h, const struct hub_dev_update *r)
 {
 	struct hub_device *d;
 	enum hub_dev_quality dq;
@@ -223,8 +267,8 @@ void hub_apply(struct hub *h, const struct mb_poll_result *r)
 
 	for (size_t i = 0; i < d->n_points; i++)
 		d->points[i].pv.flags = 0;
-	if (r->full && r->layout && !(d->layout && layout_is(d->layout, r))) {
-		const struct hub_layout *l = layout_of(h, d, r);
+	if (r->layout && !(d->layout && layout_is(d->layout, r->layout, r->n_layout))) {
+		const struct hub_layout *l = layout_of(h, d, r->layout, r->n_layout);
 		if (!l || rebuild_points(d, l) < 0) {
 			log_err("device %s: out of memory", d->cfg->id);
 			return;
@@ -232,17 +276,15 @@ void hub_apply(struct hub *h, const struct mb_poll_result *r)
 		relayout = true;
 	}
 	for (size_t i = 0; i < r->n_samples; i++) {
-		const struct mb_sample *s = &r->samples[i];
+		const struct hub_sample *s = &r->samples[i];
 		size_t at = s->index;
-		if (at >= d->n_points || at >= r->n_layout ||
-		    d->layout->defs[at] != r->layout[at].def)
-			continue; /* a delta for a layout this hub has not seen: the next full fixes
-				     it */
+		if (at >= d->n_points)
+			continue; /* the source keeps deltas of another layout away */
 		struct hub_point *p = &d->points[at];
 		struct hw_value ov, nv;
 		const struct prof_point *def = d->layout->defs[at];
-		mb_unpack(def, &p->pv, &ov);
-		mb_unpack(def, &s->pv, &nv);
+		hw_pval_unpack(def, &p->pv, &ov);
+		hw_pval_unpack(def, &s->pv, &nv);
 		bool moved = p->pv.q != s->pv.q || !hw_value_equal(&ov, &nv);
 		uint8_t flags = p->pv.flags;
 		p->pv = s->pv;
@@ -285,4 +327,73 @@ void hub_apply(struct hub *h, const struct mb_poll_result *r)
 		return;
 	for (size_t i = 0; i < h->n_ls; i++)
 		h->ls[i].fn(h, d, h->ls[i].ud);
+}
+
+/* ---- cameras ---- */
+
+size_t hub_n_cameras(const struct hub *h)
+{
+	return h->n_cams;
+}
+
+struct hub_camera *hub_camera_at(struct hub *h, size_t i)
+{
+	return i < h->n_cams ? &h->cams[i] : NULL;
+}
+
+static void tell_camera(struct hub *h, struct hub_camera *c)
+{
+	for (size_t i = 0; i < h->n_cls; i++)
+		h->cls[i].fn(h, c, h->cls[i].ud);
+}
+
+void hub_camera_report(struct hub *h, size_t i, const struct hub_cam_health *health)
+{
+	struct hub_camera *c = hub_camera_at(h, i);
+	const struct hub_cam_health *o;
+
+	if (!c)
+		return;
+	o = &c->health;
+	c->cond_changed = 0;
+	for (int j = 0; j < HUB_CC_N; j++)
+		if (o->cond[j].active != health->cond[j].active)
+			c->cond_changed |= 1u << j;
+	c->changed = c->cond_changed || o->online != health->online ||
+			     o->recording != health->recording || o->width != health->width ||
+			     o->height != health->height
+			 ? HUB_CAM_STATE
+			 : 0;
+	c->health = *health;
+	c->health.codec[sizeof(c->health.codec) - 1] = '\0';
+	c->seen = true;
+	if (c->changed)
+		tell_camera(h, c);
+}
+
+void hub_camera_snapshot(struct hub *h, size_t i, int64_t t_ms)
+{
+	struct hub_camera *c = hub_camera_at(h, i);
+
+	if (!c)
+		return;
+	c->last_snapshot_ms = t_ms;
+	c->changed = HUB_CAM_SNAPSHOT;
+	c->cond_changed = 0;
+	tell_camera(h, c);
+}
+
+void hub_camera_clip(struct hub *h, size_t i, const char *path, const char *point, int64_t t_ms,
+		     bool ok)
+{
+	struct hub_camera *c = hub_camera_at(h, i);
+
+	if (!c)
+		return;
+	g_free(c->last_clip.path);
+	g_free(c->last_clip.point);
+	c->last_clip = (struct hub_cam_clip){g_strdup(path), g_strdup(point), t_ms, ok};
+	c->changed = HUB_CAM_CLIP;
+	c->cond_changed = 0;
+	tell_camera(h, c);
 }

@@ -1,6 +1,7 @@
 /* hallwatch: the command line and the daemon. Owns the main loop, the loaded
- * configuration and the wiring between buses, hub, MQTT and line protocol.
- * Everything here runs on the main thread. */
+ * configuration and the wiring: sources (buses, cameras) into the hub, the hub's device and
+ * camera listeners out to alerts, MQTT and line protocol. Everything here runs on the main
+ * thread. */
 #define LOG_TAG "main"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include "alerts/cli.h"
 #include "alerts/service.h"
 #include "devices/bus.h"
+#include "devices/hubfeed.h"
 #include "gateway/config.h"
 #include "gateway/hub.h"
 #include "gateway/influx.h"
@@ -46,7 +48,9 @@ struct app {
 	struct router *router;	      /* cmd/<verb>; recreated with the hub, before the alerts */
 	struct video *video;	      /* cameras; recreated on reload */
 	uint64_t seq;		      /* per-gateway sequence number of state messages */
+	uint64_t cam_seq;	      /* sequence number of camera state messages */
 	guint heartbeat;
+	guint camera_beat; /* camera/<id>/state and camera_health every heartbeat_s (or 60 s) */
 	int64_t started_ms;
 	int exit_code;
 };
@@ -121,8 +125,66 @@ static void on_result(struct mb_poll_result *r, void *ud)
 {
 	struct app *a = ud;
 	if (a->hub && r->generation == a->generation)
-		hub_apply(a->hub, r);
+		mb_hubfeed_apply(a->hub, r);
 	mb_poll_result_free(r);
+}
+
+/* ---- cameras: from the hub to MQTT, line protocol and the alerts ---- */
+
+static void publish_camera(struct app *a, const struct hub_camera *c)
+{
+	char topic[256], *js;
+
+	if (!a->mqtt)
+		return;
+	js = state_camera_json(c, a->cfg->site.id, ++a->cam_seq);
+	if (!js)
+		return;
+	snprintf(topic, sizeof(topic), "camera/%s/state", c->cfg->id);
+	mqtt_publish(a->mqtt, topic, js, strlen(js), true);
+	free(js);
+}
+
+static void camera_line(struct app *a, const struct hub_camera *c)
+{
+	GString *buf;
+
+	if (!a->influx)
+		return;
+	buf = g_string_sized_new(512);
+	state_lp_camera_health(buf, c, a->cfg->site.id, now_ms());
+	submit_lines(a, buf);
+	g_string_free(buf, TRUE);
+}
+
+/* A camera changed in the hub: a condition that flipped becomes an alert (offline,
+ * dark, frozen...) first, then camera/<id>/state goes out, and for a change of its state
+ * (not a snapshot or a clip alone) its camera_health line. */
+static void on_camera_change(struct hub *h, struct hub_camera *c, void *ud)
+{
+	struct app *a = ud;
+
+	(void)h;
+	for (int j = 0; j < HUB_CC_N && a->alerts; j++)
+		if (c->cond_changed & (1u << j))
+			alert_service_on_camera(a->alerts, c->cfg->id, hub_cam_cond_name(j),
+						c->health.cond[j].active);
+	publish_camera(a, c);
+	if (c->changed & HUB_CAM_STATE)
+		camera_line(a, c);
+}
+
+/* Every camera's state and camera_health line, with figures fresh from the cameras. */
+static gboolean on_camera_beat(gpointer ud)
+{
+	struct app *a = ud;
+
+	video_report_all(a->video);
+	for (size_t i = 0; a->hub && i < hub_n_cameras(a->hub); i++) {
+		publish_camera(a, hub_camera_at(a->hub, i));
+		camera_line(a, hub_camera_at(a->hub, i));
+	}
+	return G_SOURCE_CONTINUE;
 }
 
 static void on_mqtt_connected(struct mqtt *m, void *ud)
@@ -133,7 +195,9 @@ static void on_mqtt_connected(struct mqtt *m, void *ud)
 		publish_device(a, hub_device_at(a->hub, i));
 	if (a->alerts)
 		alert_service_on_connected(a->alerts);
-	video_publish_all(a->video);
+	video_report_all(a->video);
+	for (size_t i = 0; a->hub && i < hub_n_cameras(a->hub); i++)
+		publish_camera(a, hub_camera_at(a->hub, i));
 }
 
 /* ---- delivery (docs/delivery.md): outbox, self metrics, sd_notify ---- */
@@ -297,7 +361,7 @@ static gboolean on_heartbeat(gpointer ud)
 
 	for (size_t i = 0; i < hub_n_devices(a->hub); i++) {
 		struct hub_device *d = hub_device_at(a->hub, i);
-		struct mb_health h;
+		struct hub_dev_health h;
 		if (!d->seen)
 			continue;
 		for (size_t k = 0; k < a->n_buses; k++)
@@ -362,17 +426,6 @@ static void stop_buses(struct app *a)
 	free(a->buses);
 	a->buses = NULL;
 	a->n_buses = 0;
-}
-
-/* A camera condition (offline, dark, frozen...) becomes an alert. */
-static void on_camera_condition(const char *camera, const char *condition, bool active,
-				int64_t ts_ms, void *ud)
-{
-	struct app *a = ud;
-
-	(void)ts_ms;
-	if (a->alerts)
-		alert_service_on_camera(a->alerts, camera, condition, active);
 }
 
 /* The clips the cameras keep for a device point that just turned on. */
@@ -534,14 +587,21 @@ static void stop_router(struct app *a)
 	a->router = NULL;
 }
 
-/* Builds hub and buses for a->cfg. */
-static int start_devices(struct app *a)
+/* The hub of a->cfg and its listeners: before the sources that report into it. */
+static int start_hub(struct app *a)
 {
 	int rc = hub_create(a->cfg, &a->hub);
 	if (rc < 0)
 		return rc;
 	hub_add_listener(a->hub, on_change, a);
-	rc = alert_service_create(a->cfg, a->mqtt, &a->alerts);
+	hub_add_camera_listener(a->hub, on_camera_change, a);
+	return 0;
+}
+
+/* Builds the alert service and the buses for a->cfg (the hub is there). */
+static int start_devices(struct app *a)
+{
+	int rc = alert_service_create(a->cfg, a->mqtt, &a->alerts);
 	if (rc < 0) {
 		log_err("alerts: %s", strerror(-rc));
 		return rc;
@@ -586,7 +646,7 @@ static int start_outputs(struct app *a, bool mqtt, bool influx)
 			return rc;
 		}
 	}
-	rc = video_create(a->cfg, NULL, a->mqtt, a->influx, on_camera_condition, a, &a->video);
+	rc = video_create(a->cfg, NULL, a->hub, &a->video);
 	if (rc < 0) {
 		log_err("video: %s", strerror(-rc));
 		return rc;
@@ -620,6 +680,14 @@ static void arm_heartbeat(struct app *a)
 	if (a->cfg->mqtt.heartbeat_s > 0)
 		a->heartbeat =
 		    g_timeout_add_seconds((guint)a->cfg->mqtt.heartbeat_s, on_heartbeat, a);
+	if (a->camera_beat)
+		g_source_remove(a->camera_beat);
+	a->camera_beat = 0;
+	/* Cameras are republished even with the gateway's heartbeat off. */
+	if (a->cfg->n_cameras)
+		a->camera_beat = g_timeout_add_seconds(
+		    a->cfg->mqtt.heartbeat_s > 0 ? (guint)a->cfg->mqtt.heartbeat_s : 60,
+		    on_camera_beat, a);
 }
 
 static bool same_str(const char *a, const char *b)
@@ -666,10 +734,10 @@ static bool reload_rollback(struct app *a, struct hw_config *old, bool keep_mqtt
 	stop_router(a);
 	alert_service_destroy(a->alerts);
 	a->alerts = NULL;
+	video_destroy(a->video); /* before the hub it reports into */
+	a->video = NULL;
 	hub_destroy(a->hub);
 	a->hub = NULL;
-	video_destroy(a->video);
-	a->video = NULL;
 	if (!keep_influx) {
 		influx_destroy(a->influx, 2000);
 		a->influx = NULL;
@@ -683,7 +751,8 @@ static bool reload_rollback(struct app *a, struct hw_config *old, bool keep_mqtt
 	a->cfg = old;
 	outbox_limits(a);
 	config_free(nc);
-	return start_outputs(a, !keep_mqtt, !keep_influx) == 0 && start_devices(a) == 0;
+	return start_hub(a) == 0 && start_outputs(a, !keep_mqtt, !keep_influx) == 0 &&
+	       start_devices(a) == 0;
 }
 
 /* SIGHUP: parse the file into a fresh config; swap it in only if it is valid. */
@@ -711,10 +780,10 @@ static gboolean on_hup(gpointer ud)
 	stop_router(a);
 	alert_service_destroy(a->alerts);
 	a->alerts = NULL;
+	video_destroy(a->video); /* before the hub it reports into */
+	a->video = NULL;
 	hub_destroy(a->hub);
 	a->hub = NULL;
-	video_destroy(a->video);
-	a->video = NULL;
 	/* Outputs whose settings did not change keep their session and queue. */
 	bool keep_mqtt = a->mqtt && same_mqtt(old, nc);
 	bool keep_influx = a->influx && same_influx(&old->influx, &nc->influx);
@@ -730,7 +799,8 @@ static gboolean on_hup(gpointer ud)
 	}
 	a->cfg = nc;
 	outbox_limits(a);
-	if (start_outputs(a, !keep_mqtt, !keep_influx) < 0 || start_devices(a) < 0) {
+	if (start_hub(a) < 0 || start_outputs(a, !keep_mqtt, !keep_influx) < 0 ||
+	    start_devices(a) < 0) {
 		log_err("reload failed: the new configuration does not start; back to the "
 			"previous one");
 		if (!reload_rollback(a, old, keep_mqtt, keep_influx)) {
@@ -787,7 +857,7 @@ static int cmd_run(const char *path)
 		goto out;
 	}
 	outbox_limits(&a);
-	if (start_outputs(&a, true, true) < 0 || start_devices(&a) < 0) {
+	if (start_hub(&a) < 0 || start_outputs(&a, true, true) < 0 || start_devices(&a) < 0) {
 		a.exit_code = 1;
 		goto out;
 	}
@@ -809,6 +879,8 @@ out:
 	hub_destroy(a.hub);
 	if (a.heartbeat)
 		g_source_remove(a.heartbeat);
+	if (a.camera_beat)
+		g_source_remove(a.camera_beat);
 	if (a.watchdog)
 		g_source_remove(a.watchdog);
 	outbox_close(a.outbox);

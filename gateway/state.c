@@ -1,4 +1,5 @@
-/* JSON and line-protocol encodings of device state. Pure; main loop thread. */
+/* JSON and line-protocol encodings of device and camera state, read from the hub. Pure;
+ * main loop thread. */
 #include "gateway/state.h"
 
 #include <jansson.h>
@@ -23,7 +24,7 @@ static json_t *value_json(const struct hw_value *v)
 
 char *state_device_json(const struct hub_device *d, const char *site, uint64_t seq)
 {
-	const struct mb_health *h = &d->health;
+	const struct hub_dev_health *h = &d->health;
 	json_t *root, *points, *health;
 	char *out;
 
@@ -42,15 +43,15 @@ char *state_device_json(const struct hub_device *d, const char *site, uint64_t s
 		json_object_set_new(o, "t", json_integer(hub_point_t(d, i)));
 		json_object_set_new(points, hub_point_key(d, i), o);
 	}
-	health = json_pack("{s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:I, s:f, s:f, s:s, s:I}",
-			   "polls", (json_int_t)h->polls, "requests", (json_int_t)h->requests,
-			   "skipped", (json_int_t)h->skipped, "missed_changes",
-			   (json_int_t)h->missed_changes, "errors", "timeout",
-			   (json_int_t)h->err_timeout, "exception", (json_int_t)h->err_exception,
-			   "io", (json_int_t)h->err_io, "invalid", (json_int_t)h->err_invalid,
-			   "overruns", (json_int_t)h->overruns, "rtt_ms", h->rtt_ms_last,
-			   "rtt_ms_avg", h->rtt_ms_avg, "last_error", mb_err_kind_name(d->last_err),
-			   "consecutive_failures", (json_int_t)h->consecutive_failures);
+	health = json_pack(
+	    "{s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:I, s:f, s:f, s:s, s:I}", "polls",
+	    (json_int_t)h->polls, "requests", (json_int_t)h->requests, "skipped",
+	    (json_int_t)h->skipped, "missed_changes", (json_int_t)h->missed_changes, "errors",
+	    "timeout", (json_int_t)h->err_timeout, "exception", (json_int_t)h->err_exception, "io",
+	    (json_int_t)h->err_io, "invalid", (json_int_t)h->err_invalid, "overruns",
+	    (json_int_t)h->overruns, "rtt_ms", h->rtt_ms_last, "rtt_ms_avg", h->rtt_ms_avg,
+	    "last_error", hub_err_kind_name(d->last_err), "consecutive_failures",
+	    (json_int_t)h->consecutive_failures);
 	root = json_pack("{s:I, s:s, s:s, s:s, s:b, s:s, s:b, s:I, s:I}", "seq", (json_int_t)seq,
 			 "site", site, "device", d->cfg->id, "profile", d->cfg->profile->name,
 			 "online", d->online, "quality", hub_dev_quality_name(d->quality), "frozen",
@@ -119,7 +120,7 @@ size_t state_lp_points(GString *buf, const struct hub_device *d, const char *sit
 
 void state_lp_health(GString *buf, const struct hub_device *d, const char *site, int64_t now_ms)
 {
-	const struct mb_health *h = &d->health;
+	const struct hub_dev_health *h = &d->health;
 	struct lp_line l;
 
 	lp_begin(&l, buf, "device_health");
@@ -140,5 +141,82 @@ void state_lp_health(GString *buf, const struct hub_device *d, const char *site,
 	lp_field_int(&l, "overruns", (int64_t)h->overruns);
 	lp_field_float(&l, "rtt_ms", h->rtt_ms_last);
 	lp_field_float(&l, "rtt_ms_avg", h->rtt_ms_avg);
+	lp_end(&l, now_ms * 1000000);
+}
+
+char *state_camera_json(const struct hub_camera *c, const char *site, uint64_t seq)
+{
+	const struct cfg_camera *k = c->cfg;
+	const struct hub_cam_health *h = &c->health;
+	const struct hub_cam_clip *lc = &c->last_clip;
+	json_t *root, *conds = json_object();
+	char *out;
+
+	for (int j = 0; j < HUB_CC_N; j++)
+		json_object_set_new(conds, hub_cam_cond_name(j),
+				    json_pack("{s:b, s:I}", "active", h->cond[j].active, "since",
+					      (json_int_t)h->cond[j].since_ms));
+	root = json_pack(
+	    "{s:I, s:s, s:s, s:b, s:f, s:i, s:f, s:i, s:i, s:b, s:b, s:b, s:b, s:b, s:b, s:I, "
+	    "s:I, s:I, s:I, s:I}",
+	    "seq", (json_int_t)seq, "site", site, "camera", k->id, "online", h->online, "fps",
+	    h->fps, "expected_fps", k->expected_fps, "bitrate_kbps", h->bitrate_kbps, "width",
+	    h->width, "height", h->height, "frozen", h->cond[HUB_CC_FROZEN].active, "dark",
+	    h->cond[HUB_CC_DARK].active, "covered", h->cond[HUB_CC_COVERED].active, "defocus",
+	    h->cond[HUB_CC_DEFOCUS].active, "moved", h->cond[HUB_CC_MOVED].active, "recording",
+	    h->recording, "reconnects", (json_int_t)h->reconnects, "segments",
+	    (json_int_t)h->segments, "last_frame", (json_int_t)h->last_frame_ms, "oldest_recording",
+	    (json_int_t)h->oldest_recording_ms, "recorded_bytes", (json_int_t)h->recorded_bytes);
+	if (!root) {
+		json_decref(conds);
+		return NULL;
+	}
+	json_object_set_new(root, "codec", h->codec[0] ? json_string(h->codec) : json_null());
+	json_object_set_new(root, "last_snapshot",
+			    c->last_snapshot_ms ? json_integer(c->last_snapshot_ms) : json_null());
+	if (lc->path)
+		json_object_set_new(root, "last_clip",
+				    json_pack("{s:s, s:s, s:I, s:b}", "path", lc->path, "point",
+					      lc->point, "time", (json_int_t)lc->t_ms, "ok",
+					      lc->ok));
+	else
+		json_object_set_new(root, "last_clip", json_null());
+	json_object_set_new(root, "conditions", conds);
+	out = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(6));
+	json_decref(root);
+	return out;
+}
+
+void state_lp_camera_health(GString *buf, const struct hub_camera *c, const char *site,
+			    int64_t now_ms)
+{
+	const struct cfg_camera *k = c->cfg;
+	const struct hub_cam_health *h = &c->health;
+	struct lp_line l;
+
+	lp_begin(&l, buf, "camera_health");
+	lp_tag(&l, "camera", k->id);
+	lp_tag(&l, "site", site);
+	lp_field_bool(&l, "online", h->online);
+	lp_field_bool(&l, "recording", h->recording);
+	lp_field_float(&l, "fps", h->fps);
+	lp_field_int(&l, "expected_fps", k->expected_fps);
+	lp_field_float(&l, "bitrate_kbps", h->bitrate_kbps);
+	lp_field_int(&l, "width", h->width);
+	lp_field_int(&l, "height", h->height);
+	lp_field_int(&l, "reconnects", (int64_t)h->reconnects);
+	lp_field_int(&l, "segments", (int64_t)h->segments);
+	lp_field_int(&l, "recorded_bytes", h->recorded_bytes);
+	if (h->oldest_recording_ms)
+		lp_field_int(&l, "recording_age_s", (now_ms - h->oldest_recording_ms) / 1000);
+	if (h->analysed) {
+		lp_field_float(&l, "luma", h->luma);
+		lp_field_float(&l, "contrast", h->contrast);
+		lp_field_float(&l, "sharpness", h->sharpness);
+		if (h->motion >= 0)
+			lp_field_float(&l, "motion", h->motion);
+	}
+	for (int j = 0; j < HUB_CC_N; j++)
+		lp_field_bool(&l, hub_cam_cond_name(j), h->cond[j].active);
 	lp_end(&l, now_ms * 1000000);
 }

@@ -1,10 +1,12 @@
-/* Point values and qualities: names, comparison and conversion of struct hw_value.
- * Pure functions with no state; any thread may call them. */
+/* Point values and qualities: names, comparison and conversion of struct hw_value, and
+ * its packing into struct hw_pval. Pure functions with no state; any thread may call them. */
 #include "gateway/value.h"
 
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
+
+#include "devices/profile.h" /* the profile types: base types (core/), not the Modbus source */
 
 const char *hw_quality_name(enum hw_quality q)
 {
@@ -69,4 +71,47 @@ double hw_value_as_double(const struct hw_value *v)
 		break;
 	}
 	return 0.0;
+}
+
+void hw_pval_pack(const struct prof_point *p, const struct hw_value *v, struct hw_pval *pv)
+{
+	pv->type = (uint8_t)v->type;
+	pv->i = 0;
+	switch (v->type) {
+	case HW_V_BOOL:
+		pv->b = v->b;
+		break;
+	case HW_V_INT:
+		pv->i = v->i;
+		break;
+	case HW_V_FLOAT:
+		pv->f = v->f;
+		break;
+	case HW_V_NONE:
+		break;
+	}
+	pv->label = 0;
+	for (size_t i = 0; v->label && i < p->n_enums && i < UINT16_MAX; i++)
+		if (p->enums[i].label == v->label)
+			pv->label = (uint16_t)(i + 1);
+}
+
+void hw_pval_unpack(const struct prof_point *p, const struct hw_pval *pv, struct hw_value *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->type = (enum hw_vtype)pv->type;
+	switch (v->type) {
+	case HW_V_BOOL:
+		v->b = pv->b;
+		break;
+	case HW_V_INT:
+		v->i = pv->i;
+		break;
+	case HW_V_FLOAT:
+		v->f = pv->f;
+		break;
+	case HW_V_NONE:
+		break;
+	}
+	v->label = pv->label && pv->label <= p->n_enums ? p->enums[pv->label - 1].label : NULL;
 }

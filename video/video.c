@@ -1,22 +1,19 @@
-/* The video manager: the cameras of the configuration, the segment index, the camera state
- * JSON and camera_health lines, the condition callback, snapshots and clips. Main loop
- * thread, except the *_offline/_direct functions, which run on the caller's thread. */
+/* The video manager: the cameras of the configuration, the segment index, what the cameras
+ * report into the hub (figures, conditions, snapshots, event clips), snapshots and clips.
+ * It publishes nothing itself: the hub's listeners do. Main loop thread, except the
+ * *_offline/_direct functions, which run on the caller's thread. */
 #define LOG_TAG "video"
 #include "video/video.h"
 
 #include <errno.h>
 #include <gst/gst.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "gateway/hub.h"
-#include "gateway/influx.h"
-#include "gateway/lineproto.h"
 #include "gateway/log.h"
-#include "gateway/mqtt.h"
 #include "video/camera.h"
 #include "video/clip.h"
 #include "video/recindex.h"
@@ -24,27 +21,14 @@
 struct video {
 	const struct hw_config *cfg;
 	GMainContext *ctx;
-	struct mqtt *mqtt;
-	struct influx *influx;
-	video_condition_fn fn;
-	void *ud;
+	struct hub *hub; /* where the cameras report; cams[i] is its camera i */
 	struct recindex *ix;
 	struct camera **cams;
 	size_t n;
-	GSource *heartbeat;
-	int64_t *last_snapshot_ms;
-	uint64_t seq;
 	/* event clips */
-	GList *jobs;		     /* struct clip_job, pending or being cut */
-	GHashTable *point_on;	     /* "dev:point" -> GINT_TO_POINTER(1) while on */
-	GHashTable *event_clips;     /* "dev:point" -> char ** of the last clips scheduled */
-	struct last_clip *last_clip; /* per camera */
-};
-
-struct last_clip {
-	char *path, *point;
-	int64_t t_ms;
-	int rc;
+	GList *jobs;		 /* struct clip_job, pending or being cut */
+	GHashTable *point_on;	 /* "dev:point" -> GINT_TO_POINTER(1) while on */
+	GHashTable *event_clips; /* "dev:point" -> char ** of the last clips scheduled */
 };
 
 /* One clip around a device event: waits on a timer for the recordings to cover the range,
@@ -70,138 +54,74 @@ static int64_t wall_ms(void)
 	return g_get_real_time() / 1000;
 }
 
-static char *state_json(struct video *v, size_t i)
+/* ---- reporting into the hub ---- */
+
+/* The camera's conditions as the hub names them. */
+static const enum hub_cam_cond cond_of[CC_N] = {
+    [CC_OFFLINE] = HUB_CC_OFFLINE,   [CC_VIDEO_LOSS] = HUB_CC_VIDEO_LOSS,
+    [CC_DARK] = HUB_CC_DARK,	     [CC_COVERED] = HUB_CC_COVERED,
+    [CC_DEFOCUS] = HUB_CC_DEFOCUS,   [CC_MOVED] = HUB_CC_MOVED,
+    [CC_FROZEN] = HUB_CC_FROZEN,     [CC_RECORDING_FAULT] = HUB_CC_RECORDING_FAULT,
+    [CC_DISK_LOW] = HUB_CC_DISK_LOW, [CC_RETENTION_SHORT] = HUB_CC_RETENTION_SHORT,
+};
+_Static_assert((int)CC_N == (int)HUB_CC_N, "every camera condition is a hub condition");
+
+/* Camera i's current figures into the hub, which tells its listeners if a condition,
+ * online, recording or the resolution changed. */
+static void report(struct video *v, size_t i)
 {
-	struct camera *c = v->cams[i];
-	const struct cfg_camera *k = camera_cfg(c);
-	const struct camera_health *h = camera_health(c);
-	json_t *root, *conds = json_object();
-	char *out;
-
-	for (int j = 0; j < CC_N; j++)
-		json_object_set_new(conds, camera_cond_name(j),
-				    json_pack("{s:b, s:I}", "active", h->cond[j].active, "since",
-					      (json_int_t)h->cond[j].since_ms));
-	root = json_pack(
-	    "{s:I, s:s, s:s, s:b, s:f, s:i, s:f, s:i, s:i, s:b, s:b, s:b, s:b, s:b, s:b, s:I, "
-	    "s:I, s:I, s:I, s:I}",
-	    "seq", (json_int_t)++v->seq, "site", v->cfg->site.id, "camera", k->id, "online",
-	    h->online, "fps", h->fps, "expected_fps", k->expected_fps, "bitrate_kbps",
-	    h->bitrate_kbps, "width", h->width, "height", h->height, "frozen",
-	    h->cond[CC_FROZEN].active, "dark", h->cond[CC_DARK].active, "covered",
-	    h->cond[CC_COVERED].active, "defocus", h->cond[CC_DEFOCUS].active, "moved",
-	    h->cond[CC_MOVED].active, "recording", h->recording, "reconnects",
-	    (json_int_t)h->reconnects, "segments", (json_int_t)h->segments, "last_frame",
-	    (json_int_t)h->last_frame_ms, "oldest_recording", (json_int_t)h->oldest_recording_ms,
-	    "recorded_bytes", (json_int_t)h->recorded_bytes);
-	if (!root) {
-		json_decref(conds);
-		return NULL;
-	}
-	json_object_set_new(root, "codec", h->codec ? json_string(h->codec) : json_null());
-	json_object_set_new(root, "last_snapshot",
-			    v->last_snapshot_ms[i] ? json_integer(v->last_snapshot_ms[i])
-						   : json_null());
-	if (v->last_clip[i].path)
-		json_object_set_new(root, "last_clip",
-				    json_pack("{s:s, s:s, s:I, s:b}", "path", v->last_clip[i].path,
-					      "point", v->last_clip[i].point, "time",
-					      (json_int_t)v->last_clip[i].t_ms, "ok",
-					      v->last_clip[i].rc == 0));
-	else
-		json_object_set_new(root, "last_clip", json_null());
-	json_object_set_new(root, "conditions", conds);
-	out = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(6));
-	json_decref(root);
-	return out;
-}
-
-static void publish(struct video *v, size_t i)
-{
-	char topic[256], *js;
-
-	if (!v->mqtt)
-		return;
-	js = state_json(v, i);
-	if (!js)
-		return;
-	snprintf(topic, sizeof(topic), "camera/%s/state", camera_cfg(v->cams[i])->id);
-	mqtt_publish(v->mqtt, topic, js, strlen(js), true);
-	free(js);
-}
-
-static void health_line(struct video *v, size_t i)
-{
-	const struct cfg_camera *k = camera_cfg(v->cams[i]);
 	const struct camera_health *h = camera_health(v->cams[i]);
-	GString *buf;
-	struct lp_line l;
+	struct hub_cam_health o = {
+	    .online = h->online,
+	    .recording = h->recording,
+	    .fps = h->fps,
+	    .bitrate_kbps = h->bitrate_kbps,
+	    .width = h->width,
+	    .height = h->height,
+	    .reconnects = h->reconnects,
+	    .frames = h->frames,
+	    .analysed = h->analysed,
+	    .segments = h->segments,
+	    .last_frame_ms = h->last_frame_ms,
+	    .oldest_recording_ms = h->oldest_recording_ms,
+	    .recorded_bytes = h->recorded_bytes,
+	    .luma = h->luma,
+	    .contrast = h->contrast,
+	    .sharpness = h->sharpness,
+	    .motion = h->motion,
+	};
 
-	if (!v->influx)
-		return;
-	buf = g_string_sized_new(512);
-	lp_begin(&l, buf, "camera_health");
-	lp_tag(&l, "camera", k->id);
-	lp_tag(&l, "site", v->cfg->site.id);
-	lp_field_bool(&l, "online", h->online);
-	lp_field_bool(&l, "recording", h->recording);
-	lp_field_float(&l, "fps", h->fps);
-	lp_field_int(&l, "expected_fps", k->expected_fps);
-	lp_field_float(&l, "bitrate_kbps", h->bitrate_kbps);
-	lp_field_int(&l, "width", h->width);
-	lp_field_int(&l, "height", h->height);
-	lp_field_int(&l, "reconnects", (int64_t)h->reconnects);
-	lp_field_int(&l, "segments", (int64_t)h->segments);
-	lp_field_int(&l, "recorded_bytes", h->recorded_bytes);
-	if (h->oldest_recording_ms)
-		lp_field_int(&l, "recording_age_s", (wall_ms() - h->oldest_recording_ms) / 1000);
-	if (h->analysed) {
-		lp_field_float(&l, "luma", h->luma);
-		lp_field_float(&l, "contrast", h->contrast);
-		lp_field_float(&l, "sharpness", h->sharpness);
-		if (h->motion >= 0)
-			lp_field_float(&l, "motion", h->motion);
-	}
+	if (h->codec)
+		g_strlcpy(o.codec, h->codec, sizeof(o.codec));
 	for (int j = 0; j < CC_N; j++)
-		lp_field_bool(&l, camera_cond_name(j), h->cond[j].active);
-	if (lp_end(&l, wall_ms() * 1000000) >= 0)
-		influx_submit(v->influx, buf->str, buf->len);
-	g_string_free(buf, TRUE);
+		o.cond[cond_of[j]] =
+		    (struct hub_cam_condition){h->cond[j].active, h->cond[j].since_ms};
+	hub_camera_report(v->hub, i, &o);
 }
 
 static void on_changed(struct camera *c, unsigned mask, void *ud)
 {
 	struct video *v = ud;
-	const struct camera_health *h = camera_health(c);
 	size_t i;
 
+	(void)mask; /* the hub sees what changed */
 	for (i = 0; i < v->n && v->cams[i] != c; i++)
 		;
-	if (i == v->n)
-		return;
-	for (int j = 0; j < CC_N && v->fn; j++)
-		if (mask & (1u << j))
-			v->fn(camera_cfg(c)->id, camera_cond_name(j), h->cond[j].active,
-			      h->cond[j].since_ms, v->ud);
-	publish(v, i);
-	health_line(v, i);
+	if (i < v->n)
+		report(v, i);
 }
 
-static gboolean on_heartbeat(gpointer ud)
-{
-	struct video *v = ud;
-
-	for (size_t i = 0; i < v->n; i++) {
-		publish(v, i);
-		health_line(v, i);
-	}
-	return G_SOURCE_CONTINUE;
-}
-
-void video_publish_all(struct video *v)
+void video_report_all(struct video *v)
 {
 	for (size_t i = 0; v && i < v->n; i++)
-		publish(v, i);
+		report(v, i);
+}
+
+/* A snapshot of camera i was just written. */
+static void snapshot_taken(struct video *v, size_t i)
+{
+	report(v, i);
+	hub_camera_snapshot(v->hub, i, wall_ms());
 }
 
 static char *db_path(const struct hw_config *cfg)
@@ -209,8 +129,8 @@ static char *db_path(const struct hw_config *cfg)
 	return g_build_filename(cfg->storage.state_dir, "hallwatch.db", NULL);
 }
 
-int video_create(const struct hw_config *cfg, GMainContext *ctx, struct mqtt *mqtt,
-		 struct influx *influx, video_condition_fn fn, void *ud, struct video **out)
+int video_create(const struct hw_config *cfg, GMainContext *ctx, struct hub *hub,
+		 struct video **out)
 {
 	struct video *v;
 	char *db;
@@ -220,10 +140,7 @@ int video_create(const struct hw_config *cfg, GMainContext *ctx, struct mqtt *mq
 	v = g_new0(struct video, 1);
 	v->cfg = cfg;
 	v->ctx = ctx;
-	v->mqtt = mqtt;
-	v->influx = influx;
-	v->fn = fn;
-	v->ud = ud;
+	v->hub = hub;
 	v->point_on = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	v->event_clips =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_strfreev);
@@ -244,8 +161,6 @@ int video_create(const struct hw_config *cfg, GMainContext *ctx, struct mqtt *mq
 	if (rc < 0)
 		goto fail;
 	v->cams = g_new0(struct camera *, cfg->n_cameras);
-	v->last_snapshot_ms = g_new0(int64_t, cfg->n_cameras);
-	v->last_clip = g_new0(struct last_clip, cfg->n_cameras);
 	for (size_t i = 0; i < cfg->n_cameras; i++) {
 		char *dir =
 		    g_build_filename(cfg->storage.state_dir, "video", cfg->cameras[i].id, NULL);
@@ -255,11 +170,8 @@ int video_create(const struct hw_config *cfg, GMainContext *ctx, struct mqtt *mq
 		if (rc < 0)
 			goto fail;
 		v->n++;
+		report(v, i); /* the hub holds every camera from the start */
 	}
-	v->heartbeat = g_timeout_source_new_seconds(
-	    cfg->mqtt.heartbeat_s > 0 ? (guint)cfg->mqtt.heartbeat_s : 60);
-	g_source_set_callback(v->heartbeat, on_heartbeat, v, NULL);
-	g_source_attach(v->heartbeat, ctx);
 	log_info("%zu camera(s) started", v->n);
 	*out = v;
 	return 0;
@@ -301,23 +213,13 @@ void video_destroy(struct video *v)
 		job_free(j);
 	}
 	g_list_free(v->jobs);
-	for (size_t i = 0; v->last_clip && i < v->n; i++) {
-		g_free(v->last_clip[i].path);
-		g_free(v->last_clip[i].point);
-	}
-	g_free(v->last_clip);
 	if (v->point_on)
 		g_hash_table_destroy(v->point_on);
 	if (v->event_clips)
 		g_hash_table_destroy(v->event_clips);
-	if (v->heartbeat) {
-		g_source_destroy(v->heartbeat);
-		g_source_unref(v->heartbeat);
-	}
 	for (size_t i = 0; i < v->n; i++)
 		camera_destroy(v->cams[i]);
 	g_free(v->cams);
-	g_free(v->last_snapshot_ms);
 	recindex_close(v->ix);
 	g_free(v);
 }
@@ -338,10 +240,8 @@ int video_snapshot(struct video *v, const char *camera_id, const char *path)
 	if (i < 0)
 		return -ENOENT;
 	rc = camera_snapshot(v->cams[i], path);
-	if (rc == 0) {
-		v->last_snapshot_ms[i] = wall_ms();
-		publish(v, (size_t)i);
-	}
+	if (rc == 0)
+		snapshot_taken(v, (size_t)i);
 	return rc;
 }
 
@@ -371,7 +271,6 @@ static gboolean job_done(gpointer ud)
 {
 	struct clip_job *j = ud;
 	struct video *v = j->v;
-	struct last_clip *lc = &v->last_clip[j->cam];
 	const char *cam = camera_cfg(v->cams[j->cam])->id;
 
 	if (j->thread)
@@ -384,15 +283,10 @@ static gboolean job_done(gpointer ud)
 		log_info("camera %s: clip for %s written: %s", cam, j->point, j->path);
 	else
 		log_warn("camera %s: clip for %s failed: %s", cam, j->point, strerror(-j->rc));
-	g_free(lc->path);
-	g_free(lc->point);
-	lc->path = g_strdup(j->path);
-	lc->point = g_strdup(j->point);
-	lc->t_ms = j->t_ms;
-	lc->rc = j->rc;
 	if (j->cb)
 		j->cb(j->point, cam, j->path, j->rc, j->ud);
-	publish(v, j->cam);
+	report(v, j->cam);
+	hub_camera_clip(v->hub, j->cam, j->path, j->point, j->t_ms, j->rc == 0);
 	job_free(j);
 	return G_SOURCE_REMOVE;
 }

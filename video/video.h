@@ -1,8 +1,9 @@
-/* The video manager: one struct camera per configured camera, the segment index, and the
- * outputs: camera/<id>/state (retained JSON) on every change and every heartbeat, the
- * camera_health line-protocol measurement, and each condition change to a callback (the
- * alert engine). Snapshots and clips on demand. Every function runs on the main loop thread
- * (the thread iterating ctx). */
+/* The video manager: one struct camera per configured camera, the segment index, and what
+ * the cameras report into the hub (gateway/hub.h): figures and conditions as they change,
+ * snapshots taken, event clips written. It publishes nothing: camera/<id>/state, the
+ * camera_health line and the camera alerts come from the hub's listeners. Snapshots and
+ * clips on demand. Every function runs on the main loop thread (the thread iterating ctx,
+ * the hub's), except the *_offline/_direct ones. */
 #ifndef HW_VIDEO_VIDEO_H
 #define HW_VIDEO_VIDEO_H
 
@@ -12,30 +13,24 @@
 
 #include "gateway/config.h"
 
-struct mqtt;
-struct influx;
+struct hub;
 struct video;
 
-/* A condition of a camera changed: condition_name is one of offline, video_loss, dark,
- * covered, defocus, moved, frozen, recording_fault, disk_low, retention_short; ts in ms since
- * the epoch. Strings are borrowed for the call. Main loop thread. */
-typedef void (*video_condition_fn)(const char *camera_id, const char *condition_name, bool active,
-				   int64_t ts_ms, void *ud);
-
-/* Starts every camera of cfg (nothing if it has none). cfg, mqtt and influx (both may be NULL)
- * are borrowed and must outlive the manager; fn may be NULL. Recordings go to
- * <state_dir>/video/<camera>/, the index to <state_dir>/hallwatch.db. Calls gst_init() if
- * needed. Returns 0 and *out, or -errno. */
-int video_create(const struct hw_config *cfg, GMainContext *ctx, struct mqtt *mqtt,
-		 struct influx *influx, video_condition_fn fn, void *ud, struct video **out);
-/* Stops every pipeline (bounded) and frees. Accepts NULL. */
+/* Starts every camera of cfg (nothing if it has none); camera i reports into hub's camera i,
+ * at once and whenever it changes. cfg and hub (made for cfg) are borrowed and must outlive
+ * the manager. Recordings go to <state_dir>/video/<camera>/, the index to
+ * <state_dir>/hallwatch.db. Calls gst_init() if needed. Returns 0 and *out, or -errno. */
+int video_create(const struct hw_config *cfg, GMainContext *ctx, struct hub *hub,
+		 struct video **out);
+/* Stops every pipeline (bounded) and frees, before the hub goes. Accepts NULL. */
 void video_destroy(struct video *v);
 
-/* Republishes every camera's state (after an MQTT reconnect). */
-void video_publish_all(struct video *v);
+/* Reports every camera's current figures (fps, bitrate... which move without being
+ * changes) into the hub, before a heartbeat or a reconnect renders them. Accepts NULL. */
+void video_report_all(struct video *v);
 
-/* JPEG of the camera's latest key frame at full resolution. 0, -ENOENT (no such camera),
- * -EAGAIN (no picture yet) or -EIO. */
+/* JPEG of the camera's latest key frame at full resolution; on success the hub hears of
+ * it (last_snapshot). 0, -ENOENT (no such camera), -EAGAIN (no picture yet) or -EIO. */
 int video_snapshot(struct video *v, const char *camera_id, const char *path);
 /* Clip of [from_ms, to_ms) cut from the recorded segments without transcoding, starting at
  * the key frame at or before from_ms. 0, -ENOENT (camera or no recording in range), -EIO. */
@@ -60,7 +55,7 @@ int video_clip_for_event(struct video *v, const char *point_key, int64_t t_ms,
 
 /* The hub listener's hook: every changed point of d that a camera links and that turned on
  * (a true bool or a non-zero number of good quality, after being off or unknown) gets its
- * clips through video_clip_for_event (logged; the newest clip is in camera/<id>/state as
+ * clips through video_clip_for_event (logged; the newest clip becomes the hub camera's
  * last_clip). d is borrowed. Accepts v NULL. */
 struct hub_device;
 void video_on_device(struct video *v, const struct hub_device *d);

@@ -456,41 +456,41 @@ static void test_pack_round_trip(void **state)
 	struct prof_point p = reg_point(MB_T_U16, MB_ORDER_ABCD);
 	uint16_t failed = 2, unknown = 7;
 	struct hw_value in, out;
-	struct mb_pval pv = {.q = HW_Q_STALE, .flags = 5};
+	struct hw_pval pv = {.q = HW_Q_STALE, .flags = 5};
 
 	(void)state;
 	p.enums = results;
 	p.n_enums = 4;
 	assert_int_equal(mb_decode_regs(&p, &failed, &in), 0);
-	mb_pack(&p, &in, &pv);
+	hw_pval_pack(&p, &in, &pv);
 	assert_int_equal(sizeof(pv), 16);
 	assert_int_equal(pv.q, HW_Q_STALE); /* quality and flags are the holder's */
 	assert_int_equal(pv.flags, 5);
-	mb_unpack(&p, &pv, &out);
+	hw_pval_unpack(&p, &pv, &out);
 	assert_true(hw_value_equal(&in, &out));
 	assert_ptr_equal(out.label, results[2].label);
 
 	assert_int_equal(mb_decode_regs(&p, &unknown, &in), 0);
-	mb_pack(&p, &in, &pv);
-	mb_unpack(&p, &pv, &out);
+	hw_pval_pack(&p, &in, &pv);
+	hw_pval_unpack(&p, &pv, &out);
 	assert_true(out.type == HW_V_INT && out.i == 7);
 	assert_null(out.label);
 
 	p.scale = 0.5;
 	assert_int_equal(mb_decode_regs(&p, &failed, &in), 0);
-	mb_pack(&p, &in, &pv);
-	mb_unpack(&p, &pv, &out);
+	hw_pval_pack(&p, &in, &pv);
+	hw_pval_unpack(&p, &pv, &out);
 	assert_true(out.type == HW_V_FLOAT);
 	assert_float_equal(out.f, 1.0, EPS);
 	assert_string_equal(out.label, "failed");
 
 	struct hw_value b = {.type = HW_V_BOOL, .b = true};
-	mb_pack(&p, &b, &pv);
-	mb_unpack(&p, &pv, &out);
+	hw_pval_pack(&p, &b, &pv);
+	hw_pval_unpack(&p, &pv, &out);
 	assert_true(out.type == HW_V_BOOL && out.b);
 	struct hw_value none = {.type = HW_V_NONE};
-	mb_pack(&p, &none, &pv);
-	mb_unpack(&p, &pv, &out);
+	hw_pval_pack(&p, &none, &pv);
+	hw_pval_unpack(&p, &pv, &out);
 	assert_true(hw_value_equal(&none, &out));
 }
 

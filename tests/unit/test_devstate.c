@@ -88,7 +88,7 @@ struct fx {
 	int code;
 	int refuse_addr, refuse_code;
 	/* what a consumer of the results holds */
-	struct mb_pval seen[NPT];
+	struct hw_pval seen[NPT];
 	bool seen_any[NPT];
 	bool online;
 	char ev[512];
@@ -118,7 +118,7 @@ static void on_event(const struct ds_ev *ev, void *ud)
 		break;
 	case DS_EV_OFFLINE:
 		snprintf(arg, sizeof(arg), " %llu %s", (unsigned long long)ev->count,
-			 mb_err_kind_name(ev->err));
+			 hub_err_kind_name(ev->err));
 		break;
 	case DS_EV_UNREADABLE:
 	case DS_EV_STALE:
@@ -185,7 +185,7 @@ static int64_t wall(int64_t ms)
 
 /* Sends the requests of group g to the simulated device and hands the answers in, as
  * the worker's serial path does. */
-static enum mb_err_kind read_group(struct fx *f, int g, int64_t now)
+static enum hub_err_kind read_group(struct fx *f, int g, int64_t now)
 {
 	for (size_t r = 0; r < ds_n_reqs(f->ds); r++) {
 		if (!ds_req_wanted(f->ds, r, g, now))
@@ -206,15 +206,15 @@ static enum mb_err_kind read_group(struct fx *f, int g, int64_t now)
 			}
 		}
 		bool split;
-		enum mb_err_kind k = ds_take_answer(f->ds, r, &o, now, &split);
+		enum hub_err_kind k = ds_take_answer(f->ds, r, &o, now, &split);
 		if (split) {
 			r--;
 			continue;
 		}
-		if (k != MB_E_NONE)
+		if (k != HUB_E_NONE)
 			return k;
 	}
-	return MB_E_NONE;
+	return HUB_E_NONE;
 }
 
 static void note_due(struct fx *f)
@@ -259,18 +259,18 @@ static const char *poll(struct fx *f, int g, int64_t t)
 		take_result(f, NULL);
 		return "skip";
 	}
-	enum mb_err_kind k = read_group(f, g, now);
-	if (k == MB_E_NONE) {
+	enum hub_err_kind k = read_group(f, g, now);
+	if (k == HUB_E_NONE) {
 		assert_false(ds_take_group(f->ds, g, now, wall(t)));
 		note_due(f);
 	}
-	for (size_t x = 0; k == MB_E_NONE && ds_needs_whole(f->ds) && x < ds_n_groups(f->ds); x++) {
+	for (size_t x = 0; k == HUB_E_NONE && ds_needs_whole(f->ds) && x < ds_n_groups(f->ds); x++) {
 		struct ds_poll po;
 		if (!ds_group_has_points(f->ds, (int)x) || (int)x == g)
 			continue;
 		ds_poll_whole(f->ds, (int)x, &po);
 		k = read_group(f, (int)x, now);
-		if (k != MB_E_NONE)
+		if (k != HUB_E_NONE)
 			break;
 		assert_false(ds_take_group(f->ds, (int)x, now, wall(t)));
 		note_due(f);
@@ -278,7 +278,7 @@ static const char *poll(struct fx *f, int g, int64_t t)
 	}
 	ds_poll_end(f->ds, g, k, &pc, now, wall(t));
 	take_result(f, ds_result(f->ds, k, now, wall(t)));
-	return k == MB_E_NONE ? "read" : mb_err_kind_name(k);
+	return k == HUB_E_NONE ? "read" : hub_err_kind_name(k);
 }
 
 static int point_index(const char *name)
@@ -304,7 +304,7 @@ static void check_q(const struct fx *f, const char *want, size_t step)
 		if (v)
 			*v++ = '\0';
 		int i = point_index(tok);
-		const struct mb_pval *pv = &f->seen[i];
+		const struct hw_pval *pv = &f->seen[i];
 		if (!f->seen_any[i])
 			fail_msg("step %zu: %s never reported", step, tok);
 		if (strcmp(hw_quality_name((enum hw_quality)pv->q), q) != 0)
@@ -312,7 +312,7 @@ static void check_q(const struct fx *f, const char *want, size_t step)
 				 hw_quality_name((enum hw_quality)pv->q), q);
 		if (v) {
 			struct hw_value hv;
-			mb_unpack(&points[i], pv, &hv);
+			hw_pval_unpack(&points[i], pv, &hv);
 			if (hw_value_as_double(&hv) != atof(v))
 				fail_msg("step %zu: %s = %g, not %s", step, tok,
 					 hw_value_as_double(&hv), v);
@@ -320,20 +320,20 @@ static void check_q(const struct fx *f, const char *want, size_t step)
 	}
 }
 
-static uint64_t health_field(const struct mb_health *h, const char *name)
+static uint64_t health_field(const struct hub_dev_health *h, const char *name)
 {
 	static const struct {
 		const char *name;
 		size_t off;
 	} fields[] = {
-	    {"polls", offsetof(struct mb_health, polls)},
-	    {"requests", offsetof(struct mb_health, requests)},
-	    {"skipped", offsetof(struct mb_health, skipped)},
-	    {"missed", offsetof(struct mb_health, missed_changes)},
-	    {"timeout", offsetof(struct mb_health, err_timeout)},
-	    {"exception", offsetof(struct mb_health, err_exception)},
-	    {"io", offsetof(struct mb_health, err_io)},
-	    {"invalid", offsetof(struct mb_health, err_invalid)},
+	    {"polls", offsetof(struct hub_dev_health, polls)},
+	    {"requests", offsetof(struct hub_dev_health, requests)},
+	    {"skipped", offsetof(struct hub_dev_health, skipped)},
+	    {"missed", offsetof(struct hub_dev_health, missed_changes)},
+	    {"timeout", offsetof(struct hub_dev_health, err_timeout)},
+	    {"exception", offsetof(struct hub_dev_health, err_exception)},
+	    {"io", offsetof(struct hub_dev_health, err_io)},
+	    {"invalid", offsetof(struct hub_dev_health, err_invalid)},
 	};
 	if (strcmp(name, "failures") == 0)
 		return h->consecutive_failures;
@@ -387,7 +387,7 @@ static void run(struct fx *f, const struct step *steps)
 			break;
 		case STALE:
 			if (ds_check_stale(f->ds, us(s->t)))
-				take_result(f, ds_result(f->ds, MB_E_NONE, us(s->t), wall(s->t)));
+				take_result(f, ds_result(f->ds, HUB_E_NONE, us(s->t), wall(s->t)));
 			break;
 		case END:
 			break;
