@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gateway/config.h"
+#include "core/config.h"
 
 struct req {
 	char corr[33];

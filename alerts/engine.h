@@ -9,9 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "devices/profile.h"
-#include "gateway/config.h"
-#include "gateway/value.h"
+#include "core/profile.h"
+#include "core/config.h"
+#include "core/value.h"
 
 #define ALERT_ID_MAX 160
 #define ALERT_NAME_MAX 64

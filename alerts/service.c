@@ -22,8 +22,8 @@
 #include "alerts/command.h"
 #include "alerts/engine.h"
 #include "alerts/store.h"
-#include "gateway/log.h"
-#include "gateway/outbox.h"
+#include "core/log.h"
+#include "outputs/outbox.h"
 
 #define TICK_MS 200
 #define RESEND_BATCH 500

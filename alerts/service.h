@@ -7,9 +7,9 @@
 
 #include <stdint.h>
 
-#include "gateway/config.h"
-#include "gateway/hub.h"
-#include "gateway/mqtt.h"
+#include "core/config.h"
+#include "hub/hub.h"
+#include "outputs/mqtt.h"
 #include "router/router.h"
 
 struct alert_service;

@@ -1,5 +1,5 @@
 /* SQLite store of alert state and the alert event log: its tables in hallwatch.db, through
- * the shared connection of gateway/db.c. Used on the main loop thread only.
+ * the shared connection of core/db.c. Used on the main loop thread only.
  *
  * WAL with synchronous=FULL: a commit returns only once the WAL is on disk, so an
  * alert published after its commit survives a power cut too, not only a SIGKILL
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/db.h"
-#include "gateway/log.h"
+#include "core/db.h"
+#include "core/log.h"
 
 static const char sql_put[] =
     "INSERT INTO alert_state(id, json, updated_ms) VALUES(?1, ?2, ?3) "

@@ -1,6 +1,6 @@
 /* Alert persistence in SQLite: the current state of every open alert (alert_state)
  * and the append-only event log with its sequence numbers and delivery marks
- * (alert_event), in <state_dir>/hallwatch.db (gateway/db.h: one connection, shared with
+ * (alert_event), in <state_dir>/hallwatch.db (core/db.h: one connection, shared with
  * the other modules' tables). One store is used from one thread (the main loop); calls
  * block on disk I/O, and on another thread's open transaction. */
 #ifndef HW_ALERT_STORE_H

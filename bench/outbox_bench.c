@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/config.h"
-#include "gateway/influx.h"
-#include "gateway/log.h"
-#include "gateway/mqtt.h"
-#include "gateway/outbox.h"
+#include "core/config.h"
+#include "outputs/influx.h"
+#include "core/log.h"
+#include "outputs/mqtt.h"
+#include "outputs/outbox.h"
 
 static double now_s(void)
 {

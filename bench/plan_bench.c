@@ -9,7 +9,7 @@
 
 #include "devices/layout.h"
 #include "devices/plan.h"
-#include "gateway/config.h"
+#include "core/config.h"
 
 static size_t plan_count(const struct profile *p, const struct mb_lpoint *v, size_t n, int group,
 			 int max_gap, size_t *points)

@@ -14,7 +14,7 @@
 #include "devices/devstate.h"
 #include "devices/layout.h"
 #include "devices/sched.h"
-#include "gateway/log.h"
+#include "core/log.h"
 
 /* Every device's groups are checked for staleness at least this often, polled or not. */
 #define STALE_SCAN_US (200 * 1000LL)
@@ -38,8 +38,9 @@ struct dev_rt {
 	struct mb_layout_ref *lay_ref; /* the cache entry its layout is in */
 	int64_t *due;		       /* per group: monotonic us of its next poll */
 	size_t n_grps;
-	struct hub_dev_health h_shared; /* copy of its health for other threads, under the bus lock */
-	size_t e0; /* its groups' schedule entries: mb_bus.entries[e0 .. e0 + n_grps) */
+	struct hub_dev_health
+	    h_shared; /* copy of its health for other threads, under the bus lock */
+	size_t e0;    /* its groups' schedule entries: mb_bus.entries[e0 .. e0 + n_grps) */
 };
 
 struct cmd {
@@ -235,7 +236,7 @@ static void deliver(struct mb_bus *b, struct mb_poll_result *res);
  * connection could be made). Returns HUB_E_NONE to go on, or the error that ends the
  * poll; *a: what the answer was; *split: a refused request was split in two. */
 static enum hub_err_kind take_answer(struct dev_rt *d, size_t r, bool sent, int rc, int64_t rtt_us,
-				    int64_t now, enum ds_answer *a, bool *split)
+				     int64_t now, enum ds_answer *a, bool *split)
 {
 	struct ds_outcome o = outcome_of(sent, rc, rtt_us);
 
@@ -648,8 +649,8 @@ static int cand_cmp(const void *a, const void *b)
  * order so that splitting a refused request does not move those still to look at.
  * Returns HUB_E_NONE or the first hard error. */
 static enum hub_err_kind take_batch(struct mb_bus *b, struct dev_rt *d, int g,
-				   const struct mb_xfer *x, const uint32_t *xreq, size_t nx,
-				   int64_t now)
+				    const struct mb_xfer *x, const uint32_t *xreq, size_t nx,
+				    int64_t now)
 {
 	enum hub_err_kind k = HUB_E_NONE;
 	bool split = false;

@@ -15,10 +15,10 @@
 #include "devices/decode.h"
 #include "devices/layout.h"
 #include "devices/link.h"
-#include "devices/profile.h"
-#include "gateway/config.h"
-#include "gateway/hub.h" /* the hub's input types: results are made of them */
-#include "gateway/value.h"
+#include "core/profile.h"
+#include "core/config.h"
+#include "hub/hub.h" /* the hub's input types: results are made of them */
+#include "core/value.h"
 
 struct mb_layout_ref;
 

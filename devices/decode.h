@@ -5,8 +5,8 @@
 
 #include <stdint.h>
 
-#include "devices/profile.h"
-#include "gateway/value.h"
+#include "core/profile.h"
+#include "core/value.h"
 
 /* Decodes point p from regs, which holds at least prof_point_width(p) registers
  * starting at the point's own address (as received: host-order uint16 per register).

@@ -16,7 +16,7 @@
 #include "devices/bus.h"
 #include "devices/layout.h"
 #include "devices/plan.h"
-#include "gateway/config.h"
+#include "core/config.h"
 
 /* What came of one request, as the link reported it. */
 enum ds_answer {
@@ -122,7 +122,7 @@ void ds_poll_whole(struct devstate *d, int g, struct ds_poll *pc);
  * in two where it can be (*split, if given: requests r and r + 1 replace it, to be
  * read again) or else marked refused (its points config_error, tried again later). */
 enum hub_err_kind ds_take_answer(struct devstate *d, size_t r, const struct ds_outcome *o,
-				int64_t now, bool *split);
+				 int64_t now, bool *split);
 /* Takes in the values group g's requests read (at wall_ms). Returns true when a block
  * count moved: the caller builds the layout for ds_counts() and calls ds_set_layout. */
 bool ds_take_group(struct devstate *d, int g, int64_t now, int64_t wall_ms);

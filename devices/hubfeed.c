@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 #include "devices/layout.h"
-#include "gateway/log.h"
+#include "core/log.h"
 
 static uint16_t hub_block(uint16_t block)
 {

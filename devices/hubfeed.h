@@ -1,11 +1,11 @@
 /* The Modbus source's side of the hub: a bus's poll result turned into the hub's device
- * update (gateway/hub.h), so that the hub knows nothing of Modbus. Main loop thread (the
+ * update (hub/hub.h), so that the hub knows nothing of Modbus. Main loop thread (the
  * hub's). */
 #ifndef HW_HUBFEED_H
 #define HW_HUBFEED_H
 
 #include "devices/bus.h"
-#include "gateway/hub.h"
+#include "hub/hub.h"
 
 /* Applies r to its device in h (r stays the caller's). The layout goes along only when
  * the device's layout in the hub is not r's already; samples meant for a layout the hub

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "devices/profile.h"
+#include "core/profile.h"
 
 #define MB_TOP_LEVEL 0xFFFFu
 

@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "devices/mbtcp.h"
-#include "gateway/log.h"
+#include "core/log.h"
 
 #define MAX_PIPELINE 64
 

@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "devices/profile.h"
-#include "gateway/config.h"
+#include "core/profile.h"
+#include "core/config.h"
 
 struct mb_link;
 

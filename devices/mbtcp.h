@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "devices/profile.h"
+#include "core/profile.h"
 
 #define MBTCP_REQ_LEN 12  /* a read request: 7 bytes of MBAP header, 5 of PDU */
 #define MBTCP_MAX_ADU 260 /* 7 + 253 */

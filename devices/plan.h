@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "devices/profile.h"
+#include "core/profile.h"
 
 struct mb_span {
 	enum mb_table table;

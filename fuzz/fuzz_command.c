@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "alerts/command.h"
-#include "gateway/log.h"
+#include "core/log.h"
 #include "router/cmdreq.h"
 #include "router/router.h"
 

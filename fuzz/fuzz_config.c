@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gateway/config.h"
+#include "core/config.h"
 
 static char dir[64];
 static char path[96];

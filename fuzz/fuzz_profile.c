@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "devices/profile.h"
-#include "gateway/config.h"
+#include "core/profile.h"
+#include "core/config.h"
 
 static char path[96];
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/log.h"
+#include "core/log.h"
 
 /* Audit records of requests that changed nothing (refused, or read-only): at most this
  * many per verb and user a minute, the rest counted (docs/commands.md). */

@@ -19,8 +19,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "gateway/config.h"
-#include "gateway/mqtt.h"
+#include "core/config.h"
+#include "outputs/mqtt.h"
 #include "router/cmdreq.h"
 
 /* Who may send a verb. A viewer is anyone the broker lets publish on cmd/ (the broker's

@@ -19,7 +19,7 @@
 #include <sys/statvfs.h>
 #include <time.h>
 
-#include "gateway/log.h"
+#include "core/log.h"
 #include "video/metrics.h"
 
 #define ANA_W 160

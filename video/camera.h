@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "gateway/config.h"
+#include "core/config.h"
 #include "video/recindex.h"
 
 enum cam_cond {

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <unistd.h>
 
-#include "gateway/log.h"
+#include "core/log.h"
 
 #define PULL_TIMEOUT (5 * GST_SECOND)
 #define FINISH_TIMEOUT (30 * GST_SECOND)

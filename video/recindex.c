@@ -1,5 +1,5 @@
 /* The SQLite index of recorded segments and their retention (table video_segments in
- * hallwatch.db, through the shared connection of gateway/db.c). Runs on whichever thread
+ * hallwatch.db, through the shared connection of core/db.c). Runs on whichever thread
  * owns the handle: the main loop in the daemon, the caller in the command line tools. */
 #define LOG_TAG "recindex"
 #include "video/recindex.h"
@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gateway/db.h"
-#include "gateway/log.h"
+#include "core/db.h"
+#include "core/log.h"
 
 struct recindex {
 	struct db *db;

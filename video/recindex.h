@@ -1,5 +1,5 @@
 /* The index of recorded segments in SQLite (<state_dir>/hallwatch.db, table video_segments):
- * camera, start and end (ms since the epoch), path, bytes; through gateway/db.h, the one
+ * camera, start and end (ms since the epoch), path, bytes; through core/db.h, the one
  * connection of the process to that file, shared with other modules' tables. Retention by age
  * and by a disk budget, oldest first, and recovery of segments left open by a crash. A failure
  * to write is logged when a run of them starts and when it ends. One handle is used by one

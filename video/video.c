@@ -12,8 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "gateway/hub.h"
-#include "gateway/log.h"
+#include "hub/hub.h"
+#include "core/log.h"
 #include "video/camera.h"
 #include "video/clip.h"
 #include "video/recindex.h"

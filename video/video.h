@@ -1,5 +1,5 @@
 /* The video manager: one struct camera per configured camera, the segment index, and what
- * the cameras report into the hub (gateway/hub.h): figures and conditions as they change,
+ * the cameras report into the hub (hub/hub.h): figures and conditions as they change,
  * snapshots taken, event clips written. It publishes nothing: camera/<id>/state, the
  * camera_health line and the camera alerts come from the hub's listeners. Snapshots and
  * clips on demand. Every function runs on the main loop thread (the thread iterating ctx,
@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "gateway/config.h"
+#include "core/config.h"
 
 struct hub;
 struct video;

@@ -1,6 +1,6 @@
 """Writes tests/unit/data/hallwatch-v0.db: a hallwatch.db as the daemon wrote it before the
 database had a schema version (user_version 0, no migrations), for the upgrade test of
-gateway/db.c (tests/unit/test_db.c).
+core/db.c (tests/unit/test_db.c).
 
 Run it against a build of a tree before the schema version (commit 6da268f):
   HW_BUILD=/path/to/old/build /usr/bin/python3 tests/tools/make_db_v0.py OUT.db

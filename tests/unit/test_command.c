@@ -1,7 +1,7 @@
 /* Unit tests of the command path's pure parts: request bounds and the identity rule
  * (router/cmdreq.c), durations without overflow (alerts/engine.c), the audit limiter
- * on an injected clock, the reply prefix check (gateway/mqtt.c) and the log escaping
- * (gateway/log.c). Single thread. */
+ * on an injected clock, the reply prefix check (outputs/mqtt.c) and the log escaping
+ * (core/log.c). Single thread. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,8 +14,8 @@
 
 #include "alerts/command.h"
 #include "router/cmdreq.h"
-#include "gateway/log.h"
-#include "gateway/mqtt.h"
+#include "core/log.h"
+#include "outputs/mqtt.h"
 
 static int parse(const char *payload, const char *prop_user, int protocol, struct cmdreq *r)
 {

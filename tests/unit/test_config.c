@@ -1,4 +1,4 @@
-/* Unit tests of gateway/config.c and devices/profile.c: the shipped example and profiles load
+/* Unit tests of core/config.c and core/profile.c: the shipped example and profiles load
  * with exactly the expected content, and every kind of error is reported as FILE:LINE: message.
  * Data files are under tests/unit/data/config; HW_SRC is the repository root. */
 #ifndef _GNU_SOURCE
@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gateway/config.h"
+#include "core/config.h"
 
 /* snprintf that fails the test when buf is too small. */
 static void fmt(char *buf, size_t sz, const char *f, ...) __attribute__((format(printf, 3, 4)));

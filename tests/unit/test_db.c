@@ -1,4 +1,4 @@
-/* Unit tests of gateway/db.c on temporary files: the pragmas of a new file, migrations run
+/* Unit tests of core/db.c on temporary files: the pragmas of a new file, migrations run
  * once and in order, an appended migration alone on reopen, a failing migration leaving the
  * file untouched, a newer schema refused, one connection per file, the error mapping (a
  * full database is -ENOSPC with its text kept, anything else -EIO), transactions (no
@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "gateway/db.h"
+#include "core/db.h"
 
 struct tmp {
 	char *dir;

@@ -1,4 +1,4 @@
-/* Unit tests of devices/decode.c and gateway/value.c: every type in every byte
+/* Unit tests of devices/decode.c and core/value.c: every type in every byte
  * order against hand-computed vectors, bit fields, scale/offset, enums and the
  * reference maps. Single-threaded cmocka binary. */
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "devices/decode.h"
-#include "gateway/value.h"
+#include "core/value.h"
 
 #define EPS 1e-9
 

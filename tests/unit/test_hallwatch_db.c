@@ -26,9 +26,9 @@
 #include <cmocka.h>
 
 #include "alerts/service.h"
-#include "gateway/config.h"
-#include "gateway/mqtt.h"
-#include "gateway/outbox.h"
+#include "core/config.h"
+#include "outputs/mqtt.h"
+#include "outputs/outbox.h"
 #include "video/recindex.h"
 
 #define FIXTURE "tests/unit/data/hallwatch-v0.db"

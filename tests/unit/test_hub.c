@@ -1,7 +1,7 @@
 /* The state hub with its two sources: poll results fed through devices/hubfeed.c (layouts
  * shared, deltas of a layout the hub has not seen kept away) and cameras reported as
  * video/ does (who hears what), and the camera state rendered from the hub
- * (gateway/state.c) exactly as docs/mqtt.md and docs/lineproto.md give it. */
+ * (outputs/state.c) exactly as docs/mqtt.md and docs/lineproto.md give it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,8 +13,8 @@
 
 #include "devices/hubfeed.h"
 #include "devices/layout.h"
-#include "gateway/hub.h"
-#include "gateway/state.h"
+#include "hub/hub.h"
+#include "outputs/state.h"
 
 /* ---- devices ---- */
 

@@ -26,8 +26,8 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
-#include "gateway/influx.h"
-#include "gateway/outbox.h"
+#include "outputs/influx.h"
+#include "outputs/outbox.h"
 
 #define INFLUXD "/usr/bin/influxd"
 #define READY_MS 10000

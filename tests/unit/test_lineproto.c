@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "gateway/lineproto.h"
+#include "outputs/lineproto.h"
 
 static GString *buf;
 

@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "gateway/db.h"
-#include "gateway/outbox.h"
+#include "core/db.h"
+#include "outputs/outbox.h"
 
 static char *tmp_db(char **dir)
 {

@@ -13,7 +13,7 @@
 #include "devices/decode.h"
 #include "devices/layout.h"
 #include "devices/plan.h"
-#include "gateway/config.h"
+#include "core/config.h"
 
 static struct profile *load(const char *name)
 {

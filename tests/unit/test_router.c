@@ -14,7 +14,7 @@
 #include <glib.h>
 #include <jansson.h>
 
-#include "gateway/config.h"
+#include "core/config.h"
 #include "router/router.h"
 
 struct fixture {

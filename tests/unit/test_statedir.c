@@ -1,4 +1,4 @@
-/* Unit tests of gateway/statedir.c: the rule that flags a state directory others can change,
+/* Unit tests of core/statedir.c: the rule that flags a state directory others can change,
  * the umask that keeps what hallwatch writes from other users, and the check over state_dir
  * and the subdirectories hallwatch writes into. Single thread. */
 #include <errno.h>
@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gateway/statedir.h"
+#include "core/statedir.h"
 
 static void test_problem_rule(void **state)
 {

@@ -4,7 +4,7 @@
  * and the reconnects; libmosquitto's callbacks only hand events to the main loop,
  * where everything else here runs. */
 #define LOG_TAG "mqtt"
-#include "gateway/mqtt.h"
+#include "outputs/mqtt.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/log.h"
-#include "gateway/outbox.h"
+#include "core/log.h"
+#include "outputs/outbox.h"
 
 /* cmd topics remembered as logged for their retained message, at most */
 #define RETAINED_LOGGED_MAX 64

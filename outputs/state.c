@@ -1,12 +1,12 @@
 /* JSON and line-protocol encodings of device and camera state, read from the hub. Pure;
  * main loop thread. */
-#include "gateway/state.h"
+#include "outputs/state.h"
 
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 
-#include "gateway/lineproto.h"
+#include "outputs/lineproto.h"
 
 static json_t *value_json(const struct hw_value *v)
 {

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gateway/config.h"
-#include "gateway/value.h"
+#include "core/config.h"
+#include "core/value.h"
 
 /* ---- Devices: what a source reports ---- */
 

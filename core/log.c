@@ -1,6 +1,6 @@
 /* Log lines to stderr. Owns the global level and the one place where a message is made
  * safe to print (control characters escaped); any thread may log. */
-#include "gateway/log.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <stdarg.h>

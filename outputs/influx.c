@@ -5,7 +5,7 @@
  * condition variable until a batch is due. */
 #define LOG_TAG "influx"
 
-#include "gateway/influx.h"
+#include "outputs/influx.h"
 
 #include <errno.h>
 #include <string.h>
@@ -14,8 +14,8 @@
 #include <glib.h>
 #include <zlib.h>
 
-#include "gateway/log.h"
-#include "gateway/outbox.h"
+#include "core/log.h"
+#include "outputs/outbox.h"
 
 #define RESP_MAX 4096 /* bytes of an error answer kept */
 #define RESP_LOG 200  /* bytes of it logged */

@@ -1,8 +1,8 @@
 /* The state hub: owns the latest state of every device and point and of every camera, and
  * tells its listeners what changed. Knows no source: updates come in its own types
- * (gateway/hub.h). Runs on the main loop thread only. */
+ * (hub/hub.h). Runs on the main loop thread only. */
 #define LOG_TAG "hub"
-#include "gateway/hub.h"
+#include "hub/hub.h"
 
 #include <errno.h>
 #include <glib.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/log.h"
+#include "core/log.h"
 
 #define HUB_MAX_LISTENERS 8
 

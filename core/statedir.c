@@ -2,14 +2,14 @@
  * directory others can write. No state; statedir_umask runs at start, the check on the main
  * thread at start and on every reload. */
 #define LOG_TAG "statedir"
-#include "gateway/statedir.h"
+#include "core/statedir.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "gateway/log.h"
+#include "core/log.h"
 
 mode_t statedir_umask(void)
 {

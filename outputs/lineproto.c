@@ -1,7 +1,7 @@
 /* Line protocol encoding: escaping, number formatting and the separators of one line.
  * Owns nothing but the caller's buffer while a line is open; no I/O, no globals, so
  * whichever thread builds a line runs this code. */
-#include "gateway/lineproto.h"
+#include "outputs/lineproto.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -6,7 +6,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* asprintf */
 #endif
-#include "gateway/cfgsrc.h"
+#include "core/cfgsrc.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 /* Device profiles as plain data: freeing, lookup and the small helpers every reader of a
  * profile needs. Pure, no I/O, no globals; any thread may call these on a loaded profile.
- * Profiles are built from their files by gateway/config.c. */
-#include "devices/profile.h"
+ * Profiles are built from their files by core/config.c. */
+#include "core/profile.h"
 
 #include <stdlib.h>
 #include <string.h>

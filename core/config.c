@@ -7,7 +7,7 @@
 #define _GNU_SOURCE /* asprintf, strndup */
 #endif
 #define LOG_TAG "config"
-#include "gateway/config.h"
+#include "core/config.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,8 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gateway/cfgsrc.h"
-#include "gateway/log.h"
+#include "core/cfgsrc.h"
+#include "core/log.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "devices/profile.h"
+#include "core/profile.h"
 
 struct cfg_site {
 	char *id; /* [A-Za-z0-9_-]+, used in topics and tags */

@@ -3,7 +3,7 @@
  * recording index), and the one set of helpers they use (docs/delivery.md, "The database").
  *
  * Opening applies WAL, synchronous=FULL (a commit is on disk before it returns) and a busy
- * timeout of 5 s; a new file gets its mode from the process umask (gateway/statedir.h). It
+ * timeout of 5 s; a new file gets its mode from the process umask (core/statedir.h). It
  * then brings the schema to DB_VERSION: PRAGMA user_version says which migrations the file
  * has, the missing ones run in order in one transaction with the new version, so a file is
  * either wholly upgraded or untouched. A file of a newer version than this build knows is

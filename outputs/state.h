@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "gateway/hub.h"
+#include "hub/hub.h"
 
 /* The retained device state document (docs/mqtt.md). Returns a string the caller
  * frees with free(), or NULL on allocation failure. */

@@ -10,7 +10,7 @@
  * then the oldest OUTBOX_STATE records; alert records (ALARM, ALERT) are never dropped
  * (the outbox then exceeds its bound and says so in the log). Drops are counted.
  *
- * Durability: the tables live in hallwatch.db (gateway/db.h: WAL, synchronous=FULL); a
+ * Durability: the tables live in hallwatch.db (core/db.h: WAL, synchronous=FULL); a
  * put that returned 0 survives SIGKILL and power loss. outbox_put_in writes inside the
  * caller's transaction on the same database, so that a record and what it reports (an
  * alert event in the event log) are committed together.

@@ -1,12 +1,12 @@
 /* Point values and qualities: names, comparison and conversion of struct hw_value, and
  * its packing into struct hw_pval. Pure functions with no state; any thread may call them. */
-#include "gateway/value.h"
+#include "core/value.h"
 
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
 
-#include "devices/profile.h" /* the profile types: base types (core/), not the Modbus source */
+#include "core/profile.h" /* the profile types: base types (core/), not the Modbus source */
 
 const char *hw_quality_name(enum hw_quality q)
 {

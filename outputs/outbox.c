@@ -1,9 +1,9 @@
 /* The durable outbox: its tables in hallwatch.db (outbox_msg and outbox_rejected, through
- * the shared connection of gateway/db.c), the per-output counters and the drop policy.
+ * the shared connection of core/db.c), the per-output counters and the drop policy.
  * Called from the main loop (MQTT, alerts) and the line-protocol worker; the connection's
  * lock serialises them. */
 #define LOG_TAG "outbox"
-#include "gateway/outbox.h"
+#include "outputs/outbox.h"
 
 #include <errno.h>
 #include <glib.h>
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/db.h"
-#include "gateway/log.h"
+#include "core/db.h"
+#include "core/log.h"
 
 static const char sql_put[] =
     "INSERT INTO outbox_msg(output, cls, t_ms, token, topic, data, retain, weight) "

@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gateway/config.h"
+#include "core/config.h"
 
 struct influx;
 

@@ -2,7 +2,7 @@
  * schema migrations, the statement cache and the transaction lock. Opened and closed on the
  * main thread; used from any thread behind the connection's recursive lock. */
 #define LOG_TAG "db"
-#include "gateway/db.h"
+#include "core/db.h"
 
 #include <errno.h>
 #include <glib.h>
@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gateway/log.h"
+#include "core/log.h"
 
 /* The schema hallwatch wrote before it had a version (user_version 0): every table as the
  * outbox, the alert store and the recording index created them. IF NOT EXISTS: a file of

@@ -1,5 +1,5 @@
 /* Device profiles: the register map of one kind of device, as plain data.
- * Built by gateway/config.c from etc/profiles/NAME.cfg; read-only afterwards and
+ * Built by core/config.c from etc/profiles/NAME.cfg; read-only afterwards and
  * shared by every thread. */
 #ifndef HW_PROFILE_H
 #define HW_PROFILE_H
