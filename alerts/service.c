@@ -52,6 +52,7 @@ struct item {
 };
 
 struct alert_service {
+	struct hub *hub; /* where the open alerts are mirrored, or NULL */
 	const struct hw_config *cfg;
 	const char *site;
 	struct mqtt *mqtt;
@@ -110,6 +111,25 @@ static char *dump(json_t *o)
 }
 
 /* Queues one event (and the alert it changed) for the next flush. */
+/* The hub's copy of an alert (the console and the county read it there). */
+static void mirror(struct alert_service *s, const struct alert *a)
+{
+	struct hub_alert h = {
+	    .priority = a->prio, .active = a->active, .raised_ms = a->raised_ms, .seq = a->seq};
+
+	if (!s->hub)
+		return;
+	if (a->core == AC_NORMAL) {
+		hub_alert_remove(s->hub, a->id);
+		return;
+	}
+	g_strlcpy(h.id, a->id, sizeof(h.id));
+	g_strlcpy(h.device, a->device, sizeof(h.device));
+	g_strlcpy(h.condition, a->cond, sizeof(h.condition));
+	g_strlcpy(h.state, alert_state_name(a), sizeof(h.state));
+	hub_alert_set(s->hub, &h);
+}
+
 static void queue_event(struct alert_service *s, json_t *ev, const struct alert *a)
 {
 	struct item *it = g_new0(struct item, 1);
@@ -118,6 +138,7 @@ static void queue_event(struct alert_service *s, json_t *ev, const struct alert 
 	it->event = dump(ev);
 	it->cls = a && a->prio == AP_P1 ? OUTBOX_ALARM : OUTBOX_ALERT;
 	if (a) {
+		mirror(s, a);
 		it->id = g_strdup(a->id);
 		if (a->core == AC_NORMAL) {
 			it->state_full = strdup("");
@@ -1008,4 +1029,18 @@ void alert_service_get_stats(struct alert_service *s, struct alert_service_stats
 		out->unstored += !it->stored;
 		out->undelivered += !it->stored && !it->delivered;
 	}
+}
+
+void alert_service_set_hub(struct alert_service *s, struct hub *h)
+{
+	size_t n = alert_engine_count(s->engine);
+	const struct alert **v = calloc(n ? n : 1, sizeof(*v));
+
+	s->hub = h;
+	if (!v)
+		return;
+	n = alert_engine_list(s->engine, v, n);
+	for (size_t i = 0; i < n; i++)
+		mirror(s, v[i]);
+	free(v);
 }

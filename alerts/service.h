@@ -20,6 +20,9 @@ struct alert_service;
 int alert_service_create(const struct hw_config *cfg, struct mqtt *m, struct alert_service **out);
 /* Flushes, releases m's handlers and closes the store. Accepts NULL. */
 void alert_service_destroy(struct alert_service *s);
+/* Mirrors the open alerts into h from now on (those restored at start at once): the hub's
+ * alerts (hub_alert_*) follow every transition. h (transfer none) must outlive s. */
+void alert_service_set_hub(struct alert_service *s, struct hub *h);
 
 /* Feeds one changed device (from the hub listener). */
 void alert_service_on_device(struct alert_service *s, const struct hub_device *d);

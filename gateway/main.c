@@ -607,6 +607,7 @@ static int start_devices(struct app *a)
 		return rc;
 	}
 	alert_service_set_clips(a->alerts, event_clips, a);
+	alert_service_set_hub(a->alerts, a->hub);
 	rc = start_router(a);
 	if (rc < 0)
 		return rc;

@@ -36,6 +36,12 @@ struct hub {
 	size_t n_cams;
 	struct cam_listener cls[HUB_MAX_LISTENERS];
 	size_t n_cls;
+	GArray *alerts; /* struct hub_alert, sorted by id */
+	struct {
+		hub_alert_fn fn;
+		void *ud;
+	} als[HUB_MAX_LISTENERS];
+	size_t n_als;
 };
 
 const char *hub_err_kind_name(enum hub_err_kind k)
@@ -123,6 +129,8 @@ void hub_destroy(struct hub *h)
 		g_free(h->cams[i].last_clip.point);
 	}
 	free(h->cams);
+	if (h->alerts)
+		g_array_free(h->alerts, TRUE);
 	g_string_chunk_free(h->keys);
 	g_ptr_array_free(h->layouts, TRUE);
 	free(h);
@@ -396,4 +404,89 @@ void hub_camera_clip(struct hub *h, size_t i, const char *path, const char *poin
 	c->changed = HUB_CAM_CLIP;
 	c->cond_changed = 0;
 	tell_camera(h, c);
+}
+
+/* ---- alerts ---- */
+
+/* Index of id in h->alerts, or where it would go (*found false). */
+static guint alert_pos(const struct hub *h, const char *id, bool *found)
+{
+	guint lo = 0, hi = h->alerts ? h->alerts->len : 0;
+
+	*found = false;
+	while (lo < hi) {
+		guint mid = (lo + hi) / 2;
+		int c = strcmp(g_array_index(h->alerts, struct hub_alert, mid).id, id);
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int hub_add_alert_listener(struct hub *h, hub_alert_fn fn, void *ud)
+{
+	if (h->n_als >= HUB_MAX_LISTENERS)
+		return -ENOSPC;
+	h->als[h->n_als].fn = fn;
+	h->als[h->n_als].ud = ud;
+	h->n_als++;
+	return 0;
+}
+
+int hub_alert_set(struct hub *h, const struct hub_alert *a)
+{
+	struct hub_alert copy = *a;
+	bool found;
+	guint i;
+
+	if (!a->id[0] || !memchr(a->id, '\0', sizeof(a->id)))
+		return -EINVAL;
+	if (!h->alerts)
+		h->alerts = g_array_new(FALSE, FALSE, sizeof(struct hub_alert));
+	i = alert_pos(h, a->id, &found);
+	if (found)
+		g_array_index(h->alerts, struct hub_alert, i) = copy;
+	else
+		g_array_insert_val(h->alerts, i, copy);
+	for (size_t k = 0; k < h->n_als; k++)
+		h->als[k].fn(h, &copy, false, h->als[k].ud);
+	return 0;
+}
+
+void hub_alert_remove(struct hub *h, const char *id)
+{
+	struct hub_alert gone = {0};
+	bool found;
+	guint i = alert_pos(h, id, &found);
+
+	if (!found)
+		return;
+	gone = g_array_index(h->alerts, struct hub_alert, i);
+	g_array_remove_index(h->alerts, i);
+	for (size_t k = 0; k < h->n_als; k++)
+		h->als[k].fn(h, &gone, true, h->als[k].ud);
+}
+
+size_t hub_n_alerts(const struct hub *h)
+{
+	return h->alerts ? h->alerts->len : 0;
+}
+
+const struct hub_alert *hub_alert_get(const struct hub *h, const char *id)
+{
+	bool found;
+	guint i = alert_pos(h, id, &found);
+
+	return found ? &g_array_index(h->alerts, struct hub_alert, i) : NULL;
+}
+
+const struct hub_alert *hub_alert_at(const struct hub *h, size_t i)
+{
+	return i < hub_n_alerts(h) ? &g_array_index(h->alerts, struct hub_alert, i) : NULL;
 }

@@ -216,13 +216,30 @@ struct hub_camera {
 	unsigned cond_changed; /* 1u << enum hub_cam_cond: conditions the last update flipped */
 };
 
+/* ---- Alerts ----
+ * The open alerts of the hall as the alert engine (alerts/, which owns their lifecycle and
+ * their store) last reported them: what the console and the county read beside devices and
+ * cameras. The alert service keeps them current; an alert that closed is removed. */
+#define HUB_ALERT_ID_MAX 160
+#define HUB_ALERT_NAME_MAX 64
+
+struct hub_alert {
+	char id[HUB_ALERT_ID_MAX];	    /* "facp1.zone-3.fire" */
+	char device[HUB_ALERT_NAME_MAX];    /* a device, a camera or "gateway" */
+	char condition[HUB_ALERT_NAME_MAX]; /* "fire", "offline", "store_fault"... */
+	char state[24];			    /* unack, acked, rtn_unack, shelved, ... */
+	int priority;			    /* 1 (life safety) .. 5 */
+	bool active;
+	int64_t raised_ms;
+	uint64_t seq; /* the event that last changed it */
+};
+
 /* ---- Room for what comes next: inspections and patrols ----
  * Inspections (a check of a device or a camera due at a time, done by a person or a rule)
  * and video patrols (a tour of cameras, step by step) will be hub entries like devices and
  * cameras: their source (the inspection scheduler) reports into the hub, listeners hear
- * what changed, outputs render them beside devices and cameras. Alerts stay with the
- * alert engine (alerts/, a consumer) until the console needs them here. Nothing holds
- * these types yet. */
+ * what changed, outputs render them beside devices and cameras. Nothing holds these
+ * types yet. */
 enum hub_task_state {
 	HUB_TASK_IDLE = 0,
 	HUB_TASK_DUE,
@@ -255,6 +272,10 @@ typedef void (*hub_change_fn)(struct hub *h, struct hub_device *d, void *ud);
  * figure such as fps alone is kept current but told to no one). */
 typedef void (*hub_camera_fn)(struct hub *h, struct hub_camera *c, void *ud);
 
+/* Called after an alert was set (a copy of it) or removed (removed = true; only its id is
+ * meaningful). */
+typedef void (*hub_alert_fn)(struct hub *h, const struct hub_alert *a, bool removed, void *ud);
+
 /* A device and a camera entry per configured one. cfg must outlive the hub.
  * Returns 0 or -ENOMEM. */
 int hub_create(const struct hw_config *cfg, struct hub **out);
@@ -280,5 +301,16 @@ void hub_camera_clip(struct hub *h, size_t i, const char *path, const char *poin
 		     bool ok);
 size_t hub_n_cameras(const struct hub *h);
 struct hub_camera *hub_camera_at(struct hub *h, size_t i);
+
+/* Alerts (see "Alerts" above). hub_alert_set adds or replaces the alert of a->id (copied);
+ * hub_alert_remove forgets one (no-op when unknown). Both tell the alert listeners. */
+int hub_add_alert_listener(struct hub *h, hub_alert_fn fn, void *ud);
+int hub_alert_set(struct hub *h, const struct hub_alert *a);
+void hub_alert_remove(struct hub *h, const char *id);
+size_t hub_n_alerts(const struct hub *h);
+/* By id, or NULL (transfer none: valid until the next set or remove). */
+const struct hub_alert *hub_alert_get(const struct hub *h, const char *id);
+/* The n-th alert in id order, or NULL. */
+const struct hub_alert *hub_alert_at(const struct hub *h, size_t i);
 
 #endif

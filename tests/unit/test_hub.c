@@ -2,6 +2,7 @@
  * shared, deltas of a layout the hub has not seen kept away) and cameras reported as
  * video/ does (who hears what), and the camera state rendered from the hub
  * (outputs/state.c) exactly as docs/mqtt.md and docs/lineproto.md give it. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -313,6 +314,77 @@ static void test_camera_changes(void **state)
 
 /* camera/<id>/state and camera_health from the hub, byte for byte as the video manager
  * wrote them before the cameras went into the hub. */
+struct alert_seen {
+	int sets, removes;
+	char last[HUB_ALERT_ID_MAX];
+};
+
+static void on_alert(struct hub *h, const struct hub_alert *a, bool removed, void *ud)
+{
+	struct alert_seen *s = ud;
+
+	(void)h;
+	if (removed)
+		s->removes++;
+	else
+		s->sets++;
+	strcpy(s->last, a->id);
+}
+
+static struct hub_alert alert_of(const char *id, const char *st, int prio)
+{
+	struct hub_alert a = {.priority = prio, .active = true, .raised_ms = 1000};
+
+	strcpy(a.id, id);
+	strcpy(a.state, st);
+	return a;
+}
+
+/* Alerts are held by id, in id order, replaced in place, removed once closed, and every
+ * change is told to the listeners. */
+static void test_alerts(void **state)
+{
+	struct hw_config cfg = {0};
+	struct alert_seen s = {0};
+	struct hub_alert a;
+	struct hub *h;
+
+	(void)state;
+	assert_int_equal(hub_create(&cfg, &h), 0);
+	assert_int_equal(hub_add_alert_listener(h, on_alert, &s), 0);
+	assert_int_equal(hub_n_alerts(h), 0);
+	a = alert_of("facp1.zone-3.fire", "unack", 1);
+	assert_int_equal(hub_alert_set(h, &a), 0);
+	a = alert_of("cam1.dark", "unack", 3);
+	assert_int_equal(hub_alert_set(h, &a), 0);
+	a = alert_of("gateway.store_fault", "unack", 2);
+	assert_int_equal(hub_alert_set(h, &a), 0);
+	assert_int_equal(s.sets, 3);
+	assert_int_equal(hub_n_alerts(h), 3);
+	assert_string_equal(hub_alert_at(h, 0)->id, "cam1.dark");
+	assert_string_equal(hub_alert_at(h, 1)->id, "facp1.zone-3.fire");
+	assert_string_equal(hub_alert_at(h, 2)->id, "gateway.store_fault");
+	assert_null(hub_alert_at(h, 3));
+
+	a = alert_of("facp1.zone-3.fire", "acked", 1);
+	assert_int_equal(hub_alert_set(h, &a), 0);
+	assert_int_equal(hub_n_alerts(h), 3);
+	assert_string_equal(hub_alert_get(h, "facp1.zone-3.fire")->state, "acked");
+	assert_int_equal(s.sets, 4);
+
+	hub_alert_remove(h, "cam1.dark");
+	assert_int_equal(s.removes, 1);
+	assert_string_equal(s.last, "cam1.dark");
+	assert_null(hub_alert_get(h, "cam1.dark"));
+	hub_alert_remove(h, "cam1.dark"); /* unknown: nothing told */
+	assert_int_equal(s.removes, 1);
+	assert_int_equal(hub_n_alerts(h), 2);
+
+	a = alert_of("", "unack", 1);
+	assert_int_equal(hub_alert_set(h, &a), -EINVAL);
+	hub_destroy(h);
+}
+
 static void test_camera_render(void **state)
 {
 	struct cfg_camera cams[1] = {{.id = "cam1", .expected_fps = 25}};
@@ -387,6 +459,7 @@ int main(void)
 	    cmocka_unit_test(test_device_feed),
 	    cmocka_unit_test(test_camera_changes),
 	    cmocka_unit_test(test_camera_render),
+	    cmocka_unit_test(test_alerts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
