@@ -228,6 +228,7 @@ enum opt_type {
 #define OF_REQUIRED 0x1u
 #define OF_ID 0x2u	 /* string of [A-Za-z0-9_-]+ */
 #define OF_NONEMPTY 0x4u /* string must not be "" */
+#define OF_LIVE 0x8u	 /* a reload applies it without restarting what uses the section */
 
 struct opt;
 typedef void (*opt_special_fn)(struct ldctx *x, const config_setting_t *s, const char *key,
@@ -1214,7 +1215,7 @@ static const struct opt mqtt_opts[] = {
     OPT_STR("password", struct cfg_mqtt, password, NULL, 0),
     OPT_INT("keepalive_s", struct cfg_mqtt, keepalive_s, 5, 65535, 30, 0),
     OPT_INT("qos", struct cfg_mqtt, qos, 0, 2, 1, 0),
-    OPT_INT("heartbeat_s", struct cfg_mqtt, heartbeat_s, 0, 86400, 60, 0),
+    OPT_INT("heartbeat_s", struct cfg_mqtt, heartbeat_s, 0, 86400, 60, OF_LIVE),
     OPT_STR("topic_root", struct cfg_mqtt, topic_root, "hallwatch/v1", OF_NONEMPTY),
     OPT_INT("reconnect_min_ms", struct cfg_mqtt, reconnect_min_ms, 10, 3600000, 500, 0),
     OPT_INT("reconnect_max_ms", struct cfg_mqtt, reconnect_max_ms, 10, 3600000, 30000, 0),
@@ -1226,8 +1227,8 @@ static const struct opt mqtt_opts[] = {
     OPT_STR("tls_version", struct cfg_mqtt, tls_version, NULL, OF_NONEMPTY),
     OPT_BOOL("insecure", struct cfg_mqtt, insecure, false),
     OPT_INT("max_inflight", struct cfg_mqtt, max_inflight, 1, 65535, 20, 0),
-    OPT_INT("outbox_max", struct cfg_mqtt, outbox_max, 10, 100000000, 100000, 0),
-    OPT_STR("reply_prefix", struct cfg_mqtt, reply_prefix, NULL, OF_NONEMPTY),
+    OPT_INT("outbox_max", struct cfg_mqtt, outbox_max, 10, 100000000, 100000, OF_LIVE),
+    OPT_STR("reply_prefix", struct cfg_mqtt, reply_prefix, NULL, OF_NONEMPTY | OF_LIVE),
 };
 
 static const struct opt influx_opts[] = {
@@ -1250,7 +1251,7 @@ static const struct opt influx_opts[] = {
     OPT_STR("password_file", struct cfg_influx, password_file, NULL, OF_NONEMPTY),
     OPT_STR("token_file", struct cfg_influx, token_file, NULL, OF_NONEMPTY),
     OPT_BOOL("gzip", struct cfg_influx, gzip, true),
-    OPT_INT("outbox_max", struct cfg_influx, outbox_max, 10, 100000000, 1000000, 0),
+    OPT_INT("outbox_max", struct cfg_influx, outbox_max, 10, 100000000, 1000000, OF_LIVE),
 };
 
 static const struct opt storage_opts[] = {
@@ -2289,4 +2290,71 @@ out_cf:
 out_c:
 	config_free(c);
 	return rc;
+}
+
+/* ---- what a reload changed ---- */
+
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* The settings of one group equal in a and b, from the option table: every setting but
+ * those a reload applies live (OF_LIVE). */
+static bool opts_same(const struct opt *o, size_t n, const char *a, const char *b)
+{
+	for (size_t i = 0; i < n; i++, o++) {
+		const char *x = a + o->off, *y = b + o->off;
+
+		if (o->flags & OF_LIVE)
+			continue;
+		switch (o->type) {
+		case OT_STRING:
+			if (!same_str(*(char *const *)(const void *)x,
+				      *(char *const *)(const void *)y))
+				return false;
+			break;
+		case OT_INT:
+		case OT_ENUM:
+			if (*(const int *)(const void *)x != *(const int *)(const void *)y)
+				return false;
+			break;
+		case OT_U16:
+			if (*(const uint16_t *)(const void *)x !=
+			    *(const uint16_t *)(const void *)y)
+				return false;
+			break;
+		case OT_I64:
+			if (*(const int64_t *)(const void *)x != *(const int64_t *)(const void *)y)
+				return false;
+			break;
+		case OT_BOOL:
+			if (*(const bool *)(const void *)x != *(const bool *)(const void *)y)
+				return false;
+			break;
+		case OT_FLOAT:
+			if (*(const double *)(const void *)x != *(const double *)(const void *)y)
+				return false;
+			break;
+		case OT_GROUP:
+			if (!opts_same(o->sub, o->n_sub, x, y))
+				return false;
+			break;
+		case OT_LIST:
+		case OT_SPECIAL:
+			return false; /* not compared: take it as changed */
+		}
+	}
+	return true;
+}
+
+bool config_section_same(const struct hw_config *a, const struct hw_config *b, const char *section)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(root_opts); i++) {
+		const struct opt *o = &root_opts[i];
+		if (o->type == OT_GROUP && strcmp(o->name, section) == 0)
+			return opts_same(o->sub, o->n_sub, (const char *)a + o->off,
+					 (const char *)b + o->off);
+	}
+	return false;
 }

@@ -272,6 +272,10 @@ void cfg_errors_clear(struct cfg_errors *e);
  * config_free). On failure returns -EINVAL (or -ENOENT/-ENOMEM) and errs holds every
  * error found (not just the first). */
 int config_load(const char *path, struct hw_config **out, struct cfg_errors *errs);
+/* Whether the group `section` ("mqtt", "influx", ...) of a and b holds the same settings, as
+ * its option table lists them, leaving out those a reload applies live (mqtt.heartbeat_s,
+ * reply_prefix, the outbox bounds): the reload keeps what uses an unchanged section. */
+bool config_section_same(const struct hw_config *a, const struct hw_config *b, const char *section);
 void config_free(struct hw_config *c); /* accepts NULL */
 
 /* Loads one profile file (used by config_load and by tests). */

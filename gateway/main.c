@@ -691,38 +691,6 @@ static void arm_heartbeat(struct app *a)
 		    on_camera_beat, a);
 }
 
-static bool same_str(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-static bool same_mqtt(const struct hw_config *a, const struct hw_config *b)
-{
-	const struct cfg_mqtt *x = &a->mqtt, *y = &b->mqtt;
-	return same_str(a->site.id, b->site.id) && x->enabled == y->enabled &&
-	       same_str(x->host, y->host) && x->port == y->port &&
-	       same_str(x->client_id, y->client_id) && same_str(x->username, y->username) &&
-	       same_str(x->password, y->password) && x->keepalive_s == y->keepalive_s &&
-	       x->qos == y->qos && same_str(x->topic_root, y->topic_root) &&
-	       x->reconnect_min_ms == y->reconnect_min_ms &&
-	       x->reconnect_max_ms == y->reconnect_max_ms && same_str(x->cafile, y->cafile) &&
-	       same_str(x->certfile, y->certfile) && same_str(x->keyfile, y->keyfile) &&
-	       same_str(x->tls_version, y->tls_version) && x->insecure == y->insecure &&
-	       x->max_inflight == y->max_inflight;
-}
-
-static bool same_influx(const struct cfg_influx *x, const struct cfg_influx *y)
-{
-	return x->enabled == y->enabled && same_str(x->url, y->url) && x->version == y->version &&
-	       same_str(x->database, y->database) && same_str(x->username, y->username) &&
-	       same_str(x->password, y->password) && same_str(x->org, y->org) &&
-	       same_str(x->bucket, y->bucket) && same_str(x->token, y->token) &&
-	       x->batch_size == y->batch_size && x->flush_interval_ms == y->flush_interval_ms &&
-	       x->timeout_ms == y->timeout_ms && x->max_buffer == y->max_buffer &&
-	       x->retry_min_ms == y->retry_min_ms && x->retry_max_ms == y->retry_max_ms &&
-	       x->gzip == y->gzip;
-}
-
 /* A reload whose configuration loaded but did not start (a state_dir that cannot be created,
  * an output that cannot be made): what it started goes, outputs it kept are bound to the old
  * configuration again, and the old configuration starts as it ran before. False when even the
@@ -786,8 +754,9 @@ static gboolean on_hup(gpointer ud)
 	hub_destroy(a->hub);
 	a->hub = NULL;
 	/* Outputs whose settings did not change keep their session and queue. */
-	bool keep_mqtt = a->mqtt && same_mqtt(old, nc);
-	bool keep_influx = a->influx && same_influx(&old->influx, &nc->influx);
+	bool keep_mqtt = a->mqtt && strcmp(old->site.id, nc->site.id) == 0 &&
+			 config_section_same(old, nc, "mqtt");
+	bool keep_influx = a->influx && config_section_same(old, nc, "influx");
 	if (!keep_influx) {
 		influx_destroy(a->influx, 2000);
 		a->influx = NULL;

@@ -1141,6 +1141,55 @@ static void test_include_lines(void **state)
 	expect_load("main.cfg", -EINVAL, 1.0, 1, want);
 }
 
+/* config_section_same: what a reload compares to keep an output's session. */
+static struct hw_config *load_text(const char *name, const char *mqtt, const char *influx)
+{
+	char path[PATH_MAX], text[1024];
+	struct cfg_errors errs = {0};
+	struct hw_config *c = NULL;
+
+	fmt(text, sizeof(text),
+	    "site = { id = \"hall-1\"; };\nmqtt = { %s };\ninflux = { %s };\n"
+	    "storage = { state_dir = \"%s/state\"; };\n",
+	    mqtt, influx, scratch);
+	put(name, text);
+	if (config_load(in_scratch(path, sizeof(path), name), &c, &errs) < 0) {
+		print_errors(&errs);
+		fail();
+	}
+	return c;
+}
+
+static void test_section_same(void **state)
+{
+	struct hw_config *a, *b;
+
+	(void)state;
+	a = load_text("a.cfg", "port = 1883; heartbeat_s = 60;",
+		      "enabled = true; batch_size = 500;");
+	/* Applied live: the heartbeat, the reply prefix and the outbox bounds. */
+	b = load_text("b.cfg",
+		      "port = 1883; heartbeat_s = 5; outbox_max = 50; "
+		      "reply_prefix = \"hallwatch/v1/hall-1/reply/ops/\";",
+		      "enabled = true; batch_size = 500; outbox_max = 100;");
+	assert_true(config_section_same(a, b, "mqtt"));
+	assert_true(config_section_same(a, b, "influx"));
+	config_free(b);
+	/* Anything else restarts what uses the section. */
+	b = load_text("c.cfg", "port = 1884; heartbeat_s = 60;",
+		      "enabled = true; batch_size = 50;");
+	assert_false(config_section_same(a, b, "mqtt"));
+	assert_false(config_section_same(a, b, "influx"));
+	config_free(b);
+	b = load_text("d.cfg", "port = 1883; heartbeat_s = 60; username = \"gw\";",
+		      "enabled = true; batch_size = 500; gzip = false;");
+	assert_false(config_section_same(a, b, "mqtt"));
+	assert_false(config_section_same(a, b, "influx"));
+	assert_false(config_section_same(a, b, "no such section"));
+	config_free(b);
+	config_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1165,6 +1214,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_include_lines, scratch_setup, scratch_teardown),
 	    cmocka_unit_test_setup_teardown(test_secret_not_a_file, scratch_setup,
 					    scratch_teardown),
+	    cmocka_unit_test_setup_teardown(test_section_same, scratch_setup, scratch_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
