@@ -21,11 +21,11 @@
 #include "core/config.h"
 #include "hub/hub.h"
 #include "outputs/influx.h"
-#include "outputs/lineproto.h"
 #include "core/log.h"
 #include "outputs/mqtt.h"
 #include "outputs/outbox.h"
 #include "gateway/sdnotify.h"
+#include "outputs/selfmetrics.h"
 #include "outputs/state.h"
 #include "core/statedir.h"
 #include "router/router.h"
@@ -202,112 +202,33 @@ static void on_mqtt_connected(struct mqtt *m, void *ud)
 
 /* ---- delivery (docs/delivery.md): outbox, self metrics, sd_notify ---- */
 
-static void delivery_fields(struct app *a, struct lp_line *l, int64_t t)
+/* The figures of this heartbeat, for the self metrics (outputs/selfmetrics.h). */
+static void gather(struct app *a, int64_t t, struct selfmetrics *m)
 {
-	struct outbox_stats o[OUTBOX_NOUT];
-	struct mqtt_stats ms = {0};
-	struct influx_stats is = {0};
-	static const char *const pfx[OUTBOX_NOUT] = {"mqtt_", "lp_"};
-	char k[64];
-
-	if (!a->outbox)
-		return;
+	*m = (struct selfmetrics){.t_ms = t,
+				  .started_ms = a->started_ms,
+				  .devices = hub_n_devices(a->hub),
+				  .have_mqtt = a->mqtt != NULL,
+				  .have_influx = a->influx != NULL,
+				  .have_outbox = a->outbox != NULL,
+				  .have_store = a->alerts != NULL,
+				  .limit = {a->cfg->mqtt.outbox_max, a->cfg->influx.outbox_max}};
 	if (a->mqtt)
-		mqtt_get_stats(a->mqtt, &ms);
+		mqtt_get_stats(a->mqtt, &m->mqtt);
 	if (a->influx)
-		influx_stats(a->influx, &is);
-	for (int i = 0; i < OUTBOX_NOUT; i++) {
-		outbox_get_stats(a->outbox, i, &o[i]);
-#define F(name, v)                                                                                 \
-	do {                                                                                       \
-		snprintf(k, sizeof(k), "%s%s", pfx[i], name);                                      \
-		lp_field_int(l, k, (int64_t)(v));                                                  \
-	} while (0)
-		F("outbox_depth", o[i].depth);
-		F("outbox_oldest_s", o[i].oldest_ms ? (t - o[i].oldest_ms) / 1000 : 0);
-		F("outbox_sent", o[i].sent);
-		F("outbox_dropped", o[i].dropped);
-		F("outbox_rejected", o[i].rejected);
-		F("outbox_failed", o[i].failed);
-#undef F
-	}
+		influx_stats(a->influx, &m->lp);
+	for (int i = 0; a->outbox && i < OUTBOX_NOUT; i++)
+		outbox_get_stats(a->outbox, i, &m->ob[i]);
 	if (a->alerts) {
 		struct alert_service_stats as;
 		alert_service_get_stats(a->alerts, &as);
-		lp_field_bool(l, "store_ok", as.store_ok);
-		lp_field_int(l, "store_held", (int64_t)as.held);
+		m->store = (struct selfmetrics_store){.ok = as.store_ok,
+						      .held = as.held,
+						      .unstored = as.unstored,
+						      .failures = as.store_failures,
+						      .failed_ms = as.store_failed_ms,
+						      .error = as.store_error};
 	}
-	lp_field_int(l, "mqtt_retried", (int64_t)ms.retried);
-	lp_field_int(l, "mqtt_reconnects", (int64_t)ms.reconnects);
-	lp_field_int(l, "mqtt_inflight", (int64_t)ms.inflight);
-	lp_field_int(l, "lp_retried", (int64_t)is.lines_retried);
-	/* Numbered from 1 per start: a reader can tell that none is missing. */
-	lp_field_int(l, "beat", (int64_t)++a->beats);
-	lp_field_int(l, "started_ms", a->started_ms);
-}
-
-/* The retained `status` carries the delivery counters, refreshed at every heartbeat. */
-static void delivery_status(struct app *a, int64_t t)
-{
-	json_t *d = json_object();
-	struct mqtt_stats ms = {0};
-	struct influx_stats is = {0};
-	char *txt;
-
-	if (!a->mqtt || !a->outbox) {
-		json_decref(d);
-		return;
-	}
-	mqtt_get_stats(a->mqtt, &ms);
-	if (a->influx)
-		influx_stats(a->influx, &is);
-	for (int i = 0; i < OUTBOX_NOUT; i++) {
-		struct outbox_stats o;
-		outbox_get_stats(a->outbox, i, &o);
-		json_object_set_new(
-		    d, outbox_output_name(i),
-		    json_pack(
-			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "depth", (json_int_t)o.depth,
-			"oldest_age_s", (json_int_t)(o.oldest_ms ? (t - o.oldest_ms) / 1000 : 0),
-			"sent", (json_int_t)o.sent, "retried",
-			(json_int_t)(i == OUTBOX_MQTT ? ms.retried : is.lines_retried), "dropped",
-			(json_int_t)o.dropped, "rejected", (json_int_t)o.rejected, "limit",
-			(json_int_t)(i == OUTBOX_MQTT ? a->cfg->mqtt.outbox_max
-						      : a->cfg->influx.outbox_max)));
-	}
-	json_object_set_new(json_object_get(d, "mqtt"), "reconnects",
-			    json_integer((json_int_t)ms.reconnects));
-	for (int i = 0; i < OUTBOX_NOUT; i++) {
-		struct outbox_stats o;
-		outbox_get_stats(a->outbox, i, &o);
-		json_object_set_new(json_object_get(d, outbox_output_name(i)), "failed",
-				    json_integer((json_int_t)o.failed));
-		if (i == OUTBOX_LP)
-			json_object_set_new(
-			    json_object_get(d, outbox_output_name(i)), "memory",
-			    json_integer((json_int_t)(is.lines_queued > o.depth
-							  ? is.lines_queued - o.depth
-							  : 0)));
-	}
-	if (a->alerts) {
-		struct alert_service_stats as;
-		json_t *st;
-
-		alert_service_get_stats(a->alerts, &as);
-		st = json_pack("{s:b, s:I, s:I, s:I}", "ok", as.store_ok, "held",
-			       (json_int_t)as.held, "unstored", (json_int_t)as.unstored, "failures",
-			       (json_int_t)as.store_failures);
-		if (!as.store_ok) {
-			json_object_set_new(st, "since", json_integer(as.store_failed_ms));
-			json_object_set_new(st, "error", json_string(as.store_error));
-		}
-		json_object_set_new(d, "store", st);
-	}
-	json_object_set_new(d, "t", json_integer((json_int_t)t));
-	txt = json_dumps(d, JSON_COMPACT);
-	json_decref(d);
-	mqtt_set_status_detail(a->mqtt, txt);
-	free(txt);
 }
 
 static int open_outbox(struct app *a)
@@ -358,6 +279,8 @@ static gboolean on_heartbeat(gpointer ud)
 	struct app *a = ud;
 	int64_t t = now_ms();
 	GString *buf = g_string_sized_new(4096);
+	struct selfmetrics m;
+	char *detail;
 
 	for (size_t i = 0; i < hub_n_devices(a->hub); i++) {
 		struct hub_device *d = hub_device_at(a->hub, i);
@@ -377,44 +300,33 @@ static gboolean on_heartbeat(gpointer ud)
 	}
 	for (size_t i = 0; a->influx && i < a->n_buses; i++) {
 		struct mb_bus_stats bs;
-		struct lp_line l;
 		mb_bus_get_stats(a->buses[i], &bs);
-		lp_begin(&l, buf, "bus_health");
-		lp_tag(&l, "bus", mb_bus_config(a->buses[i])->id);
-		lp_tag(&l, "site", a->cfg->site.id);
-		lp_field_bool(&l, "connected", bs.link.connects > bs.link.disconnects);
-		lp_field_int(&l, "polls", (int64_t)bs.polls);
-		lp_field_int(&l, "requests", (int64_t)bs.link.requests);
-		lp_field_int(&l, "errors", (int64_t)bs.link.errors);
-		lp_field_int(&l, "connects", (int64_t)bs.link.connects);
-		lp_field_int(&l, "disconnects", (int64_t)bs.link.disconnects);
-		lp_field_int(&l, "late_answers", (int64_t)bs.link.late);
-		lp_field_int(&l, "overruns", (int64_t)bs.overruns);
-		lp_field_int(&l, "commands", (int64_t)bs.commands);
-		lp_end(&l, t * 1000000);
+		selfmetrics_bus_line(
+		    buf, a->cfg->site.id,
+		    &(struct selfmetrics_bus){.id = mb_bus_config(a->buses[i])->id,
+					      .connected = bs.link.connects > bs.link.disconnects,
+					      .polls = bs.polls,
+					      .requests = bs.link.requests,
+					      .errors = bs.link.errors,
+					      .connects = bs.link.connects,
+					      .disconnects = bs.link.disconnects,
+					      .late = bs.link.late,
+					      .overruns = bs.overruns,
+					      .commands = bs.commands},
+		    t);
 	}
+	gather(a, t, &m);
 	if (a->influx) {
-		struct lp_line l;
-		struct mqtt_stats ms = {0};
-		struct influx_stats is;
-		if (a->mqtt)
-			mqtt_get_stats(a->mqtt, &ms);
-		influx_stats(a->influx, &is);
-		lp_begin(&l, buf, "gateway");
-		lp_tag(&l, "site", a->cfg->site.id);
-		lp_field_int(&l, "uptime_s", (t - a->started_ms) / 1000);
-		lp_field_int(&l, "devices", (int64_t)hub_n_devices(a->hub));
-		lp_field_bool(&l, "mqtt_connected", ms.connected);
-		lp_field_int(&l, "mqtt_published", (int64_t)ms.published);
-		lp_field_int(&l, "mqtt_skipped", (int64_t)ms.skipped);
-		lp_field_int(&l, "lp_queued", (int64_t)is.lines_queued);
-		lp_field_int(&l, "lp_sent", (int64_t)is.lines_sent);
-		lp_field_int(&l, "lp_dropped", (int64_t)is.lines_dropped);
-		delivery_fields(a, &l, t);
-		lp_end(&l, t * 1000000);
+		if (a->outbox)
+			m.beat = ++a->beats; /* numbered from 1 per start: none is missing */
+		selfmetrics_gateway_line(buf, a->cfg->site.id, &m);
 		submit_lines(a, buf);
 	}
-	delivery_status(a, t);
+	/* The retained `status` carries the delivery counters, refreshed at every heartbeat. */
+	detail = selfmetrics_delivery_json(&m);
+	if (detail)
+		mqtt_set_status_detail(a->mqtt, detail);
+	free(detail);
 	g_string_free(buf, TRUE);
 	return G_SOURCE_CONTINUE;
 }
