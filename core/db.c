@@ -139,7 +139,8 @@ void db_unlock(struct db *db)
 
 bool db_in_tx(const struct db *db)
 {
-	return g_atomic_pointer_get(&db->tx_owner) == g_thread_self();
+	/* GLib's atomic get takes no pointer to const. */
+	return g_atomic_pointer_get(&((struct db *)db)->tx_owner) == g_thread_self();
 }
 
 static void ended(struct db *db, bool committed)
