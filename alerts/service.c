@@ -67,6 +67,7 @@ struct alert_service {
 	void *device_cmd_ud;
 	alert_snapshot_fn snapshot; /* cmd/snapshot, NULL: not offered */
 	void *snapshot_ud;
+	GList *snap_reqs; /* struct snap_req: snapshots started, not answered yet */
 	int64_t now;
 	guint tick;
 	GHashTable *tombstones; /* ids whose empty retained message is still to be sent */
@@ -468,6 +469,12 @@ static const char *err_name(int rc)
 		return "out_of_range";
 	case -EDESTADDRREQ:
 		return "bad_reply_topic";
+	case -ETIMEDOUT:
+		return "timeout";
+	case -ECANCELED:
+		return "cancelled";
+	case -EBUSY:
+		return "busy";
 	default:
 		return "failed";
 	}
@@ -530,8 +537,13 @@ static void on_audit_summary(const char *verb, const char *user, uint64_t droppe
 		 dropped, verb, user ? user : "(nobody)", s->now - since);
 }
 
-/* Runs one request; returns 0 or -errno. *changed: it changed something. */
-static int run_cmd(struct alert_service *s, const struct alert_cmd_req *r, char **snap,
+#define CMD_PENDING 1 /* run_cmd: the request is answered later (snapshot_done) */
+static int snapshot_start(struct alert_service *s, const struct mqtt_cmd *c,
+			  struct alert_cmd_req *r);
+
+/* Runs one request; returns 0, -errno or CMD_PENDING (r was taken over). *changed: it
+ * changed something. */
+static int run_cmd(struct alert_service *s, const struct mqtt_cmd *c, struct alert_cmd_req *r,
 		   bool *changed)
 {
 	const char *verb = r->verb;
@@ -567,7 +579,7 @@ static int run_cmd(struct alert_service *s, const struct alert_cmd_req *r, char 
 		else if (!r->camera)
 			rc = -EINVAL;
 		else
-			rc = s->snapshot(r->camera, snap, s->snapshot_ud);
+			rc = snapshot_start(s, c, r);
 	} else {
 		rc = -ENOTSUP;
 	}
@@ -627,16 +639,113 @@ static void audit_cmd(struct alert_service *s, const struct mqtt_cmd *c,
 		log_info("command %s on %s by %s", verb, id, who);
 }
 
+/* Audits a request, flushes and replies: rc 0 or -errno, path the snapshot's file. */
+static void cmd_finish(struct alert_service *s, struct mqtt *m, const struct mqtt_cmd *c,
+		       const struct alert_cmd_req *r, int rc, bool changed, const char *path)
+{
+	const struct alert *a;
+	json_t *reply;
+	char *txt;
+
+	if (rc < 0)
+		s->st.refused++;
+	audit_cmd(s, c, r, rc, changed, path);
+	flush(s);
+	if (rc == -EDESTADDRREQ)
+		return; /* nothing is published outside the reply prefix */
+	reply = json_pack("{s:b, s:s?}", "ok", rc == 0, "verb", r->verb);
+	set_opt(reply, "id", r->id);
+	set_request(reply, r);
+	set_opt(reply, "path", path);
+	if (rc < 0)
+		json_object_set_new(reply, "error", json_string(err_name(rc)));
+	if (rc == -EMSGSIZE && r->too_large)
+		json_object_set_new(reply, "too_large", json_string(r->too_large));
+	if (rc == 0 && strcmp(r->verb, "list") == 0)
+		json_object_set_new(reply, "alerts", list_json(s));
+	else if (rc == 0 && r->id && (a = alert_engine_get(s->engine, r->id)))
+		json_object_set_new(reply, "alert", alert_to_json(a, s->site, false));
+	txt = dump(reply);
+	rc = mqtt_reply(m, c, r->request_id, txt, strlen(txt));
+	if (rc < 0 && rc != -ENOENT)
+		log_debug("reply to %s: %s", c->verb, strerror(-rc));
+	free(txt);
+}
+
+/* A cmd/snapshot waiting for its file: the request and what its reply needs of the MQTT
+ * message, copied. s is NULL once the service answered it on its way out. */
+struct snap_req {
+	struct alert_service *s;
+	struct alert_cmd_req r;
+	struct mqtt_cmd c;
+	char *verb, *topic, *response_topic, *user;
+	void *corr;
+};
+
+static void snapshot_done(int rc, const char *path, void *ud)
+{
+	struct snap_req *q = ud;
+	struct alert_service *s = q->s;
+
+	if (s) {
+		s->snap_reqs = g_list_remove(s->snap_reqs, q);
+		s->now = wall_ms();
+		cmd_finish(s, s->mqtt, &q->c, &q->r, rc, rc == 0, rc == 0 ? path : NULL);
+	}
+	alert_cmd_req_clear(&q->r);
+	g_free(q->verb);
+	g_free(q->topic);
+	g_free(q->response_topic);
+	g_free(q->user);
+	g_free(q->corr);
+	g_free(q);
+}
+
+/* Starts the snapshot; on success takes r over and returns CMD_PENDING: snapshot_done
+ * replies once the file is written or failed. */
+static int snapshot_start(struct alert_service *s, const struct mqtt_cmd *c,
+			  struct alert_cmd_req *r)
+{
+	struct snap_req *q = g_new0(struct snap_req, 1);
+	int rc;
+
+	q->s = s;
+	q->r = *r;
+	q->verb = g_strdup(c->verb);
+	q->topic = g_strdup(c->topic);
+	q->response_topic = g_strdup(c->response_topic);
+	q->user = g_strdup(c->user);
+	q->corr = c->corr ? g_memdup2(c->corr, c->corr_len) : NULL;
+	q->c = (struct mqtt_cmd){.verb = q->verb,
+				 .topic = q->topic,
+				 .response_topic = q->response_topic,
+				 .corr = q->corr,
+				 .corr_len = c->corr_len,
+				 .user = q->user,
+				 .protocol = c->protocol};
+	/* verb and a v5 user point into the MQTT message: at the copies now */
+	if (r->verb == c->verb)
+		q->r.verb = q->verb;
+	if (r->user && r->user == c->user)
+		q->r.user = q->user;
+	rc = s->snapshot(r->camera, snapshot_done, q, s->snapshot_ud);
+	if (rc < 0) {
+		q->s = NULL;
+		q->r = (struct alert_cmd_req){0}; /* still the caller's */
+		snapshot_done(rc, NULL, q);
+		return rc;
+	}
+	*r = (struct alert_cmd_req){0};
+	s->snap_reqs = g_list_prepend(s->snap_reqs, q);
+	return CMD_PENDING;
+}
+
 static void on_cmd(struct mqtt *m, const struct mqtt_cmd *c, void *ud)
 {
 	struct alert_service *s = ud;
 	struct alert_cmd_req r;
-	json_t *reply;
-	char *snap = NULL;
-	const struct alert *a;
 	bool changed = false;
 	int rc;
-	char *txt;
 
 	s->now = wall_ms();
 	s->st.commands++;
@@ -646,32 +755,9 @@ static void on_cmd(struct mqtt *m, const struct mqtt_cmd *c, void *ud)
 	if (mqtt_reply_check(m, c) < 0)
 		rc = -EDESTADDRREQ;
 	if (rc == 0)
-		rc = run_cmd(s, &r, &snap, &changed);
-	if (rc < 0)
-		s->st.refused++;
-	audit_cmd(s, c, &r, rc, changed, snap);
-	flush(s);
-	if (rc == -EDESTADDRREQ)
-		goto out; /* nothing is published outside the reply prefix */
-	reply = json_pack("{s:b, s:s?}", "ok", rc == 0, "verb", r.verb);
-	set_opt(reply, "id", r.id);
-	set_request(reply, &r);
-	set_opt(reply, "path", snap);
-	if (rc < 0)
-		json_object_set_new(reply, "error", json_string(err_name(rc)));
-	if (rc == -EMSGSIZE && r.too_large)
-		json_object_set_new(reply, "too_large", json_string(r.too_large));
-	if (rc == 0 && strcmp(r.verb, "list") == 0)
-		json_object_set_new(reply, "alerts", list_json(s));
-	else if (rc == 0 && r.id && (a = alert_engine_get(s->engine, r.id)))
-		json_object_set_new(reply, "alert", alert_to_json(a, s->site, false));
-	txt = dump(reply);
-	rc = mqtt_reply(m, c, r.request_id, txt, strlen(txt));
-	if (rc < 0 && rc != -ENOENT)
-		log_debug("reply to %s: %s", c->verb, strerror(-rc));
-	free(txt);
-out:
-	g_free(snap);
+		rc = run_cmd(s, c, &r, &changed);
+	if (rc != CMD_PENDING)
+		cmd_finish(s, m, c, &r, rc, changed, NULL);
 	alert_cmd_req_clear(&r);
 }
 
@@ -847,6 +933,14 @@ void alert_service_destroy(struct alert_service *s)
 	s->now = wall_ms();
 	alert_cmd_limiter_expire(s->limiter, s->now + AUDIT_WINDOW_MS, on_audit_summary, s);
 	s->store_retry_ms = 0; /* one last attempt */
+	/* Snapshots still running are answered now; their completion finds nobody waiting. */
+	while (s->snap_reqs) {
+		struct snap_req *q = s->snap_reqs->data;
+
+		s->snap_reqs = g_list_delete_link(s->snap_reqs, s->snap_reqs);
+		q->s = NULL;
+		cmd_finish(s, s->mqtt, &q->c, &q->r, -ECANCELED, false, NULL);
+	}
 	flush(s);
 	if (s->held->len) {
 		guint unstored = 0;

@@ -44,9 +44,15 @@ void alert_service_set_clips(struct alert_service *s, alert_clip_fn fn, void *ud
 /* Offers the device layer's commands on cmd/device, under the operators check. */
 void alert_service_set_device_commands(struct alert_service *s, alert_device_cmd_fn fn, void *ud);
 
-/* Takes a JPEG snapshot of a camera for cmd/snapshot: 0 and *path (g_free) of the file
- * written, -ENOENT (no such camera), -EAGAIN (no picture yet) or -EIO. Main loop thread. */
-typedef int (*alert_snapshot_fn)(const char *camera, char **path, void *ud);
+/* The end of a snapshot started by alert_snapshot_fn: rc 0 and the path of the file written,
+ * or -errno (-EIO, -ETIMEDOUT, -ECANCELED) and path NULL or to be ignored. Main loop thread. */
+typedef void (*alert_snapshot_done_fn)(int rc, const char *path, void *done_ud);
+/* Starts a JPEG snapshot of a camera for cmd/snapshot without blocking: 0 when started, and
+ * done(rc, path, done_ud) follows exactly once on the main loop (never from within this
+ * call); or -ENOENT (no such camera), -EAGAIN (no picture yet), -EBUSY (too many in flight),
+ * and done is not called. The service replies to the request from done. Main loop thread. */
+typedef int (*alert_snapshot_fn)(const char *camera, alert_snapshot_done_fn done, void *done_ud,
+				 void *ud);
 /* Offers snapshots on cmd/snapshot, under the operators check. */
 void alert_service_set_snapshots(struct alert_service *s, alert_snapshot_fn fn, void *ud);
 
@@ -58,13 +64,13 @@ struct alert_service_stats {
 	uint64_t commands;
 	uint64_t refused;
 	/* The store (docs/alerts.md, "When the store cannot write"). */
-	bool store_ok;		   /* the last write succeeded */
-	int64_t store_failed_ms;   /* start of the current failure run, 0 when ok */
-	const char *store_error;   /* what the store said ("" when ok; transfer none) */
-	uint64_t store_failures;   /* failure runs since start */
-	size_t held;		   /* events kept in memory, not yet safe in store and outbox */
-	size_t unstored;	   /* of which not in the event log */
-	uint64_t held_dropped;	   /* delivered events let go unstored beyond the bound */
+	bool store_ok;		 /* the last write succeeded */
+	int64_t store_failed_ms; /* start of the current failure run, 0 when ok */
+	const char *store_error; /* what the store said ("" when ok; transfer none) */
+	uint64_t store_failures; /* failure runs since start */
+	size_t held;		 /* events kept in memory, not yet safe in store and outbox */
+	size_t unstored;	 /* of which not in the event log */
+	uint64_t held_dropped;	 /* delivered events let go unstored beyond the bound */
 };
 void alert_service_get_stats(struct alert_service *s, struct alert_service_stats *out);
 

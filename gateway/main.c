@@ -409,36 +409,35 @@ static int device_command(const char *device, const char *command, const char *w
 }
 
 /* cmd/snapshot: a JPEG of the camera's latest key frame, kept under
- * <state_dir>/snapshots/<camera>-<UTC time>.jpg. */
-static int snapshot_command(const char *camera, char **path, void *ud)
+ * <state_dir>/snapshots/<camera>-<UTC time>.jpg, written off the loop; done gets the path. */
+static int snapshot_command(const char *camera, alert_snapshot_done_fn done, void *done_ud,
+			    void *ud)
 {
 	struct app *a = ud;
-	char when[32];
+	char when[32], *dir, *path;
 	int64_t t = now_ms();
 	time_t sec = (time_t)(t / 1000);
 	struct tm tm;
+	int rc;
 
 	if (!a->video)
 		return -ENOENT;
 	for (const char *c = camera; *c; c++)
 		if (!g_ascii_isalnum(*c) && *c != '_' && *c != '-')
 			return -ENOENT; /* not a camera id: nothing to name a file after */
-	char *dir = g_build_filename(a->cfg->storage.state_dir, "snapshots", NULL);
+	dir = g_build_filename(a->cfg->storage.state_dir, "snapshots", NULL);
 	if (g_mkdir_with_parents(dir, 0750) < 0) {
-		int rc = -errno;
-		log_err("snapshots: %s: %s", dir, strerror(errno));
+		rc = -errno;
+		log_err("snapshots: %s: %s", dir, strerror(-rc));
 		g_free(dir);
 		return rc;
 	}
 	gmtime_r(&sec, &tm);
 	strftime(when, sizeof(when), "%Y%m%dT%H%M%S", &tm);
-	*path = g_strdup_printf("%s/%s-%s.%03dZ.jpg", dir, camera, when, (int)(t % 1000));
+	path = g_strdup_printf("%s/%s-%s.%03dZ.jpg", dir, camera, when, (int)(t % 1000));
 	g_free(dir);
-	int rc = video_snapshot(a->video, camera, *path);
-	if (rc < 0) {
-		g_free(*path);
-		*path = NULL;
-	}
+	rc = video_snapshot_async(a->video, camera, path, done, done_ud);
+	g_free(path);
 	return rc;
 }
 

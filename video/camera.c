@@ -3,7 +3,8 @@
  * staying supervised), analysis of key frames and the health conditions. The main loop
  * thread owns struct camera; GStreamer streaming threads touch only struct pipe (counters and
  * the latest frames, under pipe->lock); teardown threads own a pipe or a cut-off recording
- * branch once it is handed over. */
+ * branch once it is handed over; a snapshot's decode and JPEG encode run on the thread that
+ * calls cam_still_jpeg, on a copy of the key frame (struct cam_still). */
 #define LOG_TAG "camera"
 #include "video/camera.h"
 
@@ -18,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gateway/log.h"
 #include "video/metrics.h"
@@ -1206,18 +1208,23 @@ const struct camera_health *camera_health(const struct camera *c)
 	return &c->h;
 }
 
-int camera_snapshot(struct camera *c, const char *path)
+/* ---- snapshots: the last key frame, encoded on the caller's thread ---- */
+
+struct cam_still {
+	GstBuffer *key;
+	GstCaps *caps;
+	GMutex lock;
+	bool cancelled; /* under lock */
+	GstBus *bus;	/* under lock: the running encode's, to wake it */
+};
+
+int camera_still(struct camera *c, struct cam_still **out)
 {
+	struct cam_still *st;
 	GstBuffer *key = NULL;
 	GstCaps *caps = NULL;
-	GstElement *pl, *src, *sink;
-	GstBus *bus;
-	GstMessage *m;
-	GError *err = NULL;
-	char *desc;
-	int rc = -EIO;
-	bool h265;
 
+	*out = NULL;
 	if (c->p) {
 		g_mutex_lock(&c->p->lock);
 		if (c->p->key && c->p->key_caps) {
@@ -1228,7 +1235,47 @@ int camera_snapshot(struct camera *c, const char *path)
 	}
 	if (!key)
 		return -EAGAIN;
-	h265 = gst_structure_has_name(gst_caps_get_structure(caps, 0), "video/x-h265");
+	st = g_new0(struct cam_still, 1);
+	st->key = key;
+	st->caps = caps;
+	g_mutex_init(&st->lock);
+	*out = st;
+	return 0;
+}
+
+void cam_still_cancel(struct cam_still *st)
+{
+	g_mutex_lock(&st->lock);
+	st->cancelled = true;
+	if (st->bus)
+		gst_bus_post(st->bus, gst_message_new_application(
+					  NULL, gst_structure_new_empty("hw-snapshot-cancel")));
+	g_mutex_unlock(&st->lock);
+}
+
+void cam_still_free(struct cam_still *st)
+{
+	if (!st)
+		return;
+	gst_buffer_unref(st->key);
+	gst_caps_unref(st->caps);
+	g_mutex_clear(&st->lock);
+	g_free(st);
+}
+
+int cam_still_jpeg(struct cam_still *st, const char *path, int timeout_ms)
+{
+	GstElement *pl, *src, *sink;
+	GstBus *bus;
+	GstMessage *m;
+	GError *err = NULL;
+	GstBuffer *cp;
+	struct stat sb;
+	char *desc;
+	int rc = -EIO;
+	bool h265, cancelled;
+
+	h265 = gst_structure_has_name(gst_caps_get_structure(st->caps, 0), "video/x-h265");
 	desc =
 	    g_strdup_printf("appsrc name=src ! %s ! %s ! videoconvert ! jpegenc quality=85 ! "
 			    "filesink name=sink",
@@ -1237,33 +1284,52 @@ int camera_snapshot(struct camera *c, const char *path)
 	g_free(desc);
 	if (!pl) {
 		g_clear_error(&err);
-		goto out;
+		return -EIO;
 	}
 	src = gst_bin_get_by_name(GST_BIN(pl), "src");
 	sink = gst_bin_get_by_name(GST_BIN(pl), "sink");
-	g_object_set(src, "caps", caps, "format", GST_FORMAT_TIME, NULL);
+	g_object_set(src, "caps", st->caps, "format", GST_FORMAT_TIME, NULL);
 	g_object_set(sink, "location", path, NULL);
-	gst_element_set_state(pl, GST_STATE_PLAYING);
-	{
-		GstBuffer *cp = gst_buffer_copy(key);
-
-		GST_BUFFER_PTS(cp) = GST_BUFFER_DTS(cp) = 0;
-		gst_app_src_push_buffer(GST_APP_SRC(src), cp);
-	}
-	gst_app_src_end_of_stream(GST_APP_SRC(src));
 	bus = gst_element_get_bus(pl);
-	m = gst_bus_timed_pop_filtered(bus, 5 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-	if (m && GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS)
+	g_mutex_lock(&st->lock);
+	cancelled = st->cancelled;
+	if (!cancelled)
+		st->bus = gst_object_ref(bus);
+	g_mutex_unlock(&st->lock);
+	if (cancelled) {
+		rc = -ECANCELED;
+		goto out;
+	}
+	/* The file is opened here: on a stalled file system this is where it waits. */
+	gst_element_set_state(pl, GST_STATE_PLAYING);
+	cp = gst_buffer_copy(st->key);
+	GST_BUFFER_PTS(cp) = GST_BUFFER_DTS(cp) = 0;
+	gst_app_src_push_buffer(GST_APP_SRC(src), cp);
+	gst_app_src_end_of_stream(GST_APP_SRC(src));
+	m = gst_bus_timed_pop_filtered(bus, (GstClockTime)timeout_ms * GST_MSECOND,
+				       GST_MESSAGE_EOS | GST_MESSAGE_ERROR |
+					   GST_MESSAGE_APPLICATION);
+	if (!m)
+		rc = -ETIMEDOUT;
+	else if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS)
 		rc = 0;
+	else if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_APPLICATION)
+		rc = -ECANCELED;
 	if (m)
 		gst_message_unref(m);
-	gst_object_unref(bus);
+	g_mutex_lock(&st->lock);
+	g_clear_pointer(&st->bus, gst_object_unref);
+	g_mutex_unlock(&st->lock);
 	gst_element_set_state(pl, GST_STATE_NULL);
+	/* A key frame the decoder could not use ends in EOS too, with nothing written. */
+	if (rc == 0 && (stat(path, &sb) < 0 || sb.st_size == 0))
+		rc = -EIO;
+	if (rc < 0)
+		unlink(path);
+out:
+	gst_object_unref(bus);
 	gst_object_unref(src);
 	gst_object_unref(sink);
 	gst_object_unref(pl);
-out:
-	gst_buffer_unref(key);
-	gst_caps_unref(caps);
 	return rc;
 }

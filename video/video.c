@@ -1,6 +1,9 @@
 /* The video manager: the cameras of the configuration, the segment index, the camera state
  * JSON and camera_health lines, the condition callback, snapshots and clips. Main loop
- * thread, except the *_offline/_direct functions, which run on the caller's thread. */
+ * thread, except the *_offline/_direct functions, which run on the caller's thread, and the
+ * snapshot and clip workers: one thread per snapshot (snap_worker) and per event clip
+ * (job_thread) does the blocking work on what it was handed and gives the result back to the
+ * loop through an idle source. */
 #define LOG_TAG "video"
 #include "video/video.h"
 
@@ -11,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gateway/hub.h"
 #include "gateway/influx.h"
@@ -39,7 +43,42 @@ struct video {
 	GHashTable *point_on;	     /* "dev:point" -> GINT_TO_POINTER(1) while on */
 	GHashTable *event_clips;     /* "dev:point" -> char ** of the last clips scheduled */
 	struct last_clip *last_clip; /* per camera */
+	/* snapshots */
+	struct snap_ctl *snap;
+	GList *snaps;	   /* struct snap_job whose done is still to be called */
+	bool snap_failing; /* logged a failed snapshot; the next success says so */
+	bool stopping;
 };
+
+/* What the loop shares with the snapshot workers; outlives the manager while a worker runs. */
+struct snap_ctl {
+	gint refs;
+	GMutex lock;
+	GCond cond;
+	int running; /* workers not ended yet, under lock */
+};
+
+/* One snapshot: a worker encodes the still; the loop waits for its result or the timeout,
+ * whichever comes first, and calls done once. Two references: the loop's (until done) and
+ * the worker's; a third while the result's idle source is attached. */
+struct snap_job {
+	gint refs;
+	struct snap_ctl *ctl;
+	struct video *v; /* under ctl->lock; NULL once done was called (the worker cleans up) */
+	GMainContext *ctx;
+	size_t cam;
+	char *path;
+	struct cam_still *still;
+	video_done_fn done;
+	void *ud;
+	int64_t t0_us;
+	GSource *timer; /* loop only */
+	GSource *idle;	/* under ctl->lock: the result on its way to the loop */
+	int rc;		/* the worker's result, under ctl->lock */
+};
+
+static struct snap_ctl *snap_ctl_new(void);
+static void snap_stop(struct video *v);
 
 struct last_clip {
 	char *path, *point;
@@ -224,6 +263,7 @@ int video_create(const struct hw_config *cfg, GMainContext *ctx, struct mqtt *mq
 	v->influx = influx;
 	v->fn = fn;
 	v->ud = ud;
+	v->snap = snap_ctl_new();
 	v->point_on = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	v->event_clips =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_strfreev);
@@ -290,6 +330,7 @@ void video_destroy(struct video *v)
 {
 	if (!v)
 		return;
+	snap_stop(v);
 	/* Clips being cut are finished (bounded by clip_cut's own timeouts); pending ones are
 	 * dropped, logged. */
 	for (GList *l = v->jobs; l; l = l->next) {
@@ -330,19 +371,240 @@ static ssize_t find(struct video *v, const char *id)
 	return -1;
 }
 
-int video_snapshot(struct video *v, const char *camera_id, const char *path)
+/* ---- snapshots: the still is taken on the loop, encoded on a worker thread ---- */
+
+#define SNAP_STOP_WAIT_US (2 * G_USEC_PER_SEC)
+
+static struct snap_ctl *snap_ctl_new(void)
+{
+	struct snap_ctl *k = g_new0(struct snap_ctl, 1);
+
+	k->refs = 1;
+	g_mutex_init(&k->lock);
+	g_cond_init(&k->cond);
+	return k;
+}
+
+static void snap_ctl_unref(struct snap_ctl *k)
+{
+	if (!k || !g_atomic_int_dec_and_test(&k->refs))
+		return;
+	g_mutex_clear(&k->lock);
+	g_cond_clear(&k->cond);
+	g_free(k);
+}
+
+static struct snap_job *snap_job_ref(struct snap_job *j)
+{
+	g_atomic_int_inc(&j->refs);
+	return j;
+}
+
+static void snap_job_unref(gpointer p)
+{
+	struct snap_job *j = p;
+
+	if (!g_atomic_int_dec_and_test(&j->refs))
+		return;
+	cam_still_free(j->still);
+	snap_ctl_unref(j->ctl);
+	g_free(j->path);
+	g_free(j);
+}
+
+/* Calls done once and lets go of the loop's reference. Loop thread. */
+static void snap_finish(struct snap_job *j, int rc)
+{
+	struct video *v;
+	GSource *idle;
+	const char *cam;
+	int64_t ms;
+	int wrc;
+
+	g_mutex_lock(&j->ctl->lock);
+	v = j->v;
+	j->v = NULL;
+	idle = j->idle;
+	j->idle = NULL;
+	wrc = j->rc;
+	g_mutex_unlock(&j->ctl->lock);
+	if (!v)
+		return;
+	/* The worker's result was on its way: it counts, unless the manager goes away. */
+	if (idle && rc == -ETIMEDOUT)
+		rc = wrc;
+	else if (idle && wrc == 0 && rc < 0)
+		unlink(j->path);
+	if (j->timer) {
+		g_source_destroy(j->timer);
+		g_source_unref(j->timer);
+		j->timer = NULL;
+	}
+	if (idle) { /* drops its reference */
+		g_source_destroy(idle);
+		g_source_unref(idle);
+	}
+	if (rc < 0)
+		cam_still_cancel(j->still); /* a worker still encoding ends and removes its file */
+	v->snaps = g_list_remove(v->snaps, j);
+	cam = camera_cfg(v->cams[j->cam])->id;
+	ms = (g_get_monotonic_time() - j->t0_us) / 1000;
+	if (rc == 0) {
+		if (v->snap_failing)
+			log_info("camera %s: snapshots written again", cam);
+		v->snap_failing = false;
+		log_debug("camera %s: snapshot %s written in %lld ms", cam, j->path, (long long)ms);
+		v->last_snapshot_ms[j->cam] = wall_ms();
+		publish(v, j->cam);
+	} else if (rc != -ECANCELED) {
+		if (!v->snap_failing)
+			log_warn("camera %s: snapshot %s failed after %lld ms: %s", cam, j->path,
+				 (long long)ms, strerror(-rc));
+		else
+			log_debug("camera %s: snapshot %s failed after %lld ms: %s", cam, j->path,
+				  (long long)ms, strerror(-rc));
+		v->snap_failing = true;
+	}
+	j->done(rc, j->path, j->ud);
+	snap_job_unref(j);
+}
+
+static gboolean snap_timeout(gpointer ud)
+{
+	snap_finish(ud, -ETIMEDOUT);
+	return G_SOURCE_REMOVE;
+}
+
+/* The worker's result reached the loop. */
+static gboolean snap_result(gpointer ud)
+{
+	struct snap_job *j = ud;
+	GSource *idle;
+	bool pending;
+	int rc;
+
+	g_mutex_lock(&j->ctl->lock);
+	pending = j->v != NULL;
+	idle = j->idle;
+	j->idle = NULL;
+	rc = j->rc;
+	g_mutex_unlock(&j->ctl->lock);
+	if (idle)
+		g_source_unref(idle);
+	if (pending)
+		snap_finish(j, rc);
+	else if (rc == 0)
+		unlink(j->path); /* done said it failed: no file stays behind */
+	return G_SOURCE_REMOVE;
+}
+
+static gpointer snap_worker(gpointer ud)
+{
+	struct snap_job *j = ud;
+	struct snap_ctl *k = j->ctl;
+	int rc = cam_still_jpeg(j->still, j->path, VIDEO_SNAPSHOT_TIMEOUT_MS);
+
+	g_mutex_lock(&k->lock);
+	if (j->v) {
+		j->rc = rc;
+		j->idle = g_idle_source_new();
+		g_source_set_callback(j->idle, snap_result, snap_job_ref(j), snap_job_unref);
+		g_source_attach(j->idle, j->ctx);
+	} else if (rc == 0) {
+		unlink(j->path); /* too late: done was called with an error */
+	}
+	k->running--;
+	g_cond_broadcast(&k->cond);
+	g_mutex_unlock(&k->lock);
+	snap_job_unref(j);
+	return NULL;
+}
+
+int video_snapshot_async(struct video *v, const char *camera_id, const char *path,
+			 video_done_fn done, void *ud)
 {
 	ssize_t i = find(v, camera_id);
+	struct cam_still *still;
+	struct snap_job *j;
+	GThread *t;
+	GError *err = NULL;
+	bool busy;
 	int rc;
 
 	if (i < 0)
 		return -ENOENT;
-	rc = camera_snapshot(v->cams[i], path);
-	if (rc == 0) {
-		v->last_snapshot_ms[i] = wall_ms();
-		publish(v, (size_t)i);
+	if (v->stopping)
+		return -ECANCELED;
+	g_mutex_lock(&v->snap->lock);
+	busy = v->snap->running >= VIDEO_SNAPSHOTS_MAX;
+	g_mutex_unlock(&v->snap->lock);
+	if (busy) {
+		log_debug("camera %s: snapshot refused: %d still in flight", camera_id,
+			  VIDEO_SNAPSHOTS_MAX);
+		return -EBUSY;
 	}
-	return rc;
+	rc = camera_still(v->cams[i], &still);
+	if (rc < 0)
+		return rc;
+	j = g_new0(struct snap_job, 1);
+	j->refs = 2; /* the loop's, the worker's */
+	j->ctl = v->snap;
+	g_atomic_int_inc(&v->snap->refs);
+	j->v = v;
+	j->ctx = v->ctx;
+	j->cam = (size_t)i;
+	j->path = g_strdup(path);
+	j->still = still;
+	j->done = done;
+	j->ud = ud;
+	j->t0_us = g_get_monotonic_time();
+	g_mutex_lock(&v->snap->lock);
+	v->snap->running++;
+	g_mutex_unlock(&v->snap->lock);
+	t = g_thread_try_new("snapshot", snap_worker, j, &err);
+	if (!t) {
+		log_err("camera %s: cannot start a snapshot thread: %s", camera_id,
+			err ? err->message : "?");
+		g_clear_error(&err);
+		g_mutex_lock(&v->snap->lock);
+		v->snap->running--;
+		g_mutex_unlock(&v->snap->lock);
+		j->refs = 1;
+		snap_job_unref(j);
+		return -EAGAIN;
+	}
+	g_thread_unref(t);
+	j->timer = g_timeout_source_new(VIDEO_SNAPSHOT_TIMEOUT_MS);
+	g_source_set_callback(j->timer, snap_timeout, j, NULL);
+	g_source_attach(j->timer, v->ctx);
+	v->snaps = g_list_prepend(v->snaps, j);
+	return 0;
+}
+
+/* Every snapshot in flight gets done(-ECANCELED); its worker is woken (a still being encoded
+ * stops at once) and waited for, bounded: one blocked in the file system keeps its job and
+ * frees it when it returns. */
+static void snap_stop(struct video *v)
+{
+	gint64 until = g_get_monotonic_time() + SNAP_STOP_WAIT_US;
+	int left;
+
+	v->stopping = true;
+	while (v->snaps)
+		snap_finish(v->snaps->data, -ECANCELED);
+	if (!v->snap)
+		return;
+	g_mutex_lock(&v->snap->lock);
+	while (v->snap->running > 0 && g_cond_wait_until(&v->snap->cond, &v->snap->lock, until))
+		;
+	left = v->snap->running;
+	g_mutex_unlock(&v->snap->lock);
+	if (left)
+		log_warn("%d snapshot worker(s) still blocked after %d ms (a stalled file "
+			 "system?): left to end on their own",
+			 left, (int)(SNAP_STOP_WAIT_US / 1000));
+	snap_ctl_unref(v->snap);
+	v->snap = NULL;
 }
 
 /* ---- clips: the closed segments overlapping the range, remuxed without decoding ---- */

@@ -28,15 +28,33 @@ typedef void (*video_condition_fn)(const char *camera_id, const char *condition_
  * needed. Returns 0 and *out, or -errno. */
 int video_create(const struct hw_config *cfg, GMainContext *ctx, struct mqtt *mqtt,
 		 struct influx *influx, video_condition_fn fn, void *ud, struct video **out);
-/* Stops every pipeline (bounded) and frees. Accepts NULL. */
+/* Stops every pipeline (bounded) and frees. Snapshots in flight get done(-ECANCELED) first;
+ * their workers are woken and waited for (at most ~2 s: one stuck in the file system is left
+ * to free its own job when it returns). Accepts NULL. */
 void video_destroy(struct video *v);
 
 /* Republishes every camera's state (after an MQTT reconnect). */
 void video_publish_all(struct video *v);
 
-/* JPEG of the camera's latest key frame at full resolution. 0, -ENOENT (no such camera),
- * -EAGAIN (no picture yet) or -EIO. */
-int video_snapshot(struct video *v, const char *camera_id, const char *path);
+/* A snapshot was written (rc 0) or not: -EIO, -ETIMEDOUT (not written within
+ * VIDEO_SNAPSHOT_TIMEOUT_MS of the request) or -ECANCELED (the manager was destroyed first).
+ * path as given to video_snapshot_async (borrowed for the call). Main loop thread. */
+typedef void (*video_done_fn)(int rc, const char *path, void *ud);
+#define VIDEO_SNAPSHOT_TIMEOUT_MS 5000
+/* Snapshots not yet ended on their worker threads (a stalled file system keeps them) beyond
+ * which video_snapshot_async refuses with -EBUSY. */
+#define VIDEO_SNAPSHOTS_MAX 8
+
+/* Starts a JPEG of the camera's latest key frame at full resolution, written to path (copied)
+ * on a worker thread: the decode, the encode and the file never block the loop. Returns at
+ * once: 0, and done(rc, path, ud) is called exactly once later on the loop (never from within
+ * this call; at the latest from video_destroy, with -ECANCELED); or -ENOENT (no such camera),
+ * -EAGAIN (no picture yet), -EBUSY (VIDEO_SNAPSHOTS_MAX in flight), -ECANCELED (the manager
+ * is being destroyed), and done is never called. On success the camera's state gets its
+ * last_snapshot before done runs; a file written after the timeout is removed. */
+int video_snapshot_async(struct video *v, const char *camera_id, const char *path,
+			 video_done_fn done, void *ud);
+
 /* Clip of [from_ms, to_ms) cut from the recorded segments without transcoding, starting at
  * the key frame at or before from_ms. 0, -ENOENT (camera or no recording in range), -EIO. */
 int video_clip(struct video *v, const char *camera_id, int64_t from_ms, int64_t to_ms,
