@@ -46,6 +46,7 @@ struct app {
 	uint64_t seq;		      /* per-gateway sequence number of state messages */
 	guint heartbeat;
 	int64_t started_ms;
+	int64_t last_snapshot_ms; /* names a snapshot file: one per ms */
 	int exit_code;
 };
 
@@ -409,13 +410,14 @@ static int device_command(const char *device, const char *command, const char *w
 }
 
 /* cmd/snapshot: a JPEG of the camera's latest key frame, kept under
- * <state_dir>/snapshots/<camera>-<UTC time>.jpg, written off the loop; done gets the path. */
+ * <state_dir>/snapshots/<camera>-<UTC time>.jpg, written off the loop; done gets the path.
+ * Snapshots now run side by side: two in the same millisecond get the next one. */
 static int snapshot_command(const char *camera, alert_snapshot_done_fn done, void *done_ud,
 			    void *ud)
 {
 	struct app *a = ud;
 	char when[32], *dir, *path;
-	int64_t t = now_ms();
+	int64_t t = MAX(now_ms(), a->last_snapshot_ms + 1);
 	time_t sec = (time_t)(t / 1000);
 	struct tm tm;
 	int rc;
@@ -438,6 +440,8 @@ static int snapshot_command(const char *camera, alert_snapshot_done_fn done, voi
 	g_free(dir);
 	rc = video_snapshot_async(a->video, camera, path, done, done_ud);
 	g_free(path);
+	if (rc == 0)
+		a->last_snapshot_ms = t;
 	return rc;
 }
 

@@ -373,7 +373,7 @@ static ssize_t find(struct video *v, const char *id)
 
 /* ---- snapshots: the still is taken on the loop, encoded on a worker thread ---- */
 
-#define SNAP_STOP_WAIT_US (2 * G_USEC_PER_SEC)
+#define SNAP_STOP_WAIT_US G_USEC_PER_SEC
 
 static struct snap_ctl *snap_ctl_new(void)
 {

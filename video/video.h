@@ -29,7 +29,7 @@ typedef void (*video_condition_fn)(const char *camera_id, const char *condition_
 int video_create(const struct hw_config *cfg, GMainContext *ctx, struct mqtt *mqtt,
 		 struct influx *influx, video_condition_fn fn, void *ud, struct video **out);
 /* Stops every pipeline (bounded) and frees. Snapshots in flight get done(-ECANCELED) first;
- * their workers are woken and waited for (at most ~2 s: one stuck in the file system is left
+ * their workers are woken and waited for (at most 1 s: one stuck in the file system is left
  * to free its own job when it returns). Accepts NULL. */
 void video_destroy(struct video *v);
 
