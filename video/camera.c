@@ -1213,9 +1213,7 @@ const struct camera_health *camera_health(const struct camera *c)
 struct cam_still {
 	GstBuffer *key;
 	GstCaps *caps;
-	GMutex lock;
-	bool cancelled; /* under lock */
-	GstBus *bus;	/* under lock: the running encode's, to wake it */
+	gint cancelled; /* atomic */
 };
 
 int camera_still(struct camera *c, struct cam_still **out)
@@ -1238,19 +1236,13 @@ int camera_still(struct camera *c, struct cam_still **out)
 	st = g_new0(struct cam_still, 1);
 	st->key = key;
 	st->caps = caps;
-	g_mutex_init(&st->lock);
 	*out = st;
 	return 0;
 }
 
 void cam_still_cancel(struct cam_still *st)
 {
-	g_mutex_lock(&st->lock);
-	st->cancelled = true;
-	if (st->bus)
-		gst_bus_post(st->bus, gst_message_new_application(
-					  NULL, gst_structure_new_empty("hw-snapshot-cancel")));
-	g_mutex_unlock(&st->lock);
+	g_atomic_int_set(&st->cancelled, 1);
 }
 
 void cam_still_free(struct cam_still *st)
@@ -1259,25 +1251,32 @@ void cam_still_free(struct cam_still *st)
 		return;
 	gst_buffer_unref(st->key);
 	gst_caps_unref(st->caps);
-	g_mutex_clear(&st->lock);
 	g_free(st);
 }
 
+/* The key frame goes into the parser's sink pad from the calling thread, without an appsrc:
+ * parsing, decoding, conversion, encoding and writing all run on that thread (an appsrc would
+ * hand them to a streaming thread of GStreamer's shared pool), so the caller's scheduling
+ * (video.c lowers its workers' priority) applies to the whole snapshot. */
 int cam_still_jpeg(struct cam_still *st, const char *path, int timeout_ms)
 {
-	GstElement *pl, *src, *sink;
+	GstElement *pl, *parse, *sink;
+	GstPad *in = NULL;
 	GstBus *bus;
 	GstMessage *m;
 	GError *err = NULL;
 	GstBuffer *cp;
+	GstSegment seg;
 	struct stat sb;
 	char *desc;
 	int rc = -EIO;
-	bool h265, cancelled;
+	bool h265;
 
+	if (g_atomic_int_get(&st->cancelled))
+		return -ECANCELED;
 	h265 = gst_structure_has_name(gst_caps_get_structure(st->caps, 0), "video/x-h265");
 	desc =
-	    g_strdup_printf("appsrc name=src ! %s ! %s ! videoconvert ! jpegenc quality=85 ! "
+	    g_strdup_printf("%s name=parse ! %s ! videoconvert ! jpegenc quality=85 ! "
 			    "filesink name=sink",
 			    h265 ? "h265parse" : "h264parse", h265 ? "avdec_h265" : "avdec_h264");
 	pl = gst_parse_launch(desc, &err);
@@ -1286,49 +1285,51 @@ int cam_still_jpeg(struct cam_still *st, const char *path, int timeout_ms)
 		g_clear_error(&err);
 		return -EIO;
 	}
-	src = gst_bin_get_by_name(GST_BIN(pl), "src");
+	parse = gst_bin_get_by_name(GST_BIN(pl), "parse");
 	sink = gst_bin_get_by_name(GST_BIN(pl), "sink");
-	g_object_set(src, "caps", st->caps, "format", GST_FORMAT_TIME, NULL);
 	g_object_set(sink, "location", path, NULL);
 	bus = gst_element_get_bus(pl);
-	g_mutex_lock(&st->lock);
-	cancelled = st->cancelled;
-	if (!cancelled)
-		st->bus = gst_object_ref(bus);
-	g_mutex_unlock(&st->lock);
-	if (cancelled) {
-		rc = -ECANCELED;
-		goto out;
-	}
 	/* The file is opened here: on a stalled file system this is where it waits. */
-	gst_element_set_state(pl, GST_STATE_PLAYING);
+	if (gst_element_set_state(pl, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+		goto stop;
+	if (g_atomic_int_get(&st->cancelled)) {
+		rc = -ECANCELED;
+		goto stop;
+	}
+	in = gst_element_get_static_pad(parse, "sink");
+	gst_segment_init(&seg, GST_FORMAT_TIME);
 	cp = gst_buffer_copy(st->key);
 	GST_BUFFER_PTS(cp) = GST_BUFFER_DTS(cp) = 0;
-	gst_app_src_push_buffer(GST_APP_SRC(src), cp);
-	gst_app_src_end_of_stream(GST_APP_SRC(src));
+	if (!gst_pad_send_event(in, gst_event_new_stream_start("hw-snapshot")) ||
+	    !gst_pad_send_event(in, gst_event_new_caps(st->caps)) ||
+	    !gst_pad_send_event(in, gst_event_new_segment(&seg))) {
+		gst_buffer_unref(cp);
+		goto stop;
+	}
+	gst_pad_chain(in, cp);
+	gst_pad_send_event(in, gst_event_new_eos());
+	/* The EOS went through on this thread: the message is there, or an error is. */
 	m = gst_bus_timed_pop_filtered(bus, (GstClockTime)timeout_ms * GST_MSECOND,
-				       GST_MESSAGE_EOS | GST_MESSAGE_ERROR |
-					   GST_MESSAGE_APPLICATION);
+				       GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
 	if (!m)
 		rc = -ETIMEDOUT;
 	else if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS)
 		rc = 0;
-	else if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_APPLICATION)
-		rc = -ECANCELED;
 	if (m)
 		gst_message_unref(m);
-	g_mutex_lock(&st->lock);
-	g_clear_pointer(&st->bus, gst_object_unref);
-	g_mutex_unlock(&st->lock);
+stop:
 	gst_element_set_state(pl, GST_STATE_NULL);
 	/* A key frame the decoder could not use ends in EOS too, with nothing written. */
 	if (rc == 0 && (stat(path, &sb) < 0 || sb.st_size == 0))
 		rc = -EIO;
+	if (rc == 0 && g_atomic_int_get(&st->cancelled))
+		rc = -ECANCELED;
 	if (rc < 0)
 		unlink(path);
-out:
+	if (in)
+		gst_object_unref(in);
 	gst_object_unref(bus);
-	gst_object_unref(src);
+	gst_object_unref(parse);
 	gst_object_unref(sink);
 	gst_object_unref(pl);
 	return rc;

@@ -5,7 +5,7 @@
  * streaming threads only touch a per-pipeline block of counters under its own lock; a
  * pipeline is set to NULL on a thread of its own, so a dead source never blocks the loop.
  * Snapshots: camera_still copies the last key frame on the loop; cam_still_jpeg decodes and
- * encodes it on whichever thread calls it (video.c's snapshot workers). */
+ * encodes it on whichever thread calls it (video.c's snapshot workers), on that thread alone. */
 #ifndef HW_VIDEO_CAMERA_H
 #define HW_VIDEO_CAMERA_H
 
@@ -83,11 +83,12 @@ struct cam_still;
  * yet). Main loop thread; does not block. */
 int camera_still(struct camera *c, struct cam_still **out);
 /* Decodes st and writes a JPEG of it at full resolution to path (removed again on failure).
- * Blocks the calling thread, at most timeout_ms once its file is open (opening it may block
- * on a stalled file system), and returns early once cam_still_cancel was called. Returns 0,
- * -EIO, -ETIMEDOUT or -ECANCELED. Any thread, one at a time per still. */
+ * Blocks the calling thread, which does the whole work itself (no streaming thread): opening
+ * the file (which waits as long as a stalled file system does), then the decode and encode.
+ * Returns 0, -EIO, -ETIMEDOUT (no end within timeout_ms once decoding) or -ECANCELED
+ * (cam_still_cancel was called before it returned). Any thread, one at a time per still. */
 int cam_still_jpeg(struct cam_still *st, const char *path, int timeout_ms);
-/* Makes a cam_still_jpeg running or to come return -ECANCELED as soon as it can. Any thread. */
+/* Makes a cam_still_jpeg running or to come return -ECANCELED (at its next step). Any thread. */
 void cam_still_cancel(struct cam_still *st);
 /* Accepts NULL. Not while cam_still_jpeg runs on it. */
 void cam_still_free(struct cam_still *st);

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -374,6 +376,7 @@ static ssize_t find(struct video *v, const char *id)
 /* ---- snapshots: the still is taken on the loop, encoded on a worker thread ---- */
 
 #define SNAP_STOP_WAIT_US G_USEC_PER_SEC
+#define SNAP_NICE 10 /* added to the workers' nice value */
 
 static struct snap_ctl *snap_ctl_new(void)
 {
@@ -445,7 +448,8 @@ static void snap_finish(struct snap_job *j, int rc)
 		g_source_unref(idle);
 	}
 	if (rc < 0)
-		cam_still_cancel(j->still); /* a worker still encoding ends and removes its file */
+		cam_still_cancel(
+		    j->still); /* its worker stops at its next step, removes its file */
 	v->snaps = g_list_remove(v->snaps, j);
 	cam = camera_cfg(v->cams[j->cam])->id;
 	ms = (g_get_monotonic_time() - j->t0_us) / 1000;
@@ -502,7 +506,16 @@ static gpointer snap_worker(gpointer ud)
 {
 	struct snap_job *j = ud;
 	struct snap_ctl *k = j->ctl;
-	int rc = cam_still_jpeg(j->still, j->path, VIDEO_SNAPSHOT_TIMEOUT_MS);
+	id_t tid = (id_t)syscall(SYS_gettid);
+	int rc, nice;
+
+	/* A snapshot is best effort: on busy cores the pollers and the loop, which carry an
+	 * alarm, come first. This thread (and the decoder's, started from it) only. */
+	errno = 0;
+	nice = getpriority(PRIO_PROCESS, tid);
+	if (errno == 0 && setpriority(PRIO_PROCESS, tid, MIN(19, nice + SNAP_NICE)) < 0)
+		log_debug("snapshot thread: setpriority: %s", strerror(errno));
+	rc = cam_still_jpeg(j->still, j->path, VIDEO_SNAPSHOT_TIMEOUT_MS);
 
 	g_mutex_lock(&k->lock);
 	if (j->v) {

@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Fire alarm latency with and without snapshots: does a snapshot hold the main loop?
+
+100 fire panels (facp-generic, 8 zones) on one simulator (unit ids 1..100, 10 Modbus TCP
+buses of 10 panels), one camera (hw-testcam serving 1080p25 H.264 from a file, recorded and
+analysed as usual), mosquitto on loopback. FLIPS zone fire bits are raised one after another,
+each on another panel at a random phase against the poll schedule; each is timed from the
+write to the simulator to the `raised` message on `events` at a subscriber. Two phases of
+FLIPS each: without snapshots, then with an operator requesting `cmd/snapshot` of the camera
+every 200 ms (MQTT v5, each reply timed too). Prints p50/p99/max per phase.
+
+    HW_BUILD=$PWD/build /usr/bin/python3 bench/snapshot_latency.py [FLIPS] [SNAPSHOT_MS]
+
+Not run by the test suite.
+"""
+
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+from alerts_util import Operator  # noqa: E402
+from harness import Env, Gateway, Mosquitto, Sim, Watch, gateway_config, wait_until  # noqa: E402
+from snapshot_util import reply, send_nowait  # noqa: E402
+from videocam import TestCam, camera_cfg  # noqa: E402
+
+SITE = "hall-bench"
+ROOT = "hallwatch/v1/%s/" % SITE
+N_DEV = 100
+PER_BUS = 10
+
+
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
+
+
+def encode(path):
+    """4 s of 1080p25 H.264, GOP 25 without scene-cut key frames, as a camera sends it."""
+    subprocess.run(["gst-launch-1.0", "-q", "videotestsrc", "num-buffers=100", "pattern=smpte",
+                    "horizontal-speed=8",
+                    "!", "video/x-raw,width=1920,height=1080,framerate=25/1,format=I420",
+                    "!", "x264enc", "speed-preset=veryfast", "pass=cbr", "bitrate=4000",
+                    "key-int-max=25", "bframes=0", "option-string=scenecut=0",
+                    "!", "video/x-h264,profile=main",
+                    "!", "h264parse", "!", "mp4mux", "!", "filesink", "location=" + path],
+                   check=True)
+
+
+class Snapshotter(threading.Thread):
+    """Requests a snapshot every period_s and times the replies."""
+
+    def __init__(self, op, period_s):
+        super().__init__(daemon=True)
+        self.op, self.period_s = op, period_s
+        self.stop = threading.Event()
+        self.sent = []  # (monotonic time, correlation data)
+
+    def run(self):
+        nxt = time.monotonic()
+        while not self.stop.is_set():
+            self.sent.append((time.monotonic(), send_nowait(self.op, "snapshot",
+                                                            {"camera": "cam1"}, "bench")))
+            nxt += self.period_s
+            self.stop.wait(max(0.0, nxt - time.monotonic()))
+
+    def results(self):
+        """(reply latencies in ms of the ok replies, errors by name, unanswered)."""
+        ok, errs, missing = [], {}, 0
+        for t, corr in self.sent:
+            r = reply(self.op, corr)
+            if r is None:
+                missing += 1
+            elif r.get("ok"):
+                ok.append((r["_t"] - t) * 1000)
+            else:
+                errs[r.get("error")] = errs.get(r.get("error"), 0) + 1
+        return ok, errs, missing
+
+
+class TimedOperator(Operator):
+    """An Operator that notes when each reply arrived (in the reply, as _t)."""
+
+    def _on_message(self, c, u, m):
+        corr = getattr(m.properties, "CorrelationData", None)
+        r = json.loads(m.payload.decode())
+        r["_t"] = time.monotonic()
+        with self.lock:
+            self.replies[bytes(corr) if corr else None] = r
+
+
+def flips(sim, watch, n, zones, interval_s):
+    lat = []
+    for i in range(n):
+        unit = 1 + (i * 37) % N_DEV
+        zone = zones[(i // N_DEV) % len(zones)]
+        aid = "facp%d.zone-%d.fire" % (unit, zone)
+        time.sleep(random.uniform(0, interval_s))  # a random phase, not a synchronisation
+        t0 = time.monotonic()
+        sim.set(unit, "input", 100 + zone, 1)
+
+        def arrived():
+            with watch.lock:
+                for t, tp, pl, _ in reversed(watch.msgs):
+                    if t < t0:
+                        break
+                    if tp == ROOT + "events":
+                        e = json.loads(pl.decode())
+                        if e.get("id") == aid and e["event"] == "raised":
+                            return t
+            return None
+        lat.append((wait_until(arrived, 20, "alert %s" % aid, interval=0.001) - t0) * 1000)
+    return lat
+
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    period_ms = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+    with Env("snapshot-bench") as env:
+        src = os.path.join(env.tmp, "1080p25.mp4")
+        encode(src)
+        cam = TestCam(env, ["/cam1"], extra=["--file", src])
+        broker = Mosquitto(env)
+        sim = Sim(env, facp=range(1, N_DEV + 1), elc=(), extra=["--zones", "8"])
+        watch = Watch(broker.port)
+        buses = [("b%d" % b, sim.port, 300) for b in range(N_DEV // PER_BUS)]
+        devs = [{"id": "facp%d" % u, "bus": "b%d" % ((u - 1) // PER_BUS), "unit": u,
+                 "profile": "facp-generic", "interval_ms": 100, "life_check_s": 0}
+                for u in range(1, N_DEV + 1)]
+        cams = [{"id": "cam1", "url": cam.url("/cam1"), "expected_fps": 25, "segment_s": 60,
+                 "analysis_interval_ms": 1000, "disk_min_free_mb": 0}]
+        gw = Gateway(env, gateway_config(SITE, mqtt_port=broker.port, buses=buses, devices=devs,
+                                         state_dir=env.tmp, heartbeat=0)
+                     + camera_cfg(cams) + 'alerts = { operators = [ "bench" ]; };\n',
+                     log_level="warn")
+        for u in range(1, N_DEV + 1):
+            watch.wait_json(ROOT + "device/facp%d/state" % u, lambda j: j["online"], 30,
+                            "facp%d online" % u)
+        watch.wait_json(ROOT + "camera/cam1/state",
+                        lambda j: j.get("online") and j.get("width") == 1920, 30, "cam1 online")
+        op = TimedOperator(broker.port, ROOT, name="bench")
+        wait_until(lambda: op.send("snapshot", {"camera": "cam1"}, user="bench").get("ok"), 20,
+                   "a first snapshot")
+
+        quiet = flips(sim, watch, n, (0, 1), 0.1)
+        snap = Snapshotter(op, period_ms / 1000.0)
+        snap.start()
+        busy = flips(sim, watch, n, (2, 3), 0.1)
+        snap.stop.set()
+        snap.join()
+        wait_until(lambda: snap.results()[2] == 0, 15, "every snapshot answered")
+        ok, errs, missing = snap.results()
+        for name, v in (("no snapshots", quiet),
+                        ("snapshot every %d ms" % period_ms, busy)):
+            print("%-24s fire -> events n=%d p50=%.1f ms p99=%.1f ms max=%.1f ms"
+                  % (name, len(v), pct(v, 50), pct(v, 99), max(v)))
+        print("snapshots: %d requested, %d written (reply p50=%.1f ms p99=%.1f ms max=%.1f ms), "
+              "refused %r" % (len(snap.sent), len(ok), pct(ok, 50) if ok else 0,
+                              pct(ok, 99) if ok else 0, max(ok) if ok else 0, errs))
+        op.close()
+        watch.close()
+        gw.stop()
+
+
+if __name__ == "__main__":
+    main()
