@@ -6,10 +6,15 @@ buses of 10 panels), one camera (hw-testcam serving 1080p25 H.264 from a file, r
 analysed as usual), mosquitto on loopback. FLIPS zone fire bits are raised one after another,
 each on another panel at a random phase against the poll schedule; each is timed from the
 write to the simulator to the `raised` message on `events` at a subscriber. Two phases of
-FLIPS each: without snapshots, then with an operator requesting `cmd/snapshot` of the camera
-every 200 ms (MQTT v5, each reply timed too). Prints p50/p99/max per phase.
+FLIPS (at most 400) each: without snapshots, then with an operator requesting `cmd/snapshot` of the camera
+every 200 ms (MQTT v5, each reply timed too). Throughout, a probe times the main loop
+directly: a request the loop answers at once (`cmd/ack` of an alert that does not exist) every
+50 ms, from publish to reply; unlike the alarm, it has no poll phase in it. Prints
+p50/p99/max per phase.
 
-    HW_BUILD=$PWD/build /usr/bin/python3 bench/snapshot_latency.py [FLIPS] [SNAPSHOT_MS]
+    HW_BUILD=$PWD/build /usr/bin/python3 bench/snapshot_latency.py [FLIPS] [SNAPSHOT_MS] [HEIGHT]
+
+HEIGHT: the camera's picture, 1080 (1920x1080, the default) or 2160 (3840x2160).
 
 Not run by the test suite.
 """
@@ -40,47 +45,46 @@ def pct(v, p):
     return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
 
 
-def encode(path):
-    """4 s of 1080p25 H.264, GOP 25 without scene-cut key frames, as a camera sends it."""
+def encode(path, height):
+    """4 s of 25 fps H.264, GOP 25 without scene-cut key frames, as a camera sends it."""
+    width, kbps = (3840, 12000) if height == 2160 else (1920, 4000)
     subprocess.run(["gst-launch-1.0", "-q", "videotestsrc", "num-buffers=100", "pattern=smpte",
                     "horizontal-speed=8",
-                    "!", "video/x-raw,width=1920,height=1080,framerate=25/1,format=I420",
-                    "!", "x264enc", "speed-preset=veryfast", "pass=cbr", "bitrate=4000",
+                    "!", "video/x-raw,width=%d,height=%d,framerate=25/1,format=I420"
+                    % (width, height),
+                    "!", "x264enc", "speed-preset=veryfast", "pass=cbr", "bitrate=%d" % kbps,
                     "key-int-max=25", "bframes=0", "option-string=scenecut=0",
                     "!", "video/x-h264,profile=main",
                     "!", "h264parse", "!", "mp4mux", "!", "filesink", "location=" + path],
                    check=True)
 
 
-class Snapshotter(threading.Thread):
-    """Requests a snapshot every period_s and times the replies."""
+class Requester(threading.Thread):
+    """Sends cmd/<verb> every period_s and times the replies."""
 
-    def __init__(self, op, period_s):
+    def __init__(self, op, period_s, verb, body):
         super().__init__(daemon=True)
-        self.op, self.period_s = op, period_s
+        self.op, self.period_s, self.verb, self.body = op, period_s, verb, body
         self.stop = threading.Event()
         self.sent = []  # (monotonic time, correlation data)
 
     def run(self):
         nxt = time.monotonic()
         while not self.stop.is_set():
-            self.sent.append((time.monotonic(), send_nowait(self.op, "snapshot",
-                                                            {"camera": "cam1"}, "bench")))
+            self.sent.append((time.monotonic(),
+                              send_nowait(self.op, self.verb, self.body, "bench")))
             nxt += self.period_s
             self.stop.wait(max(0.0, nxt - time.monotonic()))
 
-    def results(self):
-        """(reply latencies in ms of the ok replies, errors by name, unanswered)."""
-        ok, errs, missing = [], {}, 0
+    def rtts(self, ok_only=True):
+        """Reply times in ms (of the ok replies, or of all)."""
+        out = []
         for t, corr in self.sent:
             r = reply(self.op, corr)
-            if r is None:
-                missing += 1
-            elif r.get("ok"):
-                ok.append((r["_t"] - t) * 1000)
-            else:
-                errs[r.get("error")] = errs.get(r.get("error"), 0) + 1
-        return ok, errs, missing
+            if r is not None and (r.get("ok") or not ok_only):
+                out.append((r["_t"] - t) * 1000)
+        return out
+
 
 
 class TimedOperator(Operator):
@@ -118,12 +122,30 @@ def flips(sim, watch, n, zones, interval_s):
     return lat
 
 
+def phase(sim, watch, probe_op, n, zones):
+    """Flips with the loop probe running: (alarm latencies, probe reply times)."""
+    probe = Requester(probe_op, 0.05, "ack", {"id": "probe.none"})
+    probe.start()
+    lat = flips(sim, watch, n, zones, 0.1)
+    probe.stop.set()
+    probe.join()
+    wait_until(lambda: all(reply(probe_op, c) for _, c in probe.sent), 15, "the probe's replies")
+    return lat, probe.rtts(ok_only=False)
+
+
+def show(v):
+    return "p50=%.1f ms p99=%.1f ms max=%.1f ms" % (pct(v, 50), pct(v, 99), max(v))
+
+
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    if not 1 <= n <= 4 * N_DEV:
+        raise SystemExit("FLIPS: 1 to %d (each flip raises a new alert)" % (4 * N_DEV))
     period_ms = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+    height = int(sys.argv[3]) if len(sys.argv) > 3 else 1080
     with Env("snapshot-bench") as env:
         src = os.path.join(env.tmp, "1080p25.mp4")
-        encode(src)
+        encode(src, height)
         cam = TestCam(env, ["/cam1"], extra=["--file", src])
         broker = Mosquitto(env)
         sim = Sim(env, facp=range(1, N_DEV + 1), elc=(), extra=["--zones", "8"])
@@ -142,27 +164,34 @@ def main():
             watch.wait_json(ROOT + "device/facp%d/state" % u, lambda j: j["online"], 30,
                             "facp%d online" % u)
         watch.wait_json(ROOT + "camera/cam1/state",
-                        lambda j: j.get("online") and j.get("width") == 1920, 30, "cam1 online")
+                        lambda j: j.get("online") and j.get("height") == height, 30,
+                        "cam1 online")
         op = TimedOperator(broker.port, ROOT, name="bench")
+        probe_op = TimedOperator(broker.port, ROOT, name="probe")
         wait_until(lambda: op.send("snapshot", {"camera": "cam1"}, user="bench").get("ok"), 20,
                    "a first snapshot")
 
-        quiet = flips(sim, watch, n, (0, 1), 0.1)
-        snap = Snapshotter(op, period_ms / 1000.0)
+        quiet, quiet_probe = phase(sim, watch, probe_op, n, (0, 1, 2, 3))
+        snap = Requester(op, period_ms / 1000.0, "snapshot", {"camera": "cam1"})
         snap.start()
-        busy = flips(sim, watch, n, (2, 3), 0.1)
+        busy, busy_probe = phase(sim, watch, probe_op, n, (4, 5, 6, 7))
         snap.stop.set()
         snap.join()
-        wait_until(lambda: snap.results()[2] == 0, 15, "every snapshot answered")
-        ok, errs, missing = snap.results()
-        for name, v in (("no snapshots", quiet),
-                        ("snapshot every %d ms" % period_ms, busy)):
-            print("%-24s fire -> events n=%d p50=%.1f ms p99=%.1f ms max=%.1f ms"
-                  % (name, len(v), pct(v, 50), pct(v, 99), max(v)))
-        print("snapshots: %d requested, %d written (reply p50=%.1f ms p99=%.1f ms max=%.1f ms), "
-              "refused %r" % (len(snap.sent), len(ok), pct(ok, 50) if ok else 0,
-                              pct(ok, 99) if ok else 0, max(ok) if ok else 0, errs))
+        wait_until(lambda: all(reply(op, c) for _, c in snap.sent), 15, "every snapshot answered")
+        ok = snap.rtts()
+        errs = {}
+        for _, c in snap.sent:
+            e = reply(op, c).get("error")
+            if e:
+                errs[e] = errs.get(e, 0) + 1
+        print("camera %dp, %d flips a phase" % (height, n))
+        for name, v, pv in (("no snapshots", quiet, quiet_probe),
+                            ("snapshot every %d ms" % period_ms, busy, busy_probe)):
+            print("%-24s fire -> events %s | loop probe %s" % (name, show(v), show(pv)))
+        print("snapshots: %d requested, %d written (reply %s), refused %r"
+              % (len(snap.sent), len(ok), show(ok) if ok else "-", errs))
         op.close()
+        probe_op.close()
         watch.close()
         gw.stop()
 

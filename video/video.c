@@ -90,7 +90,8 @@ struct last_clip {
 
 /* One clip around a device event: waits on a timer for the recordings to cover the range,
  * then is cut on a thread of its own (clip_cut blocks) that hands back through an idle
- * source on the loop. */
+ * source on the loop. Or one clip on demand (video_clip_async: done set, no point), cut at
+ * once. */
 struct clip_job {
 	struct video *v;
 	size_t cam;
@@ -98,6 +99,8 @@ struct clip_job {
 	int64_t t_ms, from_ms, to_ms, deadline_ms;
 	video_clip_done_fn cb;
 	void *ud;
+	video_done_fn done;
+	void *done_ud;
 	GSource *timer;
 	GThread *thread;
 	GSource *idle; /* set by the thread before it ends */
@@ -341,6 +344,11 @@ void video_destroy(struct video *v)
 		if (j->timer)
 			log_warn("clip %s dropped: stopping before its range was recorded",
 				 j->path);
+		if (j->done) { /* its thread runs from the start: its result counts */
+			g_thread_join(j->thread);
+			j->thread = NULL;
+			j->done(j->rc, j->path, j->done_ud);
+		}
 		job_free(j);
 	}
 	g_list_free(v->jobs);
@@ -655,6 +663,15 @@ static gboolean job_done(gpointer ud)
 	g_source_unref(j->idle);
 	j->idle = NULL;
 	v->jobs = g_list_remove(v->jobs, j);
+	if (j->done) {
+		if (j->rc == 0)
+			log_info("camera %s: clip written: %s", cam, j->path);
+		else
+			log_warn("camera %s: clip %s failed: %s", cam, j->path, strerror(-j->rc));
+		j->done(j->rc, j->path, j->done_ud);
+		job_free(j);
+		return G_SOURCE_REMOVE;
+	}
 	if (j->rc == 0)
 		log_info("camera %s: clip for %s written: %s", cam, j->point, j->path);
 	else
@@ -829,12 +846,39 @@ char **video_event_clips(struct video *v, const char *point_key)
 	return p ? g_strdupv(p) : NULL;
 }
 
-int video_clip(struct video *v, const char *camera_id, int64_t from_ms, int64_t to_ms,
-	       const char *path)
+int video_clip_async(struct video *v, const char *camera_id, int64_t from_ms, int64_t to_ms,
+		     const char *path, video_done_fn done, void *ud)
 {
-	if (find(v, camera_id) < 0 || !v->ix)
+	ssize_t i = find(v, camera_id);
+	struct clip_job *j;
+
+	if (i < 0 || !v->ix)
 		return -ENOENT;
-	return clip_run(v->ix, camera_id, from_ms, to_ms, path);
+	if (to_ms <= from_ms)
+		return -EINVAL;
+	if (v->stopping)
+		return -ECANCELED;
+	j = g_new0(struct clip_job, 1);
+	j->v = v;
+	j->cam = (size_t)i;
+	j->path = g_strdup(path);
+	j->t_ms = from_ms;
+	j->from_ms = from_ms;
+	j->to_ms = to_ms;
+	j->done = done;
+	j->done_ud = ud;
+	/* An indexed read: the cut itself, which reads the segments, is the thread's. */
+	j->nsegs = recindex_query(v->ix, camera_id, from_ms, to_ms, &j->segs);
+	if (j->nsegs <= 0) {
+		int rc = j->nsegs < 0 ? j->nsegs : -ENOENT;
+
+		j->nsegs = 0;
+		job_free(j);
+		return rc;
+	}
+	j->thread = g_thread_new("clip", job_thread, j);
+	v->jobs = g_list_prepend(v->jobs, j);
+	return 0;
 }
 
 int video_clip_offline(const struct hw_config *cfg, const char *camera_id, int64_t from_ms,

@@ -55,10 +55,15 @@ typedef void (*video_done_fn)(int rc, const char *path, void *ud);
 int video_snapshot_async(struct video *v, const char *camera_id, const char *path,
 			 video_done_fn done, void *ud);
 
-/* Clip of [from_ms, to_ms) cut from the recorded segments without transcoding, starting at
- * the key frame at or before from_ms. 0, -ENOENT (camera or no recording in range), -EIO. */
-int video_clip(struct video *v, const char *camera_id, int64_t from_ms, int64_t to_ms,
-	       const char *path);
+/* Starts a clip of [from_ms, to_ms) cut from the recorded segments without transcoding,
+ * starting at the key frame at or before from_ms, written to path (copied) on a thread of its
+ * own. Returns at once: 0, and done(rc, path, ud) follows exactly once on the loop (rc 0, -ENOENT
+ * or -EIO; never from within this call; at the latest from video_destroy, which waits for the
+ * cut, bounded by its own timeouts); or -ENOENT (no such camera, or nothing recorded in the
+ * range), -EINVAL (empty range), -ECANCELED (the manager is being destroyed), -EIO, and done
+ * is never called. For a clip command: the range must be recorded already. */
+int video_clip_async(struct video *v, const char *camera_id, int64_t from_ms, int64_t to_ms,
+		     const char *path, video_done_fn done, void *ud);
 
 /* An event clip was written (rc 0) or could not be (-errno); path as returned by
  * video_clip_for_event. Strings are borrowed for the call. Main loop thread. */
