@@ -22,6 +22,7 @@ Not run by the test suite.
 import json
 import os
 import random
+import socket
 import subprocess
 import sys
 import threading
@@ -30,7 +31,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 from alerts_util import Operator  # noqa: E402
-from harness import Env, Gateway, Mosquitto, Sim, Watch, gateway_config, wait_until  # noqa: E402
+from harness import (Env, Gateway, Mosquitto, Sim, Watch, gateway_config,  # noqa: E402
+                     wait_until)
 from snapshot_util import reply, send_nowait  # noqa: E402
 from videocam import TestCam, camera_cfg  # noqa: E402
 
@@ -38,6 +40,16 @@ SITE = "hall-bench"
 ROOT = "hallwatch/v1/%s/" % SITE
 N_DEV = 100
 PER_BUS = 10
+
+
+class NodelayMosquitto(Mosquitto):
+    """The test broker with Nagle's algorithm off on its sockets: otherwise a reply can wait
+    for a delayed ACK (40 ms on Linux), which would hide what the loop does."""
+
+    def start(self):
+        with open(self.conf, "a") as f:
+            f.write("set_tcp_nodelay true\n")
+        super().start()
 
 
 def pct(v, p):
@@ -88,7 +100,11 @@ class Requester(threading.Thread):
 
 
 class TimedOperator(Operator):
-    """An Operator that notes when each reply arrived (in the reply, as _t)."""
+    """An Operator that notes when each reply arrived (in the reply, as _t), Nagle off."""
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.c.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _on_message(self, c, u, m):
         corr = getattr(m.properties, "CorrelationData", None)
@@ -147,7 +163,7 @@ def main():
         src = os.path.join(env.tmp, "1080p25.mp4")
         encode(src, height)
         cam = TestCam(env, ["/cam1"], extra=["--file", src])
-        broker = Mosquitto(env)
+        broker = NodelayMosquitto(env)
         sim = Sim(env, facp=range(1, N_DEV + 1), elc=(), extra=["--zones", "8"])
         watch = Watch(broker.port)
         buses = [("b%d" % b, sim.port, 300) for b in range(N_DEV // PER_BUS)]

@@ -1,8 +1,9 @@
 /* The video manager: one struct camera per configured camera, the segment index, and the
  * outputs: camera/<id>/state (retained JSON) on every change and every heartbeat, the
  * camera_health line-protocol measurement, and each condition change to a callback (the
- * alert engine). Snapshots and clips on demand. Every function runs on the main loop thread
- * (the thread iterating ctx). */
+ * alert engine). Snapshots and clips on demand, made off the loop and reported back to it.
+ * Every function runs on the main loop thread (the thread iterating ctx), and none blocks it
+ * but video_destroy (bounded) and the *_offline/_direct ones meant for the command line. */
 #ifndef HW_VIDEO_VIDEO_H
 #define HW_VIDEO_VIDEO_H
 
@@ -29,8 +30,9 @@ typedef void (*video_condition_fn)(const char *camera_id, const char *condition_
 int video_create(const struct hw_config *cfg, GMainContext *ctx, struct mqtt *mqtt,
 		 struct influx *influx, video_condition_fn fn, void *ud, struct video **out);
 /* Stops every pipeline (bounded) and frees. Snapshots in flight get done(-ECANCELED) first;
- * their workers are woken and waited for (at most 1 s: one stuck in the file system is left
- * to free its own job when it returns). Accepts NULL. */
+ * their workers are told to stop and waited for (at most 1 s: one stuck in the file system is
+ * left to free its own job when it returns); clips being cut are waited for and get done with
+ * their result. Accepts NULL. */
 void video_destroy(struct video *v);
 
 /* Republishes every camera's state (after an MQTT reconnect). */
