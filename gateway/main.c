@@ -411,7 +411,8 @@ static int device_command(const char *device, const char *command, const char *w
 
 /* cmd/snapshot: a JPEG of the camera's latest key frame, kept under
  * <state_dir>/snapshots/<camera>-<UTC time>.jpg, written off the loop; done gets the path.
- * Snapshots now run side by side: two in the same millisecond get the next one. */
+ * Snapshots run side by side: two in the same millisecond get the next one. The folder is
+ * made by the snapshot's worker, off the loop. */
 static int snapshot_command(const char *camera, alert_snapshot_done_fn done, void *done_ud,
 			    void *ud)
 {
@@ -428,12 +429,6 @@ static int snapshot_command(const char *camera, alert_snapshot_done_fn done, voi
 		if (!g_ascii_isalnum(*c) && *c != '_' && *c != '-')
 			return -ENOENT; /* not a camera id: nothing to name a file after */
 	dir = g_build_filename(a->cfg->storage.state_dir, "snapshots", NULL);
-	if (g_mkdir_with_parents(dir, 0750) < 0) {
-		rc = -errno;
-		log_err("snapshots: %s: %s", dir, strerror(-rc));
-		g_free(dir);
-		return rc;
-	}
 	gmtime_r(&sec, &tm);
 	strftime(when, sizeof(when), "%Y%m%dT%H%M%S", &tm);
 	path = g_strdup_printf("%s/%s-%s.%03dZ.jpg", dir, camera, when, (int)(t % 1000));

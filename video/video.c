@@ -515,6 +515,7 @@ static gpointer snap_worker(gpointer ud)
 	struct snap_job *j = ud;
 	struct snap_ctl *k = j->ctl;
 	id_t tid = (id_t)syscall(SYS_gettid);
+	char *dir;
 	int rc, nice;
 
 	/* A snapshot is best effort: on busy cores the pollers and the loop, which carry an
@@ -523,7 +524,16 @@ static gpointer snap_worker(gpointer ud)
 	nice = getpriority(PRIO_PROCESS, tid);
 	if (errno == 0 && setpriority(PRIO_PROCESS, tid, MIN(19, nice + SNAP_NICE)) < 0)
 		log_debug("snapshot thread: setpriority: %s", strerror(errno));
-	rc = cam_still_jpeg(j->still, j->path, VIDEO_SNAPSHOT_TIMEOUT_MS);
+	/* The folder too is made here: nothing of a snapshot touches the file system on the loop.
+	 */
+	dir = g_path_get_dirname(j->path);
+	if (g_mkdir_with_parents(dir, 0750) < 0) {
+		log_debug("snapshot folder %s: %s", dir, strerror(errno));
+		rc = -EIO;
+	} else {
+		rc = cam_still_jpeg(j->still, j->path, VIDEO_SNAPSHOT_TIMEOUT_MS);
+	}
+	g_free(dir);
 
 	g_mutex_lock(&k->lock);
 	if (j->v) {

@@ -47,8 +47,9 @@ typedef void (*video_done_fn)(int rc, const char *path, void *ud);
  * which video_snapshot_async refuses with -EBUSY. */
 #define VIDEO_SNAPSHOTS_MAX 8
 
-/* Starts a JPEG of the camera's latest key frame at full resolution, written to path (copied)
- * on a worker thread: the decode, the encode and the file never block the loop. Returns at
+/* Starts a JPEG of the camera's latest key frame at full resolution, written to path (copied;
+ * its folder is created if missing) on a worker thread: the decode, the encode and the file
+ * system never block the loop. Returns at
  * once: 0, and done(rc, path, ud) is called exactly once later on the loop (never from within
  * this call; at the latest from video_destroy, with -ECANCELED); or -ENOENT (no such camera),
  * -EAGAIN (no picture yet), -EBUSY (VIDEO_SNAPSHOTS_MAX in flight), -ECANCELED (the manager
