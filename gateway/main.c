@@ -395,85 +395,43 @@ static int device_command(struct router_req *q, void *ud)
 	return router_req_fail(q, -ENOENT, "unknown_device", "no device \"%s\"", r->device);
 }
 
-/* A snapshot taken on the loop after its request was answered "pending": the shape of a
- * handler that finishes later (router_done), as a snapshot off the loop will. */
-struct snapshot_job {
-	struct app *a;
-	struct router_req *q;
-};
-
-/* A JPEG of the camera's latest key frame, kept under
- * <state_dir>/snapshots/<camera>-<UTC time>.jpg. */
-static int snapshot_take(struct app *a, const char *camera, char **path)
+/* cmd/snapshot: the camera's latest key frame as a JPEG, written off the loop by video/
+ * (docs/video.md, "Snapshots"); the reply follows once the file is written. */
+static void snapshot_done(int rc, const char *path, void *ud)
 {
-	char when[32];
-	int64_t t = now_ms();
-	time_t sec = (time_t)(t / 1000);
-	struct tm tm;
-
-	if (!a->video)
-		return -ENOENT;
-	char *dir = g_build_filename(a->cfg->storage.state_dir, "snapshots", NULL);
-	if (g_mkdir_with_parents(dir, 0750) < 0) {
-		int rc = -errno;
-		log_err("snapshots: %s: %s", dir, strerror(errno));
-		g_free(dir);
-		return rc;
-	}
-	gmtime_r(&sec, &tm);
-	strftime(when, sizeof(when), "%Y%m%dT%H%M%S", &tm);
-	*path = g_strdup_printf("%s/%s-%s.%03dZ.jpg", dir, camera, when, (int)(t % 1000));
-	g_free(dir);
-	int rc = video_snapshot(a->video, camera, *path);
-	if (rc < 0) {
-		g_free(*path);
-		*path = NULL;
-	}
-	return rc;
-}
-
-static gboolean snapshot_run(gpointer ud)
-{
-	struct snapshot_job *j = ud;
-	struct router_req *q = j->q;
+	struct router_req *q = ud;
 	const char *camera = router_req_args(q)->camera;
-	char *path = NULL;
-	int rc = -ECANCELED;
 
-	if (router_req_live(q))
-		rc = snapshot_take(j->a, camera, &path);
 	if (rc == 0)
 		router_req_record(q, "path", path);
-	else if (rc == -ENOENT)
-		router_req_fail(q, rc, "unknown_camera", "no camera \"%s\"", camera);
-	else if (rc == -EAGAIN)
-		router_req_fail(q, rc, NULL, "camera \"%s\" has sent no picture yet", camera);
+	else if (rc == -ETIMEDOUT)
+		router_req_fail(q, rc, NULL, "the snapshot of camera \"%s\" was not written within %d s",
+				camera, VIDEO_SNAPSHOT_TIMEOUT_MS / 1000);
 	else if (rc != -ECANCELED)
 		router_req_fail(q, rc, NULL, "the snapshot of camera \"%s\" failed: %s", camera,
 				strerror(-rc));
 	router_done(q, rc, NULL);
-	g_free(path);
-	g_free(j);
-	return G_SOURCE_REMOVE;
 }
 
-/* cmd/snapshot: answered once the file is written. */
 static int snapshot_command(struct router_req *q, void *ud)
 {
+	struct app *a = ud;
 	const char *camera = router_req_args(q)->camera;
-	struct snapshot_job *j;
+	int rc;
 
 	if (!camera)
 		return router_req_fail(q, -EINVAL, NULL, "cmd/snapshot needs \"camera\"");
-	for (const char *c = camera; *c; c++)
-		if (!g_ascii_isalnum(*c) && *c != '_' &&
-		    *c != '-') /* nothing to name a file after */
-			return router_req_fail(q, -ENOENT, "unknown_camera", "no camera \"%s\"",
-					       camera);
-	j = g_new0(struct snapshot_job, 1);
-	j->a = ud;
-	j->q = q;
-	g_idle_add(snapshot_run, j);
+	rc = a->video ? video_snapshot_async(a->video, camera, NULL, snapshot_done, q) : -ENOENT;
+	if (rc == -ENOENT)
+		return router_req_fail(q, rc, "unknown_camera", "no camera \"%s\"", camera);
+	if (rc == -EAGAIN)
+		return router_req_fail(q, rc, NULL, "camera \"%s\" has sent no picture yet", camera);
+	if (rc == -EBUSY)
+		return router_req_fail(q, rc, NULL, "%d snapshots are still being written",
+				       VIDEO_SNAPSHOTS_MAX);
+	if (rc < 0)
+		return router_req_fail(q, rc, NULL, "the snapshot of camera \"%s\" failed: %s",
+				       camera, strerror(-rc));
 	return ROUTER_PENDING;
 }
 

@@ -91,6 +91,10 @@ const char *router_error_code(int rc)
 		return "bad_reply_topic";
 	case -ECANCELED:
 		return "cancelled";
+	case -ETIMEDOUT:
+		return "timeout";
+	case -EBUSY:
+		return "busy";
 	default:
 		return "failed";
 	}
@@ -116,6 +120,10 @@ static char *default_message(int rc)
 		return g_strdup("a value is out of range");
 	case -ECANCELED:
 		return g_strdup("the gateway stopped or reloaded before the command finished");
+	case -ETIMEDOUT:
+		return g_strdup("not done in time");
+	case -EBUSY:
+		return g_strdup("too many of these are running: try again");
 	default:
 		return g_strdup_printf("the command failed: %s", strerror(-rc));
 	}

@@ -3,7 +3,8 @@
  * staying supervised), analysis of key frames and the health conditions. The main loop
  * thread owns struct camera; GStreamer streaming threads touch only struct pipe (counters and
  * the latest frames, under pipe->lock); teardown threads own a pipe or a cut-off recording
- * branch once it is handed over. */
+ * branch once it is handed over; a snapshot's decode and JPEG encode run on the thread that
+ * calls cam_still_jpeg, on a copy of the key frame (struct cam_still). */
 #define LOG_TAG "camera"
 #include "video/camera.h"
 
@@ -18,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "video/metrics.h"
@@ -1206,18 +1208,21 @@ const struct camera_health *camera_health(const struct camera *c)
 	return &c->h;
 }
 
-int camera_snapshot(struct camera *c, const char *path)
+/* ---- snapshots: the last key frame, encoded on the caller's thread ---- */
+
+struct cam_still {
+	GstBuffer *key;
+	GstCaps *caps;
+	gint cancelled; /* atomic */
+};
+
+int camera_still(struct camera *c, struct cam_still **out)
 {
+	struct cam_still *st;
 	GstBuffer *key = NULL;
 	GstCaps *caps = NULL;
-	GstElement *pl, *src, *sink;
-	GstBus *bus;
-	GstMessage *m;
-	GError *err = NULL;
-	char *desc;
-	int rc = -EIO;
-	bool h265;
 
+	*out = NULL;
 	if (c->p) {
 		g_mutex_lock(&c->p->lock);
 		if (c->p->key && c->p->key_caps) {
@@ -1228,42 +1233,104 @@ int camera_snapshot(struct camera *c, const char *path)
 	}
 	if (!key)
 		return -EAGAIN;
-	h265 = gst_structure_has_name(gst_caps_get_structure(caps, 0), "video/x-h265");
+	st = g_new0(struct cam_still, 1);
+	st->key = key;
+	st->caps = caps;
+	*out = st;
+	return 0;
+}
+
+void cam_still_cancel(struct cam_still *st)
+{
+	g_atomic_int_set(&st->cancelled, 1);
+}
+
+void cam_still_free(struct cam_still *st)
+{
+	if (!st)
+		return;
+	gst_buffer_unref(st->key);
+	gst_caps_unref(st->caps);
+	g_free(st);
+}
+
+/* The key frame goes into the parser's sink pad from the calling thread, without an appsrc:
+ * parsing, decoding, conversion, encoding and writing all run on that thread (an appsrc would
+ * hand them to a streaming thread of GStreamer's shared pool), so the caller's scheduling
+ * (video.c lowers its workers' priority) applies to the whole snapshot. */
+int cam_still_jpeg(struct cam_still *st, const char *path, int timeout_ms)
+{
+	GstElement *pl, *parse, *sink;
+	GstPad *in = NULL;
+	GstBus *bus;
+	GstMessage *m;
+	GError *err = NULL;
+	GstBuffer *cp;
+	GstSegment seg;
+	struct stat sb;
+	char *desc;
+	int rc = -EIO;
+	bool h265;
+
+	if (g_atomic_int_get(&st->cancelled))
+		return -ECANCELED;
+	h265 = gst_structure_has_name(gst_caps_get_structure(st->caps, 0), "video/x-h265");
 	desc =
-	    g_strdup_printf("appsrc name=src ! %s ! %s ! videoconvert ! jpegenc quality=85 ! "
+	    g_strdup_printf("%s name=parse ! %s ! videoconvert ! jpegenc quality=85 ! "
 			    "filesink name=sink",
 			    h265 ? "h265parse" : "h264parse", h265 ? "avdec_h265" : "avdec_h264");
 	pl = gst_parse_launch(desc, &err);
 	g_free(desc);
 	if (!pl) {
 		g_clear_error(&err);
-		goto out;
+		return -EIO;
 	}
-	src = gst_bin_get_by_name(GST_BIN(pl), "src");
+	parse = gst_bin_get_by_name(GST_BIN(pl), "parse");
 	sink = gst_bin_get_by_name(GST_BIN(pl), "sink");
-	g_object_set(src, "caps", caps, "format", GST_FORMAT_TIME, NULL);
 	g_object_set(sink, "location", path, NULL);
-	gst_element_set_state(pl, GST_STATE_PLAYING);
-	{
-		GstBuffer *cp = gst_buffer_copy(key);
-
-		GST_BUFFER_PTS(cp) = GST_BUFFER_DTS(cp) = 0;
-		gst_app_src_push_buffer(GST_APP_SRC(src), cp);
-	}
-	gst_app_src_end_of_stream(GST_APP_SRC(src));
 	bus = gst_element_get_bus(pl);
-	m = gst_bus_timed_pop_filtered(bus, 5 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-	if (m && GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS)
+	/* The file is opened here: on a stalled file system this is where it waits. */
+	if (gst_element_set_state(pl, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+		goto stop;
+	if (g_atomic_int_get(&st->cancelled)) {
+		rc = -ECANCELED;
+		goto stop;
+	}
+	in = gst_element_get_static_pad(parse, "sink");
+	gst_segment_init(&seg, GST_FORMAT_TIME);
+	cp = gst_buffer_copy(st->key);
+	GST_BUFFER_PTS(cp) = GST_BUFFER_DTS(cp) = 0;
+	if (!gst_pad_send_event(in, gst_event_new_stream_start("hw-snapshot")) ||
+	    !gst_pad_send_event(in, gst_event_new_caps(st->caps)) ||
+	    !gst_pad_send_event(in, gst_event_new_segment(&seg))) {
+		gst_buffer_unref(cp);
+		goto stop;
+	}
+	gst_pad_chain(in, cp);
+	gst_pad_send_event(in, gst_event_new_eos());
+	/* The EOS went through on this thread: the message is there, or an error is. */
+	m = gst_bus_timed_pop_filtered(bus, (GstClockTime)timeout_ms * GST_MSECOND,
+				       GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+	if (!m)
+		rc = -ETIMEDOUT;
+	else if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS)
 		rc = 0;
 	if (m)
 		gst_message_unref(m);
-	gst_object_unref(bus);
+stop:
 	gst_element_set_state(pl, GST_STATE_NULL);
-	gst_object_unref(src);
+	/* A key frame the decoder could not use ends in EOS too, with nothing written. */
+	if (rc == 0 && (stat(path, &sb) < 0 || sb.st_size == 0))
+		rc = -EIO;
+	if (rc == 0 && g_atomic_int_get(&st->cancelled))
+		rc = -ECANCELED;
+	if (rc < 0)
+		unlink(path);
+	if (in)
+		gst_object_unref(in);
+	gst_object_unref(bus);
+	gst_object_unref(parse);
 	gst_object_unref(sink);
 	gst_object_unref(pl);
-out:
-	gst_buffer_unref(key);
-	gst_caps_unref(caps);
 	return rc;
 }

@@ -3,7 +3,9 @@
  * the watchdog and restart with capped backoff, health figures and the conditions derived
  * from them. Created, ticked and destroyed on the main loop thread (ctx); GStreamer's
  * streaming threads only touch a per-pipeline block of counters under its own lock; a
- * pipeline is set to NULL on a thread of its own, so a dead source never blocks the loop. */
+ * pipeline is set to NULL on a thread of its own, so a dead source never blocks the loop.
+ * Snapshots: camera_still copies the last key frame on the loop; cam_still_jpeg decodes and
+ * encodes it on whichever thread calls it (video.c's snapshot workers), on that thread alone. */
 #ifndef HW_VIDEO_CAMERA_H
 #define HW_VIDEO_CAMERA_H
 
@@ -72,9 +74,24 @@ const struct cfg_camera *camera_cfg(const struct camera *c);
 /* The current figures (transfer none, valid until the next tick). */
 const struct camera_health *camera_health(const struct camera *c);
 
-/* Writes a JPEG of the last key frame received, full resolution, to path. Blocks the caller
- * for the decode (bounded by 5 s). Returns 0, -EAGAIN (no frame yet), or -EIO. */
-int camera_snapshot(struct camera *c, const char *path);
+/* A copy of a camera's last key frame (its buffer and caps), taken on the main loop, to be
+ * decoded and encoded on any thread: it holds nothing of the camera, which may be destroyed
+ * meanwhile. */
+struct cam_still;
+
+/* Takes the last key frame received. Returns 0 and *out (cam_still_free), or -EAGAIN (no frame
+ * yet). Main loop thread; does not block. */
+int camera_still(struct camera *c, struct cam_still **out);
+/* Decodes st and writes a JPEG of it at full resolution to path (removed again on failure).
+ * Blocks the calling thread, which does the whole work itself (no streaming thread): opening
+ * the file (which waits as long as a stalled file system does), then the decode and encode.
+ * Returns 0, -EIO, -ETIMEDOUT (no end within timeout_ms once decoding) or -ECANCELED
+ * (cam_still_cancel was called before it returned). Any thread, one at a time per still. */
+int cam_still_jpeg(struct cam_still *st, const char *path, int timeout_ms);
+/* Makes a cam_still_jpeg running or to come return -ECANCELED (at its next step). Any thread. */
+void cam_still_cancel(struct cam_still *st);
+/* Accepts NULL. Not while cam_still_jpeg runs on it. */
+void cam_still_free(struct cam_still *st);
 
 /* Credentials never reach a log line: url with any user:pass@ replaced by ***@ (caller frees). */
 char *camera_redact_url(const char *url);

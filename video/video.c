@@ -1,7 +1,10 @@
 /* The video manager: the cameras of the configuration, the segment index, what the cameras
  * report into the hub (figures, conditions, snapshots, event clips), snapshots and clips.
  * It publishes nothing itself: the hub's listeners do. Main loop thread, except the
- * *_offline/_direct functions, which run on the caller's thread. */
+ * *_offline/_direct functions, which run on the caller's thread, and the snapshot and clip
+ * workers: one thread per snapshot (snap_worker) and per clip (job_thread) does the
+ * blocking work on what it was handed and gives the result back to the loop through an
+ * idle source. */
 #define LOG_TAG "video"
 #include "video/video.h"
 
@@ -10,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hub/hub.h"
 #include "core/log.h"
@@ -29,11 +35,48 @@ struct video {
 	GList *jobs;		 /* struct clip_job, pending or being cut */
 	GHashTable *point_on;	 /* "dev:point" -> GINT_TO_POINTER(1) while on */
 	GHashTable *event_clips; /* "dev:point" -> char ** of the last clips scheduled */
+	/* snapshots */
+	struct snap_ctl *snap;
+	GList *snaps;	   /* struct snap_job whose done is still to be called */
+	bool snap_failing;     /* logged a failed snapshot; the next success says so */
+	int64_t snap_named_ms; /* the time in the last snapshot file's name: one per ms */
+	bool stopping;
 };
+
+/* What the loop shares with the snapshot workers; outlives the manager while a worker runs. */
+struct snap_ctl {
+	gint refs;
+	GMutex lock;
+	GCond cond;
+	int running; /* workers not ended yet, under lock */
+};
+
+/* One snapshot: a worker encodes the still; the loop waits for its result or the timeout,
+ * whichever comes first, and calls done once. Two references: the loop's (until done) and
+ * the worker's; a third while the result's idle source is attached. */
+struct snap_job {
+	gint refs;
+	struct snap_ctl *ctl;
+	struct video *v; /* under ctl->lock; NULL once done was called (the worker cleans up) */
+	GMainContext *ctx;
+	size_t cam;
+	char *path;
+	struct cam_still *still;
+	video_done_fn done;
+	void *ud;
+	int64_t t0_us;
+	GSource *timer; /* loop only */
+	GSource *idle;	/* under ctl->lock: the result on its way to the loop */
+	int rc;		/* the worker's result, under ctl->lock */
+};
+
+static struct snap_ctl *snap_ctl_new(void);
+static void snap_stop(struct video *v);
 
 /* One clip around a device event: waits on a timer for the recordings to cover the range,
  * then is cut on a thread of its own (clip_cut blocks) that hands back through an idle
- * source on the loop. */
+ * source on the loop. Or one clip on demand (video_clip_async: done set, no point), cut at
+ * once. */
 struct clip_job {
 	struct video *v;
 	size_t cam;
@@ -41,6 +84,8 @@ struct clip_job {
 	int64_t t_ms, from_ms, to_ms, deadline_ms;
 	video_clip_done_fn cb;
 	void *ud;
+	video_done_fn done;
+	void *done_ud;
 	GSource *timer;
 	GThread *thread;
 	GSource *idle; /* set by the thread before it ends */
@@ -141,6 +186,7 @@ int video_create(const struct hw_config *cfg, GMainContext *ctx, struct hub *hub
 	v->cfg = cfg;
 	v->ctx = ctx;
 	v->hub = hub;
+	v->snap = snap_ctl_new();
 	v->point_on = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	v->event_clips =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_strfreev);
@@ -202,6 +248,7 @@ void video_destroy(struct video *v)
 {
 	if (!v)
 		return;
+	snap_stop(v);
 	/* Clips being cut are finished (bounded by clip_cut's own timeouts); pending ones are
 	 * dropped, logged. */
 	for (GList *l = v->jobs; l; l = l->next) {
@@ -210,6 +257,11 @@ void video_destroy(struct video *v)
 		if (j->timer)
 			log_warn("clip %s dropped: stopping before its range was recorded",
 				 j->path);
+		if (j->done) { /* its thread runs from the start: its result counts */
+			g_thread_join(j->thread);
+			j->thread = NULL;
+			j->done(j->rc, j->path, j->done_ud);
+		}
 		job_free(j);
 	}
 	g_list_free(v->jobs);
@@ -232,17 +284,277 @@ static ssize_t find(struct video *v, const char *id)
 	return -1;
 }
 
-int video_snapshot(struct video *v, const char *camera_id, const char *path)
+/* ---- snapshots: the still is taken on the loop, encoded on a worker thread ---- */
+
+#define SNAP_STOP_WAIT_US G_USEC_PER_SEC
+#define SNAP_NICE 10 /* added to the workers' nice value */
+
+static struct snap_ctl *snap_ctl_new(void)
+{
+	struct snap_ctl *k = g_new0(struct snap_ctl, 1);
+
+	k->refs = 1;
+	g_mutex_init(&k->lock);
+	g_cond_init(&k->cond);
+	return k;
+}
+
+static void snap_ctl_unref(struct snap_ctl *k)
+{
+	if (!k || !g_atomic_int_dec_and_test(&k->refs))
+		return;
+	g_mutex_clear(&k->lock);
+	g_cond_clear(&k->cond);
+	g_free(k);
+}
+
+static struct snap_job *snap_job_ref(struct snap_job *j)
+{
+	g_atomic_int_inc(&j->refs);
+	return j;
+}
+
+static void snap_job_unref(gpointer p)
+{
+	struct snap_job *j = p;
+
+	if (!g_atomic_int_dec_and_test(&j->refs))
+		return;
+	cam_still_free(j->still);
+	snap_ctl_unref(j->ctl);
+	g_free(j->path);
+	g_free(j);
+}
+
+/* Calls done once and lets go of the loop's reference. Loop thread. */
+static void snap_finish(struct snap_job *j, int rc)
+{
+	struct video *v;
+	GSource *idle;
+	const char *cam;
+	int64_t ms;
+	int wrc;
+
+	g_mutex_lock(&j->ctl->lock);
+	v = j->v;
+	j->v = NULL;
+	idle = j->idle;
+	j->idle = NULL;
+	wrc = j->rc;
+	g_mutex_unlock(&j->ctl->lock);
+	if (!v)
+		return;
+	/* The worker's result was on its way: it counts, unless the manager goes away. */
+	if (idle && rc == -ETIMEDOUT)
+		rc = wrc;
+	else if (idle && wrc == 0 && rc < 0)
+		unlink(j->path);
+	if (j->timer) {
+		g_source_destroy(j->timer);
+		g_source_unref(j->timer);
+		j->timer = NULL;
+	}
+	if (idle) { /* drops its reference */
+		g_source_destroy(idle);
+		g_source_unref(idle);
+	}
+	if (rc < 0)
+		cam_still_cancel(
+		    j->still); /* its worker stops at its next step, removes its file */
+	v->snaps = g_list_remove(v->snaps, j);
+	cam = camera_cfg(v->cams[j->cam])->id;
+	ms = (g_get_monotonic_time() - j->t0_us) / 1000;
+	if (rc == 0) {
+		if (v->snap_failing)
+			log_info("camera %s: snapshots written again", cam);
+		v->snap_failing = false;
+		log_debug("camera %s: snapshot %s written in %lld ms", cam, j->path, (long long)ms);
+		snapshot_taken(v, j->cam);
+	} else if (rc != -ECANCELED) {
+		if (!v->snap_failing)
+			log_warn("camera %s: snapshot %s failed after %lld ms: %s", cam, j->path,
+				 (long long)ms, strerror(-rc));
+		else
+			log_debug("camera %s: snapshot %s failed after %lld ms: %s", cam, j->path,
+				  (long long)ms, strerror(-rc));
+		v->snap_failing = true;
+	}
+	j->done(rc, j->path, j->ud);
+	snap_job_unref(j);
+}
+
+static gboolean snap_timeout(gpointer ud)
+{
+	snap_finish(ud, -ETIMEDOUT);
+	return G_SOURCE_REMOVE;
+}
+
+/* The worker's result reached the loop. */
+static gboolean snap_result(gpointer ud)
+{
+	struct snap_job *j = ud;
+	GSource *idle;
+	bool pending;
+	int rc;
+
+	g_mutex_lock(&j->ctl->lock);
+	pending = j->v != NULL;
+	idle = j->idle;
+	j->idle = NULL;
+	rc = j->rc;
+	g_mutex_unlock(&j->ctl->lock);
+	if (idle)
+		g_source_unref(idle);
+	if (pending)
+		snap_finish(j, rc);
+	else if (rc == 0)
+		unlink(j->path); /* done said it failed: no file stays behind */
+	return G_SOURCE_REMOVE;
+}
+
+static gpointer snap_worker(gpointer ud)
+{
+	struct snap_job *j = ud;
+	struct snap_ctl *k = j->ctl;
+	id_t tid = (id_t)syscall(SYS_gettid);
+	char *dir;
+	int rc, nice;
+
+	/* A snapshot is best effort: on busy cores the pollers and the loop, which carry an
+	 * alarm, come first. This thread (and the decoder's, started from it) only. */
+	errno = 0;
+	nice = getpriority(PRIO_PROCESS, tid);
+	if (errno == 0 && setpriority(PRIO_PROCESS, tid, MIN(19, nice + SNAP_NICE)) < 0)
+		log_debug("snapshot thread: setpriority: %s", strerror(errno));
+	/* The folder too is made here: nothing of a snapshot touches the file system on the loop.
+	 */
+	dir = g_path_get_dirname(j->path);
+	if (g_mkdir_with_parents(dir, 0750) < 0) {
+		log_debug("snapshot folder %s: %s", dir, strerror(errno));
+		rc = -EIO;
+	} else {
+		rc = cam_still_jpeg(j->still, j->path, VIDEO_SNAPSHOT_TIMEOUT_MS);
+	}
+	g_free(dir);
+
+	g_mutex_lock(&k->lock);
+	if (j->v) {
+		j->rc = rc;
+		j->idle = g_idle_source_new();
+		g_source_set_callback(j->idle, snap_result, snap_job_ref(j), snap_job_unref);
+		g_source_attach(j->idle, j->ctx);
+	} else if (rc == 0) {
+		unlink(j->path); /* too late: done was called with an error */
+	}
+	k->running--;
+	g_cond_broadcast(&k->cond);
+	g_mutex_unlock(&k->lock);
+	snap_job_unref(j);
+	return NULL;
+}
+
+/* <state_dir>/snapshots/<camera>-<UTC time>.jpg; snapshots run side by side, so two in the
+ * same millisecond get the next one. */
+static char *snapshot_path(struct video *v, const char *camera_id)
+{
+	int64_t t = MAX(wall_ms(), v->snap_named_ms + 1);
+	time_t sec = (time_t)(t / 1000);
+	char when[32];
+	struct tm tm;
+
+	v->snap_named_ms = t;
+	gmtime_r(&sec, &tm);
+	strftime(when, sizeof(when), "%Y%m%dT%H%M%S", &tm);
+	return g_strdup_printf("%s/snapshots/%s-%s.%03dZ.jpg", v->cfg->storage.state_dir,
+			       camera_id, when, (int)(t % 1000));
+}
+
+int video_snapshot_async(struct video *v, const char *camera_id, const char *path,
+			 video_done_fn done, void *ud)
 {
 	ssize_t i = find(v, camera_id);
+	struct cam_still *still;
+	struct snap_job *j;
+	GThread *t;
+	GError *err = NULL;
+	bool busy;
 	int rc;
 
 	if (i < 0)
 		return -ENOENT;
-	rc = camera_snapshot(v->cams[i], path);
-	if (rc == 0)
-		snapshot_taken(v, (size_t)i);
-	return rc;
+	if (v->stopping)
+		return -ECANCELED;
+	g_mutex_lock(&v->snap->lock);
+	busy = v->snap->running >= VIDEO_SNAPSHOTS_MAX;
+	g_mutex_unlock(&v->snap->lock);
+	if (busy) {
+		log_debug("camera %s: snapshot refused: %d still in flight", camera_id,
+			  VIDEO_SNAPSHOTS_MAX);
+		return -EBUSY;
+	}
+	rc = camera_still(v->cams[i], &still);
+	if (rc < 0)
+		return rc;
+	j = g_new0(struct snap_job, 1);
+	j->refs = 2; /* the loop's, the worker's */
+	j->ctl = v->snap;
+	g_atomic_int_inc(&v->snap->refs);
+	j->v = v;
+	j->ctx = v->ctx;
+	j->cam = (size_t)i;
+	/* A camera id is [A-Za-z0-9_-] (the configuration's rule): safe in a file name. */
+	j->path = path ? g_strdup(path) : snapshot_path(v, camera_id);
+	j->still = still;
+	j->done = done;
+	j->ud = ud;
+	j->t0_us = g_get_monotonic_time();
+	g_mutex_lock(&v->snap->lock);
+	v->snap->running++;
+	g_mutex_unlock(&v->snap->lock);
+	t = g_thread_try_new("snapshot", snap_worker, j, &err);
+	if (!t) {
+		log_err("camera %s: cannot start a snapshot thread: %s", camera_id,
+			err ? err->message : "?");
+		g_clear_error(&err);
+		g_mutex_lock(&v->snap->lock);
+		v->snap->running--;
+		g_mutex_unlock(&v->snap->lock);
+		j->refs = 1;
+		snap_job_unref(j);
+		return -EAGAIN;
+	}
+	g_thread_unref(t);
+	j->timer = g_timeout_source_new(VIDEO_SNAPSHOT_TIMEOUT_MS);
+	g_source_set_callback(j->timer, snap_timeout, j, NULL);
+	g_source_attach(j->timer, v->ctx);
+	v->snaps = g_list_prepend(v->snaps, j);
+	return 0;
+}
+
+/* Every snapshot in flight gets done(-ECANCELED); its worker is woken (a still being encoded
+ * stops at once) and waited for, bounded: one blocked in the file system keeps its job and
+ * frees it when it returns. */
+static void snap_stop(struct video *v)
+{
+	gint64 until = g_get_monotonic_time() + SNAP_STOP_WAIT_US;
+	int left;
+
+	v->stopping = true;
+	while (v->snaps)
+		snap_finish(v->snaps->data, -ECANCELED);
+	if (!v->snap)
+		return;
+	g_mutex_lock(&v->snap->lock);
+	while (v->snap->running > 0 && g_cond_wait_until(&v->snap->cond, &v->snap->lock, until))
+		;
+	left = v->snap->running;
+	g_mutex_unlock(&v->snap->lock);
+	if (left)
+		log_warn("%d snapshot worker(s) still blocked after %d ms (a stalled file "
+			 "system?): left to end on their own",
+			 left, (int)(SNAP_STOP_WAIT_US / 1000));
+	snap_ctl_unref(v->snap);
+	v->snap = NULL;
 }
 
 /* ---- clips: the closed segments overlapping the range, remuxed without decoding ---- */
@@ -279,6 +591,15 @@ static gboolean job_done(gpointer ud)
 	g_source_unref(j->idle);
 	j->idle = NULL;
 	v->jobs = g_list_remove(v->jobs, j);
+	if (j->done) {
+		if (j->rc == 0)
+			log_info("camera %s: clip written: %s", cam, j->path);
+		else
+			log_warn("camera %s: clip %s failed: %s", cam, j->path, strerror(-j->rc));
+		j->done(j->rc, j->path, j->done_ud);
+		job_free(j);
+		return G_SOURCE_REMOVE;
+	}
 	if (j->rc == 0)
 		log_info("camera %s: clip for %s written: %s", cam, j->point, j->path);
 	else
@@ -448,12 +769,39 @@ char **video_event_clips(struct video *v, const char *point_key)
 	return p ? g_strdupv(p) : NULL;
 }
 
-int video_clip(struct video *v, const char *camera_id, int64_t from_ms, int64_t to_ms,
-	       const char *path)
+int video_clip_async(struct video *v, const char *camera_id, int64_t from_ms, int64_t to_ms,
+		     const char *path, video_done_fn done, void *ud)
 {
-	if (find(v, camera_id) < 0 || !v->ix)
+	ssize_t i = find(v, camera_id);
+	struct clip_job *j;
+
+	if (i < 0 || !v->ix)
 		return -ENOENT;
-	return clip_run(v->ix, camera_id, from_ms, to_ms, path);
+	if (to_ms <= from_ms)
+		return -EINVAL;
+	if (v->stopping)
+		return -ECANCELED;
+	j = g_new0(struct clip_job, 1);
+	j->v = v;
+	j->cam = (size_t)i;
+	j->path = g_strdup(path);
+	j->t_ms = from_ms;
+	j->from_ms = from_ms;
+	j->to_ms = to_ms;
+	j->done = done;
+	j->done_ud = ud;
+	/* An indexed read: the cut itself, which reads the segments, is the thread's. */
+	j->nsegs = recindex_query(v->ix, camera_id, from_ms, to_ms, &j->segs);
+	if (j->nsegs <= 0) {
+		int rc = j->nsegs < 0 ? j->nsegs : -ENOENT;
+
+		j->nsegs = 0;
+		job_free(j);
+		return rc;
+	}
+	j->thread = g_thread_new("clip", job_thread, j);
+	v->jobs = g_list_prepend(v->jobs, j);
+	return 0;
 }
 
 int video_clip_offline(const struct hw_config *cfg, const char *camera_id, int64_t from_ms,

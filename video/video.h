@@ -2,8 +2,9 @@
  * the cameras report into the hub (hub/hub.h): figures and conditions as they change,
  * snapshots taken, event clips written. It publishes nothing: camera/<id>/state, the
  * camera_health line and the camera alerts come from the hub's listeners. Snapshots and
- * clips on demand. Every function runs on the main loop thread (the thread iterating ctx,
- * the hub's), except the *_offline/_direct ones. */
+ * clips on demand, made off the loop and reported back to it. Every function runs on the
+ * main loop thread (the thread iterating ctx, the hub's), and none blocks it but
+ * video_destroy (bounded) and the *_offline/_direct ones meant for the command line. */
 #ifndef HW_VIDEO_VIDEO_H
 #define HW_VIDEO_VIDEO_H
 
@@ -22,20 +23,46 @@ struct video;
  * <state_dir>/hallwatch.db. Calls gst_init() if needed. Returns 0 and *out, or -errno. */
 int video_create(const struct hw_config *cfg, GMainContext *ctx, struct hub *hub,
 		 struct video **out);
-/* Stops every pipeline (bounded) and frees, before the hub goes. Accepts NULL. */
+/* Stops every pipeline (bounded) and frees, before the hub goes. Snapshots in flight get
+ * done(-ECANCELED) first; their workers are told to stop and waited for (at most 1 s: one
+ * stuck in the file system is left to free its own job when it returns); clips being cut are
+ * waited for and get done with their result. Accepts NULL. */
 void video_destroy(struct video *v);
 
 /* Reports every camera's current figures (fps, bitrate... which move without being
  * changes) into the hub, before a heartbeat or a reconnect renders them. Accepts NULL. */
 void video_report_all(struct video *v);
 
-/* JPEG of the camera's latest key frame at full resolution; on success the hub hears of
- * it (last_snapshot). 0, -ENOENT (no such camera), -EAGAIN (no picture yet) or -EIO. */
-int video_snapshot(struct video *v, const char *camera_id, const char *path);
-/* Clip of [from_ms, to_ms) cut from the recorded segments without transcoding, starting at
- * the key frame at or before from_ms. 0, -ENOENT (camera or no recording in range), -EIO. */
-int video_clip(struct video *v, const char *camera_id, int64_t from_ms, int64_t to_ms,
-	       const char *path);
+/* A snapshot was written (rc 0) or not: -EIO, -ETIMEDOUT (not written within
+ * VIDEO_SNAPSHOT_TIMEOUT_MS of the request) or -ECANCELED (the manager was destroyed first).
+ * path as given to video_snapshot_async (borrowed for the call). Main loop thread. */
+typedef void (*video_done_fn)(int rc, const char *path, void *ud);
+#define VIDEO_SNAPSHOT_TIMEOUT_MS 5000
+/* Snapshots not yet ended on their worker threads (a stalled file system keeps them) beyond
+ * which video_snapshot_async refuses with -EBUSY. */
+#define VIDEO_SNAPSHOTS_MAX 8
+
+/* Starts a JPEG of the camera's latest key frame at full resolution, written to path (copied;
+ * NULL: <state_dir>/snapshots/<camera>-<UTC time to the ms>.jpg, one name per ms; its folder
+ * is created if missing) on a worker thread: the decode, the encode and the file
+ * system never block the loop. Returns at
+ * once: 0, and done(rc, path, ud) is called exactly once later on the loop (never from within
+ * this call; at the latest from video_destroy, with -ECANCELED); or -ENOENT (no such camera),
+ * -EAGAIN (no picture yet), -EBUSY (VIDEO_SNAPSHOTS_MAX in flight), -ECANCELED (the manager
+ * is being destroyed), and done is never called. On success the camera's state gets its
+ * last_snapshot before done runs; a file written after the timeout is removed. */
+int video_snapshot_async(struct video *v, const char *camera_id, const char *path,
+			 video_done_fn done, void *ud);
+
+/* Starts a clip of [from_ms, to_ms) cut from the recorded segments without transcoding,
+ * starting at the key frame at or before from_ms, written to path (copied) on a thread of its
+ * own. Returns at once: 0, and done(rc, path, ud) follows exactly once on the loop (rc 0, -ENOENT
+ * or -EIO; never from within this call; at the latest from video_destroy, which waits for the
+ * cut, bounded by its own timeouts); or -ENOENT (no such camera, or nothing recorded in the
+ * range), -EINVAL (empty range), -ECANCELED (the manager is being destroyed), -EIO, and done
+ * is never called. For a clip command: the range must be recorded already. */
+int video_clip_async(struct video *v, const char *camera_id, int64_t from_ms, int64_t to_ms,
+		     const char *path, video_done_fn done, void *ud);
 
 /* An event clip was written (rc 0) or could not be (-errno); path as returned by
  * video_clip_for_event. Strings are borrowed for the call. Main loop thread. */
