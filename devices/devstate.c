@@ -634,7 +634,7 @@ static int64_t refused_retry_us(const struct devstate *d, int g)
 }
 
 enum hub_err_kind ds_take_answer(struct devstate *d, size_t r, const struct ds_outcome *o,
-				int64_t now, bool *split)
+				 int64_t now, bool *split)
 {
 	struct req *q = &d->reqs[r];
 

@@ -405,8 +405,9 @@ static void snapshot_done(int rc, const char *path, void *ud)
 	if (rc == 0)
 		router_req_record(q, "path", path);
 	else if (rc == -ETIMEDOUT)
-		router_req_fail(q, rc, NULL, "the snapshot of camera \"%s\" was not written within %d s",
-				camera, VIDEO_SNAPSHOT_TIMEOUT_MS / 1000);
+		router_req_fail(q, rc, NULL,
+				"the snapshot of camera \"%s\" was not written within %d s", camera,
+				VIDEO_SNAPSHOT_TIMEOUT_MS / 1000);
 	else if (rc != -ECANCELED)
 		router_req_fail(q, rc, NULL, "the snapshot of camera \"%s\" failed: %s", camera,
 				strerror(-rc));
@@ -425,7 +426,8 @@ static int snapshot_command(struct router_req *q, void *ud)
 	if (rc == -ENOENT)
 		return router_req_fail(q, rc, "unknown_camera", "no camera \"%s\"", camera);
 	if (rc == -EAGAIN)
-		return router_req_fail(q, rc, NULL, "camera \"%s\" has sent no picture yet", camera);
+		return router_req_fail(q, rc, NULL, "camera \"%s\" has sent no picture yet",
+				       camera);
 	if (rc == -EBUSY)
 		return router_req_fail(q, rc, NULL, "%d snapshots are still being written",
 				       VIDEO_SNAPSHOTS_MAX);

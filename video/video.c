@@ -37,7 +37,7 @@ struct video {
 	GHashTable *event_clips; /* "dev:point" -> char ** of the last clips scheduled */
 	/* snapshots */
 	struct snap_ctl *snap;
-	GList *snaps;	   /* struct snap_job whose done is still to be called */
+	GList *snaps;	       /* struct snap_job whose done is still to be called */
 	bool snap_failing;     /* logged a failed snapshot; the next success says so */
 	int64_t snap_named_ms; /* the time in the last snapshot file's name: one per ms */
 	bool stopping;
@@ -465,8 +465,8 @@ static char *snapshot_path(struct video *v, const char *camera_id)
 	v->snap_named_ms = t;
 	gmtime_r(&sec, &tm);
 	strftime(when, sizeof(when), "%Y%m%dT%H%M%S", &tm);
-	return g_strdup_printf("%s/snapshots/%s-%s.%03dZ.jpg", v->cfg->storage.state_dir,
-			       camera_id, when, (int)(t % 1000));
+	return g_strdup_printf("%s/snapshots/%s-%s.%03dZ.jpg", v->cfg->storage.state_dir, camera_id,
+			       when, (int)(t % 1000));
 }
 
 int video_snapshot_async(struct video *v, const char *camera_id, const char *path,

@@ -264,7 +264,8 @@ static const char *poll(struct fx *f, int g, int64_t t)
 		assert_false(ds_take_group(f->ds, g, now, wall(t)));
 		note_due(f);
 	}
-	for (size_t x = 0; k == HUB_E_NONE && ds_needs_whole(f->ds) && x < ds_n_groups(f->ds); x++) {
+	for (size_t x = 0; k == HUB_E_NONE && ds_needs_whole(f->ds) && x < ds_n_groups(f->ds);
+	     x++) {
 		struct ds_poll po;
 		if (!ds_group_has_points(f->ds, (int)x) || (int)x == g)
 			continue;
