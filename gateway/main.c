@@ -431,6 +431,70 @@ static int snapshot_command(struct router_req *q, void *ud)
 	return ROUTER_PENDING;
 }
 
+/* cmd/clip: a clip cut from the recordings without transcoding, on a thread of its own
+ * (docs/video.md); the reply follows once the file is written. */
+#define CLIP_MAX_S 600 /* longest clip on demand */
+
+static int clip_time(const json_t *v, int64_t *ms)
+{
+	if (json_is_integer(v)) {
+		json_int_t x = json_integer_value(v);
+		if (x < 0 || x > VIDEO_TIME_MAX_S)
+			return -ERANGE;
+		*ms = (int64_t)x * 1000;
+		return 0;
+	}
+	return json_is_string(v) ? video_parse_time(json_string_value(v), ms) : -EINVAL;
+}
+
+static void clip_done(int rc, const char *path, void *ud)
+{
+	struct router_req *q = ud;
+	const char *camera = router_req_args(q)->camera;
+
+	if (rc == 0)
+		router_req_record(q, "path", path);
+	else if (rc == -ENOENT)
+		router_req_fail(q, rc, "not_recorded",
+				"camera \"%s\" has no recording in that range", camera);
+	else if (rc != -ECANCELED)
+		router_req_fail(q, rc, NULL, "the clip of camera \"%s\" failed: %s", camera,
+				strerror(-rc));
+	router_done(q, rc, NULL);
+}
+
+static int clip_command(struct router_req *q, void *ud)
+{
+	struct app *a = ud;
+	const struct cmdreq *r = router_req_args(q);
+	int64_t from, to;
+	int rc;
+
+	if (!r->camera)
+		return router_req_fail(q, -EINVAL, NULL, "cmd/clip needs \"camera\"");
+	if (clip_time(json_object_get(r->doc, "from"), &from) < 0 ||
+	    clip_time(json_object_get(r->doc, "to"), &to) < 0)
+		return router_req_fail(
+		    q, -EINVAL, NULL,
+		    "cmd/clip needs \"from\" and \"to\": seconds since the epoch "
+		    "or YYYY-MM-DDTHH:MM:SS[Z]");
+	if (to <= from || to - from > (int64_t)CLIP_MAX_S * 1000)
+		return router_req_fail(q, -ERANGE, NULL,
+				       "a clip runs from \"from\" to a later \"to\", at most %d s",
+				       CLIP_MAX_S);
+	rc = a->video ? video_clip_async(a->video, r->camera, from, to, NULL, clip_done, q)
+		      : -ENOENT;
+	if (rc == -ENOENT && a->video && video_has_camera(a->video, r->camera))
+		return router_req_fail(q, rc, "not_recorded",
+				       "camera \"%s\" has no recording in that range", r->camera);
+	if (rc == -ENOENT)
+		return router_req_fail(q, rc, "unknown_camera", "no camera \"%s\"", r->camera);
+	if (rc < 0)
+		return router_req_fail(q, rc, NULL, "the clip of camera \"%s\" failed: %s",
+				       r->camera, strerror(-rc));
+	return ROUTER_PENDING;
+}
+
 /* The command router and the owners of its verbs (docs/commands.md). */
 static int start_router(struct app *a)
 {
@@ -442,6 +506,8 @@ static int start_router(struct app *a)
 		rc = router_add(a->router, "device", ROUTER_OPERATOR, 0, device_command, a);
 	if (rc == 0)
 		rc = router_add(a->router, "snapshot", ROUTER_OPERATOR, 0, snapshot_command, a);
+	if (rc == 0)
+		rc = router_add(a->router, "clip", ROUTER_OPERATOR, 0, clip_command, a);
 	if (rc < 0)
 		log_err("commands: %s", strerror(-rc));
 	return rc;

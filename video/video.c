@@ -39,7 +39,7 @@ struct video {
 	struct snap_ctl *snap;
 	GList *snaps;	       /* struct snap_job whose done is still to be called */
 	bool snap_failing;     /* logged a failed snapshot; the next success says so */
-	int64_t snap_named_ms; /* the time in the last snapshot file's name: one per ms */
+	int64_t snap_named_ms; /* the time in the last snapshot or clip file's name: one per ms */
 	bool stopping;
 };
 
@@ -282,6 +282,11 @@ static ssize_t find(struct video *v, const char *id)
 		if (strcmp(camera_cfg(v->cams[i])->id, id) == 0)
 			return (ssize_t)i;
 	return -1;
+}
+
+bool video_has_camera(struct video *v, const char *camera_id)
+{
+	return v && find(v, camera_id) >= 0;
 }
 
 /* ---- snapshots: the still is taken on the loop, encoded on a worker thread ---- */
@@ -617,7 +622,14 @@ static gpointer job_thread(gpointer ud)
 	struct clip_job *j = ud;
 	GSource *idle;
 
-	j->rc = clip_cut(j->segs, j->nsegs, j->from_ms, j->to_ms, j->path);
+	{
+		char *dir = g_path_get_dirname(j->path);
+		/* Its folder, off the loop (a clip on demand names one that may not exist). */
+		j->rc = g_mkdir_with_parents(dir, 0750) < 0 ? -errno : 0;
+		g_free(dir);
+	}
+	if (j->rc == 0)
+		j->rc = clip_cut(j->segs, j->nsegs, j->from_ms, j->to_ms, j->path);
 	idle = g_idle_source_new();
 	g_source_set_callback(idle, job_done, j, NULL);
 	j->idle = idle;
@@ -784,7 +796,20 @@ int video_clip_async(struct video *v, const char *camera_id, int64_t from_ms, in
 	j = g_new0(struct clip_job, 1);
 	j->v = v;
 	j->cam = (size_t)i;
-	j->path = g_strdup(path);
+	if (path) {
+		j->path = g_strdup(path);
+	} else { /* <state_dir>/clips/<camera>-<from>-<request time, one per ms>.mp4 */
+		char stamp[32];
+		time_t sec = (time_t)(from_ms / 1000);
+		struct tm tm;
+		int64_t t = MAX(wall_ms(), v->snap_named_ms + 1);
+
+		v->snap_named_ms = t;
+		gmtime_r(&sec, &tm);
+		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
+		j->path = g_strdup_printf("%s/clips/%s-%sZ-req%lld.mp4", v->cfg->storage.state_dir,
+					  camera_id, stamp, (long long)t);
+	}
 	j->t_ms = from_ms;
 	j->from_ms = from_ms;
 	j->to_ms = to_ms;

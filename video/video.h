@@ -29,6 +29,9 @@ int video_create(const struct hw_config *cfg, GMainContext *ctx, struct hub *hub
  * waited for and get done with their result. Accepts NULL. */
 void video_destroy(struct video *v);
 
+/* Whether camera_id is one of the configured cameras. */
+bool video_has_camera(struct video *v, const char *camera_id);
+
 /* Reports every camera's current figures (fps, bitrate... which move without being
  * changes) into the hub, before a heartbeat or a reconnect renders them. Accepts NULL. */
 void video_report_all(struct video *v);
@@ -55,12 +58,13 @@ int video_snapshot_async(struct video *v, const char *camera_id, const char *pat
 			 video_done_fn done, void *ud);
 
 /* Starts a clip of [from_ms, to_ms) cut from the recorded segments without transcoding,
- * starting at the key frame at or before from_ms, written to path (copied) on a thread of its
- * own. Returns at once: 0, and done(rc, path, ud) follows exactly once on the loop (rc 0, -ENOENT
- * or -EIO; never from within this call; at the latest from video_destroy, which waits for the
- * cut, bounded by its own timeouts); or -ENOENT (no such camera, or nothing recorded in the
- * range), -EINVAL (empty range), -ECANCELED (the manager is being destroyed), -EIO, and done
- * is never called. For a clip command: the range must be recorded already. */
+ * starting at the key frame at or before from_ms, written to path (copied; NULL:
+ * <state_dir>/clips/<camera>-<from, UTC>Z-req<request time in ms>.mp4) on a thread of its
+ * own, which makes its folder. Returns at once: 0, and done(rc, path, ud) follows exactly once on
+ * the loop (rc 0, -ENOENT or -EIO; never from within this call; at the latest from video_destroy,
+ * which waits for the cut, bounded by its own timeouts); or -ENOENT (no such camera, or nothing
+ * recorded in the range), -EINVAL (empty range), -ECANCELED (the manager is being destroyed), -EIO,
+ * and done is never called. For a clip command: the range must be recorded already. */
 int video_clip_async(struct video *v, const char *camera_id, int64_t from_ms, int64_t to_ms,
 		     const char *path, video_done_fn done, void *ud);
 
