@@ -401,6 +401,9 @@ static int setup(struct mqtt *m)
 	mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION,
 			     g_atomic_int_get(&m->v311) ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5);
 	mosquitto_int_option(m->mosq, MOSQ_OPT_RECEIVE_MAXIMUM, 100);
+	/* An alarm event is one small packet: Nagle's algorithm would hold it until the
+	 * broker's delayed ACK of the previous one (tens of ms). */
+	mosquitto_int_option(m->mosq, MOSQ_OPT_TCP_NODELAY, 1);
 	mosquitto_max_inflight_messages_set(m->mosq, (unsigned)cfg->max_inflight + 4);
 	mosquitto_connect_v5_callback_set(m->mosq, cb_connect);
 	mosquitto_disconnect_v5_callback_set(m->mosq, cb_disconnect);
