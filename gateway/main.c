@@ -623,15 +623,13 @@ static void arm_heartbeat(struct app *a)
 		    on_camera_beat, a);
 }
 
-/* A reload whose configuration loaded but did not start (a state_dir that cannot be created,
- * an output that cannot be made): what it started goes, outputs it kept are bound to the old
- * configuration again, and the old configuration starts as it ran before. False when even the
- * old one does not start. */
-static bool reload_rollback(struct app *a, struct hw_config *old, bool keep_mqtt, bool keep_influx)
+/* A reload's first half: everything made for the running configuration goes but the
+ * outputs, which keep their session and queue when their settings do not change (keep_*).
+ * Late results of the stopped buses are dropped as they come (the generation moves on). */
+static void stop_for_reload(struct app *a, bool keep_mqtt, bool keep_influx)
 {
-	struct hw_config *nc = a->cfg;
-
 	stop_buses(a);
+	a->generation++;
 	stop_router(a);
 	alert_service_destroy(a->alerts);
 	a->alerts = NULL;
@@ -643,12 +641,23 @@ static bool reload_rollback(struct app *a, struct hw_config *old, bool keep_mqtt
 		influx_destroy(a->influx, 2000);
 		a->influx = NULL;
 	}
-	if (keep_mqtt) {
-		mqtt_rebind(a->mqtt, &old->mqtt, old->site.id);
-	} else {
+	if (!keep_mqtt) {
 		mqtt_destroy(a->mqtt, 1000);
 		a->mqtt = NULL;
 	}
+}
+
+/* A reload whose configuration loaded but did not start (a state_dir that cannot be created,
+ * an output that cannot be made): what it started goes, outputs it kept are bound to the old
+ * configuration again, and the old configuration starts as it ran before. False when even the
+ * old one does not start. */
+static bool reload_rollback(struct app *a, struct hw_config *old, bool keep_mqtt, bool keep_influx)
+{
+	struct hw_config *nc = a->cfg;
+
+	stop_for_reload(a, keep_mqtt, keep_influx);
+	if (keep_mqtt)
+		mqtt_rebind(a->mqtt, &old->mqtt, old->site.id);
 	a->cfg = old;
 	outbox_limits(a);
 	config_free(nc);
@@ -673,32 +682,16 @@ static gboolean on_hup(gpointer ud)
 		cfg_errors_clear(&errs);
 		return G_SOURCE_CONTINUE;
 	}
-	stop_buses(a);
-	/* Results of the stopped buses may still sit in the loop (mqtt_destroy below runs
-	 * it): they are for the old configuration's devices, and the hub they were meant for
-	 * goes away now. From here on they are dropped as they come. */
-	a->generation++;
-	stop_router(a);
-	alert_service_destroy(a->alerts);
-	a->alerts = NULL;
-	video_destroy(a->video); /* before the hub it reports into */
-	a->video = NULL;
-	hub_destroy(a->hub);
-	a->hub = NULL;
 	/* Outputs whose settings did not change keep their session and queue. */
 	bool keep_mqtt = a->mqtt && strcmp(old->site.id, nc->site.id) == 0 &&
 			 config_section_same(old, nc, "mqtt");
 	bool keep_influx = a->influx && config_section_same(old, nc, "influx");
-	if (!keep_influx) {
-		influx_destroy(a->influx, 2000);
-		a->influx = NULL;
-	}
-	if (keep_mqtt) {
+
+	/* Results of the stopped buses may still sit in the loop (mqtt_destroy runs it): they
+	 * are for the old configuration's devices, and are dropped as they come. */
+	stop_for_reload(a, keep_mqtt, keep_influx);
+	if (keep_mqtt)
 		mqtt_rebind(a->mqtt, &nc->mqtt, nc->site.id);
-	} else {
-		mqtt_destroy(a->mqtt, 1000);
-		a->mqtt = NULL;
-	}
 	a->cfg = nc;
 	outbox_limits(a);
 	if (start_hub(a) < 0 || start_outputs(a, !keep_mqtt, !keep_influx) < 0 ||
