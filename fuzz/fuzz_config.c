@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "fuzz/loadfile.h"
 
 static char dir[64];
 static char path[96];
@@ -35,23 +36,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cfg_errors errs = {0};
 	struct hw_config *cfg = NULL;
-	FILE *f = fopen(path, "wb");
+	int rc;
 
-	if (!f)
-		abort();
-	if (size && fwrite(data, 1, size, f) != size)
-		abort();
-	fclose(f);
-	if (config_load(path, &cfg, &errs) == 0) {
-		if (!cfg || errs.n)
-			abort();
-		config_free(cfg);
-	} else if (errs.n == 0) {
-		abort(); /* refused without a word */
-	}
-	for (size_t i = 0; i < errs.n; i++)
-		if (!strchr(errs.msgs[i], ':'))
-			abort(); /* every error is FILE:LINE: message */
-	cfg_errors_clear(&errs);
+	fuzz_write_file(path, data, size);
+	rc = config_load(path, &cfg, &errs);
+	fuzz_check_load(rc, cfg != NULL, &errs);
+	config_free(cfg);
 	return 0;
 }

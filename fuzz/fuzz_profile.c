@@ -10,6 +10,7 @@
 
 #include "core/profile.h"
 #include "core/config.h"
+#include "fuzz/loadfile.h"
 
 static char path[96];
 
@@ -30,23 +31,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cfg_errors errs = {0};
 	struct profile *p = NULL;
-	FILE *f = fopen(path, "wb");
+	int rc;
 
-	if (!f)
-		abort();
-	if (size && fwrite(data, 1, size, f) != size)
-		abort();
-	fclose(f);
-	if (profile_load(path, &p, &errs) == 0) {
-		if (!p || errs.n)
-			abort();
-		profile_free(p);
-	} else if (errs.n == 0) {
-		abort(); /* refused without a word */
-	}
-	for (size_t i = 0; i < errs.n; i++)
-		if (!strchr(errs.msgs[i], ':'))
-			abort();
-	cfg_errors_clear(&errs);
+	fuzz_write_file(path, data, size);
+	rc = profile_load(path, &p, &errs);
+	fuzz_check_load(rc, p != NULL, &errs);
+	profile_free(p);
 	return 0;
 }

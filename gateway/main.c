@@ -203,7 +203,6 @@ static void gather(struct app *a, int64_t t, struct selfmetrics *m)
 				  .started_ms = a->started_ms,
 				  .devices = hub_n_devices(a->hub),
 				  .have_mqtt = a->mqtt != NULL,
-				  .have_influx = a->influx != NULL,
 				  .have_outbox = a->outbox != NULL,
 				  .have_store = a->alerts != NULL,
 				  .limit = {a->cfg->mqtt.outbox_max, a->cfg->influx.outbox_max}};

@@ -29,7 +29,7 @@ struct selfmetrics {
 	int64_t t_ms, started_ms;
 	uint64_t beat; /* numbered from 1 per start */
 	size_t devices;
-	bool have_mqtt, have_influx, have_outbox, have_store;
+	bool have_mqtt, have_outbox, have_store;
 	struct mqtt_stats mqtt;
 	struct influx_stats lp;
 	struct outbox_stats ob[OUTBOX_NOUT];

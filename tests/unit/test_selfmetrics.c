@@ -17,7 +17,6 @@ static struct selfmetrics sample(void)
 				.beat = 7,
 				.devices = 2,
 				.have_mqtt = true,
-				.have_influx = true,
 				.have_outbox = true,
 				.have_store = true,
 				.limit = {100000, 1000000}};
