@@ -1765,16 +1765,7 @@ static void rules_check(struct ldctx *x, struct hw_config *c)
 			}
 		}
 	}
-	for (size_t i = 0; i < c->alerts.n_out_of_service; i++) {
-		bool known = false;
-
-		for (size_t j = 0; j < c->n_devices; j++)
-			known |= c->devices[j].id &&
-				 strcmp(c->devices[j].id, c->alerts.out_of_service[i]) == 0;
-		if (!known)
-			err_at(x, c->path, 1, "alerts.out_of_service: unknown device \"%s\"",
-			       c->alerts.out_of_service[i]);
-	}
+	/* alerts.out_of_service: refs_alerts */
 }
 
 static void alerts_cfg_free(struct hw_config *c)
@@ -2231,6 +2222,227 @@ static void devices_check(struct ldctx *x, const config_t *cf, struct hw_config 
 	free(cache);
 }
 
+/* ---- references: every name one part of the configuration uses for another ---- */
+
+/* libconfig dates an array element by the token after it: a last element whose `]` is on
+ * a line of its own gets that line. The line of the string value itself: the nearest line
+ * at or before `line` of the text being read that holds it quoted (else `line`). */
+static int string_line(const struct ldctx *x, int line, const char *value)
+{
+	const char *text = x->n_src ? cfgsrc_text(x->src[x->n_src - 1].src) : NULL, *p;
+	char *quoted = NULL;
+	int found = line, at = 1;
+
+	if (!text || !value || line <= 0 || asprintf(&quoted, "\"%s\"", value) < 0)
+		return line;
+	for (p = text; *p && at <= line; at++) {
+		const char *eol = strchr(p, '\n');
+
+		if (!eol)
+			eol = p + strlen(p);
+		if (memmem(p, (size_t)(eol - p), quoted, strlen(quoted)))
+			found = at;
+		p = *eol ? eol + 1 : eol;
+	}
+	free(quoted);
+	return found;
+}
+
+/* The line of element j of member `name` of element i of the top-level list `list`, else of
+ * the closest setting that exists. */
+static int ref_line(const struct ldctx *x, const config_t *cf, const char *list, size_t i,
+		    const char *name, int j)
+{
+	const config_setting_t *l = config_lookup(cf, list);
+	const config_setting_t *e = l ? config_setting_get_elem(l, (unsigned)i) : NULL;
+	const config_setting_t *m = e && name ? config_setting_get_member(e, name) : NULL;
+	const config_setting_t *v = m && j >= 0 ? config_setting_get_elem(m, (unsigned)j) : NULL;
+	int line = 0;
+
+	if (v)
+		line = string_line(x, (int)config_setting_source_line(v),
+				   config_setting_get_string(v));
+	if (line <= 0 && m)
+		line = config_setting_source_line(m);
+	if (line <= 0 && e)
+		line = config_setting_source_line(e);
+	return line > 0 ? line : path_line(cf, list);
+}
+
+/* The line of setting l, else of the setting at path. */
+static int elem_line(const config_t *cf, const config_setting_t *l, const char *path)
+{
+	int line = l ? (int)config_setting_source_line(l) : 0;
+
+	return line > 0 ? line : path_line(cf, path);
+}
+
+static const struct cfg_device *ref_device(const struct hw_config *c, const char *id, size_t len)
+{
+	for (size_t i = 0; i < c->n_devices; i++)
+		if (c->devices[i].id && strlen(c->devices[i].id) == len &&
+		    strncmp(c->devices[i].id, id, len) == 0)
+			return &c->devices[i];
+	return NULL;
+}
+
+static bool ref_camera(const struct hw_config *c, const char *id)
+{
+	for (size_t i = 0; i < c->n_cameras; i++)
+		if (c->cameras[i].id && strcmp(c->cameras[i].id, id) == 0)
+			return true;
+	return false;
+}
+
+/* Why key is not a point of d's profile (a message of the form "... of device D"), or NULL
+ * when it is one. A device whose profile did not load is not checked (its error is given). */
+static const char *ref_point_why(const struct cfg_device *d, const char *key, char *buf, size_t sz)
+{
+	const struct prof_block *b;
+	int idx, rc;
+
+	if (!d->profile)
+		return NULL;
+	rc = profile_resolve_key(d->profile, key, NULL, &b, &idx);
+	if (rc == 0)
+		return NULL;
+	if (rc == -ERANGE)
+		snprintf(buf, sz, "%s %d is out of range: profile \"%s\" has %s[0] .. %s[%d]",
+			 b->name, idx, d->profile->name, b->name, b->name, b->max_count - 1);
+	else if (rc == -ENOENT && b)
+		snprintf(buf, sz, "profile \"%s\" has no point \"%s\" in block \"%s\"",
+			 d->profile->name, strchr(key, '.') + 1, b->name);
+	else if (rc == -ENOENT)
+		snprintf(buf, sz, "profile \"%s\" has no point \"%s\"", d->profile->name, key);
+	else
+		snprintf(buf, sz, "\"%s\" is not a point key (NAME or BLOCK[i].NAME)", key);
+	return buf;
+}
+
+/* cameras[].alert_points: "DEVICE:POINT", an existing device and one of its points. */
+static void refs_camera_points(struct ldctx *x, const config_t *cf, const struct hw_config *c)
+{
+	char why[256];
+
+	for (size_t i = 0; i < c->n_cameras; i++) {
+		const struct cfg_camera *k = &c->cameras[i];
+
+		for (size_t j = 0; j < k->n_alert_points; j++) {
+			const char *ap = k->alert_points[j], *colon = strchr(ap, ':');
+			const struct cfg_device *d = ref_device(c, ap, (size_t)(colon - ap));
+			int line = ref_line(x, cf, "cameras", i, "alert_points", (int)j);
+
+			if (!d)
+				err_at(
+				    x, c->path, line,
+				    "camera \"%s\": alert_points \"%s\": unknown device \"%.*s\"",
+				    k->id ? k->id : "?", ap, (int)(colon - ap), ap);
+			else if (ref_point_why(d, colon + 1, why, sizeof(why)))
+				err_at(x, c->path, line, "camera \"%s\": alert_points \"%s\": %s",
+				       k->id ? k->id : "?", ap, why);
+		}
+	}
+}
+
+/* rules[].point and inhibit_when: a pattern that matches a point of the rule's device (of
+ * some device for "*"), a point key of it. */
+static void refs_rules(struct ldctx *x, const config_t *cf, const struct hw_config *c)
+{
+	char why[256];
+
+	for (size_t i = 0; i < c->n_rules; i++) {
+		const struct cfg_rule *r = &c->rules[i];
+		bool any = r->device && strcmp(r->device, "*") == 0;
+		const struct cfg_device *d =
+		    any || !r->device ? NULL : ref_device(c, r->device, strlen(r->device));
+		bool unchecked = false, found = false;
+
+		if (!any && !d)
+			continue; /* an unknown device is reported by rules_check */
+		for (size_t j = 0; j < c->n_devices; j++) {
+			const struct cfg_device *e = &c->devices[j];
+
+			if (!any && e != d)
+				continue;
+			if (!e->profile)
+				unchecked = true;
+			else if (!r->point || profile_key_matches(e->profile, r->point))
+				found = true;
+		}
+		if (r->point && !found && !unchecked)
+			err_at(x, c->path, ref_line(x, cf, "rules", i, "point", -1),
+			       "rule \"%s\": point \"%s\" matches no point of %s%s%s",
+			       r->name ? r->name : "?", r->point, any ? "any device" : "device \"",
+			       any ? "" : r->device, any ? "" : "\"");
+		if (!r->inhibit_when)
+			continue;
+		if (d && ref_point_why(d, r->inhibit_when, why, sizeof(why))) {
+			err_at(x, c->path, ref_line(x, cf, "rules", i, "inhibit_when", -1),
+			       "rule \"%s\": inhibit_when \"%s\": %s", r->name ? r->name : "?",
+			       r->inhibit_when, why);
+			continue;
+		}
+		found = unchecked = false;
+		for (size_t j = 0; any && j < c->n_devices; j++) {
+			if (!c->devices[j].profile)
+				unchecked = true;
+			else if (!ref_point_why(&c->devices[j], r->inhibit_when, why, sizeof(why)))
+				found = true;
+		}
+		if (any && !found && !unchecked)
+			err_at(x, c->path, ref_line(x, cf, "rules", i, "inhibit_when", -1),
+			       "rule \"%s\": inhibit_when \"%s\" is a point of no device",
+			       r->name ? r->name : "?", r->inhibit_when);
+	}
+}
+
+/* alerts.out_of_service (device ids), alerts.maintenance[].device (a device, a camera or
+ * "*") and alerts.operators (the users: named once each). */
+static void refs_alerts(struct ldctx *x, const config_t *cf, const struct hw_config *c)
+{
+	const struct cfg_alerts *a = &c->alerts;
+	const config_setting_t *l;
+	char path[64];
+
+	for (size_t i = 0; i < a->n_out_of_service; i++) {
+		const char *id = a->out_of_service[i];
+
+		l = config_lookup(cf, "alerts.out_of_service");
+		l = l ? config_setting_get_elem(l, (unsigned)i) : NULL;
+		if (!ref_device(c, id, strlen(id)))
+			err_at(x, c->path, elem_line(cf, l, "alerts.out_of_service"),
+			       "alerts.out_of_service: unknown device \"%s\"", id);
+	}
+	for (size_t i = 0; i < a->n_maint; i++) {
+		const char *dev = a->maint[i].device;
+
+		if (!dev || strcmp(dev, "*") == 0 || ref_device(c, dev, strlen(dev)) ||
+		    ref_camera(c, dev))
+			continue;
+		snprintf(path, sizeof(path), "alerts.maintenance.[%zu].device", i);
+		err_at(x, c->path, path_line(cf, path),
+		       "alerts.maintenance[%zu].device: unknown device or camera \"%s\"", i, dev);
+	}
+	for (size_t i = 1; i < a->n_operators; i++)
+		for (size_t j = 0; j < i; j++)
+			if (a->operators[i] && a->operators[j] &&
+			    strcmp(a->operators[i], a->operators[j]) == 0) {
+				l = config_lookup(cf, "alerts.operators");
+				l = l ? config_setting_get_elem(l, (unsigned)i) : NULL;
+				err_at(x, c->path, elem_line(cf, l, "alerts.operators"),
+				       "alerts.operators: \"%s\" is named twice", a->operators[i]);
+				break;
+			}
+}
+
+/* Every reference between parts of the configuration, each reported at its own line. */
+static void refs_check(struct ldctx *x, const config_t *cf, const struct hw_config *c)
+{
+	refs_camera_points(x, cf, c);
+	refs_rules(x, cf, c);
+	refs_alerts(x, cf, c);
+}
+
 int config_load(const char *path, struct hw_config **out, struct cfg_errors *errs)
 {
 	struct ldctx x = {.errs = errs};
@@ -2269,6 +2481,7 @@ int config_load(const char *path, struct hw_config **out, struct cfg_errors *err
 	devices_check(&x, &cf, c);
 	cameras_check(&x, c);
 	rules_check(&x, c);
+	refs_check(&x, &cf, c);
 	if (x.oom)
 		rc = -ENOMEM;
 	else if (x.n_err)

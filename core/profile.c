@@ -3,6 +3,8 @@
  * Profiles are built from their files by core/config.c. */
 #include "core/profile.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,4 +132,139 @@ const char *point_class_name(enum point_class c)
 		return "test";
 	}
 	return "?";
+}
+
+/* ---- point keys ---- */
+
+static const struct prof_block *find_block(const struct profile *p, const char *name, size_t len)
+{
+	for (size_t i = 0; i < p->n_blocks; i++)
+		if (p->blocks[i].name && strlen(p->blocks[i].name) == len &&
+		    strncmp(p->blocks[i].name, name, len) == 0)
+			return &p->blocks[i];
+	return NULL;
+}
+
+/* "block[i]" at the start of key: the block's name length, the index and the rest after ']'.
+ * Returns 0, or -EINVAL when key does not start that way. */
+static int parse_instance(const char *key, size_t *len, int *index, const char **rest)
+{
+	const char *open = strchr(key, '['), *d;
+	long v = 0;
+
+	if (!open || open == key)
+		return -EINVAL;
+	for (d = open + 1; *d >= '0' && *d <= '9'; d++) {
+		v = v * 10 + (*d - '0');
+		if (v > 65535)
+			return -EINVAL;
+	}
+	if (d == open + 1 || *d != ']' || (open[1] == '0' && d > open + 2))
+		return -EINVAL;
+	*len = (size_t)(open - key);
+	*index = (int)v;
+	*rest = d + 1;
+	return 0;
+}
+
+int profile_resolve_element(const struct profile *p, const char *key, const struct prof_block **blk,
+			    int *index)
+{
+	const struct prof_block *b;
+	const char *rest;
+	size_t len;
+	int i;
+
+	if (blk)
+		*blk = NULL;
+	if (!p || !key || parse_instance(key, &len, &i, &rest) < 0 || *rest)
+		return -EINVAL;
+	b = find_block(p, key, len);
+	if (!b)
+		return -ENOENT;
+	if (blk)
+		*blk = b;
+	if (index)
+		*index = i;
+	return i < b->max_count ? 0 : -ERANGE;
+}
+
+int profile_resolve_key(const struct profile *p, const char *key, const struct prof_point **pt,
+			const struct prof_block **blk, int *index)
+{
+	const struct prof_block *b;
+	const char *rest;
+	size_t len;
+	int i;
+
+	if (pt)
+		*pt = NULL;
+	if (blk)
+		*blk = NULL;
+	if (index)
+		*index = -1;
+	if (!p || !key || !*key)
+		return -EINVAL;
+	if (!strchr(key, '[')) {
+		const struct prof_point *tp = profile_find_point(p, key);
+
+		if (pt)
+			*pt = tp;
+		return tp ? 0 : -ENOENT;
+	}
+	if (parse_instance(key, &len, &i, &rest) < 0 || rest[0] != '.' || !rest[1])
+		return -EINVAL;
+	b = find_block(p, key, len);
+	if (!b)
+		return -ENOENT;
+	if (blk)
+		*blk = b;
+	if (index)
+		*index = i;
+	for (size_t k = 0; k < b->n_points; k++) {
+		if (b->points[k].name && strcmp(b->points[k].name, rest + 1) == 0) {
+			if (pt)
+				*pt = &b->points[k];
+			return i < b->max_count ? 0 : -ERANGE;
+		}
+	}
+	return -ENOENT;
+}
+
+static bool glob(const char *pat, const char *s)
+{
+	if (!*pat)
+		return !*s;
+	if (*pat == '*') {
+		for (;; s++) {
+			if (glob(pat + 1, s))
+				return true;
+			if (!*s)
+				return false;
+		}
+	}
+	return *s == *pat && glob(pat + 1, s + 1);
+}
+
+bool profile_key_matches(const struct profile *p, const char *pattern)
+{
+	char key[192];
+
+	if (!p || !pattern)
+		return false;
+	for (size_t i = 0; i < p->n_points; i++)
+		if (p->points[i].name && glob(pattern, p->points[i].name))
+			return true;
+	for (size_t i = 0; i < p->n_blocks; i++) {
+		const struct prof_block *b = &p->blocks[i];
+
+		for (int n = 0; b->name && n < b->max_count; n++)
+			for (size_t k = 0; k < b->n_points; k++) {
+				snprintf(key, sizeof(key), "%s[%d].%s", b->name, n,
+					 b->points[k].name ? b->points[k].name : "");
+				if (glob(pattern, key))
+					return true;
+			}
+	}
+	return false;
 }

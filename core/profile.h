@@ -149,6 +149,22 @@ void profile_free(struct profile *p); /* accepts NULL */
 /* Top-level point by name, or NULL. */
 const struct prof_point *profile_find_point(const struct profile *p, const char *name);
 
+/* A point key as the hub writes it: "name" (a top-level point) or "block[i].name" (a point
+ * of instance i of a block), resolved against p. Returns 0 with *pt the point's definition,
+ * *blk its block (NULL: top-level) and *index the instance (-1: top-level); -EINVAL when
+ * key is not of that form, -ENOENT when the profile has no such point (*blk is set when
+ * the block exists but not the point), -ERANGE when i is beyond the block's largest count
+ * (*blk set). pt, blk and index may be NULL. */
+int profile_resolve_key(const struct profile *p, const char *key, const struct prof_point **pt,
+			const struct prof_block **blk, int *index);
+/* An element key "block[i]" (a zone, a luminaire): 0 with *blk and *index, -EINVAL (not that
+ * form), -ENOENT (no such block) or -ERANGE (i beyond the block's largest count; *blk set). */
+int profile_resolve_element(const struct profile *p, const char *key, const struct prof_block **blk,
+			    int *index);
+/* True when some point key of p matches pattern, where '*' matches any run of characters
+ * ("luminaire[*].lamp_fault", "*"). */
+bool profile_key_matches(const struct profile *p, const char *pattern);
+
 const char *mb_table_name(enum mb_table t);
 const char *point_class_name(enum point_class c);
 

@@ -1141,6 +1141,151 @@ static void test_include_lines(void **state)
 	expect_load("main.cfg", -EINVAL, 1.0, 1, want);
 }
 
+/* ---- references between parts of the configuration (issue 12, item 7) ---- */
+
+/* The two shipped profiles, two devices, one camera: `body` is appended. */
+static void put_refs(const char *name, const char *body)
+{
+	char text[4096], prof[PATH_MAX], real[PATH_MAX];
+
+	assert_non_null(realpath(src_path(prof, sizeof(prof), "etc/profiles"), real));
+	fmt(text, sizeof(text),
+	    "site = { id = \"t1\"; profile_dir = \"%s\"; };\n"				   /* 1 */
+	    "buses = ( { id = \"b1\"; host = \"127.0.0.1\"; } );\n"			   /* 2 */
+	    "devices = ( { id = \"facp1\"; bus = \"b1\"; profile = \"facp-generic\"; },\n" /* 3 */
+	    "  { id = \"elc1\"; bus = \"b1\"; profile = \"elc-generic\"; } );\n"	   /* 4 */
+	    "%s",
+	    real, body);
+	put(name, text);
+}
+
+/* config_load of a scratch file fails with exactly the errors of want, each "LINE: message"
+ * after the file's path. */
+static void expect_refs(const char *name, size_t n, const char *const *want)
+{
+	struct cfg_errors errs = {0};
+	struct hw_config *c = NULL;
+	char path[PATH_MAX], w[1024];
+
+	in_scratch(path, sizeof(path), name);
+	assert_int_equal(config_load(path, &c, &errs), -EINVAL);
+	assert_null(c);
+	print_errors(&errs);
+	assert_int_equal(errs.n, n);
+	for (size_t i = 0; i < n; i++) {
+		bool found = false;
+
+		fmt(w, sizeof(w), "%s:%s", path, want[i]);
+		for (size_t k = 0; k < errs.n; k++)
+			found |= strcmp(errs.msgs[k], w) == 0;
+		if (!found)
+			print_message("  missing: %s\n", w);
+		assert_true(found);
+	}
+	cfg_errors_clear(&errs);
+}
+
+/* A camera's alert_points: no such device, an index beyond the block, no such point. */
+static void test_refs_alert_points(void **state)
+{
+	static const char *const want[] = {
+	    "6: camera \"cam1\": alert_points \"facp9:zone[3].fire\": unknown device \"facp9\"",
+	    "7: camera \"cam1\": alert_points \"facp1:zone[128].fire\": zone 128 is out of range: "
+	    "profile \"facp-generic\" has zone[0] .. zone[127]",
+	    "8: camera \"cam1\": alert_points \"facp1:zone[3].fier\": profile \"facp-generic\" has "
+	    "no point \"fier\" in block \"zone\"",
+	    "9: camera \"cam1\": alert_points \"facp1:fier\": profile \"facp-generic\" has no "
+	    "point "
+	    "\"fier\"",
+	    "10: camera \"cam1\": alert_points \"facp1:zone[x].fire\": \"zone[x].fire\" is not a "
+	    "point key (NAME or BLOCK[i].NAME)",
+	    "11: camera \"cam1\": alert_points \"elc1:luminaire[256].lamp_fault\": luminaire 256 "
+	    "is "
+	    "out of range: profile \"elc-generic\" has luminaire[0] .. luminaire[255]",
+	};
+	struct cfg_errors errs = {0};
+	struct hw_config *c = NULL;
+	char path[PATH_MAX];
+
+	(void)state;
+	put_refs("cam.cfg", "cameras = ( { id = \"cam1\"; url = \"rtsp://127.0.0.1/x\";\n" /* 5 */
+			    "  alert_points = [ \"facp9:zone[3].fire\",\n"		   /* 6 */
+			    "    \"facp1:zone[128].fire\",\n"				   /* 7 */
+			    "    \"facp1:zone[3].fier\",\n"				   /* 8 */
+			    "    \"facp1:fier\",\n"					   /* 9 */
+			    "    \"facp1:zone[x].fire\",\n"				   /* 10 */
+			    "    \"elc1:luminaire[256].lamp_fault\",\n"			   /* 11 */
+			    "    \"facp1:zone[127].fire\", \"facp1:manual_call_point\",\n"
+			    "    \"elc1:luminaire[0].lamp_fault\" ]; } );\n");
+	expect_refs("cam.cfg", sizeof(want) / sizeof(want[0]), want);
+	/* The good ones alone load. */
+	put_refs("good.cfg",
+		 "cameras = ( { id = \"cam1\"; url = \"rtsp://127.0.0.1/x\";\n"
+		 "  alert_points = [ \"facp1:zone[3].fire\", \"facp1:zone[127].fire\",\n"
+		 "    \"facp1:manual_call_point\", \"elc1:luminaire[0].lamp_fault\" ]; } "
+		 ");\n");
+	assert_int_equal(config_load(in_scratch(path, sizeof(path), "good.cfg"), &c, &errs), 0);
+	assert_int_equal(c->cameras[0].n_alert_points, 4);
+	config_free(c);
+}
+
+/* Rules: a point pattern no point of the device matches, inhibit_when not a point. */
+static void test_refs_rules(void **state)
+{
+	static const char *const want[] = {
+	    "6: rule \"r1\": point \"luminaire[*].in_emergensy\" matches no point of device "
+	    "\"elc1\"",
+	    "7: rule \"r1\": inhibit_when \"mains_fualt\": profile \"elc-generic\" has no point "
+	    "\"mains_fualt\"",
+	    "9: rule \"r2\": point \"nothing*\" matches no point of any device",
+	    "9: rule \"r2\": inhibit_when \"nope\" is a point of no device",
+	    "10: rule \"r4\": unknown device \"elc9\"",
+	};
+
+	(void)state;
+	put_refs(
+	    "rules.cfg",
+	    "rules = (\n"								     /* 5 */
+	    "  { name = \"r1\"; device = \"elc1\"; point = \"luminaire[*].in_emergensy\";\n" /* 6 */
+	    "    equals = 1; inhibit_when = \"mains_fualt\"; },\n"			     /* 7 */
+	    "  { name = \"r3\"; device = \"elc1\"; point = \"luminaire[*].in_emergency\"; equals = "
+	    "1; "
+	    "inhibit_when = \"mains_fault\"; },\n" /* 8 */
+	    "  { name = \"r2\"; device = \"*\"; point = \"nothing*\"; equals = 1; inhibit_when = "
+	    "\"nope\"; },\n"						 /* 9 */
+	    "  { name = \"r4\"; device = \"elc9\"; offline = true; },\n" /* 10 */
+	    "  { name = \"r5\"; device = \"*\"; point = \"*\"; quality = \"bad\"; },\n"
+	    "  { name = \"r6\"; device = \"*\"; point = \"zone[*].fire\"; equals = 1; "
+	    "inhibit_when = \"test_mode\"; }\n"
+	    ");\n");
+	expect_refs("rules.cfg", sizeof(want) / sizeof(want[0]), want);
+}
+
+/* The alerts section: out_of_service and maintenance name devices (or cameras), each user
+ * is named once. */
+static void test_refs_alerts(void **state)
+{
+	static const char *const want[] = {
+	    "7: alerts.out_of_service: unknown device \"elc9\"",
+	    "9: alerts.maintenance[0].device: unknown device or camera \"cam2\"",
+	    "6: alerts.operators: \"alice\" is named twice",
+	};
+
+	(void)state;
+	put_refs("alerts.cfg",
+		 "cameras = ( { id = \"cam1\"; url = \"rtsp://127.0.0.1/x\"; } );\n" /* 5 */
+		 "alerts = { operators = [ \"alice\", \"bob\", \"alice\" ];\n"	     /* 6 */
+		 "  out_of_service = [ \"elc1\", \"elc9\" ];\n"			     /* 7 */
+		 "  maintenance = (\n"						     /* 8 */
+		 "    { device = \"cam2\"; from = \"2026-11-25T08:00:00+08:00\";\n"  /* 9 */
+		 "      to = \"2026-11-25T12:00:00+08:00\"; },\n"
+		 "    { device = \"cam1\"; from = \"2026-11-25T08:00:00+08:00\";\n"
+		 "      to = \"2026-11-25T12:00:00+08:00\"; },\n"
+		 "    { device = \"*\"; from = \"2026-11-25T08:00:00+08:00\";\n"
+		 "      to = \"2026-11-25T12:00:00+08:00\"; } ); };\n");
+	expect_refs("alerts.cfg", sizeof(want) / sizeof(want[0]), want);
+}
+
 /* config_section_same: what a reload compares to keep an output's session. */
 static struct hw_config *load_text(const char *name, const char *mqtt, const char *influx)
 {
@@ -1215,6 +1360,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_secret_not_a_file, scratch_setup,
 					    scratch_teardown),
 	    cmocka_unit_test_setup_teardown(test_section_same, scratch_setup, scratch_teardown),
+	    cmocka_unit_test_setup_teardown(test_refs_alert_points, scratch_setup,
+					    scratch_teardown),
+	    cmocka_unit_test_setup_teardown(test_refs_rules, scratch_setup, scratch_teardown),
+	    cmocka_unit_test_setup_teardown(test_refs_alerts, scratch_setup, scratch_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
