@@ -21,6 +21,8 @@ json_t *alert_to_json(const struct alert *a, const char *site, bool full)
 	json_object_set_new(o, "point", str_or_null(a->point));
 	json_object_set_new(o, "condition", json_string(a->cond));
 	json_object_set_new(o, "text", json_string(a->text));
+	if (a->message[0])
+		json_object_set_new(o, "message", json_string(a->message));
 	json_object_set_new(o, "priority", json_integer(a->prio));
 	json_object_set_new(o, "state", json_string(alert_state_name(a)));
 	json_object_set_new(o, "ack_state", json_string(alert_core_name(a->core)));
@@ -99,6 +101,7 @@ int alert_from_json(const json_t *o, struct alert *a)
 	rc |= get_str(o, "point", a->point, sizeof(a->point), false);
 	rc |= get_str(o, "condition", a->cond, sizeof(a->cond), true);
 	rc |= get_str(o, "text", a->text, sizeof(a->text), false);
+	rc |= get_str(o, "message", a->message, sizeof(a->message), false);
 	rc |= get_str(o, "suppressed", a->suppressed, sizeof(a->suppressed), false);
 	if (rc)
 		return -EINVAL;

@@ -22,6 +22,8 @@ struct alert_engine {
 	bool flooding;
 	unsigned flood_muted;
 	int64_t now;
+	alert_message_fn message_fn; /* fills a new alert's message, or NULL */
+	void *message_ud;
 };
 
 static const char *const core_names[] = {"normal", "unack", "acked", "rtn_unack"};
@@ -195,6 +197,12 @@ int alert_engine_create(const char *site, const struct cfg_alerts *ac, const str
 	e->raises = g_array_new(FALSE, FALSE, sizeof(int64_t));
 	*out = e;
 	return 0;
+}
+
+void alert_engine_set_message_fn(struct alert_engine *e, alert_message_fn fn, void *ud)
+{
+	e->message_fn = fn;
+	e->message_ud = ud;
 }
 
 void alert_engine_destroy(struct alert_engine *e)
@@ -440,6 +448,8 @@ static void eval(struct alert_engine *e, const struct cand *c)
 		a->from_rule = c->from_rule;
 		snprintf(a->text, sizeof(a->text), "%s", c->text ? c->text : "");
 		a->prio = c->prio;
+		if (e->message_fn)
+			e->message_fn(a, e->message_ud);
 		g_hash_table_insert(e->alerts, a->id, a);
 		was_new = true;
 	}

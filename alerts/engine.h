@@ -16,6 +16,7 @@
 #define ALERT_ID_MAX 160
 #define ALERT_NAME_MAX 64
 #define ALERT_TEXT_MAX 128
+#define ALERT_MSG_MAX 384
 
 enum alert_prio { AP_P1 = 1, AP_P2, AP_P3, AP_P4, AP_P5 };
 
@@ -35,6 +36,9 @@ struct alert {
 	char cond[ALERT_NAME_MAX]; /* "fire", "supervisory", "fault", "offline", "frozen", a rule */
 	bool from_rule;		   /* cond names a configured rule */
 	char text[ALERT_TEXT_MAX];
+	/* the sentence people read, in the site's language (alerts/alert_text.h); "" until the
+	 * engine's message function fills it */
+	char message[ALERT_MSG_MAX];
 	enum alert_prio prio;
 	enum alert_core core;
 	bool active; /* the condition holds (after on/off-delay, or latched) */
@@ -119,6 +123,11 @@ struct alert_engine;
 int alert_engine_create(const char *site, const struct cfg_alerts *ac, const struct cfg_rule *rules,
 			size_t n_rules, alert_emit_fn emit, void *ud, struct alert_engine **out);
 void alert_engine_destroy(struct alert_engine *e); /* accepts NULL */
+
+/* Fills a->message of a new alert before its first event (called synchronously). */
+typedef void (*alert_message_fn)(struct alert *a, void *ud);
+/* Sets (NULL: clears) the message function; ud (transfer none) must outlive the engine. */
+void alert_engine_set_message_fn(struct alert_engine *e, alert_message_fn fn, void *ud);
 
 /* Puts back an alert read from storage (copied), with no event. -EEXIST, -EINVAL, -ENOMEM. */
 int alert_engine_restore(struct alert_engine *e, const struct alert *a);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "alerts/alert_json.h"
+#include "alerts/alert_text.h"
 #include "alerts/command.h"
 #include "alerts/engine.h"
 #include "alerts/store.h"
@@ -688,6 +689,14 @@ static gboolean on_tick(gpointer ud)
 	return G_SOURCE_CONTINUE;
 }
 
+/* The sentence people read, from the configuration's names in the site's language. */
+static void message_fn(struct alert *a, void *ud)
+{
+	const struct alert_service *s = ud;
+
+	alert_text_format(s->cfg, a, a->message, sizeof(a->message));
+}
+
 static int restore_one(const char *id, const char *json, void *ud)
 {
 	struct alert_service *s = ud;
@@ -700,8 +709,14 @@ static int restore_one(const char *id, const char *json, void *ud)
 		return 0;
 	}
 	o = json_loads(json, 0, &jerr);
-	if (!o || alert_from_json(o, &a) < 0 || alert_engine_restore(s->engine, &a) < 0)
+	if (!o || alert_from_json(o, &a) < 0) {
 		log_err("stored alert %s is unreadable; ignored", id);
+	} else {
+		if (!a.message[0]) /* stored before alerts had messages */
+			alert_text_format(s->cfg, &a, a.message, sizeof(a.message));
+		if (alert_engine_restore(s->engine, &a) < 0)
+			log_err("stored alert %s is unreadable; ignored", id);
+	}
 	json_decref(o);
 	return 0;
 }
@@ -762,6 +777,7 @@ int alert_service_create(const struct hw_config *cfg, struct mqtt *m, struct ale
 				 &s->engine);
 	if (rc < 0)
 		goto fail;
+	alert_engine_set_message_fn(s->engine, message_fn, s);
 	rc = alert_store_load(s->store, restore_one, s);
 	if (rc < 0)
 		goto fail;

@@ -603,6 +603,12 @@ static const struct opt enum_opts[] = {
 static void point_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
 		       uint64_t seen);
 
+/* label = { en = "..."; zh = "..."; }: profiles, blocks and points (docs/profiles.md). */
+static const struct opt label_opts[] = {
+    OPT_STR("en", struct prof_label, en, NULL, OF_NONEMPTY),
+    OPT_STR("zh", struct prof_label, zh, NULL, OF_NONEMPTY),
+};
+
 static const struct opt point_opts[] = {
     OPT_STR("name", struct prof_point, name, NULL, OF_REQUIRED | OF_ID),
     OPT_ENUM("table", struct prof_point, table, table_names, MB_INPUT, OF_REQUIRED),
@@ -619,11 +625,31 @@ static const struct opt point_opts[] = {
     OPT_ENUM("role", struct prof_point, role, role_names, PR_NONE, 0),
     OPT_STR("group", struct prof_point, group_name, NULL, OF_ID),
     OPT_FLOAT("deadband", struct prof_point, deadband, 0.0, 1e300, 0.0, 0),
+    OPT_INT("decimals", struct prof_point, decimals, 0, 9, -1, 0),
+    OPT_GROUP("label", struct prof_point, label, label_opts, 0),
 };
 
 static bool pt_seen(uint64_t seen, const char *name)
 {
 	return opt_seen(point_opts, ARRAY_SIZE(point_opts), seen, name);
+}
+
+/* The resolution a value is published with: `decimals` as declared, else the decimal places
+ * of scale and offset (a scaled integer cannot be finer); -1 for unscaled and float values. */
+static void point_resolution(struct ldctx *x, const config_setting_t *s, struct prof_point *p,
+			     uint64_t seen)
+{
+	int ds, dof;
+
+	(void)x;
+	(void)s;
+	if (pt_seen(seen, "decimals") || p->type == MB_T_BOOL)
+		return;
+	if (p->scale == 1.0 && p->offset == 0.0)
+		return; /* integers stay integers, floats as the device sends them */
+	ds = prof_decimals_of(p->scale);
+	dof = prof_decimals_of(p->offset);
+	p->decimals = ds < 0 || dof < 0 ? -1 : (ds > dof ? ds : dof);
 }
 
 static bool is_register(const struct prof_point *p)
@@ -702,6 +728,7 @@ static void point_post(struct ldctx *x, const config_setting_t *s, const char *k
 	if (p->scale == 0.0)
 		err_set(x, config_setting_get_member(s, "scale"),
 			"point \"%s\": scale must not be 0", nm);
+	point_resolution(x, s, p, seen);
 	if ((unsigned)p->address + prof_point_width(p) - 1 > 65535)
 		err_set(x, config_setting_get_member(s, "address"),
 			"point \"%s\": address %u + %u registers run past 65535", nm, p->address,
@@ -767,6 +794,7 @@ static const struct opt block_opts[] = {
 	     point_post, OF_REQUIRED),
     OPT_STR("group", struct prof_block, group_name, NULL, OF_ID),
     OPT_U16("bit_stride", struct prof_block, bit_stride, 1, 16, 0, 0),
+    OPT_GROUP("label", struct prof_block, label, label_opts, 0),
 };
 
 static void block_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
@@ -852,6 +880,7 @@ static const struct opt noread_opts[] = {
 static const struct opt profile_opts[] = {
     OPT_STR("name", struct profile, name, NULL, OF_ID),
     OPT_STR("description", struct profile, description, NULL, 0),
+    OPT_GROUP("label", struct profile, label, label_opts, 0),
     OPT_LIST("points", struct profile, points, n_points, struct prof_point, point_opts, point_post,
 	     OF_REQUIRED),
     OPT_LIST("blocks", struct profile, blocks, n_blocks, struct prof_block, block_opts, block_post,
@@ -1198,12 +1227,15 @@ int profile_load(const char *path, struct profile **out, struct cfg_errors *errs
 /* ---- the gateway configuration ---- */
 
 static const char *const bus_type_names[] = {"tcp", "rtu", NULL};
+static const char *const lang_names[] = {"zh", "en", NULL};
+_Static_assert(sizeof(enum cfg_lang) == sizeof(int), "enum size");
 static const char *const parity_names[] = {"none", "even", "odd", NULL};
 
 static const struct opt site_opts[] = {
     OPT_STR("id", struct cfg_site, id, NULL, OF_REQUIRED | OF_ID),
     OPT_STR("name", struct cfg_site, name, NULL, 0),
     OPT_STR("profile_dir", struct cfg_site, profile_dir, "profiles", OF_NONEMPTY),
+    OPT_ENUM("language", struct cfg_site, language, lang_names, LANG_ZH, 0),
 };
 
 static const struct opt mqtt_opts[] = {
@@ -1406,6 +1438,81 @@ bool cfg_device_allows(const struct cfg_device *d, const char *name)
 	return false;
 }
 
+/* ---- names and locations people read in alert texts (docs/configuration.md) ---- */
+
+static void name_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
+		      uint64_t seen)
+{
+	struct cfg_name *n = elem;
+
+	(void)seen;
+	n->line = config_setting_source_line(s);
+	if (!n->name && !n->location)
+		err_set(x, s, "%s: give a name, a location or both", key);
+}
+
+/* names = ( { element = "zone[3]"; name = "east corridor"; location = "2F"; }, ... ) */
+static const struct opt name_opts[] = {
+    OPT_STR("element", struct cfg_name, element, NULL, OF_REQUIRED | OF_NONEMPTY),
+    OPT_STR("name", struct cfg_name, name, NULL, OF_NONEMPTY),
+    OPT_STR("location", struct cfg_name, location, NULL, OF_NONEMPTY),
+};
+
+/* The instance part "zone[3]" of a key "zone[3].fire" (len), or the whole key. */
+static size_t element_len(const char *key)
+{
+	const char *close = strchr(key, ']');
+
+	return close ? (size_t)(close - key + 1) : strlen(key);
+}
+
+const struct cfg_name *cfg_device_name_of(const struct cfg_device *d, const char *key)
+{
+	size_t len;
+
+	if (!d || !key)
+		return NULL;
+	for (size_t i = 0; i < d->n_names; i++)
+		if (strcmp(d->names[i].element, key) == 0)
+			return &d->names[i];
+	len = element_len(key);
+	for (size_t i = 0; i < d->n_names; i++)
+		if (strlen(d->names[i].element) == len &&
+		    strncmp(d->names[i].element, key, len) == 0)
+			return &d->names[i];
+	return NULL;
+}
+
+const struct cfg_device *config_find_device(const struct hw_config *c, const char *id)
+{
+	for (size_t i = 0; c && id && i < c->n_devices; i++)
+		if (c->devices[i].id && strcmp(c->devices[i].id, id) == 0)
+			return &c->devices[i];
+	return NULL;
+}
+
+const struct cfg_camera *config_find_camera(const struct hw_config *c, const char *id)
+{
+	for (size_t i = 0; c && id && i < c->n_cameras; i++)
+		if (c->cameras[i].id && strcmp(c->cameras[i].id, id) == 0)
+			return &c->cameras[i];
+	return NULL;
+}
+
+static void names_free(struct cfg_device *d)
+{
+	free(d->name);
+	free(d->location);
+	for (size_t i = 0; i < d->n_names; i++) {
+		free(d->names[i].element);
+		free(d->names[i].name);
+		free(d->names[i].location);
+	}
+	free(d->names);
+}
+
+/* ---- end of names ---- */
+
 static const struct opt device_opts[] = {
     OPT_STR("id", struct cfg_device, id, NULL, OF_REQUIRED | OF_ID),
     OPT_STR("bus", struct cfg_device, bus_id, NULL, OF_REQUIRED | OF_ID),
@@ -1423,6 +1530,9 @@ static const struct opt device_opts[] = {
     OPT_INT("fire_refresh_ms", struct cfg_device, fire_refresh_ms, 100, 10000, 5000, 0),
     OPT_SPECIAL("intervals", device_intervals, 0),
     OPT_SPECIAL("allow_commands", device_allow, 0),
+    OPT_STR("name", struct cfg_device, name, NULL, OF_NONEMPTY),
+    OPT_STR("location", struct cfg_device, location, NULL, OF_NONEMPTY),
+    OPT_LIST("names", struct cfg_device, names, n_names, struct cfg_name, name_opts, name_post, 0),
 };
 
 /* ---- cameras (video/) ---- */
@@ -1517,6 +1627,8 @@ static const struct opt camera_opts[] = {
     OPT_SPECIAL("alert_points", camera_points, 0),
     OPT_INT("preroll_s", struct cfg_camera, preroll_s, 0, 3600, 10, 0),
     OPT_INT("postroll_s", struct cfg_camera, postroll_s, 0, 3600, 20, 0),
+    OPT_STR("name", struct cfg_camera, name, NULL, OF_NONEMPTY),
+    OPT_STR("location", struct cfg_camera, location, NULL, OF_NONEMPTY),
 };
 
 static void cameras_check(struct ldctx *x, struct hw_config *c)
@@ -1549,6 +1661,8 @@ static void cameras_free(struct hw_config *c)
 		for (size_t j = 0; j < k->n_alert_points; j++)
 			free(k->alert_points[j]);
 		free(k->alert_points);
+		free(k->name);
+		free(k->location);
 	}
 	free(c->cameras);
 }
@@ -1959,6 +2073,7 @@ void config_free(struct hw_config *c)
 		for (size_t k = 0; k < c->devices[i].n_allow_commands; k++)
 			free(c->devices[i].allow_commands[k]);
 		free(c->devices[i].allow_commands);
+		names_free(&c->devices[i]);
 	}
 	free(c->devices);
 	cameras_free(c);
@@ -2435,9 +2550,61 @@ static void refs_alerts(struct ldctx *x, const config_t *cf, const struct hw_con
 			}
 }
 
+/* devices[].names[].element: an element ("zone[3]") or a point key of the device's profile,
+ * each named once. */
+static void refs_names(struct ldctx *x, const config_t *cf, const struct hw_config *c)
+{
+	char why[256], lr[PATH_MAX + 16];
+
+	for (size_t i = 0; i < c->n_devices; i++) {
+		const struct cfg_device *d = &c->devices[i];
+
+		for (size_t j = 0; j < d->n_names; j++) {
+			const char *el = d->names[j].element;
+			const struct prof_block *b;
+			int idx, rc, line = d->names[j].line;
+
+			for (size_t k = 0; k < j; k++)
+				if (strcmp(d->names[k].element, el) == 0) {
+					err_at(
+					    x, c->path, line,
+					    "device \"%s\": names: \"%s\" is named already at %s",
+					    d->id ? d->id : "?", el,
+					    line_ref(x, c->path, line, d->names[k].line, lr,
+						     sizeof(lr)));
+					break;
+				}
+			if (!d->profile)
+				continue;
+			rc = strchr(el, '[') && !strchr(el, '.')
+				 ? profile_resolve_element(d->profile, el, &b, &idx)
+				 : 1;
+			if (rc == 0)
+				continue;
+			if (rc == -ERANGE)
+				err_at(
+				    x, c->path, line,
+				    "device \"%s\": names: %s %d is out of range: profile \"%s\" "
+				    "has %s[0] .. %s[%d]",
+				    d->id ? d->id : "?", b->name, idx, d->profile->name, b->name,
+				    b->name, b->max_count - 1);
+			else if (rc == -ENOENT)
+				err_at(x, c->path, line,
+				       "device \"%s\": names: profile \"%s\" has no block \"%.*s\"",
+				       d->id ? d->id : "?", d->profile->name,
+				       (int)(strchr(el, '[') - el), el);
+			else if (ref_point_why(d, el, why, sizeof(why)))
+				err_at(x, c->path, line, "device \"%s\": names: \"%s\": %s",
+				       d->id ? d->id : "?", el, why);
+		}
+	}
+	(void)cf;
+}
+
 /* Every reference between parts of the configuration, each reported at its own line. */
 static void refs_check(struct ldctx *x, const config_t *cf, const struct hw_config *c)
 {
+	refs_names(x, cf, c);
 	refs_camera_points(x, cf, c);
 	refs_rules(x, cf, c);
 	refs_alerts(x, cf, c);

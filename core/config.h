@@ -11,9 +11,13 @@
 
 #include "core/profile.h"
 
+/* The language of the texts people read (alert messages): the site's. */
+enum cfg_lang { LANG_ZH = 0, LANG_EN };
+
 struct cfg_site {
 	char *id; /* [A-Za-z0-9_-]+, used in topics and tags */
 	char *name;
+	enum cfg_lang language; /* "zh" (default) or "en" */
 	char *profile_dir; /* absolute after loading; default "profiles" beside the config file */
 };
 
@@ -126,6 +130,22 @@ struct cfg_device {
 	int fire_refresh_ms;
 	char **allow_commands; /* profile commands this device may run; none by default */
 	size_t n_allow_commands;
+	char *name;		/* what people call it (default: none, the id is used) */
+	char *location;		/* where it is; may be NULL */
+	struct cfg_name *names; /* names of its zones, luminaires, points */
+	size_t n_names;
+	int line;
+};
+
+/* The name and location given to element key ("zone[3]" or "zone[3].fire": its instance;
+ * "mains_fault": that point) of d, or NULL. */
+const struct cfg_name *cfg_device_name_of(const struct cfg_device *d, const char *key);
+
+/* What people call an element of a device (a zone, a luminaire, a point) and where it is. */
+struct cfg_name {
+	char *element;	/* "zone[3]" (an instance of a profile block) or a point key */
+	char *name;	/* may be NULL */
+	char *location; /* may be NULL */
 	int line;
 };
 
@@ -238,6 +258,8 @@ struct cfg_camera {
 	size_t n_alert_points;
 	int preroll_s;	/* alert clip: this long before the alert (10) */
 	int postroll_s; /* and after it (20) */
+	char *name;	/* what people call it; NULL: the id */
+	char *location; /* where it is; may be NULL */
 	int line;
 };
 
@@ -277,6 +299,9 @@ int config_load(const char *path, struct hw_config **out, struct cfg_errors *err
  * reply_prefix, the outbox bounds): the reload keeps what uses an unchanged section. */
 bool config_section_same(const struct hw_config *a, const struct hw_config *b, const char *section);
 void config_free(struct hw_config *c); /* accepts NULL */
+/* The device or camera with this id, or NULL. */
+const struct cfg_device *config_find_device(const struct hw_config *c, const char *id);
+const struct cfg_camera *config_find_camera(const struct hw_config *c, const char *id);
 
 /* Loads one profile file (used by config_load and by tests). */
 int profile_load(const char *path, struct profile **out, struct cfg_errors *errs);

@@ -4,6 +4,7 @@
 #include "core/profile.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +17,19 @@ static void points_free(struct prof_point *pts, size_t n)
 		free(p->name);
 		free(p->unit);
 		free(p->group_name);
+		prof_label_free(&p->label);
 		for (size_t j = 0; j < p->n_enums; j++)
 			free(p->enums[j].label);
 		free(p->enums);
 	}
 	free(pts);
+}
+
+void prof_label_free(struct prof_label *l)
+{
+	free(l->en);
+	free(l->zh);
+	l->en = l->zh = NULL;
 }
 
 void profile_free(struct profile *p)
@@ -34,6 +43,7 @@ void profile_free(struct profile *p)
 		free(b->name);
 		free(b->count_point);
 		free(b->group_name);
+		prof_label_free(&b->label);
 		points_free(b->points, b->n_points);
 	}
 	free(p->blocks);
@@ -50,6 +60,7 @@ void profile_free(struct profile *p)
 	free(p->no_read);
 	free(p->name);
 	free(p->description);
+	prof_label_free(&p->label);
 	free(p->path);
 	free(p);
 }
@@ -267,4 +278,28 @@ bool profile_key_matches(const struct profile *p, const char *pattern)
 			}
 	}
 	return false;
+}
+
+/* ---- resolution ---- */
+
+int prof_decimals_of(double x)
+{
+	double m = fabs(x);
+
+	for (int d = 0; d <= 9; d++, m *= 10) {
+		if (fabs(m - round(m)) <= 1e-9 * (m > 1 ? m : 1))
+			return d;
+	}
+	return -1;
+}
+
+double prof_point_round(const struct prof_point *p, double v)
+{
+	double f, r;
+
+	if (!p || p->decimals < 0 || !isfinite(v))
+		return v;
+	f = pow(10, p->decimals);
+	r = round(v * f) / f;
+	return isfinite(r) ? r : v;
 }

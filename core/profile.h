@@ -44,6 +44,13 @@ enum point_role {
 	PR_DEVICE_TIME,	   /* device clock, Unix seconds */
 };
 
+/* What people call a thing, in the languages of the sites (docs/profiles.md); either may be
+ * NULL. */
+struct prof_label {
+	char *en;
+	char *zh;
+};
+
 struct prof_enum {
 	int64_t value;
 	char *label;
@@ -69,8 +76,17 @@ struct prof_point {
 	char *group_name; /* poll group; NULL: the device's interval_ms */
 	int group;	  /* resolved index into profile->groups, -1 for none */
 	double deadband;  /* a change smaller than this is not a change (measurements) */
-	int line;	  /* line in the profile file, for error messages */
+	/* Resolution: decimal places a value is published with (declared `decimals`, else
+	 * those of scale and offset: scale 0.1 -> 1, 0.01 -> 2); -1: not rounded. */
+	int decimals;
+	struct prof_label label; /* what the point means, for alert texts */
+	int line;		 /* line in the profile file, for error messages */
 };
+
+/* v rounded to the point's resolution (p->decimals; unchanged when it is negative). */
+double prof_point_round(const struct prof_point *p, double v);
+/* The decimal places of x (0..9), or -1 when it has more. */
+int prof_decimals_of(double x);
 
 /* Registers/bits the point occupies on the wire (1 for bool/bit fields and 16-bit types). */
 unsigned prof_point_width(const struct prof_point *p);
@@ -93,7 +109,8 @@ struct prof_block {
 	 * into registers from `base`: instance i's point sits at bit i * bit_stride + bit,
 	 * counted from bit 0 of register base + address. */
 	uint16_t bit_stride;
-	int line; /* line in the profile file, for error messages */
+	struct prof_label label; /* what one instance is ("zone", "防区"), for alert texts */
+	int line;		 /* line in the profile file, for error messages */
 };
 
 /* A poll group: points read together at one interval. A group with when_changed
@@ -129,6 +146,7 @@ struct prof_noread {
 struct profile {
 	char *name;
 	char *description;
+	struct prof_label label; /* the kind of device ("fire alarm panel"), for alert texts */
 	struct prof_point *points;
 	size_t n_points;
 	struct prof_block *blocks;
@@ -146,6 +164,7 @@ struct profile {
 const struct prof_command *profile_find_command(const struct profile *p, const char *name);
 
 void profile_free(struct profile *p); /* accepts NULL */
+void prof_label_free(struct prof_label *l);
 /* Top-level point by name, or NULL. */
 const struct prof_point *profile_find_point(const struct profile *p, const char *name);
 

@@ -125,6 +125,32 @@ int lp_field_float(struct lp_line *l, const char *key, double v)
 	return lp_format_float(l->buf, v);
 }
 
+int lp_field_float_dec(struct lp_line *l, const char *key, double v, int decimals)
+{
+	char tmp[352];
+	size_t n;
+
+	if (decimals < 0)
+		return lp_field_float(l, key, v);
+	if (!isfinite(v))
+		return fail(l, -EINVAL);
+	if (field_key(l, key) < 0)
+		return -EINVAL;
+	snprintf(tmp, sizeof(tmp), "%.*f", decimals > 15 ? 15 : decimals, v);
+	n = strlen(tmp);
+	if (strchr(tmp, '.')) {
+		while (n > 0 && tmp[n - 1] == '0')
+			n--;
+		if (n > 0 && tmp[n - 1] == '.')
+			n--;
+	}
+	tmp[n] = '\0';
+	if (strcmp(tmp, "-0") == 0)
+		strcpy(tmp, "0");
+	g_string_append(l->buf, tmp);
+	return 0;
+}
+
 int lp_field_int(struct lp_line *l, const char *key, int64_t v)
 {
 	if (field_key(l, key) < 0)

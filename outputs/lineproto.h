@@ -60,6 +60,9 @@ int lp_tag(struct lp_line *l, const char *key, const char *value);
  * same double; integers get the suffix "i", unsigned integers "u" (InfluxDB 2.x only;
  * 1.x rejects "u" unless built with uint support), booleans are true/false. */
 int lp_field_float(struct lp_line *l, const char *key, double v);
+/* A float rounded to `decimals` places (0..15; a negative count: lp_field_float), written
+ * without trailing zeros: 26.400000000000002 with 2 decimals is 26.4, 230.0 with 1 is 230. */
+int lp_field_float_dec(struct lp_line *l, const char *key, double v, int decimals);
 int lp_field_int(struct lp_line *l, const char *key, int64_t v);
 int lp_field_uint(struct lp_line *l, const char *key, uint64_t v);
 int lp_field_bool(struct lp_line *l, const char *key, bool v);

@@ -8,7 +8,8 @@
 
 #include "outputs/lineproto.h"
 
-static json_t *value_json(const struct hw_value *v)
+/* A value as JSON; a float rounded to the point's resolution (docs/profiles.md, decimals). */
+static json_t *value_json(const struct hw_value *v, const struct prof_point *def)
 {
 	switch (v->type) {
 	case HW_V_BOOL:
@@ -16,10 +17,19 @@ static json_t *value_json(const struct hw_value *v)
 	case HW_V_INT:
 		return json_integer((json_int_t)v->i);
 	case HW_V_FLOAT:
-		return isfinite(v->f) ? json_real(v->f) : json_null();
+		return isfinite(v->f) ? json_real(prof_point_round(def, v->f)) : json_null();
 	default:
 		return json_null();
 	}
+}
+
+/* The name and location the configuration gives a point's element (devices[].names). */
+static void names_json(json_t *o, const struct cfg_name *n)
+{
+	if (n && n->name)
+		json_object_set_new(o, "name", json_string(n->name));
+	if (n && n->location)
+		json_object_set_new(o, "location", json_string(n->location));
 }
 
 char *state_device_json(const struct hub_device *d, const char *site, uint64_t seq)
@@ -34,13 +44,14 @@ char *state_device_json(const struct hub_device *d, const char *site, uint64_t s
 		struct hw_value v;
 		json_t *o = json_object();
 		hub_point_value(d, i, &v);
-		json_object_set_new(o, "v", value_json(&v));
+		json_object_set_new(o, "v", value_json(&v, hub_point_def(d, i)));
 		if (v.label)
 			json_object_set_new(o, "label", json_string(v.label));
 		if (hub_point_def(d, i)->unit)
 			json_object_set_new(o, "unit", json_string(hub_point_def(d, i)->unit));
 		json_object_set_new(o, "q", json_string(hw_quality_name(hub_point_q(p))));
 		json_object_set_new(o, "t", json_integer(hub_point_t(d, i)));
+		names_json(o, cfg_device_name_of(d->cfg, hub_point_key(d, i)));
 		json_object_set_new(points, hub_point_key(d, i), o);
 	}
 	health = json_pack(
@@ -65,9 +76,15 @@ char *state_device_json(const struct hub_device *d, const char *site, uint64_t s
 	}
 	json_object_set_new(root, "device_time",
 			    d->device_time >= 0 ? json_integer(d->device_time) : json_null());
+	if (d->cfg->name)
+		json_object_set_new(root, "name", json_string(d->cfg->name));
+	if (d->cfg->location)
+		json_object_set_new(root, "location", json_string(d->cfg->location));
 	json_object_set_new(root, "points", points);
 	json_object_set_new(root, "health", health);
-	out = json_dumps(root, JSON_COMPACT);
+	/* 15 digits: a value rounded to its resolution reads as written (26.4, not
+	 * 26.399999999999999). */
+	out = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(15));
 	json_decref(root);
 	return out;
 }
@@ -101,7 +118,7 @@ size_t state_lp_points(GString *buf, const struct hub_device *d, const char *sit
 				lp_field_float(&l, "value", (double)v.i);
 				break;
 			case HW_V_FLOAT:
-				lp_field_float(&l, "value", v.f);
+				lp_field_float_dec(&l, "value", v.f, hub_point_def(d, i)->decimals);
 				break;
 			default:
 				break;
