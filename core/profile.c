@@ -287,7 +287,7 @@ int prof_decimals_of(double x)
 	double m = fabs(x);
 
 	for (int d = 0; d <= 9; d++, m *= 10) {
-		if (fabs(m - round(m)) <= 1e-9 * (m > 1 ? m : 1))
+		if (fabs(m - round(m)) <= 1e-6)
 			return d;
 	}
 	return -1;
