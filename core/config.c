@@ -2339,25 +2339,62 @@ static void devices_check(struct ldctx *x, const config_t *cf, struct hw_config 
 
 /* ---- references: every name one part of the configuration uses for another ---- */
 
-/* libconfig dates an array element by the token after it: a last element whose `]` is on
- * a line of its own gets that line. The line of the string value itself: the nearest line
- * at or before `line` of the text being read that holds it quoted (else `line`). */
-static int string_line(const struct ldctx *x, int line, const char *value)
+/* Where each line of the text being read starts (lines 1..n). */
+struct line_index {
+	const char *text;
+	size_t *start; /* start[k - 1]: offset of line k */
+	int n;
+};
+
+static void line_index_build(struct ldctx *x, struct line_index *li)
 {
-	const char *text = x->n_src ? cfgsrc_text(x->src[x->n_src - 1].src) : NULL, *p;
+	const char *p;
+	size_t cap = 256;
+
+	li->text = x->n_src ? cfgsrc_text(x->src[x->n_src - 1].src) : NULL;
+	li->start = li->text ? malloc(cap * sizeof(*li->start)) : NULL;
+	li->n = 0;
+	if (!li->start) {
+		li->text = NULL;
+		return;
+	}
+	for (p = li->text;; p++) {
+		if ((size_t)li->n == cap) {
+			size_t *v = realloc(li->start, 2 * cap * sizeof(*v));
+
+			if (!v) {
+				x->oom = true;
+				return;
+			}
+			li->start = v;
+			cap *= 2;
+		}
+		li->start[li->n++] = (size_t)(p - li->text);
+		p = strchr(p, '\n');
+		if (!p)
+			return;
+	}
+}
+
+/* libconfig dates an array element by the token after it: a last element whose `]` is on
+ * a line of its own gets that line. The line of the string value itself: the nearest line at
+ * or before `line` (within 256) of the text being read that holds it quoted, else `line`. */
+static int string_line(const struct line_index *li, int line, const char *value)
+{
 	char *quoted = NULL;
-	int found = line, at = 1;
+	int found = line;
 
-	if (!text || !value || line <= 0 || asprintf(&quoted, "\"%s\"", value) < 0)
+	if (!li || !li->text || !value || line <= 0 || line > li->n ||
+	    asprintf(&quoted, "\"%s\"", value) < 0)
 		return line;
-	for (p = text; *p && at <= line; at++) {
-		const char *eol = strchr(p, '\n');
+	for (int k = line; k >= 1 && k > line - 256; k--) {
+		const char *b = li->text + li->start[k - 1];
+		const char *e = k < li->n ? li->text + li->start[k] : b + strlen(b);
 
-		if (!eol)
-			eol = p + strlen(p);
-		if (memmem(p, (size_t)(eol - p), quoted, strlen(quoted)))
-			found = at;
-		p = *eol ? eol + 1 : eol;
+		if (memmem(b, (size_t)(e - b), quoted, strlen(quoted))) {
+			found = k;
+			break;
+		}
 	}
 	free(quoted);
 	return found;
@@ -2365,7 +2402,7 @@ static int string_line(const struct ldctx *x, int line, const char *value)
 
 /* The line of element j of member `name` of element i of the top-level list `list`, else of
  * the closest setting that exists. */
-static int ref_line(const struct ldctx *x, const config_t *cf, const char *list, size_t i,
+static int ref_line(const struct line_index *li, const config_t *cf, const char *list, size_t i,
 		    const char *name, int j)
 {
 	const config_setting_t *l = config_lookup(cf, list);
@@ -2375,7 +2412,7 @@ static int ref_line(const struct ldctx *x, const config_t *cf, const char *list,
 	int line = 0;
 
 	if (v)
-		line = string_line(x, (int)config_setting_source_line(v),
+		line = string_line(li, (int)config_setting_source_line(v),
 				   config_setting_get_string(v));
 	if (line <= 0 && m)
 		line = config_setting_source_line(m);
@@ -2437,6 +2474,7 @@ static const char *ref_point_why(const struct cfg_device *d, const char *key, ch
 /* cameras[].alert_points: "DEVICE:POINT", an existing device and one of its points. */
 static void refs_camera_points(struct ldctx *x, const config_t *cf, const struct hw_config *c)
 {
+	struct line_index li = {0};
 	char why[256];
 
 	for (size_t i = 0; i < c->n_cameras; i++) {
@@ -2445,18 +2483,24 @@ static void refs_camera_points(struct ldctx *x, const config_t *cf, const struct
 		for (size_t j = 0; j < k->n_alert_points; j++) {
 			const char *ap = k->alert_points[j], *colon = strchr(ap, ':');
 			const struct cfg_device *d = ref_device(c, ap, (size_t)(colon - ap));
-			int line = ref_line(x, cf, "cameras", i, "alert_points", (int)j);
+			int line;
 
+			if (d && !ref_point_why(d, colon + 1, why, sizeof(why)))
+				continue;
+			if (!li.start)
+				line_index_build(x, &li);
+			line = ref_line(&li, cf, "cameras", i, "alert_points", (int)j);
 			if (!d)
 				err_at(
 				    x, c->path, line,
 				    "camera \"%s\": alert_points \"%s\": unknown device \"%.*s\"",
 				    k->id ? k->id : "?", ap, (int)(colon - ap), ap);
-			else if (ref_point_why(d, colon + 1, why, sizeof(why)))
+			else
 				err_at(x, c->path, line, "camera \"%s\": alert_points \"%s\": %s",
 				       k->id ? k->id : "?", ap, why);
 		}
 	}
+	free(li.start);
 }
 
 /* rules[].point and inhibit_when: a pattern that matches a point of the rule's device (of
@@ -2485,14 +2529,14 @@ static void refs_rules(struct ldctx *x, const config_t *cf, const struct hw_conf
 				found = true;
 		}
 		if (r->point && !found && !unchecked)
-			err_at(x, c->path, ref_line(x, cf, "rules", i, "point", -1),
+			err_at(x, c->path, ref_line(NULL, cf, "rules", i, "point", -1),
 			       "rule \"%s\": point \"%s\" matches no point of %s%s%s",
 			       r->name ? r->name : "?", r->point, any ? "any device" : "device \"",
 			       any ? "" : r->device, any ? "" : "\"");
 		if (!r->inhibit_when)
 			continue;
 		if (d && ref_point_why(d, r->inhibit_when, why, sizeof(why))) {
-			err_at(x, c->path, ref_line(x, cf, "rules", i, "inhibit_when", -1),
+			err_at(x, c->path, ref_line(NULL, cf, "rules", i, "inhibit_when", -1),
 			       "rule \"%s\": inhibit_when \"%s\": %s", r->name ? r->name : "?",
 			       r->inhibit_when, why);
 			continue;
@@ -2505,7 +2549,7 @@ static void refs_rules(struct ldctx *x, const config_t *cf, const struct hw_conf
 				found = true;
 		}
 		if (any && !found && !unchecked)
-			err_at(x, c->path, ref_line(x, cf, "rules", i, "inhibit_when", -1),
+			err_at(x, c->path, ref_line(NULL, cf, "rules", i, "inhibit_when", -1),
 			       "rule \"%s\": inhibit_when \"%s\" is a point of no device",
 			       r->name ? r->name : "?", r->inhibit_when);
 	}
