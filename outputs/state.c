@@ -188,6 +188,10 @@ char *state_camera_json(const struct hub_camera *c, const char *site, uint64_t s
 		json_decref(conds);
 		return NULL;
 	}
+	if (k->name)
+		json_object_set_new(root, "name", json_string(k->name));
+	if (k->location)
+		json_object_set_new(root, "location", json_string(k->location));
 	json_object_set_new(root, "codec", h->codec[0] ? json_string(h->codec) : json_null());
 	json_object_set_new(root, "last_snapshot",
 			    c->last_snapshot_ms ? json_integer(c->last_snapshot_ms) : json_null());
