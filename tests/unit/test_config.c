@@ -1286,6 +1286,69 @@ static void test_refs_alerts(void **state)
 	expect_refs("alerts.cfg", sizeof(want) / sizeof(want[0]), want);
 }
 
+/* devices[].names: each element an instance within the profile's range or a point, named once,
+ * with a name or a location. */
+static void test_refs_names(void **state)
+{
+	struct cfg_errors errs = {0};
+	struct hw_config *c = NULL;
+	char path[PATH_MAX];
+	static const char *const want[] = {
+	    "6: device \"facp1\": names: zone 128 is out of range: profile \"facp-generic\" has "
+	    "zone[0] .. zone[127]",
+	    "7: device \"facp1\": names: \"zone[3]\" is named already at line 5",
+	    "8: device \"facp1\": names: profile \"facp-generic\" has no block \"zonk\"",
+	    "9: device \"facp1\": names: \"fier\": profile \"facp-generic\" has no point \"fier\"",
+	    "10: devices[0].names[5]: give a name, a location or both",
+	};
+	const struct cfg_name *n;
+
+	(void)state;
+	/* A devices list of its own (put_refs names no elements). */
+	{
+		char prof[PATH_MAX], real[PATH_MAX], text[4096];
+
+		assert_non_null(realpath(src_path(prof, sizeof(prof), "etc/profiles"), real));
+		fmt(text, sizeof(text),
+		    "site = { id = \"t1\"; profile_dir = \"%s\"; };\n"
+		    "buses = ( { id = \"b1\"; host = \"127.0.0.1\"; } );\n"
+		    "devices = ( { id = \"facp1\"; bus = \"b1\"; profile = \"facp-generic\";\n"
+		    "  names = (\n"
+		    "    { element = \"zone[3]\"; name = \"east\"; },\n"
+		    "    { element = \"zone[128]\"; name = \"x\"; },\n"
+		    "    { element = \"zone[3]\"; location = \"2F\"; },\n"
+		    "    { element = \"zonk[1]\"; name = \"x\"; },\n"
+		    "    { element = \"fier\"; name = \"x\"; },\n"
+		    "    { element = \"fire\"; },\n"
+		    "    { element = \"mains_power_fault\"; location = \"power room\"; } ); } );\n",
+		    real);
+		put("names.cfg", text);
+	}
+	expect_refs("names.cfg", sizeof(want) / sizeof(want[0]), want);
+	/* The good ones load, and a point finds the name of its element. */
+	{
+		char prof[PATH_MAX], real[PATH_MAX], text[4096];
+
+		assert_non_null(realpath(src_path(prof, sizeof(prof), "etc/profiles"), real));
+		fmt(text, sizeof(text),
+		    "site = { id = \"t1\"; profile_dir = \"%s\"; };\n"
+		    "buses = ( { id = \"b1\"; host = \"127.0.0.1\"; } );\n"
+		    "devices = ( { id = \"facp1\"; bus = \"b1\"; profile = \"facp-generic\";\n"
+		    "  names = ( { element = \"zone[3]\"; name = \"east\"; },\n"
+		    "    { element = \"mains_power_fault\"; location = \"power room\"; } ); } );\n",
+		    real);
+		put("good.cfg", text);
+	}
+	assert_int_equal(config_load(in_scratch(path, sizeof(path), "good.cfg"), &c, &errs), 0);
+	n = cfg_device_name_of(&c->devices[0], "zone[3].fire");
+	assert_non_null(n);
+	assert_string_equal(n->name, "east");
+	assert_null(cfg_device_name_of(&c->devices[0], "zone[30].fire"));
+	assert_string_equal(cfg_device_name_of(&c->devices[0], "mains_power_fault")->location,
+			    "power room");
+	config_free(c);
+}
+
 /* config_section_same: what a reload compares to keep an output's session. */
 static struct hw_config *load_text(const char *name, const char *mqtt, const char *influx)
 {
@@ -1364,6 +1427,7 @@ int main(void)
 					    scratch_teardown),
 	    cmocka_unit_test_setup_teardown(test_refs_rules, scratch_setup, scratch_teardown),
 	    cmocka_unit_test_setup_teardown(test_refs_alerts, scratch_setup, scratch_teardown),
+	    cmocka_unit_test_setup_teardown(test_refs_names, scratch_setup, scratch_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
