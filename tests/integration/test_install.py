@@ -1,7 +1,8 @@
 """The install: `cmake --install` into a DESTDIR with the prefix /usr puts the binary, the
 profiles, the example configuration, the systemd unit, its sysusers.d entry, the docs and the
 man page in their FHS places; the installed binary accepts the installed example with the
-installed profiles (check-config), the unit and the sysusers entry are valid for systemd, and
+installed profiles (check-config; and the README's own check-config line with the install
+laid over /usr and /etc in a mount namespace), the unit and the sysusers entry are valid for systemd, and
 the man page describes every subcommand `hallwatch --help` lists.
 
 The installed configuration names /usr/share/hallwatch/profiles (site.profile_dir); the test
@@ -134,6 +135,32 @@ def check_config(root, tmp, hallwatch):
                               % r.stderr)
 
 
+def check_readme(root):
+    """The README's `hallwatch check-config` line, run as written, in a mount namespace
+    where the DESTDIR lies over /usr and /etc (overlayfs; root only)."""
+    readme = read(os.path.join(SRC, "README.md"))
+    m = re.search(r"^## Running it\n.*?```sh\n(.*?)```", readme, re.M | re.S)
+    if not m:
+        raise TestFailure("README.md has no Running it commands")
+    lines = [l.split("#")[0].strip() for l in m.group(1).splitlines()]
+    cmd = [l for l in lines if l.startswith("hallwatch check-config ")]
+    if len(cmd) != 1 or "/etc/hallwatch/hallwatch.cfg" not in cmd[0]:
+        raise TestFailure("README.md's Running it has no check-config of /etc/hallwatch: %r" % lines)
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        print("README check skipped: needs root and unshare")
+        return
+    script = ("mount -t overlay overlay -o lowerdir=%s/usr:/usr /usr && "
+              "mount -t overlay overlay -o lowerdir=%s/etc:/etc /etc || exit 99; "
+              "man -w hallwatch && %s" % (root, root, cmd[0]))
+    r = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=60)
+    if r.returncode == 99:
+        print("README check skipped: no overlayfs here: %s" % r.stderr.strip())
+        return
+    print("as the README says, after the install: %s -> %s" % (cmd[0], r.stdout.strip().replace("\n", "; ")))
+    if r.returncode != 0 or "/usr/share/man/man1/hallwatch.1" not in r.stdout or ": ok (site hall-demo" not in r.stdout:
+        raise TestFailure("the README's %r after the install (%d): %s %s" % (cmd[0], r.returncode, r.stdout, r.stderr))
+
+
 def main(env):
     root = os.path.join(env.tmp, "root")
     e = dict(os.environ, DESTDIR=root)
@@ -160,6 +187,7 @@ def main(env):
     check_config(root, env.tmp, hallwatch)
     check_unit(root, env.tmp)
     check_man(os.path.join(root, "usr/share/man/man1/hallwatch.1"))
+    check_readme(root)
 
 
 if __name__ == "__main__":
