@@ -39,6 +39,12 @@ def help_subcommands():
         if m and m.group(1) not in verbs:
             verbs.append(m.group(1))
     if len(verbs) < 3:
+        # a table of commands instead: "  run    the daemon ..."
+        for line in (r.stdout + r.stderr).splitlines():
+            m = re.match(r"^\s+([a-z][a-z0-9-]*)(\s{2,}|\s*$)", line)
+            if m and m.group(1) not in verbs:
+                verbs.append(m.group(1))
+    if len(verbs) < 3:
         raise TestFailure("hallwatch --help lists no subcommands: %r" % (r.stdout + r.stderr))
     return verbs
 
