@@ -2,7 +2,7 @@
 binary, the unit, the sysusers.d entry, the profiles, the example configuration (a conffile),
 the docs and the man page; its Depends name the package of every shared library the binary
 loads (as ldd resolves them on this machine) and the GStreamer plugins; its postinst creates
-the user. The packaged binary accepts the packaged example with the packaged profiles."""
+the user (run against the unpacked tree). The packaged binary accepts the packaged example with the packaged profiles."""
 
 import glob
 import os
@@ -99,6 +99,18 @@ def main(env):
               "gstreamer1.0-plugins-bad", "gstreamer1.0-libav"):
         if p not in deps:
             raise TestFailure("Depends lacks %s: %s" % (p, depends.group(1)))
+
+    # The postinst makes the user, here inside the unpacked tree (DPKG_ROOT), not on this
+    # machine; where systemd runs it would also reload the host's units: not done there.
+    if shutil.which("systemd-sysusers") and not os.path.isdir("/run/systemd/system"):
+        e = dict(os.environ, DPKG_ROOT=root)
+        r = subprocess.run(["sh", os.path.join(ctrl, "postinst"), "configure"], env=e,
+                           capture_output=True, text=True, timeout=60)
+        with open(os.path.join(root, "etc/passwd")) as f:
+            user = [l for l in f.read().splitlines() if l.startswith("hallwatch:")]
+        print("postinst: %s" % user)
+        if r.returncode != 0 or len(user) != 1 or not user[0].endswith(":/var/lib/hallwatch:/usr/sbin/nologin"):
+            raise TestFailure("the postinst made no user hallwatch (%d): %s %r" % (r.returncode, r.stderr, user))
 
     # The packaged example with the packaged profiles.
     cfg = os.path.join(root, "etc/hallwatch/hallwatch.cfg")
