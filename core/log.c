@@ -1,15 +1,77 @@
-/* Log lines to stderr. Owns the global level and the one place where a message is made
- * safe to print (control characters escaped); any thread may log. */
+/* Log lines to stderr. Owns the global level, the line format (terminal or journal, chosen
+ * once by hw_log_init on the main thread), GLib's log writer and the one place where a
+ * message is made safe to print (control characters escaped); any thread may log. */
 #include "core/log.h"
 
 #include <errno.h>
+#include <glib.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 static volatile int g_level = HW_LOG_INFO;
+/* Set once by hw_log_init before any other thread runs; read-only afterwards. */
+static bool g_journal;
+
+bool hw_log_is_journal(const char *journal_stream, int fd)
+{
+	unsigned long long dev, ino;
+	struct stat st;
+	char *end;
+
+	if (!journal_stream || !*journal_stream)
+		return false;
+	errno = 0;
+	dev = strtoull(journal_stream, &end, 10);
+	if (errno || end == journal_stream || *end != ':')
+		return false;
+	journal_stream = end + 1;
+	ino = strtoull(journal_stream, &end, 10);
+	if (errno || end == journal_stream || *end != '\0')
+		return false;
+	if (fstat(fd, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+/* GLib's messages (its own, GStreamer's, any library's on GLib) as hw_log lines, the log
+ * domain as the tag. Debug and info ones only where G_MESSAGES_DEBUG asks for them, as
+ * GLib's default writer does; fatal ones still abort, GLib sees to that. */
+static GLogWriterOutput glib_writer(GLogLevelFlags flags, const GLogField *fields, gsize n,
+				    gpointer user_data)
+{
+	const char *msg = NULL, *domain = NULL;
+	enum hw_log_level lvl;
+
+	for (gsize i = 0; i < n; i++) {
+		if (strcmp(fields[i].key, "MESSAGE") == 0)
+			msg = fields[i].value;
+		else if (strcmp(fields[i].key, "GLIB_DOMAIN") == 0)
+			domain = fields[i].value;
+	}
+	if (flags & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+		lvl = HW_LOG_ERR;
+	else if (flags & G_LOG_LEVEL_WARNING)
+		lvl = HW_LOG_WARN;
+	else if (flags & G_LOG_LEVEL_MESSAGE)
+		lvl = HW_LOG_INFO;
+	else if (g_log_writer_default_would_drop(flags & G_LOG_LEVEL_MASK, domain))
+		return G_LOG_WRITER_HANDLED;
+	else
+		lvl = flags & G_LOG_LEVEL_INFO ? HW_LOG_INFO : HW_LOG_DEBUG;
+	hw_log(lvl, domain ? domain : "glib", "%s", msg ? msg : "(no message)");
+	return G_LOG_WRITER_HANDLED;
+}
+
+void hw_log_init(void)
+{
+	g_journal = hw_log_is_journal(getenv("JOURNAL_STREAM"), STDERR_FILENO);
+	g_log_set_writer_func(glib_writer, NULL, NULL);
+}
 
 void hw_log_set_level(enum hw_log_level lvl)
 {
@@ -71,6 +133,8 @@ size_t hw_log_escape(char *dst, size_t cap, const char *src, size_t len)
 void hw_log(enum hw_log_level lvl, const char *tag, const char *fmt, ...)
 {
 	static const char *const lv[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+	/* syslog priorities: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
+	static const int prio[] = {3, 4, 6, 7};
 	char msg[1024], buf[2048];
 	struct timespec ts;
 	struct tm tm;
@@ -80,11 +144,16 @@ void hw_log(enum hw_log_level lvl, const char *tag, const char *fmt, ...)
 
 	if ((int)lvl > g_level)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	n += (size_t)snprintf(buf + n, sizeof(buf) - n, ".%03ldZ %-5s %s: ", ts.tv_nsec / 1000000,
-			      lv[lvl], tag);
+	if (g_journal) {
+		/* The journal stamps each line itself and reads the priority off <N>. */
+		n = (size_t)snprintf(buf, sizeof(buf), "<%d>%-5s %s: ", prio[lvl], lv[lvl], tag);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+				      ".%03ldZ %-5s %s: ", ts.tv_nsec / 1000000, lv[lvl], tag);
+	}
 	va_start(ap, fmt);
 	m = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);

@@ -732,7 +732,9 @@ static int cmd_run(const char *path)
 	log_info("files are created with umask %04o", (unsigned)um);
 
 	if (config_load(path, &a.cfg, &errs) < 0) {
-		cli_print_errors(&errs);
+		/* logged, so that under systemd they are errors in the journal */
+		for (size_t i = 0; i < errs.n; i++)
+			log_err("%s", errs.msgs[i]);
 		cfg_errors_clear(&errs);
 		return 1;
 	}
@@ -787,5 +789,6 @@ out:
 
 int main(int argc, char **argv)
 {
+	hw_log_init();
 	return cli_main(argc, argv, cmd_run);
 }

@@ -14,6 +14,7 @@ PKGS=(
   python3-pymodbus python3-serial python3-serial-asyncio
   python3-paho-mqtt mbpoll socat openssl curl sqlite3
   clang libclang-rt-14-dev
+  dpkg-dev
 )
 
 missing=()
