@@ -720,6 +720,9 @@ static int cmd_run(const char *path)
 {
 	struct app a = {0};
 	struct cfg_errors errs = {0};
+	struct statedir_lock *lock = NULL;
+	long holder;
+	int rc;
 
 	/* One malloc arena for every thread: glibc otherwise gives each bus worker one of
 	 * its own, and each keeps its free memory (about 100 KB a bus) resident. The
@@ -734,6 +737,21 @@ static int cmd_run(const char *path)
 	if (config_load(path, &a.cfg, &errs) < 0) {
 		cli_print_errors(&errs);
 		cfg_errors_clear(&errs);
+		return 1;
+	}
+	/* One daemon per state directory: before anything opens what is in it. */
+	rc = statedir_lock(a.cfg->storage.state_dir, &lock, &holder);
+	if (rc < 0) {
+		if (rc == -EBUSY && holder)
+			log_err("state directory %s is in use by hallwatch PID %ld; stop it first",
+				a.cfg->storage.state_dir, holder);
+		else if (rc == -EBUSY)
+			log_err("state directory %s is in use by another hallwatch; stop it first",
+				a.cfg->storage.state_dir);
+		else
+			log_err("state directory %s cannot be locked: %s", a.cfg->storage.state_dir,
+				strerror(-rc));
+		config_free(a.cfg);
 		return 1;
 	}
 	a.config_path = g_strdup(path);
@@ -781,6 +799,7 @@ out:
 	g_main_loop_unref(a.loop);
 	config_free(a.cfg);
 	g_free(a.config_path);
+	statedir_unlock(lock);
 	log_info("stopped");
 	return a.exit_code;
 }
