@@ -15,6 +15,7 @@ struct cfg_site {
 	char *id; /* [A-Za-z0-9_-]+, used in topics and tags */
 	char *name;
 	char *profile_dir; /* absolute after loading; default "profiles" beside the config file */
+	char *timezone;	   /* IANA name of the site's local time; NULL: the machine's */
 };
 
 struct cfg_mqtt {

@@ -61,7 +61,7 @@ static int cmd_video(const char *cmd, const char *path, char **pos, int npos)
 		rc = -ENOENT;
 	} else if (strcmp(cmd, "snapshot") == 0) {
 		rc = video_snapshot_direct(cam, pos[1], 10000);
-	} else if (video_parse_time(pos[1], &from) < 0 || video_parse_time(pos[2], &to) < 0) {
+	} else if (video_parse_time(pos[1], cfg->site.timezone, &from) < 0 || video_parse_time(pos[2], cfg->site.timezone, &to) < 0) {
 		fprintf(stderr, "hallwatch: clip: times are seconds since the epoch or "
 				"YYYY-MM-DDTHH:MM:SS[Z]\n");
 		rc = -EINVAL;

@@ -28,6 +28,7 @@
 #include "outputs/selfmetrics.h"
 #include "outputs/state.h"
 #include "core/statedir.h"
+#include "core/timeparse.h"
 #include "router/router.h"
 #include "video/video.h"
 
@@ -434,7 +435,7 @@ static int snapshot_command(struct router_req *q, void *ud)
  * (docs/video.md); the reply follows once the file is written. */
 #define CLIP_MAX_S 600 /* longest clip on demand */
 
-static int clip_time(const json_t *v, int64_t *ms)
+static int clip_time(const struct app *a, const json_t *v, int64_t *ms)
 {
 	if (json_is_integer(v)) {
 		json_int_t x = json_integer_value(v);
@@ -443,7 +444,8 @@ static int clip_time(const json_t *v, int64_t *ms)
 		*ms = (int64_t)x * 1000;
 		return 0;
 	}
-	return json_is_string(v) ? video_parse_time(json_string_value(v), ms) : -EINVAL;
+	return json_is_string(v) ? video_parse_time(json_string_value(v), a->cfg->site.timezone, ms)
+				 : -EINVAL;
 }
 
 static void clip_done(int rc, const char *path, void *ud)
@@ -471,12 +473,10 @@ static int clip_command(struct router_req *q, void *ud)
 
 	if (!r->camera)
 		return router_req_fail(q, -EINVAL, NULL, "cmd/clip needs \"camera\"");
-	if (clip_time(json_object_get(r->doc, "from"), &from) < 0 ||
-	    clip_time(json_object_get(r->doc, "to"), &to) < 0)
-		return router_req_fail(
-		    q, -EINVAL, NULL,
-		    "cmd/clip needs \"from\" and \"to\": seconds since the epoch "
-		    "or YYYY-MM-DDTHH:MM:SS[Z]");
+	if (clip_time(a, json_object_get(r->doc, "from"), &from) < 0 ||
+	    clip_time(a, json_object_get(r->doc, "to"), &to) < 0)
+		return router_req_fail(q, -EINVAL, NULL,
+				       "cmd/clip needs \"from\" and \"to\": " TIMEPARSE_FORMATS);
 	if (to <= from || to - from > (int64_t)CLIP_MAX_S * 1000)
 		return router_req_fail(q, -ERANGE, NULL,
 				       "a clip runs from \"from\" to a later \"to\", at most %d s",
