@@ -30,6 +30,7 @@
 #include "core/statedir.h"
 #include "core/timeparse.h"
 #include "router/router.h"
+#include "video/recindex.h"
 #include "video/video.h"
 
 struct app {
@@ -494,6 +495,54 @@ static int clip_command(struct router_req *q, void *ud)
 	return ROUTER_PENDING;
 }
 
+/* cmd/recordings: the camera's segments in a range and the gaps between them (gaps of more
+ * than a second: segments follow each other within a few ms). */
+static int recordings_command(struct router_req *q, void *ud)
+{
+	struct app *a = ud;
+	const struct cmdreq *r = router_req_args(q);
+	struct rec_segment *segs = NULL;
+	struct rec_span *sp = NULL;
+	int64_t from, to, now = router_req_now(q);
+	int n, k, gaps = 0;
+	json_t *arr;
+
+	if (!r->camera)
+		return router_req_fail(q, -EINVAL, NULL, "cmd/recordings needs \"camera\"");
+	if (clip_time(a, json_object_get(r->doc, "from"), &from) < 0 ||
+	    clip_time(a, json_object_get(r->doc, "to"), &to) < 0 || to <= from)
+		return router_req_fail(
+		    q, -EINVAL, NULL,
+		    "cmd/recordings needs \"from\" before \"to\": " TIMEPARSE_FORMATS);
+	n = video_recordings(a->video, r->camera, from, to, &segs);
+	if (n == -ENOENT)
+		return router_req_fail(q, n, "unknown_camera", "no camera \"%s\"", r->camera);
+	k = n < 0 ? n : rec_timeline(segs, n, from, to, now, 1000, &sp);
+	if (k < 0) {
+		rec_segments_free(segs, n > 0 ? n : 0);
+		return router_req_fail(q, k, NULL, "the recording index cannot be read");
+	}
+	arr = json_array();
+	for (int i = 0; i < k; i++) {
+		json_t *o = json_pack("{s:I, s:I}", "start", (json_int_t)sp[i].start_ms, "end",
+				      (json_int_t)sp[i].end_ms);
+		if (sp[i].seg < 0) {
+			json_object_set_new(o, "gap", json_true());
+			gaps++;
+		} else {
+			json_object_set_new(o, "path", json_string(segs[sp[i].seg].path));
+			json_object_set_new(o, "bytes", json_integer(segs[sp[i].seg].bytes));
+			json_object_set_new(o, "open", json_boolean(!segs[sp[i].seg].end_ms));
+		}
+		json_array_append_new(arr, o);
+	}
+	router_req_reply(q, "items", arr);
+	router_req_message(q, "%d segment(s), %d gap(s)", n, gaps);
+	free(sp);
+	rec_segments_free(segs, n);
+	return 0;
+}
+
 /* The command router and the owners of its verbs (docs/commands.md). */
 static int start_router(struct app *a)
 {
@@ -507,6 +556,9 @@ static int start_router(struct app *a)
 		rc = router_add(a->router, "snapshot", ROUTER_OPERATOR, 0, snapshot_command, a);
 	if (rc == 0)
 		rc = router_add(a->router, "clip", ROUTER_OPERATOR, 0, clip_command, a);
+	if (rc == 0)
+		rc = router_add(a->router, "recordings", ROUTER_VIEWER, ROUTER_READ_ONLY,
+				recordings_command, a);
 	if (rc < 0)
 		log_err("commands: %s", strerror(-rc));
 	return rc;

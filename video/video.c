@@ -899,6 +899,15 @@ int video_snapshot_direct(const struct cfg_camera *cam, const char *path, int ti
 	return rc;
 }
 
+int video_recordings(struct video *v, const char *camera_id, int64_t from_ms, int64_t to_ms,
+		     struct rec_segment **out)
+{
+	*out = NULL;
+	if (!v || find(v, camera_id) < 0)
+		return -ENOENT;
+	return recindex_list(v->ix, camera_id, from_ms, to_ms, out);
+}
+
 int video_parse_time(const char *s, const char *tz, int64_t *out_ms)
 {
 	return timeparse(s, tz, out_ms);
