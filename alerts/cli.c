@@ -68,8 +68,12 @@ static void print_history(const json_t *arr, const char *tz)
 		char what[200];
 
 		if (json_object_get(e, "verb")) {
-			snprintf(what, sizeof(what), "cmd/%s%s%s", str(e, "verb"),
-				 *str(e, "id") ? " " : "", str(e, "id"));
+			snprintf(what, sizeof(what), "cmd/%s %s%s%s%s", str(e, "verb"),
+				 str(e, "id"), str(e, "device"), *str(e, "command") ? " " : "",
+				 str(e, "command"));
+			if (*str(e, "camera"))
+				snprintf(what, sizeof(what), "cmd/%s %s", str(e, "verb"),
+					 str(e, "camera"));
 			g_string_append(detail, str(e, "result"));
 			if (*str(e, "message"))
 				g_string_append_printf(detail, ": %s", str(e, "message"));
