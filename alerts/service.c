@@ -669,7 +669,7 @@ static int cmd_history(struct router_req *q, void *ud)
 	if (lim) {
 		limit = json_is_integer(lim) ? json_integer_value(lim) : 0;
 		if (limit < 1 || limit > HISTORY_MAX)
-			return router_req_fail(q, -ERANGE, NULL,
+			return router_req_fail(q, -EINVAL, NULL,
 					       "\"limit\" is a number from 1 to %d", HISTORY_MAX);
 	}
 	if (!s->store)
