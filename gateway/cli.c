@@ -297,7 +297,9 @@ static int do_recordings(struct cli *c)
 		if (path) {
 			snprintf(tail, sizeof(tail), "%s%s", path,
 				 json_is_true(json_object_get(v, "open")) ? " (being written)"
-									  : "");
+				 : json_is_true(json_object_get(v, "unclosed"))
+				     ? " (not closed: end unknown)"
+				     : "");
 			nseg++;
 			rec += b - a;
 		} else {

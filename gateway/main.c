@@ -532,7 +532,10 @@ static int recordings_command(struct router_req *q, void *ud)
 		} else {
 			json_object_set_new(o, "path", json_string(segs[sp[i].seg].path));
 			json_object_set_new(o, "bytes", json_integer(segs[sp[i].seg].bytes));
-			json_object_set_new(o, "open", json_boolean(!segs[sp[i].seg].end_ms));
+			/* open: being written; unclosed: left open by a recorder that failed */
+			json_object_set_new(
+			    o, !segs[sp[i].seg].end_ms && sp[i].seg < n - 1 ? "unclosed" : "open",
+			    json_boolean(!segs[sp[i].seg].end_ms));
 		}
 		json_array_append_new(arr, o);
 	}

@@ -335,7 +335,9 @@ int rec_timeline(const struct rec_segment *s, int n, int64_t from_ms, int64_t to
 	if (!v)
 		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
-		int64_t end = s[i].end_ms ? s[i].end_ms : now_ms;
+		/* Open: being written if it is the last; else left open by a recorder that
+		 * failed, its end unknown (a gap is not hidden behind it). */
+		int64_t end = s[i].end_ms ? s[i].end_ms : i == n - 1 ? now_ms : s[i].start_ms;
 
 		if (s[i].start_ms - covered > tolerance_ms && covered < to_ms)
 			v[k++] = (struct rec_span){

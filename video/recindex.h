@@ -64,7 +64,8 @@ struct rec_span {
 	int seg;
 };
 /* The timeline of [from_ms, to_ms) from n segments as recindex_list gives them (oldest first;
- * an open one ends at now_ms): each segment, and a gap wherever more than tolerance_ms of the
+ * the last one open ends at now_ms, an open one before it, left by a recorder that failed, at
+ * its start: its end is unknown): each segment, and a gap wherever more than tolerance_ms of the
  * range is covered by none (before the first, between two, after the last; gaps are cut to
  * the range, segments are shown whole). *out (caller frees with free()). Pure.
  * Returns the number of spans or -ENOMEM. */

@@ -49,7 +49,17 @@ static void test_timeline(void **state)
 	};
 	const struct rec_span over[] = {{0, 9000, 0}, {5000, 6000, 1}, {10000, 12000, 2}};
 
+	/* one left open by a failed recorder before the last: its end is unknown, the gap shows */
+	const struct rec_segment u[] = {
+	    {.start_ms = 0, .end_ms = 3000},
+	    {.start_ms = 3000, .end_ms = 0},
+	    {.start_ms = 9000, .end_ms = 12000},
+	};
+	const struct rec_span unclosed[] = {
+	    {0, 3000, 0}, {3000, 3000, 1}, {3000, 9000, -1}, {9000, 12000, 2}};
+
 	(void)state;
+	check(u, 3, 0, 12000, 20000, unclosed, 4);
 	check(s, 3, 0, 30000, 23000, all, 6);
 	check(s, 2, 11000, 15500, 23000, inside, 2);
 	check(NULL, 0, 0, 30000, 23000, none, 1);
