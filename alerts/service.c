@@ -24,6 +24,7 @@
 #include "alerts/engine.h"
 #include "alerts/store.h"
 #include "core/log.h"
+#include "core/timeparse.h"
 #include "outputs/outbox.h"
 
 #define TICK_MS 200
@@ -615,6 +616,76 @@ static int cmd_list(struct router_req *q, void *ud)
 	return 0;
 }
 
+/* One event of the log as the history shows it: the record without the alert's full state,
+ * but with its text. */
+static int history_row(uint64_t seq, const char *js, void *ud)
+{
+	json_t *ev = json_loads(js, 0, NULL), *a;
+
+	(void)seq;
+	if (!json_is_object(ev)) {
+		json_decref(ev);
+		return 0;
+	}
+	a = json_object_get(ev, "alert");
+	if (json_is_object(a) && json_is_string(json_object_get(a, "text")))
+		json_object_set(ev, "text", json_object_get(a, "text"));
+	json_object_del(ev, "alert");
+	json_object_del(ev, "site");
+	json_array_append_new(ud, ev);
+	return 0;
+}
+
+/* A bound of history: seconds since the epoch or a time as core/timeparse.h reads it. */
+static int history_time(const struct alert_service *s, const json_t *v, int64_t *ms)
+{
+	if (!v)
+		return 0;
+	if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+	    json_integer_value(v) <= TIMEPARSE_MAX_S) {
+		*ms = json_integer_value(v) * 1000;
+		return 0;
+	}
+	return json_is_string(v) ? timeparse(json_string_value(v), s->cfg->site.timezone, ms)
+				 : -EINVAL;
+}
+
+#define HISTORY_DEFAULT 100
+#define HISTORY_MAX 1000
+
+/* Read-only: the event log in a range, the latest "limit" of it, oldest first. */
+static int cmd_history(struct router_req *q, void *ud)
+{
+	struct alert_service *s = ud;
+	const json_t *doc = router_req_args(q)->doc, *lim = json_object_get(doc, "limit");
+	int64_t from = 0, to = (TIMEPARSE_MAX_S + 1) * 1000;
+	json_int_t limit = HISTORY_DEFAULT;
+	json_t *arr;
+	int rc;
+
+	if (history_time(s, json_object_get(doc, "from"), &from) < 0 ||
+	    history_time(s, json_object_get(doc, "to"), &to) < 0)
+		return router_req_fail(q, -EINVAL, NULL,
+				       "\"from\" and \"to\" are " TIMEPARSE_FORMATS);
+	if (lim) {
+		limit = json_is_integer(lim) ? json_integer_value(lim) : 0;
+		if (limit < 1 || limit > HISTORY_MAX)
+			return router_req_fail(q, -EINVAL, NULL,
+					       "\"limit\" is a number from 1 to %d", HISTORY_MAX);
+	}
+	if (!s->store)
+		return router_req_fail(q, -ENOENT, NULL, "the gateway keeps no event log");
+	arr = json_array();
+	rc = alert_store_history(s->store, from, to, (size_t)limit, history_row, arr);
+	if (rc < 0) {
+		json_decref(arr);
+		return router_req_fail(q, rc, NULL, "the event log cannot be read: %s",
+				       alert_store_error(s->store));
+	}
+	router_req_reply(q, "events", arr);
+	return 0;
+}
+
 /* The router's audit sink: a command's record becomes an event of the log, numbered like
  * every other, committed and published by the next flush (now). */
 static void on_audit(json_t *rec, void *ud)
@@ -644,6 +715,7 @@ int alert_service_attach_router(struct alert_service *s, struct router *r)
 	    {"shelve", ROUTER_OPERATOR, 0, cmd_shelve},
 	    {"unshelve", ROUTER_OPERATOR, 0, cmd_unshelve},
 	    {"list", ROUTER_VIEWER, ROUTER_READ_ONLY, cmd_list},
+	    {"history", ROUTER_VIEWER, ROUTER_READ_ONLY, cmd_history},
 	};
 	int rc;
 

@@ -24,6 +24,7 @@
 
 #include "core/cfgsrc.h"
 #include "core/log.h"
+#include "core/timeparse.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -1236,6 +1237,7 @@ static const struct opt site_opts[] = {
     OPT_STR("name", struct cfg_site, name, NULL, 0),
     OPT_STR("profile_dir", struct cfg_site, profile_dir, "profiles", OF_NONEMPTY),
     OPT_ENUM("language", struct cfg_site, language, lang_names, LANG_ZH, 0),
+    OPT_STR("timezone", struct cfg_site, timezone, NULL, OF_NONEMPTY),
 };
 
 static const struct opt mqtt_opts[] = {
@@ -2040,6 +2042,7 @@ void config_free(struct hw_config *c)
 	free(c->site.id);
 	free(c->site.name);
 	free(c->site.profile_dir);
+	free(c->site.timezone);
 	free(c->mqtt.host);
 	free(c->mqtt.client_id);
 	free(c->mqtt.username);
@@ -2686,6 +2689,11 @@ int config_load(const char *path, struct hw_config **out, struct cfg_errors *err
 	opts_defaults(&x, root_opts, ARRAY_SIZE(root_opts), c);
 	opts_apply(&x, root_opts, ARRAY_SIZE(root_opts), config_root_setting(&cf), "", c);
 	site_finish(&x, c);
+	if (c->site.timezone && !timeparse_tz_valid(c->site.timezone))
+		err_set(&x, config_lookup(&cf, "site.timezone"),
+			"site.timezone: \"%s\" is no time zone this machine knows (an IANA name "
+			"such as \"Asia/Shanghai\"; see /usr/share/zoneinfo)",
+			c->site.timezone);
 	delivery_check(&x, &cf, c);
 	sections_check(&x, &cf, c);
 	buses_check(&x, c);

@@ -19,6 +19,7 @@ struct cfg_site {
 	char *name;
 	enum cfg_lang language; /* "zh" (default) or "en" */
 	char *profile_dir; /* absolute after loading; default "profiles" beside the config file */
+	char *timezone;	   /* IANA name of the site's local time; NULL: the machine's */
 };
 
 struct cfg_mqtt {

@@ -17,7 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(s, data, size);
 	s[size] = '\0';
-	video_parse_time(s, &ms);
+	if (video_parse_time(s, "UTC", &ms) == 0 && (ms < 0 || ms > VIDEO_TIME_MAX_S * 1000 + 999))
+		abort(); /* a parsed time is in range */
 	if (alert_parse_duration(s, &ms) == 0 && ms < 0)
 		abort(); /* a duration is never negative */
 	free(s);

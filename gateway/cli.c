@@ -1,17 +1,22 @@
-/* The command line: parses the arguments and runs the subcommands that need no daemon
- * (check-config, snapshot, clip, command) or hands the daemon's to run(); the alert
- * subcommands go to alerts/cli.c. Runs on the main thread. */
+/* The command line: one table of subcommands with their options, usage and handler. run starts
+ * the daemon and check-config reads the configuration; every other verb goes through the
+ * running daemon as a cmd/<verb> request (router/cmdclient.h), the alert verbs through
+ * alerts/cli.c. Runs on the main thread. */
 #include "gateway/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alerts/cli.h"
 #include "core/config.h"
 #include "core/log.h"
-#include "devices/bus.h"
+#include "core/timeparse.h"
+#include "router/cmdclient.h"
 #include "video/video.h"
 
 void cli_print_errors(const struct cfg_errors *e)
@@ -19,176 +24,504 @@ void cli_print_errors(const struct cfg_errors *e)
 	for (size_t i = 0; i < e->n; i++)
 		fprintf(stderr, "%s\n", e->msgs[i]);
 }
-static int cmd_check(const char *path)
-{
-	struct cfg_errors errs = {0};
-	struct hw_config *cfg = NULL;
 
-	if (config_load(path, &cfg, &errs) < 0) {
-		cli_print_errors(&errs);
-		cfg_errors_clear(&errs);
+/* Options: each takes a value but --history and -h. */
+enum {
+	O_CONFIG = 1u << 0,
+	O_USER = 1u << 1,
+	O_FOR = 1u << 2,
+	O_REASON = 1u << 3,
+	O_HISTORY = 1u << 4,
+	O_FROM = 1u << 5,
+	O_TO = 1u << 6,
+	O_LIMIT = 1u << 7,
+	O_LOGLEVEL = 1u << 8,
+};
+
+static const struct {
+	unsigned bit;
+	const char *name, *alias;
+	bool value;
+} options[] = {
+    {O_CONFIG, "--config", "-c", true},
+    {O_USER, "--user", NULL, true},
+    {O_FOR, "--for", NULL, true},
+    {O_REASON, "--reason", NULL, true},
+    {O_HISTORY, "--history", NULL, false},
+    {O_FROM, "--from", NULL, true},
+    {O_TO, "--to", NULL, true},
+    {O_LIMIT, "--limit", NULL, true},
+    {O_LOGLEVEL, "--log-level", NULL, true},
+};
+
+struct cli {
+	const struct sub *sub;
+	const char *path;
+	const char *opt[16]; /* by option bit number */
+	char *pos[4];
+	int npos;
+	int (*run)(const char *path);
+	struct hw_config *cfg;
+};
+
+static const char *opt(const struct cli *c, unsigned bit)
+{
+	return c->opt[__builtin_ctz(bit)];
+}
+
+struct sub {
+	const char *name;
+	const char *synopsis; /* after "hallwatch NAME " */
+	const char *help;     /* what it does, lines indented by two */
+	unsigned opts;
+	int min_pos, max_pos;
+	int (*fn)(struct cli *c);
+};
+
+static const char *user_of(const struct cli *c)
+{
+	const char *u = opt(c, O_USER);
+
+	if (u)
+		return u;
+	return getenv("USER") && *getenv("USER") ? getenv("USER") : "operator";
+}
+
+/* Sends one request; prints why it failed or was refused. Returns 0 (accepted: *reply),
+ * 1 (failed or refused). */
+static int call(struct cli *c, const char *verb, json_t *body, int timeout_ms, json_t **reply)
+{
+	char err[512];
+	int rc =
+	    cmdclient_request(c->cfg, verb, body, user_of(c), timeout_ms, reply, err, sizeof(err));
+
+	json_decref(body);
+	if (rc < 0) {
+		fprintf(stderr, "hallwatch: %s\n", err);
 		return 1;
 	}
-	printf("%s: ok (site %s, %zu bus(es), %zu device(s), %zu profile(s))\n", path, cfg->site.id,
-	       cfg->n_buses, cfg->n_devices, cfg->n_profiles);
-	config_free(cfg);
+	if (!cmdclient_ok(*reply, err, sizeof(err))) {
+		fprintf(stderr, "hallwatch: %s refused: %s\n", c->sub->name, err);
+		json_decref(*reply);
+		*reply = NULL;
+		return 1;
+	}
 	return 0;
 }
 
-/* hallwatch snapshot -c FILE CAMERA OUT.jpg | clip -c FILE CAMERA FROM TO OUT.mp4 */
-static int cmd_video(const char *cmd, const char *path, char **pos, int npos)
+static int reply_timeout(const struct cli *c, int at_least_ms)
 {
-	struct cfg_errors errs = {0};
-	struct hw_config *cfg = NULL;
-	const struct cfg_camera *cam = NULL;
-	int64_t from, to;
-	int rc;
-
-	if (npos != (strcmp(cmd, "clip") == 0 ? 4 : 2)) {
-		fprintf(stderr, "hallwatch: %s: wrong number of arguments\n", cmd);
-		return 2;
-	}
-	if (config_load(path, &cfg, &errs) < 0) {
-		cli_print_errors(&errs);
-		cfg_errors_clear(&errs);
-		return 1;
-	}
-	for (size_t i = 0; i < cfg->n_cameras; i++)
-		if (strcmp(cfg->cameras[i].id, pos[0]) == 0)
-			cam = &cfg->cameras[i];
-	if (!cam) {
-		fprintf(stderr, "hallwatch: no camera %s in %s\n", pos[0], path);
-		rc = -ENOENT;
-	} else if (strcmp(cmd, "snapshot") == 0) {
-		rc = video_snapshot_direct(cam, pos[1], 10000);
-	} else if (video_parse_time(pos[1], &from) < 0 || video_parse_time(pos[2], &to) < 0) {
-		fprintf(stderr, "hallwatch: clip: times are seconds since the epoch or "
-				"YYYY-MM-DDTHH:MM:SS[Z]\n");
-		rc = -EINVAL;
-	} else {
-		rc = video_clip_offline(cfg, cam->id, from, to, pos[3]);
-	}
-	if (rc < 0 && cam)
-		fprintf(stderr, "hallwatch: %s of %s failed: %s\n", cmd, cam->id, strerror(-rc));
-	config_free(cfg);
-	return rc < 0 ? 1 : 0;
+	return MAX(c->cfg->alerts.reply_timeout_ms, at_least_ms);
 }
 
-/* hallwatch command -c FILE DEVICE COMMAND [--user NAME]: runs one profile command on a
- * device over a connection of its own (not through a running daemon), under the same
- * allow_commands authorisation, logged with who asked. */
-static int cmd_command(const char *path, char **pos, int npos, const char *user)
+/* A time option or argument in the site's time zone; says which forms are taken. */
+static int time_arg(const struct cli *c, const char *what, const char *s, int64_t *ms)
 {
-	struct cfg_errors errs = {0};
-	struct hw_config *cfg = NULL;
-	const struct cfg_device *d = NULL;
-	char who[128];
-	int rc;
+	if (timeparse(s, c->cfg->site.timezone, ms) == 0)
+		return 0;
+	fprintf(stderr, "hallwatch %s: %s \"%s\" is not a time: %s\n", c->sub->name, what, s,
+		TIMEPARSE_FORMATS);
+	return -EINVAL;
+}
 
-	if (npos != 2) {
-		fprintf(stderr, "usage: hallwatch command -c FILE DEVICE COMMAND [--user NAME]\n");
+static int do_run(struct cli *c)
+{
+	enum hw_log_level lvl = HW_LOG_INFO;
+
+	if (opt(c, O_LOGLEVEL) && hw_log_parse_level(opt(c, O_LOGLEVEL), &lvl) < 0) {
+		fprintf(stderr, "hallwatch run: unknown log level %s\n", opt(c, O_LOGLEVEL));
 		return 2;
 	}
-	if (config_load(path, &cfg, &errs) < 0) {
-		cli_print_errors(&errs);
-		cfg_errors_clear(&errs);
+	hw_log_set_level(lvl);
+	return c->run(c->path);
+}
+
+static int do_check(struct cli *c)
+{
+	struct hw_config *cfg = c->cfg;
+
+	printf("%s: ok (site %s, %zu bus(es), %zu device(s), %zu profile(s))\n", c->path,
+	       cfg->site.id, cfg->n_buses, cfg->n_devices, cfg->n_profiles);
+	return 0;
+}
+
+/* cmd/device: the daemon queues it on the device's bus, which logs it with who asked. */
+static int do_command(struct cli *c)
+{
+	json_t *reply;
+	const char *msg;
+
+	if (call(c, "device", json_pack("{s:s, s:s}", "device", c->pos[0], "command", c->pos[1]),
+		 reply_timeout(c, 0), &reply))
 		return 1;
+	msg = json_string_value(json_object_get(reply, "message"));
+	printf("%s: %s %s\n", c->pos[0], c->pos[1], msg ? msg : "accepted");
+	json_decref(reply);
+	return 0;
+}
+
+/* Copies the file the daemon wrote (src) to dst; the CLI may run as another user, who may
+ * not read it. Returns 0 or -errno, *which_end saying which side failed. */
+static int copy_file(const char *src, const char *dst, const char **which)
+{
+	char buf[65536];
+	int in, out, rc = 0;
+	ssize_t n;
+
+	*which = src;
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	*which = dst;
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0) {
+		rc = -errno;
+		close(in);
+		return rc;
 	}
-	for (size_t i = 0; i < cfg->n_devices; i++)
-		if (strcmp(cfg->devices[i].id, pos[0]) == 0)
-			d = &cfg->devices[i];
-	if (!d) {
-		fprintf(stderr, "hallwatch: no device %s in %s\n", pos[0], path);
-		config_free(cfg);
-		return 1;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			rc = errno ? -errno : -EIO;
+			break;
+		}
+	if (n < 0) {
+		*which = src;
+		rc = -errno;
 	}
-	snprintf(who, sizeof(who), "%s (command line)",
-		 user ? user : (getenv("USER") ? getenv("USER") : "unknown"));
-	rc = mb_command_once(d, pos[1], who);
+	if (close(out) < 0 && rc == 0)
+		rc = -errno;
+	close(in);
 	if (rc < 0)
-		fprintf(stderr, "hallwatch: command %s on %s: %s\n", pos[1], pos[0],
-			rc == -EPERM	? "not allowed (allow_commands)"
-			: rc == -ENOENT ? "no such command in the device's profile"
-					: strerror(-rc));
+		unlink(dst);
+	return rc;
+}
+
+/* The reply of snapshot or clip names the file the daemon wrote: printed, or copied to out. */
+static int fetch(struct cli *c, const json_t *reply, const char *what, const char *out)
+{
+	const char *path = json_string_value(json_object_get(reply, "path")), *which;
+	int rc;
+
+	if (!path) {
+		fprintf(stderr, "hallwatch: the gateway's reply names no file\n");
+		return 1;
+	}
+	if (!out) {
+		printf("%s of %s: %s\n", what, c->pos[0], path);
+		return 0;
+	}
+	rc = copy_file(path, out, &which);
+	if (rc == 0) {
+		printf("%s of %s: %s (copied from %s)\n", what, c->pos[0], out, path);
+		return 0;
+	}
+	if (which == path)
+		fprintf(
+		    stderr,
+		    "hallwatch: the gateway wrote the %s to %s, but this user cannot read it (%s): "
+		    "run the command as the gateway's user, or leave out the output file to get "
+		    "the path\n",
+		    what, path, strerror(-rc));
 	else
-		printf("%s: %s done\n", pos[0], pos[1]);
-	config_free(cfg);
-	return rc < 0 ? 1 : 0;
+		fprintf(stderr, "hallwatch: the gateway wrote the %s to %s; copying it to %s: %s\n",
+			what, path, out, strerror(-rc));
+	return 1;
+}
+
+static int do_snapshot(struct cli *c)
+{
+	json_t *reply;
+	int rc;
+
+	if (call(c, "snapshot", json_pack("{s:s}", "camera", c->pos[0]),
+		 reply_timeout(c, VIDEO_SNAPSHOT_TIMEOUT_MS + 5000), &reply))
+		return 1;
+	rc = fetch(c, reply, "snapshot", c->npos > 1 ? c->pos[1] : NULL);
+	json_decref(reply);
+	return rc;
+}
+
+static int do_clip(struct cli *c)
+{
+	int64_t from, to;
+	json_t *reply;
+	int rc;
+
+	if (time_arg(c, "FROM", c->pos[1], &from) < 0 || time_arg(c, "TO", c->pos[2], &to) < 0)
+		return 2;
+	if (call(c, "clip",
+		 json_pack("{s:s, s:I, s:I}", "camera", c->pos[0], "from",
+			   (json_int_t)(from / 1000), "to", (json_int_t)((to + 999) / 1000)),
+		 reply_timeout(c, 60000), &reply))
+		return 1;
+	rc = fetch(c, reply, "clip", c->npos > 3 ? c->pos[3] : NULL);
+	json_decref(reply);
+	return rc;
+}
+
+static void print_span(const char *tz, int64_t a, int64_t b, const char *tail)
+{
+	char s[48], e[48];
+	int64_t d = (b - a + 500) / 1000;
+
+	printf("%-25s  %-25s  %3lld:%02lld:%02lld  %s\n", timeparse_format(a, tz, s, sizeof(s)),
+	       timeparse_format(b, tz, e, sizeof(e)), (long long)(d / 3600),
+	       (long long)(d / 60 % 60), (long long)(d % 60), tail);
+}
+
+/* cmd/recordings: the camera's segments in a range and the gaps between them. */
+static int do_recordings(struct cli *c)
+{
+	const char *tz = c->cfg->site.timezone;
+	int64_t to = g_get_real_time() / 1000, from = to - 24 * 3600 * 1000LL;
+	json_t *reply, *v;
+	size_t i, nseg = 0, ngap = 0;
+	int64_t rec = 0;
+
+	if ((opt(c, O_FROM) && time_arg(c, "--from", opt(c, O_FROM), &from) < 0) ||
+	    (opt(c, O_TO) && time_arg(c, "--to", opt(c, O_TO), &to) < 0))
+		return 2;
+	if (call(c, "recordings",
+		 json_pack("{s:s, s:I, s:I}", "camera", c->pos[0], "from",
+			   (json_int_t)(from / 1000), "to", (json_int_t)((to + 999) / 1000)),
+		 reply_timeout(c, 0), &reply))
+		return 1;
+	printf("%-25s  %-25s  %9s  %s\n", "START", "END", "DURATION", "FILE");
+	json_array_foreach(json_object_get(reply, "items"), i, v)
+	{
+		int64_t a = json_integer_value(json_object_get(v, "start")),
+			b = json_integer_value(json_object_get(v, "end"));
+		const char *path = json_string_value(json_object_get(v, "path"));
+		char tail[4200];
+
+		if (path) {
+			snprintf(tail, sizeof(tail), "%s%s", path,
+				 json_is_true(json_object_get(v, "open")) ? " (being written)"
+				 : json_is_true(json_object_get(v, "unclosed"))
+				     ? " (not closed: end unknown)"
+				     : "");
+			nseg++;
+			rec += b - a;
+		} else {
+			snprintf(tail, sizeof(tail), "-- gap: nothing recorded --");
+			ngap++;
+		}
+		print_span(tz, a, b, tail);
+	}
+	printf("%zu segment(s), %lld s recorded, %zu gap(s)\n", nseg, (long long)(rec / 1000),
+	       ngap);
+	json_decref(reply);
+	return 0;
+}
+
+static int do_alerts(struct cli *c)
+{
+	struct alert_cli_args a = {.verb = c->sub->name,
+				   .id = c->npos ? c->pos[0] : NULL,
+				   .user = user_of(c),
+				   .dur = opt(c, O_FOR),
+				   .reason = opt(c, O_REASON),
+				   .history = opt(c, O_HISTORY) != NULL,
+				   .tz = c->cfg->site.timezone};
+	char *end;
+
+	if (!a.history && (opt(c, O_FROM) || opt(c, O_TO) || opt(c, O_LIMIT))) {
+		fprintf(stderr, "hallwatch alerts: --from, --to and --limit go with --history\n");
+		return 2;
+	}
+	if ((opt(c, O_FROM) && time_arg(c, "--from", opt(c, O_FROM), &a.from_ms) < 0) ||
+	    (opt(c, O_TO) && time_arg(c, "--to", opt(c, O_TO), &a.to_ms) < 0))
+		return 2;
+	if (opt(c, O_LIMIT)) {
+		long n = strtol(opt(c, O_LIMIT), &end, 10);
+
+		if (*end || end == opt(c, O_LIMIT) || n < 1 || n > 1000) {
+			fprintf(stderr, "hallwatch alerts: --limit is a number from 1 to 1000\n");
+			return 2;
+		}
+		a.limit = (int)n;
+	}
+	if (strcmp(a.verb, "shelve") == 0 && (!a.dur || !a.reason)) {
+		fprintf(stderr, "hallwatch shelve: needs --for DURATION and --reason TEXT\n");
+		return 2;
+	}
+	return alert_cli_run(c->cfg, &a);
+}
+
+static const struct sub subs[] = {
+    {"run", "-c FILE [--log-level error|warn|info|debug]",
+     "  Runs the gateway (the daemon) with the configuration FILE.\n", O_CONFIG | O_LOGLEVEL, 0, 0,
+     do_run},
+    {"check-config", "-c FILE",
+     "  Loads FILE and the profiles it names and prints every error as FILE:LINE: message.\n",
+     O_CONFIG, 0, 0, do_check},
+    {"command", "-c FILE DEVICE COMMAND [--user NAME]",
+     "  Asks the running gateway to send COMMAND of the device's profile (one its\n"
+     "  allow_commands names) on the device's bus; the gateway logs it with who asked.\n",
+     O_CONFIG | O_USER, 2, 2, do_command},
+    {"alerts", "-c FILE [--history [--from TIME] [--to TIME] [--limit N]]",
+     "  The open alerts; with --history the alert event log (raised, acknowledged,\n"
+     "  cleared, commands...), the latest N (default 100) in the range, oldest first.\n",
+     O_CONFIG | O_USER | O_HISTORY | O_FROM | O_TO | O_LIMIT, 0, 0, do_alerts},
+    {"ack", "-c FILE ID [--user NAME]", "  Acknowledges the alert ID.\n", O_CONFIG | O_USER, 1, 1,
+     do_alerts},
+    {"shelve", "-c FILE ID --for DURATION --reason TEXT [--user NAME]",
+     "  Shelves the alert ID (P2..P5) for DURATION (90, 1.5h, 2d) with a reason.\n",
+     O_CONFIG | O_USER | O_FOR | O_REASON, 1, 1, do_alerts},
+    {"unshelve", "-c FILE ID [--user NAME]", "  Ends the shelving of the alert ID.\n",
+     O_CONFIG | O_USER, 1, 1, do_alerts},
+    {"snapshot", "-c FILE CAMERA [OUT.jpg] [--user NAME]",
+     "  The gateway writes a JPEG of the camera's latest picture under its state_dir and\n"
+     "  names it; with OUT.jpg it is copied there (when this user may read it).\n",
+     O_CONFIG | O_USER, 1, 2, do_snapshot},
+    {"clip", "-c FILE CAMERA FROM TO [OUT.mp4] [--user NAME]",
+     "  The gateway cuts a clip of the recordings from FROM to TO (at most 600 s) under its\n"
+     "  state_dir and names it; with OUT.mp4 it is copied there (when this user may read it).\n",
+     O_CONFIG | O_USER, 3, 4, do_clip},
+    {"recordings", "-c FILE CAMERA [--from TIME] [--to TIME]",
+     "  The camera's recorded segments (start, end, duration, file) and the gaps between\n"
+     "  them, from --from (default: 24 h ago) to --to (default: now).\n",
+     O_CONFIG | O_USER | O_FROM | O_TO, 1, 1, do_recordings},
+};
+
+static const char times_help[] =
+    "TIME: seconds since the epoch (1796263200), ISO 8601 with an offset\n"
+    "(2026-12-03T10:00:00+08:00, ...Z), or the site's local time (2026-12-03 10:00, "
+    "site.timezone).\n";
+
+static void sub_usage(FILE *f, const struct sub *s, bool full)
+{
+	fprintf(f, "usage: hallwatch %s %s\n", s->name, s->synopsis);
+	if (!full)
+		return;
+	fputs(s->help, f);
+	if (s->fn != do_run && s->fn != do_check)
+		fputs(
+		    "  Through the running gateway (cmd/ over MQTT, with the session settings of "
+		    "the\n"
+		    "  configuration's mqtt section); --user NAME is who asks (default: $USER).\n",
+		    f);
+	if (s->opts & O_FROM || s->fn == do_clip)
+		fputs(times_help, f);
 }
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: hallwatch run -c FILE [--log-level error|warn|info|debug]\n"
-		   "       hallwatch check-config -c FILE\n"
-		   "       hallwatch command -c FILE DEVICE COMMAND [--user NAME]\n"
-		   "       hallwatch alerts -c FILE\n"
-		   "       hallwatch ack -c FILE ID [--user NAME]\n"
-		   "       hallwatch shelve -c FILE ID --for 2h --reason TEXT [--user NAME]\n"
-		   "       hallwatch unshelve -c FILE ID [--user NAME]\n"
-		   "       hallwatch snapshot -c FILE CAMERA OUT.jpg\n"
-		   "       hallwatch clip -c FILE CAMERA FROM TO OUT.mp4\n"
-		   "       hallwatch version\n");
+	fprintf(f, "usage: hallwatch COMMAND [options]\n\n");
+	for (size_t i = 0; i < G_N_ELEMENTS(subs); i++)
+		fprintf(f, "  hallwatch %s %s\n", subs[i].name, subs[i].synopsis);
+	fprintf(f, "  hallwatch version\n  hallwatch help [COMMAND]\n\n"
+		   "`hallwatch COMMAND --help` says more about each.\n");
+}
+
+static const struct sub *find_sub(const char *name)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(subs); i++)
+		if (strcmp(subs[i].name, name) == 0)
+			return &subs[i];
+	return NULL;
+}
+
+/* Reads the options and arguments of c->sub from argv[2..]. Returns -1 to go on, or the exit
+ * code (0 for --help). */
+static int parse(struct cli *c, int argc, char **argv)
+{
+	const struct sub *s = c->sub;
+
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		size_t k;
+
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			sub_usage(stdout, s, true);
+			return 0;
+		}
+		if (a[0] != '-' || a[1] == '\0') {
+			if (c->npos == s->max_pos) {
+				fprintf(stderr, "hallwatch %s: unexpected argument \"%s\"\n",
+					s->name, a);
+				sub_usage(stderr, s, false);
+				return 2;
+			}
+			c->pos[c->npos++] = argv[i];
+			continue;
+		}
+		for (k = 0; k < G_N_ELEMENTS(options); k++)
+			if (strcmp(a, options[k].name) == 0 ||
+			    (options[k].alias && strcmp(a, options[k].alias) == 0))
+				break;
+		if (k == G_N_ELEMENTS(options) || !(s->opts & options[k].bit)) {
+			fprintf(stderr, "hallwatch %s: unknown option %s\n", s->name, a);
+			sub_usage(stderr, s, false);
+			return 2;
+		}
+		if (options[k].value && i + 1 >= argc) {
+			fprintf(stderr, "hallwatch %s: %s needs a value\n", s->name, a);
+			return 2;
+		}
+		c->opt[__builtin_ctz(options[k].bit)] = options[k].value ? argv[++i] : a;
+	}
+	c->path = opt(c, O_CONFIG);
+	if (!c->path) {
+		fprintf(stderr, "hallwatch %s: needs -c FILE (the gateway's configuration)\n",
+			s->name);
+		sub_usage(stderr, s, false);
+		return 2;
+	}
+	if (c->npos < s->min_pos) {
+		fprintf(stderr, "hallwatch %s: missing arguments\n", s->name);
+		sub_usage(stderr, s, false);
+		return 2;
+	}
+	return -1;
 }
 
 int cli_main(int argc, char **argv, int (*run)(const char *path))
 {
-	const char *cmd, *path = NULL;
-	enum hw_log_level lvl = HW_LOG_INFO;
-	char *pos[4];
-	int npos = 0;
-	const char *user = NULL;
+	struct cli c = {.run = run};
+	struct cfg_errors errs = {0};
+	const char *cmd;
+	int rc;
 
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
 	}
 	cmd = argv[1];
-	if (alert_cli_handles(cmd))
-		return alert_cli_main(argc, argv);
-	for (int i = 2; i < argc; i++) {
-		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
-		    i + 1 < argc) {
-			path = argv[++i];
-		} else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
-			if (hw_log_parse_level(argv[++i], &lvl) < 0) {
-				fprintf(stderr, "hallwatch: unknown log level %s\n", argv[i]);
-				return 2;
-			}
-		} else if (argv[i][0] != '-' && npos < 4 &&
-			   (strcmp(cmd, "snapshot") == 0 || strcmp(cmd, "clip") == 0 ||
-			    strcmp(cmd, "command") == 0)) {
-			pos[npos++] = argv[i];
-		} else if (strcmp(argv[i], "--user") == 0 && i + 1 < argc &&
-			   strcmp(cmd, "command") == 0) {
-			user = argv[++i];
-		} else {
-			fprintf(stderr, "hallwatch: unexpected argument %s\n", argv[i]);
-			usage(stderr);
-			return 2;
-		}
-	}
-	hw_log_set_level(lvl);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("hallwatch %s\n", HW_VERSION);
 		return 0;
 	}
-	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
-		usage(stdout);
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		const struct sub *s = argc > 2 ? find_sub(argv[2]) : NULL;
+
+		if (argc > 2 && !s) {
+			fprintf(stderr, "hallwatch: unknown command \"%s\"\n", argv[2]);
+			return 2;
+		}
+		if (s)
+			sub_usage(stdout, s, true);
+		else
+			usage(stdout);
 		return 0;
 	}
-	if (!path) {
-		fprintf(stderr, "hallwatch: %s needs -c FILE\n", cmd);
+	c.sub = find_sub(cmd);
+	if (!c.sub) {
+		fprintf(stderr,
+			"hallwatch: unknown command \"%s\" (`hallwatch --help` lists them)\n", cmd);
 		return 2;
 	}
-	if (strcmp(cmd, "run") == 0)
-		return run(path);
-	if (strcmp(cmd, "check-config") == 0)
-		return cmd_check(path);
-	if (strcmp(cmd, "snapshot") == 0 || strcmp(cmd, "clip") == 0)
-		return cmd_video(cmd, path, pos, npos);
-	if (strcmp(cmd, "command") == 0)
-		return cmd_command(path, pos, npos, user);
-	fprintf(stderr, "hallwatch: unknown command %s\n", cmd);
-	usage(stderr);
-	return 2;
+	rc = parse(&c, argc, argv);
+	if (rc >= 0)
+		return rc;
+	if (c.sub->fn == do_run)
+		return do_run(&c); /* the daemon loads and reloads its configuration itself */
+	if (config_load(c.path, &c.cfg, &errs) < 0) {
+		cli_print_errors(&errs);
+		cfg_errors_clear(&errs);
+		return 1;
+	}
+	rc = c.sub->fn(&c);
+	config_free(c.cfg);
+	return rc;
 }

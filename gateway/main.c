@@ -28,7 +28,9 @@
 #include "outputs/selfmetrics.h"
 #include "outputs/state.h"
 #include "core/statedir.h"
+#include "core/timeparse.h"
 #include "router/router.h"
+#include "video/recindex.h"
 #include "video/video.h"
 
 struct app {
@@ -434,7 +436,7 @@ static int snapshot_command(struct router_req *q, void *ud)
  * (docs/video.md); the reply follows once the file is written. */
 #define CLIP_MAX_S 600 /* longest clip on demand */
 
-static int clip_time(const json_t *v, int64_t *ms)
+static int clip_time(const struct app *a, const json_t *v, int64_t *ms)
 {
 	if (json_is_integer(v)) {
 		json_int_t x = json_integer_value(v);
@@ -443,7 +445,8 @@ static int clip_time(const json_t *v, int64_t *ms)
 		*ms = (int64_t)x * 1000;
 		return 0;
 	}
-	return json_is_string(v) ? video_parse_time(json_string_value(v), ms) : -EINVAL;
+	return json_is_string(v) ? video_parse_time(json_string_value(v), a->cfg->site.timezone, ms)
+				 : -EINVAL;
 }
 
 static void clip_done(int rc, const char *path, void *ud)
@@ -471,12 +474,10 @@ static int clip_command(struct router_req *q, void *ud)
 
 	if (!r->camera)
 		return router_req_fail(q, -EINVAL, NULL, "cmd/clip needs \"camera\"");
-	if (clip_time(json_object_get(r->doc, "from"), &from) < 0 ||
-	    clip_time(json_object_get(r->doc, "to"), &to) < 0)
-		return router_req_fail(
-		    q, -EINVAL, NULL,
-		    "cmd/clip needs \"from\" and \"to\": seconds since the epoch "
-		    "or YYYY-MM-DDTHH:MM:SS[Z]");
+	if (clip_time(a, json_object_get(r->doc, "from"), &from) < 0 ||
+	    clip_time(a, json_object_get(r->doc, "to"), &to) < 0)
+		return router_req_fail(q, -EINVAL, NULL,
+				       "cmd/clip needs \"from\" and \"to\": " TIMEPARSE_FORMATS);
 	if (to <= from || to - from > (int64_t)CLIP_MAX_S * 1000)
 		return router_req_fail(q, -ERANGE, NULL,
 				       "a clip runs from \"from\" to a later \"to\", at most %d s",
@@ -494,6 +495,57 @@ static int clip_command(struct router_req *q, void *ud)
 	return ROUTER_PENDING;
 }
 
+/* cmd/recordings: the camera's segments in a range and the gaps between them (gaps of more
+ * than a second: segments follow each other within a few ms). */
+static int recordings_command(struct router_req *q, void *ud)
+{
+	struct app *a = ud;
+	const struct cmdreq *r = router_req_args(q);
+	struct rec_segment *segs = NULL;
+	struct rec_span *sp = NULL;
+	int64_t from, to, now = router_req_now(q);
+	int n, k, gaps = 0;
+	json_t *arr;
+
+	if (!r->camera)
+		return router_req_fail(q, -EINVAL, NULL, "cmd/recordings needs \"camera\"");
+	if (clip_time(a, json_object_get(r->doc, "from"), &from) < 0 ||
+	    clip_time(a, json_object_get(r->doc, "to"), &to) < 0 || to <= from)
+		return router_req_fail(
+		    q, -EINVAL, NULL,
+		    "cmd/recordings needs \"from\" before \"to\": " TIMEPARSE_FORMATS);
+	n = video_recordings(a->video, r->camera, from, to, &segs);
+	if (n == -ENOENT)
+		return router_req_fail(q, n, "unknown_camera", "no camera \"%s\"", r->camera);
+	k = n < 0 ? n : rec_timeline(segs, n, from, to, now, 1000, &sp);
+	if (k < 0) {
+		rec_segments_free(segs, n > 0 ? n : 0);
+		return router_req_fail(q, k, NULL, "the recording index cannot be read");
+	}
+	arr = json_array();
+	for (int i = 0; i < k; i++) {
+		json_t *o = json_pack("{s:I, s:I}", "start", (json_int_t)sp[i].start_ms, "end",
+				      (json_int_t)sp[i].end_ms);
+		if (sp[i].seg < 0) {
+			json_object_set_new(o, "gap", json_true());
+			gaps++;
+		} else {
+			json_object_set_new(o, "path", json_string(segs[sp[i].seg].path));
+			json_object_set_new(o, "bytes", json_integer(segs[sp[i].seg].bytes));
+			/* open: being written; unclosed: left open by a recorder that failed */
+			json_object_set_new(
+			    o, !segs[sp[i].seg].end_ms && sp[i].seg < n - 1 ? "unclosed" : "open",
+			    json_boolean(!segs[sp[i].seg].end_ms));
+		}
+		json_array_append_new(arr, o);
+	}
+	router_req_reply(q, "items", arr);
+	router_req_message(q, "%d segment(s), %d gap(s)", n, gaps);
+	free(sp);
+	rec_segments_free(segs, n);
+	return 0;
+}
+
 /* The command router and the owners of its verbs (docs/commands.md). */
 static int start_router(struct app *a)
 {
@@ -507,6 +559,9 @@ static int start_router(struct app *a)
 		rc = router_add(a->router, "snapshot", ROUTER_OPERATOR, 0, snapshot_command, a);
 	if (rc == 0)
 		rc = router_add(a->router, "clip", ROUTER_OPERATOR, 0, clip_command, a);
+	if (rc == 0)
+		rc = router_add(a->router, "recordings", ROUTER_VIEWER, ROUTER_READ_ONLY,
+				recordings_command, a);
 	if (rc < 0)
 		log_err("commands: %s", strerror(-rc));
 	return rc;
@@ -720,6 +775,9 @@ static int cmd_run(const char *path)
 {
 	struct app a = {0};
 	struct cfg_errors errs = {0};
+	struct statedir_lock *lock = NULL;
+	long holder;
+	int rc;
 
 	/* One malloc arena for every thread: glibc otherwise gives each bus worker one of
 	 * its own, and each keeps its free memory (about 100 KB a bus) resident. The
@@ -736,6 +794,21 @@ static int cmd_run(const char *path)
 		for (size_t i = 0; i < errs.n; i++)
 			log_err("%s", errs.msgs[i]);
 		cfg_errors_clear(&errs);
+		return 1;
+	}
+	/* One daemon per state directory: before anything opens what is in it. */
+	rc = statedir_lock(a.cfg->storage.state_dir, &lock, &holder);
+	if (rc < 0) {
+		if (rc == -EBUSY && holder)
+			log_err("state directory %s is in use by hallwatch PID %ld; stop it first",
+				a.cfg->storage.state_dir, holder);
+		else if (rc == -EBUSY)
+			log_err("state directory %s is in use by another hallwatch; stop it first",
+				a.cfg->storage.state_dir);
+		else
+			log_err("state directory %s cannot be locked: %s", a.cfg->storage.state_dir,
+				strerror(-rc));
+		config_free(a.cfg);
 		return 1;
 	}
 	a.config_path = g_strdup(path);
@@ -783,6 +856,7 @@ out:
 	g_main_loop_unref(a.loop);
 	config_free(a.cfg);
 	g_free(a.config_path);
+	statedir_unlock(lock);
 	log_info("stopped");
 	return a.exit_code;
 }

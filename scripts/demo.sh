@@ -127,8 +127,8 @@ See the alert it raises, and acknowledge it:
 Zone 3 is linked to cam1: a clip from 5 s before to 5 s after the alarm appears in
   $dir/clips (and as last_clip on hallwatch/v1/hall-demo/camera/cam1/state).
 Take a snapshot of a camera, cut a clip of a recorded minute, tamper with a picture:
-  ./build/hallwatch snapshot -c $dir/hallwatch.cfg cam1 /tmp/cam1.jpg
-  ./build/hallwatch clip -c $dir/hallwatch.cfg cam1 \$((\$(date +%s) - 75)) \$((\$(date +%s) - 15)) /tmp/cam1.mp4
+  ./build/hallwatch snapshot -c $dir/hallwatch.cfg cam1 /tmp/cam1.jpg --user demo
+  ./build/hallwatch clip -c $dir/hallwatch.cfg cam1 \$((\$(date +%s) - 75)) \$((\$(date +%s) - 15)) /tmp/cam1.mp4 --user demo
   echo 'black /cam2' > $dir/cam.in    (then 'normal /cam2'; also freeze, blur, scene, stop, start)
 Start a function test of the emergency lighting (allowed for elc1 in the demo):
   ./build/hallwatch command -c $dir/hallwatch.cfg elc1 start_function_test --user demo

@@ -308,6 +308,49 @@ int recindex_query(struct recindex *ix, const char *camera, int64_t from_ms, int
 	return collect(ix, st, out);
 }
 
+int recindex_list(struct recindex *ix, const char *camera, int64_t from_ms, int64_t to_ms,
+		  struct rec_segment **out)
+{
+	sqlite3_stmt *st = prep(ix, "SELECT id, camera, start_ms, end_ms, path, bytes FROM "
+				    "video_segments WHERE camera = ? AND (end_ms IS NULL OR "
+				    "end_ms > ?) AND start_ms < ? ORDER BY start_ms");
+
+	*out = NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, camera, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, from_ms);
+	sqlite3_bind_int64(st, 3, to_ms);
+	return collect(ix, st, out);
+}
+
+int rec_timeline(const struct rec_segment *s, int n, int64_t from_ms, int64_t to_ms, int64_t now_ms,
+		 int64_t tolerance_ms, struct rec_span **out)
+{
+	struct rec_span *v = malloc(sizeof(*v) * (size_t)(2 * n + 1));
+	int64_t covered = from_ms; /* the range is recorded up to here */
+	int k = 0;
+
+	*out = NULL;
+	if (!v)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		/* Open: being written if it is the last; else left open by a recorder that
+		 * failed, its end unknown (a gap is not hidden behind it). */
+		int64_t end = s[i].end_ms ? s[i].end_ms : i == n - 1 ? now_ms : s[i].start_ms;
+
+		if (s[i].start_ms - covered > tolerance_ms && covered < to_ms)
+			v[k++] = (struct rec_span){
+			    covered, s[i].start_ms < to_ms ? s[i].start_ms : to_ms, -1};
+		v[k++] = (struct rec_span){s[i].start_ms, end, i};
+		covered = end > covered ? end : covered;
+	}
+	if (to_ms - covered > tolerance_ms)
+		v[k++] = (struct rec_span){covered, to_ms, -1};
+	*out = v;
+	return k;
+}
+
 int recindex_span(struct recindex *ix, const char *camera, int64_t *oldest_ms, int64_t *bytes)
 {
 	sqlite3_stmt *st = prep(ix, "SELECT COALESCE(MIN(start_ms), 0), COALESCE(SUM(bytes), 0) "

@@ -53,6 +53,25 @@ int recindex_query(struct recindex *ix, const char *camera, int64_t from_ms, int
 		   struct rec_segment **out);
 void rec_segments_free(struct rec_segment *s, int n);
 
+/* As recindex_query, with the segment being written too (end_ms 0): what a listing shows. */
+int recindex_list(struct recindex *ix, const char *camera, int64_t from_ms, int64_t to_ms,
+		  struct rec_segment **out);
+
+/* One line of a listing: a segment (seg >= 0, its index in the array given) or a gap (seg -1)
+ * where nothing was recorded. */
+struct rec_span {
+	int64_t start_ms, end_ms;
+	int seg;
+};
+/* The timeline of [from_ms, to_ms) from n segments as recindex_list gives them (oldest first;
+ * the last one open ends at now_ms, an open one before it, left by a recorder that failed, at
+ * its start: its end is unknown): each segment, and a gap wherever more than tolerance_ms of the
+ * range is covered by none (before the first, between two, after the last; gaps are cut to
+ * the range, segments are shown whole). *out (caller frees with free()). Pure.
+ * Returns the number of spans or -ENOMEM. */
+int rec_timeline(const struct rec_segment *s, int n, int64_t from_ms, int64_t to_ms, int64_t now_ms,
+		 int64_t tolerance_ms, struct rec_span **out);
+
 /* Oldest start_ms of camera's closed segments (0 if none) and their total bytes. */
 int recindex_span(struct recindex *ix, const char *camera, int64_t *oldest_ms, int64_t *bytes);
 

@@ -20,6 +20,7 @@
 
 #include "hub/hub.h"
 #include "core/log.h"
+#include "core/timeparse.h"
 #include "video/camera.h"
 #include "video/clip.h"
 #include "video/recindex.h"
@@ -898,43 +899,16 @@ int video_snapshot_direct(const struct cfg_camera *cam, const char *path, int ti
 	return rc;
 }
 
-int video_parse_time(const char *s, int64_t *out_ms)
+int video_recordings(struct video *v, const char *camera_id, int64_t from_ms, int64_t to_ms,
+		     struct rec_segment **out)
 {
-	struct tm tm = {0};
-	char *end;
-	long long v;
-	const char *r;
+	*out = NULL;
+	if (!v || find(v, camera_id) < 0)
+		return -ENOENT;
+	return recindex_list(v->ix, camera_id, from_ms, to_ms, out);
+}
 
-	if (!s || !*s)
-		return -EINVAL;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (*end == '\0') {
-		if (errno || v < 0 || v > VIDEO_TIME_MAX_S)
-			return -EINVAL;
-		*out_ms = v * 1000;
-		return 0;
-	}
-	if (*end == '.' && end != s) { /* seconds with a fraction */
-		double d = strtod(s, &end);
-
-		if (*end == '\0') {
-			if (!(d >= 0 && d <= VIDEO_TIME_MAX_S)) /* NaN too */
-				return -EINVAL;
-			*out_ms = (int64_t)(d * 1000.0 + 0.5);
-			return 0;
-		}
-	}
-	r = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!r)
-		return -EINVAL;
-	if (*r == 'Z' && r[1] == '\0') {
-		*out_ms = (int64_t)timegm(&tm) * 1000;
-		return 0;
-	}
-	if (*r != '\0')
-		return -EINVAL;
-	tm.tm_isdst = -1;
-	*out_ms = (int64_t)mktime(&tm) * 1000;
-	return 0;
+int video_parse_time(const char *s, const char *tz, int64_t *out_ms)
+{
+	return timeparse(s, tz, out_ms);
 }

@@ -101,10 +101,18 @@ int video_clip_offline(const struct hw_config *cfg, const char *camera_id, int64
 		       int64_t to_ms, const char *path);
 int video_snapshot_direct(const struct cfg_camera *cam, const char *path, int timeout_ms);
 
-/* Parses "2024-05-01T10:00:00" (local time), "...Z" (UTC) or seconds since the epoch (a
- * fraction allowed: "1714557600.25", from 0 to VIDEO_TIME_MAX_S) into ms.
+/* The recorded segments of camera_id overlapping [from_ms, to_ms), the one being written
+ * included (end_ms 0), oldest first (video/recindex.h; caller frees with rec_segments_free).
+ * Returns their number, -ENOENT (no such camera) or -EIO. Reads the index on the calling
+ * thread: the main loop. */
+struct rec_segment;
+int video_recordings(struct video *v, const char *camera_id, int64_t from_ms, int64_t to_ms,
+		     struct rec_segment **out);
+
+/* Parses a time as core/timeparse.h does (seconds since the epoch, ISO 8601 with an offset, or a
+ * local time in the time zone tz: the site's, site.timezone; NULL: the machine's) into ms.
  * Returns 0 or -EINVAL. */
 #define VIDEO_TIME_MAX_S 253402300799LL /* 9999-12-31T23:59:59Z */
-int video_parse_time(const char *s, int64_t *out_ms);
+int video_parse_time(const char *s, const char *tz, int64_t *out_ms);
 
 #endif

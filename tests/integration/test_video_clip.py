@@ -1,5 +1,5 @@
 """Clips cut from the recorded segments without transcoding: a range spanning a segment boundary
-and starting between key frames, cut by `hallwatch clip`, plays (gst-discoverer reports a
+and starting between key frames, cut by `hallwatch clip` (through the daemon), plays (gst-discoverer reports a
 duration) and covers the requested range within one key-frame interval (1 s at 10 fps here);
 a range outside the recordings is refused. A clean stop (SIGTERM) finalises the segment being
 written: it is closed in the index and plays."""
@@ -9,7 +9,7 @@ import os
 import sqlite3
 import subprocess
 
-from harness import HALLWATCH, Gateway, TestFailure, gateway_config, run, wait_until
+from harness import HALLWATCH, Gateway, Mosquitto, TestFailure, gateway_config, run, wait_until
 from videocam import FAST, TestCam, camera_cfg, discover_duration
 
 GOP_S = 1.0  # hw-testcam: key-int-max = fps
@@ -29,8 +29,8 @@ def closed_rows(db_path):
 
 
 def clip(cfg, frm, to, out):
-    return subprocess.run([HALLWATCH, "clip", "-c", cfg, "cam1", str(frm), str(to), out],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run([HALLWATCH, "clip", "-c", cfg, "cam1", str(frm), str(to), out,
+                           "--user", "alice"], capture_output=True, text=True, timeout=60)
 
 
 def main(env):
@@ -38,7 +38,9 @@ def main(env):
     state = os.path.join(env.tmp, "state")
     db = os.path.join(state, "hallwatch.db")
     c = dict(FAST, id="cam1", url=cam.url("/cam1"), segment_s=3)
-    cfg = gateway_config("hall-clip", state_dir=state) + camera_cfg([c])
+    broker = Mosquitto(env)  # the command line's clip goes through the daemon
+    cfg = (gateway_config("hall-clip", mqtt_port=broker.port, state_dir=state) + camera_cfg([c])
+           + 'alerts = { operators = [ "alice" ]; };\n')
     gw = Gateway(env, cfg)
     segs = wait_until(lambda: (lambda r: r if len(r) >= 3 else None)(closed_rows(db)), 30,
                       "three closed segments")

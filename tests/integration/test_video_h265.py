@@ -37,7 +37,7 @@ def main(env):
     db = os.path.join(state, "hallwatch.db")
     c = dict(FAST, id="cam1", url=cam.url("/cam1"), segment_s=3)
     gw = Gateway(env, gateway_config(SITE, mqtt_port=broker.port, heartbeat=1, state_dir=state)
-                 + camera_cfg([c]))
+                 + camera_cfg([c]) + 'alerts = { operators = [ "alice" ]; };\n')
 
     j = watch.wait_json(TOPIC, lambda j: j["online"] and j["fps"] > 5 and j["recording"], 20,
                         "cam1 online and recording")
@@ -66,8 +66,8 @@ def main(env):
           (len(rows), ", ".join("%.2f s" % discover(r[2])[0] for r in rows)))
 
     snap = os.path.join(env.tmp, "snap.jpg")
-    r = subprocess.run([HALLWATCH, "snapshot", "-c", gw.cfg, "cam1", snap], capture_output=True,
-                       text=True, timeout=30)
+    r = subprocess.run([HALLWATCH, "snapshot", "-c", gw.cfg, "cam1", snap, "--user", "alice"],
+                       capture_output=True, text=True, timeout=30)
     if r.returncode != 0:
         raise TestFailure("snapshot failed: %s" % r.stderr)
     if jpeg_size(snap) != (320, 180):

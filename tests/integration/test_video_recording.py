@@ -1,7 +1,7 @@
 """Recording against the RTSP test camera: SIGKILL the gateway while recording -> after the
 restart every segment on disk plays (gst-discoverer reports a duration) and is in the index;
-retention deletes oldest first when the disk budget is hit; a snapshot is a JPEG of the
-camera's size. (Clips: not covered yet, see docs/video.md.)"""
+retention deletes oldest first when the disk budget is hit; a snapshot from the command line
+(through the daemon) is a JPEG of the camera's size. (Clips: not covered yet, see docs/video.md.)"""
 
 import os
 import signal
@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import time
 
-from harness import HALLWATCH, Gateway, TestFailure, gateway_config, run, wait_until
+from harness import HALLWATCH, Gateway, Mosquitto, TestFailure, gateway_config, run, wait_until
 from videocam import FAST, TestCam, camera_cfg, discover_duration, jpeg_size
 
 
@@ -32,7 +32,9 @@ def main(env):
     # 6 s segments: the killed one is 4 s in, past its first fragments (the muxer gets a GOP
     # late from splitmuxsink, and the moov goes out with the first 1 s fragment).
     c = dict(FAST, id="cam1", url=cam.url("/cam1"), segment_s=6)
-    cfg = gateway_config("hall-rec", state_dir=state) + camera_cfg([c])
+    broker = Mosquitto(env)  # the command line's snapshot goes through the daemon
+    cfg = (gateway_config("hall-rec", mqtt_port=broker.port, state_dir=state) + camera_cfg([c])
+           + 'alerts = { operators = [ "alice" ]; };\n')
     gw = Gateway(env, cfg)
 
     # Crash safety: kill -9 well inside a segment, after its first fragments.
@@ -48,6 +50,19 @@ def main(env):
     gw = Gateway(env, cfg, name="hallwatch2")
     wait_until(lambda: any(x[2] for x in rows(db) if x[3] == killed[0][3]), 10,
                "the killed segment repaired in the index")
+
+    # Snapshot from the command line, through the daemon: a JPEG of the camera's size.
+    snap = os.path.join(env.tmp, "snap.jpg")
+
+    def snapshot():
+        r = subprocess.run([HALLWATCH, "snapshot", "-c", gw.cfg, "cam1", snap, "--user", "alice"],
+                           capture_output=True, text=True, timeout=20)
+        if r.returncode != 0 and "not_ready" not in r.stderr:
+            raise TestFailure("snapshot failed: %s" % r.stderr)
+        return r.returncode == 0
+    wait_until(snapshot, 20, "a snapshot from the command line", interval=0.2)
+    if jpeg_size(snap) != (320, 180):
+        raise TestFailure("snapshot size %r" % (jpeg_size(snap),))
     gw.stop()
     indexed = {x[3] for x in rows(db)}
     files = sorted(os.path.join(segdir, f) for f in os.listdir(segdir))
@@ -60,14 +75,6 @@ def main(env):
     kd = discover_duration(killed[0][3])
     print("%d segments on disk, all indexed and playable; killed one: %.2f s" % (len(files), kd))
 
-    # Snapshot from the command line: a JPEG of the camera's size.
-    snap = os.path.join(env.tmp, "snap.jpg")
-    r = subprocess.run([HALLWATCH, "snapshot", "-c", gw.cfg, "cam1", snap], capture_output=True,
-                       text=True, timeout=20)
-    if r.returncode != 0:
-        raise TestFailure("snapshot failed: %s" % r.stderr)
-    if jpeg_size(snap) != (320, 180):
-        raise TestFailure("snapshot size %r" % (jpeg_size(snap),))
 
     # Retention: a budget of ~3 segments deletes the oldest first.
     before = rows(db)

@@ -202,12 +202,40 @@ static void test_delivery_and_prune(void **state)
 	alert_store_close(s);
 }
 
+/* The history an inspector asks for: the latest N of a time range, oldest first. */
+static void test_history(void **state)
+{
+	struct tmp *t = *state;
+	struct alert_store *s;
+	struct evs e = {0};
+
+	assert_int_equal(alert_store_open(t->path, &s), 0);
+	assert_int_equal(alert_store_begin(s), 0);
+	for (uint64_t q = 1; q <= 20; q++) /* seq q at t = 1000 q */
+		assert_int_equal(alert_store_add_event(s, q, (int64_t)q * 1000, "{}"), 0);
+	assert_int_equal(alert_store_commit(s), 0);
+	assert_int_equal(alert_store_history(s, 5000, 9000, 100, collect_ev, &e), 0);
+	assert_int_equal(e.n, 4); /* 5..8: from inclusive, to exclusive */
+	assert_int_equal(e.seq[0], 5);
+	assert_int_equal(e.seq[3], 8);
+	e.n = 0;
+	assert_int_equal(alert_store_history(s, 0, INT64_MAX, 3, collect_ev, &e), 0);
+	assert_int_equal(e.n, 3); /* the latest three, oldest first */
+	assert_int_equal(e.seq[0], 18);
+	assert_int_equal(e.seq[2], 20);
+	e.n = 0;
+	assert_int_equal(alert_store_history(s, 21000, 30000, 10, collect_ev, &e), 0);
+	assert_int_equal(e.n, 0);
+	alert_store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delivery_and_prune, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_history, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

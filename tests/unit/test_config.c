@@ -515,6 +515,10 @@ static void test_bad_configs(void **state)
 	    {"parse_error.cfg", 4, "syntax error", NULL},
 	    {"bad_site_id.cfg", 2,
 	     "site.id: \"hall demo/1\" is not a valid name (use only A-Z a-z 0-9 _ -)", NULL},
+	    {"bad_timezone.cfg", 2,
+	     "site.timezone: \"Mars/Olympus_Mons\" is no time zone this machine knows (an IANA "
+	     "name such as \"Asia/Shanghai\"; see /usr/share/zoneinfo)",
+	     NULL},
 	    {"missing_required.cfg", 4, "devices[0]: missing required setting \"profile\"", NULL},
 	    {"rtu_bus.cfg", 3, "buses[0]: missing required setting \"device\"", NULL},
 	    {"tcp_baud.cfg", 4, "buses[0]: baud does not apply to a tcp bus", NULL},

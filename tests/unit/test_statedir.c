@@ -1,6 +1,7 @@
 /* Unit tests of core/statedir.c: the rule that flags a state directory others can change,
  * the umask that keeps what hallwatch writes from other users, and the check over state_dir
- * and the subdirectories hallwatch writes into. Single thread. */
+ * and the subdirectories hallwatch writes into, the lock of one daemon per state directory
+ * (against this process and a child killed holding it). Single thread, and a forked child. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +12,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/statedir.h"
@@ -89,12 +92,70 @@ static void test_check_dirs(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+static void test_lock(void **state)
+{
+	char dir[] = "/tmp/hw-statedir-XXXXXX";
+	char sub[64], cmd[96], buf[32] = {0};
+	struct statedir_lock *a = NULL, *b = NULL;
+	long holder = -1;
+	int p[2];
+	pid_t child;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/made/here", dir); /* missing directories are made */
+	assert_int_equal(statedir_lock(sub, &a, &holder), 0);
+	assert_int_equal(holder, 0);
+	snprintf(cmd, sizeof(cmd), "%s/hallwatch.lock", sub);
+	f = fopen(cmd, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_int_equal(atol(buf), (long)getpid());
+	/* a second taker, even in the same process, is refused with the holder's PID */
+	assert_int_equal(statedir_lock(sub, &b, &holder), -EBUSY);
+	assert_null(b);
+	assert_int_equal(holder, (long)getpid());
+	statedir_unlock(a);
+	assert_int_equal(statedir_lock(sub, &a, &holder), 0);
+	statedir_unlock(a);
+
+	/* a holder killed by SIGKILL leaves its file, which blocks nothing */
+	assert_int_equal(pipe(p), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		struct statedir_lock *c;
+		char ok = statedir_lock(sub, &c, NULL) == 0 ? 'y' : 'n';
+
+		if (write(p[1], &ok, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(p[0], buf, 1), 1);
+	assert_int_equal(buf[0], 'y');
+	assert_int_equal(statedir_lock(sub, &a, &holder), -EBUSY);
+	assert_int_equal(holder, (long)child);
+	assert_int_equal(kill(child, SIGKILL), 0);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+	assert_int_equal(statedir_lock(sub, &a, &holder), 0);
+	statedir_unlock(a);
+	statedir_unlock(NULL);
+	close(p[0]);
+	close(p[1]);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_problem_rule),
 	    cmocka_unit_test(test_umask),
 	    cmocka_unit_test(test_check_dirs),
+	    cmocka_unit_test(test_lock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
