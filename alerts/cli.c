@@ -47,7 +47,8 @@ static void print_list(const json_t *arr)
 		       (long long)json_integer_value(json_object_get(a, "priority")),
 		       str(a, "state"));
 		print_age(now - json_integer_value(json_object_get(a, "raised")));
-		printf("  %s%s\n", str(a, "text"),
+		/* The sentence in the site's language; the bare condition for older gateways. */
+		printf("  %s%s\n", *str(a, "message") ? str(a, "message") : str(a, "text"),
 		       json_is_true(json_object_get(a, "active")) ? "" : " (cleared)");
 	}
 	printf("%zu alert(s)\n", json_array_size(arr));
@@ -84,7 +85,9 @@ static void print_history(const json_t *arr, const char *tz)
 				    detail, "P%lld %s",
 				    (long long)json_integer_value(json_object_get(e, "priority")),
 				    str(e, "state"));
-			if (*str(e, "text"))
+			if (*str(e, "message"))
+				g_string_append_printf(detail, "  %s", str(e, "message"));
+			else if (*str(e, "text"))
 				g_string_append_printf(detail, "  %s", str(e, "text"));
 			if (*str(e, "reason"))
 				g_string_append_printf(detail, " (%s)", str(e, "reason"));
