@@ -80,11 +80,13 @@ static void snap_stop(struct video *v);
 struct clip_job {
 	struct video *v;
 	size_t cam;
-	char *point, *path;
+	char *cam_id, *point, *path;
 	int64_t t_ms, from_ms, to_ms, deadline_ms;
+	bool partial;  /* write what exists of the range (event clips; on demand if asked) */
+	char *missing; /* what of the range is not recorded (clip_cover_text), or NULL */
 	video_clip_done_fn cb;
 	void *ud;
-	video_done_fn done;
+	video_clip_reply_fn done;
 	void *done_ud;
 	GSource *timer;
 	GThread *thread;
@@ -239,8 +241,10 @@ static void job_free(struct clip_job *j)
 		g_source_unref(j->idle);
 	}
 	rec_segments_free(j->segs, j->nsegs);
+	g_free(j->cam_id);
 	g_free(j->point);
 	g_free(j->path);
+	g_free(j->missing);
 	g_free(j);
 }
 
@@ -260,7 +264,7 @@ void video_destroy(struct video *v)
 		if (j->done) { /* its thread runs from the start: its result counts */
 			g_thread_join(j->thread);
 			j->thread = NULL;
-			j->done(j->rc, j->path, j->done_ud);
+			j->done(j->rc, j->path, j->missing, j->done_ud);
 		}
 		job_free(j);
 	}
@@ -565,20 +569,25 @@ static void snap_stop(struct video *v)
 /* ---- clips: the closed segments overlapping the range, remuxed without decoding ---- */
 
 static int clip_run(struct recindex *ix, const char *camera_id, int64_t from_ms, int64_t to_ms,
-		    const char *path)
+		    bool partial, const char *path, char **missing)
 {
 	struct rec_segment *s = NULL;
+	struct clip_cover cov;
 	int n, rc;
 
+	*missing = NULL;
 	if (to_ms <= from_ms)
 		return -EINVAL;
 	n = recindex_query(ix, camera_id, from_ms, to_ms, &s);
 	if (n < 0)
 		return n;
-	if (n == 0)
+	if (n == 0) {
+		*missing = video_clip_none_text(camera_id, from_ms, to_ms);
 		return -ENOENT;
-	rc = clip_cut(s, n, from_ms, to_ms, path);
+	}
+	rc = clip_cut(s, n, from_ms, to_ms, partial, path, &cov);
 	rec_segments_free(s, n);
+	*missing = clip_cover_text(&cov, camera_id);
 	return rc;
 }
 
@@ -597,18 +606,26 @@ static gboolean job_done(gpointer ud)
 	j->idle = NULL;
 	v->jobs = g_list_remove(v->jobs, j);
 	if (j->done) {
-		if (j->rc == 0)
+		if (j->rc == 0 && !j->missing)
 			log_info("camera %s: clip written: %s", cam, j->path);
+		else if (j->rc == 0)
+			log_info("camera %s: partial clip written: %s (%s)", cam, j->path,
+				 j->missing);
 		else
-			log_warn("camera %s: clip %s failed: %s", cam, j->path, strerror(-j->rc));
-		j->done(j->rc, j->path, j->done_ud);
+			log_warn("camera %s: clip %s failed: %s", cam, j->path,
+				 j->missing ? j->missing : strerror(-j->rc));
+		j->done(j->rc, j->path, j->missing, j->done_ud);
 		job_free(j);
 		return G_SOURCE_REMOVE;
 	}
-	if (j->rc == 0)
+	if (j->rc == 0 && !j->missing)
 		log_info("camera %s: clip for %s written: %s", cam, j->point, j->path);
+	else if (j->rc == 0)
+		log_warn("camera %s: clip for %s written, part of its range missing: %s (%s)", cam,
+			 j->point, j->path, j->missing);
 	else
-		log_warn("camera %s: clip for %s failed: %s", cam, j->point, strerror(-j->rc));
+		log_warn("camera %s: clip for %s failed: %s", cam, j->point,
+			 j->missing ? j->missing : strerror(-j->rc));
 	if (j->cb)
 		j->cb(j->point, cam, j->path, j->rc, j->ud);
 	report(v, j->cam);
@@ -628,8 +645,13 @@ static gpointer job_thread(gpointer ud)
 		j->rc = g_mkdir_with_parents(dir, 0750) < 0 ? -errno : 0;
 		g_free(dir);
 	}
-	if (j->rc == 0)
-		j->rc = clip_cut(j->segs, j->nsegs, j->from_ms, j->to_ms, j->path);
+	if (j->rc == 0) {
+		struct clip_cover cov;
+
+		j->rc =
+		    clip_cut(j->segs, j->nsegs, j->from_ms, j->to_ms, j->partial, j->path, &cov);
+		j->missing = clip_cover_text(&cov, j->cam_id);
+	}
 	idle = g_idle_source_new();
 	g_source_set_callback(idle, job_done, j, NULL);
 	j->idle = idle;
@@ -659,6 +681,8 @@ static gboolean job_check(gpointer ud)
 	if (j->nsegs <= 0) {
 		j->rc = j->nsegs < 0 ? j->nsegs : -ENOENT;
 		j->nsegs = 0;
+		if (j->rc == -ENOENT)
+			j->missing = video_clip_none_text(cam, j->from_ms, j->to_ms);
 		j->idle = g_idle_source_new();
 		g_source_set_callback(j->idle, job_done, j, NULL);
 		g_source_attach(j->idle, v->ctx);
@@ -714,6 +738,8 @@ int video_clip_for_event(struct video *v, const char *point_key, int64_t t_ms,
 		j = g_new0(struct clip_job, 1);
 		j->v = v;
 		j->cam = i;
+		j->cam_id = g_strdup(k->id);
+		j->partial = true; /* evidence: what exists of the pre- and post-roll */
 		j->point = g_strdup(point_key);
 		j->path = event_clip_path(v, k->id, point_key, t_ms);
 		j->t_ms = t_ms;
@@ -782,7 +808,7 @@ char **video_event_clips(struct video *v, const char *point_key)
 }
 
 int video_clip_async(struct video *v, const char *camera_id, int64_t from_ms, int64_t to_ms,
-		     const char *path, video_done_fn done, void *ud)
+		     bool partial, const char *path, video_clip_reply_fn done, void *ud)
 {
 	ssize_t i = find(v, camera_id);
 	struct clip_job *j;
@@ -796,6 +822,8 @@ int video_clip_async(struct video *v, const char *camera_id, int64_t from_ms, in
 	j = g_new0(struct clip_job, 1);
 	j->v = v;
 	j->cam = (size_t)i;
+	j->cam_id = g_strdup(camera_id);
+	j->partial = partial;
 	if (path) {
 		j->path = g_strdup(path);
 	} else { /* <state_dir>/clips/<camera>-<from>-<request time, one per ms>.mp4 */
@@ -829,22 +857,43 @@ int video_clip_async(struct video *v, const char *camera_id, int64_t from_ms, in
 	return 0;
 }
 
-int video_clip_offline(const struct hw_config *cfg, const char *camera_id, int64_t from_ms,
-		       int64_t to_ms, const char *path)
+int video_clip_offline_partial(const struct hw_config *cfg, const char *camera_id, int64_t from_ms,
+			       int64_t to_ms, bool partial, const char *path, char **missing)
 {
 	struct recindex *ix;
 	char *db = db_path(cfg);
 	int rc;
 
+	*missing = NULL;
 	if (!gst_is_initialized())
 		gst_init(NULL, NULL);
 	rc = recindex_open(db, &ix);
 	g_free(db);
 	if (rc < 0)
 		return rc;
-	rc = clip_run(ix, camera_id, from_ms, to_ms, path);
+	rc = clip_run(ix, camera_id, from_ms, to_ms, partial, path, missing);
 	recindex_close(ix);
 	return rc;
+}
+
+int video_clip_offline(const struct hw_config *cfg, const char *camera_id, int64_t from_ms,
+		       int64_t to_ms, const char *path)
+{
+	char *missing = NULL;
+	int rc = video_clip_offline_partial(cfg, camera_id, from_ms, to_ms, false, path, &missing);
+
+	if (missing)
+		log_err("%s", missing);
+	g_free(missing);
+	return rc;
+}
+
+char *video_clip_none_text(const char *camera_id, int64_t from_ms, int64_t to_ms)
+{
+	struct clip_cover cov = {.from_ms = from_ms, .to_ms = to_ms, .n_missing = 1};
+
+	cov.missing[0] = (struct clip_span){from_ms, to_ms};
+	return clip_cover_text(&cov, camera_id);
 }
 
 int video_snapshot_direct(const struct cfg_camera *cam, const char *path, int timeout_ms)
