@@ -896,6 +896,17 @@ char *video_clip_none_text(const char *camera_id, int64_t from_ms, int64_t to_ms
 	return clip_cover_text(&cov, camera_id);
 }
 
+/* A decoder joining a stream between key frames conceals the missing references with grey:
+ * it must hand out nothing before the next key frame (libav's output-corrupt). */
+static void no_corrupt(GstBin *bin, GstBin *sub, GstElement *el, gpointer ud)
+{
+	(void)bin;
+	(void)sub;
+	(void)ud;
+	if (g_object_class_find_property(G_OBJECT_GET_CLASS(el), "output-corrupt"))
+		g_object_set(el, "output-corrupt", FALSE, NULL);
+}
+
 int video_snapshot_direct(const struct cfg_camera *cam, const char *path, int timeout_ms)
 {
 	GstElement *pl, *src, *sink;
@@ -914,6 +925,7 @@ int video_snapshot_direct(const struct cfg_camera *cam, const char *path, int ti
 		g_clear_error(&err);
 		return -EIO;
 	}
+	g_signal_connect(pl, "deep-element-added", G_CALLBACK(no_corrupt), NULL);
 	src = gst_bin_get_by_name(GST_BIN(pl), "src");
 	sink = gst_bin_get_by_name(GST_BIN(pl), "sink");
 	g_object_set(src, "location", cam->url, "protocols", cam->transport == CAM_UDP ? 1 : 4,
