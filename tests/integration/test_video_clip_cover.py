@@ -176,9 +176,11 @@ def main(env):
     print("partial: %.2f s, %d frames; %s" % (d, n, missing))
 
     # 4. A hole in the middle: the camera stops, then comes back.
+    offline = "camera cam1: offline raised"
+    n_off = gw.proc.stderr_text().count(offline)
     cam.command("stop /cam1")
     t_stop = time.time()
-    wait_until(lambda: "camera cam1: offline raised" in gw.proc.stderr_text(),
+    wait_until(lambda: gw.proc.stderr_text().count(offline) > n_off,
                c["offline_after_s"] + 5, "the camera seen offline")
     cam.command("start /cam1")
     t_start = time.time()
@@ -193,7 +195,8 @@ def main(env):
     msg = r.get("message") or ""
     expect(r.get("ok") is False and r.get("error") == "not_recorded"
            and " and " in msg.split(" UTC only")[0] and "nothing for" in msg,
-           "a clip across a hole was not refused with the hole named: %r" % r)
+           "a clip across a hole (stopped at %.3f, started at %.3f) was not refused with the "
+           "hole named: %r; segments %r" % (t_stop, t_start, r, [s[:2] for s in rows]))
     print("across the hole, refused: %s" % msg)
     r = op.send("clip", {"camera": "cam1", "from": frm3, "to": to3, "partial": True},
                 user="alice", timeout=30)
