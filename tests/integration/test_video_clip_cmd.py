@@ -74,6 +74,8 @@ def main(env):
         ({"camera": "cam1", "from": frm, "to": frm + 3600}, "alice", "out_of_range",
          "at most 600 s"),
         ({"camera": "cam1"}, "alice", "invalid", 'cmd/clip needs "from" and "to"'),
+        ({"camera": "cam1", "from": frm, "to": to, "partial": "yes"}, "alice", "invalid",
+         'cmd/clip: "partial" is true or false'),
         ({"camera": "cam1", "from": frm, "to": to}, "mallory", "not_authorized",
          '"mallory" is not in alerts.operators'),
     ]
