@@ -36,6 +36,7 @@ enum {
 	O_TO = 1u << 6,
 	O_LIMIT = 1u << 7,
 	O_LOGLEVEL = 1u << 8,
+	O_PARTIAL = 1u << 9,
 };
 
 static const struct {
@@ -52,6 +53,7 @@ static const struct {
     {O_TO, "--to", NULL, true},
     {O_LIMIT, "--limit", NULL, true},
     {O_LOGLEVEL, "--log-level", NULL, true},
+    {O_PARTIAL, "--partial", NULL, false},
 };
 
 struct cli {
@@ -250,10 +252,15 @@ static int do_clip(struct cli *c)
 	if (time_arg(c, "FROM", c->pos[1], &from) < 0 || time_arg(c, "TO", c->pos[2], &to) < 0)
 		return 2;
 	if (call(c, "clip",
-		 json_pack("{s:s, s:I, s:I}", "camera", c->pos[0], "from",
-			   (json_int_t)(from / 1000), "to", (json_int_t)((to + 999) / 1000)),
+		 json_pack("{s:s, s:I, s:I, s:b}", "camera", c->pos[0], "from",
+			   (json_int_t)(from / 1000), "to", (json_int_t)((to + 999) / 1000),
+			   "partial", opt(c, O_PARTIAL) != NULL),
 		 reply_timeout(c, 60000), &reply))
 		return 1;
+	/* A partial clip says what it lacks: on stderr, beside the file's name on stdout. */
+	if (json_is_string(json_object_get(reply, "missing")))
+		fprintf(stderr, "hallwatch: partial clip: %s\n",
+			json_string_value(json_object_get(reply, "missing")));
 	rc = fetch(c, reply, "clip", c->npos > 3 ? c->pos[3] : NULL);
 	json_decref(reply);
 	return rc;
@@ -374,10 +381,12 @@ static const struct sub subs[] = {
      "  The gateway writes a JPEG of the camera's latest picture under its state_dir and\n"
      "  names it; with OUT.jpg it is copied there (when this user may read it).\n",
      O_CONFIG | O_USER, 1, 2, do_snapshot},
-    {"clip", "-c FILE CAMERA FROM TO [OUT.mp4] [--user NAME]",
+    {"clip", "-c FILE CAMERA FROM TO [OUT.mp4] [--partial] [--user NAME]",
      "  The gateway cuts a clip of the recordings from FROM to TO (at most 600 s) under its\n"
-     "  state_dir and names it; with OUT.mp4 it is copied there (when this user may read it).\n",
-     O_CONFIG | O_USER, 3, 4, do_clip},
+     "  state_dir and names it; with OUT.mp4 it is copied there (when this user may read it).\n"
+     "  A range not wholly recorded is refused with what is missing; --partial cuts what\n"
+     "  exists and says what is missing.\n",
+     O_CONFIG | O_USER | O_PARTIAL, 3, 4, do_clip},
     {"recordings", "-c FILE CAMERA [--from TIME] [--to TIME]",
      "  The camera's recorded segments (start, end, duration, file) and the gaps between\n"
      "  them, from --from (default: 24 h ago) to --to (default: now).\n",

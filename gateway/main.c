@@ -449,13 +449,20 @@ static int clip_time(const struct app *a, const json_t *v, int64_t *ms)
 				 : -EINVAL;
 }
 
-static void clip_done(int rc, const char *path, void *ud)
+static void clip_done(int rc, const char *path, const char *missing, void *ud)
 {
 	struct router_req *q = ud;
 	const char *camera = router_req_args(q)->camera;
 
-	if (rc == 0)
+	if (rc == 0) {
 		router_req_record(q, "path", path);
+		if (missing) { /* partial: what exists, and what does not */
+			router_req_record(q, "missing", missing);
+			router_req_message(q, "partial clip: %s", missing);
+		}
+	} else if ((rc == -ENOENT || rc == -ENODATA) && missing)
+		router_req_fail(q, rc, "not_recorded", "%s%s", missing,
+				rc == -ENODATA ? "; \"partial\": true cuts what exists" : "");
 	else if (rc == -ENOENT)
 		router_req_fail(q, rc, "not_recorded",
 				"camera \"%s\" has no recording in that range", camera);
@@ -469,11 +476,14 @@ static int clip_command(struct router_req *q, void *ud)
 {
 	struct app *a = ud;
 	const struct cmdreq *r = router_req_args(q);
+	const json_t *partial = json_object_get(r->doc, "partial");
 	int64_t from, to;
 	int rc;
 
 	if (!r->camera)
 		return router_req_fail(q, -EINVAL, NULL, "cmd/clip needs \"camera\"");
+	if (partial && !json_is_boolean(partial))
+		return router_req_fail(q, -EINVAL, NULL, "cmd/clip: \"partial\" is true or false");
 	if (clip_time(a, json_object_get(r->doc, "from"), &from) < 0 ||
 	    clip_time(a, json_object_get(r->doc, "to"), &to) < 0)
 		return router_req_fail(q, -EINVAL, NULL,
@@ -482,11 +492,16 @@ static int clip_command(struct router_req *q, void *ud)
 		return router_req_fail(q, -ERANGE, NULL,
 				       "a clip runs from \"from\" to a later \"to\", at most %d s",
 				       CLIP_MAX_S);
-	rc = a->video ? video_clip_async(a->video, r->camera, from, to, NULL, clip_done, q)
+	rc = a->video ? video_clip_async(a->video, r->camera, from, to, json_is_true(partial), NULL,
+					 clip_done, q)
 		      : -ENOENT;
-	if (rc == -ENOENT && a->video && video_has_camera(a->video, r->camera))
-		return router_req_fail(q, rc, "not_recorded",
-				       "camera \"%s\" has no recording in that range", r->camera);
+	if (rc == -ENOENT && a->video && video_has_camera(a->video, r->camera)) {
+		char *none = video_clip_none_text(r->camera, from, to);
+
+		router_req_fail(q, rc, "not_recorded", "%s", none);
+		g_free(none);
+		return rc;
+	}
 	if (rc == -ENOENT)
 		return router_req_fail(q, rc, "unknown_camera", "no camera \"%s\"", r->camera);
 	if (rc < 0)

@@ -1,7 +1,8 @@
 /* Clip cutting: demuxes the recorded segments one after another (qtdemux → appsink), keeps
  * the access units from the key frame at or before the start to the end of the range, and
- * pushes them restamped on one time line into appsrc → mp4mux → filesink. No decoding. Runs
- * entirely on the caller's thread (GStreamer's streaming threads only fill the appsink). */
+ * pushes them restamped on one time line into appsrc → mp4mux → filesink. No decoding. What
+ * the written units cover is measured as they go, so a range that is not recorded is said.
+ * Runs entirely on the caller's thread (GStreamer's streaming threads only fill the appsink). */
 #define LOG_TAG "clip"
 #include "video/clip.h"
 
@@ -10,6 +11,7 @@
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
 #include <stdbool.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -27,7 +29,54 @@ struct cut {
 	guint64 pushed;
 	gint64 origin_ns; /* wall time of the clip's first access unit */
 	gint64 last_dts;
+	GArray *runs;	  /* struct clip_span: wall ms covered by the units written, holes split */
+	gint64 change_ms; /* where the format changed, or 0 */
 };
+
+/* Caps differ in ways that matter to the one track of the clip: another codec, stream
+ * format, alignment, size, profile or codec data. The rest (a framerate qtdemux infers from
+ * one segment's steady durations and not from another's jittery start, colorimetry,
+ * level...) describes the same stream. */
+static bool same_format(GstCaps *a, GstCaps *b)
+{
+	static const char *const keys[] = {"stream-format", "alignment", "width",
+					   "height",	    "profile",	 "codec_data"};
+	const GstStructure *x, *y;
+
+	if (a == b || gst_caps_is_equal(a, b))
+		return true;
+	if (gst_caps_get_size(a) < 1 || gst_caps_get_size(b) < 1)
+		return false;
+	x = gst_caps_get_structure(a, 0);
+	y = gst_caps_get_structure(b, 0);
+	if (!gst_structure_has_name(y, gst_structure_get_name(x)))
+		return false;
+	for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
+		const GValue *u = gst_structure_get_value(x, keys[i]);
+		const GValue *w = gst_structure_get_value(y, keys[i]);
+
+		if (!u != !w || (u && gst_value_compare(u, w) != GST_VALUE_EQUAL))
+			return false;
+	}
+	return true;
+}
+
+/* One access unit written: its wall time [s, e) in ms joins the current run, or starts a
+ * new one after a hole. */
+static void cover(struct cut *k, gint64 s, gint64 e)
+{
+	struct clip_span *r =
+	    k->runs->len ? &g_array_index(k->runs, struct clip_span, k->runs->len - 1) : NULL;
+
+	if (!r || s > r->to_ms + CLIP_HOLE_MS) {
+		struct clip_span n = {s, MAX(s, e)};
+
+		g_array_append_val(k->runs, n);
+		return;
+	}
+	r->from_ms = MIN(r->from_ms, s);
+	r->to_ms = MAX(r->to_ms, e);
+}
 
 static int writer_open(struct cut *k, GstCaps *caps)
 {
@@ -77,12 +126,21 @@ static int emit(struct cut *k, GstBuffer *b, GstCaps *caps)
 			goto fail;
 		k->origin_ns = MIN(pts, dts);
 		k->last_dts = -1;
-	} else if (!gst_caps_is_equal(caps, k->caps)) {
+	} else if (!same_format(caps, k->caps)) {
+		gchar *was = gst_caps_to_string(k->caps), *now = gst_caps_to_string(caps);
+
 		log_warn("the stream changed format inside the range: clip %s ends there", k->path);
+		log_debug("clip %s: from %s to %s", k->path, was, now);
+		g_free(was);
+		g_free(now);
+		k->change_ms = pts / 1000000;
 		k->done = true;
 		gst_buffer_unref(b);
 		return 0;
 	}
+	cover(k, pts / 1000000,
+	      (pts + (GST_BUFFER_DURATION_IS_VALID(b) ? (gint64)GST_BUFFER_DURATION(b) : 0)) /
+		  1000000);
 	dts -= k->origin_ns;
 	pts -= k->origin_ns;
 	if (dts <= k->last_dts) /* segment stamps may overlap by a few ms */
@@ -241,12 +299,44 @@ static int writer_finish(struct cut *k)
 	return rc;
 }
 
-int clip_cut(const struct rec_segment *segs, int n, int64_t from_ms, int64_t to_ms,
-	     const char *path)
+/* cov from the runs of units written, within [from, to). */
+static void cover_finish(const struct cut *k, struct clip_cover *cov)
+{
+	gint64 from = k->from_ns / 1000000, to = k->to_ns / 1000000, prev = from;
+
+	for (guint i = 0; i < k->runs->len; i++) {
+		const struct clip_span *r = &g_array_index(k->runs, struct clip_span, i);
+		gint64 a = MAX(r->from_ms, from), b = MIN(r->to_ms, to);
+
+		if (b <= a)
+			continue;
+		if (a - prev > CLIP_HOLE_MS) {
+			if (cov->n_missing < CLIP_SPANS_MAX)
+				cov->missing[cov->n_missing] = (struct clip_span){prev, a};
+			cov->n_missing++;
+		}
+		if (cov->n_held < CLIP_SPANS_MAX)
+			cov->held[cov->n_held] = (struct clip_span){a, b};
+		cov->n_held++;
+		prev = b;
+	}
+	if (to - prev > CLIP_HOLE_MS || !cov->n_held) {
+		if (cov->n_missing < CLIP_SPANS_MAX)
+			cov->missing[cov->n_missing] = (struct clip_span){prev, to};
+		cov->n_missing++;
+	}
+}
+
+int clip_cut(const struct rec_segment *segs, int n, int64_t from_ms, int64_t to_ms, bool partial,
+	     const char *path, struct clip_cover *cov)
 {
 	struct cut k = {0};
+	struct clip_cover own;
 	int rc = 0;
 
+	if (!cov)
+		cov = &own;
+	*cov = (struct clip_cover){.from_ms = from_ms, .to_ms = to_ms};
 	if (to_ms <= from_ms)
 		return -EINVAL;
 	if (!gst_is_initialized())
@@ -254,6 +344,7 @@ int clip_cut(const struct rec_segment *segs, int n, int64_t from_ms, int64_t to_
 	k.path = path;
 	k.from_ns = from_ms * GST_MSECOND;
 	k.to_ns = to_ms * GST_MSECOND;
+	k.runs = g_array_new(FALSE, FALSE, sizeof(struct clip_span));
 	g_queue_init(&k.gop);
 	for (int i = 0; i < n && !k.done && !k.failed; i++) {
 		if (read_segment(&k, &segs[i]) < 0)
@@ -270,13 +361,85 @@ int clip_cut(const struct rec_segment *segs, int n, int64_t from_ms, int64_t to_
 	}
 	if (k.caps)
 		gst_caps_unref(k.caps);
+	cover_finish(&k, cov);
+	cov->format_change_ms = k.change_ms;
+	cov->units = k.pushed;
+	g_array_unref(k.runs);
 	if (k.failed)
 		rc = -EIO;
 	else if (!k.pushed)
 		rc = -ENOENT;
-	if (rc < 0)
+	else if (cov->n_missing && !partial)
+		rc = -ENODATA;
+	if (rc < 0) {
 		unlink(path);
-	else
-		log_info("clip %s: %llu access units", path, (unsigned long long)k.pushed);
+		cov->units = 0;
+	} else {
+		log_info("clip %s: %llu access units%s", path, (unsigned long long)k.pushed,
+			 cov->n_missing ? ", part of the range missing" : "");
+	}
 	return rc;
+}
+
+/* ms since the epoch, UTC: "HH:MM:SS" on day0's date (days since the epoch), else with the
+ * date; tenths of a second when not on a whole second. */
+static void put_time(GString *s, int64_t ms, int64_t day0, bool date)
+{
+	int64_t sec = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+	time_t t = (time_t)sec;
+	struct tm tm;
+	char buf[40];
+
+	gmtime_r(&t, &tm);
+	if (date || (sec >= 0 ? sec / 86400 : (sec - 86399) / 86400) != day0)
+		strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+	else
+		strftime(buf, sizeof(buf), "%H:%M:%S", &tm);
+	g_string_append(s, buf);
+	if (ms - sec * 1000 >= 100)
+		g_string_append_printf(s, ".%d", (int)((ms - sec * 1000) / 100));
+}
+
+static void put_spans(GString *s, const struct clip_span *v, int n, int64_t day0, bool date)
+{
+	int shown = MIN(n, CLIP_SPANS_MAX);
+
+	for (int i = 0; i < shown; i++) {
+		if (i)
+			g_string_append(s, i == shown - 1 && n == shown ? " and " : ", ");
+		put_time(s, v[i].from_ms, day0, date && i == 0);
+		g_string_append_c(s, '-');
+		put_time(s, v[i].to_ms, day0, false);
+	}
+	if (n > shown)
+		g_string_append_printf(s, " and %d more", n - shown);
+}
+
+char *clip_cover_text(const struct clip_cover *cov, const char *camera)
+{
+	int64_t sec0 = cov->from_ms >= 0 ? cov->from_ms / 1000 : -((-cov->from_ms + 999) / 1000);
+	int64_t day0 = sec0 >= 0 ? sec0 / 86400 : (sec0 - 86399) / 86400;
+	GString *s;
+
+	if (!cov->n_missing)
+		return NULL;
+	s = g_string_new(NULL);
+	if (!cov->n_held) {
+		g_string_append_printf(s, "camera %s has no recording for ", camera);
+		put_time(s, cov->from_ms, day0, true);
+		g_string_append_c(s, '-');
+		put_time(s, cov->to_ms, day0, false);
+		g_string_append(s, " UTC");
+		return g_string_free(s, FALSE);
+	}
+	g_string_append_printf(s, "camera %s has recordings for ", camera);
+	put_spans(s, cov->held, cov->n_held, day0, true);
+	g_string_append(s, " UTC only; nothing for ");
+	put_spans(s, cov->missing, cov->n_missing, day0, false);
+	if (cov->format_change_ms) {
+		g_string_append(s, " (the stream changed format at ");
+		put_time(s, cov->format_change_ms, day0, false);
+		g_string_append_c(s, ')');
+	}
+	return g_string_free(s, FALSE);
 }

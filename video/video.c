@@ -81,11 +81,13 @@ static void snap_stop(struct video *v);
 struct clip_job {
 	struct video *v;
 	size_t cam;
-	char *point, *path;
+	char *cam_id, *point, *path;
 	int64_t t_ms, from_ms, to_ms, deadline_ms;
+	bool partial;  /* write what exists of the range (event clips; on demand if asked) */
+	char *missing; /* what of the range is not recorded (clip_cover_text), or NULL */
 	video_clip_done_fn cb;
 	void *ud;
-	video_done_fn done;
+	video_clip_reply_fn done;
 	void *done_ud;
 	GSource *timer;
 	GThread *thread;
@@ -240,8 +242,10 @@ static void job_free(struct clip_job *j)
 		g_source_unref(j->idle);
 	}
 	rec_segments_free(j->segs, j->nsegs);
+	g_free(j->cam_id);
 	g_free(j->point);
 	g_free(j->path);
+	g_free(j->missing);
 	g_free(j);
 }
 
@@ -261,7 +265,7 @@ void video_destroy(struct video *v)
 		if (j->done) { /* its thread runs from the start: its result counts */
 			g_thread_join(j->thread);
 			j->thread = NULL;
-			j->done(j->rc, j->path, j->done_ud);
+			j->done(j->rc, j->path, j->missing, j->done_ud);
 		}
 		job_free(j);
 	}
@@ -563,27 +567,8 @@ static void snap_stop(struct video *v)
 	v->snap = NULL;
 }
 
-/* ---- clips: the closed segments overlapping the range, remuxed without decoding ---- */
-
-static int clip_run(struct recindex *ix, const char *camera_id, int64_t from_ms, int64_t to_ms,
-		    const char *path)
-{
-	struct rec_segment *s = NULL;
-	int n, rc;
-
-	if (to_ms <= from_ms)
-		return -EINVAL;
-	n = recindex_query(ix, camera_id, from_ms, to_ms, &s);
-	if (n < 0)
-		return n;
-	if (n == 0)
-		return -ENOENT;
-	rc = clip_cut(s, n, from_ms, to_ms, path);
-	rec_segments_free(s, n);
-	return rc;
-}
-
-/* ---- clips around device events ---- */
+/* ---- clips: the closed segments overlapping the range, remuxed without decoding off the
+ * loop (video/clip.c), for events and for cmd/clip ---- */
 
 static gboolean job_done(gpointer ud)
 {
@@ -598,18 +583,26 @@ static gboolean job_done(gpointer ud)
 	j->idle = NULL;
 	v->jobs = g_list_remove(v->jobs, j);
 	if (j->done) {
-		if (j->rc == 0)
+		if (j->rc == 0 && !j->missing)
 			log_info("camera %s: clip written: %s", cam, j->path);
+		else if (j->rc == 0)
+			log_info("camera %s: partial clip written: %s (%s)", cam, j->path,
+				 j->missing);
 		else
-			log_warn("camera %s: clip %s failed: %s", cam, j->path, strerror(-j->rc));
-		j->done(j->rc, j->path, j->done_ud);
+			log_warn("camera %s: clip %s failed: %s", cam, j->path,
+				 j->missing ? j->missing : strerror(-j->rc));
+		j->done(j->rc, j->path, j->missing, j->done_ud);
 		job_free(j);
 		return G_SOURCE_REMOVE;
 	}
-	if (j->rc == 0)
+	if (j->rc == 0 && !j->missing)
 		log_info("camera %s: clip for %s written: %s", cam, j->point, j->path);
+	else if (j->rc == 0)
+		log_warn("camera %s: clip for %s written, part of its range missing: %s (%s)", cam,
+			 j->point, j->path, j->missing);
 	else
-		log_warn("camera %s: clip for %s failed: %s", cam, j->point, strerror(-j->rc));
+		log_warn("camera %s: clip for %s failed: %s", cam, j->point,
+			 j->missing ? j->missing : strerror(-j->rc));
 	if (j->cb)
 		j->cb(j->point, cam, j->path, j->rc, j->ud);
 	report(v, j->cam);
@@ -629,8 +622,13 @@ static gpointer job_thread(gpointer ud)
 		j->rc = g_mkdir_with_parents(dir, 0750) < 0 ? -errno : 0;
 		g_free(dir);
 	}
-	if (j->rc == 0)
-		j->rc = clip_cut(j->segs, j->nsegs, j->from_ms, j->to_ms, j->path);
+	if (j->rc == 0) {
+		struct clip_cover cov;
+
+		j->rc =
+		    clip_cut(j->segs, j->nsegs, j->from_ms, j->to_ms, j->partial, j->path, &cov);
+		j->missing = clip_cover_text(&cov, j->cam_id);
+	}
 	idle = g_idle_source_new();
 	g_source_set_callback(idle, job_done, j, NULL);
 	j->idle = idle;
@@ -660,6 +658,8 @@ static gboolean job_check(gpointer ud)
 	if (j->nsegs <= 0) {
 		j->rc = j->nsegs < 0 ? j->nsegs : -ENOENT;
 		j->nsegs = 0;
+		if (j->rc == -ENOENT)
+			j->missing = video_clip_none_text(cam, j->from_ms, j->to_ms);
 		j->idle = g_idle_source_new();
 		g_source_set_callback(j->idle, job_done, j, NULL);
 		g_source_attach(j->idle, v->ctx);
@@ -715,6 +715,8 @@ int video_clip_for_event(struct video *v, const char *point_key, int64_t t_ms,
 		j = g_new0(struct clip_job, 1);
 		j->v = v;
 		j->cam = i;
+		j->cam_id = g_strdup(k->id);
+		j->partial = true; /* evidence: what exists of the pre- and post-roll */
 		j->point = g_strdup(point_key);
 		j->path = event_clip_path(v, k->id, point_key, t_ms);
 		j->t_ms = t_ms;
@@ -783,7 +785,7 @@ char **video_event_clips(struct video *v, const char *point_key)
 }
 
 int video_clip_async(struct video *v, const char *camera_id, int64_t from_ms, int64_t to_ms,
-		     const char *path, video_done_fn done, void *ud)
+		     bool partial, const char *path, video_clip_reply_fn done, void *ud)
 {
 	ssize_t i = find(v, camera_id);
 	struct clip_job *j;
@@ -797,6 +799,8 @@ int video_clip_async(struct video *v, const char *camera_id, int64_t from_ms, in
 	j = g_new0(struct clip_job, 1);
 	j->v = v;
 	j->cam = (size_t)i;
+	j->cam_id = g_strdup(camera_id);
+	j->partial = partial;
 	if (path) {
 		j->path = g_strdup(path);
 	} else { /* <state_dir>/clips/<camera>-<from>-<request time, one per ms>.mp4 */
@@ -830,73 +834,12 @@ int video_clip_async(struct video *v, const char *camera_id, int64_t from_ms, in
 	return 0;
 }
 
-int video_clip_offline(const struct hw_config *cfg, const char *camera_id, int64_t from_ms,
-		       int64_t to_ms, const char *path)
+char *video_clip_none_text(const char *camera_id, int64_t from_ms, int64_t to_ms)
 {
-	struct recindex *ix;
-	char *db = db_path(cfg);
-	int rc;
+	struct clip_cover cov = {.from_ms = from_ms, .to_ms = to_ms, .n_missing = 1};
 
-	if (!gst_is_initialized())
-		gst_init(NULL, NULL);
-	rc = recindex_open(db, &ix);
-	g_free(db);
-	if (rc < 0)
-		return rc;
-	rc = clip_run(ix, camera_id, from_ms, to_ms, path);
-	recindex_close(ix);
-	return rc;
-}
-
-int video_snapshot_direct(const struct cfg_camera *cam, const char *path, int timeout_ms)
-{
-	GstElement *pl, *src, *sink;
-	GstBus *bus;
-	GstMessage *m;
-	GError *err = NULL;
-	int rc = -EIO;
-
-	if (!gst_is_initialized())
-		gst_init(NULL, NULL);
-	pl = gst_parse_launch("rtspsrc name=src latency=0 ! decodebin ! videoconvert ! "
-			      "jpegenc snapshot=true quality=85 ! filesink name=sink",
-			      &err);
-	if (!pl) {
-		log_err("snapshot: %s", err ? err->message : "?");
-		g_clear_error(&err);
-		return -EIO;
-	}
-	src = gst_bin_get_by_name(GST_BIN(pl), "src");
-	sink = gst_bin_get_by_name(GST_BIN(pl), "sink");
-	g_object_set(src, "location", cam->url, "protocols", cam->transport == CAM_UDP ? 1 : 4,
-		     NULL);
-	if (cam->username)
-		g_object_set(src, "user-id", cam->username, NULL);
-	if (cam->password)
-		g_object_set(src, "user-pw", cam->password, NULL);
-	g_object_set(sink, "location", path, NULL);
-	gst_element_set_state(pl, GST_STATE_PLAYING);
-	bus = gst_element_get_bus(pl);
-	m = gst_bus_timed_pop_filtered(bus, (GstClockTime)timeout_ms * GST_MSECOND,
-				       GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-	if (m && GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS) {
-		rc = 0;
-	} else {
-		char *u = camera_redact_url(cam->url);
-
-		log_err("snapshot of %s (%s): %s", cam->id, u,
-			m ? "stream error" : "no picture within the timeout");
-		g_free(u);
-		rc = m ? -EIO : -ETIMEDOUT;
-	}
-	if (m)
-		gst_message_unref(m);
-	gst_object_unref(bus);
-	gst_element_set_state(pl, GST_STATE_NULL);
-	gst_object_unref(src);
-	gst_object_unref(sink);
-	gst_object_unref(pl);
-	return rc;
+	cov.missing[0] = (struct clip_span){from_ms, to_ms};
+	return clip_cover_text(&cov, camera_id);
 }
 
 int video_recordings(struct video *v, const char *camera_id, int64_t from_ms, int64_t to_ms,

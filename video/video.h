@@ -57,16 +57,27 @@ typedef void (*video_done_fn)(int rc, const char *path, void *ud);
 int video_snapshot_async(struct video *v, const char *camera_id, const char *path,
 			 video_done_fn done, void *ud);
 
+/* A clip on demand was written (rc 0) or not (-errno). missing: the sentence saying what of
+ * the range the recordings do not hold (clip_cover_text: "camera cam1 has recordings for ...
+ * only; nothing for ..."), or NULL when the clip covers it all. path and missing are borrowed
+ * for the call. Main loop thread. */
+typedef void (*video_clip_reply_fn)(int rc, const char *path, const char *missing, void *ud);
+
 /* Starts a clip of [from_ms, to_ms) cut from the recorded segments without transcoding,
  * starting at the key frame at or before from_ms, written to path (copied; NULL:
  * <state_dir>/clips/<camera>-<from, UTC>Z-req<request time in ms>.mp4) on a thread of its
- * own, which makes its folder. Returns at once: 0, and done(rc, path, ud) follows exactly once on
- * the loop (rc 0, -ENOENT or -EIO; never from within this call; at the latest from video_destroy,
+ * own, which makes its folder. A clip covers the whole range or is not written (-ENODATA),
+ * unless partial: then what exists of it is written (rc 0) and missing says what is not.
+ * Returns at once: 0, and done(rc, path, missing, ud) follows exactly once on the loop (rc 0,
+ * -ENODATA, -ENOENT or -EIO; never from within this call; at the latest from video_destroy,
  * which waits for the cut, bounded by its own timeouts); or -ENOENT (no such camera, or nothing
  * recorded in the range), -EINVAL (empty range), -ECANCELED (the manager is being destroyed), -EIO,
  * and done is never called. For a clip command: the range must be recorded already. */
 int video_clip_async(struct video *v, const char *camera_id, int64_t from_ms, int64_t to_ms,
-		     const char *path, video_done_fn done, void *ud);
+		     bool partial, const char *path, video_clip_reply_fn done, void *ud);
+
+/* "camera <id> has no recording for <from>-<to> UTC" (caller g_free). Pure; any thread. */
+char *video_clip_none_text(const char *camera_id, int64_t from_ms, int64_t to_ms);
 
 /* An event clip was written (rc 0) or could not be (-errno); path as returned by
  * video_clip_for_event. Strings are borrowed for the call. Main loop thread. */
@@ -94,12 +105,6 @@ void video_on_device(struct video *v, const struct hub_device *d);
 /* The paths of the clips last scheduled for point_key (NULL-terminated, caller g_strfreev;
  * NULL if none): for the alert engine, which sees the point turn on in the same listener. */
 char **video_event_clips(struct video *v, const char *point_key);
-
-/* The same without a daemon (command line): clip from the index in state_dir; snapshot by
- * connecting to the camera itself (timeout_ms). Any thread; they block. */
-int video_clip_offline(const struct hw_config *cfg, const char *camera_id, int64_t from_ms,
-		       int64_t to_ms, const char *path);
-int video_snapshot_direct(const struct cfg_camera *cam, const char *path, int timeout_ms);
 
 /* The recorded segments of camera_id overlapping [from_ms, to_ms), the one being written
  * included (end_ms 0), oldest first (video/recindex.h; caller frees with rec_segments_free).

@@ -68,12 +68,14 @@ def main(env):
 
     refusals = [
         ({"camera": "cam1", "from": 1000000, "to": 1000010}, "alice", "not_recorded",
-         'camera "cam1" has no recording in that range'),
+         "camera cam1 has no recording for 1970-01-12 13:46:40-13:46:50 UTC"),
         ({"camera": "cam9", "from": frm, "to": to}, "alice", "unknown_camera", 'no camera "cam9"'),
         ({"camera": "cam1", "from": to, "to": frm}, "alice", "out_of_range", "at most 600 s"),
         ({"camera": "cam1", "from": frm, "to": frm + 3600}, "alice", "out_of_range",
          "at most 600 s"),
         ({"camera": "cam1"}, "alice", "invalid", 'cmd/clip needs "from" and "to"'),
+        ({"camera": "cam1", "from": frm, "to": to, "partial": "yes"}, "alice", "invalid",
+         'cmd/clip: "partial" is true or false'),
         ({"camera": "cam1", "from": frm, "to": to}, "mallory", "not_authorized",
          '"mallory" is not in alerts.operators'),
     ]

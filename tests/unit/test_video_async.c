@@ -24,6 +24,7 @@
 
 #include "core/config.h"
 #include "hub/hub.h"
+#include "video/clip.h"
 #include "video/recindex.h"
 #include "video/video.h"
 
@@ -46,7 +47,7 @@ struct fix {
 
 struct done {
 	int calls, rc;
-	char *path;
+	char *path, *missing;
 };
 
 static void on_done(int rc, const char *path, void *ud)
@@ -57,6 +58,15 @@ static void on_done(int rc, const char *path, void *ud)
 	d->rc = rc;
 	g_free(d->path);
 	d->path = g_strdup(path);
+}
+
+static void on_clip(int rc, const char *path, const char *missing, void *ud)
+{
+	struct done *d = ud;
+
+	on_done(rc, path, ud);
+	g_free(d->missing);
+	d->missing = g_strdup(missing);
 }
 
 static void run_until_called(struct done *d, int timeout_ms)
@@ -181,13 +191,15 @@ static void test_refusals_at_once(void **state)
 	char *out = g_build_filename(f->dir, "x.mp4", NULL);
 	char *jpg = g_build_filename(f->dir, "x.jpg", NULL);
 
-	assert_int_equal(video_clip_async(f->v, "cam9", f->start_ms, f->end_ms, out, on_done, &d),
-			 -ENOENT);
-	assert_int_equal(video_clip_async(f->v, "cam1", f->end_ms, f->start_ms, out, on_done, &d),
-			 -EINVAL);
 	assert_int_equal(
-	    video_clip_async(f->v, "cam1", f->end_ms + 60000, f->end_ms + 70000, out, on_done, &d),
+	    video_clip_async(f->v, "cam9", f->start_ms, f->end_ms, false, out, on_clip, &d),
 	    -ENOENT);
+	assert_int_equal(
+	    video_clip_async(f->v, "cam1", f->end_ms, f->start_ms, false, out, on_clip, &d),
+	    -EINVAL);
+	assert_int_equal(video_clip_async(f->v, "cam1", f->end_ms + 60000, f->end_ms + 70000, false,
+					  out, on_clip, &d),
+			 -ENOENT);
 	assert_int_equal(video_snapshot_async(f->v, "cam9", jpg, on_done, &d), -ENOENT);
 	/* connected to nothing: no key frame to encode */
 	assert_int_equal(video_snapshot_async(f->v, "cam1", jpg, on_done, &d), -EAGAIN);
@@ -206,8 +218,8 @@ static void test_clip_reported_on_the_loop(void **state)
 	char *out = g_build_filename(f->dir, "clip.mp4", NULL);
 	struct stat sb;
 
-	assert_int_equal(video_clip_async(f->v, "cam1", f->start_ms + 1000, f->start_ms + 2500, out,
-					  on_done, &d),
+	assert_int_equal(video_clip_async(f->v, "cam1", f->start_ms + 1000, f->start_ms + 2500,
+					  false, out, on_clip, &d),
 			 0);
 	assert_int_equal(d.calls, 0); /* never from within the call */
 	run_until_called(&d, 20000);
@@ -219,6 +231,7 @@ static void test_clip_reported_on_the_loop(void **state)
 	run_until_called(&d, 100); /* and only once */
 	assert_int_equal(d.calls, 1);
 	g_free(d.path);
+	g_free(d.missing);
 	g_free(out);
 }
 
@@ -228,8 +241,8 @@ static void test_stop_reports_a_cut_in_progress(void **state)
 	struct done d = {0};
 	char *out = g_build_filename(f->dir, "clip2.mp4", NULL);
 
-	assert_int_equal(video_clip_async(f->v, "cam1", f->start_ms, f->end_ms, out, on_done, &d),
-			 0);
+	assert_int_equal(
+	    video_clip_async(f->v, "cam1", f->start_ms, f->end_ms, false, out, on_clip, &d), 0);
 	video_destroy(f->v);
 	f->v = NULL;
 	assert_int_equal(d.calls, 1);
@@ -238,7 +251,79 @@ static void test_stop_reports_a_cut_in_progress(void **state)
 	run_until_called(&d, 100);
 	assert_int_equal(d.calls, 1);
 	g_free(d.path);
+	g_free(d.missing);
 	g_free(out);
+}
+
+/* A range running past the recording: refused with what is missing and no file; with partial,
+ * the recorded part is written and the missing part said. */
+static void test_clip_beyond_the_recording(void **state)
+{
+	struct fix *f = *state;
+	struct done d = {0};
+	char *out = g_build_filename(f->dir, "past.mp4", NULL);
+	struct stat sb;
+
+	assert_int_equal(video_clip_async(f->v, "cam1", f->start_ms + 1000, f->end_ms + 5000, false,
+					  out, on_clip, &d),
+			 0);
+	run_until_called(&d, 20000);
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.rc, -ENODATA);
+	assert_non_null(d.missing);
+	assert_non_null(strstr(d.missing, "camera cam1 has recordings for "));
+	assert_non_null(strstr(d.missing, " UTC only; nothing for "));
+	assert_false(g_file_test(out, G_FILE_TEST_EXISTS));
+
+	d.calls = 0;
+	assert_int_equal(video_clip_async(f->v, "cam1", f->start_ms + 1000, f->end_ms + 5000, true,
+					  out, on_clip, &d),
+			 0);
+	run_until_called(&d, 20000);
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.rc, 0);
+	assert_non_null(d.missing);
+	assert_non_null(strstr(d.missing, " UTC only; nothing for "));
+	assert_int_equal(stat(out, &sb), 0);
+	assert_true(sb.st_size > 0);
+	g_free(d.path);
+	g_free(d.missing);
+	g_free(out);
+}
+
+/* The sentence: held and missing spans in UTC, the date once, tenths when not whole. */
+static void test_cover_text(void **state)
+{
+	/* 2026-12-03T10:00:00Z */
+	const int64_t t0 = 1796292000000LL;
+	struct clip_cover c = {.from_ms = t0, .to_ms = t0 + 5 * 3600000LL};
+	char *s;
+
+	(void)state;
+	assert_null(clip_cover_text(&c, "cam1"));
+	c.n_held = 1;
+	c.held[0] = (struct clip_span){t0 + 5000, t0 + 40000};
+	c.n_missing = 2;
+	c.missing[0] = (struct clip_span){t0, t0 + 5000};
+	c.missing[1] = (struct clip_span){t0 + 40000, t0 + 5 * 3600000LL};
+	s = clip_cover_text(&c, "cam1");
+	assert_string_equal(s, "camera cam1 has recordings for 2026-12-03 10:00:05-10:00:40 UTC "
+			       "only; nothing for 10:00:00-10:00:05 and 10:00:40-15:00:00");
+	g_free(s);
+	c.n_held = 2;
+	c.held[0].to_ms = t0 + 20500;
+	c.held[1] = (struct clip_span){t0 + 30000, t0 + 40000};
+	c.n_missing = 3;
+	c.missing[1] = (struct clip_span){t0 + 20500, t0 + 30000};
+	c.missing[2] = (struct clip_span){t0 + 40000, t0 + 86400000LL};
+	s = clip_cover_text(&c, "cam1");
+	assert_string_equal(s, "camera cam1 has recordings for 2026-12-03 10:00:05-10:00:20.5 and "
+			       "10:00:30-10:00:40 UTC only; nothing for 10:00:00-10:00:05, "
+			       "10:00:20.5-10:00:30 and 10:00:40-2026-12-04 10:00:00");
+	g_free(s);
+	s = video_clip_none_text("cam1", t0, t0 + 10000);
+	assert_string_equal(s, "camera cam1 has no recording for 2026-12-03 10:00:00-10:00:10 UTC");
+	g_free(s);
 }
 
 int main(void)
@@ -247,6 +332,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refusals_at_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_clip_reported_on_the_loop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stop_reports_a_cut_in_progress, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_clip_beyond_the_recording, setup, teardown),
+	    cmocka_unit_test(test_cover_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
