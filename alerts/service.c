@@ -614,6 +614,86 @@ static int cmd_list(struct router_req *q, void *ud)
 	return 0;
 }
 
+/* cmd/history: the event log, newest first, filtered (docs/alerts.md). Read-only. */
+#define HISTORY_MAX 1000   /* events in one reply */
+#define HISTORY_SCAN 20000 /* events read to find them */
+
+struct history {
+	json_t *out;
+	const char *device, *event;
+	int priority;
+	size_t limit;
+};
+
+static int history_row(uint64_t seq, const char *txt, void *ud)
+{
+	struct history *h = ud;
+	json_t *e = json_loads(txt, 0, NULL);
+	const char *dev = json_string_value(json_object_get(e, "device"));
+	const char *id = json_string_value(json_object_get(e, "id"));
+	const char *ev = json_string_value(json_object_get(e, "event"));
+
+	(void)seq;
+	if (e && (!h->device || (dev && strcmp(dev, h->device) == 0) ||
+		  (id && g_str_has_prefix(id, h->device) && id[strlen(h->device)] == '.')) &&
+	    (!h->event || (ev && strcmp(ev, h->event) == 0)) &&
+	    (!h->priority || json_integer_value(json_object_get(e, "priority")) == h->priority))
+		json_array_append(h->out, e);
+	json_decref(e);
+	return json_array_size(h->out) >= h->limit ? -ECANCELED : 0;
+}
+
+/* A filter's number: a JSON number or a string of digits; def when absent. */
+static int history_num(const json_t *v, int64_t def, int64_t *out)
+{
+	char *end;
+
+	if (!v) {
+		*out = def;
+		return 0;
+	}
+	if (json_is_integer(v)) {
+		*out = json_integer_value(v);
+		return 0;
+	}
+	if (!json_is_string(v))
+		return -EINVAL;
+	*out = g_ascii_strtoll(json_string_value(v), &end, 10);
+	return *json_string_value(v) && !*end ? 0 : -EINVAL;
+}
+
+static int cmd_history(struct router_req *q, void *ud)
+{
+	struct alert_service *s = ud;
+	const json_t *doc = router_req_args(q)->doc;
+	struct history h = {.device = router_req_args(q)->device};
+	int64_t since, until, limit, prio;
+	int rc;
+
+	if (history_num(json_object_get(doc, "since"), 0, &since) < 0 ||
+	    history_num(json_object_get(doc, "until"), INT64_MAX, &until) < 0 ||
+	    history_num(json_object_get(doc, "limit"), 200, &limit) < 0 ||
+	    history_num(json_object_get(doc, "priority"), 0, &prio) < 0 || limit < 1 ||
+	    prio < 0 || prio > 5)
+		return router_req_fail(q, -EINVAL, NULL,
+				       "cmd/history takes \"since\" and \"until\" (Unix ms), "
+				       "\"limit\" (1..%d), \"priority\" (1..5), \"device\" and "
+				       "\"event\"",
+				       HISTORY_MAX);
+	h.limit = (size_t)MIN(limit, HISTORY_MAX);
+	h.priority = (int)prio;
+	h.event = json_string_value(json_object_get(doc, "event"));
+	h.out = json_array();
+	rc = alert_store_history(s->store, since, until, HISTORY_SCAN, history_row, &h);
+	if (rc < 0 && rc != -ECANCELED) {
+		json_decref(h.out);
+		return router_req_fail(q, rc, NULL, "the event log cannot be read: %s",
+				       alert_store_error(s->store));
+	}
+	router_req_reply(q, "events", h.out);
+	return 0;
+}
+
 /* The router's audit sink: a command's record becomes an event of the log, numbered like
  * every other, committed and published by the next flush (now). */
 static void on_audit(json_t *rec, void *ud)
@@ -643,6 +723,7 @@ int alert_service_attach_router(struct alert_service *s, struct router *r)
 	    {"shelve", ROUTER_OPERATOR, 0, cmd_shelve},
 	    {"unshelve", ROUTER_OPERATOR, 0, cmd_unshelve},
 	    {"list", ROUTER_VIEWER, ROUTER_READ_ONLY, cmd_list},
+	    {"history", ROUTER_VIEWER, ROUTER_READ_ONLY, cmd_history},
 	};
 	int rc;
 

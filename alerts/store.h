@@ -43,6 +43,10 @@ int alert_store_add_event(struct alert_store *s, uint64_t seq, int64_t t_ms, con
 
 /* Marks an event delivered (the broker acknowledged it). Own transaction. */
 int alert_store_mark_delivered(struct alert_store *s, uint64_t seq);
+/* Calls fn for up to max events of [since_ms, until_ms), newest first; fn returning < 0
+ * stops (that value is returned). */
+int alert_store_history(struct alert_store *s, int64_t since_ms, int64_t until_ms, size_t max,
+			int (*fn)(uint64_t seq, const char *json, void *ud), void *ud);
 /* Calls fn for up to max undelivered events in sequence order, from after_seq. */
 int alert_store_undelivered(struct alert_store *s, uint64_t after_seq, size_t max,
 			    int (*fn)(uint64_t seq, const char *json, void *ud), void *ud);

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "devices/bus.h"
 #include "video/video.h"
+#include "web/passwd.h"
 
 void cli_print_errors(const struct cfg_errors *e)
 {
@@ -145,6 +146,8 @@ int cli_main(int argc, char **argv, int (*run)(const char *path))
 	cmd = argv[1];
 	if (alert_cli_handles(cmd))
 		return alert_cli_main(argc, argv);
+	if (strcmp(cmd, "passwd") == 0)
+		return web_passwd_main(argc, argv);
 	for (int i = 2; i < argc; i++) {
 		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
 		    i + 1 < argc) {
