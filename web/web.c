@@ -38,7 +38,8 @@ struct web {
 	bool tls;
 	char *bind; /* as listened: a reload that changes it says a restart is needed */
 	int listen_port;
-	char *snapshots; /* <state_dir>/snapshots, resolved */
+	char *snapshots;  /* <state_dir>/snapshots */
+	char *recordings; /* <state_dir>/video: <camera>/<segment> */
 	uint64_t seq;
 };
 
@@ -682,6 +683,43 @@ static bool camera_known(struct web *w, const char *id)
 	return false;
 }
 
+static const char *media_type(const char *path)
+{
+	return g_str_has_suffix(path, ".jpg")	? "image/jpeg"
+	       : g_str_has_suffix(path, ".mp4") ? "video/mp4"
+	       : g_str_has_suffix(path, ".mkv") ? "video/x-matroska"
+						: "application/octet-stream";
+}
+
+/* GET /media/snapshots/<file> and /media/recordings/<camera>/<file>: a file of those folders
+ * and nothing else. The path (already percent-decoded and without dot segments) is joined to
+ * the folder and resolved: what lands outside it (a "..", a symbolic link) is not found. */
+static void media(struct web *w, SoupServerMessage *msg, const char *path)
+{
+	const char *root = NULL, *rel = NULL;
+	char *full, *real;
+
+	if (g_str_has_prefix(path, "/media/snapshots/")) {
+		root = w->snapshots;
+		rel = path + strlen("/media/snapshots/");
+	} else if (g_str_has_prefix(path, "/media/recordings/")) {
+		root = w->recordings;
+		rel = path + strlen("/media/recordings/");
+	}
+	if (!root || !*rel || strstr(rel, "..") || strchr(rel, '\\')) {
+		send_error(msg, 404, "not_found", "no such file");
+		return;
+	}
+	full = g_build_filename(root, rel, NULL);
+	real = resolve_within(root, full);
+	if (real && g_file_test(real, G_FILE_TEST_IS_REGULAR))
+		send_file(msg, real, media_type(real));
+	else
+		send_error(msg, 404, "not_found", "no such file");
+	g_free(real);
+	g_free(full);
+}
+
 /* /api/v1/<rest> for who; method already checked for CSRF. */
 static void api(struct web *w, SoupServerMessage *msg, const char *method, const char *rest,
 		GHashTable *query, const struct who *who)
@@ -844,6 +882,8 @@ static void on_request(SoupServer *server, SoupServerMessage *msg, const char *p
 	}
 	if (change) {
 		send_error(msg, 405, "method", "method not allowed");
+	} else if (g_str_has_prefix(path, "/media/")) {
+		media(w, msg, path);
 	} else if (strcmp(path, "/") == 0) {
 		send_resource(msg, "index.html");
 	} else if (strcmp(path, "/alerts") == 0) {
@@ -945,6 +985,8 @@ void web_attach(struct web *w, const struct hw_config *cfg, struct hub *h, struc
 	web_auth_set_config(w->auth, n);
 	g_free(w->snapshots);
 	w->snapshots = g_build_filename(cfg->storage.state_dir, "snapshots", NULL);
+	g_free(w->recordings);
+	w->recordings = g_build_filename(cfg->storage.state_dir, "video", NULL);
 	w->hub = h;
 	w->router = r;
 	if (!w->server || !h)
@@ -987,6 +1029,7 @@ void web_destroy(struct web *w)
 	}
 	web_auth_destroy(w->auth);
 	g_free(w->snapshots);
+	g_free(w->recordings);
 	g_free(w->bind);
 	g_free(w);
 }

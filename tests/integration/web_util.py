@@ -101,3 +101,75 @@ class Client:
                     self.cookie = v.split(";", 1)[0]
             self.csrf = js["csrf"]
         return r, js
+
+
+class Live:
+    """A minimal WebSocket client of /api/v1/live (text frames from the server only)."""
+
+    def __init__(self, port, cookie, origin=None):
+        import base64
+        import os
+        import socket
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        key = base64.b64encode(os.urandom(16)).decode()
+        req = ("GET /api/v1/live HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+               % (port, key))
+        if cookie:
+            req += "Cookie: %s\r\n" % cookie
+        if origin:
+            req += "Origin: %s\r\n" % origin
+        self.sock.sendall((req + "\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+        self.head, _, self.buf = head.partition(b"\r\n\r\n")
+        self.status = int(self.head.split(b" ", 2)[1]) if self.head else 0
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("the live feed closed")
+            self.buf += chunk
+
+    def next(self, timeout):
+        """The next text message as JSON, or None after timeout seconds."""
+        import socket
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                self._need(2)
+                op, ln = self.buf[0] & 0x0F, self.buf[1] & 0x7F
+                off = 2
+                if ln == 126:
+                    self._need(4)
+                    ln, off = int.from_bytes(self.buf[2:4], "big"), 4
+                elif ln == 127:
+                    self._need(10)
+                    ln, off = int.from_bytes(self.buf[2:10], "big"), 10
+                self._need(off + ln)
+                payload, self.buf = self.buf[off:off + ln], self.buf[off + ln:]
+                if op == 1:
+                    return json.loads(payload)
+                if op == 8:
+                    raise EOFError("the live feed closed")
+        except socket.timeout:
+            return None
+
+    def wait(self, pred, timeout, what):
+        import time
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+            m = self.next(left)
+            if m is not None and pred(m):
+                return m
+
+    def close(self):
+        self.sock.close()
