@@ -586,7 +586,7 @@ static bool send_resource(SoupServerMessage *msg, const char *name)
 /* Files a page without a session may load: the login page's own. */
 static bool public_asset(const char *name)
 {
-	static const char *const ok[] = {"style.css", "i18n.js", "login.js", NULL};
+	static const char *const ok[] = {"style.css", "i18n.js", "login.js", "favicon.svg", NULL};
 
 	for (int i = 0; ok[i]; i++)
 		if (strcmp(ok[i], name) == 0)

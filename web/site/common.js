@@ -63,7 +63,10 @@ const hw = {
     const sound = [...hw.open.values()].some(hw.needsSound) && !hw.silenced;
     document.getElementById("alarm-silence").textContent =
       hwI18n.t(hw.silenced ? "silenced" : "silence");
-    hw.sound(sound);
+    // The banner first: the first AudioContext can hold the page for a second where no
+    // audio device answers, so the sound starts once the banner has had its frame.
+    if (!sound) hw.sound(false);
+    else window.setTimeout(() => hw.sound([...hw.open.values()].some(hw.needsSound) && !hw.silenced), 30);
   },
   sound(on) {
     if (!on) {
@@ -98,6 +101,7 @@ const hw = {
   connect() {
     const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") +
                              location.host + "/api/v1/live");
+    hw.ws = ws;
     const dot = document.getElementById("live-state");
     ws.onopen = () => {
       hw.liveDelay = 500;
