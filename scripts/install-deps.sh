@@ -14,7 +14,7 @@ PKGS=(
   python3-pymodbus python3-serial python3-serial-asyncio
   python3-paho-mqtt mbpoll socat openssl curl sqlite3
   clang libclang-rt-14-dev
-  libsoup-3.0-dev libglib2.0-dev-bin libcrypt-dev chromium
+  libsoup-3.0-dev libglib2.0-dev-bin libcrypt-dev chromium fonts-wqy-microhei
 )
 
 missing=()

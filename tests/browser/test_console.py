@@ -25,7 +25,7 @@ def main(env):
     if not os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")):
         raise TestFailure("playwright-core is not installed in tests/browser: run "
                           "scripts/install-deps.sh (npm ci)")
-    art = os.environ.get("HW_ART") or os.path.join(BUILD, "browser-artifacts")
+    art = os.path.abspath(os.environ.get("HW_ART") or os.path.join(BUILD, "browser-artifacts"))
     b = Bench(env)
     p = subprocess.Popen([NODE, os.path.join(HERE, "console.mjs")], cwd=HERE,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

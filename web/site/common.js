@@ -58,15 +58,12 @@ const hw = {
     b.classList.toggle("on", alarms.length > 0);
     b.dataset.alerts = alarms.map((a) => a.id).join(" ");
     text.textContent = alarms.length
-      ? hwI18n.t("fire_alarm") + ": " + alarms.map((a) => a.device + " " + a.condition).join(", ")
+      ? hwI18n.t("fire_alarm") + ": " + alarms.map((a) => a.id).join(", ")
       : "";
     const sound = [...hw.open.values()].some(hw.needsSound) && !hw.silenced;
     document.getElementById("alarm-silence").textContent =
       hwI18n.t(hw.silenced ? "silenced" : "silence");
-    // The banner first: the first AudioContext can hold the page for a second where no
-    // audio device answers, so the sound starts once the banner has had its frame.
-    if (!sound) hw.sound(false);
-    else window.setTimeout(() => hw.sound([...hw.open.values()].some(hw.needsSound) && !hw.silenced), 30);
+    hw.sound(sound);
   },
   sound(on) {
     if (!on) {
@@ -77,8 +74,9 @@ const hw = {
     if (hw.beepTimer) return;
     const beep = () => {
       try {
-        if (!hw.audio) hw.audio = new window.AudioContext();
-        if (hw.audio.state !== "running") return; // the browser waits for a gesture
+        // The context exists once the person touched the page (browsers allow sound only
+        // then): made at alarm time it could also hold the page while the audio device opens.
+        if (!hw.audio || hw.audio.state !== "running") return;
         const o = hw.audio.createOscillator(), g = hw.audio.createGain();
         o.frequency.value = 880;
         g.gain.value = 0.2;
@@ -152,6 +150,12 @@ const hw = {
       hw.silenced = true;
       hw.drawBanner();
     });
+    const unlock = () => {
+      if (!hw.audio && window.AudioContext) hw.audio = new window.AudioContext();
+      if (hw.audio && hw.audio.state === "suspended") hw.audio.resume();
+    };
+    window.addEventListener("pointerdown", unlock, { capture: true });
+    window.addEventListener("keydown", unlock, { capture: true });
     hw.connect();
     const al = await hw.api("GET", "alerts");
     if (al.ok) hw.setAlerts(al.data.alerts || []);

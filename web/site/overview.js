@@ -66,14 +66,17 @@ function ovDraw() {
   for (const a of alerts) {
     const tr = hw.el("tr", "p" + a.priority + " " + a.state);
     tr.dataset.id = a.id;
-    tr.append(hw.el("td", "prio", "P" + a.priority), hw.el("td", "", a.device),
-              hw.el("td", "", a.condition), hw.el("td", "state", hw.stateWord(a.state)),
+    tr.append(hw.el("td", "prio", "P" + a.priority), hw.el("td", "", a.id),
+              hw.el("td", "state", hw.stateWord(a.state)),
               hw.el("td", "", hw.time(a.raised)));
     rows.append(tr);
   }
-  document.getElementById("fire-panels").replaceChildren(...panels.map(ovDeviceCard));
-  document.getElementById("lighting").replaceChildren(...lights.map(ovDeviceCard));
-  document.getElementById("cameras").replaceChildren(...s.cameras.map(ovCameraCard));
+  const fill = (id, cards) => document.getElementById(id).replaceChildren(
+    ...(cards.length ? cards : [hw.el("p", "muted", hwI18n.t("none"))]));
+  fill("fire-panels", panels.map(ovDeviceCard));
+  fill("lighting", lights.map(ovDeviceCard));
+  fill("cameras", s.cameras.map(ovCameraCard));
+  document.getElementById("no-open").hidden = alerts.length > 0;
 }
 
 async function ovLoad() {
