@@ -4,15 +4,18 @@
 
 let alList = [];
 
-function alMessage(text, refused) {
+function alMessage(text, refused, key) {
   const m = document.getElementById("alerts-msg");
-  m.textContent = text || "";
+  m.textContent = key ? hwI18n.t(key) : text || "";
+  if (key) m.dataset.i18n = key; // a word of ours follows the language; the router's does not
+  else delete m.dataset.i18n;
   m.classList.toggle("refused", !!refused);
 }
 
 async function alAct(verb, id, body) {
   const r = await hw.api("POST", "alerts/" + encodeURIComponent(id) + "/" + verb, body);
-  alMessage(r.data.message || (r.ok ? hwI18n.t("done") : r.data.error), !r.ok);
+  if (r.data.message || !r.ok) alMessage(r.data.message || r.data.error, !r.ok);
+  else alMessage("", false, "done");
   if (r.ok && r.data.alert) hw.open.set(id, Object.assign(hw.open.get(id) || {}, r.data.alert));
   await alLoad();
 }
@@ -81,10 +84,15 @@ async function alHistory() {
   const r = await hw.api("GET", "alerts/history?" + q.toString());
   const rows = document.getElementById("history-rows");
   rows.replaceChildren();
-  for (const e of (r.ok ? r.data.events || [] : [])) {
+  // The pages' own reads (list, history) are audited too; the history shows what changed.
+  const events = (r.ok ? r.data.events || [] : [])
+    .filter((e) => !(e.event === "command" && (e.verb === "list" || e.verb === "history")) &&
+                   e.event !== "commands_unrecorded");
+  for (const e of events) {
     const tr = hw.el("tr", e.priority ? "p" + e.priority : "");
-    tr.append(hw.el("td", "", hw.time(e.t)), hw.el("td", "", e.event),
-              hw.el("td", "", e.id || e.verb || ""),
+    tr.append(hw.el("td", "", hw.time(e.t)),
+              hw.el("td", "", e.event === "command" ? e.event + " " + e.verb : e.event),
+              hw.el("td", "", e.id || ""),
               hw.el("td", "prio", e.priority ? "P" + e.priority : ""),
               hw.el("td", "", e.state ? hw.stateWord(e.state) : (e.result || "")),
               hw.el("td", "", e.by || ""), hw.el("td", "", e.reason || e.message || ""));
