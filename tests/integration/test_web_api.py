@@ -11,7 +11,7 @@ logins (429 with Retry-After)."""
 import os
 import time
 
-from harness import TestFailure, run, wait_until
+from harness import TestFailure, run
 from web_util import FIRE_ID, PASSWORDS, Bench, Client, Live
 
 
@@ -201,7 +201,14 @@ def main(env):
     expect(r.status == 429, "the same address, another user: %s" % r.status)
     r, _, _ = viewer.request("GET", "/api/v1/me")
     expect(r.status == 200, "an open session during the lock: %s" % r.status)
-    wait_until(lambda: b.gw.proc.alive(), 1, "the gateway alive")
+
+    # ---- a clean stop with sessions and a live page open ----
+    ws = Live(b.port, viewer.cookie)
+    ws.wait(lambda m: m["type"] == "hello", 5, "hello before the stop")
+    rc = b.gw.stop()
+    err = b.gw.proc.stderr_text()
+    expect(rc == 0 and "Sanitizer" not in err, "stop: exit %s\n%s" % (rc, err[-2000:]))
+    ws.close()
 
 
 if __name__ == "__main__":
