@@ -9,6 +9,7 @@ alarm within a second with one), the security headers, logout, and last a burst 
 logins (429 with Retry-After)."""
 
 import os
+import signal
 import time
 
 from harness import TestFailure, run
@@ -202,9 +203,20 @@ def main(env):
     r, _, _ = viewer.request("GET", "/api/v1/me")
     expect(r.status == 200, "an open session during the lock: %s" % r.status)
 
-    # ---- a clean stop with sessions and a live page open ----
+    # ---- a reload keeps the console and its sessions; the pages are told to read again ----
     ws = Live(b.port, viewer.cookie)
-    ws.wait(lambda m: m["type"] == "hello", 5, "hello before the stop")
+    ws.wait(lambda m: m["type"] == "hello", 5, "hello before the reload")
+    b.gw.proc.send(signal.SIGHUP)
+    b.gw.proc.critical = True
+    ws.wait(lambda m: m["type"] == "reload", 10, "the reload on the live feed")
+    r, _, ov = viewer.request("GET", "/api/v1/state/overview")
+    expect(r.status == 200 and ov["counts"]["P1"] == 1, "overview after the reload: %s %r"
+           % (r.status, ov))
+    r, _, js = op.request("POST", "/api/v1/alerts/%s/ack" % FIRE_ID, {})
+    expect(r.status == 409 and js["error"] == "no_change", "ack after the reload: %s %r"
+           % (r.status, js))
+
+    # ---- a clean stop with sessions and a live page open ----
     rc = b.gw.stop()
     err = b.gw.proc.stderr_text()
     expect(rc == 0 and "Sanitizer" not in err, "stop: exit %s\n%s" % (rc, err[-2000:]))
