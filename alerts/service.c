@@ -634,8 +634,9 @@ static int history_row(uint64_t seq, const char *txt, void *ud)
 	const char *ev = json_string_value(json_object_get(e, "event"));
 
 	(void)seq;
-	if (e && (!h->device || (dev && strcmp(dev, h->device) == 0) ||
-		  (id && g_str_has_prefix(id, h->device) && id[strlen(h->device)] == '.')) &&
+	if (e &&
+	    (!h->device || (dev && strcmp(dev, h->device) == 0) ||
+	     (id && g_str_has_prefix(id, h->device) && id[strlen(h->device)] == '.')) &&
 	    (!h->event || (ev && strcmp(ev, h->event) == 0)) &&
 	    (!h->priority || json_integer_value(json_object_get(e, "priority")) == h->priority))
 		json_array_append(h->out, e);
@@ -673,8 +674,8 @@ static int cmd_history(struct router_req *q, void *ud)
 	if (history_num(json_object_get(doc, "since"), 0, &since) < 0 ||
 	    history_num(json_object_get(doc, "until"), INT64_MAX, &until) < 0 ||
 	    history_num(json_object_get(doc, "limit"), 200, &limit) < 0 ||
-	    history_num(json_object_get(doc, "priority"), 0, &prio) < 0 || limit < 1 ||
-	    prio < 0 || prio > 5)
+	    history_num(json_object_get(doc, "priority"), 0, &prio) < 0 || limit < 1 || prio < 0 ||
+	    prio > 5)
 		return router_req_fail(q, -EINVAL, NULL,
 				       "cmd/history takes \"since\" and \"until\" (Unix ms), "
 				       "\"limit\" (1..%d), \"priority\" (1..5), \"device\" and "

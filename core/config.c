@@ -1274,8 +1274,8 @@ static void http_user_post(struct ldctx *x, const config_setting_t *s, const cha
 			key);
 }
 
-static void http_token_post(struct ldctx *x, const config_setting_t *s, const char *key,
-			    void *elem, uint64_t seen)
+static void http_token_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
+			    uint64_t seen)
 {
 	const struct cfg_http_token *t = elem;
 	size_t n = t->token_sha256 ? strlen(t->token_sha256) : 0;
@@ -1294,15 +1294,13 @@ static void http_token_post(struct ldctx *x, const config_setting_t *s, const ch
 static const struct opt http_user_opts[] = {
     OPT_STR("name", struct cfg_http_user, name, NULL, OF_REQUIRED | OF_ID),
     OPT_ENUM("role", struct cfg_http_user, role, http_role_names, HTTP_VIEWER, OF_REQUIRED),
-    OPT_STR("password_hash", struct cfg_http_user, password_hash, NULL,
-	    OF_REQUIRED | OF_NONEMPTY),
+    OPT_STR("password_hash", struct cfg_http_user, password_hash, NULL, OF_REQUIRED | OF_NONEMPTY),
 };
 
 static const struct opt http_token_opts[] = {
     OPT_STR("name", struct cfg_http_token, name, NULL, OF_REQUIRED | OF_ID),
     OPT_ENUM("role", struct cfg_http_token, role, http_role_names, HTTP_VIEWER, OF_REQUIRED),
-    OPT_STR("token_sha256", struct cfg_http_token, token_sha256, NULL,
-	    OF_REQUIRED | OF_NONEMPTY),
+    OPT_STR("token_sha256", struct cfg_http_token, token_sha256, NULL, OF_REQUIRED | OF_NONEMPTY),
 };
 
 static const struct opt http_opts[] = {

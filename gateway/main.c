@@ -767,7 +767,8 @@ static int cmd_run(const char *path)
 		goto out;
 	}
 	outbox_limits(&a);
-	if (start_web(&a) < 0 || start_hub(&a) < 0 || start_outputs(&a, true, true) < 0 || start_devices(&a) < 0) {
+	if (start_web(&a) < 0 || start_hub(&a) < 0 || start_outputs(&a, true, true) < 0 ||
+	    start_devices(&a) < 0) {
 		a.exit_code = 1;
 		goto out;
 	}
