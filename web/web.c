@@ -813,6 +813,16 @@ static void on_early(SoupServer *server, SoupServerMessage *msg, const char *pat
 	}
 }
 
+/* True when the request has no body or a JSON one. */
+static bool json_body_type(SoupServerMessage *msg)
+{
+	SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
+	SoupMessageBody *b = soup_server_message_get_request_body(msg);
+	const char *t = soup_message_headers_get_content_type(h, NULL);
+
+	return !b || b->length == 0 || (t && g_ascii_strcasecmp(t, "application/json") == 0);
+}
+
 static void on_request(SoupServer *server, SoupServerMessage *msg, const char *path,
 		       GHashTable *query, gpointer ud)
 {
@@ -833,6 +843,11 @@ static void on_request(SoupServer *server, SoupServerMessage *msg, const char *p
 		send_json(msg, 200,
 			  json_pack("{s:b, s:s, s:s}", "ok", true, "version", HW_VERSION,
 				    "language", web_site_language(w->cfg)));
+		return;
+	}
+	/* A body is JSON: a form of another site cannot send that without asking first. */
+	if (change && !json_body_type(msg)) {
+		send_error(msg, 415, "media_type", "a request body is application/json");
 		return;
 	}
 	if (strcmp(path, "/api/v1/login") == 0 && strcmp(method, "POST") == 0) {

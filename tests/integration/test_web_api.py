@@ -179,8 +179,17 @@ def main(env):
     r, _, js = op.request("POST", ack, raw=b"{" + b" " * 70000 + b"}",
                           headers={"Content-Type": "application/json"})
     expect(r.status == 413, "an oversized body: %s" % r.status)
-    r, _, js = op.request("POST", ack, raw=b"not json", headers={"Content-Type": "text/plain"})
+    r, _, js = op.request("POST", ack, raw=b"not json",
+                          headers={"Content-Type": "application/json"})
     expect(r.status == 400, "a body that is no JSON object: %s" % r.status)
+    # A form of another site posts text/plain or a form encoding: refused before anything.
+    for ctype in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        r, _, js = op.request("POST", ack, raw=b'{"x":1}', headers={"Content-Type": ctype})
+        expect(r.status == 415, "%s body: %s" % (ctype, r.status))
+    c = Client(b.port)
+    r, _, js = c.request("POST", "/api/v1/login", raw=b'{"user":"olga","password":"x"}',
+                         headers={"Content-Type": "text/plain"})
+    expect(r.status == 415, "a text/plain login: %s" % r.status)
 
     # ---- logout ends the session ----
     r, _, _ = insp.request("POST", "/api/v1/logout", {})
