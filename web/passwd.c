@@ -25,16 +25,16 @@ static int read_line(const char *prompt, char *buf, size_t size)
 	size_t n;
 	int rc = 0;
 
-	if (tty) {
-		fprintf(stderr, "%s", prompt);
+	if (tty) { /* echo off before the prompt: what is typed after it is kept */
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+		fprintf(stderr, "%s", prompt);
 	}
 	if (!fgets(buf, (int)size, stdin))
 		rc = -ENODATA;
 	if (tty) {
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		tcsetattr(STDIN_FILENO, TCSANOW, &old);
 		fprintf(stderr, "\n");
 	}
 	if (rc < 0)
