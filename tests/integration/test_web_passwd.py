@@ -28,6 +28,7 @@ def on_tty(answers):
     shown = b""
     deadline = time.monotonic() + 30
     pending = list(answers)
+    given = 0
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -43,8 +44,11 @@ def on_tty(answers):
         if not chunk:
             break
         shown += chunk
-        if pending and shown.rstrip().endswith((b"Password:", b"Again:")):
+        # One answer per prompt shown, typed once the prompt is there.
+        prompts = shown.count(b"Password: ") + shown.count(b"Again: ")
+        while pending and given < prompts:
             os.write(fd, pending.pop(0).encode() + b"\n")
+            given += 1
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
 
