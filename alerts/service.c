@@ -616,24 +616,51 @@ static int cmd_list(struct router_req *q, void *ud)
 	return 0;
 }
 
-/* One event of the log as the history shows it: the record without the alert's full state,
- * but with its text. */
-static int history_row(uint64_t seq, const char *js, void *ud)
+/* cmd/history: the event log of a range, filtered, the latest "limit" of it, oldest first
+ * (docs/commands.md). Read-only. */
+#define HISTORY_DEFAULT 100
+#define HISTORY_MAX 1000   /* events in one reply */
+#define HISTORY_SCAN 20000 /* events read to find them */
+
+struct history {
+	json_t *out;
+	const char *device, *event;
+	int priority;
+	size_t limit;
+};
+
+/* One event of the log as the history shows it, if it passes the filters: the record without
+ * the alert's full state, but with its text and message. Newest first, until limit. */
+static int history_row(uint64_t seq, const char *txt, void *ud)
 {
-	json_t *ev = json_loads(js, 0, NULL), *a;
+	struct history *h = ud;
+	json_t *e = json_loads(txt, 0, NULL), *a;
+	const char *dev, *id, *ev;
 
 	(void)seq;
-	if (!json_is_object(ev)) {
-		json_decref(ev);
+	if (!json_is_object(e)) {
+		json_decref(e);
 		return 0;
 	}
-	a = json_object_get(ev, "alert");
-	if (json_is_object(a) && json_is_string(json_object_get(a, "text")))
-		json_object_set(ev, "text", json_object_get(a, "text"));
-	json_object_del(ev, "alert");
-	json_object_del(ev, "site");
-	json_array_append_new(ud, ev);
-	return 0;
+	a = json_object_get(e, "alert");
+	if (json_is_object(a))
+		for (const char *const *k =
+			 (const char *const[]){"text", "message", "device", NULL};
+		     *k; k++)
+			if (json_is_string(json_object_get(a, *k)) && !json_object_get(e, *k))
+				json_object_set(e, *k, json_object_get(a, *k));
+	json_object_del(e, "alert");
+	json_object_del(e, "site");
+	dev = json_string_value(json_object_get(e, "device"));
+	id = json_string_value(json_object_get(e, "id"));
+	ev = json_string_value(json_object_get(e, "event"));
+	if ((!h->device || (dev && strcmp(dev, h->device) == 0) ||
+	     (id && g_str_has_prefix(id, h->device) && id[strlen(h->device)] == '.')) &&
+	    (!h->event || (ev && strcmp(ev, h->event) == 0)) &&
+	    (!h->priority || json_integer_value(json_object_get(e, "priority")) == h->priority))
+		json_array_append(h->out, e);
+	json_decref(e);
+	return json_array_size(h->out) >= h->limit ? -ECANCELED : 0;
 }
 
 /* A bound of history: seconds since the epoch or a time as core/timeparse.h reads it. */
@@ -650,17 +677,14 @@ static int history_time(const struct alert_service *s, const json_t *v, int64_t 
 				 : -EINVAL;
 }
 
-#define HISTORY_DEFAULT 100
-#define HISTORY_MAX 1000
-
-/* Read-only: the event log in a range, the latest "limit" of it, oldest first. */
 static int cmd_history(struct router_req *q, void *ud)
 {
 	struct alert_service *s = ud;
 	const json_t *doc = router_req_args(q)->doc, *lim = json_object_get(doc, "limit");
+	const json_t *pri = json_object_get(doc, "priority");
+	struct history h = {.device = router_req_args(q)->device, .limit = HISTORY_DEFAULT};
 	int64_t from = 0, to = (TIMEPARSE_MAX_S + 1) * 1000;
-	json_int_t limit = HISTORY_DEFAULT;
-	json_t *arr;
+	json_t *rev;
 	int rc;
 
 	if (history_time(s, json_object_get(doc, "from"), &from) < 0 ||
@@ -668,21 +692,34 @@ static int cmd_history(struct router_req *q, void *ud)
 		return router_req_fail(q, -EINVAL, NULL,
 				       "\"from\" and \"to\" are " TIMEPARSE_FORMATS);
 	if (lim) {
-		limit = json_is_integer(lim) ? json_integer_value(lim) : 0;
-		if (limit < 1 || limit > HISTORY_MAX)
+		json_int_t l = json_is_integer(lim) ? json_integer_value(lim) : 0;
+		if (l < 1 || l > HISTORY_MAX)
 			return router_req_fail(q, -EINVAL, NULL,
 					       "\"limit\" is a number from 1 to %d", HISTORY_MAX);
+		h.limit = (size_t)l;
 	}
+	if (pri) {
+		json_int_t p = json_is_integer(pri) ? json_integer_value(pri) : 0;
+		if (p < 1 || p > 5)
+			return router_req_fail(q, -EINVAL, NULL,
+					       "\"priority\" is a number from 1 to 5");
+		h.priority = (int)p;
+	}
+	h.event = json_string_value(json_object_get(doc, "event"));
 	if (!s->store)
 		return router_req_fail(q, -ENOENT, NULL, "the gateway keeps no event log");
-	arr = json_array();
-	rc = alert_store_history(s->store, from, to, (size_t)limit, history_row, arr);
-	if (rc < 0) {
-		json_decref(arr);
+	h.out = json_array();
+	rc = alert_store_history(s->store, from, to, HISTORY_SCAN, history_row, &h);
+	if (rc < 0 && rc != -ECANCELED) {
+		json_decref(h.out);
 		return router_req_fail(q, rc, NULL, "the event log cannot be read: %s",
 				       alert_store_error(s->store));
 	}
-	router_req_reply(q, "events", arr);
+	rev = json_array(); /* oldest first */
+	for (size_t i = json_array_size(h.out); i-- > 0;)
+		json_array_append(rev, json_array_get(h.out, i));
+	json_decref(h.out);
+	router_req_reply(q, "events", rev);
 	return 0;
 }
 

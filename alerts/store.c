@@ -25,9 +25,8 @@ static const char sql_event[] =
 static const char sql_delivered[] = "UPDATE alert_event SET delivered = 1 WHERE seq = ?1";
 static const char sql_undelivered[] = "SELECT seq, json FROM alert_event WHERE delivered = 0 "
 				      "AND seq > ?1 ORDER BY seq LIMIT ?2";
-static const char sql_history[] =
-    "SELECT seq, json FROM (SELECT seq, json FROM alert_event WHERE t_ms >= ?1 AND t_ms < ?2 "
-    "ORDER BY seq DESC LIMIT ?3) ORDER BY seq";
+static const char sql_history[] = "SELECT seq, json FROM alert_event WHERE t_ms >= ?1 AND "
+				  "t_ms < ?2 ORDER BY seq DESC LIMIT ?3";
 static const char sql_load[] = "SELECT id, json FROM alert_state ORDER BY id";
 static const char sql_last[] = "SELECT COALESCE(MAX(seq), 0) FROM alert_event";
 static const char sql_count_all[] = "SELECT COUNT(*) FROM alert_event";
@@ -268,7 +267,7 @@ int alert_store_undelivered(struct alert_store *s, uint64_t after_seq, size_t ma
 	return rc;
 }
 
-int alert_store_history(struct alert_store *s, int64_t from_ms, int64_t to_ms, size_t limit,
+int alert_store_history(struct alert_store *s, int64_t since_ms, int64_t until_ms, size_t max,
 			int (*fn)(uint64_t seq, const char *json, void *ud), void *ud)
 {
 	sqlite3_stmt *st;
@@ -277,9 +276,9 @@ int alert_store_history(struct alert_store *s, int64_t from_ms, int64_t to_ms, s
 	db_lock(s->db);
 	rc = failed(s, db_prepare(s->db, sql_history, &st));
 	if (rc == 0) {
-		sqlite3_bind_int64(st, 1, from_ms);
-		sqlite3_bind_int64(st, 2, to_ms);
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)since_ms);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)until_ms);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
 		rc = each_row(s, st, "event history", NULL, fn, ud);
 	}
 	db_unlock(s->db);

@@ -43,14 +43,13 @@ int alert_store_add_event(struct alert_store *s, uint64_t seq, int64_t t_ms, con
 
 /* Marks an event delivered (the broker acknowledged it). Own transaction. */
 int alert_store_mark_delivered(struct alert_store *s, uint64_t seq);
+/* Calls fn for up to max events of [since_ms, until_ms), newest first; fn returning < 0
+ * stops (that value is returned). */
+int alert_store_history(struct alert_store *s, int64_t since_ms, int64_t until_ms, size_t max,
+			int (*fn)(uint64_t seq, const char *json, void *ud), void *ud);
 /* Calls fn for up to max undelivered events in sequence order, from after_seq. */
 int alert_store_undelivered(struct alert_store *s, uint64_t after_seq, size_t max,
 			    int (*fn)(uint64_t seq, const char *json, void *ud), void *ud);
-/* Calls fn for the latest `limit` events whose time is in [from_ms, to_ms), in sequence order
- * (oldest first): the history an inspector asks for. Returns 0, fn's negative return, or
- * -errno. */
-int alert_store_history(struct alert_store *s, int64_t from_ms, int64_t to_ms, size_t limit,
-			int (*fn)(uint64_t seq, const char *json, void *ud), void *ud);
 size_t alert_store_count_events(struct alert_store *s, bool undelivered_only);
 /* Deletes delivered events older than the newest `keep`; undelivered ones stay.
  * Returns how many were deleted, or -errno. */

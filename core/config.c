@@ -1292,10 +1292,62 @@ static const struct opt storage_opts[] = {
     OPT_STR("state_dir", struct cfg_storage, state_dir, "/var/lib/hallwatch", OF_NONEMPTY),
 };
 
+static const char *const http_role_names[] = {"viewer", "operator", "inspector", "admin", NULL};
+_Static_assert(sizeof(enum cfg_http_role) == sizeof(int), "enum size");
+
+static void http_user_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
+			   uint64_t seen)
+{
+	const struct cfg_http_user *u = elem;
+
+	(void)seen;
+	if (u->password_hash && strncmp(u->password_hash, "$y$", 3) != 0)
+		err_set(x, config_setting_get_member(s, "password_hash"),
+			"%s.password_hash: not a yescrypt hash (\"$y$...\": make one with "
+			"`hallwatch passwd`)",
+			key);
+}
+
+static void http_token_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
+			    uint64_t seen)
+{
+	const struct cfg_http_token *t = elem;
+	size_t n = t->token_sha256 ? strlen(t->token_sha256) : 0;
+
+	(void)seen;
+	for (size_t i = 0; n == 64 && i < n; i++)
+		if (!g_ascii_isxdigit(t->token_sha256[i]))
+			n = 0;
+	if (t->token_sha256 && n != 64)
+		err_set(x, config_setting_get_member(s, "token_sha256"),
+			"%s.token_sha256: not 64 hex digits (make one with `hallwatch passwd "
+			"--token`)",
+			key);
+}
+
+static const struct opt http_user_opts[] = {
+    OPT_STR("name", struct cfg_http_user, name, NULL, OF_REQUIRED | OF_ID),
+    OPT_ENUM("role", struct cfg_http_user, role, http_role_names, HTTP_VIEWER, OF_REQUIRED),
+    OPT_STR("password_hash", struct cfg_http_user, password_hash, NULL, OF_REQUIRED | OF_NONEMPTY),
+};
+
+static const struct opt http_token_opts[] = {
+    OPT_STR("name", struct cfg_http_token, name, NULL, OF_REQUIRED | OF_ID),
+    OPT_ENUM("role", struct cfg_http_token, role, http_role_names, HTTP_VIEWER, OF_REQUIRED),
+    OPT_STR("token_sha256", struct cfg_http_token, token_sha256, NULL, OF_REQUIRED | OF_NONEMPTY),
+};
+
 static const struct opt http_opts[] = {
     OPT_BOOL("enabled", struct cfg_http, enabled, false),
     OPT_STR("bind", struct cfg_http, bind, "127.0.0.1", OF_NONEMPTY),
     OPT_INT("port", struct cfg_http, port, 1, 65535, 8080, 0),
+    OPT_STR("tls_cert", struct cfg_http, tls_cert, NULL, OF_NONEMPTY),
+    OPT_STR("tls_key", struct cfg_http, tls_key, NULL, OF_NONEMPTY),
+    OPT_INT("session_idle_s", struct cfg_http, session_idle_s, 60, 86400, 1800, 0),
+    OPT_LIST("users", struct cfg_http, users, n_users, struct cfg_http_user, http_user_opts,
+	     http_user_post, 0),
+    OPT_LIST("tokens", struct cfg_http, tokens, n_tokens, struct cfg_http_token, http_token_opts,
+	     http_token_post, 0),
 };
 
 static void bus_post(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
@@ -1974,6 +2026,28 @@ out:
 		close(fd);
 }
 
+/* The console (docs/http.md): TLS files readable and paired, account names unique. */
+static void http_check(struct ldctx *x, const config_t *cf, struct hw_config *c)
+{
+	const struct cfg_http *h = &c->http;
+	const char *k[] = {"http.tls_cert", "http.tls_key"};
+	const char *v[] = {h->tls_cert, h->tls_key};
+
+	if ((h->tls_cert != NULL) != (h->tls_key != NULL))
+		err_at(x, c->path, path_line(cf, h->tls_cert ? k[0] : k[1]),
+		       "http: tls_cert and tls_key go together");
+	for (int i = 0; i < 2; i++)
+		if (v[i] && access(v[i], R_OK) != 0)
+			err_at(x, c->path, path_line(cf, k[i]), "%s: cannot read \"%s\": %s", k[i],
+			       v[i], strerror(errno));
+	for (size_t i = 0; i < h->n_users; i++)
+		for (size_t j = 0; j < i; j++)
+			if (h->users[i].name && h->users[j].name &&
+			    strcmp(h->users[i].name, h->users[j].name) == 0)
+				err_at(x, c->path, path_line(cf, "http.users"),
+				       "http.users: \"%s\" is listed twice", h->users[i].name);
+}
+
 static void delivery_check(struct ldctx *x, const config_t *cf, struct hw_config *c)
 {
 	const struct cfg_mqtt *m = &c->mqtt;
@@ -2034,6 +2108,23 @@ static const struct opt root_opts[] = {
     OPT_SPECIAL("inspections", unsupported_list, 0),
 };
 
+static void http_cfg_free(struct cfg_http *h)
+{
+	free(h->bind);
+	free(h->tls_cert);
+	free(h->tls_key);
+	for (size_t i = 0; i < h->n_users; i++) {
+		free(h->users[i].name);
+		free(h->users[i].password_hash);
+	}
+	free(h->users);
+	for (size_t i = 0; i < h->n_tokens; i++) {
+		free(h->tokens[i].name);
+		free(h->tokens[i].token_sha256);
+	}
+	free(h->tokens);
+}
+
 void config_free(struct hw_config *c)
 {
 	if (!c)
@@ -2058,7 +2149,7 @@ void config_free(struct hw_config *c)
 	free(c->influx.token);
 	delivery_cfg_free(c);
 	free(c->storage.state_dir);
-	free(c->http.bind);
+	http_cfg_free(&c->http);
 	alerts_cfg_free(c);
 	for (size_t i = 0; i < c->n_buses; i++) {
 		free(c->buses[i].id);
@@ -2695,6 +2786,7 @@ int config_load(const char *path, struct hw_config **out, struct cfg_errors *err
 			"such as \"Asia/Shanghai\"; see /usr/share/zoneinfo)",
 			c->site.timezone);
 	delivery_check(&x, &cf, c);
+	http_check(&x, &cf, c);
 	sections_check(&x, &cf, c);
 	buses_check(&x, c);
 	devices_check(&x, &cf, c);

@@ -75,10 +75,33 @@ struct cfg_storage {
 	char *state_dir;
 };
 
+/* A console account (docs/http.md): its role and its password as a crypt(3) hash. */
+enum cfg_http_role { HTTP_VIEWER = 0, HTTP_OPERATOR, HTTP_INSPECTOR, HTTP_ADMIN };
+
+struct cfg_http_user {
+	char *name;
+	enum cfg_http_role role;
+	char *password_hash; /* "$y$...": yescrypt (hallwatch passwd) */
+};
+
+/* A bearer token for scripts: only its SHA-256 (hex) is kept. */
+struct cfg_http_token {
+	char *name;
+	enum cfg_http_role role;
+	char *token_sha256;
+};
+
 struct cfg_http {
 	bool enabled;
 	char *bind;
 	int port;
+	char *tls_cert; /* PEM; with tls_key: HTTPS */
+	char *tls_key;
+	int session_idle_s;
+	struct cfg_http_user *users;
+	size_t n_users;
+	struct cfg_http_token *tokens;
+	size_t n_tokens;
 };
 
 enum bus_type { BUS_TCP = 0, BUS_RTU };

@@ -18,6 +18,7 @@
 #include "core/timeparse.h"
 #include "router/cmdclient.h"
 #include "video/video.h"
+#include "web/passwd.h"
 
 void cli_print_errors(const struct cfg_errors *e)
 {
@@ -419,7 +420,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: hallwatch COMMAND [options]\n\n");
 	for (size_t i = 0; i < G_N_ELEMENTS(subs); i++)
 		fprintf(f, "  hallwatch %s %s\n", subs[i].name, subs[i].synopsis);
-	fprintf(f, "  hallwatch version\n  hallwatch help [COMMAND]\n\n"
+	fprintf(f, "  hallwatch passwd [--stdin | --token]\n"
+		   "  hallwatch version\n  hallwatch help [COMMAND]\n\n"
 		   "`hallwatch COMMAND --help` says more about each.\n");
 }
 
@@ -497,6 +499,8 @@ int cli_main(int argc, char **argv, int (*run)(const char *path))
 		return 2;
 	}
 	cmd = argv[1];
+	if (strcmp(cmd, "passwd") == 0) /* needs no configuration: web/passwd.c */
+		return web_passwd_main(argc, argv);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("hallwatch %s\n", HW_VERSION);
 		return 0;
@@ -504,6 +508,8 @@ int cli_main(int argc, char **argv, int (*run)(const char *path))
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		const struct sub *s = argc > 2 ? find_sub(argv[2]) : NULL;
 
+		if (argc > 2 && strcmp(argv[2], "passwd") == 0)
+			return web_passwd_main(3, (char *[]){argv[0], "passwd", "--help", NULL});
 		if (argc > 2 && !s) {
 			fprintf(stderr, "hallwatch: unknown command \"%s\"\n", argv[2]);
 			return 2;

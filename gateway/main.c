@@ -32,6 +32,7 @@
 #include "router/router.h"
 #include "video/recindex.h"
 #include "video/video.h"
+#include "web/web.h"
 
 struct app {
 	GMainLoop *loop;
@@ -49,6 +50,7 @@ struct app {
 	struct alert_service *alerts; /* recreated with the hub */
 	struct router *router;	      /* cmd/<verb>; recreated with the hub, before the alerts */
 	struct video *video;	      /* cameras; recreated on reload */
+	struct web *web;	      /* the console: kept across reloads, re-attached */
 	uint64_t seq;		      /* per-gateway sequence number of state messages */
 	uint64_t cam_seq;	      /* sequence number of camera state messages */
 	guint heartbeat;
@@ -579,11 +581,14 @@ static int start_router(struct app *a)
 				recordings_command, a);
 	if (rc < 0)
 		log_err("commands: %s", strerror(-rc));
+	else
+		web_attach(a->web, a->cfg, a->hub, a->router);
 	return rc;
 }
 
 static void stop_router(struct app *a)
 {
+	web_detach(a->web);
 	router_destroy(a->router);
 	a->router = NULL;
 }
@@ -786,6 +791,17 @@ static gboolean on_hup(gpointer ud)
 	return G_SOURCE_CONTINUE;
 }
 
+/* The local web console (web/, docs/http.md): made once, attached to each (re)load's hub
+ * and router by start_router. */
+static int start_web(struct app *a)
+{
+	int rc = web_create(a->cfg, &a->web);
+
+	if (rc < 0)
+		log_err("http: %s", strerror(-rc));
+	return rc;
+}
+
 static int cmd_run(const char *path)
 {
 	struct app a = {0};
@@ -841,7 +857,8 @@ static int cmd_run(const char *path)
 		goto out;
 	}
 	outbox_limits(&a);
-	if (start_hub(&a) < 0 || start_outputs(&a, true, true) < 0 || start_devices(&a) < 0) {
+	if (start_web(&a) < 0 || start_hub(&a) < 0 || start_outputs(&a, true, true) < 0 ||
+	    start_devices(&a) < 0) {
 		a.exit_code = 1;
 		goto out;
 	}
@@ -857,6 +874,7 @@ out:
 	while (g_main_context_iteration(NULL, FALSE))
 		;
 	stop_router(&a);
+	web_destroy(a.web);
 	alert_service_destroy(a.alerts);
 	a.alerts = NULL; /* the heartbeat may still run while the outputs stop */
 	stop_outputs(&a);

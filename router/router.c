@@ -38,6 +38,9 @@ struct router_req {
 	json_t *record; /* members for the reply and the audit record */
 	char *code;	/* the refusal's code, NULL: router_error_code */
 	char *message;
+	router_call_fn call_fn; /* an in-process caller (router_call): its reply goes here */
+	void *call_ud;
+	enum router_role call_role;
 	bool pending;  /* its handler returned ROUTER_PENDING */
 	bool answered; /* replied and recorded (by router_destroy: "cancelled") */
 };
@@ -63,7 +66,16 @@ static int64_t wall_ms(void)
 
 const char *router_role_name(enum router_role role)
 {
-	return role == ROUTER_OPERATOR ? "operator" : "viewer";
+	switch (role) {
+	case ROUTER_OPERATOR:
+		return "operator";
+	case ROUTER_INSPECTOR:
+		return "inspector";
+	case ROUTER_ADMIN:
+		return "admin";
+	default:
+		return "viewer";
+	}
 }
 
 const char *router_error_code(int rc)
@@ -174,7 +186,7 @@ int router_add(struct router *r, const char *verb, enum router_role role, unsign
 {
 	struct verb *v;
 
-	if (!fn || !verb_name_ok(verb) || (role != ROUTER_VIEWER && role != ROUTER_OPERATOR))
+	if (!fn || !verb_name_ok(verb) || role < ROUTER_VIEWER || role > ROUTER_ADMIN)
 		return -EINVAL;
 	if (find_verb(r, verb))
 		return -EEXIST;
@@ -219,6 +231,15 @@ static int authorise(struct router_req *q)
 	const struct verb *v = q->v;
 	const char *u = q->a.user;
 
+	if (q->call_fn) { /* the console: its account's role */
+		if (v->role == ROUTER_VIEWER || q->call_role == v->role ||
+		    q->call_role == ROUTER_ADMIN)
+			return 0;
+		return router_req_fail(q, -EACCES, NULL,
+				       "\"%s\" is a console %s, and %s needs an %s or an admin",
+				       u ? u : "(nobody)", router_role_name(q->call_role), v->name,
+				       router_role_name(v->role));
+	}
 	if (v->role == ROUTER_VIEWER || is_operator(q->r, u))
 		return 0;
 	if (u && *u)
@@ -436,7 +457,9 @@ static void reply(struct router *r, struct router_req *q, int rc)
 	json_decref(o);
 	if (!txt)
 		return;
-	if (r->reply_fn) {
+	if (q->call_fn) {
+		q->call_fn(txt, q->call_ud);
+	} else if (r->reply_fn) {
 		r->reply_fn(&q->c, txt, r->reply_ud);
 	} else if (r->mqtt) {
 		e = mqtt_reply(r->mqtt, &q->c, a->request_id, txt, strlen(txt));
@@ -491,15 +514,54 @@ static int unreadable(struct router_req *q, int rc)
 	return router_req_fail(q, rc, NULL, "the request cannot be read");
 }
 
+static void dispatch(struct router *r, struct router_req *q, const struct mqtt_cmd *c);
+
 void router_dispatch(struct router *r, const struct mqtt_cmd *c)
 {
-	struct router_req *q = g_new0(struct router_req, 1);
+	dispatch(r, g_new0(struct router_req, 1), c);
+}
+
+int router_call(struct router *r, const char *verb, const json_t *args, const char *user,
+		enum router_role role, router_call_fn fn, void *ud)
+{
+	struct router_req *q;
+	json_t *o;
+	char *payload;
+
+	if (!r || !verb || !user || !fn || (args && !json_is_object(args)))
+		return -EINVAL;
+	o = args ? json_deep_copy(args) : json_object();
+	json_object_set_new(o, "user", json_string(user));
+	payload = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!payload)
+		return -EINVAL;
+	q = g_new0(struct router_req, 1);
+	q->call_fn = fn;
+	q->call_ud = ud;
+	q->call_role = role;
+	/* Read as a 3.1.1 request: the identity is the payload's "user", set here. */
+	dispatch(r, q,
+		 &(struct mqtt_cmd){.verb = verb,
+				    .topic = verb,
+				    .payload = payload,
+				    .len = strlen(payload),
+				    .response_topic = NULL,
+				    .protocol = 4});
+	free(payload);
+	return 0;
+}
+
+static void dispatch(struct router *r, struct router_req *q, const struct mqtt_cmd *c)
+{
 	int rc;
 
 	q->r = r;
 	q->now = wall_ms();
 	q->reply = json_object();
 	q->record = json_object();
+	if (q->call_fn)
+		json_object_set_new(q->record, "via", json_string("http"));
 	copy_cmd(&q->c, c);
 	r->st.commands++;
 	cmdreq_limiter_expire(r->limiter, q->now, on_summary, r);
@@ -507,7 +569,7 @@ void router_dispatch(struct router *r, const struct mqtt_cmd *c)
 	if (rc < 0)
 		rc = unreadable(q, rc);
 	/* A request is not obeyed unless its answer can go where it asks. */
-	if (!r->reply_fn && r->mqtt && mqtt_reply_check(r->mqtt, c) < 0)
+	if (!q->call_fn && !r->reply_fn && r->mqtt && mqtt_reply_check(r->mqtt, c) < 0)
 		rc = router_req_fail(q, -EDESTADDRREQ, NULL,
 				     "the response topic is outside the reply prefix %s",
 				     mqtt_reply_prefix(r->mqtt));

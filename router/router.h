@@ -29,6 +29,8 @@
 enum router_role {
 	ROUTER_VIEWER = 0,
 	ROUTER_OPERATOR,
+	ROUTER_INSPECTOR, /* reviews patrols and tests (the console's accounts only) */
+	ROUTER_ADMIN,	  /* may send every verb (the console's accounts only) */
 };
 const char *router_role_name(enum router_role role);
 
@@ -75,6 +77,17 @@ void router_dispatch(struct router *r, const struct mqtt_cmd *c);
  * of MQTT, and m is not asked where a reply may go. */
 typedef void (*router_reply_fn)(const struct mqtt_cmd *c, const char *json, void *ud);
 void router_set_reply_sink(struct router *r, router_reply_fn fn, void *ud);
+
+/* An in-process caller (the web console): the same reading, authorisation, audit and
+ * reply as cmd/<verb>, for a caller whose identity and role the console established.
+ * args: the request's fields (transfer none; its "user" is replaced by user). role
+ * authorises: a verb for viewers is anyone's; a verb for role R is R's and an admin's.
+ * The audit record names user and carries "via":"http". fn gets the reply's JSON text
+ * (transfer none) exactly once, on the main loop: at once, or when a pending handler
+ * finishes or the router goes. Returns 0 (fn was called or will be) or -EINVAL. */
+typedef void (*router_call_fn)(const char *json, void *ud);
+int router_call(struct router *r, const char *verb, const json_t *args, const char *user,
+		enum router_role role, router_call_fn fn, void *ud);
 
 /* ---- what a handler may do with its request (valid until router_done) ---- */
 

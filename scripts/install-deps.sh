@@ -15,6 +15,7 @@ PKGS=(
   python3-paho-mqtt mbpoll socat openssl curl sqlite3
   clang libclang-rt-14-dev
   dpkg-dev
+  libsoup-3.0-dev libglib2.0-dev-bin libcrypt-dev chromium fonts-wqy-microhei
 )
 
 missing=()
@@ -23,7 +24,23 @@ for p in "${PKGS[@]}"; do
   [ "$st" = "install ok installed" ] || missing+=("$p")
 done
 
+# node and npm run the browser tests only (tests/browser); nothing of hallwatch's build needs
+# them. A node from elsewhere with its own npm counts as present.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
+
+install_browser_deps() {
+  # playwright-core, pinned by tests/browser/package-lock.json, drives Debian's chromium.
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/browser"
+  if [ -f "$dir/package-lock.json" ] && [ ! -d "$dir/node_modules/playwright-core" ]; then
+    (cd "$dir" && npm ci --no-audit --no-fund >&2)
+  fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
+  install_browser_deps
   exit 0
 fi
 
@@ -48,3 +65,4 @@ trap cleanup EXIT
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >&2
 apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+install_browser_deps

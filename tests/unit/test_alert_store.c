@@ -202,7 +202,8 @@ static void test_delivery_and_prune(void **state)
 	alert_store_close(s);
 }
 
-/* The history an inspector asks for: the latest N of a time range, oldest first. */
+/* The history an inspector asks for: a time range scanned newest first, at most N of it (the
+ * service filters and turns it oldest first). */
 static void test_history(void **state)
 {
 	struct tmp *t = *state;
@@ -215,14 +216,14 @@ static void test_history(void **state)
 		assert_int_equal(alert_store_add_event(s, q, (int64_t)q * 1000, "{}"), 0);
 	assert_int_equal(alert_store_commit(s), 0);
 	assert_int_equal(alert_store_history(s, 5000, 9000, 100, collect_ev, &e), 0);
-	assert_int_equal(e.n, 4); /* 5..8: from inclusive, to exclusive */
-	assert_int_equal(e.seq[0], 5);
-	assert_int_equal(e.seq[3], 8);
+	assert_int_equal(e.n, 4); /* 8..5: from inclusive, to exclusive */
+	assert_int_equal(e.seq[0], 8);
+	assert_int_equal(e.seq[3], 5);
 	e.n = 0;
 	assert_int_equal(alert_store_history(s, 0, INT64_MAX, 3, collect_ev, &e), 0);
-	assert_int_equal(e.n, 3); /* the latest three, oldest first */
-	assert_int_equal(e.seq[0], 18);
-	assert_int_equal(e.seq[2], 20);
+	assert_int_equal(e.n, 3); /* the latest three, newest first */
+	assert_int_equal(e.seq[0], 20);
+	assert_int_equal(e.seq[2], 18);
 	e.n = 0;
 	assert_int_equal(alert_store_history(s, 21000, 30000, 10, collect_ev, &e), 0);
 	assert_int_equal(e.n, 0);

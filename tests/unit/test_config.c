@@ -530,6 +530,18 @@ static void test_bad_configs(void **state)
 	    {"bad_allow.cfg", 5, "device \"d1\": profile \"mini\" has no command \"self_destruct\"",
 	     NULL},
 	    {"cameras.cfg", 3, "cameras[0]: missing required setting \"url\"", NULL},
+	    {"http_bad_hash.cfg", 4,
+	     "http.users[0].password_hash: not a yescrypt hash (\"$y$...\": make one with "
+	     "`hallwatch passwd`)",
+	     NULL},
+	    {"http_bad_role.cfg", 4,
+	     "http.users[0].role: \"root\" is not one of viewer, operator, inspector, admin", NULL},
+	    {"http_bad_token.cfg", 4,
+	     "http.tokens[0].token_sha256: not 64 hex digits (make one with `hallwatch passwd "
+	     "--token`)",
+	     NULL},
+	    {"http_tls_half.cfg", 4, "http: tls_cert and tls_key go together", NULL},
+	    {"http_dup_user.cfg", 3, "http.users: \"olga\" is listed twice", NULL},
 	    /* Two devices use the broken profile: its error is reported once, in its file. */
 	    {"bad_profile.cfg", 3,
 	     "point \"field\": bit 14 + bits 4 exceed the 16 bits of the register",

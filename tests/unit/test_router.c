@@ -350,6 +350,72 @@ static void test_audit_limiter(void **state)
 	assert_int_equal(json_integer_value(json_object_get(s, "count")), 5);
 }
 
+/* router_call: the console's in-process entry. The account's role authorises (not
+ * alerts.operators), the identity is the caller's whatever the args say, the reply goes to
+ * the caller's function (not the reply sink), and the audit says who and "via":"http". */
+static void on_call(const char *json, void *ud)
+{
+	json_t **out = ud;
+
+	json_decref(*out);
+	*out = json_loads(json, 0, NULL);
+}
+
+static void test_call_in_process(void **state)
+{
+	struct fixture *f = *state;
+	json_t *got = NULL,
+	       *args = json_pack("{s:s, s:s}", "id", "facp1.zone-3.fire", "user", "alice");
+
+	assert_int_equal(router_add(f->r, "review", ROUTER_INSPECTOR, 0, handler, f), 0);
+	/* a console viewer named like an operator is still a viewer */
+	assert_int_equal(router_call(f->r, "ack", args, "bob", ROUTER_VIEWER, on_call, &got), 0);
+	assert_non_null(got);
+	assert_false(json_is_true(json_object_get(got, "ok")));
+	assert_string_equal(str(got, "error"), "not_authorized");
+	assert_non_null(strstr(str(got, "message"), "\"bob\" is a console viewer"));
+	assert_int_equal(f->calls, 0);
+	assert_int_equal(json_array_size(f->replies), 0); /* not through the sink */
+	assert_string_equal(str(last(f->audit), "by"), "bob");
+	assert_string_equal(str(last(f->audit), "via"), "http");
+	assert_string_equal(str(last(f->audit), "result"), "refused");
+	/* an operator of the console, not in alerts.operators, may ack */
+	assert_int_equal(router_call(f->r, "ack", args, "carol", ROUTER_OPERATOR, on_call, &got),
+			 0);
+	assert_true(json_is_true(json_object_get(got, "ok")));
+	assert_string_equal(str(got, "id"), "facp1.zone-3.fire");
+	assert_int_equal(f->calls, 1);
+	assert_string_equal(str(last(f->audit), "by"), "carol");
+	assert_string_equal(str(last(f->audit), "result"), "accepted");
+	/* an inspector is not an operator; an admin is everyone */
+	router_call(f->r, "ack", args, "ivy", ROUTER_INSPECTOR, on_call, &got);
+	assert_string_equal(str(got, "error"), "not_authorized");
+	router_call(f->r, "review", NULL, "ivy", ROUTER_INSPECTOR, on_call, &got);
+	assert_true(json_is_true(json_object_get(got, "ok")));
+	router_call(f->r, "review", NULL, "olga", ROUTER_OPERATOR, on_call, &got);
+	assert_string_equal(str(got, "error"), "not_authorized");
+	router_call(f->r, "review", NULL, "adam", ROUTER_ADMIN, on_call, &got);
+	assert_true(json_is_true(json_object_get(got, "ok")));
+	router_call(f->r, "list", NULL, "vic", ROUTER_VIEWER, on_call, &got);
+	assert_true(json_is_true(json_object_get(got, "ok")));
+	/* a pending request answers the caller when it finishes */
+	f->rc = ROUTER_PENDING;
+	json_decref(got);
+	got = NULL;
+	router_call(f->r, "ack", args, "carol", ROUTER_OPERATOR, on_call, &got);
+	assert_null(got);
+	router_done(f->held, 0, "done later");
+	assert_string_equal(str(got, "message"), "done later");
+	/* bad calls */
+	assert_int_equal(router_call(f->r, "ack", args, NULL, ROUTER_ADMIN, on_call, &got),
+			 -EINVAL);
+	assert_int_equal(router_call(f->r, "ack", NULL, "x", ROUTER_ADMIN, NULL, NULL), -EINVAL);
+	assert_string_equal(router_role_name(ROUTER_INSPECTOR), "inspector");
+	assert_string_equal(router_role_name(ROUTER_ADMIN), "admin");
+	json_decref(args);
+	json_decref(got);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +426,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pending_then_done, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pending_outlives_router, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit_limiter, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_call_in_process, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
