@@ -16,6 +16,7 @@ ALLOWED = {
     "hub": {"core"},
     "devices": {"core", "hub"},
     "video": {"core", "hub"},
+    "inspect": {"core", "hub"},
     "outputs": {"core", "hub"},
     "router": {"core", "outputs"},
     "alerts": {"core", "hub", "outputs", "router"},
