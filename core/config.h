@@ -15,7 +15,7 @@
  * (0 = Sunday .. 6 = Saturday); open_min < 0: closed that weekday. Dates are YYYYMMDD. */
 struct cfg_calendar {
 	int open_min[7];
-	int close_min[7]; /* > open_min; 1440 = midnight at the end of the day */
+	int close_min[7];  /* > open_min; 1440 = midnight at the end of the day */
 	int32_t *holidays; /* closed whatever the weekday */
 	size_t n_holidays;
 	int32_t *workdays; /* open with Monday's hours whatever the weekday (a moved working day) */
@@ -46,37 +46,40 @@ enum cfg_when { WHEN_ANY = 0, WHEN_OPEN };
 #define INSP_AT_MAX 24
 
 struct cfg_plan {
-	char *id; /* [A-Za-z0-9_-]+: inspection/<id> */
-	int kind; /* enum cfg_insp_kind */
+	char *id;	/* [A-Za-z0-9_-]+: inspection/<id> */
+	int kind;	/* enum cfg_insp_kind */
 	char **targets; /* cameras, controllers, routes: one task series each; default [ id ] */
 	size_t n_targets;
 	int recur; /* enum cfg_recur */
 	int64_t every_s;
 	int days;
-	int day;   /* monthly, yearly: 1..31 */
-	int month; /* yearly: 1..12 */
+	int day;		 /* monthly, yearly: 1..31 */
+	int month;		 /* yearly: 1..12 */
 	int at_min[INSP_AT_MAX]; /* local minutes from midnight */
 	size_t n_at;
-	int when;	       /* enum cfg_when */
-	int64_t start_ms;      /* first task of a `days` plan (commissioning); -1: first run */
-	int64_t early_s;       /* a task is DUE this long before its time */
-	int64_t window_s;      /* ...OVERDUE this long after it */
-	int64_t grace_s;       /* ...MISSED this long after that */
+	int when;		/* enum cfg_when */
+	char *start;		/* ISO 8601, as written */
+	int64_t start_ms;	/* first task of a `days` plan (commissioning); -1: first run */
+	int64_t early_s;	/* a task is DUE this long before its time */
+	int64_t window_s;	/* ...OVERDUE this long after it */
+	int64_t grace_s;	/* ...MISSED this long after that */
 	int64_t first_within_s; /* the very first task's window (48 h), 0: window_s */
-	int64_t stagger_s;     /* target i is due i * stagger_s after target 0 */
+	int64_t stagger_s;	/* target i is due i * stagger_s after target 0 */
 	int64_t postpone_max_s; /* POSTPONED longer than this: MISSED */
-	unsigned requires;     /* INSP_REQ_* */
-	bool serial;	       /* one target IN_PROGRESS at a time (tests: never dark) */
-	int priority;	       /* of the overdue and missed alerts, 1..5 */
+	unsigned requires;	/* INSP_REQ_* */
+	bool requires_given;
+	bool serial;  /* one target IN_PROGRESS at a time (tests: never dark) */
+	int priority; /* of the overdue and missed alerts, 1..5 */
 	int line;
 };
 
 struct cfg_inspections {
 	struct cfg_plan *plans;
 	size_t n_plans;
-	int tick_s;	/* the scheduler runs this often */
-	int keep_days;	/* records and tickets are kept at least this long */
-	int ticket_deadline_s[2]; /* of a camera ticket, of any other: 24 h, 7 d */
+	int tick_s;	     /* the scheduler runs this often */
+	int keep_days;	     /* records and tickets are kept at least this long */
+	int camera_ticket_h; /* a camera's ticket is overdue after this (24 h) */
+	int ticket_h;	     /* any other ticket (7 days) */
 };
 
 struct cfg_site {
@@ -84,8 +87,9 @@ struct cfg_site {
 	char *name;
 	char *profile_dir; /* absolute after loading; default "profiles" beside the config file */
 	/* ---- the hall's calendar (docs/inspections.md; parsed in core/config_inspect.inc) ---- */
-	char *timezone;	     /* "Asia/Shanghai", "+08:00"; NULL: the machine's (TZ, /etc/localtime) */
+	char *timezone; /* "Asia/Shanghai", "+08:00"; NULL: the machine's (TZ, /etc/localtime) */
 	struct cfg_calendar cal;
+	bool cal_given; /* opening_hours was set (else Monday to Friday 08:30-17:30) */
 };
 
 struct cfg_mqtt {
