@@ -672,9 +672,10 @@ static GPtrArray *live_sorted(const struct insp_sched *s)
 	return v;
 }
 
-void insp_sched_tick(struct insp_sched *s, int64_t now)
+/* Makes the tasks whose time has come (and one ahead per series) and says so. */
+static void fill_all(struct insp_sched *s, int64_t now)
 {
-	GPtrArray *made = g_ptr_array_new(), *v;
+	GPtrArray *made = g_ptr_array_new();
 
 	for (size_t i = 0; i < s->n_plans; i++)
 		for (size_t k = 0; k < s->plans[i].p->n_targets; k++)
@@ -689,10 +690,19 @@ void insp_sched_tick(struct insp_sched *s, int64_t now)
 			s->emit(&ev, s->ud);
 	}
 	g_ptr_array_free(made, TRUE);
+}
+
+void insp_sched_tick(struct insp_sched *s, int64_t now)
+{
+	GPtrArray *v;
+
+	fill_all(s, now);
 	v = live_sorted(s);
 	for (guint i = 0; i < v->len; i++)
 		advance(s, v->pdata[i], now);
 	g_ptr_array_free(v, TRUE);
+	/* the tasks that just became DUE leave their series without one SCHEDULED ahead */
+	fill_all(s, now);
 	s->started = true;
 	s->last_run_ms = now;
 }

@@ -20,7 +20,7 @@ ALLOWED = {
     "outputs": {"core", "hub"},
     "router": {"core", "outputs"},
     "alerts": {"core", "hub", "outputs", "router"},
-    "gateway": {"core", "hub", "devices", "video", "outputs", "router", "alerts"},
+    "gateway": {"core", "hub", "devices", "video", "inspect", "outputs", "router", "alerts"},
 }
 # Code outside the daemon: tests, tools, benchmarks and fuzz targets may include anything.
 FREE = {"tests", "bench", "fuzz"}

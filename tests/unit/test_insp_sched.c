@@ -148,10 +148,16 @@ static size_t count_to(const struct fx *f, enum insp_state to)
 	return n;
 }
 
+/* The last transition (creations of tasks left out). */
 static const struct rec *last_ev(const struct fx *f)
 {
-	assert_true(f->ev->len > 0);
-	return &g_array_index(f->ev, struct rec, f->ev->len - 1);
+	for (guint i = f->ev->len; i > 0; i--) {
+		const struct rec *r = &g_array_index(f->ev, struct rec, i - 1);
+		if (r->from != r->to)
+			return r;
+	}
+	fail_msg("no transition");
+	return NULL;
 }
 
 /* Fire patrols every 2 h while open, a year long: only within opening hours, none on a
@@ -370,6 +376,12 @@ static void test_missed_after_grace(void **state)
 	start(f, 1);
 	run(f, mon, mon + 8 * HOUR_MS + 30 * MIN_MS, MIN_MS);
 	assert_int_equal(last_ev(f)->to, IS_DUE);
+	{
+		/* the next one is known as soon as this one is due */
+		struct insp_plan_status st;
+		assert_int_equal(insp_sched_plan_status(f->s, 0, &st), 0);
+		assert_int_equal(st.next_due_ms, mon + 10 * HOUR_MS + 30 * MIN_MS);
+	}
 	run(f, mon + 8 * HOUR_MS + 31 * MIN_MS, mon + 8 * HOUR_MS + 45 * MIN_MS, MIN_MS);
 	assert_int_equal(last_ev(f)->to, IS_OVERDUE);
 	assert_int_equal(last_ev(f)->t, mon + 8 * HOUR_MS + 45 * MIN_MS);
