@@ -14,15 +14,17 @@ import time
 import paho.mqtt.client as paho
 
 from alerts_util import Checks, Operator, events
-from harness import Gateway, Mosquitto, TestFailure, Watch, gateway_config, run, wait_until
+from harness import (Gateway, Influxd, Mosquitto, TestFailure, Watch, gateway_config, run,
+                     wait_until)
 
 SITE = "hall-insp"
 ROOT = "hallwatch/v1/%s/" % SITE
 PLAN = "quick_patrol"
 
 
-def config(env, broker):
-    return gateway_config(SITE, mqtt_port=broker.port, state_dir=env.tmp) + """
+def config(env, broker, influx):
+    return gateway_config(SITE, mqtt_port=broker.port, influx_url=influx.url,
+                          state_dir=env.tmp) + """
 alerts = { operators = [ "alice" ]; };
 inspections = {
   tick_s = 1;
@@ -72,8 +74,9 @@ def db_rows(env, sql):
 
 def main(env):
     broker = Mosquitto(env)
+    influx = Influxd(env)
     watch = Watch(broker.port)
-    gw = Gateway(env, config(env, broker))
+    gw = Gateway(env, config(env, broker, influx))
     chk = Checks()
     watch.wait_json(ROOT + "status", lambda j: j["state"] == "online", 10, "status online")
 
@@ -95,6 +98,12 @@ def main(env):
     # ordered: the alert is raised after the transition that raised it
     seq_od = [e["seq"] for e in inspection_events(watch, "overdue", task)][0]
     chk.expect(od[0]["seq"] > seq_od, "the overdue alert came before its transition")
+
+    # The line protocol of the task that is over.
+    rows = wait_until(lambda: influx.rows(
+        "SELECT state, on_time, late_s FROM inspection_task WHERE plan = '%s' AND "
+        "state = 'missed'" % PLAN), 10, "inspection_task in InfluxDB")
+    chk.expect(rows[0]["on_time"] is False and rows[0]["late_s"] >= 1, "line %r" % rows[0])
 
     # inspection/<plan> retained: schedule, last result, next due.
     st = wait_until(lambda: (lambda j: j if j and j["last"] and j["last"]["state"] == "missed"
