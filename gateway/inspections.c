@@ -678,6 +678,7 @@ int insp_service_create(const struct hw_config *cfg, struct alert_service *alert
 {
 	const struct cfg_inspections *in = &cfg->inspections;
 	struct insp_service *s = g_new0(struct insp_service, 1);
+	int64_t last;
 	char *path;
 	int rc;
 
@@ -718,7 +719,11 @@ int insp_service_create(const struct hw_config *cfg, struct alert_service *alert
 		log_err("cannot read the inspection records: %s", insp_store_error(s->store));
 		goto fail;
 	}
-	insp_sched_set_last_run(s->sched, insp_store_get_meta(s->store, "last_run_ms", 0));
+	/* A gap of more than two ticks since the scheduler last ran is a downtime (a reload
+	 * recreates the service a moment after the last tick). */
+	last = insp_store_get_meta(s->store, "last_run_ms", 0);
+	if (last > 0 && wall_ms() - last > 2000LL * in->tick_s + 1000)
+		insp_sched_set_last_run(s->sched, last);
 	for (size_t i = 0; i < in->n_plans; i++)
 		s->touched[i] = true;
 	insp_service_tick(s); /* the catch-up after downtime, and inspection/<plan> */

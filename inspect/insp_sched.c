@@ -280,6 +280,7 @@ struct insp_sched {
 	void *ud;
 	GHashTable *live; /* id -> struct task * (owned) */
 	int64_t last_run_ms;
+	int64_t down_since; /* the gateway was not running from then to the first tick; 0: no */
 	bool started;
 };
 
@@ -380,6 +381,7 @@ int insp_sched_restore(struct insp_sched *s, const struct insp_task *t)
 void insp_sched_set_last_run(struct insp_sched *s, int64_t ms)
 {
 	s->last_run_ms = ms;
+	s->down_since = ms;
 }
 
 /* Moves k to state to, emits, and frees k when it is over. */
@@ -511,17 +513,14 @@ static void fmt_time(GTimeZone *tz, int64_t ms, char *buf, size_t sz)
 }
 
 /* Why k is missed: its time ran out while the gateway ran, or while it did not (the first
- * tick of this process, and its time ran out after the previous process last ran). */
+ * tick after a downtime, and its time ran out after the gateway last ran). */
 static void missed_reason(struct insp_sched *s, const struct task *k, int64_t now, char *why,
 			  size_t sz)
 {
 	char a[40], b[40];
 
-	if (!s->started && k->t.miss_ms > s->last_run_ms) {
-		if (s->last_run_ms > 0)
-			fmt_time(s->tz, s->last_run_ms, a, sizeof(a));
-		else
-			snprintf(a, sizeof(a), "before this start");
+	if (!s->started && s->down_since > 0 && k->t.miss_ms > s->down_since) {
+		fmt_time(s->tz, s->down_since, a, sizeof(a));
 		fmt_time(s->tz, now, b, sizeof(b));
 		snprintf(why, sz, "not done in time; the gateway was not running from %s to %s", a,
 			 b);

@@ -97,8 +97,9 @@ void insp_sched_destroy(struct insp_sched *s); /* accepts NULL */
  * live one is tracked again, a final one only sets its plan's last result and, like a live
  * one, where its series goes on. Tasks of a plan no longer configured are ignored (1). */
 int insp_sched_restore(struct insp_sched *s, const struct insp_task *t);
-/* When the scheduler last ran (the store's record) before this start: occurrences after it
- * that ended while the gateway was down become MISSED with that reason. 0: never. */
+/* The gateway was not running since ms (when the scheduler last ran, the store's record),
+ * before the first tick: tasks whose time ran out after it become MISSED with that reason.
+ * Not called (or 0): no downtime to tell (a first start, a reload). */
 void insp_sched_set_last_run(struct insp_sched *s, int64_t ms);
 
 /* Creates the tasks whose time has come and moves every live task on. At the first tick

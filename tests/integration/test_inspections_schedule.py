@@ -9,6 +9,7 @@ the reason, none silently skipped."""
 import json
 import sqlite3
 import os
+import signal
 import time
 
 import paho.mqtt.client as paho
@@ -162,6 +163,15 @@ def main(env):
                "ticket events %r" % [e["to"] for e in tev])
     chk.expect(db_rows(env, "SELECT COUNT(*) FROM insp_ticket_tr WHERE ticket = '%s'" % tid)
                == [(4,)], "ticket transitions stored")
+
+    # A reload recreates the service a moment after its last tick: no downtime to tell.
+    n_missed = len(inspection_events(watch, "missed"))
+    gw.proc.send(signal.SIGHUP)
+    wait_until(lambda: "configuration reloaded" in gw.proc.stderr_text(), 10, "the reload")
+    after = wait_until(lambda: inspection_events(watch, "missed")[n_missed:], 15,
+                       "a patrol missed after the reload")
+    chk.expect(all(e["reason"] == "not done within its window and grace" for e in after),
+               "a reload told of a downtime: %r" % [e["reason"] for e in after])
 
     # Downtime: the tasks of it are MISSED at the next start, with the reason.
     gw.stop()
