@@ -67,6 +67,16 @@ static int plan_index(const struct insp_service *s, const char *plan)
 	return -1;
 }
 
+/* Every live task, oldest due first (g_free the array; the tasks: transfer none). */
+static const struct insp_task **live_tasks(struct insp_service *s, size_t *n)
+{
+	size_t total = insp_sched_list(s->sched, NULL, 0);
+	const struct insp_task **v = g_new(const struct insp_task *, total ? total : 1);
+
+	*n = MIN(insp_sched_list(s->sched, v, total), total);
+	return v;
+}
+
 static json_t *ms_or_null(int64_t ms)
 {
 	return ms > 0 && ms < INT64_MAX ? json_integer(ms) : json_null();
@@ -80,7 +90,7 @@ static json_t *plan_json(struct insp_service *s, size_t i)
 	const struct cfg_plan *p = &s->cfg->inspections.plans[i];
 	struct insp_plan_status st;
 	json_t *o, *sch, *targets = json_array(), *live = json_array(), *at = json_array();
-	const struct insp_task *v[256];
+	const struct insp_task **v;
 	size_t n;
 
 	insp_sched_plan_status(s->sched, i, &st);
@@ -103,8 +113,8 @@ static json_t *plan_json(struct insp_service *s, size_t i)
 	if (p->recur == RECUR_YEARLY)
 		json_object_set_new(sch, "month", json_integer(p->month));
 	json_object_set_new(sch, "at", at);
-	n = insp_sched_list(s->sched, v, G_N_ELEMENTS(v));
-	for (size_t k = 0; k < n && k < G_N_ELEMENTS(v); k++) {
+	v = live_tasks(s, &n);
+	for (size_t k = 0; k < n; k++) {
 		if (strcmp(v[k]->plan, p->id) != 0)
 			continue;
 		json_array_append_new(live,
@@ -112,6 +122,7 @@ static json_t *plan_json(struct insp_service *s, size_t i)
 						v[k]->target, "state", insp_state_name(v[k]->state),
 						"due", (json_int_t)v[k]->due_ms));
 	}
+	g_free(v);
 	o = json_pack(
 	    "{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I}", "site", s->cfg->site.id,
 	    "plan", p->id, "kind", cfg_insp_kind_name(p->kind), "targets", targets, "schedule", sch,
@@ -149,13 +160,14 @@ static void publish_plan(struct insp_service *s, size_t i)
 static void plan_alerts(struct insp_service *s, size_t i)
 {
 	const struct cfg_plan *p = &s->cfg->inspections.plans[i];
-	const struct insp_task *v[256];
-	size_t n = insp_sched_list(s->sched, v, G_N_ELEMENTS(v));
+	size_t n;
+	const struct insp_task **v = live_tasks(s, &n);
 	bool overdue = false;
 	char text[TEXT_MAX];
 
-	for (size_t k = 0; k < n && k < G_N_ELEMENTS(v); k++)
+	for (size_t k = 0; k < n; k++)
 		overdue |= v[k]->state == IS_OVERDUE && strcmp(v[k]->plan, p->id) == 0;
+	g_free(v);
 	snprintf(text, sizeof(text), "%s %s overdue", cfg_insp_kind_name(p->kind), p->id);
 	alert_service_on_condition(s->alerts, "inspection", p->id, "overdue", p->priority, text,
 				   overdue);
@@ -363,20 +375,22 @@ int insp_service_ticket(struct insp_service *s, const char *id, enum ticket_acti
 
 static void offer_runners(struct insp_service *s)
 {
-	const struct insp_task *v[256];
-	char ids[256][INSP_ID_MAX];
-	size_t n = insp_sched_list(s->sched, v, G_N_ELEMENTS(v)), m = 0;
+	size_t n, m = 0;
+	const struct insp_task **v = live_tasks(s, &n);
+	char **ids = g_new0(char *, n + 1);
 
-	for (size_t i = 0; i < n && i < G_N_ELEMENTS(v); i++)
+	for (size_t i = 0; i < n; i++)
 		if ((v[i]->state == IS_DUE || v[i]->state == IS_OVERDUE) &&
 		    (unsigned)v[i]->kind < G_N_ELEMENTS(s->runners) && s->runners[v[i]->kind].fn)
-			g_strlcpy(ids[m++], v[i]->id, INSP_ID_MAX);
+			ids[m++] = g_strdup(v[i]->id);
+	g_free(v);
 	/* by id: a runner changes the list as it goes */
 	for (size_t i = 0; i < m; i++) {
 		const struct insp_task *t = insp_sched_get(s->sched, ids[i]);
 		if (t && (t->state == IS_DUE || t->state == IS_OVERDUE))
 			s->runners[t->kind].fn(s, t, s->runners[t->kind].ud);
 	}
+	g_strfreev(ids);
 }
 
 void insp_service_tick(struct insp_service *s)
@@ -498,13 +512,13 @@ static const char *doc_str(const struct cmdreq *r, const char *key, size_t max)
 static int cmd_tasks(struct router_req *q, void *ud)
 {
 	struct insp_service *s = ud;
-	const struct insp_task *v[512];
-	size_t n = insp_sched_list(s->sched, v, G_N_ELEMENTS(v));
+	size_t n;
+	const struct insp_task **v = live_tasks(s, &n);
 	json_t *tasks = json_array(), *plans = json_array(), *tickets = json_array();
 	GHashTableIter it;
 	gpointer val;
 
-	for (size_t i = 0; i < n && i < G_N_ELEMENTS(v); i++)
+	for (size_t i = 0; i < n; i++)
 		json_array_append_new(
 		    tasks, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "task",
 				     v[i]->id, "plan", v[i]->plan, "target", v[i]->target, "kind",
@@ -512,6 +526,7 @@ static int cmd_tasks(struct router_req *q, void *ud)
 				     insp_state_name(v[i]->state), "due", (json_int_t)v[i]->due_ms,
 				     "overdue_at", (json_int_t)v[i]->late_ms, "missed_at",
 				     (json_int_t)v[i]->miss_ms, "reason", v[i]->reason));
+	g_free(v);
 	for (size_t i = 0; i < s->cfg->inspections.n_plans; i++)
 		json_array_append_new(plans, plan_json(s, i));
 	g_hash_table_iter_init(&it, s->open);
