@@ -746,6 +746,23 @@ void alert_engine_update(struct alert_engine *e, const struct alert_device_in *d
 	g_string_free(x.sig, TRUE);
 }
 
+void alert_engine_condition(struct alert_engine *e, const char *device, const char *point,
+			    const char *cond, int prio, const char *text, bool active,
+			    int64_t now_ms)
+{
+	struct cand c = {.device = device,
+			 .point = point ? point : "",
+			 .cond = cond,
+			 .text = text,
+			 .prio = (enum alert_prio)CLAMP(prio, AP_P1, AP_P5),
+			 .have = true,
+			 .raw = active,
+			 .suppress = ""};
+
+	e->now = now_ms;
+	eval(e, &c);
+}
+
 /* ---- timers ---- */
 
 void alert_engine_tick(struct alert_engine *e, int64_t now_ms)

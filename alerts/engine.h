@@ -134,6 +134,12 @@ int alert_engine_restore(struct alert_engine *e, const struct alert *a);
 
 /* Evaluates every condition of one device. */
 void alert_engine_update(struct alert_engine *e, const struct alert_device_in *d, int64_t now_ms);
+/* One condition of a source that is neither a device point nor a rule (an inspection task
+ * overdue or missed): alert <device>.<point>.<cond> with priority prio (1..5) and text,
+ * active or not. Its lifecycle is every other alert's. */
+void alert_engine_condition(struct alert_engine *e, const char *device, const char *point,
+			    const char *cond, int prio, const char *text, bool active,
+			    int64_t now_ms);
 /* Timers: on/off-delays, shelving expiry, repeat, escalation, flood end. */
 void alert_engine_tick(struct alert_engine *e, int64_t now_ms);
 /* Earliest time tick has something to do, or INT64_MAX. */

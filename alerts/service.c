@@ -740,6 +740,11 @@ static void on_audit(json_t *rec, void *ud)
 	flush(s);
 }
 
+void alert_service_log_event(struct alert_service *s, json_t *ev)
+{
+	on_audit(ev, s);
+}
+
 int alert_service_attach_router(struct alert_service *s, struct router *r)
 {
 	static const struct {
@@ -1051,6 +1056,14 @@ void alert_service_on_camera(struct alert_service *s, const char *camera, const 
 				     .n = N_CAM_CONDS};
 	s->now = wall_ms();
 	alert_engine_update(s->engine, &in, s->now);
+	flush(s);
+}
+
+void alert_service_on_condition(struct alert_service *s, const char *device, const char *point,
+				const char *cond, int prio, const char *text, bool active)
+{
+	s->now = wall_ms();
+	alert_engine_condition(s->engine, device, point, cond, prio, text, active, s->now);
 	flush(s);
 }
 

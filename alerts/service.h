@@ -5,6 +5,8 @@
 #ifndef HW_ALERT_SERVICE_H
 #define HW_ALERT_SERVICE_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/config.h"
@@ -35,6 +37,15 @@ void alert_service_on_connected(struct alert_service *s);
  * P3 fault alerts <camera>.<condition>. Main loop thread. */
 void alert_service_on_camera(struct alert_service *s, const char *camera, const char *condition,
 			     bool active);
+
+/* A condition of another source (gateway/inspections.c: "inspection", plan, "overdue" or
+ * "missed") as alert <device>.<point>.<cond> with priority prio and text. Main loop thread. */
+void alert_service_on_condition(struct alert_service *s, const char *device, const char *point,
+				const char *cond, int prio, const char *text, bool active);
+/* One event of another source (transfer full: {"event":"inspection", ...}) into the events
+ * log, numbered, stored and delivered like every other (seq, t and site added). Main loop
+ * thread. */
+void alert_service_log_event(struct alert_service *s, json_t *ev);
 
 /* The clips kept for a point that just turned on (NULL-terminated, g_strfreev; NULL if
  * none): named in the alert's raised event. Main loop thread. */

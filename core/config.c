@@ -1232,12 +1232,20 @@ static const char *const lang_names[] = {"zh", "en", NULL};
 _Static_assert(sizeof(enum cfg_lang) == sizeof(int), "enum size");
 static const char *const parity_names[] = {"none", "even", "odd", NULL};
 
+static void str_list(struct ldctx *x, const config_setting_t *s, const char *key, char ***out,
+		     size_t *n_out, bool ids);
+static int64_t iso_ms(const char *t);
+#include "core/config_inspect.inc"
+
 static const struct opt site_opts[] = {
     OPT_STR("id", struct cfg_site, id, NULL, OF_REQUIRED | OF_ID),
     OPT_STR("name", struct cfg_site, name, NULL, 0),
     OPT_STR("profile_dir", struct cfg_site, profile_dir, "profiles", OF_NONEMPTY),
     OPT_ENUM("language", struct cfg_site, language, lang_names, LANG_ZH, 0),
     OPT_STR("timezone", struct cfg_site, timezone, NULL, OF_NONEMPTY),
+    OPT_SPECIAL("opening_hours", site_hours, 0),
+    OPT_SPECIAL("holidays", site_holidays, 0),
+    OPT_SPECIAL("extra_workdays", site_workdays, 0),
 };
 
 static const struct opt mqtt_opts[] = {
@@ -1723,18 +1731,6 @@ static void cameras_free(struct hw_config *c)
 
 /* ---- end of cameras ---- */
 
-/* Sections this version knows by name but cannot run yet: only an empty list passes. */
-static void unsupported_list(struct ldctx *x, const config_setting_t *s, const char *key, void *obj)
-{
-	(void)obj;
-	if (!config_setting_is_aggregate(s)) {
-		type_err(x, s, key, "a list ( ... )");
-		return;
-	}
-	if (config_setting_length(s) > 0)
-		err_set(x, s, "%s are not supported by this version yet", key);
-}
-
 /* ---- alerts: the rules list and the alerts section ---- */
 
 /* An array or list of strings into a new char * array (*out, *n_out). */
@@ -2105,7 +2101,7 @@ static const struct opt root_opts[] = {
 	     camera_post, 0),
     OPT_LIST("rules", struct hw_config, rules, n_rules, struct cfg_rule, rule_opts, rule_post, 0),
     OPT_GROUP("alerts", struct hw_config, alerts, alerts_opts, 0),
-    OPT_SPECIAL("inspections", unsupported_list, 0),
+    OPT_SPECIAL("inspections", inspections_parse, 0),
 };
 
 static void http_cfg_free(struct cfg_http *h)
@@ -2151,6 +2147,7 @@ void config_free(struct hw_config *c)
 	free(c->storage.state_dir);
 	http_cfg_free(&c->http);
 	alerts_cfg_free(c);
+	inspections_free(c);
 	for (size_t i = 0; i < c->n_buses; i++) {
 		free(c->buses[i].id);
 		free(c->buses[i].host);
@@ -2783,7 +2780,7 @@ int config_load(const char *path, struct hw_config **out, struct cfg_errors *err
 	if (c->site.timezone && !timeparse_tz_valid(c->site.timezone))
 		err_set(&x, config_lookup(&cf, "site.timezone"),
 			"site.timezone: \"%s\" is no time zone this machine knows (an IANA name "
-			"such as \"Asia/Shanghai\"; see /usr/share/zoneinfo)",
+			"such as \"Asia/Shanghai\" from /usr/share/zoneinfo, or \"+08:00\")",
 			c->site.timezone);
 	delivery_check(&x, &cf, c);
 	http_check(&x, &cf, c);
@@ -2793,6 +2790,7 @@ int config_load(const char *path, struct hw_config **out, struct cfg_errors *err
 	cameras_check(&x, c);
 	rules_check(&x, c);
 	refs_check(&x, &cf, c);
+	inspections_finish(&x, c);
 	if (x.oom)
 		rc = -ENOMEM;
 	else if (x.n_err)

@@ -13,13 +13,86 @@
 
 /* The language of the texts people read (alert messages): the site's. */
 enum cfg_lang { LANG_ZH = 0, LANG_EN };
+/* The hall's opening hours, local time of site.timezone. Minutes from midnight per weekday
+ * (0 = Sunday .. 6 = Saturday); open_min < 0: closed that weekday. Dates are YYYYMMDD. */
+struct cfg_calendar {
+	int open_min[7];
+	int close_min[7];  /* > open_min; 1440 = midnight at the end of the day */
+	int32_t *holidays; /* closed whatever the weekday */
+	size_t n_holidays;
+	int32_t *workdays; /* open with Monday's hours whatever the weekday (a moved working day) */
+	size_t n_workdays;
+};
+
+/* Inspection plans (inspect/insp_sched.h, docs/inspections.md). */
+enum cfg_insp_kind {
+	INSP_VIDEO_PATROL = 0,
+	INSP_STAFF_PATROL,
+	INSP_FIRE_CHECK,
+	INSP_FUNCTION_TEST,
+	INSP_DURATION_TEST,
+};
+enum cfg_recur {
+	RECUR_EVERY = 0, /* every every_s seconds (within opening hours when when = open) */
+	RECUR_DAYS,	 /* every `days` days from the first task, at its local time */
+	RECUR_MONTHLY,	 /* on `day` of each month (the last day when shorter), at at[0] */
+	RECUR_YEARLY,	 /* on `month`/`day` each year, at at[0] */
+	RECUR_TIMES,	 /* every day at each of at[] */
+};
+enum cfg_when { WHEN_ANY = 0, WHEN_OPEN };
+/* Preconditions a task needs before it may start (bits of cfg_plan.requires). */
+#define INSP_REQ_MAINS_OK 0x1u
+#define INSP_REQ_NO_FIRE 0x2u
+#define INSP_REQ_OUTSIDE_OPENING 0x4u
+#define INSP_REQ_BATTERY_RECHARGED 0x8u
+#define INSP_AT_MAX 24
+
+struct cfg_plan {
+	char *id;	/* [A-Za-z0-9_-]+: inspection/<id> */
+	int kind;	/* enum cfg_insp_kind */
+	char **targets; /* cameras, controllers, routes: one task series each; default [ id ] */
+	size_t n_targets;
+	int recur; /* enum cfg_recur */
+	int64_t every_s;
+	int days;
+	int day;		 /* monthly, yearly: 1..31 */
+	int month;		 /* yearly: 1..12 */
+	int at_min[INSP_AT_MAX]; /* local minutes from midnight */
+	size_t n_at;
+	int when;		/* enum cfg_when */
+	char *start;		/* ISO 8601, as written */
+	int64_t start_ms;	/* first task of a `days` plan (commissioning); -1: first run */
+	int64_t early_s;	/* a task is DUE this long before its time */
+	int64_t window_s;	/* ...OVERDUE this long after it */
+	int64_t grace_s;	/* ...MISSED this long after that */
+	int64_t first_within_s; /* the very first task's window (48 h), 0: window_s */
+	int64_t stagger_s;	/* target i is due i * stagger_s after target 0 */
+	int64_t postpone_max_s; /* POSTPONED longer than this: MISSED */
+	unsigned requires;	/* INSP_REQ_* */
+	bool requires_given;
+	bool serial;  /* one target IN_PROGRESS at a time (tests: never dark) */
+	int priority; /* of the overdue and missed alerts, 1..5 */
+	int line;
+};
+
+struct cfg_inspections {
+	struct cfg_plan *plans;
+	size_t n_plans;
+	int tick_s;	     /* the scheduler runs this often */
+	int keep_days;	     /* records and tickets are kept at least this long */
+	int camera_ticket_h; /* a camera's ticket is overdue after this (24 h) */
+	int ticket_h;	     /* any other ticket (7 days) */
+};
 
 struct cfg_site {
 	char *id; /* [A-Za-z0-9_-]+, used in topics and tags */
 	char *name;
 	enum cfg_lang language; /* "zh" (default) or "en" */
 	char *profile_dir; /* absolute after loading; default "profiles" beside the config file */
-	char *timezone;	   /* IANA name of the site's local time; NULL: the machine's */
+	/* ---- the hall's calendar (docs/inspections.md; parsed in core/config_inspect.inc) ---- */
+	char *timezone; /* "Asia/Shanghai", "+08:00"; NULL: the machine's (TZ, /etc/localtime) */
+	struct cfg_calendar cal;
+	bool cal_given; /* opening_hours was set (else Monday to Friday 08:30-17:30) */
 };
 
 struct cfg_mqtt {
@@ -303,6 +376,7 @@ struct hw_config {
 	struct cfg_alerts alerts;
 	struct cfg_rule *rules;
 	size_t n_rules;
+	struct cfg_inspections inspections;
 	struct profile **profiles; /* every profile the devices use, loaded once */
 	size_t n_profiles;
 };
@@ -326,6 +400,9 @@ void config_free(struct hw_config *c); /* accepts NULL */
 /* The device or camera with this id, or NULL. */
 const struct cfg_device *config_find_device(const struct hw_config *c, const char *id);
 const struct cfg_camera *config_find_camera(const struct hw_config *c, const char *id);
+/* The name of an inspection kind ("video_patrol"), of a recurrence ("every"). */
+const char *cfg_insp_kind_name(int kind);
+int cfg_insp_kind_parse(const char *s);
 
 /* Loads one profile file (used by config_load and by tests). */
 int profile_load(const char *path, struct profile **out, struct cfg_errors *errs);

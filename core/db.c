@@ -38,9 +38,42 @@ static const char schema_v1[] =
     "bytes INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS video_segments_cam ON video_segments(camera, start_ms);";
 
+/* Inspections (inspect/insp_store.c, docs/inspections.md): every task and its state, the
+ * records of what was done (patrols, checks, tests, with an inspector's review), the
+ * rectification tickets and each of their transitions, and the scheduler's own notes
+ * (when it last ran, what retention pruned). */
+static const char schema_v2[] =
+    "CREATE TABLE insp_task(id TEXT PRIMARY KEY, plan TEXT NOT NULL, target TEXT NOT NULL, "
+    "kind INTEGER NOT NULL, state TEXT NOT NULL, base_ms INTEGER NOT NULL, due_ms INTEGER "
+    "NOT NULL, open_ms INTEGER NOT NULL, late_ms INTEGER NOT NULL, miss_ms INTEGER NOT NULL, "
+    "changed_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL DEFAULT 0, done_ms INTEGER NOT "
+    "NULL DEFAULT 0, postponed_ms INTEGER NOT NULL DEFAULT 0, retry_ms INTEGER NOT NULL "
+    "DEFAULT 0, by TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX insp_task_plan ON insp_task(plan, target, base_ms);"
+    "CREATE INDEX insp_task_done ON insp_task(done_ms) WHERE done_ms > 0;"
+    "CREATE TABLE insp_record(id INTEGER PRIMARY KEY, task TEXT NOT NULL DEFAULT '', plan "
+    "TEXT NOT NULL, target TEXT NOT NULL, kind INTEGER NOT NULL, t_ms INTEGER NOT NULL, "
+    "result TEXT NOT NULL, by TEXT NOT NULL DEFAULT '', json TEXT NOT NULL DEFAULT '{}', "
+    "reviewed_ms INTEGER NOT NULL DEFAULT 0, reviewed_by TEXT NOT NULL DEFAULT '', verdict "
+    "TEXT NOT NULL DEFAULT '', review_note TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX insp_record_t ON insp_record(t_ms);"
+    "CREATE INDEX insp_record_plan ON insp_record(plan, t_ms);"
+    "CREATE TABLE insp_ticket(id TEXT PRIMARY KEY, kind TEXT NOT NULL, target TEXT NOT NULL, "
+    "source TEXT NOT NULL DEFAULT '', text TEXT NOT NULL DEFAULT '', state TEXT NOT NULL, "
+    "assignee TEXT NOT NULL DEFAULT '', opened_ms INTEGER NOT NULL, deadline_ms INTEGER NOT "
+    "NULL, changed_ms INTEGER NOT NULL, closed_ms INTEGER NOT NULL DEFAULT 0, reopened "
+    "INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX insp_ticket_open ON insp_ticket(closed_ms);"
+    "CREATE TABLE insp_ticket_tr(seq INTEGER PRIMARY KEY, ticket TEXT NOT NULL, from_state "
+    "TEXT NOT NULL, to_state TEXT NOT NULL, t_ms INTEGER NOT NULL, by TEXT NOT NULL, note "
+    "TEXT NOT NULL DEFAULT '', recheck TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX insp_ticket_tr_ticket ON insp_ticket_tr(ticket, seq);"
+    "CREATE TABLE insp_meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);";
+
 /* hallwatch's migrations, in order: DB_VERSION of them. */
 static const struct db_migration migrations[] = {
     {.name = "the outbox, alert and recording index tables", .sql = schema_v1},
+    {.name = "inspection tasks, records and tickets", .sql = schema_v2},
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(migrations) == DB_VERSION);
 

@@ -29,6 +29,7 @@
 #include "outputs/state.h"
 #include "core/statedir.h"
 #include "core/timeparse.h"
+#include "gateway/inspections.h"
 #include "router/router.h"
 #include "video/recindex.h"
 #include "video/video.h"
@@ -51,6 +52,7 @@ struct app {
 	struct router *router;	      /* cmd/<verb>; recreated with the hub, before the alerts */
 	struct video *video;	      /* cameras; recreated on reload */
 	struct web *web;	      /* the console: kept across reloads, re-attached */
+	struct insp_service *insp;    /* inspections; recreated with the alert service */
 	uint64_t seq;		      /* per-gateway sequence number of state messages */
 	uint64_t cam_seq;	      /* sequence number of camera state messages */
 	guint heartbeat;
@@ -593,6 +595,25 @@ static void stop_router(struct app *a)
 	a->router = NULL;
 }
 
+/* Inspections (gateway/inspections.c): after the alert service and the router it raises
+ * alerts through and adds its verbs to; stopped before them. */
+static int start_inspections(struct app *a)
+{
+	int rc = insp_service_create(a->cfg, a->alerts, a->mqtt, a->influx, &a->insp);
+
+	if (rc == 0)
+		rc = insp_service_attach_router(a->insp, a->router);
+	if (rc < 0)
+		log_err("inspections: %s", strerror(-rc));
+	return rc;
+}
+
+static void stop_inspections(struct app *a)
+{
+	insp_service_destroy(a->insp);
+	a->insp = NULL;
+}
+
 /* The hub of a->cfg and its listeners: before the sources that report into it. */
 static int start_hub(struct app *a)
 {
@@ -615,6 +636,8 @@ static int start_devices(struct app *a)
 	alert_service_set_clips(a->alerts, event_clips, a);
 	alert_service_set_hub(a->alerts, a->hub);
 	rc = start_router(a);
+	if (rc == 0)
+		rc = start_inspections(a);
 	if (rc < 0)
 		return rc;
 	a->generation++;
@@ -704,6 +727,7 @@ static void stop_for_reload(struct app *a, bool keep_mqtt, bool keep_influx)
 {
 	stop_buses(a);
 	a->generation++;
+	stop_inspections(a);
 	stop_router(a);
 	alert_service_destroy(a->alerts);
 	a->alerts = NULL;
@@ -873,6 +897,7 @@ out:
 	 * holds its own layout, so a stopped bus leaves none dangling. */
 	while (g_main_context_iteration(NULL, FALSE))
 		;
+	stop_inspections(&a);
 	stop_router(&a);
 	web_destroy(a.web);
 	alert_service_destroy(a.alerts);

@@ -16,11 +16,12 @@ ALLOWED = {
     "hub": {"core"},
     "devices": {"core", "hub"},
     "video": {"core", "hub"},
+    "inspect": {"core", "hub"},
     "outputs": {"core", "hub"},
     "router": {"core", "outputs"},
     "alerts": {"core", "hub", "outputs", "router"},
     "web": {"core", "hub", "outputs", "router"},
-    "gateway": {"core", "hub", "devices", "video", "outputs", "router", "alerts", "web"},
+    "gateway": {"core", "hub", "devices", "video", "inspect", "outputs", "router", "alerts", "web"},
 }
 # Code outside the daemon: tests, tools, benchmarks and fuzz targets may include anything.
 FREE = {"tests", "bench", "fuzz"}

@@ -517,7 +517,7 @@ static void test_bad_configs(void **state)
 	     "site.id: \"hall demo/1\" is not a valid name (use only A-Z a-z 0-9 _ -)", NULL},
 	    {"bad_timezone.cfg", 2,
 	     "site.timezone: \"Mars/Olympus_Mons\" is no time zone this machine knows (an IANA "
-	     "name such as \"Asia/Shanghai\"; see /usr/share/zoneinfo)",
+	     "name such as \"Asia/Shanghai\" from /usr/share/zoneinfo, or \"+08:00\")",
 	     NULL},
 	    {"missing_required.cfg", 4, "devices[0]: missing required setting \"profile\"", NULL},
 	    {"rtu_bus.cfg", 3, "buses[0]: missing required setting \"device\"", NULL},

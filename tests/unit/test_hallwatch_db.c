@@ -27,6 +27,7 @@
 
 #include "alerts/service.h"
 #include "core/config.h"
+#include "core/db.h"
 #include "outputs/mqtt.h"
 #include "outputs/outbox.h"
 #include "video/recindex.h"
@@ -326,9 +327,15 @@ static void test_v0_file_upgraded(void **state)
 	assert_int_equal(query(f->db, "SELECT COUNT(*) FROM alert_event WHERE delivered = 0"), 1);
 	open_all(f, "hall-v0");
 	assert_int_equal(recindex_open(f->db, &ix), 0);
-	assert_int_equal(query(f->db, "PRAGMA user_version"), 1);
+	assert_int_equal(query(f->db, "PRAGMA user_version"), DB_VERSION);
 	after = dump(f->db);
 	assert_string_equal(after, before);
+	/* version 2: the inspection tables, empty */
+	assert_int_equal(query(f->db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
+				      "name IN ('insp_task', 'insp_record', 'insp_ticket', "
+				      "'insp_ticket_tr', 'insp_meta')"),
+			 5);
+	assert_int_equal(query(f->db, "SELECT COUNT(*) FROM insp_task"), 0);
 
 	alert_service_get_stats(f->s, &st);
 	assert_int_equal(st.active, 2);
@@ -361,7 +368,7 @@ static void test_v0_file_upgraded(void **state)
 	g_free(before);
 	before = dump(f->db);
 	open_all(f, "hall-v0");
-	assert_int_equal(query(f->db, "PRAGMA user_version"), 1);
+	assert_int_equal(query(f->db, "PRAGMA user_version"), DB_VERSION);
 	g_free(after);
 	after = dump(f->db);
 	assert_string_equal(after, before);
