@@ -815,6 +815,13 @@ fail:
 	return rc;
 }
 
+void alert_service_rebind(struct alert_service *s, const struct hw_config *cfg)
+{
+	s->cfg = cfg;
+	s->site = cfg->site.id;
+	alert_engine_rebind(s->engine, s->site, &cfg->alerts, cfg->rules, cfg->n_rules);
+}
+
 void alert_service_destroy(struct alert_service *s)
 {
 	if (!s)
