@@ -813,7 +813,18 @@ static const struct cfg_rule *find_rule(const struct hw_config *c, const char *n
 	return NULL;
 }
 
-/* Clears the retained state of a device or camera that left the configuration. */
+/* An empty retained message: what removes a retained state from the broker. */
+static char *render_empty(void *ud, const char *subtopic, size_t idx, size_t *len)
+{
+	(void)ud;
+	(void)subtopic;
+	(void)idx;
+	*len = 0;
+	return strdup("");
+}
+
+/* Clears the retained state of a device or camera that left the configuration (a state of it
+ * still waiting to go out is replaced). */
 static void clear_retained(struct app *a, const char *kind, const char *id)
 {
 	char topic[256];
@@ -821,7 +832,7 @@ static void clear_retained(struct app *a, const char *kind, const char *id)
 	if (!a->mqtt)
 		return;
 	snprintf(topic, sizeof(topic), "%s/%s/state", kind, id);
-	mqtt_publish(a->mqtt, topic, "", 0, true);
+	mqtt_publish_lazy(a->mqtt, topic, render_empty, NULL, 0);
 }
 
 /* The reload of nc when the site, the state_dir and the MQTT session stay: what changed

@@ -1,0 +1,189 @@
+"""A reload applies what changed and nothing else (docs/configuration.md, "Reload").
+
+One gateway with a fire panel on bus tcp0 and two cameras, cam1 linked to zone 3:
+1. a fire in zone 3 raises the P1 alert and cuts one clip; the alert is acknowledged;
+2. SIGHUP with only mqtt.heartbeat_s changed, three times: each logs one `reload:` line naming
+   mqtt.heartbeat_s and nothing else; the cameras' RTSP sessions and the bus's connection go
+   on (segment and poll counters keep counting, no reconnect); no new clip,
+   no new event;
+3. a setting of cam2 changes: only cam2 restarts, cam1 runs on;
+4. a device on a new bus is added: it appears, facp1 keeps polling without a gap;
+5. it is removed again: its retained state is cleared."""
+
+import json
+import os
+import signal
+
+from alerts_util import Operator, events
+from harness import (Gateway, Mosquitto, Sim, TestFailure, Watch, gateway_config, run,
+                     wait_until)
+from videocam import FAST, TestCam, camera_cfg
+
+SITE = "hall-rdiff"
+ROOT = "hallwatch/v1/%s/" % SITE
+AID = "facp1.zone-3.fire"
+DTOPIC = ROOT + "device/facp1/state"
+D2TOPIC = ROOT + "device/facp2/state"
+
+
+def expect(cond, msg):
+    if not cond:
+        raise TestFailure(msg)
+
+
+def main(env):
+    broker = Mosquitto(env)
+    sim = Sim(env, facp=(1, 2), elc=(), extra=["--zones", "8"])
+    cam = TestCam(env, ["/cam1", "/cam2"])
+    watch = Watch(broker.port)
+    state = os.path.join(env.tmp, "state")
+    clips_dir = os.path.join(state, "clips")
+    facp1 = {"id": "facp1", "bus": "tcp0", "unit": 1, "profile": "facp-generic",
+             "interval_ms": 100, "life_check_s": 0}
+    facp2 = {"id": "facp2", "bus": "tcp1", "unit": 2, "profile": "facp-generic",
+             "interval_ms": 100, "life_check_s": 0}
+    cam1 = dict(FAST, id="cam1", url=cam.url("/cam1"), preroll_s=2, postroll_s=1,
+                alert_points=["facp1:zone[3].fire"])
+    cam2 = dict(FAST, id="cam2", url=cam.url("/cam2"))
+
+    def cfg(heartbeat=2, cams=(cam1, cam2), second=False):
+        buses = [("tcp0", sim.port, 300)] + ([("tcp1", sim.port, 300)] if second else [])
+        devices = [facp1] + ([facp2] if second else [])
+        return gateway_config(SITE, mqtt_port=broker.port, heartbeat=heartbeat, buses=buses,
+                              devices=devices, state_dir=state) + \
+            camera_cfg(list(cams)) + 'alerts = { operators = [ "alice" ]; };\n'
+
+    gw = Gateway(env, cfg(heartbeat=1))
+    watch.wait_json(DTOPIC, lambda j: j["online"], 10, "facp1 online")
+    for c in ("cam1", "cam2"):
+        watch.wait_json(ROOT + "camera/%s/state" % c, lambda j: j["online"] and
+                        j["segments"] >= 1, 20, "%s recording" % c)
+    op = Operator(broker.port, ROOT)
+
+    # 1. The fire, its clip, its acknowledgement.
+    sim.set(1, "input", 103, 1)
+    watch.wait_json(ROOT + "alert/" + AID, lambda j: j["state"] == "unack", 5, "the P1 alert")
+    watch.wait_json(ROOT + "camera/cam1/state", lambda j: (j.get("last_clip") or {}).get("ok"),
+                    25, "the fire's clip")
+    r = op.send("ack", {"id": AID}, user="alice")
+    expect(r["ok"], "ack reply %r" % r)
+    watch.wait_json(ROOT + "alert/" + AID, lambda j: j["state"] == "acked", 5, "acked")
+    wait_until(lambda: any(e.get("event") == "acked" for e in events(watch, ROOT)), 5,
+               "the acked event")
+    n_events = len(events(watch, ROOT))
+    clips = sorted(os.listdir(clips_dir))
+    expect(len(clips) == 1, "clips before the reloads: %r" % clips)
+
+    def hup(text, what):
+        """Rewrites the file, sends SIGHUP, returns the log lines of that reload."""
+        log = gw.proc.stderr_text()
+        before = log.count("configuration reloaded")
+        start = len(log)
+        gw.rewrite(text)
+        gw.proc.send(signal.SIGHUP)
+        wait_until(lambda: gw.proc.stderr_text().count("configuration reloaded") > before, 10,
+                   "the reload of " + what)
+        lines = [ln for ln in gw.proc.stderr_text()[start:].splitlines() if "reload" in ln]
+        print("%s:\n  %s" % (what, "\n  ".join(lines)))
+        return [ln for ln in lines if "reload: " in ln]
+
+    def cur(topic):
+        return watch.json(ROOT + topic)
+
+    def next_state(topic, what, pred=lambda j: True):
+        """The first message on topic after now that pred accepts."""
+        n = watch.count(ROOT + topic)
+
+        def newer():
+            with watch.lock:
+                ms = [m for m in watch.msgs if m[1] == ROOT + topic][n:]
+            for m in ms:
+                if m[2]:
+                    j = json.loads(m[2])
+                    if pred(j):
+                        return j
+            return None
+        return wait_until(newer, 10, what)
+
+    # 2. Only the heartbeat changes, three times.
+    cam_before = {c: cur("camera/%s/state" % c) for c in ("cam1", "cam2")}
+    polls_before = cur("device/facp1/state")["health"]["polls"]
+    log_clips = gw.proc.stderr_text().count("clip")
+    for i, hb in enumerate((2, 1, 2)):
+        lines = hup(cfg(heartbeat=hb), "reload %d (heartbeat_s %d)" % (i + 1, hb))
+        expect(len(lines) == 1 and "mqtt.heartbeat_s" in lines[0] and
+               ("-> %d" % hb) in lines[0],
+               "reload %d logged %r, wanted one line naming mqtt.heartbeat_s" % (i + 1, lines))
+    for c in ("cam1", "cam2"):
+        after = next_state("camera/%s/state" % c, "%s state after the reloads" % c)
+        b = cam_before[c]
+        expect(after["reconnects"] == b["reconnects"] and after["segments"] >= b["segments"],
+               "%s restarted by a heartbeat reload: before %r, after %r" % (
+                   c, {k: b[k] for k in ("reconnects", "segments")},
+                   {k: after[k] for k in ("reconnects", "segments")}))
+    d = next_state("device/facp1/state", "facp1 state after the reloads")
+    expect(d["online"] and d["health"]["polls"] >= polls_before,
+           "facp1's bus restarted: polls %d before, %d after" % (
+               polls_before, d["health"]["polls"]))
+    # Long enough for a clip scheduled by a reload to be written (post-roll + segment).
+    seg = cur("camera/cam1/state")["segments"]
+    watch.wait_json(ROOT + "camera/cam1/state", lambda j: j["segments"] >= seg + 3, 20,
+                    "cam1 recording on after the reloads")
+    expect(sorted(os.listdir(clips_dir)) == clips,
+           "the reloads made clips: %r" % sorted(os.listdir(clips_dir)))
+    expect(gw.proc.stderr_text().count("clip") == log_clips,
+           "the reloads scheduled clips:\n%s" % "\n".join(
+               ln for ln in gw.proc.stderr_text().splitlines() if "clip" in ln))
+    new = events(watch, ROOT)[n_events:]
+    expect(new == [], "the reloads made events: %r" % new)
+    expect(cur("alert/" + AID)["state"] == "acked", "alert %r" % cur("alert/" + AID))
+
+    # 3. One camera's setting: only that camera restarts.
+    cam2b = dict(cam2, dark_ms=1500)
+    c1 = cur("camera/cam1/state")
+    c2 = cur("camera/cam2/state")
+    lines = hup(cfg(cams=(cam1, cam2b)), "cam2's dark_ms")
+    expect(lines == [ln for ln in lines if "camera cam2 changed" in ln] and len(lines) == 1,
+           "cam2's change logged %r" % lines)
+    a2 = next_state("camera/cam2/state", "cam2 restarted", lambda j: j["segments"] < c2["segments"])
+    a1 = next_state("camera/cam1/state", "cam1 after cam2's change")
+    expect(a1["segments"] >= c1["segments"] and a1["reconnects"] == c1["reconnects"],
+           "cam1 restarted with cam2: segments %r -> %r" % (c1["segments"], a1["segments"]))
+    print("cam2 restarted (segments %d -> %d), cam1 ran on (%d -> %d)" %
+          (c2["segments"], a2["segments"], c1["segments"], a1["segments"]))
+
+    # 4. A device added on a bus of its own: the others keep polling.
+    n_d = watch.count(DTOPIC)
+    polls = cur("device/facp1/state")["health"]["polls"]
+    lines = hup(cfg(cams=(cam1, cam2b), second=True), "facp2 added")
+    expect(sorted(lines) == sorted(ln for ln in lines if "bus tcp1 added" in ln or
+                                   "device facp2 added" in ln) and len(lines) == 2,
+           "the addition logged %r" % lines)
+    watch.wait_json(D2TOPIC, lambda j: j["online"], 10, "facp2 online")
+    d = next_state("device/facp1/state", "facp1 after the addition")
+    with watch.lock:
+        since = [json.loads(m[2]) for m in watch.msgs if m[1] == DTOPIC][n_d:]
+    expect(all(j["online"] for j in since) and d["health"]["polls"] >= polls,
+           "facp1 interrupted by the addition: polls %d -> %d, online %r" % (
+               polls, d["health"]["polls"], [j["online"] for j in since]))
+
+    # 5. Removed again: its retained state is cleared.
+    lines = hup(cfg(cams=(cam1, cam2b)), "facp2 removed")
+    expect(any("device facp2 removed" in ln for ln in lines) and
+           any("bus tcp1 removed" in ln for ln in lines), "the removal logged %r" % lines)
+    wait_until(lambda: watch.latest.get(D2TOPIC) == b"", 5, "facp2's retained state cleared")
+    fresh = Watch(broker.port, topic=ROOT + "device/#")
+    op.send("list", {}, user="alice")  # a round trip: retained messages arrive before it
+    expect(fresh.json(D2TOPIC) is None, "facp2's retained state is still there")
+    fresh.close()
+    d = next_state("device/facp1/state", "facp1 after the removal")
+    expect(d["online"], "facp1 offline after the removal")
+
+    op.close()
+    watch.close()
+    rc = gw.stop()
+    expect(rc == 0, "gateway exit code %r (a sanitizer report?)" % rc)
+
+
+if __name__ == "__main__":
+    run(main)
