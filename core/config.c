@@ -2491,6 +2491,37 @@ static void opts_diff(const struct opt *o, size_t n, const char *prefix, const c
 	}
 }
 
+void config_item_diff(const char *list, const void *a, const void *b, config_diff_fn fn, void *ud)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(root_opts); i++) {
+		const struct opt *o = &root_opts[i];
+
+		if (o->type == OT_LIST && strcmp(o->name, list) == 0)
+			opts_diff(o->sub, o->n_sub, "", a, b, fn, ud);
+	}
+	if (strcmp(list, "cameras") == 0) {
+		const struct cfg_camera *x = a, *y = b;
+		if (!same_strv(x->alert_points, x->n_alert_points, y->alert_points,
+			       y->n_alert_points))
+			fn("alert_points", NULL, NULL, ud);
+	} else if (strcmp(list, "devices") == 0) {
+		const struct cfg_device *x = a, *y = b;
+		bool same_iv = x->n_intervals == y->n_intervals;
+
+		for (size_t k = 0; same_iv && k < x->n_intervals; k++)
+			same_iv = same_str(x->intervals[k].group, y->intervals[k].group) &&
+				  x->intervals[k].interval_ms == y->intervals[k].interval_ms;
+		if (!same_iv)
+			fn("intervals", NULL, NULL, ud);
+		if (!same_strv(x->allow_commands, x->n_allow_commands, y->allow_commands,
+			       y->n_allow_commands))
+			fn("allow_commands", NULL, NULL, ud);
+		if (same_str(x->profile_name, y->profile_name) &&
+		    !config_profile_same(x->profile, y->profile))
+			fn("the profile's content", NULL, NULL, ud);
+	}
+}
+
 void config_section_diff(const struct hw_config *a, const struct hw_config *b, const char *section,
 			 config_diff_fn fn, void *ud)
 {

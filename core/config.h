@@ -291,6 +291,9 @@ typedef void (*config_diff_fn)(const char *key, const char *was, const char *now
  * included, in the order of its option table. */
 void config_section_diff(const struct hw_config *a, const struct hw_config *b, const char *section,
 			 config_diff_fn fn, void *ud);
+/* The same for one element of the list `list` ("buses", "devices", "cameras", "rules"): a and
+ * b point to two struct cfg_bus (cfg_device...); keys are the settings' names ("dark_ms"). */
+void config_item_diff(const char *list, const void *a, const void *b, config_diff_fn fn, void *ud);
 void config_free(struct hw_config *c); /* accepts NULL */
 
 /* Loads one profile file (used by config_load and by tests). */

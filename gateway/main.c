@@ -740,6 +740,28 @@ static void log_setting(const char *key, const char *was, const char *now, void 
 		log_info("reload: %s changed", key);
 }
 
+/* Gathers the names of the settings that differ: "uri, dark_ms". */
+static void name_setting(const char *key, const char *was, const char *now, void *ud)
+{
+	GString *g = ud;
+
+	(void)was;
+	(void)now;
+	g_string_append_printf(g, "%s%s", g->len ? ", " : "", key);
+}
+
+/* What differs between two elements of a list, for the log (a static buffer: one at a time). */
+static const char *what_changed(const char *list, const void *was, const void *now)
+{
+	static char buf[256];
+	GString *g = g_string_new(NULL);
+
+	config_item_diff(list, was, now, name_setting, g);
+	g_strlcpy(buf, g->len ? g->str : "?", sizeof(buf));
+	g_string_free(g, TRUE);
+	return buf;
+}
+
 /* Whether c (a configuration a reload replaced) still has something running: a bus started
  * from it, or a hub entry (a device's, whose layout names its profile's points, or a
  * camera's, whose camera runs on its settings) pointing into it. */
@@ -865,10 +887,11 @@ static int reload_in_place(struct app *a, struct hw_config *nc, bool keep_influx
 			log_info("reload: bus %s added", nc->buses[b].id);
 			++*changes;
 		} else if (!bus_keep[b]) {
+			const struct cfg_bus *ob = mb_bus_config(a->buses[k]);
 			log_info("reload: bus %s changed (%s), restarted", nc->buses[b].id,
-				 config_bus_same(mb_bus_config(a->buses[k]), &nc->buses[b])
+				 config_bus_same(ob, &nc->buses[b])
 				     ? "its devices"
-				     : "settings");
+				     : what_changed("buses", ob, &nc->buses[b]));
 			++*changes;
 		}
 	}
@@ -909,8 +932,9 @@ static int reload_in_place(struct app *a, struct hw_config *nc, bool keep_influx
 			++*changes;
 		} else if (!config_device_same(o, &nc->devices[i]) ||
 			   strcmp(o->bus_id, nc->devices[i].bus_id) != 0) {
-			log_info("reload: device %s changed, restarted with bus %s",
-				 nc->devices[i].id, nc->devices[i].bus_id);
+			log_info("reload: device %s changed (%s), restarted with bus %s",
+				 nc->devices[i].id, what_changed("devices", o, &nc->devices[i]),
+				 nc->devices[i].bus_id);
 			++*changes;
 		}
 	}
@@ -935,7 +959,8 @@ static int reload_in_place(struct app *a, struct hw_config *nc, bool keep_influx
 			log_info("reload: camera %s added", nc->cameras[i].id);
 			++*changes;
 		} else if (!keep_cam[i]) {
-			log_info("reload: camera %s changed, restarted", nc->cameras[i].id);
+			log_info("reload: camera %s changed (%s), restarted", nc->cameras[i].id,
+				 what_changed("cameras", c->cfg, &nc->cameras[i]));
 			++*changes;
 		}
 	}
@@ -955,9 +980,13 @@ static int reload_in_place(struct app *a, struct hw_config *nc, bool keep_influx
 	for (size_t i = 0; i < nc->n_rules; i++) {
 		const struct cfg_rule *o = find_rule(old, nc->rules[i].name, nc->rules[i].device);
 
-		if (!o || !config_rule_same(o, &nc->rules[i])) {
-			log_info("reload: rule %s (%s) %s", nc->rules[i].name, nc->rules[i].device,
-				 o ? "changed" : "added");
+		if (!o) {
+			log_info("reload: rule %s (%s) added", nc->rules[i].name,
+				 nc->rules[i].device);
+			++*changes;
+		} else if (!config_rule_same(o, &nc->rules[i])) {
+			log_info("reload: rule %s (%s) changed (%s)", nc->rules[i].name,
+				 nc->rules[i].device, what_changed("rules", o, &nc->rules[i]));
 			++*changes;
 		}
 	}
