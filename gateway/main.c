@@ -1101,6 +1101,9 @@ static gboolean on_hup(gpointer ud)
 	    strcmp(old->storage.state_dir, nc->storage.state_dir) == 0 &&
 	    (keep_mqtt || (!a->mqtt && !nc->mqtt.enabled))) {
 		bool influx_stays = keep_influx || (!a->influx && !nc->influx.enabled);
+		/* old may be freed by the reload (nothing of it runs on): decided before */
+		bool rearm = old->mqtt.heartbeat_s != nc->mqtt.heartbeat_s ||
+			     !old->n_cameras != !nc->n_cameras;
 
 		if (reload_in_place(a, nc, influx_stays, &changes) < 0) {
 			log_err("reload failed: the new configuration does not start; back to the "
@@ -1117,8 +1120,7 @@ static gboolean on_hup(gpointer ud)
 			sd_notify_send("READY=1");
 			return G_SOURCE_CONTINUE;
 		}
-		if (old->mqtt.heartbeat_s != nc->mqtt.heartbeat_s ||
-		    !old->n_cameras != !nc->n_cameras)
+		if (rearm)
 			arm_heartbeat(a);
 		log_info("configuration reloaded: %zu bus(es), %zu device(s), %zu camera(s); %zu "
 			 "change(s) applied, the rest runs on",
