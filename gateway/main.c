@@ -867,13 +867,14 @@ static int reload_in_place(struct app *a, struct hw_config *nc, bool keep_influx
 	bool *keep_dev = calloc(nc->n_devices ? nc->n_devices : 1, sizeof(bool));
 	bool *keep_cam = calloc(nc->n_cameras ? nc->n_cameras : 1, sizeof(bool));
 	bool *bus_keep = calloc(nc->n_buses ? nc->n_buses : 1, sizeof(bool));
+	bool *rule_new = calloc(nc->n_rules ? nc->n_rules : 1, sizeof(bool));
 	struct mb_bus **buses = calloc(nc->n_buses ? nc->n_buses : 1, sizeof(*buses));
 	struct bus_slot *slots = calloc(nc->n_buses ? nc->n_buses : 1, sizeof(*slots));
 	size_t n = 0;
 	int rc = -ENOMEM;
 
 	a->cfg = nc; /* from here on a failure rolls back from nc (reload_rollback) */
-	if (!keep_dev || !keep_cam || !bus_keep || !buses || !slots)
+	if (!keep_dev || !keep_cam || !bus_keep || !rule_new || !buses || !slots)
 		goto out;
 	/* Buses: the unchanged ones keep running, with their devices' hub entries. */
 	for (size_t b = 0; b < nc->n_buses; b++) {
@@ -976,10 +977,13 @@ static int reload_in_place(struct app *a, struct hw_config *nc, bool keep_influx
 			++*changes;
 		}
 	}
-	/* Rules: the engine keeps its alerts; a changed rule applies from its next input. */
+	/* Rules: the engine keeps its alerts; a changed or added rule is evaluated at once on the
+	 * devices it names (below). */
 	for (size_t i = 0; i < nc->n_rules; i++) {
 		const struct cfg_rule *o = find_rule(old, nc->rules[i].name, nc->rules[i].device);
 
+		if (!o || !config_rule_same(o, &nc->rules[i]))
+			rule_new[i] = true;
 		if (!o) {
 			log_info("reload: rule %s (%s) added", nc->rules[i].name,
 				 nc->rules[i].device);
@@ -1032,6 +1036,16 @@ static int reload_in_place(struct app *a, struct hw_config *nc, bool keep_influx
 	if (rc < 0)
 		goto out;
 	alert_service_rebind(a->alerts, nc);
+	for (size_t i = 0; i < hub_n_devices(a->hub); i++) {
+		const struct hub_device *d = hub_device_at(a->hub, i);
+		bool named = false;
+
+		for (size_t r = 0; r < nc->n_rules && !named; r++)
+			named = rule_new[r] && (strcmp(nc->rules[r].device, "*") == 0 ||
+						strcmp(nc->rules[r].device, d->cfg->id) == 0);
+		if (named)
+			alert_service_reevaluate(a->alerts, d);
+	}
 	rc = start_router(a);
 	if (rc < 0)
 		goto out;
@@ -1064,6 +1078,7 @@ out:
 	free(buses);
 	free(slots);
 	free(bus_keep);
+	free(rule_new);
 	free(keep_cam);
 	free(keep_dev);
 	return rc;

@@ -44,13 +44,16 @@ def main(env):
                 alert_points=["facp1:zone[3].fire"])
     cam2 = dict(FAST, id="cam2", url=cam.url("/cam2"))
 
-    def cfg(heartbeat=2, cams=(cam1, cam2), second=False):
-        buses = [("tcp0", sim.port, 300)] + ([("tcp1", sim.port, 300)] if second else [])
+    def cfg(heartbeat=2, cams=(cam1, cam2), second=False, timeout=300, below=None):
+        buses = [("tcp0", sim.port, timeout)] + ([("tcp1", sim.port, 300)] if second else [])
         devices = [facp1] + ([facp2] if second else [])
+        rules = ('rules = ( { name = "mains_low"; device = "facp1"; point = "mains_voltage"; '
+                 'below = %.1f; priority = 3; } );\n' % below) if below else ""
         return gateway_config(SITE, mqtt_port=broker.port, heartbeat=heartbeat, buses=buses,
                               devices=devices, state_dir=state) + \
-            camera_cfg(list(cams)) + 'alerts = { operators = [ "alice" ]; };\n'
+            camera_cfg(list(cams)) + 'alerts = { operators = [ "alice" ]; };\n' + rules
 
+    sim.set(1, "input", 6, 2300)  # mains 230.0 V
     gw = Gateway(env, cfg(heartbeat=1))
     watch.wait_json(DTOPIC, lambda j: j["online"], 10, "facp1 online")
     for c in ("cam1", "cam2"):
@@ -138,11 +141,43 @@ def main(env):
     expect(new == [], "the reloads made events: %r" % new)
     expect(cur("alert/" + AID)["state"] == "acked", "alert %r" % cur("alert/" + AID))
 
+    # 2b. A rule added, then changed so that it holds: evaluated at once, on its own.
+    lines = hup(cfg(below=100), "rule added")
+    expect(len(lines) == 1 and "reload: rule mains_low (facp1) added" in lines[0],
+           "the rule's addition logged %r" % lines)
+    lines = hup(cfg(below=300), "rule changed")
+    expect(len(lines) == 1 and "reload: rule mains_low (facp1) changed (below)" in lines[0],
+           "the rule's change logged %r" % lines)
+    wait_until(lambda: [e for e in events(watch, ROOT)[n_events:]
+                        if e.get("event") == "raised"], 5, "the changed rule's alert")
+    new = events(watch, ROOT)[n_events:]
+    expect(len(new) == 1 and new[0].get("id") == "facp1.mains_voltage.mains_low",
+           "the rule's change made events %r" % new)
+    n_events = len(events(watch, ROOT))
+
+    # 2c. The bus's own setting: it restarts (its device is polled anew), and still the fire
+    # already filmed and acknowledged makes no new clip and no new event.
+    polls = cur("device/facp1/state")["health"]["polls"]
+    lines = hup(cfg(below=300, timeout=350), "tcp0's timeout_ms")
+    expect(len(lines) == 1 and "reload: bus tcp0 changed (timeout_ms), restarted" in lines[0],
+           "the bus's change logged %r" % lines)
+    d = next_state("device/facp1/state", "facp1 polled anew",
+                   lambda j: j["health"]["polls"] < polls)
+    expect(d["online"], "facp1 after its bus restarted: %r" % d)
+    seg = cur("camera/cam1/state")["segments"]
+    watch.wait_json(ROOT + "camera/cam1/state", lambda j: j["segments"] >= seg + 3, 20,
+                    "cam1 recording on after the bus restarted")
+    expect(sorted(os.listdir(clips_dir)) == clips,
+           "the bus's restart made clips: %r" % sorted(os.listdir(clips_dir)))
+    new = events(watch, ROOT)[n_events:]
+    expect(new == [], "the bus's restart made events: %r" % new)
+    expect(cur("alert/" + AID)["state"] == "acked", "alert %r" % cur("alert/" + AID))
+
     # 3. One camera's setting: only that camera restarts.
     cam2b = dict(cam2, dark_ms=1500)
     c1 = cur("camera/cam1/state")
     c2 = cur("camera/cam2/state")
-    lines = hup(cfg(cams=(cam1, cam2b)), "cam2's dark_ms")
+    lines = hup(cfg(cams=(cam1, cam2b), below=300, timeout=350), "cam2's dark_ms")
     expect(len(lines) == 1 and "reload: camera cam2 changed (dark_ms), restarted" in lines[0],
            "cam2's change logged %r" % lines)
     a2 = next_state("camera/cam2/state", "cam2 restarted", lambda j: j["segments"] < c2["segments"])
@@ -155,7 +190,7 @@ def main(env):
     # 4. A device added on a bus of its own: the others keep polling.
     n_d = watch.count(DTOPIC)
     polls = cur("device/facp1/state")["health"]["polls"]
-    lines = hup(cfg(cams=(cam1, cam2b), second=True), "facp2 added")
+    lines = hup(cfg(cams=(cam1, cam2b), second=True, below=300, timeout=350), "facp2 added")
     expect(sorted(lines) == sorted(ln for ln in lines if "bus tcp1 added" in ln or
                                    "device facp2 added" in ln) and len(lines) == 2,
            "the addition logged %r" % lines)
@@ -168,7 +203,7 @@ def main(env):
                polls, d["health"]["polls"], [j["online"] for j in since]))
 
     # 5. Removed again: its retained state is cleared.
-    lines = hup(cfg(cams=(cam1, cam2b)), "facp2 removed")
+    lines = hup(cfg(cams=(cam1, cam2b), below=300, timeout=350), "facp2 removed")
     expect(any("device facp2 removed" in ln for ln in lines) and
            any("bus tcp1 removed" in ln for ln in lines), "the removal logged %r" % lines)
     wait_until(lambda: watch.latest.get(D2TOPIC) == b"", 5, "facp2's retained state cleared")
