@@ -153,6 +153,8 @@ static size_t bus_index_of(const struct app *a, size_t k, size_t i)
 {
 	const struct bus_slot *sl = &a->slots[k];
 
+	if (i < sl->cfg->n_devices && sl->hub_of[i] == i)
+		return i; /* started from the running configuration, or nothing moved */
 	for (size_t j = 0; j < sl->cfg->n_devices; j++)
 		if (sl->hub_of[j] == i)
 			return j;
@@ -316,12 +318,14 @@ static gboolean on_heartbeat(gpointer ud)
 		struct hub_dev_health h;
 		if (!d->seen)
 			continue;
-		for (size_t k = 0; k < a->n_buses; k++)
-			if (bus_index_of(a, k, i) != SIZE_MAX &&
-			    mb_bus_device_health(a->buses[k], bus_index_of(a, k, i), &h)) {
+		for (size_t k = 0; k < a->n_buses; k++) {
+			size_t j = bus_index_of(a, k, i);
+
+			if (j != SIZE_MAX && mb_bus_device_health(a->buses[k], j, &h)) {
 				hub_set_health(a->hub, i, &h);
 				break;
 			}
+		}
 		publish_device(a, d);
 		if (a->influx) {
 			state_lp_points(buf, d, a->cfg->site.id, false, t);
