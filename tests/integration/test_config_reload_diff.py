@@ -8,7 +8,8 @@ One gateway with a fire panel on bus tcp0 and two cameras, cam1 linked to zone 3
    no new event;
 3. a setting of cam2 changes: only cam2 restarts, cam1 runs on;
 4. a device on a new bus is added: it appears, facp1 keeps polling without a gap;
-5. it is removed again: its retained state is cleared."""
+5. it is removed again: its retained state is cleared;
+6. cam2 is removed: its retained state is cleared, cam1 runs on."""
 
 import json
 import os
@@ -213,6 +214,17 @@ def main(env):
     fresh.close()
     d = next_state("device/facp1/state", "facp1 after the removal")
     expect(d["online"], "facp1 offline after the removal")
+
+    # 6. A camera removed: it stops, its retained state is cleared, the other runs on.
+    c1 = cur("camera/cam1/state")
+    lines = hup(cfg(cams=(cam1,), below=300, timeout=350), "cam2 removed")
+    expect(len(lines) == 1 and "reload: camera cam2 removed" in lines[0],
+           "the camera's removal logged %r" % lines)
+    wait_until(lambda: watch.latest.get(ROOT + "camera/cam2/state") == b"", 5,
+               "cam2's retained state cleared")
+    a1 = next_state("camera/cam1/state", "cam1 after cam2's removal")
+    expect(a1["segments"] >= c1["segments"] and a1["reconnects"] == c1["reconnects"],
+           "cam1 restarted with cam2's removal: %r -> %r" % (c1["segments"], a1["segments"]))
 
     op.close()
     watch.close()
