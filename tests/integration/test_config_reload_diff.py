@@ -9,7 +9,9 @@ One gateway with a fire panel on bus tcp0 and two cameras, cam1 linked to zone 3
 3. a setting of cam2 changes: only cam2 restarts, cam1 runs on;
 4. a device on a new bus is added: it appears, facp1 keeps polling without a gap;
 5. it is removed again: its retained state is cleared;
-6. cam2 is removed: its retained state is cleared, cam1 runs on."""
+6. cam2 is removed: its retained state is cleared, cam1 runs on;
+7. a change that cannot be applied (a camera that cannot start) rolls back to the previous
+   configuration, which runs again."""
 
 import json
 import os
@@ -225,6 +227,29 @@ def main(env):
     a1 = next_state("camera/cam1/state", "cam1 after cam2's removal")
     expect(a1["segments"] >= c1["segments"] and a1["reconnects"] == c1["reconnects"],
            "cam1 restarted with cam2's removal: %r -> %r" % (c1["segments"], a1["segments"]))
+
+    # 7. A change that cannot be applied (cam3's recording folder is a file): everything goes
+    #    back to the previous configuration, which runs again.
+    os.makedirs(os.path.join(state, "video"), exist_ok=True)
+    with open(os.path.join(state, "video", "cam3"), "w") as f:
+        f.write("in the way\n")
+    cam3 = dict(FAST, id="cam3", url=cam.url("/cam2"))
+    log = gw.proc.stderr_text()
+    n_back = log.count("still running on the previous configuration")
+    gw.rewrite(cfg(cams=(cam1, cam3), below=300, timeout=350))
+    gw.proc.send(signal.SIGHUP)
+    wait_until(lambda: gw.proc.stderr_text().count(
+        "still running on the previous configuration") > n_back, 10, "the rollback")
+    expect("camera cam3: cannot start" in gw.proc.stderr_text()[len(log):],
+           "the rollback does not say which camera failed")
+    watch.wait_json(ROOT + "camera/cam1/state", lambda j: j["online"], 20,
+                    "cam1 online after the rollback")
+    volts = 2250
+    sim.set(1, "input", 6, volts)
+    watch.wait_json(DTOPIC, lambda j: j["online"] and
+                    abs(j["points"]["mains_voltage"]["v"] - volts / 10.0) < 1e-9, 10,
+                    "facp1 polled after the rollback")
+    expect(gw.proc.alive(), "the gateway died in the rollback")
 
     op.close()
     watch.close()
