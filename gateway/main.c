@@ -1322,6 +1322,8 @@ static int cmd_run(const char *path)
 		cfg_errors_clear(&errs);
 		return 1;
 	}
+	log_info("hallwatch %s starting: site %s, %zu bus(es), %zu device(s)", HW_VERSION,
+		 a.cfg->site.id, a.cfg->n_buses, a.cfg->n_devices);
 	/* One daemon per state directory: before anything opens what is in it. */
 	rc = statedir_lock(a.cfg->storage.state_dir, &lock, &holder);
 	if (rc < 0) {
@@ -1346,8 +1348,6 @@ static int cmd_run(const char *path)
 	g_unix_signal_add(SIGINT, on_term, &a);
 	g_unix_signal_add(SIGHUP, on_hup, &a);
 
-	log_info("hallwatch %s starting: site %s, %zu bus(es), %zu device(s)", HW_VERSION,
-		 a.cfg->site.id, a.cfg->n_buses, a.cfg->n_devices);
 	if ((a.cfg->mqtt.enabled || a.cfg->influx.enabled) && open_outbox(&a) < 0) {
 		a.exit_code = 1;
 		goto out;
