@@ -11,6 +11,7 @@
 #include "alerts/cli.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "county/county.h"
 #include "devices/bus.h"
 #include "video/video.h"
 
@@ -145,6 +146,8 @@ int cli_main(int argc, char **argv, int (*run)(const char *path))
 	cmd = argv[1];
 	if (alert_cli_handles(cmd))
 		return alert_cli_main(argc, argv);
+	if (strcmp(cmd, "county") == 0)
+		return county_main(argc, argv);
 	for (int i = 2; i < argc; i++) {
 		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
 		    i + 1 < argc) {

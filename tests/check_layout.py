@@ -19,7 +19,8 @@ ALLOWED = {
     "outputs": {"core", "hub"},
     "router": {"core", "outputs"},
     "alerts": {"core", "hub", "outputs", "router"},
-    "gateway": {"core", "hub", "devices", "video", "outputs", "router", "alerts"},
+    "county": {"core", "outputs"},
+    "gateway": {"core", "hub", "devices", "video", "outputs", "router", "alerts", "county"},
 }
 # Code outside the daemon: tests, tools, benchmarks and fuzz targets may include anything.
 FREE = {"tests", "bench", "fuzz"}
