@@ -57,6 +57,7 @@ struct county {
 	gint connected;	       /* set by the network thread */
 	int64_t connected_us;  /* when the last session came up (main loop's copy) */
 	gint connects;	       /* sessions so far (network thread) */
+	int64_t connect_us;    /* when the last session came up (under qlock) */
 	gint last_connects;    /* as the main loop last saw it */
 	bool rebuilt;	       /* halls_expected reached since the last connect */
 	uint64_t events, dups; /* counted and duplicate events */
@@ -133,6 +134,9 @@ static void cb_connect(struct mosquitto *mosq, void *ud, int rc, int flags,
 	}
 	log_info("connected to %s:%d (session %s)", c->cfg->host, c->cfg->port,
 		 flags ? "resumed" : "new");
+	g_mutex_lock(&c->qlock);
+	c->connect_us = g_get_real_time();
+	g_mutex_unlock(&c->qlock);
 	subscribe_all(c);
 	g_atomic_int_inc(&c->connects);
 	g_atomic_int_set(&c->connected, 1);
@@ -384,7 +388,9 @@ static gboolean drain(gpointer data)
 
 	if (g_atomic_int_get(&c->connects) != c->last_connects) {
 		c->last_connects = g_atomic_int_get(&c->connects);
-		c->connected_us = g_get_real_time();
+		g_mutex_lock(&c->qlock);
+		c->connected_us = c->connect_us;
+		g_mutex_unlock(&c->qlock);
 		c->rebuilt = false;
 	}
 	for (;;) {

@@ -305,7 +305,8 @@ static char *kind_id(const char *kind, size_t skip, const char *suffix)
 	return g_strndup(id, n - s);
 }
 
-static unsigned hall_settle(struct rollup_hall *h, bool was_online, bool was_fire)
+/* ROLLUP_ONLINE only for a hall seen before (offline or silent): first sight is no news. */
+static unsigned hall_settle(struct rollup_hall *h, bool was_known, bool was_online, bool was_fire)
 {
 	unsigned ch = ROLLUP_HALL;
 	bool on = h->have_status && h->online && !h->silent;
@@ -315,7 +316,7 @@ static unsigned hall_settle(struct rollup_hall *h, bool was_online, bool was_fir
 		ch |= ROLLUP_FIRE;
 	if (!h->fire && was_fire)
 		ch |= ROLLUP_FIRE_CLEARED;
-	if (on && !was_online)
+	if (on && !was_online && was_known)
 		ch |= ROLLUP_ONLINE;
 	return ch;
 }
@@ -395,6 +396,7 @@ unsigned rollup_message(struct rollup *r, const char *site, const char *kind, co
 {
 	struct rollup_hall *h = rollup_hall(r, site);
 	bool was_online = hall_up(h), was_fire = h->fire, was_silent = h->silent;
+	bool was_known = h->have_status;
 	json_t *o = NULL;
 	char *id = NULL;
 	unsigned ch;
@@ -463,7 +465,7 @@ unsigned rollup_message(struct rollup *r, const char *site, const char *kind, co
 	}
 	g_free(id);
 	json_decref(o);
-	ch = hall_settle(h, was_online, was_fire);
+	ch = hall_settle(h, was_known, was_online, was_fire);
 	if (was_online && h->have_status && !h->online)
 		ch |= ROLLUP_OFFLINE;
 	if (was_silent && !h->silent && !(ch & ROLLUP_ONLINE) && hall_up(h))
@@ -474,7 +476,7 @@ unsigned rollup_message(struct rollup *r, const char *site, const char *kind, co
 unsigned rollup_event(struct rollup *r, const char *site, const json_t *ev, int64_t now_ms)
 {
 	struct rollup_hall *h = rollup_hall(r, site);
-	bool was_online = hall_up(h), was_fire = h->fire;
+	bool was_online = hall_up(h), was_fire = h->fire, was_known = h->have_status;
 	const char *e = jstr(ev, "event");
 	const char *id = jstr(ev, "id");
 	json_t *al = json_object_get(ev, "alert");
@@ -517,7 +519,7 @@ unsigned rollup_event(struct rollup *r, const char *site, const json_t *ev, int6
 		if (to && strcmp(to, "closed") == 0)
 			h->day.tickets_closed++;
 	}
-	ch = hall_settle(h, was_online, was_fire);
+	ch = hall_settle(h, was_known, was_online, was_fire);
 	return ch | extra;
 }
 
