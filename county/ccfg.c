@@ -297,7 +297,7 @@ int county_cfg_load(const char *path, struct county_cfg **out, struct cfg_errors
 		err(errs, g, path, "county.state_dir: must not be empty");
 	if (!*c->topic_root || strpbrk(c->topic_root, "+#"))
 		err(errs, g, path, "county.mqtt.topic_root: a topic without wildcards is expected");
-	if (!*c->share_group || strpbrk(c->share_group, "/+#"))
+	if (strpbrk(c->share_group, "/+#"))
 		err(errs, g, path, "county.mqtt.share_group: a name without / + # is expected");
 	if ((c->certfile == NULL) != (c->keyfile == NULL))
 		err(errs, g, path, "county.mqtt: certfile and keyfile go together");

@@ -178,7 +178,7 @@ static gpointer net_thread(gpointer data)
 		for (int waited = 0; waited < delay && !g_atomic_int_get(&c->stopping);
 		     waited += 50)
 			g_usleep(50 * 1000);
-		delay = delay < 5000 ? delay * 2 : 5000;
+		delay = delay < 2000 ? delay * 2 : 2000;
 	}
 	if (g_atomic_int_get(&c->connected))
 		mosquitto_disconnect_v5(c->mosq, 0, NULL);
@@ -572,8 +572,11 @@ int county_create(const struct county_cfg *cfg, struct county **out)
 
 	c->cfg = cfg;
 	c->root_len = strlen(cfg->topic_root);
-	c->events_share =
-	    g_strdup_printf("$share/%s/%s/+/events", cfg->share_group, cfg->topic_root);
+	/* share_group "": a single instance with a plain subscription, which mosquitto keeps
+	 * across its own restart (it does not restore shared ones from persistence). */
+	c->events_share = *cfg->share_group ? g_strdup_printf("$share/%s/%s/+/events",
+							      cfg->share_group, cfg->topic_root)
+					    : g_strdup_printf("%s/+/events", cfg->topic_root);
 	g_mutex_init(&c->qlock);
 	g_queue_init(&c->queue);
 	rollup_create(&rc_cfg, day_to_db, c, &c->rollup);
