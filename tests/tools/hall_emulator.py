@@ -219,7 +219,7 @@ class Emulator:
             c.username_pw_set(self.args.username, self.args.password)
         if self.args.cafile:
             c.tls_set(ca_certs=self.args.cafile, cert_reqs=ssl.CERT_REQUIRED)
-            c.tls_insecure_set(True)
+            c.tls_insecure_set(False)
         if hall is not None:
             c.will_set(hall.topic("status"), json.dumps(hall.status("offline")), qos=1, retain=True)
         c.on_socket_register_write = self._want_write
