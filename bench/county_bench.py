@@ -89,7 +89,7 @@ def main():
         state = os.path.join(env.tmp, "state")
         cfg = county_config(os.path.join(env.tmp, "a.cfg"), port, state,
                             os.path.join(env.tmp, "a.json"), halls_expected=halls,
-                            client_id="county-a", extra="  kpi_s = 60;\n", tick_ms=1000, flush_s=60)
+                            client_id="county-a", extra="  kpi_s = 60;\n", tick_ms=1000, flush_s=60, picture_ms=5000)
         a = County(env, cfg, os.path.join(env.tmp, "a.json"), name="county-a")
         wait_until(lambda: "connected to" in a.proc.stderr_text(), 10, "county a connected")
         t = time.monotonic()
@@ -117,7 +117,7 @@ def main():
         # Two instances sharing the events.
         cfg_b = county_config(os.path.join(env.tmp, "b.cfg"), port, state,
                               os.path.join(env.tmp, "b.json"), halls_expected=halls,
-                              client_id="county-b", extra="  kpi_s = 60;\n", tick_ms=1000, flush_s=60)
+                              client_id="county-b", extra="  kpi_s = 60;\n", tick_ms=1000, flush_s=60, picture_ms=5000)
         b = County(env, cfg_b, os.path.join(env.tmp, "b.json"), name="county-b")
         b.wait_feed(lambda j: j["type"] == "rebuilt", 120, "county b's picture")
         a0 = wait_until(a.picture, 10, "county a's picture")["events"]

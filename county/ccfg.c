@@ -65,6 +65,7 @@ static const struct opt opts[] = {
     I(NULL, "footage_days", footage_days, 0, 3650, 30),
     S(NULL, "state_dir", state_dir, "/var/lib/hallwatch-county"),
     S(NULL, "picture_file", picture_file, ""),
+    I(NULL, "picture_ms", picture_ms, 50, 3600000, 5000),
     I(NULL, "tick_ms", tick_ms, 50, 60000, 1000),
     I(NULL, "flush_s", flush_s, 1, 86400, 60),
     I(NULL, "kpi_s", kpi_s, 1, 86400, 60),

@@ -32,6 +32,7 @@ struct county_cfg {
 	int footage_days;
 	char *state_dir;
 	char *picture_file; /* "" : none */
+	int picture_ms;
 	int tick_ms;
 	int flush_s;
 	int kpi_s;

@@ -64,13 +64,15 @@ class Emulator:
 
 
 def county_config(path, port, state_dir, picture, halls_expected=0, heartbeat_s=60, grace=3.0,
-                  client_id="hallwatch-county", extra_mqtt="", extra="", tick_ms=100, flush_s=1):
+                  client_id="hallwatch-county", extra_mqtt="", extra="", tick_ms=100, flush_s=1,
+                  picture_ms=100):
     with open(path, "w") as f:
         f.write("county = {\n  mqtt = { host = \"127.0.0.1\"; port = %d; client_id = \"%s\"; %s };\n"
                 "  halls_expected = %d;\n  heartbeat_s = %d;\n  heartbeat_grace = %.1f;\n"
-                "  state_dir = \"%s\";\n  picture_file = \"%s\";\n  tick_ms = %d;\n  flush_s = %d;\n%s};\n"
+                "  state_dir = \"%s\";\n  picture_file = \"%s\";\n  picture_ms = %d;\n  tick_ms = %d;\n"
+                "  flush_s = %d;\n%s};\n"
                 % (port, client_id, extra_mqtt, halls_expected, heartbeat_s, grace, state_dir,
-                   picture, tick_ms, flush_s, extra))
+                   picture, picture_ms, tick_ms, flush_s, extra))
     return path
 
 
