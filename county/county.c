@@ -551,8 +551,8 @@ static gboolean on_kpi(gpointer data)
 	lp_field_int(&l, "halls_online", k.online);
 	lp_field_int(&l, "halls_fire", k.fire);
 	lp_field_int(&l, "halls_silent", k.silent);
-	lp_field_uint(&l, "events", c->events);
-	lp_field_uint(&l, "duplicates", c->dups);
+	lp_field_int(&l, "events", (int64_t)c->events);
+	lp_field_int(&l, "duplicates", (int64_t)c->dups);
 	lp_end(&l, k.ts_ns);
 	if (c->influx)
 		influx_submit(c->influx, k.buf->str, k.buf->len);
