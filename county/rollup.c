@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <glib.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct dev {
@@ -48,6 +49,8 @@ struct rollup_hall {
 	GHashTable *insps;  /* plan -> struct insp */
 	int64_t acc_t;	    /* integrated up to (Unix ms), 0: not yet */
 	int64_t footage_required_ms;
+	bool dirty; /* changed since text was made */
+	char *text; /* its JSON as rollup_json_text last made it */
 	struct rollup_day day;
 };
 
@@ -73,6 +76,7 @@ static void hall_free(gpointer p)
 	g_hash_table_destroy(h->cams);
 	g_hash_table_destroy(h->alerts);
 	g_hash_table_destroy(h->insps);
+	g_free(h->text);
 	g_free(h->site);
 	g_free(h);
 }
@@ -403,6 +407,7 @@ unsigned rollup_message(struct rollup *r, const char *site, const char *kind, co
 	int64_t t;
 
 	hall_integrate(r, h, now_ms);
+	h->dirty = true;
 	if (payload && len) {
 		o = json_loadb(payload, len, 0, NULL);
 		if (!json_is_object(o)) {
@@ -483,6 +488,7 @@ unsigned rollup_event(struct rollup *r, const char *site, const json_t *ev, int6
 	unsigned ch, extra = 0;
 
 	hall_integrate(r, h, now_ms);
+	h->dirty = true;
 	if (now_ms > h->last_seen)
 		h->last_seen = now_ms;
 	h->silent = false;
@@ -536,6 +542,7 @@ size_t rollup_tick(struct rollup *r, int64_t now_ms, struct rollup_hall **silent
 		if (!h->silent && h->have_status && h->online && h->last_seen > 0 &&
 		    now_ms - h->last_seen >= r->cfg.silent_after_ms) {
 			h->silent = true;
+			h->dirty = true;
 			if (silent && n < cap)
 				silent[n] = h;
 			n++;
@@ -703,4 +710,41 @@ json_t *rollup_json(const struct rollup *r, int64_t now_ms)
 				      (json_int_t)silent, "offline", (json_int_t)off));
 	json_object_set_new(o, "halls", halls);
 	return o;
+}
+
+void rollup_json_text(struct rollup *r, int64_t now_ms, GString *out)
+{
+	int64_t n = 0, on = 0, fire = 0, silent = 0, off = 0;
+	GList *keys = g_list_sort(g_hash_table_get_keys(r->halls), (GCompareFunc)strcmp);
+	GString *halls = g_string_new("[");
+
+	for (GList *l = keys; l; l = l->next) {
+		struct rollup_hall *h = g_hash_table_lookup(r->halls, l->data);
+		n++;
+		on += hall_up(h);
+		fire += h->fire;
+		silent += h->silent && h->online;
+		off += h->have_status && !h->online;
+		if (h->dirty || !h->text) {
+			json_t *o = rollup_hall_json(h, now_ms);
+			free(h->text);
+			h->text = json_dumps(o, JSON_COMPACT);
+			json_decref(o);
+			h->dirty = false;
+		}
+		if (h->text) {
+			if (halls->len > 1)
+				g_string_append_c(halls, ',');
+			g_string_append(halls, h->text);
+		}
+	}
+	g_list_free(keys);
+	g_string_append_c(halls, ']');
+	g_string_append_printf(
+	    out,
+	    "{\"t\":%" G_GINT64_FORMAT ",\"summary\":{\"halls\":%" G_GINT64_FORMAT
+	    ",\"online\":%" G_GINT64_FORMAT ",\"fire\":%" G_GINT64_FORMAT
+	    ",\"silent\":%" G_GINT64_FORMAT ",\"offline\":%" G_GINT64_FORMAT "},\"halls\":%s",
+	    now_ms, n, on, fire, silent, off, halls->str);
+	g_string_free(halls, TRUE);
 }

@@ -7,6 +7,7 @@
 #ifndef HW_COUNTY_ROLLUP_H
 #define HW_COUNTY_ROLLUP_H
 
+#include <glib.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -97,6 +98,12 @@ bool rollup_hall_fire(const struct rollup_hall *h);
 /* The picture of one hall / of every hall as JSON (transfer full). docs/county.md. */
 json_t *rollup_hall_json(const struct rollup_hall *h, int64_t now_ms);
 json_t *rollup_json(const struct rollup *r, int64_t now_ms);
+
+/* The picture as rollup_json has it, as text appended to out without its closing brace (the
+ * caller adds its own members and the brace), made cheaply: a hall's JSON is made again only
+ * when the hall changed since the last call (its "today" rates and ages are as of its last
+ * message or silence). For a file written often. */
+void rollup_json_text(struct rollup *r, int64_t now_ms, GString *out);
 
 /* Calls fn for every hall, in no order. */
 void rollup_foreach(struct rollup *r, void (*fn)(struct rollup_hall *h, void *ud), void *ud);
