@@ -94,7 +94,12 @@ class County:
         CRITICAL.append(self.proc)
 
     def stop(self, sig=signal.SIGTERM):
-        return self.proc.stop(sig)
+        """Stops it; a SIGTERM must end it cleanly (exit 0: no sanitizer report either)."""
+        rc = self.proc.stop(sig)
+        if sig == signal.SIGTERM and rc != 0:
+            raise TestFailure("%s exited with %s after SIGTERM:\n%s"
+                              % (self.name, rc, self.proc.stderr_text()[-3000:]))
+        return rc
 
     def feed(self, pred=lambda j: True):
         return [j for j in json_lines(self.proc.stdout_text()) if pred(j)]
