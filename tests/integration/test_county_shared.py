@@ -40,9 +40,12 @@ def main(env):
         if None in ps:
             return None
         return sum(p["events"] for p in ps), sum(p["duplicates"] for p in ps)
-    wait_until(lambda: totals() == (sent, DUPS), 30,
-               "both counties to count %d events and %d duplicates (now %s)"
-               % (sent, DUPS, totals()))
+    try:
+        wait_until(lambda: totals() == (sent, DUPS), 30,
+                   "both counties to count %d events and %d duplicates" % (sent, DUPS))
+    except Exception:
+        print("counted (events, duplicates) at the end: %s" % (totals(),))
+        raise
     per = [c.picture()["events"] for c in counties]
     assert all(n > 0 for n in per), "one instance got no share: %s" % per
     for c in counties:
