@@ -43,11 +43,12 @@ struct rollup_hall {
 	int64_t last_seen; /* Unix ms of the newest message (its own time when retained) */
 	int64_t started;
 	int64_t status_t;
-	GHashTable *devs;   /* id -> struct dev */
-	GHashTable *cams;   /* id -> struct cam */
-	GHashTable *alerts; /* id -> struct alert */
-	GHashTable *insps;  /* plan -> struct insp */
-	int64_t acc_t;	    /* integrated up to (Unix ms), 0: not yet */
+	GHashTable *devs;    /* id -> struct dev */
+	GHashTable *cams;    /* id -> struct cam */
+	GHashTable *alerts;  /* id -> struct alert */
+	GHashTable *insps;   /* plan -> struct insp */
+	GHashTable *tickets; /* ticket id -> deadline (Unix ms, 0: none), open ones, from events */
+	int64_t acc_t;	     /* integrated up to (Unix ms), 0: not yet */
 	int64_t footage_required_ms;
 	bool dirty; /* changed since text was made */
 	char *text; /* its JSON as rollup_json_text last made it */
@@ -76,6 +77,7 @@ static void hall_free(gpointer p)
 	g_hash_table_destroy(h->cams);
 	g_hash_table_destroy(h->alerts);
 	g_hash_table_destroy(h->insps);
+	g_hash_table_destroy(h->tickets);
 	g_free(h->text);
 	g_free(h->site);
 	g_free(h);
@@ -118,6 +120,7 @@ struct rollup_hall *rollup_hall(struct rollup *r, const char *site)
 	h->cams = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	h->alerts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	h->insps = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	h->tickets = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	h->day.day = -1;
 	h->footage_required_ms = r->cfg.footage_required_ms;
 	g_hash_table_insert(r->halls, h->site, h);
@@ -520,10 +523,17 @@ unsigned rollup_event(struct rollup *r, const char *site, const json_t *ev, int6
 	} else if (strcmp(e, "ticket") == 0) {
 		const char *from = jstr(ev, "from");
 		const char *to = jstr(ev, "to");
+		const char *tid = jstr(ev, "ticket");
 		if (!from || !*from || strcmp(from, "none") == 0)
 			h->day.tickets_opened++;
-		if (to && strcmp(to, "closed") == 0)
+		if (to && strcmp(to, "closed") == 0) {
 			h->day.tickets_closed++;
+			if (tid)
+				g_hash_table_remove(h->tickets, tid);
+		} else if (tid) {
+			int64_t dl = jint(ev, "deadline", 0);
+			g_hash_table_replace(h->tickets, g_strdup(tid), g_memdup2(&dl, sizeof(dl)));
+		}
 	}
 	ch = hall_settle(h, was_known, was_online, was_fire);
 	return ch | extra;
@@ -580,7 +590,7 @@ json_t *rollup_hall_json(const struct rollup_hall *h, int64_t now_ms)
 	json_t *o = json_object(), *al = json_object(), *byp = json_object();
 	int64_t nprio[ROLLUP_PRIORITIES + 1] = {0}, oldest = 0, open = 0, faults = 0;
 	int64_t dev_on = 0, cam_on = 0, cam_rec = 0, overdue = 0, passed = 0, failed = 0,
-		missed = 0, min_kept = -1;
+		missed = 0, min_kept = -1, t_overdue = 0;
 	bool have_footage = false;
 	const char *worst;
 	GHashTableIter it;
@@ -634,6 +644,11 @@ json_t *rollup_hall_json(const struct rollup_hall *h, int64_t now_ms)
 		failed += in->failed;
 		missed += in->missed;
 	}
+	g_hash_table_iter_init(&it, h->tickets);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		int64_t dl = *(const int64_t *)v;
+		t_overdue += dl > 0 && dl < now_ms;
+	}
 	if (h->fire)
 		worst = "fire";
 	else if (!h->have_status || !h->online)
@@ -642,7 +657,7 @@ json_t *rollup_hall_json(const struct rollup_hall *h, int64_t now_ms)
 		worst = "silent";
 	else if (nprio[1] + nprio[2] > 0)
 		worst = "alarm";
-	else if (faults > 0 || overdue > 0)
+	else if (faults > 0 || overdue > 0 || t_overdue > 0)
 		worst = "fault";
 	else
 		worst = "ok";
@@ -668,6 +683,10 @@ json_t *rollup_hall_json(const struct rollup_hall *h, int64_t now_ms)
 				      (json_int_t)g_hash_table_size(h->insps), "passed",
 				      (json_int_t)passed, "failed", (json_int_t)failed, "missed",
 				      (json_int_t)missed, "overdue", (json_int_t)overdue));
+	json_object_set_new(o, "tickets",
+			    json_pack("{s:I,s:I}", "open",
+				      (json_int_t)g_hash_table_size(h->tickets), "overdue",
+				      (json_int_t)t_overdue));
 	json_object_set_new(o, "footage",
 			    have_footage ? json_pack("{s:f,s:f,s:b}", "min_days_kept",
 						     (double)min_kept / DAY_MS, "required_days",

@@ -209,7 +209,28 @@ static void test_events_and_inspections(void **state)
 	    "{\"passed\":3,\"missed\":1,\"tasks\":[{\"state\":\"overdue\"},{\"state\":"
 	    "\"scheduled\"}]}",
 	    T0 + 50);
+	ev = json_loads("{\"seq\":5,\"event\":\"ticket\",\"ticket\":\"t1\",\"from\":null,"
+			"\"to\":\"open\",\"deadline\":100}",
+			0, NULL);
+	rollup_event(r, "h1", ev, T0 + 55);
+	json_decref(ev);
+	ev = json_loads("{\"seq\":6,\"event\":\"ticket\",\"ticket\":\"t2\",\"from\":null,"
+			"\"to\":\"open\",\"deadline\":100}",
+			0, NULL);
+	rollup_event(r, "h1", ev, T0 + 56);
+	json_decref(ev);
+	ev = json_loads("{\"seq\":7,\"event\":\"ticket\",\"ticket\":\"t2\",\"from\":"
+			"\"pending_verify\",\"to\":\"closed\"}",
+			0, NULL);
+	rollup_event(r, "h1", ev, T0 + 57);
+	json_decref(ev);
+	assert_int_equal(rollup_hall_day(rollup_find(r, "h1"))->tickets_opened, 2);
+	assert_int_equal(rollup_hall_day(rollup_find(r, "h1"))->tickets_closed, 1);
 	o = hall(r, "h1", T0 + 60);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "tickets"), "open")),
+			 1);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(o, "tickets"), "overdue")), 1);
 	assert_int_equal(
 	    json_integer_value(json_object_get(json_object_get(o, "inspections"), "overdue")), 1);
 	assert_int_equal(json_integer_value(json_object_get(
