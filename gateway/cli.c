@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/timeparse.h"
 #include "router/cmdclient.h"
+#include "county/county.h"
 #include "video/video.h"
 #include "web/passwd.h"
 
@@ -420,9 +421,11 @@ static void usage(FILE *f)
 	fprintf(f, "usage: hallwatch COMMAND [options]\n\n");
 	for (size_t i = 0; i < G_N_ELEMENTS(subs); i++)
 		fprintf(f, "  hallwatch %s %s\n", subs[i].name, subs[i].synopsis);
-	fprintf(f, "  hallwatch passwd [--stdin | --token]\n"
-		   "  hallwatch version\n  hallwatch help [COMMAND]\n\n"
-		   "`hallwatch COMMAND --help` says more about each.\n");
+	fprintf(f,
+		"  hallwatch passwd [--stdin | --token]\n"
+		"  hallwatch county -c COUNTY.cfg | county report -c COUNTY.cfg --month YYYY-MM\n"
+		"  hallwatch version\n  hallwatch help [COMMAND]\n\n"
+		"`hallwatch COMMAND --help` says more about each.\n");
 }
 
 static const struct sub *find_sub(const char *name)
@@ -501,6 +504,8 @@ int cli_main(int argc, char **argv, int (*run)(const char *path))
 	cmd = argv[1];
 	if (strcmp(cmd, "passwd") == 0) /* needs no configuration: web/passwd.c */
 		return web_passwd_main(argc, argv);
+	if (strcmp(cmd, "county") == 0) /* the county mode: county/county.c */
+		return county_main(argc, argv);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("hallwatch %s\n", HW_VERSION);
 		return 0;
@@ -508,6 +513,8 @@ int cli_main(int argc, char **argv, int (*run)(const char *path))
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		const struct sub *s = argc > 2 ? find_sub(argv[2]) : NULL;
 
+		if (argc > 2 && strcmp(argv[2], "county") == 0)
+			return county_main(3, (char *[]){argv[0], "county", "--help", NULL});
 		if (argc > 2 && strcmp(argv[2], "passwd") == 0)
 			return web_passwd_main(3, (char *[]){argv[0], "passwd", "--help", NULL});
 		if (argc > 2 && !s) {
