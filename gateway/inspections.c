@@ -13,6 +13,7 @@
 
 #include "core/db.h"
 #include "core/log.h"
+#include "gateway/records.h"
 #include "inspect/insp_store.h"
 #include "outputs/lineproto.h"
 #include "outputs/outbox.h"
@@ -38,13 +39,14 @@ struct insp_service {
 	insp_cond_fn cond;
 	void *cond_ud;
 	struct runner runners[INSP_DURATION_TEST + 1];
-	bool *touched;	     /* per plan: alerts and inspection/<plan> after this step */
-	int *missed;	     /* per plan: the missed alert after this step (1 raise, 2 clear) */
-	GPtrArray *events;   /* json_t * of this step, logged after its commit */
-	GHashTable *open;    /* ticket id -> struct ticket * (not closed) */
-	GString *lines;	     /* line protocol of this step */
-	const char *details; /* of the completion being applied */
-	struct db_run run;   /* store failures, logged when they start and end */
+	bool *touched;		 /* per plan: alerts and inspection/<plan> after this step */
+	int *missed;		 /* per plan: the missed alert after this step (1 raise, 2 clear) */
+	GPtrArray *events;	 /* json_t * of this step, logged after its commit */
+	GHashTable *open;	 /* ticket id -> struct ticket * (not closed) */
+	GString *lines;		 /* line protocol of this step */
+	const char *details;	 /* of the completion being applied */
+	struct db_run run;	 /* store failures, logged when they start and end */
+	struct records *records; /* the inspectors' verbs (gateway/records.c) */
 	int64_t pruned_ms;
 };
 
@@ -673,6 +675,10 @@ int insp_service_attach_router(struct insp_service *s, struct router *r)
 		rc = router_add(r, "task", ROUTER_OPERATOR, 0, cmd_task, s);
 	if (rc == 0)
 		rc = router_add(r, "ticket", ROUTER_OPERATOR, 0, cmd_ticket, s);
+	if (rc == 0 && !s->records)
+		rc = records_create(s->cfg, s->store, s->alerts, &s->records);
+	if (rc == 0)
+		rc = records_attach_router(s->records, r);
 	return rc;
 }
 
@@ -758,6 +764,7 @@ void insp_service_destroy(struct insp_service *s)
 		return;
 	if (s->timer)
 		g_source_remove(s->timer);
+	records_destroy(s->records);
 	insp_sched_destroy(s->sched);
 	insp_store_close(s->store);
 	if (s->tz)
