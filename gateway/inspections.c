@@ -227,13 +227,13 @@ static void plan_line(struct insp_service *s, size_t i, int64_t now)
 	lp_tag(&l, "site", s->cfg->site.id);
 	lp_tag(&l, "plan", p->id);
 	lp_tag(&l, "kind", cfg_insp_kind_name(p->kind));
-	lp_field_uint(&l, "due", due);
-	lp_field_uint(&l, "done", done);
-	lp_field_uint(&l, "passed", st.passed);
-	lp_field_uint(&l, "failed", st.failed);
-	lp_field_uint(&l, "missed", st.missed);
+	lp_field_int(&l, "due", (int64_t)due);
+	lp_field_int(&l, "done", (int64_t)done);
+	lp_field_int(&l, "passed", (int64_t)st.passed);
+	lp_field_int(&l, "failed", (int64_t)st.failed);
+	lp_field_int(&l, "missed", (int64_t)st.missed);
 	lp_field_float_dec(&l, "rate", due ? (double)done / (double)due : 1.0, 4);
-	lp_field_uint(&l, "live", st.live);
+	lp_field_int(&l, "live", (int64_t)st.live);
 	lp_field_int(&l, "duration_mean_s",
 		     s->dur[i].n ? s->dur[i].sum_s / (int64_t)s->dur[i].n : 0);
 	lp_field_int(&l, "duration_max_s", s->dur[i].max_s);

@@ -252,6 +252,7 @@ static int cmd_review(struct router_req *q, void *ud)
 	const json_t *amend = a->doc ? json_object_get(a->doc, "amend") : NULL;
 	const char *by = a->user ? a->user : "";
 	struct one o = {0};
+	bool amended;
 	char *end;
 	long long id;
 	int rc;
@@ -278,6 +279,7 @@ static int cmd_review(struct router_req *q, void *ud)
 				       "the review)",
 				       id);
 	}
+	amended = o.reviewed_ms > 0;
 	json_decref(o.json);
 	o.json = NULL;
 	rc = insp_store_review(r->store, id, by, verdict, note, router_req_now(q));
@@ -290,12 +292,11 @@ static int cmd_review(struct router_req *q, void *ud)
 	}
 	if (r->alerts)
 		alert_service_log_event(
-		    r->alerts,
-		    json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "event",
-			      "review", "record", (json_int_t)id, "task", o.task, "plan", o.plan,
-			      "kind", cfg_insp_kind_name(o.kind), "target", o.target, "result",
-			      o.result, "by", by, "verdict", verdict, "note", note, "amend",
-			      o.reviewed_ms > 0));
+		    r->alerts, json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
+					 "event", "review", "record", (json_int_t)id, "task",
+					 o.task, "plan", o.plan, "kind", cfg_insp_kind_name(o.kind),
+					 "target", o.target, "result", o.result, "by", by,
+					 "verdict", verdict, "note", note, "amend", amended));
 	log_info("record %lld reviewed by %s: %s", id, by, verdict);
 	router_req_reply(q, "record", o.json);
 	router_req_message(q, "record %lld %s", id, verdict);
