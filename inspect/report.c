@@ -412,14 +412,14 @@ static void svg_bars(GString *o, const char *label, const char *const *names, co
 /* ---- the page and the CSV ---- */
 
 static const char css[] =
-    "body{font-family:sans-serif;font-size:11pt;margin:1.5em;color:#000}"
+    "body{font-family:sans-serif;font-size:10.5pt;margin:1.5em;color:#000}"
     "h1{font-size:16pt;margin:0 0 .3em}h2{font-size:13pt;margin:1.2em 0 .4em;"
     "border-bottom:1px solid #888}table{border-collapse:collapse;margin:.3em 0}"
-    "th,td{border:1px solid #999;padding:2px 6px;text-align:right}"
-    "th:first-child,td:first-child{text-align:left}th{background:#eee}"
-    ".meta td{border:none;text-align:left}.short{color:#b00;font-weight:bold}"
+    "th,td{border:1px solid #999;padding:2px 6px;text-align:left;white-space:nowrap;"
+    "font-variant-numeric:tabular-nums}th{background:#eee;font-size:9.5pt}"
+    ".meta td{border:none}.short{color:#b00;font-weight:bold}"
     ".plot{display:block;margin:.4em 0}.plot .due{fill:#ddd}.plot .done{fill:#3a6}"
-    ".plot .bad{fill:#c33}.plot .axis{stroke:#000}.plot text{font-size:10px;fill:#000}"
+    ".plot .bad{fill:#c33}.plot .axis{stroke:#000}.plot text{font-size:11px;fill:#000}"
     ".note{font-size:9pt;color:#444}"
     "@media print{body{margin:0}h2{break-after:avoid}table,svg{break-inside:avoid}"
     "@page{size:A4;margin:15mm}}";
@@ -450,10 +450,10 @@ static void completion(GString *o, GString *c, const struct words *w, GArray *pl
 
 	g_string_append_printf(o, "<h2>%s</h2>\n", w->completion);
 	svg_weeks(o, w, plans);
+	g_string_append_printf(o, "<p class=\"note\">%s: %s / %s</p>\n", w->week, w->done, w->due);
 	g_string_append_printf(o, "<table><tr><th>%s</th><th>%s</th>", w->plan, w->kind);
 	for (int k = 0; k < WEEKS; k++)
-		g_string_append_printf(o, "<th>%s %d<br>%s/%s</th>", w->week, k + 1, w->done,
-				       w->due);
+		g_string_append_printf(o, "<th>%s %d</th>", w->week, k + 1);
 	g_string_append_printf(o, "<th>%s</th><th>%s</th><th>%s</th><th>%s</th><th>%s</th></tr>\n",
 			       w->rate, w->passed, w->failed, w->missed, w->cancelled);
 	for (guint i = 0; i < plans->len; i++) {
