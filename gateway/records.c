@@ -466,7 +466,7 @@ int records_report(struct records *r, const char *month, int64_t now_ms, char **
 		    .id = c->id,
 		    .online_share = camera_online(r, c->id, in.from_ms, MIN(in.to_ms, now_ms)),
 		    .oldest_ms = camera_oldest(r, c->id),
-		    .retention_days = c->retention_days};
+		    .retention_days = c->record ? c->retention_days : 0};
 	}
 	in.recs = (const struct insp_record *)(void *)recs->data;
 	in.n_recs = recs->len;

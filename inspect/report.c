@@ -596,7 +596,9 @@ static void cameras(GString *o, GString *c, const struct report_in *in, const st
 		const struct report_camera *k = &in->cams[i];
 		double days =
 		    k->oldest_ms > 0 ? (double)(in->made_ms - k->oldest_ms) / 86400000.0 : 0.0;
-		bool enough = k->oldest_ms > 0 && days >= k->retention_days;
+		/* a camera not recorded (retention_days 0) owes no footage */
+		bool enough =
+		    k->retention_days <= 0 || (k->oldest_ms > 0 && days >= k->retention_days);
 
 		if (k->online_share < 0)
 			g_strlcpy(a, w->unknown, sizeof(a));

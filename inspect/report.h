@@ -32,7 +32,7 @@ struct report_camera {
 	const char *id, *name;
 	double online_share; /* 0..1, < 0: unknown */
 	int64_t oldest_ms;   /* the oldest recorded segment's start, 0: none */
-	int retention_days;  /* required */
+	int retention_days;  /* required; 0: not recorded, nothing owed */
 };
 
 struct report_in {

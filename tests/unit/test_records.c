@@ -79,6 +79,7 @@ static int setup(void **state)
 	f->cams[0].id = "cam1";
 	f->cams[1].id = "cam2";
 	f->cams[0].retention_days = f->cams[1].retention_days = 30;
+	f->cams[0].record = f->cams[1].record = true;
 	f->cfg.cameras = f->cams;
 	f->cfg.n_cameras = 2;
 	p = g_build_filename(f->dir, "hallwatch.db", NULL);

@@ -235,6 +235,14 @@ static bool has(const GString *s, const char *needle)
 	return strstr(s->str, needle) != NULL;
 }
 
+static int count(const GString *s, const char *needle)
+{
+	int n = 0;
+	for (const char *p = strstr(s->str, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
 static void test_build(void **state)
 {
 	GTimeZone *tz = g_time_zone_new_identifier("Asia/Shanghai");
@@ -291,7 +299,7 @@ static void test_build(void **state)
 	     .state = TK_OPEN,
 	     .opened_ms = NOV + 20 * DAY_MS},
 	};
-	struct report_camera cams[2] = {
+	struct report_camera cams[3] = {
 	    {.id = "cam1",
 	     .online_share = 0.975,
 	     .oldest_ms = NOV - 40 * DAY_MS,
@@ -300,6 +308,7 @@ static void test_build(void **state)
 	     .online_share = 1.0,
 	     .oldest_ms = NOV + 20 * DAY_MS,
 	     .retention_days = 30},
+	    {.id = "cam3", .online_share = -1, .retention_days = 0}, /* not recorded */
 	};
 	struct report_in in = {.site = "hall-1",
 			       .month = "2026-11",
@@ -313,7 +322,7 @@ static void test_build(void **state)
 			       .tickets = t,
 			       .n_tickets = 3,
 			       .cams = cams,
-			       .n_cams = 2};
+			       .n_cams = 3};
 	GString *html = g_string_new(NULL), *csv = g_string_new(NULL);
 	struct report_sums s;
 
@@ -365,7 +374,10 @@ static void test_build(void **state)
 	assert_true(has(html, "<td>66.7 %</td>")); /* 2 done of 3 due */
 	assert_true(has(html, "6.0 h"));
 	assert_true(has(html, "97.50 %"));
-	assert_true(has(html, "SHORT")); /* cam2 keeps 10 of 30 days */
+	assert_true(has(html, "SHORT"));	   /* cam2 keeps 10 of 30 days */
+	assert_int_equal(count(html, "SHORT"), 1); /* not cam3, which records nothing */
+	assert_true(has(csv, "camera,\"cam3\",month,online_pct,\n"));
+	assert_true(has(csv, "camera,\"cam3\",month,required_days,0\n"));
 	g_string_truncate(html, 0);
 	g_string_truncate(csv, 0);
 	in.zh = true;
