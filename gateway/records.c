@@ -262,6 +262,8 @@ static int cmd_review(struct router_req *q, void *ud)
 	if (!verdict || (strcmp(verdict, "accepted") != 0 && strcmp(verdict, "rejected") != 0))
 		return router_req_fail(q, -EINVAL, NULL,
 				       "cmd/review needs \"verdict\": accepted or rejected");
+	if (!note && json_is_string(json_object_get(a->doc, "note")))
+		return router_req_fail(q, -EMSGSIZE, NULL, "\"note\" is longer than 160 bytes");
 	if (amend && !json_is_boolean(amend))
 		return router_req_fail(q, -EINVAL, NULL, "\"amend\" is true or false");
 	if (!note)

@@ -173,6 +173,13 @@ static void test_review_roles(void **state)
 	assert_string_equal(
 	    err(call(f, "review", "{\"id\":\"x1\",\"verdict\":\"accepted\"}", ROUTER_INSPECTOR)),
 	    "invalid");
+	{
+		char big[400];
+
+		snprintf(big, sizeof(big),
+			 "{\"id\":1,\"verdict\":\"accepted\",\"note\":\"%0200d\"}", 0);
+		assert_string_equal(err(call(f, "review", big, ROUTER_INSPECTOR)), "too_large");
+	}
 	assert_string_equal(
 	    err(call(f, "review", "{\"id\":1,\"verdict\":\"fine\"}", ROUTER_INSPECTOR)), "invalid");
 }
