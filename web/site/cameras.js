@@ -1,0 +1,167 @@
+// Cameras: health of each (online, fps, conditions, recording), a picture refreshed live
+// (/api/v1/cameras/<id>/snapshot), the recordings of a day as a timeline with its gaps
+// (GET /api/v1/cameras/<id>/recordings, cmd/recordings), playback from any moment of it
+// (the segment's MP4 under /media/recordings/, read with Range requests) and the export of
+// a clip (POST /api/v1/cameras/<id>/clip, cmd/clip, then a download from /media/clips/).
+"use strict";
+
+const cm = { cams: new Map(), sel: null, items: [], dayStart: 0 };
+const CM_PIC_MS = 5000;
+
+function cmBase(p) { return p.split("/").pop(); }
+
+function cmCard(c) {
+  const card = hw.el("div", "card");
+  card.id = "cam-" + c.camera;
+  const conds = Object.keys(c.conditions || {}).filter((k) => c.conditions[k].active);
+  if (!c.online) card.classList.add("lost");
+  else if (conds.length) card.classList.add("fault");
+  if (cm.sel === c.camera) card.classList.add("chosen");
+  card.append(hw.el("h3", "", c.camera + (c.name ? " · " + c.name : "")));
+  const img = hw.el("img");
+  img.alt = c.camera;
+  img.dataset.camera = c.camera;
+  img.addEventListener("error", () => { img.hidden = true; });
+  img.addEventListener("load", () => { img.hidden = false; });
+  img.src = "/api/v1/cameras/" + encodeURIComponent(c.camera) + "/snapshot?t=" + Date.now();
+  card.append(img);
+  card.append(hw.el("div", "", hwI18n.t(c.online ? "online" : "offline") + " · " +
+                    hwI18n.t(c.recording ? "recording" : "not_recording")));
+  if (c.online)
+    card.append(hw.el("div", "muted", (c.width || 0) + "×" + (c.height || 0) + " · " +
+                      (c.fps || 0).toFixed(1) + " fps · " + (c.bitrate_kbps || 0).toFixed(0) + " kbit/s"));
+  if (conds.length) card.append(hw.el("div", "", conds.map((k) => hwI18n.t("c_" + k)).join(", ")));
+  const b = hw.el("button", "", hwI18n.t("recordings"));
+  b.type = "button";
+  b.dataset.camera = c.camera;
+  b.addEventListener("click", () => cmSelect(c.camera));
+  card.append(b);
+  return card;
+}
+
+function cmDraw() {
+  document.getElementById("cameras").replaceChildren(
+    ...(cm.cams.size ? [...cm.cams.values()].map(cmCard) : [hw.el("p", "muted", hwI18n.t("none"))]));
+}
+
+function cmPictures() {
+  document.querySelectorAll("#cameras img").forEach((img) => {
+    img.src = "/api/v1/cameras/" + encodeURIComponent(img.dataset.camera) + "/snapshot?t=" + Date.now();
+  });
+}
+
+function cmDayInput() {
+  const d = new Date();
+  const p = (n) => String(n).padStart(2, "0");
+  return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate());
+}
+
+async function cmSelect(id) {
+  cm.sel = id;
+  document.getElementById("rec").hidden = false;
+  document.getElementById("rec-cam").textContent = id;
+  cmDraw();
+  await cmRecordings();
+}
+
+async function cmRecordings() {
+  const day = document.getElementById("rec-day").value || cmDayInput();
+  const start = new Date(day + "T00:00:00").getTime();
+  cm.dayStart = start;
+  const end = Math.min(start + 86400000, Date.now());
+  const tl = document.getElementById("timeline"), msg = document.getElementById("rec-msg");
+  tl.replaceChildren();
+  if (end <= start) { msg.textContent = hwI18n.t("none"); return; }
+  const r = await hw.api("GET", "cameras/" + encodeURIComponent(cm.sel) + "/recordings?from=" +
+                         Math.floor(start / 1000) + "&to=" + Math.ceil(end / 1000));
+  if (!r.ok) { msg.textContent = r.data.message || r.data.error || String(r.status); return; }
+  cm.items = r.data.items || [];
+  let segs = 0, gaps = 0;
+  for (const it of cm.items) {
+    const div = hw.el("div", it.gap ? "gap" : (it.open ? "seg open" : "seg"));
+    div.style.left = ((it.start - start) / 864000) + "%";
+    div.style.width = Math.max(0.05, (it.end - it.start) / 864000) + "%";
+    div.title = hw.time(it.start) + " – " + hw.time(it.end);
+    if (it.gap) gaps++; else segs++;
+    tl.append(div);
+  }
+  msg.textContent = segs + " " + hwI18n.t("segments") + " · " + gaps + " " + hwI18n.t("gaps") +
+    " · " + hwI18n.t("click_to_play");
+}
+
+// Plays the recording at t (Unix ms): the closed segment holding it, from that moment.
+function cmPlayAt(t) {
+  const seg = cm.items.find((it) => !it.gap && it.path && !it.open && it.start <= t && t < it.end) ||
+    cm.items.find((it) => !it.gap && it.path && !it.open && it.start >= t);
+  const msg = document.getElementById("rec-msg");
+  if (!seg) { msg.textContent = hwI18n.t("nothing_there"); return; }
+  const v = document.getElementById("player");
+  const src = "/media/recordings/" + encodeURIComponent(cm.sel) + "/" + encodeURIComponent(cmBase(seg.path));
+  const off = Math.max(0, (t - seg.start) / 1000);
+  v.dataset.segment = cmBase(seg.path);
+  const go = () => { v.currentTime = off; v.play().catch(() => {}); };
+  if (v.getAttribute("src") !== src) {
+    v.src = src;
+    v.addEventListener("loadedmetadata", go, { once: true });
+  } else {
+    go();
+  }
+  msg.textContent = hwI18n.t("playing") + " " + hw.time(seg.start + off * 1000);
+  const d = new Date(seg.start + off * 1000);
+  d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
+  document.getElementById("clip-from").value = d.toISOString().slice(0, 19);
+}
+
+async function cmClip() {
+  const from = new Date(document.getElementById("clip-from").value).getTime();
+  const len = Number(document.getElementById("clip-len").value);
+  const msg = document.getElementById("clip-msg");
+  if (!from || !len) { msg.textContent = hwI18n.t("clip_needs"); return; }
+  msg.className = "muted";
+  msg.textContent = hwI18n.t("working");
+  const r = await hw.api("POST", "cameras/" + encodeURIComponent(cm.sel) + "/clip",
+                         { from: Math.floor(from / 1000), to: Math.floor(from / 1000) + len, partial: true });
+  if (!r.ok) {
+    msg.className = "error";
+    msg.textContent = r.data.message || r.data.error || String(r.status);
+    return;
+  }
+  const a = hw.el("a", "", hwI18n.t("download") + " " + cmBase(r.data.path));
+  a.href = "/media/clips/" + encodeURIComponent(cmBase(r.data.path)) + "?download=1";
+  a.id = "clip-link";
+  msg.className = "";
+  msg.replaceChildren(a);
+  if (r.data.missing) msg.append(hw.el("span", "muted", " · " + r.data.missing));
+}
+
+async function cmLoad() {
+  const r = await hw.api("GET", "cameras");
+  if (!r.ok) return;
+  cm.cams = new Map(r.data.cameras.map((c) => [c.camera, c]));
+  cmDraw();
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  hw.onLive((m) => {
+    if (m.type === "reload") { cmLoad(); return; }
+    if (m.type === "language") { cmDraw(); if (cm.sel) cmRecordings(); return; }
+    if (m.type === "camera" && m.camera) {
+      const old = cm.cams.get(m.camera.camera);
+      cm.cams.set(m.camera.camera, m.camera);
+      if (!old || old.online !== m.camera.online || old.recording !== m.camera.recording ||
+          JSON.stringify(old.conditions) !== JSON.stringify(m.camera.conditions)) cmDraw();
+    }
+  });
+  document.getElementById("rec-day").value = cmDayInput();
+  document.getElementById("rec-day").addEventListener("change", cmRecordings);
+  document.getElementById("timeline").addEventListener("click", (e) => {
+    const box = e.currentTarget.getBoundingClientRect();
+    cmPlayAt(cm.dayStart + ((e.clientX - box.left) / box.width) * 86400000);
+  });
+  document.getElementById("clip-go").addEventListener("click", cmClip);
+  await hw.init("cameras");
+  await cmLoad();
+  window.setInterval(cmPictures, CM_PIC_MS);
+  const first = [...cm.cams.keys()][0];
+  if (first) await cmSelect(first);
+});
