@@ -23,6 +23,7 @@
 #define RES_ROOT "/hallwatch/web/site"
 #define HIST_DAYS 7	  /* the local history: days kept */
 #define HIST_ROWS 2000000 /* and minutes kept at most (about 100 MB) */
+#define HIST_SAMPLE_S 2	  /* every numeric point sampled this often, besides its changes */
 #define HIST_FLUSH_S 60	  /* ended minutes written once a minute, in one transaction */
 #define HIST_MAX 20160	  /* minutes in one answer: 14 days of one point */
 
@@ -49,6 +50,7 @@ struct web {
 	char *reports;	      /* <state_dir>/reports */
 	struct history *hist; /* the local history of numeric points (outputs/history.h) */
 	guint hist_timer;
+	guint hist_sampler;
 	uint64_t seq;
 };
 
@@ -260,13 +262,53 @@ static char *resolve_within(const char *root, const char *path)
 	return g_strdup(p);
 }
 
+/* True when range (a Range header's value) is well formed and no part of it lies within a
+ * file of size bytes: answered 416 (RFC 9110 15.5.17). A malformed one is ignored (200). */
+static bool range_unsatisfiable(const char *range, goffset size)
+{
+	char **specs;
+	bool none = true, valid = true;
+
+	if (!range || !g_str_has_prefix(range, "bytes="))
+		return false;
+	specs = g_strsplit(range + 6, ",", 32);
+	for (char **sp = specs; *sp && valid; sp++) {
+		const char *x = g_strstrip(*sp);
+		char *end;
+		guint64 a;
+
+		if (*x == '-') { /* a suffix: satisfiable unless zero */
+			a = g_ascii_strtoull(x + 1, &end, 10);
+			valid = end != x + 1 && *end == '\0';
+			none &= a == 0;
+			continue;
+		}
+		a = g_ascii_strtoull(x, &end, 10);
+		valid = end != x && *end == '-';
+		none &= a >= (guint64)size;
+	}
+	g_strfreev(specs);
+	return valid && none;
+}
+
 static void send_file(SoupServerMessage *msg, const char *path, const char *type)
 {
 	GMappedFile *f = g_mapped_file_new(path, FALSE, NULL);
+	const char *range =
+	    soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Range");
 	GBytes *b;
 
 	if (!f) {
 		send_error(msg, 404, "not_found", "no such file");
+		return;
+	}
+	if (range_unsatisfiable(range, (goffset)g_mapped_file_get_length(f))) {
+		char *cr = g_strdup_printf("bytes */%zu", g_mapped_file_get_length(f));
+		g_mapped_file_unref(f);
+		soup_message_headers_replace(soup_server_message_get_response_headers(msg),
+					     "Content-Range", cr);
+		g_free(cr);
+		send_error(msg, 416, "out_of_range", "no part of that range is in the file");
 		return;
 	}
 	b = g_mapped_file_get_bytes(f);
@@ -525,6 +567,16 @@ static void history_sample(struct web *w, const struct hub_device *d)
 			history_add(w->hist, d->cfg->id, hub_point_key(d, i), hub_point_t(d, i),
 				    hw_value_as_double(&v));
 	}
+}
+
+/* A value that does not change is sampled too: the hub tells changes only. */
+static gboolean on_hist_sample(gpointer ud)
+{
+	struct web *w = ud;
+
+	for (size_t i = 0; w->hub && i < hub_n_devices(w->hub); i++)
+		history_sample(w, hub_device_at(w->hub, i));
+	return G_SOURCE_CONTINUE;
 }
 
 static gboolean on_hist_flush(gpointer ud)
@@ -1237,8 +1289,10 @@ void web_attach(struct web *w, const struct hw_config *cfg, struct hub *h, struc
 		if (rc < 0)
 			log_warn("the local history cannot open %s (%s): no device charts", db,
 				 strerror(-rc));
-		else
+		else {
 			w->hist_timer = g_timeout_add_seconds(HIST_FLUSH_S, on_hist_flush, w);
+			w->hist_sampler = g_timeout_add_seconds(HIST_SAMPLE_S, on_hist_sample, w);
+		}
 		g_free(db);
 	}
 	w->hub = h;
@@ -1284,6 +1338,8 @@ void web_destroy(struct web *w)
 	web_auth_destroy(w->auth);
 	if (w->hist_timer)
 		g_source_remove(w->hist_timer);
+	if (w->hist_sampler)
+		g_source_remove(w->hist_sampler);
 	history_destroy(w->hist);
 	g_free(w->clips);
 	g_free(w->reports);
