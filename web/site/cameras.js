@@ -8,6 +8,8 @@
 const cm = { cams: new Map(), sel: null, items: [], dayStart: 0 };
 const CM_PIC_MS = 5000;
 
+function cmTakes() { return hw.me && (hw.me.role === "operator" || hw.me.role === "admin"); }
+
 function cmBase(p) { return p.split("/").pop(); }
 
 function cmCard(c) {
@@ -18,13 +20,19 @@ function cmCard(c) {
   else if (conds.length) card.classList.add("fault");
   if (cm.sel === c.camera) card.classList.add("chosen");
   card.append(hw.el("h3", "", c.camera + (c.name ? " · " + c.name : "")));
-  const img = hw.el("img");
-  img.alt = c.camera;
-  img.dataset.camera = c.camera;
-  img.addEventListener("error", () => { img.hidden = true; });
-  img.addEventListener("load", () => { img.hidden = false; });
-  img.src = "/api/v1/cameras/" + encodeURIComponent(c.camera) + "/snapshot?t=" + Date.now();
-  card.append(img);
+  // An operator's request takes a new picture (cmd/snapshot); anyone else sees the newest
+  // one taken, when there is one.
+  if (cmTakes() ? c.online : c.last_snapshot) {
+    const img = hw.el("img");
+    img.alt = c.camera;
+    img.dataset.camera = c.camera;
+    img.addEventListener("error", () => { img.hidden = true; });
+    img.addEventListener("load", () => { img.hidden = false; });
+    img.src = "/api/v1/cameras/" + encodeURIComponent(c.camera) + "/snapshot?t=" + Date.now();
+    card.append(img);
+  } else {
+    card.append(hw.el("div", "nopic", hwI18n.t("no_picture")));
+  }
   card.append(hw.el("div", "", hwI18n.t(c.online ? "online" : "offline") + " · " +
                     hwI18n.t(c.recording ? "recording" : "not_recording")));
   if (c.online)
@@ -45,6 +53,7 @@ function cmDraw() {
 }
 
 function cmPictures() {
+  if (!cmTakes()) { cmDraw(); return; }
   document.querySelectorAll("#cameras img").forEach((img) => {
     img.src = "/api/v1/cameras/" + encodeURIComponent(img.dataset.camera) + "/snapshot?t=" + Date.now();
   });
