@@ -2,7 +2,7 @@
 """The console's Devices, Cameras and Patrols pages in a real browser
 (tests/browser/pages.mjs in headless Chromium): this driver starts the broker, the
 simulator, a test camera (recorded in 3 s segments), an inspection plan with a task due now
-and the gateway with the console, runs the script as the inspector, and fails unless it
+and the gateway with the console, runs the script as the admin (clips are an operator's, reviews an inspector's), and fails unless it
 ends with "RESULT ok". Steps whose verbs are not on this gateway print "SKIP!!!" with the
 reason. Screenshots land in HW_ART (default <build>/browser-artifacts)."""
 
@@ -45,8 +45,8 @@ def main(env):
                       20, "cam1 online and recording")
     p = subprocess.Popen([NODE, os.path.join(HERE, "pages.mjs")], cwd=HERE,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                         env=dict(os.environ, HW_URL=b.url(), HW_ART=art, HW_USER="ingrid",
-                                  HW_PASSWORD=PASSWORDS["ingrid"]))
+                         env=dict(os.environ, HW_URL=b.url(), HW_ART=art, HW_USER="adam",
+                                  HW_PASSWORD=PASSWORDS["adam"]))
     lines = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in p.stdout] + [lines.put(None)],
                      daemon=True).start()

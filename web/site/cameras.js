@@ -100,13 +100,15 @@ async function cmRecordings() {
 
 // Plays the recording at t (Unix ms): the closed segment holding it, from that moment.
 function cmPlayAt(t) {
-  const seg = cm.items.find((it) => !it.gap && it.path && !it.open && it.start <= t && t < it.end) ||
-    cm.items.find((it) => !it.gap && it.path && !it.open && it.start >= t);
+  // The closed segment holding t, else the nearest one (a pixel of the day is 70 s).
+  const closed = cm.items.filter((it) => !it.gap && it.path && !it.open);
+  const dist = (it) => (t < it.start ? it.start - t : t >= it.end ? t - it.end : 0);
+  const seg = closed.reduce((best, it) => (!best || dist(it) < dist(best) ? it : best), null);
   const msg = document.getElementById("rec-msg");
   if (!seg) { msg.textContent = hwI18n.t("nothing_there"); return; }
   const v = document.getElementById("player");
   const src = "/media/recordings/" + encodeURIComponent(cm.sel) + "/" + encodeURIComponent(cmBase(seg.path));
-  const off = Math.max(0, (t - seg.start) / 1000);
+  const off = seg.start <= t && t < seg.end ? (t - seg.start) / 1000 : 0;
   v.dataset.segment = cmBase(seg.path);
   const go = () => { v.currentTime = off; v.play().catch(() => {}); };
   if (v.getAttribute("src") !== src) {
