@@ -80,7 +80,9 @@ async function main() {
 
     // ---- devices: the table and a chart ----
     await page.goto(URL + "/devices");
-    await page.waitForFunction(() => document.querySelectorAll("section.device tr[data-point]").length > 5);
+    await page.waitForFunction(() => document.querySelectorAll("details.device tr[data-point]").length > 5);
+    await page.click("#device-elc1 summary");
+    await page.waitForFunction(() => document.getElementById("device-elc1").open);
     await page.waitForFunction(() => Number(document.getElementById("h-chart").dataset.points || 0) > 0);
     const drawn = await page.evaluate(() => {
       const c = document.getElementById("h-chart");
@@ -98,13 +100,13 @@ async function main() {
     await page.goto(URL + "/cameras");
     await page.waitForSelector("#cameras .card h3");
     const t0 = Date.now();
-    while (!(await page.$("#timeline .seg:not(.open)"))) {
+    while (!(await page.$("#timeline-hour .seg:not(.open)"))) {
       if (Date.now() - t0 > 30000) throw new Error("no closed segment on the timeline");
       await page.click("#cameras .card button");
       await page.waitForTimeout(500); // a poll of the recordings, bounded above
     }
     check(true, "the timeline shows a closed segment");
-    const seg = await page.$("#timeline .seg:not(.open)");
+    const seg = await page.$("#timeline-hour .seg:not(.open)");
     const box = await seg.boundingBox();
     await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
     await page.waitForFunction(() => {

@@ -35,9 +35,10 @@ function cmCard(c) {
   }
   card.append(hw.el("div", "", hwI18n.t(c.online ? "online" : "offline") + " · " +
                     hwI18n.t(c.recording ? "recording" : "not_recording")));
-  if (c.online)
-    card.append(hw.el("div", "muted", (c.width || 0) + "×" + (c.height || 0) + " · " +
-                      (c.fps || 0).toFixed(1) + " fps · " + (c.bitrate_kbps || 0).toFixed(0) + " kbit/s"));
+  if (c.online && c.width)
+    card.append(hw.el("div", "muted", c.width + "×" + c.height +
+                      (c.fps ? " · " + c.fps.toFixed(1) + " fps" : "") +
+                      (c.bitrate_kbps ? " · " + c.bitrate_kbps.toFixed(0) + " kbit/s" : "")));
   if (conds.length) card.append(hw.el("div", "", conds.map((k) => hwI18n.t("c_" + k)).join(", ")));
   const b = hw.el("button", "", hwI18n.t("recordings"));
   b.type = "button";
@@ -86,16 +87,35 @@ async function cmRecordings() {
   if (!r.ok) { msg.textContent = r.data.message || r.data.error || String(r.status); return; }
   cm.items = r.data.items || [];
   let segs = 0, gaps = 0;
-  for (const it of cm.items) {
-    const div = hw.el("div", it.gap ? "gap" : (it.open ? "seg open" : "seg"));
-    div.style.left = ((it.start - start) / 864000) + "%";
-    div.style.width = Math.max(0.05, (it.end - it.start) / 864000) + "%";
-    div.title = hw.time(it.start) + " – " + hw.time(it.end);
-    if (it.gap) gaps++; else segs++;
-    tl.append(div);
-  }
+  for (const it of cm.items) if (it.gap) gaps++; else segs++;
+  cmBar(tl, start, 86400000);
+  // The hour below: the one of the newest recording (a click on the day moves it).
+  const newest = cm.items.filter((it) => !it.gap).pop();
+  cmHour(newest ? newest.end - 1 : end - 1);
   msg.textContent = segs + " " + hwI18n.t("segments") + " · " + gaps + " " + hwI18n.t("gaps") +
     " · " + hwI18n.t("click_to_play");
+}
+
+// Draws the items over [start, start + span) in bar.
+function cmBar(bar, start, span) {
+  bar.replaceChildren();
+  for (const it of cm.items) {
+    const a = Math.max(it.start, start), z = Math.min(it.end, start + span);
+    if (z <= a) continue;
+    const div = hw.el("div", it.gap ? "gap" : (it.open ? "seg open" : "seg"));
+    div.style.left = ((a - start) * 100 / span) + "%";
+    div.style.width = Math.max(0.05, (z - a) * 100 / span) + "%";
+    div.title = hw.time(it.start) + " – " + hw.time(it.end);
+    bar.append(div);
+  }
+}
+
+function cmHour(t) {
+  cm.hourStart = Math.floor(t / 3600000) * 3600000;
+  cmBar(document.getElementById("timeline-hour"), cm.hourStart, 3600000);
+  const sc = document.getElementById("hour-scale");
+  const hm = (ms) => new Date(ms).toLocaleTimeString(hwI18n.lang === "zh" ? "zh-CN" : "en-GB", { hour: "2-digit", minute: "2-digit" });
+  sc.replaceChildren(...[0, 15, 30, 45, 60].map((m) => hw.el("span", "", hm(cm.hourStart + m * 60000))));
 }
 
 // Plays the recording at t (Unix ms): the closed segment holding it, from that moment.
@@ -167,7 +187,13 @@ document.addEventListener("DOMContentLoaded", async () => {
   document.getElementById("rec-day").addEventListener("change", cmRecordings);
   document.getElementById("timeline").addEventListener("click", (e) => {
     const box = e.currentTarget.getBoundingClientRect();
-    cmPlayAt(cm.dayStart + ((e.clientX - box.left) / box.width) * 86400000);
+    const t = cm.dayStart + ((e.clientX - box.left) / box.width) * 86400000;
+    cmHour(t);
+    cmPlayAt(t);
+  });
+  document.getElementById("timeline-hour").addEventListener("click", (e) => {
+    const box = e.currentTarget.getBoundingClientRect();
+    cmPlayAt(cm.hourStart + ((e.clientX - box.left) / box.width) * 3600000);
   });
   document.getElementById("clip-go").addEventListener("click", cmClip);
   await hw.init("cameras");

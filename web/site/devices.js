@@ -3,16 +3,24 @@
 // (GET /api/v1/devices/<id>/history: minutes with min, avg and max) drawn with Chart.js.
 "use strict";
 
-const dv = { devices: new Map(), chart: null };
+const dv = { devices: new Map(), chart: null, opened: new Set() };
 
 function dvNumeric(p) { return typeof p.v === "number"; }
 
 function dvTable(d) {
-  const sec = hw.el("section", "device");
+  // A device is a fold: its summary says whether it is well; open, its points.
+  const sec = hw.el("details", "device");
   sec.id = "device-" + d.device;
-  const h = hw.el("h2", "", d.device + " · " + hwI18n.t(d.online ? "online" : "offline") +
-                  " · " + hwI18n.t("quality") + ": " + hwI18n.t("q_" + d.quality));
+  const pts = Object.values(d.points || {});
+  const bad = pts.filter((p) => p.q !== "good").length;
+  const h = hw.el("summary", "", d.device + " · " + hwI18n.t(d.online ? "online" : "offline") +
+                  " · " + hwI18n.t("quality") + ": " + hwI18n.t("q_" + d.quality) + " · " +
+                  pts.length + " " + hwI18n.t("points") + (bad ? " (" + bad + " " + hwI18n.t("not_good") + ")" : ""));
   if (!d.online || d.quality !== "good") sec.classList.add("lost");
+  sec.open = dv.opened.has(d.device);
+  sec.addEventListener("toggle", () => {
+    if (sec.open) dv.opened.add(d.device); else dv.opened.delete(d.device);
+  });
   sec.append(h);
   const t = hw.el("table");
   const head = hw.el("tr");
