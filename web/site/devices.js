@@ -66,7 +66,9 @@ function dvPoints() {
   const sel = document.getElementById("h-point"), keep = sel.value;
   const keys = d ? Object.keys(d.points || {}).filter((k) => dvNumeric(d.points[k])) : [];
   sel.replaceChildren(...keys.map((k) => { const o = hw.el("option", "", k); o.value = k; return o; }));
+  // A measured quantity (one with a unit) draws a more telling first chart than a state.
   if (keys.includes(keep)) sel.value = keep;
+  else if (d) sel.value = keys.find((k) => d.points[k].unit) || keys[0] || "";
 }
 
 function dvPick(device, point) {

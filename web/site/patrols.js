@@ -190,7 +190,7 @@ async function ptTickets() {
               hw.el("td", "", hw.time(k.deadline)), act);
     rows.append(tr);
   }
-  if (r.ok || list.length) document.getElementById("tickets-msg").textContent = list.length ? "" : hwI18n.t("none");
+  document.getElementById("tickets-msg").textContent = list.length ? "" : hwI18n.t("none");
 }
 
 async function ptReport() {
