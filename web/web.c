@@ -20,6 +20,7 @@
 #define COOKIE "hw_session"
 #define LIVE_MAX 64    /* open live pages at once; beyond: 503 */
 #define WS_IN_MAX 4096 /* a page sends little */
+#define LISTEN_BACKLOG 128
 #define RES_ROOT "/hallwatch/web/site"
 #define HIST_DAYS 7	  /* the local history: days kept */
 #define HIST_ROWS 2000000 /* and minutes kept at most (about 100 MB) */
@@ -1192,6 +1193,7 @@ static int listen_on(struct web *w, const struct cfg_http *h)
 	GError *err = NULL;
 	GSocketAddress *addr = g_inet_socket_address_new_from_string(h->bind, (guint)h->port);
 	GSList *uris;
+	GSocket *sock;
 	int rc = 0;
 
 	if (!addr) {
@@ -1212,11 +1214,23 @@ static int listen_on(struct web *w, const struct cfg_http *h)
 		g_object_unref(c);
 		w->tls = true;
 	}
-	if (!soup_server_listen(w->server, addr, w->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, &err)) {
+	/* Our own socket: GSocket's default backlog of 10 makes a burst of new connections
+	 * (20 pages at once) wait a SYN retransmission, a second. */
+	sock = g_socket_new(g_socket_address_get_family(addr), G_SOCKET_TYPE_STREAM,
+			    G_SOCKET_PROTOCOL_TCP, &err);
+	if (sock) {
+		g_socket_set_listen_backlog(sock, LISTEN_BACKLOG);
+		if (!g_socket_bind(sock, addr, TRUE, &err) || !g_socket_listen(sock, &err) ||
+		    !soup_server_listen_socket(w->server, sock,
+					       w->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, &err))
+			g_clear_object(&sock);
+	}
+	if (!sock) {
 		log_err("http: cannot listen on %s:%d: %s", h->bind, h->port, err->message);
 		rc = err->code == G_IO_ERROR_ADDRESS_IN_USE ? -EADDRINUSE : -EIO;
 		g_error_free(err);
 	}
+	g_clear_object(&sock);
 	g_object_unref(addr);
 	if (rc < 0)
 		return rc;
