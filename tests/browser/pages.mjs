@@ -95,6 +95,8 @@ async function main() {
     check(drawn.sets === 3 && drawn.avg > 0 && drawn.ink > 1000,
           "the devices chart is drawn (" + drawn.avg + " minutes, " + drawn.ink + " pixels)");
     await shot(page, "pages-02-devices");
+    await page.screenshot({ path: path.join(ART, "pages-02-devices-top.png"),
+                            clip: { x: 0, y: 0, width: 1280, height: 700 } });
 
     // ---- cameras: the timeline, playback, a clip ----
     await page.goto(URL + "/cameras");

@@ -57,8 +57,19 @@ function dvDraw() {
   sel.replaceChildren(...[...dv.devices.keys()].map((id) => {
     const o = hw.el("option", "", id); o.value = id; return o;
   }));
-  if (keep && dv.devices.has(keep)) sel.value = keep;
+  if (keep && dv.devices.has(keep)) {
+    sel.value = keep;
+  } else {
+    // First a measured quantity (a unit that is not a time): a battery voltage, a current.
+    for (const [id, d] of dv.devices) {
+      if (Object.values(d.points || {}).some(dvMeasured)) { sel.value = id; break; }
+    }
+  }
   dvPoints();
+}
+
+function dvMeasured(p) {
+  return dvNumeric(p) && p.unit && !["s", "ms", "min", "h"].includes(p.unit);
 }
 
 function dvPoints() {
@@ -68,7 +79,7 @@ function dvPoints() {
   sel.replaceChildren(...keys.map((k) => { const o = hw.el("option", "", k); o.value = k; return o; }));
   // A measured quantity (one with a unit) draws a more telling first chart than a state.
   if (keys.includes(keep)) sel.value = keep;
-  else if (d) sel.value = keys.find((k) => d.points[k].unit) || keys[0] || "";
+  else if (d) sel.value = keys.find((k) => dvMeasured(d.points[k])) || keys[0] || "";
 }
 
 function dvPick(device, point) {
@@ -83,7 +94,10 @@ async function dvChart() {
   const point = document.getElementById("h-point").value;
   const msg = document.getElementById("h-msg");
   if (!device || !point) { msg.textContent = hwI18n.t("no_numeric"); return; }
-  const to = Date.now(), from = to - Number(document.getElementById("h-range").value) * 3600000;
+  const hours = Number(document.getElementById("h-range").value);
+  const to = Date.now(), from = to - hours * 3600000;
+  // Ticks on round times: 10 min for an hour, 1 h for 8, 3 h for a day, a day for a week.
+  const step = { 1: 600000, 8: 3600000, 24: 10800000, 168: 86400000 }[hours] || 3600000;
   const r = await hw.api("GET", "devices/" + encodeURIComponent(device) + "/history?point=" +
                          encodeURIComponent(point) + "&from=" + from + "&to=" + to);
   if (!r.ok) { msg.textContent = r.data.message || String(r.status); return; }
@@ -104,8 +118,8 @@ async function dvChart() {
     type: "line", data,
     options: {
       animation: false, parsing: false, maintainAspectRatio: false,
-      scales: { x: { type: "linear", min: from, max: to,
-                     ticks: { callback: (v) => new Date(v).toLocaleTimeString(hwI18n.lang === "zh" ? "zh-CN" : "en-GB", { hour: "2-digit", minute: "2-digit" }) } } },
+      scales: { x: { type: "linear", min: Math.floor(from / step) * step, max: Math.ceil(to / step) * step,
+                     ticks: { stepSize: step, callback: (v) => new Date(v).toLocaleTimeString(hwI18n.lang === "zh" ? "zh-CN" : "en-GB", hours > 24 ? { month: "numeric", day: "numeric" } : { hour: "2-digit", minute: "2-digit" }) } } },
       plugins: { title: { display: true, text: device + " · " + point } },
     },
   });
