@@ -60,6 +60,7 @@ struct mqtt {
 	gint session_gen;   /* atomic: connection attempts so far (tags events) */
 	gint net_up;	    /* atomic: a connection is up on the network thread */
 	gint retry_now;	    /* atomic: reconnect at once (protocol fallback) */
+	gint broker;	    /* atomic: the mqtt.hosts entry of the current attempt */
 	json_t *detail;	    /* "delivery" member of status online, or NULL (main loop) */
 };
 
@@ -86,10 +87,31 @@ struct mqtt_event {
 	char *user;
 	int protocol;
 	int session;
+	int broker; /* the mqtt.hosts entry the attempt went to */
 	bool retain;
 };
 
 static void feed(struct mqtt *m);
+
+/* How many brokers the client may connect to: mqtt.hosts, else mqtt.host alone. */
+static int n_brokers(const struct mqtt *m)
+{
+	return m->cfg->n_hosts ? (int)m->cfg->n_hosts : 1;
+}
+
+/* Broker i (transfer none: the configuration's). */
+static void broker_at(const struct mqtt *m, int i, const char **host, int *port)
+{
+	const struct cfg_mqtt *c = m->cfg;
+
+	if (c->n_hosts) {
+		*host = c->hosts[(size_t)i % c->n_hosts].host;
+		*port = c->hosts[(size_t)i % c->n_hosts].port;
+	} else {
+		*host = c->host;
+		*port = c->port;
+	}
+}
 
 /* A retained state waiting for room in the in-flight window: its payload, or how to
  * render it when it goes out (a thousand device states are not held as text). */
@@ -189,13 +211,16 @@ static gboolean on_event(gpointer data)
 	struct mqtt_event *ev = data;
 	struct mqtt *m = ev->m;
 	struct flight *fl;
+	const char *host;
+	int port;
 
+	broker_at(m, ev->broker, &host, &port);
 	switch (ev->kind) {
 	case EV_CONNECT:
 		if (ev->rc != 0) {
 			if (!m->down_logged)
-				log_warn("broker %s:%d refused the connection: %s%s", m->cfg->host,
-					 m->cfg->port, mosquitto_reason_string(ev->rc),
+				log_warn("broker %s:%d refused the connection: %s%s", host, port,
+					 mosquitto_reason_string(ev->rc),
 					 ev->rc == MQTT_RC_BAD_USERNAME_OR_PASSWORD ||
 						 ev->rc == MQTT_RC_NOT_AUTHORIZED ||
 						 ev->rc == CONNACK_REFUSED_BAD_USERNAME_PASSWORD ||
@@ -212,7 +237,7 @@ static gboolean on_event(gpointer data)
 		if (m->ever_connected)
 			m->st.reconnects++;
 		m->ever_connected = true;
-		log_info("connected to broker %s:%d (MQTT %s)", m->cfg->host, m->cfg->port,
+		log_info("connected to broker %s:%d (MQTT %s)", host, port,
 			 g_atomic_int_get(&m->v311) ? "3.1.1" : "v5");
 		m->down_logged = false;
 		/* Messages in flight in the previous session get no ack: the outbox sends
@@ -237,8 +262,9 @@ static gboolean on_event(gpointer data)
 		if (!m->down_logged && ev->topic) /* a failed attempt, explained */
 			log_warn("%s", ev->topic);
 		else if (!m->down_logged)
-			log_warn("lost the broker %s:%d (%s); reconnecting", m->cfg->host,
-				 m->cfg->port, mosquitto_strerror(ev->rc));
+			log_warn("lost the broker %s:%d (%s); reconnecting%s", host, port,
+				 mosquitto_strerror(ev->rc),
+				 n_brokers(m) > 1 ? " to the next of mqtt.hosts" : "");
 		m->down_logged = true;
 		break;
 	case EV_PUBACK:
@@ -277,6 +303,7 @@ static void post_ev(struct mqtt *m, struct mqtt_event *ev)
 	 * on_event right here when the loop is not running yet (start-up). */
 	ev->m = m;
 	ev->session = g_atomic_int_get(&m->session_gen);
+	ev->broker = g_atomic_int_get(&m->broker);
 	g_source_set_priority(src, G_PRIORITY_DEFAULT);
 	g_source_set_callback(src, on_event, ev, NULL);
 	g_source_attach(src, m->ctx);
@@ -451,20 +478,23 @@ static void connect_failed(struct mqtt *m, int rc, int err)
 {
 	char why[640], last[256];
 	struct mqtt_event *ev;
+	const char *host;
+	int port;
 
+	broker_at(m, g_atomic_int_get(&m->broker), &host, &port);
 	g_mutex_lock(&m->lock);
 	g_strlcpy(last, m->last_err, sizeof(last));
 	m->last_err[0] = '\0';
 	g_mutex_unlock(&m->lock);
 	if (rc == MOSQ_ERR_TLS)
 		snprintf(why, sizeof(why),
-			 "TLS handshake with broker %s:%d failed%s%s (check mqtt.cafile%s)",
-			 m->cfg->host, m->cfg->port, *last ? ": " : "", last,
+			 "TLS handshake with broker %s:%d failed%s%s (check mqtt.cafile%s)", host,
+			 port, *last ? ": " : "", last,
 			 m->cfg->certfile ? ", certfile and keyfile" : "");
 	else
-		snprintf(why, sizeof(why), "cannot connect to broker %s:%d: %s; retrying",
-			 m->cfg->host, m->cfg->port,
-			 rc == MOSQ_ERR_ERRNO ? g_strerror(err) : mosquitto_strerror(rc));
+		snprintf(why, sizeof(why), "cannot connect to broker %s:%d: %s; retrying%s", host,
+			 port, rc == MOSQ_ERR_ERRNO ? g_strerror(err) : mosquitto_strerror(rc),
+			 n_brokers(m) > 1 ? " with the next of mqtt.hosts" : "");
 	ev = g_new0(struct mqtt_event, 1);
 	ev->kind = EV_DISCONNECT;
 	ev->rc = rc;
@@ -473,15 +503,19 @@ static void connect_failed(struct mqtt *m, int rc, int err)
 }
 
 /* The session: connect, run the socket until it fails, wait (capped exponential
- * backoff with jitter), reinitialise the handle, again. */
+ * backoff with jitter), reinitialise the handle, again. With several brokers
+ * (mqtt.hosts) each attempt goes to the next one, and the delay doubles only once
+ * every one of them failed in a row: a node's failure costs one short wait. */
 static gpointer net_thread(gpointer data)
 {
 	struct mqtt *m = data;
 	int delay = m->cfg->reconnect_min_ms;
+	int failed = 0; /* attempts failed in a row since the delay last doubled */
 	bool fresh = true;
 
 	while (!g_atomic_int_get(&m->stopping)) {
-		int rc;
+		const char *host;
+		int port, rc;
 
 		if (!fresh) {
 			g_mutex_lock(&m->mosq_lock);
@@ -495,8 +529,9 @@ static gpointer net_thread(gpointer data)
 		g_atomic_int_inc(&m->session_gen);
 		g_atomic_int_set(&m->session_ok, 0);
 		g_atomic_int_set(&m->retry_now, 0);
-		rc = mosquitto_connect_bind_v5(m->mosq, m->cfg->host, m->cfg->port,
-					       m->cfg->keepalive_s, NULL, NULL);
+		broker_at(m, g_atomic_int_get(&m->broker), &host, &port);
+		rc =
+		    mosquitto_connect_bind_v5(m->mosq, host, port, m->cfg->keepalive_s, NULL, NULL);
 		if (rc == MOSQ_ERR_SUCCESS) {
 			while (!g_atomic_int_get(&m->stopping)) {
 				rc = mosquitto_loop(m->mosq, 200, 1);
@@ -517,13 +552,20 @@ static gpointer net_thread(gpointer data)
 			break;
 		if (g_atomic_int_get(&m->retry_now))
 			continue;
-		if (g_atomic_int_get(&m->session_ok))
+		if (g_atomic_int_get(&m->session_ok)) {
 			delay = m->cfg->reconnect_min_ms;
+			failed = 0;
+		}
+		g_atomic_int_set(&m->broker, (g_atomic_int_get(&m->broker) + 1) % n_brokers(m));
 		/* Jitter: between half and all of the delay, so that a county's gateways do
 		 * not come back in lock step after the broker does. */
 		if (!net_sleep(m, delay / 2 + g_random_int_range(0, delay / 2 + 1)))
 			break;
-		delay = delay > m->cfg->reconnect_max_ms / 2 ? m->cfg->reconnect_max_ms : delay * 2;
+		if (++failed >= n_brokers(m)) {
+			failed = 0;
+			delay = delay > m->cfg->reconnect_max_ms / 2 ? m->cfg->reconnect_max_ms
+								     : delay * 2;
+		}
 	}
 	return NULL;
 }
