@@ -512,6 +512,7 @@ static gpointer net_thread(gpointer data)
 	int delay = m->cfg->reconnect_min_ms;
 	int failed = 0; /* attempts failed in a row since the delay last doubled */
 	bool fresh = true;
+	bool v311_guess = false; /* 3.1.1 because the broker hung up on a v5 CONNECT */
 
 	while (!g_atomic_int_get(&m->stopping)) {
 		const char *host;
@@ -541,10 +542,28 @@ static gpointer net_thread(gpointer data)
 			/* A session that never came up failed to connect (the TLS handshake
 			 * may fail here rather than in connect): say why. */
 			if (g_atomic_int_get(&m->session_ok) || g_atomic_int_get(&m->stopping) ||
-			    g_atomic_int_get(&m->retry_now))
+			    g_atomic_int_get(&m->retry_now)) {
 				cb_disconnect(m->mosq, m, rc, NULL);
-			else
+				if (g_atomic_int_get(&m->session_ok))
+					v311_guess = false; /* 3.1.1 it is */
+			} else if (rc == MOSQ_ERR_CONN_LOST && !g_atomic_int_get(&m->v311)) {
+				/* Hung up on without a CONNACK: a broker that knows 3.1.1 alone
+				 * may answer a v5 CONNECT so (RabbitMQ's MQTT plugin before
+				 * 3.13). Speak 3.1.1 at once; v5 again if that fails too. */
+				log_info(
+				    "broker %s:%d closed the connection on an MQTT v5 CONNECT; "
+				    "trying MQTT 3.1.1",
+				    host, port);
+				g_atomic_int_set(&m->v311, 1);
+				v311_guess = true;
+				continue;
+			} else {
+				if (v311_guess) {
+					g_atomic_int_set(&m->v311, 0);
+					v311_guess = false;
+				}
 				connect_failed(m, rc, errno);
+			}
 		} else {
 			connect_failed(m, rc, errno);
 		}
