@@ -62,7 +62,13 @@ struct mqtt {
 	gint retry_now;	    /* atomic: reconnect at once (protocol fallback) */
 	gint broker;	    /* atomic: the mqtt.hosts entry of the current attempt */
 	json_t *detail;	    /* "delivery" member of status online, or NULL (main loop) */
+	GSource *resub;	    /* subscribes to cmd/+ again after a refused SUBACK (main loop) */
+	bool sub_failing;   /* the broker refused cmd/+ (logged) */
 };
+
+/* The wait before subscribing to cmd/+ again when the broker refused it (a cluster node
+ * whose JetStream is electing a leader refuses for a few seconds). */
+#define RESUB_MS 1000
 
 /* A message handed to libmosquitto and not yet acknowledged. */
 struct flight {
@@ -71,7 +77,7 @@ struct flight {
 	bool acked;	/* mqtt_publish_acked */
 };
 
-enum { EV_CONNECT = 0, EV_DISCONNECT, EV_PUBACK, EV_MESSAGE };
+enum { EV_CONNECT = 0, EV_DISCONNECT, EV_PUBACK, EV_MESSAGE, EV_SUBACK };
 
 struct mqtt_event {
 	struct mqtt *m;
@@ -172,6 +178,46 @@ static void subscribe_cmds(struct mqtt *m)
 	if (rc != MOSQ_ERR_SUCCESS)
 		log_warn("subscribe %s: %s", t, mosquitto_strerror(rc));
 	g_free(t);
+}
+
+static gboolean resubscribe(gpointer data)
+{
+	struct mqtt *m = data;
+
+	g_source_unref(m->resub);
+	m->resub = NULL;
+	if (g_atomic_int_get(&m->connected)) {
+		g_mutex_lock(&m->mosq_lock);
+		subscribe_cmds(m);
+		g_mutex_unlock(&m->mosq_lock);
+	}
+	return G_SOURCE_REMOVE;
+}
+
+/* A SUBACK for cmd/+: a refusal (rc >= 128) leaves the gateway deaf to commands for the
+ * whole session, so the subscription is sent again until the broker takes it. */
+static void on_suback(struct mqtt *m, struct mqtt_event *ev, const char *host, int port)
+{
+	if (ev->rc < 128) {
+		if (m->sub_failing)
+			log_info("broker %s:%d took the subscription to cmd/+: commands are "
+				 "received again",
+				 host, port);
+		m->sub_failing = false;
+		return;
+	}
+	if (ev->session != g_atomic_int_get(&m->session_gen) || !g_atomic_int_get(&m->connected))
+		return; /* the next session subscribes anew */
+	if (!m->sub_failing)
+		log_warn("broker %s:%d refused the subscription to cmd/+ (%s): no command is "
+			 "received; subscribing again every %d ms",
+			 host, port, mosquitto_reason_string(ev->rc), RESUB_MS);
+	m->sub_failing = true;
+	if (!m->resub) {
+		m->resub = g_timeout_source_new(RESUB_MS);
+		g_source_set_callback(m->resub, resubscribe, m, NULL);
+		g_source_attach(m->resub, m->ctx);
+	}
 }
 
 static void deliver_cmd(struct mqtt *m, struct mqtt_event *ev)
@@ -290,6 +336,9 @@ static gboolean on_event(gpointer data)
 	case EV_MESSAGE:
 		deliver_cmd(m, ev);
 		break;
+	case EV_SUBACK:
+		on_suback(m, ev, host, port);
+		break;
 	}
 	event_free(ev);
 	return G_SOURCE_REMOVE;
@@ -367,6 +416,14 @@ static void cb_publish(struct mosquitto *mosq, void *ud, int mid, int rc,
 	post_ev(m, ev);
 }
 
+static void cb_subscribe(struct mosquitto *mosq, void *ud, int mid, int n, const int *granted,
+			 const mosquitto_property *props)
+{
+	/* cmd/+ is the one subscription: its SUBACK has one code */
+	if (n >= 1)
+		post(ud, EV_SUBACK, granted[0]);
+}
+
 static void cb_message(struct mosquitto *mosq, void *ud, const struct mosquitto_message *msg,
 		       const mosquitto_property *props)
 {
@@ -436,6 +493,7 @@ static int setup(struct mqtt *m)
 	mosquitto_disconnect_v5_callback_set(m->mosq, cb_disconnect);
 	mosquitto_publish_v5_callback_set(m->mosq, cb_publish);
 	mosquitto_message_v5_callback_set(m->mosq, cb_message);
+	mosquitto_subscribe_v5_callback_set(m->mosq, cb_subscribe);
 	mosquitto_log_callback_set(m->mosq, cb_log);
 	if (cfg->username && *cfg->username)
 		mosquitto_username_pw_set(m->mosq, cfg->username, cfg->password);
@@ -1007,6 +1065,11 @@ void mqtt_destroy(struct mqtt *m, int wait_ms)
 	g_atomic_int_set(&m->stopping, 1);
 	g_cond_broadcast(&m->cond);
 	g_mutex_unlock(&m->lock);
+	if (m->resub) {
+		g_source_destroy(m->resub);
+		g_source_unref(m->resub);
+		m->resub = NULL;
+	}
 	g_mutex_lock(&m->mosq_lock);
 	mosquitto_disconnect(m->mosq);
 	g_mutex_unlock(&m->mosq_lock);
