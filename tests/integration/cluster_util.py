@@ -91,6 +91,7 @@ class SessionSub:
         self.lock = threading.Lock()
         self.msgs = []
         self.session_present = None
+        self.refused = 0  # subscriptions the broker refused before it took one
         self._connect(port)
 
     def _connect(self, port):
@@ -98,20 +99,36 @@ class SessionSub:
         self.c = paho.Client(client_id=self.client_id, clean_session=self.clean)
         self.c.reconnect_delay_set(1, 2)
 
+        granted = []
+
         def on_connect(c, u, flags, rc):
             if rc != 0:
                 return
             self.session_present = bool(flags.get("session present"))
-            if not self.session_present:
-                c.subscribe(self.topic, qos=1)
+            if self.session_present:
+                granted.append(1)
             connected.set()
         self.c.on_connect = on_connect
+        self.c.on_subscribe = lambda c, u, mid, q: granted.append(q[0])
         self.c.on_message = self._on_message
         self.c.connect("127.0.0.1", port, keepalive=5)
         self.c.loop_start()
         if not connected.wait(30):
             self.c.loop_stop()
             raise TestFailure("%s could not connect to port %d" % (self.client_id, port))
+        # A NATS node electing its JetStream leaders refuses subscriptions (SUBACK 0x80)
+        # for a few seconds: ask again until it takes it.
+        deadline = time.monotonic() + 30
+        while not granted or granted[-1] >= 128:
+            if time.monotonic() > deadline:
+                raise TestFailure("%s: port %d refused the subscription to %s: %r"
+                                  % (self.client_id, port, self.topic, granted))
+            n = len(granted)
+            self.c.subscribe(self.topic, qos=1)
+            wait_until(lambda: len(granted) > n, 10, "the SUBACK for " + self.topic)
+            if granted[-1] >= 128:
+                self.refused += 1
+                time.sleep(0.5)  # the pace of the retries, not a synchronisation
 
     def _on_message(self, c, u, m):
         with self.lock:
