@@ -16,8 +16,8 @@ once more when the gateway is back on another node. Then:
 - commands work over 3.1.1 (request_id, the reply on reply/<request_id>).
 
 No fire alarm here: nats-server 2.9 refuses topic names with a '.' and closes the session
-(alert/<id> has them, facp1.zone-3.fire); bench/broker_cluster.py shows it, docs/brokers.md
-says what follows."""
+(alert/<id> has them, facp1.zone-3.fire), so the session would be cut every few seconds while
+an alert is open; bench/broker_cluster.py shows it, docs/brokers.md says what follows."""
 
 import json
 import os
