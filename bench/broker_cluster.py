@@ -15,7 +15,6 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
 import sys
 import time
 
@@ -214,4 +213,3 @@ if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in ("nats", "rabbitmq"):
         sys.exit("usage: broker_cluster.py nats|rabbitmq")
     main(sys.argv[1])
-    _ = subprocess

@@ -9,7 +9,6 @@ for byte. Checked: the refusal is logged once, a command is answered in the same
 old gateway stayed deaf until its next reconnect), the recovery is logged, no reconnect."""
 
 import socket
-import struct
 import threading
 
 from alerts_util import Operator
@@ -138,7 +137,6 @@ def main(env):
     op.close()
     relay.close()
     print("%d SUBSCRIBEs, %d refused; cmd/list answered in the same session" % (subs, refused))
-    _ = struct
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ test folder: the line protocol receiver beside InfluxDB (docs/lineproto.md)."""
 import json
 import os
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
