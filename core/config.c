@@ -234,6 +234,8 @@ enum opt_type {
 struct opt;
 typedef void (*opt_special_fn)(struct ldctx *x, const config_setting_t *s, const char *key,
 			       void *obj);
+/* Whether the setting parsed by a special parser is the same in the groups a and b. */
+typedef bool (*opt_same_fn)(const void *a, const void *b);
 typedef void (*opt_post_fn)(struct ldctx *x, const config_setting_t *s, const char *key, void *elem,
 			    uint64_t seen);
 
@@ -254,6 +256,7 @@ struct opt {
 	size_t elem_size; /* OT_LIST */
 	opt_post_fn post; /* OT_LIST: called per element after validation */
 	opt_special_fn special;
+	opt_same_fn same; /* OT_SPECIAL: compares it for a reload (NULL: taken as changed) */
 };
 
 #define OPT_STR(n, st, f, def, fl)                                                                 \
@@ -300,6 +303,10 @@ struct opt {
 		.name = (n), .type = OT_LIST, .flags = (fl), .off = offsetof(st, f),               \
 		.count_off = offsetof(st, nf), .elem_size = sizeof(et), .sub = (table),            \
 		.n_sub = ARRAY_SIZE(table), .post = (postfn)                                       \
+	}
+#define OPT_SPECIAL_SAME(n, fn, samefn, fl)                                                        \
+	{                                                                                          \
+		.name = (n), .type = OT_SPECIAL, .flags = (fl), .special = (fn), .same = (samefn)  \
 	}
 #define OPT_SPECIAL(n, fn, fl)                                                                     \
 	{                                                                                          \
@@ -1248,10 +1255,92 @@ static const struct opt site_opts[] = {
     OPT_SPECIAL("extra_workdays", site_workdays, 0),
 };
 
+/* hosts = [ "10.0.0.1:1883", "[fd00::2]:1883", "broker3" ]: the brokers of one cluster;
+ * a port left out is 1883. */
+static void mqtt_hosts(struct ldctx *x, const config_setting_t *s, const char *key, void *obj)
+{
+	struct cfg_mqtt *m = obj;
+	int n;
+
+	if ((config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	     config_setting_type(s) != CONFIG_TYPE_LIST) ||
+	    config_setting_length(s) == 0) {
+		type_err(x, s, key, "a non-empty array of brokers [ \"host:port\", ... ]");
+		return;
+	}
+	n = config_setting_length(s);
+	m->hosts = calloc((size_t)n, sizeof(*m->hosts));
+	if (!m->hosts) {
+		x->oom = true;
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *v = config_setting_get_string(e), *hb, *he, *colon;
+		long port = 1883;
+		char *end = NULL;
+
+		if (!v || !*v) {
+			err_set(x, e, "%s: element %d is not a \"host:port\" string", key, i);
+			continue;
+		}
+		hb = v;
+		if (*v == '[') { /* [IPv6 address]:port */
+			hb = v + 1;
+			he = strchr(hb, ']');
+			colon = he && he[1] == ':' ? he + 1 : NULL;
+			if (!he || (he[1] && !colon)) {
+				err_set(x, e, "%s: \"%s\" is not [address]:port", key, v);
+				continue;
+			}
+		} else {
+			colon = strrchr(v, ':');
+			he = colon ? colon : v + strlen(v);
+			if (colon && strchr(v, ':') != colon) {
+				err_set(x, e, "%s: \"%s\": write an IPv6 address as [address]:port",
+					key, v);
+				continue;
+			}
+		}
+		if (colon) {
+			errno = 0;
+			port = strtol(colon + 1, &end, 10);
+			if (errno || end == colon + 1 || *end || port < 1 || port > 65535) {
+				err_set(x, e, "%s: \"%s\": the port is not 1..65535", key, v);
+				continue;
+			}
+		}
+		if (he == hb) {
+			err_set(x, e, "%s: \"%s\" has no host", key, v);
+			continue;
+		}
+		m->hosts[m->n_hosts].host = strndup(hb, (size_t)(he - hb));
+		if (!m->hosts[m->n_hosts].host) {
+			x->oom = true;
+			return;
+		}
+		m->hosts[m->n_hosts++].port = (int)port;
+	}
+}
+
+static bool mqtt_hosts_same(const void *a, const void *b)
+{
+	const struct cfg_mqtt *x = a, *y = b;
+
+	if (x->n_hosts != y->n_hosts)
+		return false;
+	for (size_t i = 0; i < x->n_hosts; i++)
+		if (x->hosts[i].port != y->hosts[i].port ||
+		    strcmp(x->hosts[i].host, y->hosts[i].host) != 0)
+			return false;
+	return true;
+}
+
 static const struct opt mqtt_opts[] = {
     OPT_BOOL("enabled", struct cfg_mqtt, enabled, true),
     OPT_STR("host", struct cfg_mqtt, host, "127.0.0.1", OF_NONEMPTY),
     OPT_INT("port", struct cfg_mqtt, port, 1, 65535, 1883, 0),
+    OPT_SPECIAL_SAME("hosts", mqtt_hosts, mqtt_hosts_same, 0),
     OPT_STR("client_id", struct cfg_mqtt, client_id, NULL, OF_NONEMPTY),
     OPT_STR("username", struct cfg_mqtt, username, NULL, 0),
     OPT_STR("password", struct cfg_mqtt, password, NULL, 0),
@@ -2131,6 +2220,9 @@ void config_free(struct hw_config *c)
 	free(c->site.profile_dir);
 	free(c->site.timezone);
 	free(c->mqtt.host);
+	for (size_t i = 0; i < c->mqtt.n_hosts; i++)
+		free(c->mqtt.hosts[i].host);
+	free(c->mqtt.hosts);
 	free(c->mqtt.client_id);
 	free(c->mqtt.username);
 	free(c->mqtt.password);
@@ -2877,7 +2969,11 @@ static bool opts_same(const struct opt *o, size_t n, const char *a, const char *
 			break;
 		}
 		case OT_SPECIAL:
-			break; /* what it sets is compared by the caller (same_specials) */
+			/* its own comparison when it has one (mqtt.hosts); else what it sets is
+			 * compared by the caller (same_specials) */
+			if (o->same && !o->same(a, b))
+				return false;
+			break;
 		}
 	}
 	return true;
@@ -2893,12 +2989,14 @@ static bool same_strv(char *const *a, size_t na, char *const *b, size_t nb)
 	return true;
 }
 
-/* Whether a group holds OT_SPECIAL settings (the caller then compares their fields). */
+/* Whether a group holds OT_SPECIAL settings without a comparison of their own (the caller
+ * then compares their fields). */
 static bool has_special(const struct opt *o, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (o[i].type == OT_SPECIAL || ((o[i].type == OT_GROUP || o[i].type == OT_LIST) &&
-						has_special(o[i].sub, o[i].n_sub)))
+		if ((o[i].type == OT_SPECIAL && !o[i].same) ||
+		    ((o[i].type == OT_GROUP || o[i].type == OT_LIST) &&
+		     has_special(o[i].sub, o[i].n_sub)))
 			return true;
 	return false;
 }
@@ -3000,6 +3098,9 @@ static void opts_diff(const struct opt *o, size_t n, const char *prefix, const c
 			opts_diff(o->sub, o->n_sub, sub, a + o->off, b + o->off, fn, ud);
 		} else if (o->type == OT_LIST) {
 			if (!opts_same(o, 1, a, b))
+				fn(key, NULL, NULL, ud);
+		} else if (o->type == OT_SPECIAL && o->same) {
+			if (!o->same(a, b))
 				fn(key, NULL, NULL, ud);
 		} else if (o->type != OT_SPECIAL &&
 			   !opts_same(

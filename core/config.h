@@ -95,10 +95,20 @@ struct cfg_site {
 	bool cal_given; /* opening_hours was set (else Monday to Friday 08:30-17:30) */
 };
 
+/* One broker of mqtt.hosts. */
+struct cfg_broker {
+	char *host;
+	int port;
+};
+
 struct cfg_mqtt {
 	bool enabled;
 	char *host;
 	int port;
+	/* mqtt.hosts: brokers of one cluster tried in turn (docs/mqtt.md, "Failover"); when
+	 * given, host and port are not used */
+	struct cfg_broker *hosts;
+	size_t n_hosts;
 	char *client_id; /* default "hallwatch-<site>" */
 	char *username;
 	char *password;

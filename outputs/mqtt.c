@@ -60,8 +60,15 @@ struct mqtt {
 	gint session_gen;   /* atomic: connection attempts so far (tags events) */
 	gint net_up;	    /* atomic: a connection is up on the network thread */
 	gint retry_now;	    /* atomic: reconnect at once (protocol fallback) */
+	gint broker;	    /* atomic: the mqtt.hosts entry of the current attempt */
 	json_t *detail;	    /* "delivery" member of status online, or NULL (main loop) */
+	GSource *resub;	    /* subscribes to cmd/+ again after a refused SUBACK (main loop) */
+	bool sub_failing;   /* the broker refused cmd/+ (logged) */
 };
+
+/* The wait before subscribing to cmd/+ again when the broker refused it (a cluster node
+ * whose JetStream is electing a leader refuses for a few seconds). */
+#define RESUB_MS 1000
 
 /* A message handed to libmosquitto and not yet acknowledged. */
 struct flight {
@@ -70,7 +77,7 @@ struct flight {
 	bool acked;	/* mqtt_publish_acked */
 };
 
-enum { EV_CONNECT = 0, EV_DISCONNECT, EV_PUBACK, EV_MESSAGE };
+enum { EV_CONNECT = 0, EV_DISCONNECT, EV_PUBACK, EV_MESSAGE, EV_SUBACK };
 
 struct mqtt_event {
 	struct mqtt *m;
@@ -86,10 +93,31 @@ struct mqtt_event {
 	char *user;
 	int protocol;
 	int session;
+	int broker; /* the mqtt.hosts entry the attempt went to */
 	bool retain;
 };
 
 static void feed(struct mqtt *m);
+
+/* How many brokers the client may connect to: mqtt.hosts, else mqtt.host alone. */
+static int n_brokers(const struct mqtt *m)
+{
+	return m->cfg->n_hosts ? (int)m->cfg->n_hosts : 1;
+}
+
+/* Broker i (transfer none: the configuration's). */
+static void broker_at(const struct mqtt *m, int i, const char **host, int *port)
+{
+	const struct cfg_mqtt *c = m->cfg;
+
+	if (c->n_hosts) {
+		*host = c->hosts[(size_t)i % c->n_hosts].host;
+		*port = c->hosts[(size_t)i % c->n_hosts].port;
+	} else {
+		*host = c->host;
+		*port = c->port;
+	}
+}
 
 /* A retained state waiting for room in the in-flight window: its payload, or how to
  * render it when it goes out (a thousand device states are not held as text). */
@@ -152,6 +180,46 @@ static void subscribe_cmds(struct mqtt *m)
 	g_free(t);
 }
 
+static gboolean resubscribe(gpointer data)
+{
+	struct mqtt *m = data;
+
+	g_source_unref(m->resub);
+	m->resub = NULL;
+	if (g_atomic_int_get(&m->connected)) {
+		g_mutex_lock(&m->mosq_lock);
+		subscribe_cmds(m);
+		g_mutex_unlock(&m->mosq_lock);
+	}
+	return G_SOURCE_REMOVE;
+}
+
+/* A SUBACK for cmd/+: a refusal (rc >= 128) leaves the gateway deaf to commands for the
+ * whole session, so the subscription is sent again until the broker takes it. */
+static void on_suback(struct mqtt *m, struct mqtt_event *ev, const char *host, int port)
+{
+	if (ev->rc < 128) {
+		if (m->sub_failing)
+			log_info("broker %s:%d took the subscription to cmd/+: commands are "
+				 "received again",
+				 host, port);
+		m->sub_failing = false;
+		return;
+	}
+	if (ev->session != g_atomic_int_get(&m->session_gen) || !g_atomic_int_get(&m->connected))
+		return; /* the next session subscribes anew */
+	if (!m->sub_failing)
+		log_warn("broker %s:%d refused the subscription to cmd/+ (%s): no command is "
+			 "received; subscribing again every %d ms",
+			 host, port, mosquitto_reason_string(ev->rc), RESUB_MS);
+	m->sub_failing = true;
+	if (!m->resub) {
+		m->resub = g_timeout_source_new(RESUB_MS);
+		g_source_set_callback(m->resub, resubscribe, m, NULL);
+		g_source_attach(m->resub, m->ctx);
+	}
+}
+
 static void deliver_cmd(struct mqtt *m, struct mqtt_event *ev)
 {
 	struct mqtt_cmd c = {0};
@@ -189,13 +257,16 @@ static gboolean on_event(gpointer data)
 	struct mqtt_event *ev = data;
 	struct mqtt *m = ev->m;
 	struct flight *fl;
+	const char *host;
+	int port;
 
+	broker_at(m, ev->broker, &host, &port);
 	switch (ev->kind) {
 	case EV_CONNECT:
 		if (ev->rc != 0) {
 			if (!m->down_logged)
-				log_warn("broker %s:%d refused the connection: %s%s", m->cfg->host,
-					 m->cfg->port, mosquitto_reason_string(ev->rc),
+				log_warn("broker %s:%d refused the connection: %s%s", host, port,
+					 mosquitto_reason_string(ev->rc),
 					 ev->rc == MQTT_RC_BAD_USERNAME_OR_PASSWORD ||
 						 ev->rc == MQTT_RC_NOT_AUTHORIZED ||
 						 ev->rc == CONNACK_REFUSED_BAD_USERNAME_PASSWORD ||
@@ -212,7 +283,7 @@ static gboolean on_event(gpointer data)
 		if (m->ever_connected)
 			m->st.reconnects++;
 		m->ever_connected = true;
-		log_info("connected to broker %s:%d (MQTT %s)", m->cfg->host, m->cfg->port,
+		log_info("connected to broker %s:%d (MQTT %s)", host, port,
 			 g_atomic_int_get(&m->v311) ? "3.1.1" : "v5");
 		m->down_logged = false;
 		/* Messages in flight in the previous session get no ack: the outbox sends
@@ -237,8 +308,9 @@ static gboolean on_event(gpointer data)
 		if (!m->down_logged && ev->topic) /* a failed attempt, explained */
 			log_warn("%s", ev->topic);
 		else if (!m->down_logged)
-			log_warn("lost the broker %s:%d (%s); reconnecting", m->cfg->host,
-				 m->cfg->port, mosquitto_strerror(ev->rc));
+			log_warn("lost the broker %s:%d (%s); reconnecting%s", host, port,
+				 mosquitto_strerror(ev->rc),
+				 n_brokers(m) > 1 ? " to the next of mqtt.hosts" : "");
 		m->down_logged = true;
 		break;
 	case EV_PUBACK:
@@ -264,6 +336,9 @@ static gboolean on_event(gpointer data)
 	case EV_MESSAGE:
 		deliver_cmd(m, ev);
 		break;
+	case EV_SUBACK:
+		on_suback(m, ev, host, port);
+		break;
 	}
 	event_free(ev);
 	return G_SOURCE_REMOVE;
@@ -277,6 +352,7 @@ static void post_ev(struct mqtt *m, struct mqtt_event *ev)
 	 * on_event right here when the loop is not running yet (start-up). */
 	ev->m = m;
 	ev->session = g_atomic_int_get(&m->session_gen);
+	ev->broker = g_atomic_int_get(&m->broker);
 	g_source_set_priority(src, G_PRIORITY_DEFAULT);
 	g_source_set_callback(src, on_event, ev, NULL);
 	g_source_attach(src, m->ctx);
@@ -338,6 +414,14 @@ static void cb_publish(struct mosquitto *mosq, void *ud, int mid, int rc,
 	ev->mid = mid;
 	ev->rc = rc;
 	post_ev(m, ev);
+}
+
+static void cb_subscribe(struct mosquitto *mosq, void *ud, int mid, int n, const int *granted,
+			 const mosquitto_property *props)
+{
+	/* cmd/+ is the one subscription: its SUBACK has one code */
+	if (n >= 1)
+		post(ud, EV_SUBACK, granted[0]);
 }
 
 static void cb_message(struct mosquitto *mosq, void *ud, const struct mosquitto_message *msg,
@@ -409,6 +493,7 @@ static int setup(struct mqtt *m)
 	mosquitto_disconnect_v5_callback_set(m->mosq, cb_disconnect);
 	mosquitto_publish_v5_callback_set(m->mosq, cb_publish);
 	mosquitto_message_v5_callback_set(m->mosq, cb_message);
+	mosquitto_subscribe_v5_callback_set(m->mosq, cb_subscribe);
 	mosquitto_log_callback_set(m->mosq, cb_log);
 	if (cfg->username && *cfg->username)
 		mosquitto_username_pw_set(m->mosq, cfg->username, cfg->password);
@@ -451,20 +536,23 @@ static void connect_failed(struct mqtt *m, int rc, int err)
 {
 	char why[640], last[256];
 	struct mqtt_event *ev;
+	const char *host;
+	int port;
 
+	broker_at(m, g_atomic_int_get(&m->broker), &host, &port);
 	g_mutex_lock(&m->lock);
 	g_strlcpy(last, m->last_err, sizeof(last));
 	m->last_err[0] = '\0';
 	g_mutex_unlock(&m->lock);
 	if (rc == MOSQ_ERR_TLS)
 		snprintf(why, sizeof(why),
-			 "TLS handshake with broker %s:%d failed%s%s (check mqtt.cafile%s)",
-			 m->cfg->host, m->cfg->port, *last ? ": " : "", last,
+			 "TLS handshake with broker %s:%d failed%s%s (check mqtt.cafile%s)", host,
+			 port, *last ? ": " : "", last,
 			 m->cfg->certfile ? ", certfile and keyfile" : "");
 	else
-		snprintf(why, sizeof(why), "cannot connect to broker %s:%d: %s; retrying",
-			 m->cfg->host, m->cfg->port,
-			 rc == MOSQ_ERR_ERRNO ? g_strerror(err) : mosquitto_strerror(rc));
+		snprintf(why, sizeof(why), "cannot connect to broker %s:%d: %s; retrying%s", host,
+			 port, rc == MOSQ_ERR_ERRNO ? g_strerror(err) : mosquitto_strerror(rc),
+			 n_brokers(m) > 1 ? " with the next of mqtt.hosts" : "");
 	ev = g_new0(struct mqtt_event, 1);
 	ev->kind = EV_DISCONNECT;
 	ev->rc = rc;
@@ -473,15 +561,20 @@ static void connect_failed(struct mqtt *m, int rc, int err)
 }
 
 /* The session: connect, run the socket until it fails, wait (capped exponential
- * backoff with jitter), reinitialise the handle, again. */
+ * backoff with jitter), reinitialise the handle, again. With several brokers
+ * (mqtt.hosts) each attempt goes to the next one, and the delay doubles only once
+ * every one of them failed in a row: a node's failure costs one short wait. */
 static gpointer net_thread(gpointer data)
 {
 	struct mqtt *m = data;
 	int delay = m->cfg->reconnect_min_ms;
+	int failed = 0; /* attempts failed in a row since the delay last doubled */
 	bool fresh = true;
+	bool v311_guess = false; /* 3.1.1 because the broker hung up on a v5 CONNECT */
 
 	while (!g_atomic_int_get(&m->stopping)) {
-		int rc;
+		const char *host;
+		int port, rc;
 
 		if (!fresh) {
 			g_mutex_lock(&m->mosq_lock);
@@ -495,8 +588,9 @@ static gpointer net_thread(gpointer data)
 		g_atomic_int_inc(&m->session_gen);
 		g_atomic_int_set(&m->session_ok, 0);
 		g_atomic_int_set(&m->retry_now, 0);
-		rc = mosquitto_connect_bind_v5(m->mosq, m->cfg->host, m->cfg->port,
-					       m->cfg->keepalive_s, NULL, NULL);
+		broker_at(m, g_atomic_int_get(&m->broker), &host, &port);
+		rc =
+		    mosquitto_connect_bind_v5(m->mosq, host, port, m->cfg->keepalive_s, NULL, NULL);
 		if (rc == MOSQ_ERR_SUCCESS) {
 			while (!g_atomic_int_get(&m->stopping)) {
 				rc = mosquitto_loop(m->mosq, 200, 1);
@@ -506,10 +600,28 @@ static gpointer net_thread(gpointer data)
 			/* A session that never came up failed to connect (the TLS handshake
 			 * may fail here rather than in connect): say why. */
 			if (g_atomic_int_get(&m->session_ok) || g_atomic_int_get(&m->stopping) ||
-			    g_atomic_int_get(&m->retry_now))
+			    g_atomic_int_get(&m->retry_now)) {
 				cb_disconnect(m->mosq, m, rc, NULL);
-			else
+				if (g_atomic_int_get(&m->session_ok))
+					v311_guess = false; /* 3.1.1 it is */
+			} else if (rc == MOSQ_ERR_CONN_LOST && !g_atomic_int_get(&m->v311)) {
+				/* Hung up on without a CONNACK: a broker that knows 3.1.1 alone
+				 * may answer a v5 CONNECT so (RabbitMQ's MQTT plugin before
+				 * 3.13). Speak 3.1.1 at once; v5 again if that fails too. */
+				log_info(
+				    "broker %s:%d closed the connection on an MQTT v5 CONNECT; "
+				    "trying MQTT 3.1.1",
+				    host, port);
+				g_atomic_int_set(&m->v311, 1);
+				v311_guess = true;
+				continue;
+			} else {
+				if (v311_guess) {
+					g_atomic_int_set(&m->v311, 0);
+					v311_guess = false;
+				}
 				connect_failed(m, rc, errno);
+			}
 		} else {
 			connect_failed(m, rc, errno);
 		}
@@ -517,13 +629,20 @@ static gpointer net_thread(gpointer data)
 			break;
 		if (g_atomic_int_get(&m->retry_now))
 			continue;
-		if (g_atomic_int_get(&m->session_ok))
+		if (g_atomic_int_get(&m->session_ok)) {
 			delay = m->cfg->reconnect_min_ms;
+			failed = 0;
+		}
+		g_atomic_int_set(&m->broker, (g_atomic_int_get(&m->broker) + 1) % n_brokers(m));
 		/* Jitter: between half and all of the delay, so that a county's gateways do
 		 * not come back in lock step after the broker does. */
 		if (!net_sleep(m, delay / 2 + g_random_int_range(0, delay / 2 + 1)))
 			break;
-		delay = delay > m->cfg->reconnect_max_ms / 2 ? m->cfg->reconnect_max_ms : delay * 2;
+		if (++failed >= n_brokers(m)) {
+			failed = 0;
+			delay = delay > m->cfg->reconnect_max_ms / 2 ? m->cfg->reconnect_max_ms
+								     : delay * 2;
+		}
 	}
 	return NULL;
 }
@@ -946,6 +1065,11 @@ void mqtt_destroy(struct mqtt *m, int wait_ms)
 	g_atomic_int_set(&m->stopping, 1);
 	g_cond_broadcast(&m->cond);
 	g_mutex_unlock(&m->lock);
+	if (m->resub) {
+		g_source_destroy(m->resub);
+		g_source_unref(m->resub);
+		m->resub = NULL;
+	}
 	g_mutex_lock(&m->mosq_lock);
 	mosquitto_disconnect(m->mosq);
 	g_mutex_unlock(&m->mosq_lock);

@@ -1,6 +1,8 @@
 /* MQTT: one libmosquitto client publishing under <topic_root>/<site>/ and taking
  * commands on <topic_root>/<site>/cmd/+. MQTT v5, falling back to 3.1.1 when the
- * broker refuses v5. TLS (CA file, optional client certificate) and username/password.
+ * broker refuses v5 or hangs up on a v5 CONNECT. TLS (CA file, optional client
+ * certificate) and username/password. One broker (mqtt.host) or the nodes of a
+ * cluster (mqtt.hosts), each reconnect going to the next node.
  *
  * Session: a network thread of ours runs the socket (mosquitto_loop) and reconnects
  * with capped exponential backoff and jitter; before each reconnect the libmosquitto

@@ -10,7 +10,7 @@ PKGS=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-plugins-base-apps
-  mosquitto mosquitto-clients influxdb influxdb-client
+  mosquitto mosquitto-clients influxdb influxdb-client victoria-metrics nats-server
   python3-pymodbus python3-serial python3-serial-asyncio
   python3-paho-mqtt mbpoll socat openssl curl sqlite3
   clang libclang-rt-14-dev

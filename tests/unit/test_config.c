@@ -1512,6 +1512,65 @@ static void test_item_same(void **state)
 	config_free(a);
 }
 
+/* mqtt.hosts: the brokers of a cluster, parsed into host and port; compared on reload. */
+static void test_mqtt_hosts(void **state)
+{
+	static const char *const bad[][2] = {
+	    {"hosts = [ \"a:0\" ];", "mqtt.hosts: \"a:0\": the port is not 1..65535"},
+	    {"hosts = [ \":1883\" ];", "mqtt.hosts: \":1883\" has no host"},
+	    {"hosts = [ \"::1:1883\" ];",
+	     "mqtt.hosts: \"::1:1883\": write an IPv6 address as [address]:port"},
+	    {"hosts = [ \"[::1\" ];", "mqtt.hosts: \"[::1\" is not [address]:port"},
+	    {"hosts = [ ];", "mqtt.hosts: expected a non-empty array of brokers"},
+	    {"hosts = \"a:1\";", "mqtt.hosts: expected a non-empty array of brokers"},
+	};
+	struct hw_config *a, *b;
+	char path[PATH_MAX], text[1024];
+
+	(void)state;
+	a = load_text("h1.cfg", "hosts = [ \"10.0.0.1:1884\", \"[fd00::2]:1885\", \"b3\" ];", "");
+	assert_int_equal(a->mqtt.n_hosts, 3);
+	assert_string_equal(a->mqtt.hosts[0].host, "10.0.0.1");
+	assert_int_equal(a->mqtt.hosts[0].port, 1884);
+	assert_string_equal(a->mqtt.hosts[1].host, "fd00::2");
+	assert_int_equal(a->mqtt.hosts[1].port, 1885);
+	assert_string_equal(a->mqtt.hosts[2].host, "b3");
+	assert_int_equal(a->mqtt.hosts[2].port, 1883);
+	b = load_text("h2.cfg", "hosts = [ \"10.0.0.1:1884\", \"[fd00::2]:1885\", \"b3:1883\" ];",
+		      "");
+	assert_true(config_section_same(a, b, "mqtt")); /* a reload keeps the session */
+	config_free(b);
+	b = load_text("h3.cfg", "hosts = [ \"10.0.0.1:1884\", \"[fd00::2]:1885\" ];", "");
+	assert_false(config_section_same(a, b, "mqtt"));
+	config_free(b);
+	b = load_text("h4.cfg", "", "");
+	assert_int_equal(b->mqtt.n_hosts, 0);
+	assert_false(config_section_same(a, b, "mqtt"));
+	config_free(b);
+	config_free(a);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct cfg_errors errs = {0};
+		struct hw_config *c = NULL;
+		bool found = false;
+
+		fmt(text, sizeof(text),
+		    "site = { id = \"hall-1\"; };\nmqtt = { %s };\n"
+		    "storage = { state_dir = \"%s/state\"; };\n",
+		    bad[i][0], scratch);
+		put("hbad.cfg", text);
+		assert_int_equal(config_load(in_scratch(path, sizeof(path), "hbad.cfg"), &c, &errs),
+				 -EINVAL);
+		for (size_t j = 0; j < errs.n; j++)
+			found |= strstr(errs.msgs[j], bad[i][1]) != NULL;
+		if (!found) {
+			print_message("%s: wanted \"%s\"\n", bad[i][0], bad[i][1]);
+			print_errors(&errs);
+		}
+		assert_true(found);
+		cfg_errors_clear(&errs);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1522,6 +1581,7 @@ int main(void)
 	    cmocka_unit_test(test_elc_profile),
 	    cmocka_unit_test(test_profile_format),
 	    cmocka_unit_test(test_bad_configs),
+	    cmocka_unit_test(test_mqtt_hosts),
 	    cmocka_unit_test(test_missing_profile),
 	    cmocka_unit_test(test_many_errors),
 	    cmocka_unit_test(test_unreadable),
