@@ -29,6 +29,7 @@
 #include "outputs/state.h"
 #include "core/statedir.h"
 #include "core/timeparse.h"
+#include "gateway/checklist.h"
 #include "gateway/eltest.h"
 #include "gateway/inspections.h"
 #include "router/router.h"
@@ -55,6 +56,7 @@ struct app {
 	struct web *web;	      /* the console: kept across reloads, re-attached */
 	struct insp_service *insp;    /* inspections; recreated with the alert service */
 	struct eltest *eltest;	      /* emergency-lighting tests; with the inspections */
+	struct checklist *checklist;  /* cmd/checklist; with the inspections */
 	uint64_t seq;		      /* per-gateway sequence number of state messages */
 	uint64_t cam_seq;	      /* sequence number of camera state messages */
 	guint heartbeat;
@@ -619,6 +621,8 @@ static int start_inspections(struct app *a)
 		rc = insp_service_attach_router(a->insp, a->router);
 	if (rc == 0)
 		rc = eltest_create(a->cfg, a->insp, a->hub, bus_command, a, &a->eltest);
+	if (rc == 0)
+		rc = checklist_create(a->cfg, a->insp, a->hub, a->router, &a->checklist);
 	if (rc < 0)
 		log_err("inspections: %s", strerror(-rc));
 	return rc;
@@ -628,6 +632,8 @@ static void stop_inspections(struct app *a)
 {
 	eltest_destroy(a->eltest);
 	a->eltest = NULL;
+	checklist_destroy(a->checklist);
+	a->checklist = NULL;
 	insp_service_destroy(a->insp);
 	a->insp = NULL;
 }
