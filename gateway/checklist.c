@@ -274,7 +274,7 @@ int checklist_create(const struct hw_config *cfg, struct insp_service *insp, str
 	c->cfg = cfg;
 	c->insp = insp;
 	c->hub = hub;
-	rc = router_add(r, "checklist", ROUTER_OPERATOR, 0, cmd_checklist, c);
+	rc = router_add(r, "checklist", ROUTER_OPERATOR, ROUTER_INSPECTOR_TOO, cmd_checklist, c);
 	if (rc < 0) {
 		free(c);
 		return rc;
