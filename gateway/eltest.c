@@ -23,6 +23,8 @@ struct follow {
 	int64_t since_ms;    /* the start command was sent (the task's start) */
 	int64_t deadline_ms; /* expected + margin after it */
 	bool running_seen;
+	double base; /* the last test time when it was started */
+	bool base_known;
 	bool resumed; /* taken up again after a restart */
 };
 
@@ -233,8 +235,11 @@ static void drop(struct eltest *e, struct follow *f)
 
 /* ---- following ---- */
 
-/* One followed test: over when the controller's last test time moved past its start (or,
- * without one, when the running point fell after it was seen); failed past the deadline. */
+/* One followed test: over once it no longer runs and the controller's last test time
+ * differs from what it was when the test was started (the controller's clock may be off:
+ * never compared with ours). Taken up after a restart, what it was is unknown: over when
+ * the last test time is after the task's start. Without a last test time: when the running
+ * point fell after it was seen. Failed past the deadline. */
 static void follow_step(struct eltest *e, struct follow *f, int64_t now)
 {
 	const struct cfg_device *cd = &e->cfg->devices[f->dev];
@@ -253,9 +258,14 @@ static void follow_step(struct eltest *e, struct follow *f, int64_t now)
 		have_last = point_num(d, pt->last_time, &last);
 		if (running != 0)
 			f->running_seen = true;
-		done = running == 0 &&
-		       (pt->last_time ? have_last && (int64_t)last >= f->since_ms / 1000
-				      : f->running_seen);
+		if (running != 0)
+			done = false;
+		else if (!pt->last_time)
+			done = f->running_seen;
+		else if (f->base_known)
+			done = have_last && last != f->base;
+		else
+			done = have_last && (int64_t)last * 1000 > f->since_ms;
 		if (done) {
 			finish(e, f->task, f->dev, f->kind, f->since_ms, f->resumed, false, NULL);
 			drop(e, f);
@@ -285,6 +295,11 @@ static struct follow *follow_add(struct eltest *e, const struct insp_task *t, si
 	f->since_ms = since_ms;
 	f->deadline_ms = since_ms + (p ? p->expected_s + p->margin_s : 240) * 1000;
 	f->resumed = resumed;
+	if (!resumed) {
+		const struct hub_device *d = hub_device_at(e->hub, dev);
+		const struct prof_test *pt = test_of(&e->cfg->devices[dev], t->kind);
+		f->base_known = ready(d) && pt && point_num(d, pt->last_time, &f->base);
+	}
 	g_ptr_array_add(e->follows, f);
 	return f;
 }
@@ -369,6 +384,7 @@ static void run(struct insp_service *s, const struct insp_task *t, void *ud)
 	int di = device_of(e->cfg, t->target);
 	const struct prof_test *pt = di >= 0 ? test_of(&e->cfg->devices[di], t->kind) : NULL;
 	char id[INSP_ID_MAX];
+	double busy;
 	int64_t now;
 	int rc;
 
@@ -390,6 +406,8 @@ static void run(struct insp_service *s, const struct insp_task *t, void *ud)
 	}
 	if (!ready(hub_device_at(e->hub, (size_t)di)))
 		return; /* not read yet: the next tick */
+	if (point_num(hub_device_at(e->hub, (size_t)di), pt->running, &busy) && busy != 0)
+		return; /* a test of its own, or a person's: it would ignore the start */
 	g_strlcpy(id, t->id, sizeof(id));
 	rc = insp_service_start(s, id, BY);
 	if (rc < 0)
