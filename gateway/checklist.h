@@ -1,9 +1,9 @@
 /* Checklists filled in by a person (docs/inspections.md, "Checklists"): the verb
- * cmd/checklist (operators) completes a staff_patrol or fire_check task whose plan names a
- * checklist of inspections.checklists, with a result per item (pass, fail, na), a note and
- * who; the record keeps the items and the state of the hall's fire panels at that moment
- * (from the hub); an item that fails opens a "checklist" ticket for that item (one while
- * open). Main loop thread only. */
+ * cmd/checklist (operators, and the console's inspectors) completes a staff_patrol or
+ * fire_check task whose plan names a checklist of inspections.checklists, with a result per
+ * item (pass, fail, na), a note and who; the record keeps the items and the state of the
+ * hall's fire panels at that moment (from the hub); an item that fails opens a "checklist"
+ * ticket for that item (one while open). Main loop thread only. */
 #ifndef HW_GATEWAY_CHECKLIST_H
 #define HW_GATEWAY_CHECKLIST_H
 
