@@ -155,9 +155,10 @@ static struct follow *find(struct eltest *e, const char *task)
 /* Completes the task with the controller's result: details {"controller", "test",
  * "result", "passed", "started", "ended", "length", "length_unit", "luminaires_failed",
  * "resumed", "self_test", "error"}; a failure opens the controller's el_test ticket. */
-static void finish(struct eltest *e, const char *task, size_t dev, int kind, int64_t since_ms,
+static void finish(struct eltest *e, const char *task_id, size_t dev, int kind, int64_t since_ms,
 		   bool resumed, bool self_test, const char *error)
 {
+	char task[INSP_ID_MAX]; /* a live task's id goes with the task once it is complete */
 	const struct cfg_device *cd = &e->cfg->devices[dev];
 	const struct hub_device *d = hub_device_at(e->hub, dev);
 	const struct prof_test *pt = test_of(cd, kind);
@@ -171,6 +172,7 @@ static void finish(struct eltest *e, const char *task, size_t dev, int kind, int
 	char note[INSP_TEXT_MAX], *txt;
 	int rc;
 
+	g_strlcpy(task, task_id, sizeof(task));
 	if (!error && ready(d) && pt) {
 		if (point_num(d, pt->result, &v)) {
 			const struct prof_point *rp = profile_find_point(cd->profile, pt->result);
