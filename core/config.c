@@ -885,6 +885,23 @@ static const struct opt noread_opts[] = {
     OPT_U16("to", struct prof_noread, to, 0, 65535, 0, OF_REQUIRED),
 };
 
+static const struct opt test_opts[] = {
+    OPT_STR("start", struct prof_test, start, NULL, OF_NONEMPTY),
+    OPT_STR("running", struct prof_test, running, NULL, OF_NONEMPTY),
+    OPT_STR("result", struct prof_test, result, NULL, OF_NONEMPTY),
+    OPT_INT("passed", struct prof_test, passed, 0, 65535, 1, 0),
+    OPT_STR("last_time", struct prof_test, last_time, NULL, OF_NONEMPTY),
+    OPT_STR("length", struct prof_test, length, NULL, OF_NONEMPTY),
+    OPT_STR("luminaire_failed", struct prof_test, luminaire_failed, NULL, OF_NONEMPTY),
+};
+
+static const struct opt tests_opts[] = {
+    OPT_STR("mains_fault", struct prof_tests, mains_fault, NULL, OF_NONEMPTY),
+    OPT_BOOL("self_testing", struct prof_tests, self_testing, false),
+    OPT_GROUP("function", struct prof_tests, function, test_opts, 0),
+    OPT_GROUP("duration", struct prof_tests, duration, test_opts, 0),
+};
+
 static const struct opt profile_opts[] = {
     OPT_STR("name", struct profile, name, NULL, OF_ID),
     OPT_STR("description", struct profile, description, NULL, 0),
@@ -899,6 +916,7 @@ static const struct opt profile_opts[] = {
 	     command_post, 0),
     OPT_LIST("no_read", struct profile, no_read, n_no_read, struct prof_noread, noread_opts,
 	     noread_post, 0),
+    OPT_GROUP("tests", struct profile, tests, tests_opts, 0),
 };
 
 /* The file's root holds one group, "profile", that fills the struct profile itself. */
@@ -936,6 +954,40 @@ static int group_index(const struct profile *p, const char *name)
 		if (p->groups[g].name && strcmp(p->groups[g].name, name) == 0)
 			return (int)g;
 	return -1;
+}
+
+/* tests = { ... }: the names are the profile's own commands and points. */
+static void profile_check_tests(struct ldctx *x, const struct profile *p)
+{
+	const struct prof_tests *ts = &p->tests;
+
+	if (ts->mains_fault && !profile_find_point(p, ts->mains_fault))
+		err_at(x, p->path, 0, "tests.mains_fault: no top-level point \"%s\"",
+		       ts->mains_fault);
+	for (int k = 0; k < 2; k++) {
+		const struct prof_test *t = k ? &ts->duration : &ts->function;
+		const char *kind = k ? "duration" : "function";
+		const char *pts[] = {t->running, t->result, t->last_time, t->length};
+		bool found = false;
+
+		if (t->start && !profile_find_command(p, t->start))
+			err_at(x, p->path, 0, "tests.%s.start: no command \"%s\"", kind, t->start);
+		for (size_t i = 0; i < ARRAY_SIZE(pts); i++)
+			if (pts[i] && !profile_find_point(p, pts[i]))
+				err_at(x, p->path, 0, "tests.%s: no top-level point \"%s\"", kind,
+				       pts[i]);
+		for (size_t b = 0; t->luminaire_failed && b < p->n_blocks; b++)
+			for (size_t j = 0; j < p->blocks[b].n_points; j++)
+				if (p->blocks[b].points[j].name &&
+				    strcmp(p->blocks[b].points[j].name, t->luminaire_failed) == 0)
+					found = true;
+		if (t->luminaire_failed && !found)
+			err_at(x, p->path, 0, "tests.%s.luminaire_failed: no block point \"%s\"",
+			       kind, t->luminaire_failed);
+		if (t->start && !t->running && !t->last_time)
+			err_at(x, p->path, 0,
+			       "tests.%s: give running or last_time to follow the test", kind);
+	}
 }
 
 /* Groups, commands and packed blocks: resolves names into indexes. */
@@ -1010,6 +1062,7 @@ static void profile_check_groups(struct ldctx *x, struct profile *p)
 						lr, sizeof(lr)));
 				break;
 			}
+	profile_check_tests(x, p);
 }
 
 static void profile_check(struct ldctx *x, const struct profile *p)

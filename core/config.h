@@ -72,12 +72,32 @@ struct cfg_plan {
 	bool requires_given;
 	bool serial;  /* one target IN_PROGRESS at a time (tests: never dark) */
 	int priority; /* of the overdue and missed alerts, 1..5 */
+	/* Tests (gateway/eltest.c): how long one is expected to last (function 180 s,
+	 * duration 5400 s) and how much longer it may take before it counts as failed. */
+	int64_t expected_s;
+	int64_t margin_s;
+	char *checklist; /* staff_patrol, fire_check: id of an inspections.checklists entry */
+	int line;
+};
+
+/* A checklist a person fills in (gateway/checklist.c). */
+struct cfg_check_item {
+	char *id; /* [A-Za-z0-9_-]+ */
+	struct prof_label text;
+	int line;
+};
+struct cfg_checklist {
+	char *id;
+	struct cfg_check_item *items;
+	size_t n_items;
 	int line;
 };
 
 struct cfg_inspections {
 	struct cfg_plan *plans;
 	size_t n_plans;
+	struct cfg_checklist *checklists;
+	size_t n_checklists;
 	int tick_s;	     /* the scheduler runs this often */
 	int keep_days;	     /* records and tickets are kept at least this long */
 	int camera_ticket_h; /* a camera's ticket is overdue after this (24 h) */

@@ -58,6 +58,16 @@ void profile_free(struct profile *p)
 	}
 	free(p->commands);
 	free(p->no_read);
+	free(p->tests.mains_fault);
+	for (int k = 0; k < 2; k++) {
+		struct prof_test *t = k ? &p->tests.duration : &p->tests.function;
+		free(t->start);
+		free(t->running);
+		free(t->result);
+		free(t->last_time);
+		free(t->length);
+		free(t->luminaire_failed);
+	}
 	free(p->name);
 	free(p->description);
 	prof_label_free(&p->label);

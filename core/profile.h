@@ -143,6 +143,25 @@ struct prof_noread {
 	int line;
 };
 
+/* How the gateway runs one kind of test on a controller (docs/profiles.md, "tests"): every
+ * name is NULL when not declared. */
+struct prof_test {
+	char *start;		/* command that starts it */
+	char *running;		/* top-level point true while it runs */
+	char *result;		/* top-level point with the last result */
+	int passed;		/* the result's value for a pass (1) */
+	char *last_time;	/* top-level point: when the last one ended, Unix s (0: never) */
+	char *length;		/* top-level point: how long the last one lasted (its unit) */
+	char *luminaire_failed; /* point of a block: true for an element that failed it */
+};
+
+struct prof_tests {
+	char *mains_fault; /* top-level point true during a mains failure */
+	bool self_testing; /* the controller starts its own tests: the gateway only checks */
+	struct prof_test function;
+	struct prof_test duration;
+};
+
 struct profile {
 	char *name;
 	char *description;
@@ -157,6 +176,7 @@ struct profile {
 	size_t n_commands;
 	struct prof_noread *no_read;
 	size_t n_no_read;
+	struct prof_tests tests; /* emergency-lighting tests; all NULL for other devices */
 	char *path;
 };
 

@@ -47,6 +47,7 @@ enum {
 	O_MONTH = 1u << 15,
 	O_OUT = 1u << 16,
 	O_AMEND = 1u << 17,
+	O_ITEM = 1u << 18, /* repeated */
 };
 
 static const struct {
@@ -72,6 +73,7 @@ static const struct {
     {O_MONTH, "--month", NULL, true},
     {O_OUT, "--out", NULL, true},
     {O_AMEND, "--amend", NULL, false},
+    {O_ITEM, "--item", NULL, true},
 };
 
 struct cli {
@@ -80,6 +82,8 @@ struct cli {
 	const char *opt[24]; /* by option bit number */
 	char *pos[4];
 	int npos;
+	const char *items[64]; /* --item, in order */
+	int nitems;
 	int (*run)(const char *path);
 	struct hw_config *cfg;
 };
@@ -176,6 +180,45 @@ static int do_command(struct cli *c)
 		return 1;
 	msg = json_string_value(json_object_get(reply, "message"));
 	printf("%s: %s %s\n", c->pos[0], c->pos[1], msg ? msg : "accepted");
+	json_decref(reply);
+	return 0;
+}
+
+/* checklist TASK|PLAN --item ID=pass|fail|na[:NOTE] ...: cmd/checklist. */
+static int do_checklist(struct cli *c)
+{
+	json_t *items = json_array(), *body, *reply;
+	const char *res;
+
+	for (int i = 0; i < c->nitems; i++) {
+		const char *eq = strchr(c->items[i], '='), *colon;
+		char result[8];
+
+		colon = eq ? strchr(eq, ':') : NULL;
+		if (!eq || eq == c->items[i] ||
+		    (size_t)((colon ? colon : eq + strlen(eq)) - eq - 1) >= sizeof(result)) {
+			fprintf(stderr,
+				"hallwatch checklist: --item ID=pass|fail|na[:NOTE], not \"%s\"\n",
+				c->items[i]);
+			json_decref(items);
+			return 2;
+		}
+		g_strlcpy(result, eq + 1, (size_t)((colon ? colon : eq + strlen(eq)) - eq));
+		json_array_append_new(items, json_pack("{s:s%, s:s, s:s}", "id", c->items[i],
+						       (size_t)(eq - c->items[i]), "result", result,
+						       "note", colon ? colon + 1 : ""));
+	}
+	body = json_pack("{s:s, s:o}", strchr(c->pos[0], '/') ? "task" : "plan", c->pos[0], "items",
+			 items);
+	if (opt(c, O_NOTE))
+		json_object_set_new(body, "note", json_string(opt(c, O_NOTE)));
+	if (call(c, "checklist", body, reply_timeout(c, 0), &reply))
+		return 1;
+	res = json_string_value(json_object_get(reply, "result"));
+	printf("%s: %s\n", json_string_value(json_object_get(reply, "task")), res ? res : "done");
+	for (size_t i = 0; i < json_array_size(json_object_get(reply, "tickets")); i++)
+		printf("ticket %s\n",
+		       json_string_value(json_array_get(json_object_get(reply, "tickets"), i)));
 	json_decref(reply);
 	return 0;
 }
@@ -575,6 +618,11 @@ static const struct sub subs[] = {
      "  A range not wholly recorded is refused with what is missing; --partial cuts what\n"
      "  exists and says what is missing.\n",
      O_CONFIG | O_USER | O_PARTIAL, 3, 4, do_clip},
+    {"checklist", "-c FILE TASK|PLAN --item ID=pass|fail|na[:NOTE] ... [--note TEXT] [--user NAME]",
+     "  Fills in the checklist of a staff patrol or fire check: the task TASK, or the task of\n"
+     "  PLAN due now (a new one when none is); one --item per item of the checklist. An item\n"
+     "  that fails opens a ticket; the record keeps the fire panels' state.\n",
+     O_CONFIG | O_USER | O_ITEM | O_NOTE, 1, 1, do_checklist},
     {"recordings", "-c FILE CAMERA [--from TIME] [--to TIME]",
      "  The camera's recorded segments (start, end, duration, file) and the gaps between\n"
      "  them, from --from (default: 24 h ago) to --to (default: now).\n",
@@ -678,6 +726,14 @@ static int parse(struct cli *c, int argc, char **argv)
 		if (options[k].value && i + 1 >= argc) {
 			fprintf(stderr, "hallwatch %s: %s needs a value\n", s->name, a);
 			return 2;
+		}
+		if (options[k].bit == O_ITEM) {
+			if (c->nitems == (int)G_N_ELEMENTS(c->items)) {
+				fprintf(stderr, "hallwatch %s: at most %zu --item\n", s->name,
+					G_N_ELEMENTS(c->items));
+				return 2;
+			}
+			c->items[c->nitems++] = argv[i + 1];
 		}
 		c->opt[__builtin_ctz(options[k].bit)] = options[k].value ? argv[++i] : a;
 	}

@@ -410,6 +410,30 @@ int insp_service_open_ticket(struct insp_service *s, const char *kind, const cha
 	return 0;
 }
 
+bool insp_service_find_ticket(struct insp_service *s, const char *kind, const char *target,
+			      char *id_out)
+{
+	GHashTableIter it;
+	gpointer v;
+
+	g_hash_table_iter_init(&it, s->open);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		const struct ticket *t = v;
+		if (t->state != TK_CLOSED && strcmp(t->kind, kind) == 0 &&
+		    strcmp(t->target, target) == 0) {
+			if (id_out)
+				g_strlcpy(id_out, t->id, TICKET_ID_MAX);
+			return true;
+		}
+	}
+	return false;
+}
+
+size_t insp_service_list(struct insp_service *s, const struct insp_task **v, size_t n)
+{
+	return insp_sched_list(s->sched, v, n);
+}
+
 int insp_service_ticket(struct insp_service *s, const char *id, enum ticket_action a,
 			const char *by, const char *note, const char *assignee,
 			enum ticket_recheck recheck)

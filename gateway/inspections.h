@@ -72,6 +72,13 @@ const struct insp_task *insp_service_task(struct insp_service *s, const char *ta
  * otherwise); id_out (TICKET_ID_MAX, may be NULL) gets its id. 0 or -errno. */
 int insp_service_open_ticket(struct insp_service *s, const char *kind, const char *target,
 			     const char *source, const char *text, const char *by, char *id_out);
+/* Whether a ticket of kind for target is not closed; its id into id_out (TICKET_ID_MAX, may
+ * be NULL). One ticket per finding while it is open. */
+bool insp_service_find_ticket(struct insp_service *s, const char *kind, const char *target,
+			      char *id_out);
+/* Live tasks (transfer none, valid until the next call), oldest due first, into v (at most
+ * n); returns how many there are (insp_sched_list). */
+size_t insp_service_list(struct insp_service *s, const struct insp_task **v, size_t n);
 /* Moves ticket id (ticket_apply's returns, -ENOENT). */
 int insp_service_ticket(struct insp_service *s, const char *id, enum ticket_action a,
 			const char *by, const char *note, const char *assignee,

@@ -29,6 +29,8 @@
 #include "outputs/state.h"
 #include "core/statedir.h"
 #include "core/timeparse.h"
+#include "gateway/checklist.h"
+#include "gateway/eltest.h"
 #include "gateway/inspections.h"
 #include "router/router.h"
 #include "video/recindex.h"
@@ -66,6 +68,8 @@ struct app {
 	struct video *video;	      /* cameras; recreated on reload */
 	struct web *web;	      /* the console: kept across reloads, re-attached */
 	struct insp_service *insp;    /* inspections; recreated with the alert service */
+	struct eltest *eltest;	      /* emergency-lighting tests; with the inspections */
+	struct checklist *checklist;  /* cmd/checklist; with the inspections */
 	uint64_t seq;		      /* per-gateway sequence number of state messages */
 	uint64_t cam_seq;	      /* sequence number of camera state messages */
 	guint heartbeat;
@@ -665,6 +669,18 @@ static void stop_router(struct app *a)
 	a->router = NULL;
 }
 
+/* A profile command for device i on its bus (the test runner's). */
+static int bus_command(size_t i, const char *command, const char *who, void *ud)
+{
+	struct app *a = ud;
+
+	for (size_t k = 0; k < a->n_buses; k++)
+		if (mb_bus_config(a->buses[k]) == a->cfg->devices[i].bus)
+			return mb_bus_command(a->buses[k], i, command, who, device_command_done,
+					      NULL);
+	return -ENODEV;
+}
+
 /* Inspections (gateway/inspections.c): after the alert service and the router it raises
  * alerts through and adds its verbs to; stopped before them. */
 static int start_inspections(struct app *a)
@@ -673,6 +689,10 @@ static int start_inspections(struct app *a)
 
 	if (rc == 0)
 		rc = insp_service_attach_router(a->insp, a->router);
+	if (rc == 0)
+		rc = eltest_create(a->cfg, a->insp, a->hub, bus_command, a, &a->eltest);
+	if (rc == 0)
+		rc = checklist_create(a->cfg, a->insp, a->hub, a->router, &a->checklist);
 	if (rc < 0)
 		log_err("inspections: %s", strerror(-rc));
 	return rc;
@@ -680,6 +700,10 @@ static int start_inspections(struct app *a)
 
 static void stop_inspections(struct app *a)
 {
+	eltest_destroy(a->eltest);
+	a->eltest = NULL;
+	checklist_destroy(a->checklist);
+	a->checklist = NULL;
 	insp_service_destroy(a->insp);
 	a->insp = NULL;
 }

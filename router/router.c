@@ -233,7 +233,8 @@ static int authorise(struct router_req *q)
 
 	if (q->call_fn) { /* the console: its account's role */
 		if (v->role == ROUTER_VIEWER || q->call_role == v->role ||
-		    q->call_role == ROUTER_ADMIN)
+		    q->call_role == ROUTER_ADMIN ||
+		    (q->call_role == ROUTER_INSPECTOR && (v->flags & ROUTER_INSPECTOR_TOO)))
 			return 0;
 		return router_req_fail(q, -EACCES, NULL,
 				       "\"%s\" is a console %s, and %s needs an %s or an admin",

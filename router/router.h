@@ -36,6 +36,8 @@ const char *router_role_name(enum router_role role);
 
 /* Flags of a verb. */
 #define ROUTER_READ_ONLY 1u /* never changes anything: audited within the limiter's bound */
+/* an operator's verb a console inspector may send too (cmd/checklist: a person on a patrol) */
+#define ROUTER_INSPECTOR_TOO 2u
 
 /* A handler's return: the request goes on; router_done finishes it later. */
 #define ROUTER_PENDING 1

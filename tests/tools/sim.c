@@ -95,6 +95,9 @@ enum {
 #define ELC_ST_FT_FAILED (1u << 9)
 #define ELC_ST_DT_FAILED (1u << 10)
 
+#define LUM_FT_FAILED (1u << 6)
+#define LUM_DT_FAILED (1u << 7)
+
 #define RESULT_PASSED 1
 #define RESULT_FAILED 2
 #define RESULT_ABORTED 3
@@ -136,6 +139,9 @@ struct unit {
 	int ft_ticks; /* ticks left in a running function test, 0 = none */
 	int dt_ticks; /* same for a duration test */
 	int reset_ticks;
+	int test_ticks;	    /* ticks a function test lasts (`testlen`, default FT_TICKS) */
+	unsigned ft_starts; /* start_function_test coil writes received (`starts`) */
+	unsigned dt_starts; /* start_duration_test coil writes received */
 };
 
 /* A TCP answer waiting for its unit's delay. */
@@ -316,6 +322,18 @@ static void elc_finish_test(struct unit *u, bool duration, int result)
 		ir[ELC_CONTROLLER_STATE] |= failed_bit;
 	else if (result == RESULT_PASSED)
 		ir[ELC_CONTROLLER_STATE] &= (uint16_t) ~(failed_bit | overdue_bit);
+	/* A luminaire with a fault (b0..b3) fails the test: its own b6 / b7 follows. */
+	for (int i = 0; i < ir[ELC_LUMINAIRE_COUNT] && i < 256; i++) {
+		uint16_t *w = &ir[ELC_LUMINAIRE_BASE + i];
+		uint16_t lf = duration ? LUM_DT_FAILED : LUM_FT_FAILED;
+
+		if (result == RESULT_ABORTED)
+			continue;
+		if (*w & 0x0Fu)
+			*w |= lf;
+		else
+			*w &= (uint16_t)~lf;
+	}
 }
 
 static int elc_outcome(const struct unit *u)
@@ -344,14 +362,16 @@ static void elc_coils(struct unit *u)
 	}
 	if (co[ELC_COIL_START_FT]) {
 		co[ELC_COIL_START_FT] = 0;
+		u->ft_starts++;
 		if (!running) {
-			u->ft_ticks = FT_TICKS;
+			u->ft_ticks = u->test_ticks > 0 ? u->test_ticks : FT_TICKS;
 			ir[ELC_CONTROLLER_STATE] |= ELC_ST_FT_RUNNING;
 			running = true;
 		}
 	}
 	if (co[ELC_COIL_START_DT]) {
 		co[ELC_COIL_START_DT] = 0;
+		u->dt_starts++;
 		if (!running) {
 			u->dt_ticks = DT_TICKS;
 			ir[ELC_CONTROLLER_STATE] |= ELC_ST_DT_RUNNING;
@@ -677,6 +697,52 @@ static void cmd_dribble(struct sim *sim, char **argv, int argc)
 	reply("ok");
 }
 
+/* starts UNIT function|duration: how many start commands the controller received. */
+static void cmd_starts(struct sim *sim, char **argv, int argc)
+{
+	struct unit *u;
+	bool dt;
+
+	if (argc != 3 || (strcmp(argv[2], "function") != 0 && strcmp(argv[2], "duration") != 0)) {
+		reply("error usage: starts UNIT function|duration");
+		return;
+	}
+	u = lookup_unit(sim, argv[1]);
+	if (u == NULL)
+		return;
+	if (u->kind != UNIT_ELC) {
+		reply("error unit %s is not a controller", argv[1]);
+		return;
+	}
+	dt = strcmp(argv[2], "duration") == 0;
+	pthread_mutex_lock(&sim->lock);
+	reply("ok %u", dt ? u->dt_starts : u->ft_starts);
+	pthread_mutex_unlock(&sim->lock);
+}
+
+/* testlen UNIT TICKS: how long the unit's function tests last from now on. */
+static void cmd_testlen(struct sim *sim, char **argv, int argc)
+{
+	struct unit *u;
+	long ticks;
+
+	if (argc != 3) {
+		reply("error usage: testlen UNIT TICKS");
+		return;
+	}
+	u = lookup_unit(sim, argv[1]);
+	if (u == NULL)
+		return;
+	if (!parse_long(argv[2], 1, 100000, &ticks)) {
+		reply("error testlen must be 1..100000 ticks");
+		return;
+	}
+	pthread_mutex_lock(&sim->lock);
+	u->test_ticks = (int)ticks;
+	pthread_mutex_unlock(&sim->lock);
+	reply("ok");
+}
+
 static void cmd_lie(struct sim *sim, char **argv, int argc)
 {
 	static const char *const names[] = {"none", "unit", "len0", "len65535"};
@@ -768,6 +834,10 @@ static bool handle_line(struct sim *sim, char *line)
 		cmd_set_get(sim, argv, argc, true);
 	} else if (strcmp(argv[0], "get") == 0) {
 		cmd_set_get(sim, argv, argc, false);
+	} else if (strcmp(argv[0], "starts") == 0) {
+		cmd_starts(sim, argv, argc);
+	} else if (strcmp(argv[0], "testlen") == 0) {
+		cmd_testlen(sim, argv, argc);
 	} else if (strcmp(argv[0], "freeze") == 0) {
 		cmd_flag(sim, argv, argc, offsetof(struct unit, frozen), true);
 	} else if (strcmp(argv[0], "unfreeze") == 0) {

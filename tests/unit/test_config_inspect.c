@@ -205,12 +205,51 @@ static void test_errors(void **state)
 		 "inspections: unknown setting \"tick\"");
 }
 
+/* Checklists, a plan's checklist and the test lengths (expected_s, margin_s). */
+static void test_checklists(void **state)
+{
+	(void)state;
+	struct hw_config *c = load_ok(
+	    "site = { id = \"h\"; };\ninspections = {\n checklists = (\n { id = \"fc\"; items = "
+	    "(\n { id = \"ext\"; text = { zh = \"灭火器\"; en = \"extinguishers\"; }; },\n { id = "
+	    "\"exits\"; }\n ); }\n );\n plans = (\n { id = \"chk\"; kind = \"fire_check\"; "
+	    "checklist = \"fc\"; },\n { id = \"ft\"; kind = \"function_test\"; },\n { id = "
+	    "\"dt\"; kind = \"duration_test\"; expected_s = 60; margin_s = 5; }\n );\n};\n");
+
+	assert_int_equal(c->inspections.n_checklists, 1);
+	assert_string_equal(c->inspections.checklists[0].id, "fc");
+	assert_int_equal(c->inspections.checklists[0].n_items, 2);
+	assert_string_equal(c->inspections.checklists[0].items[0].text.zh, "灭火器");
+	assert_string_equal(c->inspections.checklists[0].items[0].text.en, "extinguishers");
+	assert_null(c->inspections.checklists[0].items[1].text.en);
+	assert_string_equal(c->inspections.plans[0].checklist, "fc");
+	assert_null(c->inspections.plans[1].checklist);
+	assert_int_equal(c->inspections.plans[1].expected_s, 180);
+	assert_int_equal(c->inspections.plans[1].margin_s, 60);
+	assert_int_equal(c->inspections.plans[2].expected_s, 60);
+	assert_int_equal(c->inspections.plans[2].margin_s, 5);
+	config_free(c);
+
+	load_bad("site = { id = \"h\"; };\ninspections = { plans = (\n { id = \"a\"; kind = "
+		 "\"fire_check\";\n checklist = \"nope\"; }\n); };\n",
+		 3, "inspections.plans[0]: checklist \"nope\" is not in inspections.checklists");
+	load_bad("site = { id = \"h\"; };\ninspections = { checklists = ( { id = \"c\"; items = "
+		 "( { id = \"x\"; } ); } );\n plans = (\n { id = \"a\"; kind = "
+		 "\"function_test\";\n checklist = \"c\"; }\n); };\n",
+		 4,
+		 "inspections.plans[0]: a checklist goes with a staff_patrol or a fire_check plan");
+	load_bad("site = { id = \"h\"; };\ninspections = { checklists = (\n { id = \"c\"; items = "
+		 "( { id = \"x\"; }, { id = \"x\"; } ); }\n); };\n",
+		 3, "inspections.checklists[0].items[1]: id \"x\" is used already");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_calendar_and_plans),
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_checklists),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -396,6 +396,15 @@ static void test_call_in_process(void **state)
 	assert_string_equal(str(got, "error"), "not_authorized");
 	router_call(f->r, "review", NULL, "adam", ROUTER_ADMIN, on_call, &got);
 	assert_true(json_is_true(json_object_get(got, "ok")));
+	/* an operator's verb open to inspectors too; not to a viewer */
+	assert_int_equal(
+	    router_add(f->r, "checklist", ROUTER_OPERATOR, ROUTER_INSPECTOR_TOO, handler, f), 0);
+	router_call(f->r, "checklist", NULL, "ivy", ROUTER_INSPECTOR, on_call, &got);
+	assert_true(json_is_true(json_object_get(got, "ok")));
+	router_call(f->r, "checklist", NULL, "olga", ROUTER_OPERATOR, on_call, &got);
+	assert_true(json_is_true(json_object_get(got, "ok")));
+	router_call(f->r, "checklist", NULL, "vic", ROUTER_VIEWER, on_call, &got);
+	assert_string_equal(str(got, "error"), "not_authorized");
 	router_call(f->r, "list", NULL, "vic", ROUTER_VIEWER, on_call, &got);
 	assert_true(json_is_true(json_object_get(got, "ok")));
 	/* a pending request answers the caller when it finishes */
