@@ -30,6 +30,7 @@
 #include "core/statedir.h"
 #include "core/timeparse.h"
 #include "gateway/inspections.h"
+#include "gateway/patrol.h"
 #include "router/router.h"
 #include "video/recindex.h"
 #include "video/video.h"
@@ -53,6 +54,7 @@ struct app {
 	struct video *video;	      /* cameras; recreated on reload */
 	struct web *web;	      /* the console: kept across reloads, re-attached */
 	struct insp_service *insp;    /* inspections; recreated with the alert service */
+	struct patrol *patrol;	      /* video patrols: the runner of video_patrol tasks */
 	uint64_t seq;		      /* per-gateway sequence number of state messages */
 	uint64_t cam_seq;	      /* sequence number of camera state messages */
 	guint heartbeat;
@@ -603,6 +605,11 @@ static int start_inspections(struct app *a)
 
 	if (rc == 0)
 		rc = insp_service_attach_router(a->insp, a->router);
+	if (rc == 0)
+		rc = patrol_create(a->cfg, a->insp, a->video, a->hub, a->alerts, a->mqtt,
+				   &a->patrol);
+	if (rc == 0)
+		rc = patrol_attach_router(a->patrol, a->router);
 	if (rc < 0)
 		log_err("inspections: %s", strerror(-rc));
 	return rc;
@@ -610,6 +617,8 @@ static int start_inspections(struct app *a)
 
 static void stop_inspections(struct app *a)
 {
+	patrol_destroy(a->patrol);
+	a->patrol = NULL;
 	insp_service_destroy(a->insp);
 	a->insp = NULL;
 }
