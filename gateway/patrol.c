@@ -38,6 +38,7 @@ struct cam_job {
 	guint timer;	  /* the clip's wait */
 	int64_t from_ms, to_ms, deadline_ms;
 	char *snap_path, *clip_path;
+	int64_t first_seg_ms; /* start of the first segment continuity saw, 0: none */
 };
 
 /* One patrol (task) in flight; a reference per snapshot or clip in flight and one of the
@@ -192,7 +193,7 @@ static json_t *health_json(struct cam_job *j, const struct hub_camera *c)
 
 /* The gaps in the recordings of camera j since its previous patrol (or, for its first,
  * since its first segment within the last hour). */
-static json_t *continuity_json(struct cam_job *j)
+static json_t *continuity_json(struct cam_job *j, const struct hub_camera *c)
 {
 	struct patrol *p = j->run->p;
 	int64_t t0 = j->run->t0, *prev = g_hash_table_lookup(p->last, j->id), since;
@@ -220,7 +221,12 @@ static json_t *continuity_json(struct cam_job *j)
 				 "since", (json_int_t)since, "to", (json_int_t)t0, "error",
 				 strerror(-n));
 	}
-	k = rec_timeline(segs, n, since, t0, t0, GAP_TOLERANCE_MS, &sp);
+	/* a segment still open while the camera does not record ends with its last frame */
+	if (n > 0)
+		j->first_seg_ms = segs[0].start_ms;
+	k = rec_timeline(segs, n, since, t0,
+			 c->seen && c->health.recording ? t0 : MAX(c->health.last_frame_ms, 0),
+			 GAP_TOLERANCE_MS, &sp);
 	for (int i = 0; i < k; i++) {
 		if (sp[i].seg >= 0)
 			continue;
@@ -259,6 +265,10 @@ static json_t *footage_json(struct cam_job *j, const struct hub_camera *c)
 	int req = cfg->inspections.retention_required_days;
 	int keep = cfg->cameras[j->ci].retention_days;
 	int64_t oldest = c->seen ? c->health.oldest_recording_ms : 0;
+	/* the camera reports its oldest segment after retention runs: until then, what the
+	 * index showed */
+	if (j->first_seg_ms > 0 && (oldest <= 0 || j->first_seg_ms < oldest))
+		oldest = j->first_seg_ms;
 	double kept = oldest > 0 ? (j->run->t0 - oldest) / 86400000.0 : 0;
 	json_t *o;
 
@@ -390,7 +400,7 @@ static void cam_begin(struct cam_job *j)
 	json_object_set_new(j->res, "clip",
 			    json_pack("{s:s, s:I, s:I}", "path", j->clip_path, "from",
 				      (json_int_t)j->from_ms, "to", (json_int_t)j->to_ms));
-	json_object_set_new(j->res, "continuity", continuity_json(j));
+	json_object_set_new(j->res, "continuity", continuity_json(j, c));
 	json_object_set_new(j->res, "footage", footage_json(j, c));
 	json_object_set_new(j->res, "findings", json_incref(j->findings));
 	json_decref(j->findings); /* res holds it */
