@@ -17,7 +17,7 @@ import subprocess
 import time
 
 from alerts_util import Operator, events
-from harness import Gateway, Mosquitto, TestFailure, Watch, gateway_config, run, wait_until
+from harness import HALLWATCH, Gateway, Mosquitto, TestFailure, Watch, gateway_config, run, wait_until
 from videocam import FAST, TestCam, camera_cfg, discover_duration, jpeg_size
 
 SITE = "hall-patrol"
@@ -147,6 +147,16 @@ def main(env):
     r = op.send("patrol", {"plan": PLAN}, user="bob")
     expect(r["ok"] is False and r["error"] == "not_authorized", "a viewer ran a patrol: %r" % r)
     expect(cam_tickets(env) == [], "tickets before any failure: %r" % cam_tickets(env))
+    # ... and the command line through the daemon
+    cli = subprocess.run([HALLWATCH, "patrol", "-c", gw.cfg, PLAN, "--user", "bob"],
+                         capture_output=True, text=True, timeout=30)
+    expect(cli.returncode != 0 and "not_authorized" in cli.stderr, "CLI as a viewer: %r" % cli)
+    cli = subprocess.run([HALLWATCH, "patrol", "-c", gw.cfg, PLAN, "--user", "alice"],
+                         capture_output=True, text=True, timeout=30)
+    expect(cli.returncode == 0 and cli.stdout.startswith(PLAN + "/" + PLAN + "/now-"),
+           "CLI patrol: %r" % cli)
+    rec = wait_record(env, cli.stdout.split()[0])
+    expect(rec["result"] == "passed", "CLI patrol record %r" % rec["result"])
 
     # 3. Black: the next patrol fails, the alert is raised, exactly one ticket opens.
     cam.command("black /cam1")
