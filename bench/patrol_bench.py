@@ -53,7 +53,7 @@ def main():
         cams = [dict(FAST, id="cam%d" % i, url=cam.url("/cam%d" % i), segment_s=seg)
                 for i in range(1, n + 1)]
         gw = Gateway(env, gateway_config(SITE, mqtt_port=broker.port, state_dir=env.tmp,
-                                         heartbeat=0) + camera_cfg(cams) + """
+                                         heartbeat=1) + camera_cfg(cams) + """
 alerts = { operators = [ "bench" ]; };
 inspections = { tick_s = 1; plans = (
   { id = "vp"; kind = "video_patrol"; recurrence = "every"; every_s = 86400; when = "any"; }
