@@ -585,6 +585,7 @@ static void run_begin(struct patrol *p, const struct insp_task *t)
 		n = 0;
 	}
 	r->n = r->left = n;
+	video_report_all(p->video); /* fps, last frame: figures that move without a change */
 	r->cams = g_new0(struct cam_job, n ? n : 1);
 	g_hash_table_replace(p->runs, g_strdup(r->task), r);
 	log_info("patrol %s: %zu camera(s)", r->task, n);

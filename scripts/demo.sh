@@ -145,7 +145,7 @@ gaps, footage age; a black or stopped camera fails it and opens a ticket). Its r
   ls $dir/patrols/
 Run one now (a surprise inspection), and see the tasks and open tickets:
   ./build/hallwatch patrol -c $dir/hallwatch.cfg --user demo
-  mosquitto_rr -V 5 -h 127.0.0.1 -p $mqtt_port -t hallwatch/v1/hall-demo/cmd/tasks -e demo/reply -m '{}'
+  mosquitto_rr -V 5 -h 127.0.0.1 -p $mqtt_port -t hallwatch/v1/hall-demo/cmd/tasks -e hallwatch/v1/hall-demo/reply/demo -m '{}'
 Start a function test of the emergency lighting (allowed for elc1 in the demo):
   ./build/hallwatch command -c $dir/hallwatch.cfg elc1 start_function_test --user demo
 Query the measurements:
