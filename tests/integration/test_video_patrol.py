@@ -117,7 +117,8 @@ def main(env):
     expect(c["camera"] == "cam1" and c["passed"] is True and c["findings"] == [],
            "camera %r" % c)
     h = c["health"]
-    expect(h["verdict"] == "ok" and h["online"] and h["recording"] and h["failing"] == [],
+    expect(h["verdict"] == "ok" and h["online"] and h["recording"] and h["failing"] == [] and
+           h["fps"] > 0,
            "health %r" % h)
     for k in ("offline", "dark", "covered", "frozen", "defocus", "moved"):
         expect(h["conditions"][k] is False, "condition %s in %r" % (k, h))
