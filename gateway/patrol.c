@@ -24,6 +24,7 @@
 #define GAP_TOLERANCE_MS 2000	       /* between two segments, not a gap */
 #define GAPS_LISTED 50
 #define CLIP_POLL_MS 1000
+#define SNAP_RETRY_MS 10000
 
 struct run;
 
@@ -36,6 +37,7 @@ struct cam_job {
 	json_t *findings; /* borrowed from res */
 	int pending;	  /* snapshot and clip not yet ended */
 	guint timer;	  /* the clip's wait */
+	guint snap_timer; /* a snapshot asked again while VIDEO_SNAPSHOTS_MAX are in flight */
 	int64_t from_ms, to_ms, deadline_ms;
 	char *snap_path, *clip_path;
 	int64_t first_seg_ms; /* start of the first segment continuity saw, 0: none */
@@ -375,6 +377,40 @@ static gboolean on_clip_first(gpointer ud)
 	return G_SOURCE_REMOVE;
 }
 
+static gboolean on_snap_retry(gpointer ud);
+
+/* Asks for the key frame; more cameras than VIDEO_SNAPSHOTS_MAX ask again every 200 ms for
+ * up to SNAP_RETRY_MS. Holds the snapshot's reference until on_snapshot or a failure. */
+static void snap_try(struct cam_job *j)
+{
+	struct run *r = j->run;
+	int rc = video_snapshot_async(r->p->video, j->id, j->snap_path, on_snapshot, j);
+	json_t *s;
+
+	if (rc == 0)
+		return;
+	if (rc == -EBUSY && wall_ms() - r->t0 < SNAP_RETRY_MS) {
+		j->snap_timer = g_timeout_add(200, on_snap_retry, j);
+		return;
+	}
+	s = json_object_get(j->res, "snapshot");
+	json_object_set_new(s, "ok", json_false());
+	json_object_set_new(s, "error",
+			    json_string(rc == -EAGAIN ? "no picture yet" : strerror(-rc)));
+	finding(j, "key frame: %s", rc == -EAGAIN ? "no picture yet" : strerror(-rc));
+	step_done(j);
+	run_unref(r);
+}
+
+static gboolean on_snap_retry(gpointer ud)
+{
+	struct cam_job *j = ud;
+
+	j->snap_timer = 0;
+	snap_try(j);
+	return G_SOURCE_REMOVE;
+}
+
 static void cam_begin(struct cam_job *j)
 {
 	struct run *r = j->run;
@@ -382,7 +418,6 @@ static void cam_begin(struct cam_job *j)
 	const struct hub_camera *c = hub_camera_at(p->hub, j->ci);
 	const struct cfg_camera *cc = &p->cfg->cameras[j->ci];
 	int64_t now = wall_ms();
-	int rc;
 
 	j->res = json_pack("{s:s, s:s}", "camera", j->id, "name", cc->name ? cc->name : j->id);
 	j->findings = json_array();
@@ -406,18 +441,9 @@ static void cam_begin(struct cam_job *j)
 	json_decref(j->findings); /* res holds it */
 
 	j->pending = 2;
-	rc = video_snapshot_async(p->video, j->id, j->snap_path, on_snapshot, j);
-	if (rc == 0) {
-		r->refs++;
-	} else {
-		json_t *s = json_object_get(j->res, "snapshot");
-		json_object_set_new(s, "ok", json_false());
-		json_object_set_new(s, "error",
-				    json_string(rc == -EAGAIN ? "no picture yet" : strerror(-rc)));
-		finding(j, "key frame: %s", rc == -EAGAIN ? "no picture yet" : strerror(-rc));
-		j->pending--;
-	}
-	r->refs++;
+	r->refs++; /* the snapshot's */
+	snap_try(j);
+	r->refs++; /* the clip's */
 	j->timer = g_timeout_add((guint)MAX(j->to_ms - now, 0) + 200, on_clip_first, j);
 }
 
@@ -797,12 +823,18 @@ void patrol_destroy(struct patrol *p)
 		r->refs++;
 		interrupted(p, r->task, r->plan, r->target, r->t0,
 			    "the gateway stopped or reloaded during the patrol");
-		for (size_t k = 0; k < r->n; k++)
+		for (size_t k = 0; k < r->n; k++) {
 			if (r->cams[k].timer) {
 				g_source_remove(r->cams[k].timer);
 				r->cams[k].timer = 0;
 				r->refs--; /* the timer's */
 			}
+			if (r->cams[k].snap_timer) {
+				g_source_remove(r->cams[k].snap_timer);
+				r->cams[k].snap_timer = 0;
+				r->refs--; /* the snapshot's */
+			}
+		}
 		r->p = NULL; /* snapshots and clips in flight only let go */
 		run_unref(r);
 	}
