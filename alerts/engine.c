@@ -205,6 +205,15 @@ void alert_engine_set_message_fn(struct alert_engine *e, alert_message_fn fn, vo
 	e->message_ud = ud;
 }
 
+void alert_engine_rebind(struct alert_engine *e, const char *site, const struct cfg_alerts *ac,
+			 const struct cfg_rule *rules, size_t n_rules)
+{
+	e->site = site;
+	e->ac = ac;
+	e->rules = rules;
+	e->n_rules = n_rules;
+}
+
 void alert_engine_destroy(struct alert_engine *e)
 {
 	if (!e)

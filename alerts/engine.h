@@ -122,6 +122,11 @@ struct alert_engine;
 /* site, ac and rules (transfer none) must outlive the engine. Returns 0 or -ENOMEM. */
 int alert_engine_create(const char *site, const struct cfg_alerts *ac, const struct cfg_rule *rules,
 			size_t n_rules, alert_emit_fn emit, void *ud, struct alert_engine **out);
+/* A reload: the engine goes on with these settings and rules (same terms as create), its open
+ * alerts and their states kept. A rule is found by name when an alert is next evaluated, so a
+ * changed rule applies from the next input of its devices on. */
+void alert_engine_rebind(struct alert_engine *e, const char *site, const struct cfg_alerts *ac,
+			 const struct cfg_rule *rules, size_t n_rules);
 void alert_engine_destroy(struct alert_engine *e); /* accepts NULL */
 
 /* Fills a->message of a new alert before its first event (called synchronously). */

@@ -945,6 +945,13 @@ fail:
 	return rc;
 }
 
+void alert_service_rebind(struct alert_service *s, const struct hw_config *cfg)
+{
+	s->cfg = cfg;
+	s->site = cfg->site.id;
+	alert_engine_rebind(s->engine, s->site, &cfg->alerts, cfg->rules, cfg->n_rules);
+}
+
 void alert_service_destroy(struct alert_service *s)
 {
 	if (!s)
@@ -978,7 +985,21 @@ void alert_service_destroy(struct alert_service *s)
 	free(s);
 }
 
+static void on_device(struct alert_service *s, const struct hub_device *d, bool all);
+
 void alert_service_on_device(struct alert_service *s, const struct hub_device *d)
+{
+	on_device(s, d, false);
+}
+
+void alert_service_reevaluate(struct alert_service *s, const struct hub_device *d)
+{
+	if (d->seen && d->layout)
+		on_device(s, d, true);
+}
+
+/* The engine's input from d: the points that changed in its last update, or all of them. */
+static void on_device(struct alert_service *s, const struct hub_device *d, bool all)
 {
 	struct alert_point_in stackbuf[64];
 	struct alert_point_in *pts =
@@ -997,7 +1018,7 @@ void alert_service_on_device(struct alert_service *s, const struct hub_device *d
 		pts[i] = (struct alert_point_in){.key = hub_point_key(d, i),
 						 .cls = hub_point_def(d, i)->cls,
 						 .q = hub_point_q(p),
-						 .changed = hub_point_changed(p)};
+						 .changed = all || hub_point_changed(p)};
 		hub_point_value(d, i, &pts[i].v);
 	}
 	s->now = wall_ms();

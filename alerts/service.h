@@ -22,6 +22,12 @@ struct alert_service;
 int alert_service_create(const struct hw_config *cfg, struct mqtt *m, struct alert_service **out);
 /* Flushes, releases m's handlers and closes the store. Accepts NULL. */
 void alert_service_destroy(struct alert_service *s);
+/* A reload keeping the site, the state_dir and the MQTT session: the service goes on with cfg
+ * (same terms as create), its open alerts, their states and its event numbering kept. */
+void alert_service_rebind(struct alert_service *s, const struct hw_config *cfg);
+/* Evaluates every point of d again, as if each had just changed: after a reload changed a rule
+ * of d, so that it applies at once. A condition whose state stays the same makes no event. */
+void alert_service_reevaluate(struct alert_service *s, const struct hub_device *d);
 /* Mirrors the open alerts into h from now on (those restored at start at once): the hub's
  * alerts (hub_alert_*) follow every transition. h (transfer none) must outlive s. */
 void alert_service_set_hub(struct alert_service *s, struct hub *h);

@@ -2862,21 +2862,239 @@ static bool opts_same(const struct opt *o, size_t n, const char *a, const char *
 			if (!opts_same(o->sub, o->n_sub, x, y))
 				return false;
 			break;
-		case OT_LIST:
+		case OT_LIST: {
+			size_t na = *(const size_t *)(const void *)(a + o->count_off);
+			size_t nb = *(const size_t *)(const void *)(b + o->count_off);
+			const char *ea = *(const char *const *)(const void *)x;
+			const char *eb = *(const char *const *)(const void *)y;
+
+			if (na != nb)
+				return false;
+			for (size_t k = 0; k < na; k++)
+				if (!opts_same(o->sub, o->n_sub, ea + k * o->elem_size,
+					       eb + k * o->elem_size))
+					return false;
+			break;
+		}
 		case OT_SPECIAL:
-			return false; /* not compared: take it as changed */
+			break; /* what it sets is compared by the caller (same_specials) */
 		}
 	}
 	return true;
+}
+
+static bool same_strv(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (!same_str(a[i], b[i]))
+			return false;
+	return true;
+}
+
+/* Whether a group holds OT_SPECIAL settings (the caller then compares their fields). */
+static bool has_special(const struct opt *o, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (o[i].type == OT_SPECIAL || ((o[i].type == OT_GROUP || o[i].type == OT_LIST) &&
+						has_special(o[i].sub, o[i].n_sub)))
+			return true;
+	return false;
+}
+
+/* The fields the block count setting writes, for every block of the profile. */
+static bool same_blocks(const struct profile *a, const struct profile *b)
+{
+	for (size_t i = 0; i < a->n_blocks; i++)
+		if (a->blocks[i].count != b->blocks[i].count ||
+		    !same_str(a->blocks[i].count_point, b->blocks[i].count_point))
+			return false;
+	return true;
+}
+
+bool config_profile_same(const struct profile *a, const struct profile *b)
+{
+	if (a == b)
+		return true;
+	if (!a || !b)
+		return false;
+	return same_str(a->path, b->path) &&
+	       opts_same(profile_opts, ARRAY_SIZE(profile_opts), (const char *)a,
+			 (const char *)b) &&
+	       same_blocks(a, b);
+}
+
+bool config_bus_same(const struct cfg_bus *a, const struct cfg_bus *b)
+{
+	return opts_same(bus_opts, ARRAY_SIZE(bus_opts), (const char *)a, (const char *)b);
+}
+
+bool config_device_same(const struct cfg_device *a, const struct cfg_device *b)
+{
+	if (!opts_same(device_opts, ARRAY_SIZE(device_opts), (const char *)a, (const char *)b) ||
+	    !same_strv(a->allow_commands, a->n_allow_commands, b->allow_commands,
+		       b->n_allow_commands) ||
+	    a->n_intervals != b->n_intervals || !config_profile_same(a->profile, b->profile))
+		return false;
+	for (size_t i = 0; i < a->n_intervals; i++)
+		if (!same_str(a->intervals[i].group, b->intervals[i].group) ||
+		    a->intervals[i].interval_ms != b->intervals[i].interval_ms)
+			return false;
+	return true;
+}
+
+bool config_camera_same(const struct cfg_camera *a, const struct cfg_camera *b)
+{
+	return opts_same(camera_opts, ARRAY_SIZE(camera_opts), (const char *)a, (const char *)b) &&
+	       same_strv(a->alert_points, a->n_alert_points, b->alert_points, b->n_alert_points);
+}
+
+bool config_rule_same(const struct cfg_rule *a, const struct cfg_rule *b)
+{
+	return a->kind == b->kind &&
+	       opts_same(rule_opts, ARRAY_SIZE(rule_opts), (const char *)a, (const char *)b);
+}
+
+/* One setting's value as text for the reload's log; secrets are not shown. */
+static char *opt_text(const struct opt *o, const char *obj)
+{
+	const void *f = obj + o->off;
+
+	switch (o->type) {
+	case OT_STRING: {
+		const char *v = *(char *const *)f;
+		if (strstr(o->name, "password") || strstr(o->name, "token"))
+			return g_strdup(v ? "(set)" : "(unset)");
+		return v ? g_strdup_printf("\"%s\"", v) : g_strdup("(unset)");
+	}
+	case OT_INT:
+		return g_strdup_printf("%d", *(const int *)f);
+	case OT_ENUM: {
+		int v = *(const int *)f;
+		return o->choices ? g_strdup(o->choices[v]) : g_strdup_printf("%d", v);
+	}
+	case OT_U16:
+		return g_strdup_printf("%u", (unsigned)*(const uint16_t *)f);
+	case OT_I64:
+		return g_strdup_printf("%lld", (long long)*(const int64_t *)f);
+	case OT_BOOL:
+		return g_strdup(*(const bool *)f ? "true" : "false");
+	case OT_FLOAT:
+		return g_strdup_printf("%g", *(const double *)f);
+	default:
+		return NULL;
+	}
+}
+
+static void opts_diff(const struct opt *o, size_t n, const char *prefix, const char *a,
+		      const char *b, config_diff_fn fn, void *ud)
+{
+	for (size_t i = 0; i < n; i++, o++) {
+		char key[128];
+
+		snprintf(key, sizeof(key), "%s%s", prefix, o->name);
+		if (o->type == OT_GROUP) {
+			char sub[sizeof(key) + 2];
+			snprintf(sub, sizeof(sub), "%s.", key);
+			opts_diff(o->sub, o->n_sub, sub, a + o->off, b + o->off, fn, ud);
+		} else if (o->type == OT_LIST) {
+			if (!opts_same(o, 1, a, b))
+				fn(key, NULL, NULL, ud);
+		} else if (o->type != OT_SPECIAL &&
+			   !opts_same(
+			       &(struct opt){.name = o->name, .type = o->type, .off = o->off}, 1, a,
+			       b)) {
+			char *x = opt_text(o, a), *y = opt_text(o, b);
+			fn(key, x, y, ud);
+			g_free(x);
+			g_free(y);
+		}
+	}
+}
+
+void config_item_diff(const char *list, const void *a, const void *b, config_diff_fn fn, void *ud)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(root_opts); i++) {
+		const struct opt *o = &root_opts[i];
+
+		if (o->type == OT_LIST && strcmp(o->name, list) == 0)
+			opts_diff(o->sub, o->n_sub, "", a, b, fn, ud);
+	}
+	if (strcmp(list, "cameras") == 0) {
+		const struct cfg_camera *x = a, *y = b;
+		if (!same_strv(x->alert_points, x->n_alert_points, y->alert_points,
+			       y->n_alert_points))
+			fn("alert_points", NULL, NULL, ud);
+	} else if (strcmp(list, "devices") == 0) {
+		const struct cfg_device *x = a, *y = b;
+		bool same_iv = x->n_intervals == y->n_intervals;
+
+		for (size_t k = 0; same_iv && k < x->n_intervals; k++)
+			same_iv = same_str(x->intervals[k].group, y->intervals[k].group) &&
+				  x->intervals[k].interval_ms == y->intervals[k].interval_ms;
+		if (!same_iv)
+			fn("intervals", NULL, NULL, ud);
+		if (!same_strv(x->allow_commands, x->n_allow_commands, y->allow_commands,
+			       y->n_allow_commands))
+			fn("allow_commands", NULL, NULL, ud);
+		if (same_str(x->profile_name, y->profile_name) &&
+		    !config_profile_same(x->profile, y->profile))
+			fn("the profile's content", NULL, NULL, ud);
+	}
+}
+
+void config_section_diff(const struct hw_config *a, const struct hw_config *b, const char *section,
+			 config_diff_fn fn, void *ud)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(root_opts); i++) {
+		const struct opt *o = &root_opts[i];
+		char prefix[64];
+
+		if (o->type != OT_GROUP || strcmp(o->name, section) != 0)
+			continue;
+		snprintf(prefix, sizeof(prefix), "%s.", section);
+		opts_diff(o->sub, o->n_sub, prefix, (const char *)a + o->off,
+			  (const char *)b + o->off, fn, ud);
+	}
+	if (strcmp(section, "alerts") == 0) {
+		if (!same_strv(a->alerts.operators, a->alerts.n_operators, b->alerts.operators,
+			       b->alerts.n_operators))
+			fn("alerts.operators", NULL, NULL, ud);
+		if (!same_strv(a->alerts.out_of_service, a->alerts.n_out_of_service,
+			       b->alerts.out_of_service, b->alerts.n_out_of_service))
+			fn("alerts.out_of_service", NULL, NULL, ud);
+	}
+}
+
+static void diff_count(const char *key, const char *was, const char *now, void *ud)
+{
+	(void)key;
+	(void)was;
+	(void)now;
+	++*(size_t *)ud;
+}
+
+/* A group with OT_SPECIAL settings (alerts): the same when config_section_diff finds nothing. */
+static bool config_section_diff_none(const struct hw_config *a, const struct hw_config *b,
+				     const char *section)
+{
+	size_t n = 0;
+
+	config_section_diff(a, b, section, diff_count, &n);
+	return n == 0;
 }
 
 bool config_section_same(const struct hw_config *a, const struct hw_config *b, const char *section)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(root_opts); i++) {
 		const struct opt *o = &root_opts[i];
-		if (o->type == OT_GROUP && strcmp(o->name, section) == 0)
+		if (o->type == OT_GROUP && strcmp(o->name, section) == 0 &&
+		    !has_special(o->sub, o->n_sub))
 			return opts_same(o->sub, o->n_sub, (const char *)a + o->off,
 					 (const char *)b + o->off);
+		if (o->type == OT_GROUP && strcmp(o->name, section) == 0)
+			return config_section_diff_none(a, b, section);
 	}
 	return false;
 }

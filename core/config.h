@@ -397,6 +397,24 @@ int config_load(const char *path, struct hw_config **out, struct cfg_errors *err
  * its option table lists them, leaving out those a reload applies live (mqtt.heartbeat_s,
  * reply_prefix, the outbox bounds): the reload keeps what uses an unchanged section. */
 bool config_section_same(const struct hw_config *a, const struct hw_config *b, const char *section);
+/* What a reload compares item by item: every setting of a bus, a device (its profile's content
+ * included), a camera or a rule, as the option tables list them (line numbers and resolved
+ * pointers are not settings). */
+bool config_profile_same(const struct profile *a, const struct profile *b);
+bool config_bus_same(const struct cfg_bus *a, const struct cfg_bus *b);
+bool config_device_same(const struct cfg_device *a, const struct cfg_device *b);
+bool config_camera_same(const struct cfg_camera *a, const struct cfg_camera *b);
+bool config_rule_same(const struct cfg_rule *a, const struct cfg_rule *b);
+/* Called per setting of a section that differs between a and b: key "mqtt.heartbeat_s", the old
+ * and new values as text (secrets shown as "(set)"), or NULL and NULL for a list that changed. */
+typedef void (*config_diff_fn)(const char *key, const char *was, const char *now, void *ud);
+/* Every setting of the group `section` ("mqtt", "alerts", ...) that differs, OF_LIVE ones
+ * included, in the order of its option table. */
+void config_section_diff(const struct hw_config *a, const struct hw_config *b, const char *section,
+			 config_diff_fn fn, void *ud);
+/* The same for one element of the list `list` ("buses", "devices", "cameras", "rules"): a and
+ * b point to two struct cfg_bus (cfg_device...); keys are the settings' names ("dark_ms"). */
+void config_item_diff(const char *list, const void *a, const void *b, config_diff_fn fn, void *ud);
 void config_free(struct hw_config *c); /* accepts NULL */
 /* The device or camera with this id, or NULL. */
 const struct cfg_device *config_find_device(const struct hw_config *c, const char *id);

@@ -509,22 +509,6 @@ int mb_bus_command(struct mb_bus *b, size_t device_index, const char *command, c
 	return 0;
 }
 
-int mb_command_once(const struct cfg_device *d, const char *command, const char *who)
-{
-	const struct prof_command *c;
-	struct mb_link *l = NULL;
-	int rc = authorise(d, command, who, &c);
-
-	if (rc < 0)
-		return rc;
-	rc = mb_link_create(d->bus, &l);
-	if (rc < 0)
-		return rc;
-	rc = run_command(l, d, c, who);
-	mb_link_destroy(l);
-	return rc;
-}
-
 /* ---- the worker ---- */
 
 /* Runs fn(data) on ctx's thread. Never directly: g_main_context_invoke would call it on

@@ -83,8 +83,4 @@ bool mb_bus_device_health(struct mb_bus *b, size_t device_index, struct hub_dev_
 int mb_bus_command(struct mb_bus *b, size_t device_index, const char *command, const char *who,
 		   mb_cmd_fn fn, void *ud);
 
-/* Runs one command on a device over a connection of its own, outside any daemon
- * (the command line). Same authorisation and logging as mb_bus_command. */
-int mb_command_once(const struct cfg_device *d, const char *command, const char *who);
-
 #endif

@@ -36,14 +36,27 @@
 #include "video/video.h"
 #include "web/web.h"
 
+/* What main knows of a running bus beside its handle: the results it sends carry its own
+ * generation and its own configuration's device indexes, which a reload that keeps the bus
+ * maps to the hub's. */
+struct bus_slot {
+	unsigned gen;
+	const struct hw_config *cfg; /* the configuration it was started with */
+	size_t *hub_of;		     /* cfg->devices index -> hub index, SIZE_MAX: not on it */
+};
+
 struct app {
 	GMainLoop *loop;
 	char *config_path;
 	struct hw_config *cfg;
 	struct hub *hub;
 	struct mb_bus **buses;
+	struct bus_slot *slots; /* one per bus */
 	size_t n_buses;
-	unsigned generation;
+	unsigned generation; /* of the last bus started */
+	/* Earlier configurations a reload kept something of running (a bus, a device's hub entry,
+	 * a camera): freed once nothing started from them runs. */
+	GPtrArray *held;
 	struct mqtt *mqtt;
 	struct influx *influx;
 	struct outbox *outbox;	      /* durable delivery of both outputs (docs/delivery.md) */
@@ -126,9 +139,34 @@ static void on_change(struct hub *h, struct hub_device *d, void *ud)
 static void on_result(struct mb_poll_result *r, void *ud)
 {
 	struct app *a = ud;
-	if (a->hub && r->generation == a->generation)
-		mb_hubfeed_apply(a->hub, r);
+
+	/* A stopped bus's late results match no slot and are dropped. */
+	for (size_t k = 0; a->hub && k < a->n_buses; k++) {
+		const struct bus_slot *sl = &a->slots[k];
+
+		if (sl->gen != r->generation)
+			continue;
+		if (r->device_index < sl->cfg->n_devices &&
+		    sl->hub_of[r->device_index] != SIZE_MAX) {
+			r->device_index = sl->hub_of[r->device_index];
+			mb_hubfeed_apply(a->hub, r);
+		}
+		break;
+	}
 	mb_poll_result_free(r);
+}
+
+/* Bus k's own index of hub device i, or SIZE_MAX when i is not on it. */
+static size_t bus_index_of(const struct app *a, size_t k, size_t i)
+{
+	const struct bus_slot *sl = &a->slots[k];
+
+	if (i < sl->cfg->n_devices && sl->hub_of[i] == i)
+		return i; /* started from the running configuration, or nothing moved */
+	for (size_t j = 0; j < sl->cfg->n_devices; j++)
+		if (sl->hub_of[j] == i)
+			return j;
+	return SIZE_MAX;
 }
 
 /* ---- cameras: from the hub to MQTT, line protocol and the alerts ---- */
@@ -288,11 +326,14 @@ static gboolean on_heartbeat(gpointer ud)
 		struct hub_dev_health h;
 		if (!d->seen)
 			continue;
-		for (size_t k = 0; k < a->n_buses; k++)
-			if (mb_bus_device_health(a->buses[k], i, &h)) {
+		for (size_t k = 0; k < a->n_buses; k++) {
+			size_t j = bus_index_of(a, k, i);
+
+			if (j != SIZE_MAX && mb_bus_device_health(a->buses[k], j, &h)) {
 				hub_set_health(a->hub, i, &h);
 				break;
 			}
+		}
 		publish_device(a, d);
 		if (a->influx) {
 			state_lp_points(buf, d, a->cfg->site.id, false, t);
@@ -334,11 +375,40 @@ static gboolean on_heartbeat(gpointer ud)
 
 static void stop_buses(struct app *a)
 {
-	for (size_t i = 0; i < a->n_buses; i++)
+	for (size_t i = 0; i < a->n_buses; i++) {
 		mb_bus_stop(a->buses[i]);
+		free(a->slots[i].hub_of);
+	}
 	free(a->buses);
 	a->buses = NULL;
+	free(a->slots);
+	a->slots = NULL;
 	a->n_buses = 0;
+}
+
+/* Starts bus b of a->cfg as the next of a->buses (room for it is there); its devices' hub
+ * indexes are their a->cfg indexes. */
+static int start_bus(struct app *a, size_t b)
+{
+	struct bus_slot *sl = &a->slots[a->n_buses];
+	int rc;
+
+	sl->hub_of = malloc((a->cfg->n_devices ? a->cfg->n_devices : 1) * sizeof(*sl->hub_of));
+	if (!sl->hub_of)
+		return -ENOMEM;
+	for (size_t i = 0; i < a->cfg->n_devices; i++)
+		sl->hub_of[i] = a->cfg->devices[i].bus == &a->cfg->buses[b] ? i : SIZE_MAX;
+	sl->cfg = a->cfg;
+	sl->gen = ++a->generation;
+	rc = mb_bus_start(a->cfg, b, sl->gen, NULL, on_result, a, &a->buses[a->n_buses]);
+	if (rc < 0) {
+		log_err("bus %s: cannot start: %s", a->cfg->buses[b].id, strerror(-rc));
+		free(sl->hub_of);
+		sl->hub_of = NULL;
+		return rc;
+	}
+	a->n_buses++;
+	return 0;
 }
 
 /* The clips the cameras keep for a device point that just turned on. */
@@ -374,9 +444,9 @@ static int device_command(struct router_req *q, void *ud)
 		if (strcmp(a->cfg->devices[i].id, r->device) != 0)
 			continue;
 		for (size_t k = 0; k < a->n_buses; k++) {
-			if (mb_bus_config(a->buses[k]) != a->cfg->devices[i].bus)
+			if (strcmp(mb_bus_config(a->buses[k])->id, a->cfg->devices[i].bus_id) != 0)
 				continue;
-			rc = mb_bus_command(a->buses[k], i, r->command, r->user,
+			rc = mb_bus_command(a->buses[k], bus_index_of(a, k, i), r->command, r->user,
 					    device_command_done, NULL);
 			if (rc == -ENOENT)
 				return router_req_fail(q, rc, "unknown_command",
@@ -649,17 +719,14 @@ static int start_devices(struct app *a)
 		rc = start_inspections(a);
 	if (rc < 0)
 		return rc;
-	a->generation++;
 	a->buses = calloc(a->cfg->n_buses ? a->cfg->n_buses : 1, sizeof(*a->buses));
-	if (!a->buses)
+	a->slots = calloc(a->cfg->n_buses ? a->cfg->n_buses : 1, sizeof(*a->slots));
+	if (!a->buses || !a->slots)
 		return -ENOMEM;
 	for (size_t i = 0; i < a->cfg->n_buses; i++) {
-		rc = mb_bus_start(a->cfg, i, a->generation, NULL, on_result, a, &a->buses[i]);
-		if (rc < 0) {
-			log_err("bus %s: cannot start: %s", a->cfg->buses[i].id, strerror(-rc));
+		rc = start_bus(a, i);
+		if (rc < 0)
 			return rc;
-		}
-		a->n_buses++;
 	}
 	return 0;
 }
@@ -735,7 +802,6 @@ static void arm_heartbeat(struct app *a)
 static void stop_for_reload(struct app *a, bool keep_mqtt, bool keep_influx)
 {
 	stop_buses(a);
-	a->generation++;
 	stop_inspections(a);
 	stop_router(a);
 	alert_service_destroy(a->alerts);
@@ -752,6 +818,9 @@ static void stop_for_reload(struct app *a, bool keep_mqtt, bool keep_influx)
 		mqtt_destroy(a->mqtt, 1000);
 		a->mqtt = NULL;
 	}
+	/* Nothing started from an earlier configuration runs now. */
+	if (a->held)
+		g_ptr_array_set_size(a->held, 0);
 }
 
 /* A reload whose configuration loaded but did not start (a state_dir that cannot be created,
@@ -770,6 +839,367 @@ static bool reload_rollback(struct app *a, struct hw_config *old, bool keep_mqtt
 	config_free(nc);
 	return start_hub(a) == 0 && start_outputs(a, !keep_mqtt, !keep_influx) == 0 &&
 	       start_devices(a) == 0;
+}
+
+/* ---- reload by difference (docs/configuration.md, "Reload") ---- */
+
+static void log_setting(const char *key, const char *was, const char *now, void *ud)
+{
+	++*(size_t *)ud;
+	if (was && now)
+		log_info("reload: %s %s -> %s", key, was, now);
+	else
+		log_info("reload: %s changed", key);
+}
+
+/* Gathers the names of the settings that differ: "uri, dark_ms". */
+static void name_setting(const char *key, const char *was, const char *now, void *ud)
+{
+	GString *g = ud;
+
+	(void)was;
+	(void)now;
+	g_string_append_printf(g, "%s%s", g->len ? ", " : "", key);
+}
+
+/* What differs between two elements of a list, for the log (a static buffer: one at a time). */
+static const char *what_changed(const char *list, const void *was, const void *now)
+{
+	static char buf[256];
+	GString *g = g_string_new(NULL);
+
+	config_item_diff(list, was, now, name_setting, g);
+	g_strlcpy(buf, g->len ? g->str : "?", sizeof(buf));
+	g_string_free(g, TRUE);
+	return buf;
+}
+
+/* Whether c (a configuration a reload replaced) still has something running: a bus started
+ * from it, or a hub entry (a device's, whose layout names its profile's points, or a
+ * camera's, whose camera runs on its settings) pointing into it. */
+static bool cfg_in_use(const struct app *a, const struct hw_config *c)
+{
+	for (size_t k = 0; k < a->n_buses; k++)
+		if (a->slots[k].cfg == c)
+			return true;
+	for (size_t i = 0; a->hub && i < hub_n_devices(a->hub); i++) {
+		const struct cfg_device *d = hub_device_at(a->hub, i)->cfg;
+		if (d >= c->devices && d < c->devices + c->n_devices)
+			return true;
+	}
+	for (size_t i = 0; a->hub && i < hub_n_cameras(a->hub); i++) {
+		const struct cfg_camera *k = hub_camera_at(a->hub, i)->cfg;
+		if (k >= c->cameras && k < c->cameras + c->n_cameras)
+			return true;
+	}
+	return false;
+}
+
+/* The running bus of that id, or -1. */
+static ssize_t running_bus(const struct app *a, const char *id)
+{
+	for (size_t k = 0; k < a->n_buses; k++)
+		if (strcmp(mb_bus_config(a->buses[k])->id, id) == 0)
+			return (ssize_t)k;
+	return -1;
+}
+
+/* Whether the running bus k goes on unchanged under nc's bus b: the same settings and the same
+ * devices, in the same order, each with the same settings and profile. */
+static bool bus_kept(const struct app *a, size_t k, const struct hw_config *nc, size_t b)
+{
+	const struct bus_slot *sl = &a->slots[k];
+	const struct cfg_bus *nb = &nc->buses[b];
+	size_t j = 0;
+
+	if (!config_bus_same(mb_bus_config(a->buses[k]), nb))
+		return false;
+	for (size_t i = 0; i < nc->n_devices; i++) {
+		if (nc->devices[i].bus != nb)
+			continue;
+		while (j < sl->cfg->n_devices && sl->hub_of[j] == SIZE_MAX)
+			j++;
+		if (j == sl->cfg->n_devices ||
+		    strcmp(sl->cfg->devices[j].id, nc->devices[i].id) != 0 ||
+		    !config_device_same(&sl->cfg->devices[j], &nc->devices[i]))
+			return false;
+		j++;
+	}
+	while (j < sl->cfg->n_devices && sl->hub_of[j] == SIZE_MAX)
+		j++;
+	return j == sl->cfg->n_devices;
+}
+
+static const struct hub_camera *running_camera(struct app *a, const char *id)
+{
+	for (size_t i = 0; a->hub && i < hub_n_cameras(a->hub); i++)
+		if (strcmp(hub_camera_at(a->hub, i)->cfg->id, id) == 0)
+			return hub_camera_at(a->hub, i);
+	return NULL;
+}
+
+static const struct cfg_rule *find_rule(const struct hw_config *c, const char *name,
+					const char *device)
+{
+	for (size_t i = 0; i < c->n_rules; i++)
+		if (strcmp(c->rules[i].name, name) == 0 && strcmp(c->rules[i].device, device) == 0)
+			return &c->rules[i];
+	return NULL;
+}
+
+/* An empty retained message: what removes a retained state from the broker. */
+static char *render_empty(void *ud, const char *subtopic, size_t idx, size_t *len)
+{
+	(void)ud;
+	(void)subtopic;
+	(void)idx;
+	*len = 0;
+	return strdup("");
+}
+
+/* Clears the retained state of a device or camera that left the configuration (a state of it
+ * still waiting to go out is replaced). */
+static void clear_retained(struct app *a, const char *kind, const char *id)
+{
+	char topic[256];
+
+	if (!a->mqtt)
+		return;
+	snprintf(topic, sizeof(topic), "%s/%s/state", kind, id);
+	mqtt_publish_lazy(a->mqtt, topic, render_empty, NULL, 0);
+}
+
+/* The reload of nc when the site, the state_dir and the MQTT session stay: what changed
+ * restarts, the rest runs on (buses, cameras, hub entries, the alert engine). Returns 0, or
+ * -errno with the daemon in a state the caller rolls back from (reload_rollback). *changes
+ * counts what was logged. */
+static int reload_in_place(struct app *a, struct hw_config *nc, bool keep_influx, size_t *changes)
+{
+	struct hw_config *old = a->cfg;
+	bool *keep_dev = calloc(nc->n_devices ? nc->n_devices : 1, sizeof(bool));
+	bool *keep_cam = calloc(nc->n_cameras ? nc->n_cameras : 1, sizeof(bool));
+	bool *bus_keep = calloc(nc->n_buses ? nc->n_buses : 1, sizeof(bool));
+	bool *rule_new = calloc(nc->n_rules ? nc->n_rules : 1, sizeof(bool));
+	struct mb_bus **buses = calloc(nc->n_buses ? nc->n_buses : 1, sizeof(*buses));
+	struct bus_slot *slots = calloc(nc->n_buses ? nc->n_buses : 1, sizeof(*slots));
+	size_t n = 0;
+	int rc = -ENOMEM;
+
+	a->cfg = nc; /* from here on a failure rolls back from nc (reload_rollback) */
+	if (!keep_dev || !keep_cam || !bus_keep || !rule_new || !buses || !slots)
+		goto out;
+	/* Buses: the unchanged ones keep running, with their devices' hub entries. */
+	for (size_t b = 0; b < nc->n_buses; b++) {
+		ssize_t k = running_bus(a, nc->buses[b].id);
+
+		bus_keep[b] = k >= 0 && bus_kept(a, (size_t)k, nc, b);
+		for (size_t i = 0; i < nc->n_devices; i++)
+			if (nc->devices[i].bus == &nc->buses[b])
+				keep_dev[i] = bus_keep[b];
+		if (k < 0) {
+			log_info("reload: bus %s added", nc->buses[b].id);
+			++*changes;
+		} else if (!bus_keep[b]) {
+			const struct cfg_bus *ob = mb_bus_config(a->buses[k]);
+			log_info("reload: bus %s changed (%s), restarted", nc->buses[b].id,
+				 config_bus_same(ob, &nc->buses[b])
+				     ? "its devices"
+				     : what_changed("buses", ob, &nc->buses[b]));
+			++*changes;
+		}
+	}
+	for (size_t k = 0; k < a->n_buses; k++) {
+		const char *id = mb_bus_config(a->buses[k])->id;
+		size_t b;
+
+		for (b = 0; b < nc->n_buses && strcmp(nc->buses[b].id, id) != 0; b++)
+			;
+		if (b < nc->n_buses && bus_keep[b]) {
+			buses[n] = a->buses[k];
+			slots[n++] = a->slots[k];
+			continue;
+		}
+		if (b == nc->n_buses) {
+			log_info("reload: bus %s removed", id);
+			++*changes;
+		}
+		mb_bus_stop(a->buses[k]); /* its late results match no slot: dropped */
+		free(a->slots[k].hub_of);
+	}
+	free(a->buses);
+	free(a->slots);
+	a->buses = buses;
+	a->slots = slots;
+	a->n_buses = n;
+	buses = NULL;
+	slots = NULL;
+	/* Devices: added, removed, changed (those restart with their bus). */
+	for (size_t i = 0; i < nc->n_devices; i++) {
+		const struct cfg_device *o = NULL;
+
+		for (size_t j = 0; j < hub_n_devices(a->hub) && !o; j++)
+			if (strcmp(hub_device_at(a->hub, j)->cfg->id, nc->devices[i].id) == 0)
+				o = hub_device_at(a->hub, j)->cfg;
+		if (!o) {
+			log_info("reload: device %s added", nc->devices[i].id);
+			++*changes;
+		} else if (!config_device_same(o, &nc->devices[i]) ||
+			   strcmp(o->bus_id, nc->devices[i].bus_id) != 0) {
+			log_info("reload: device %s changed (%s), restarted with bus %s",
+				 nc->devices[i].id, what_changed("devices", o, &nc->devices[i]),
+				 nc->devices[i].bus_id);
+			++*changes;
+		}
+	}
+	for (size_t j = 0; j < hub_n_devices(a->hub); j++) {
+		const char *id = hub_device_at(a->hub, j)->cfg->id;
+		size_t i;
+
+		for (i = 0; i < nc->n_devices && strcmp(nc->devices[i].id, id) != 0; i++)
+			;
+		if (i == nc->n_devices) {
+			log_info("reload: device %s removed, its retained state cleared", id);
+			clear_retained(a, "device", id);
+			++*changes;
+		}
+	}
+	/* Cameras: the unchanged ones keep their session and recording. */
+	for (size_t i = 0; i < nc->n_cameras; i++) {
+		const struct hub_camera *c = running_camera(a, nc->cameras[i].id);
+
+		keep_cam[i] = c && config_camera_same(c->cfg, &nc->cameras[i]);
+		if (!c) {
+			log_info("reload: camera %s added", nc->cameras[i].id);
+			++*changes;
+		} else if (!keep_cam[i]) {
+			log_info("reload: camera %s changed (%s), restarted", nc->cameras[i].id,
+				 what_changed("cameras", c->cfg, &nc->cameras[i]));
+			++*changes;
+		}
+	}
+	for (size_t j = 0; a->hub && j < hub_n_cameras(a->hub); j++) {
+		const char *id = hub_camera_at(a->hub, j)->cfg->id;
+		size_t i;
+
+		for (i = 0; i < nc->n_cameras && strcmp(nc->cameras[i].id, id) != 0; i++)
+			;
+		if (i == nc->n_cameras) {
+			log_info("reload: camera %s removed, its retained state cleared", id);
+			clear_retained(a, "camera", id);
+			++*changes;
+		}
+	}
+	/* Rules: the engine keeps its alerts; a changed or added rule is evaluated at once on the
+	 * devices it names (below). */
+	for (size_t i = 0; i < nc->n_rules; i++) {
+		const struct cfg_rule *o = find_rule(old, nc->rules[i].name, nc->rules[i].device);
+
+		if (!o || !config_rule_same(o, &nc->rules[i]))
+			rule_new[i] = true;
+		if (!o) {
+			log_info("reload: rule %s (%s) added", nc->rules[i].name,
+				 nc->rules[i].device);
+			++*changes;
+		} else if (!config_rule_same(o, &nc->rules[i])) {
+			log_info("reload: rule %s (%s) changed (%s)", nc->rules[i].name,
+				 nc->rules[i].device, what_changed("rules", o, &nc->rules[i]));
+			++*changes;
+		}
+	}
+	for (size_t i = 0; i < old->n_rules; i++)
+		if (!find_rule(nc, old->rules[i].name, old->rules[i].device)) {
+			log_info("reload: rule %s (%s) removed", old->rules[i].name,
+				 old->rules[i].device);
+			++*changes;
+		}
+	/* The inspection service holds the configuration, the router and the line protocol
+	 * client: made again from the store (its tasks and tickets live there), after the router.
+	 */
+	stop_inspections(a);
+	stop_router(a);
+	rc = hub_reconfigure(a->hub, nc, keep_dev, keep_cam);
+	if (rc < 0)
+		goto out;
+	/* The kept buses' devices are at their new hub places. */
+	for (size_t k = 0; k < a->n_buses; k++) {
+		struct bus_slot *sl = &a->slots[k];
+
+		for (size_t j = 0; j < sl->cfg->n_devices; j++) {
+			if (sl->hub_of[j] == SIZE_MAX)
+				continue;
+			sl->hub_of[j] = SIZE_MAX;
+			for (size_t i = 0; i < nc->n_devices; i++)
+				if (strcmp(nc->devices[i].id, sl->cfg->devices[j].id) == 0)
+					sl->hub_of[j] = i;
+		}
+	}
+	outbox_limits(a);
+	if (!keep_influx) {
+		influx_destroy(a->influx, 2000);
+		a->influx = NULL;
+		if (nc->influx.enabled) {
+			rc = a->outbox ? influx_create_durable(&nc->influx, a->outbox, &a->influx)
+				       : influx_create(&nc->influx, &a->influx);
+			if (rc < 0) {
+				log_err("influx: %s", strerror(-rc));
+				goto out;
+			}
+		}
+	}
+	if (a->mqtt)
+		mqtt_rebind(a->mqtt, &nc->mqtt, nc->site.id);
+	rc = video_reconfigure(a->video, nc, a->hub, keep_cam);
+	if (rc < 0)
+		goto out;
+	alert_service_rebind(a->alerts, nc);
+	for (size_t i = 0; i < hub_n_devices(a->hub); i++) {
+		const struct hub_device *d = hub_device_at(a->hub, i);
+		bool named = false;
+
+		for (size_t r = 0; r < nc->n_rules && !named; r++)
+			named = rule_new[r] && (strcmp(nc->rules[r].device, "*") == 0 ||
+						strcmp(nc->rules[r].device, d->cfg->id) == 0);
+		if (named)
+			alert_service_reevaluate(a->alerts, d);
+	}
+	rc = start_router(a);
+	if (rc == 0)
+		rc = start_inspections(a);
+	if (rc < 0)
+		goto out;
+	/* The new and changed buses, now that the hub has their devices. */
+	rc = -ENOMEM;
+	buses = realloc(a->buses, (nc->n_buses ? nc->n_buses : 1) * sizeof(*buses));
+	if (!buses)
+		goto out;
+	a->buses = buses;
+	buses = NULL;
+	slots = realloc(a->slots, (nc->n_buses ? nc->n_buses : 1) * sizeof(*slots));
+	if (!slots)
+		goto out;
+	a->slots = slots;
+	slots = NULL;
+	for (size_t b = 0; b < nc->n_buses; b++) {
+		if (bus_keep[b])
+			continue;
+		rc = start_bus(a, b);
+		if (rc < 0)
+			goto out;
+	}
+	/* What the replaced configurations no longer run is freed. */
+	g_ptr_array_add(a->held, old);
+	for (guint i = a->held->len; i-- > 0;)
+		if (!cfg_in_use(a, a->held->pdata[i]))
+			g_ptr_array_remove_index(a->held, i);
+	rc = 0;
+out:
+	free(buses);
+	free(slots);
+	free(bus_keep);
+	free(rule_new);
+	free(keep_cam);
+	free(keep_dev);
+	return rc;
 }
 
 /* SIGHUP: parse the file into a fresh config; swap it in only if it is valid. */
@@ -793,6 +1223,47 @@ static gboolean on_hup(gpointer ud)
 	bool keep_mqtt = a->mqtt && strcmp(old->site.id, nc->site.id) == 0 &&
 			 config_section_same(old, nc, "mqtt");
 	bool keep_influx = a->influx && config_section_same(old, nc, "influx");
+	size_t changes = 0;
+	static const char *const sections[] = {"site",	  "mqtt", "influx",
+					       "storage", "http", "alerts"};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(sections); i++)
+		config_section_diff(old, nc, sections[i], log_setting, &changes);
+	/* The same site, state_dir and MQTT session: what changed is applied in place. */
+	if (strcmp(old->site.id, nc->site.id) == 0 &&
+	    strcmp(old->storage.state_dir, nc->storage.state_dir) == 0 &&
+	    (keep_mqtt || (!a->mqtt && !nc->mqtt.enabled))) {
+		bool influx_stays = keep_influx || (!a->influx && !nc->influx.enabled);
+		/* old may be freed by the reload (nothing of it runs on): decided before */
+		bool rearm = old->mqtt.heartbeat_s != nc->mqtt.heartbeat_s ||
+			     !old->n_cameras != !nc->n_cameras;
+
+		if (reload_in_place(a, nc, influx_stays, &changes) < 0) {
+			log_err("reload failed: the new configuration does not start; back to the "
+				"previous one");
+			if (!reload_rollback(a, old, keep_mqtt, false)) {
+				log_err("the previous configuration does not start again either: "
+					"stopping");
+				a->exit_code = 1;
+				g_main_loop_quit(a->loop);
+				return G_SOURCE_CONTINUE;
+			}
+			arm_heartbeat(a);
+			log_info("still running on the previous configuration");
+			sd_notify_send("READY=1");
+			return G_SOURCE_CONTINUE;
+		}
+		if (rearm)
+			arm_heartbeat(a);
+		log_info("configuration reloaded: %zu bus(es), %zu device(s), %zu camera(s); %zu "
+			 "change(s) applied, the rest runs on",
+			 nc->n_buses, nc->n_devices, nc->n_cameras, changes);
+		statedir_check(nc->storage.state_dir);
+		sd_notify_send("READY=1");
+		return G_SOURCE_CONTINUE;
+	}
+	log_info(
+	    "reload: the site, the state_dir or the MQTT session changed: everything restarts");
 
 	/* Results of the stopped buses may still sit in the loop (mqtt_destroy runs it): they
 	 * are for the old configuration's devices, and are dropped as they come. */
@@ -860,6 +1331,8 @@ static int cmd_run(const char *path)
 		cfg_errors_clear(&errs);
 		return 1;
 	}
+	log_info("hallwatch %s starting: site %s, %zu bus(es), %zu device(s)", HW_VERSION,
+		 a.cfg->site.id, a.cfg->n_buses, a.cfg->n_devices);
 	/* One daemon per state directory: before anything opens what is in it. */
 	rc = statedir_lock(a.cfg->storage.state_dir, &lock, &holder);
 	if (rc < 0) {
@@ -876,6 +1349,7 @@ static int cmd_run(const char *path)
 		return 1;
 	}
 	a.config_path = g_strdup(path);
+	a.held = g_ptr_array_new_with_free_func((GDestroyNotify)config_free);
 	a.started_ms = now_ms();
 	a.loop = g_main_loop_new(NULL, FALSE);
 	signal(SIGPIPE, SIG_IGN);
@@ -883,8 +1357,6 @@ static int cmd_run(const char *path)
 	g_unix_signal_add(SIGINT, on_term, &a);
 	g_unix_signal_add(SIGHUP, on_hup, &a);
 
-	log_info("hallwatch %s starting: site %s, %zu bus(es), %zu device(s)", HW_VERSION,
-		 a.cfg->site.id, a.cfg->n_buses, a.cfg->n_devices);
 	if ((a.cfg->mqtt.enabled || a.cfg->influx.enabled) && open_outbox(&a) < 0) {
 		a.exit_code = 1;
 		goto out;
@@ -913,6 +1385,7 @@ out:
 	a.alerts = NULL; /* the heartbeat may still run while the outputs stop */
 	stop_outputs(&a);
 	hub_destroy(a.hub);
+	g_ptr_array_free(a.held, TRUE);
 	if (a.heartbeat)
 		g_source_remove(a.heartbeat);
 	if (a.camera_beat)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "core/log.h"
 
@@ -134,6 +135,91 @@ void hub_destroy(struct hub *h)
 	g_string_chunk_free(h->keys);
 	g_ptr_array_free(h->layouts, TRUE);
 	free(h);
+}
+
+static ssize_t dev_index(const struct hub *h, const char *id)
+{
+	for (size_t i = 0; i < h->n_devs; i++)
+		if (h->devs[i].cfg && strcmp(h->devs[i].cfg->id, id) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static ssize_t cam_index(const struct hub *h, const char *id)
+{
+	for (size_t i = 0; i < h->n_cams; i++)
+		if (h->cams[i].cfg && strcmp(h->cams[i].cfg->id, id) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+int hub_reconfigure(struct hub *h, const struct hw_config *cfg, const bool *keep_dev,
+		    const bool *keep_cam)
+{
+	struct hub_device *nd = calloc(cfg->n_devices ? cfg->n_devices : 1, sizeof(*nd));
+	struct hub_camera *nc = calloc(cfg->n_cameras ? cfg->n_cameras : 1, sizeof(*nc));
+	GPtrArray *layouts;
+
+	if (!nd || !nc) {
+		free(nd);
+		free(nc);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < cfg->n_devices; i++) {
+		ssize_t o = keep_dev[i] ? dev_index(h, cfg->devices[i].id) : -1;
+
+		if (o >= 0) {
+			nd[i] = h->devs[o];
+			h->devs[o] = (struct hub_device){0}; /* moved */
+			continue;
+		}
+		nd[i].cfg = &cfg->devices[i];
+		nd[i].device_time = -1;
+	}
+	for (size_t i = 0; i < cfg->n_cameras; i++) {
+		ssize_t o = keep_cam[i] ? cam_index(h, cfg->cameras[i].id) : -1;
+
+		if (o >= 0) {
+			nc[i] = h->cams[o];
+			h->cams[o] = (struct hub_camera){0};
+			continue;
+		}
+		nc[i].cfg = &cfg->cameras[i];
+		nc[i].health.motion = -1;
+	}
+	for (size_t i = 0; i < h->n_devs; i++)
+		free_points(&h->devs[i]);
+	free(h->devs);
+	for (size_t i = 0; i < h->n_cams; i++) {
+		g_free(h->cams[i].last_clip.path);
+		g_free(h->cams[i].last_clip.point);
+	}
+	free(h->cams);
+	h->devs = nd;
+	h->n_devs = cfg->n_devices;
+	h->cams = nc;
+	h->n_cams = cfg->n_cameras;
+	h->cfg = cfg;
+	/* Only the layouts of kept devices stay: the others name points of profiles that
+	 * may be unloaded now. */
+	layouts = g_ptr_array_new_with_free_func(layout_free);
+	for (guint k = 0; k < h->layouts->len; k++) {
+		bool used = false;
+
+		for (size_t i = 0; i < h->n_devs && !used; i++)
+			used = h->devs[i].layout == h->layouts->pdata[k];
+		if (used) {
+			g_ptr_array_add(layouts, h->layouts->pdata[k]);
+			h->layouts->pdata[k] = NULL;
+		}
+	}
+	g_ptr_array_set_free_func(h->layouts, NULL);
+	for (guint k = 0; k < h->layouts->len; k++)
+		if (h->layouts->pdata[k])
+			layout_free(h->layouts->pdata[k]);
+	g_ptr_array_free(h->layouts, TRUE);
+	h->layouts = layouts;
+	return 0;
 }
 
 int hub_add_listener(struct hub *h, hub_change_fn fn, void *ud)

@@ -280,6 +280,13 @@ typedef void (*hub_alert_fn)(struct hub *h, const struct hub_alert *a, bool remo
  * Returns 0 or -ENOMEM. */
 int hub_create(const struct hw_config *cfg, struct hub **out);
 void hub_destroy(struct hub *h); /* accepts NULL */
+/* A reload: the entries become those of cfg, in its order. A device i of cfg with keep_dev[i]
+ * (a camera j with keep_cam[j]) takes over the entry of the same id, values, state and cfg
+ * pointer unchanged (the caller keeps the configuration that pointer is in loaded while the
+ * entry holds it); every other entry of cfg starts empty, and entries of ids cfg does not keep
+ * go. Listeners are told nothing. Returns 0 or -ENOMEM (the hub is unchanged then). */
+int hub_reconfigure(struct hub *h, const struct hw_config *cfg, const bool *keep_dev,
+		    const bool *keep_cam);
 /* At most 8 of each kind; -ENOSPC beyond. Listeners are called in the order added. */
 int hub_add_listener(struct hub *h, hub_change_fn fn, void *ud);
 int hub_add_camera_listener(struct hub *h, hub_camera_fn fn, void *ud);

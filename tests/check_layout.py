@@ -21,7 +21,8 @@ ALLOWED = {
     "router": {"core", "outputs"},
     "alerts": {"core", "hub", "outputs", "router"},
     "web": {"core", "hub", "outputs", "router"},
-    "gateway": {"core", "hub", "devices", "video", "inspect", "outputs", "router", "alerts", "web"},
+    "gateway": {"core", "hub", "devices", "video", "inspect", "outputs", "router", "alerts", "web", "county"},
+    "county": {"core", "outputs"},
 }
 # Code outside the daemon: tests, tools, benchmarks and fuzz targets may include anything.
 FREE = {"tests", "bench", "fuzz"}

@@ -281,6 +281,122 @@ void video_destroy(struct video *v)
 	g_free(v);
 }
 
+static ssize_t find(struct video *v, const char *id);
+
+/* Ends the clip jobs of a camera that stops, as video_destroy does. */
+static void drop_jobs_of(struct video *v, size_t cam)
+{
+	GList *l = v->jobs;
+
+	while (l) {
+		GList *next = l->next;
+		struct clip_job *j = l->data;
+
+		if (j->cam == cam) {
+			if (j->timer)
+				log_warn("clip %s dropped: its camera stopped before its range was "
+					 "recorded",
+					 j->path);
+			if (j->done) {
+				g_thread_join(j->thread);
+				j->thread = NULL;
+				j->done(j->rc, j->path, j->missing, j->done_ud);
+			}
+			v->jobs = g_list_delete_link(v->jobs, l);
+			job_free(j);
+		}
+		l = next;
+	}
+}
+
+int video_reconfigure(struct video *v, const struct hw_config *cfg, struct hub *hub,
+		      const bool *keep)
+{
+	struct camera **nc = g_new0(struct camera *, cfg->n_cameras ? cfg->n_cameras : 1);
+	size_t *map = g_new(size_t, v->n ? v->n : 1); /* old index -> new, or SIZE_MAX */
+	size_t started = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < v->n; i++) {
+		const char *id = camera_cfg(v->cams[i])->id;
+		map[i] = SIZE_MAX;
+		for (size_t k = 0; k < cfg->n_cameras; k++)
+			if (strcmp(cfg->cameras[k].id, id) == 0)
+				map[i] = k;
+	}
+	/* What stops goes first: a camera that restarts records into the same folder. */
+	for (size_t i = 0; i < v->n; i++) {
+		if (map[i] != SIZE_MAX && keep[map[i]]) {
+			nc[map[i]] = v->cams[i];
+			continue;
+		}
+		if (map[i] == SIZE_MAX)
+			drop_jobs_of(v, i);
+		camera_destroy(v->cams[i]);
+		v->cams[i] = NULL;
+	}
+	for (GList *l = v->jobs; l; l = l->next) {
+		struct clip_job *j = l->data;
+		j->cam = map[j->cam];
+	}
+	for (GList *l = v->snaps; l; l = l->next) {
+		struct snap_job *j = l->data;
+		j->cam = j->cam < v->n ? map[j->cam] : SIZE_MAX;
+	}
+	g_free(v->cams);
+	g_free(map);
+	v->cams = nc;
+	v->n = cfg->n_cameras;
+	v->cfg = cfg;
+	v->hub = hub;
+	if (cfg->n_cameras && !v->ix) {
+		char *db;
+
+		if (!gst_is_initialized())
+			gst_init(NULL, NULL);
+		if (g_mkdir_with_parents(cfg->storage.state_dir, 0750) < 0) {
+			rc = -errno;
+			log_err("cannot create %s: %s", cfg->storage.state_dir, strerror(-rc));
+			return rc;
+		}
+		db = db_path(cfg);
+		rc = recindex_open(db, &v->ix);
+		g_free(db);
+		if (rc < 0)
+			return rc;
+	}
+	for (size_t i = 0; i < cfg->n_cameras; i++) {
+		char *dir;
+		int r;
+
+		if (v->cams[i])
+			continue;
+		dir = g_build_filename(cfg->storage.state_dir, "video", cfg->cameras[i].id, NULL);
+		r = camera_create(&cfg->cameras[i], dir, v->ix, v->ctx, on_changed, v, &v->cams[i]);
+		g_free(dir);
+		if (r < 0) {
+			log_err("camera %s: cannot start: %s", cfg->cameras[i].id, strerror(-r));
+			rc = r;
+			continue;
+		}
+		started++;
+	}
+	/* Cameras that could not start leave a hole the manager cannot have: close it. */
+	if (rc < 0) {
+		size_t n = 0;
+		for (size_t i = 0; i < v->n; i++)
+			if (v->cams[i])
+				v->cams[n++] = v->cams[i];
+		v->n = n;
+		return rc;
+	}
+	for (size_t i = 0; i < v->n; i++)
+		report(v, i);
+	if (started)
+		log_info("%zu camera(s) started", started);
+	return 0;
+}
+
 static ssize_t find(struct video *v, const char *id)
 {
 	for (size_t i = 0; i < v->n; i++)
@@ -372,14 +488,15 @@ static void snap_finish(struct snap_job *j, int rc)
 		cam_still_cancel(
 		    j->still); /* its worker stops at its next step, removes its file */
 	v->snaps = g_list_remove(v->snaps, j);
-	cam = camera_cfg(v->cams[j->cam])->id;
+	cam = j->cam < v->n ? camera_cfg(v->cams[j->cam])->id : "(removed)";
 	ms = (g_get_monotonic_time() - j->t0_us) / 1000;
 	if (rc == 0) {
 		if (v->snap_failing)
 			log_info("camera %s: snapshots written again", cam);
 		v->snap_failing = false;
 		log_debug("camera %s: snapshot %s written in %lld ms", cam, j->path, (long long)ms);
-		snapshot_taken(v, j->cam);
+		if (j->cam < v->n)
+			snapshot_taken(v, j->cam);
 	} else if (rc != -ECANCELED) {
 		if (!v->snap_failing)
 			log_warn("camera %s: snapshot %s failed after %lld ms: %s", cam, j->path,

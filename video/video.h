@@ -29,6 +29,15 @@ int video_create(const struct hw_config *cfg, GMainContext *ctx, struct hub *hub
  * waited for and get done with their result. Accepts NULL. */
 void video_destroy(struct video *v);
 
+/* A reload with the same state_dir: the manager takes cfg's cameras, in its order, reporting
+ * into hub (already reconfigured for cfg, hub_reconfigure). Camera i of cfg with keep[i] goes on
+ * running unchanged (same pipeline, recording segment and configuration: the caller keeps the
+ * configuration it came from loaded); the others start anew, after the old camera of the same id
+ * (if any) stopped, and cameras cfg does not have stop. Clips and snapshots in flight for a
+ * camera that stops are ended as video_destroy ends them. Returns 0 or -errno (cameras that
+ * could not start are logged and left out: the caller restarts everything then). */
+int video_reconfigure(struct video *v, const struct hw_config *cfg, struct hub *hub,
+		      const bool *keep);
 /* Whether camera_id is one of the configured cameras. */
 bool video_has_camera(struct video *v, const char *camera_id);
 

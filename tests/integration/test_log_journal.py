@@ -76,7 +76,8 @@ def main(env):
     lines = run_daemon(env, "journal", cfg, True)
     print("under the journal:\n  " + "\n  ".join(lines))
     expect_journal("journal", lines, [("6", "starting: site hall-log"),
-                                      ("3", "state_dir %s/state: Not a directory" % blocker)])
+                                      ("3", "state directory %s/state cannot be locked: Not a directory"
+                                       % blocker)])
 
     lines = run_daemon(env, "journal-config", broken, True)
     print("a broken configuration under the journal:\n  " + "\n  ".join(lines))
@@ -85,7 +86,7 @@ def main(env):
     lines = run_daemon(env, "terminal", cfg, None)
     print("without JOURNAL_STREAM:\n  " + "\n  ".join(lines))
     expect_terminal("terminal", lines)
-    if not any(" ERROR main: state_dir " in l for l in lines):
+    if not any(" ERROR main: state directory " in l for l in lines):
         raise TestFailure("terminal: the state_dir error is missing: %r" % lines)
 
     # Inherited from a service but stderr goes elsewhere: not the journal's stream.

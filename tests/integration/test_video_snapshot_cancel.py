@@ -1,4 +1,6 @@
 """Snapshots in flight when the cameras go away, on a reload (SIGHUP) or at the end (SIGTERM):
+(the reloads here change the MQTT session's keepalive_s, which restarts everything, cameras
+included: a reload that leaves the cameras alone leaves their snapshots alone too)
 every request still gets one reply (`cancelled` for those not written), the daemon neither
 crashes nor leaks (the sanitizer build runs this too: its report makes the exit code non-zero)
 and never waits without bound for a snapshot worker stuck in the file system
@@ -68,13 +70,15 @@ def main(env):
     watch = Watch(broker.port)
     state = os.path.join(env.tmp, "state")
     snaps = os.path.join(state, "snapshots")
-    gw = Gateway(env, gateway_config(
-        SITE, mqtt_port=broker.port, buses=[("tcp0", sim.port, 300)],
-        devices=[{"id": "facp1", "bus": "tcp0", "unit": 1, "profile": "facp-generic",
-                  "interval_ms": 100, "life_check_s": 0}],
-        heartbeat=0, state_dir=state)
-        + camera_cfg([dict(FAST, id="cam1", url=cam.url("/cam1"))])
-        + 'alerts = { operators = [ "alice" ]; };\n')
+    def cfg(keepalive=30):
+        return (gateway_config(
+            SITE, mqtt_port=broker.port, buses=[("tcp0", sim.port, 300)],
+            devices=[{"id": "facp1", "bus": "tcp0", "unit": 1, "profile": "facp-generic",
+                      "interval_ms": 100, "life_check_s": 0}],
+            heartbeat=0, state_dir=state, extra_mqtt="keepalive_s = %d;" % keepalive)
+            + camera_cfg([dict(FAST, id="cam1", url=cam.url("/cam1"))])
+            + 'alerts = { operators = [ "alice" ]; };\n')
+    gw = Gateway(env, cfg())
     watch.wait_json(CAM, lambda j: j.get("online") and j.get("width") == 320, 20,
                     "cam1 online at 320x180")
     op = Operator(broker.port, ROOT)
@@ -92,6 +96,7 @@ def main(env):
     wait_until(lambda: blocked_opening_fifo(gw.proc.pid), 5, "the snapshot stuck in open()")
     n = count_log(gw, "configuration reloaded")
     t0 = time.monotonic()
+    gw.rewrite(cfg(31))  # a new MQTT session: everything restarts
     gw.proc.send(signal.SIGHUP)
     r = wait_reply(op, corr, 3, "the stuck snapshot's reply on SIGHUP")
     expect(r.get("ok") is False and r.get("error") == "cancelled" and r.get("request_id") == "hup",
@@ -115,6 +120,7 @@ def main(env):
     corrs = [send_nowait(op, "snapshot", {"camera": "cam1"}, "alice") for _ in range(BURST)]
     wait_until(lambda: snapshot_threads(gw.proc.pid) or any(reply(op, c) for c in corrs), 5,
                "the burst being encoded", interval=0.001)
+    gw.rewrite(cfg(32))
     gw.proc.send(signal.SIGHUP)
     good |= check_burst(op, corrs, snaps, "at SIGHUP")
     online_again()

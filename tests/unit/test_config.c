@@ -1414,6 +1414,104 @@ static void test_section_same(void **state)
 	config_free(a);
 }
 
+/* What a reload compares item by item (gateway/main.c, docs/configuration.md "Reload"). */
+static struct hw_config *load_items(const char *name, const char *bus, const char *dev,
+				    const char *cam, const char *rule, int heartbeat)
+{
+	char path[PATH_MAX], pd[PATH_MAX], real[PATH_MAX], text[4096];
+	struct cfg_errors errs = {0};
+	struct hw_config *c = NULL;
+
+	assert_non_null(realpath(src_path(pd, sizeof(pd), "etc/profiles"), real));
+	fmt(text, sizeof(text),
+	    "site = { id = \"hall-1\"; profile_dir = \"%s\"; };\n"
+	    "mqtt = { heartbeat_s = %d; };\n"
+	    "storage = { state_dir = \"%s/state\"; };\n"
+	    "buses = ( { id = \"b1\"; host = \"127.0.0.1\"; %s } );\n"
+	    "devices = ( { id = \"facp1\"; bus = \"b1\"; profile = \"facp-generic\"; %s } );\n"
+	    "cameras = ( { id = \"cam1\"; url = \"rtsp://127.0.0.1/c\"; %s } );\n"
+	    "rules = ( { name = \"low\"; device = \"facp1\"; point = \"mains_voltage\"; "
+	    "below = 200.0; %s } );\n",
+	    real, heartbeat, scratch, bus, dev, cam, rule);
+	put(name, text);
+	if (config_load(in_scratch(path, sizeof(path), name), &c, &errs) < 0) {
+		print_errors(&errs);
+		fail();
+	}
+	return c;
+}
+
+struct diff_seen {
+	char keys[256];
+	char last[64];
+};
+
+static void diff_cb(const char *key, const char *was, const char *now, void *ud)
+{
+	struct diff_seen *d = ud;
+
+	fmt(d->keys + strlen(d->keys), sizeof(d->keys) - strlen(d->keys), "%s%s",
+	    d->keys[0] ? "," : "", key);
+	fmt(d->last, sizeof(d->last), "%s>%s", was ? was : "-", now ? now : "-");
+}
+
+static void test_item_same(void **state)
+{
+	struct hw_config *a, *b;
+	struct diff_seen d;
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	a = load_items("ia.cfg", "timeout_ms = 300;", "interval_ms = 200;",
+		       "dark_ms = 2000; alert_points = [ \"facp1:zone[3].fire\" ];",
+		       "text = \"x\";", 60);
+	/* The same text loaded again: every item the same, profiles compared by content. */
+	b = load_items("ib.cfg", "timeout_ms = 300;", "interval_ms = 200;",
+		       "dark_ms = 2000; alert_points = [ \"facp1:zone[3].fire\" ];",
+		       "text = \"x\";", 5);
+	assert_ptr_not_equal(a->devices[0].profile, b->devices[0].profile);
+	assert_true(config_profile_same(a->devices[0].profile, b->devices[0].profile));
+	assert_true(config_bus_same(&a->buses[0], &b->buses[0]));
+	assert_true(config_device_same(&a->devices[0], &b->devices[0]));
+	assert_true(config_camera_same(&a->cameras[0], &b->cameras[0]));
+	assert_true(config_rule_same(&a->rules[0], &b->rules[0]));
+	/* Only the heartbeat differs, and the section diff names it with both values. */
+	config_section_diff(a, b, "mqtt", diff_cb, &d);
+	assert_string_equal(d.keys, "mqtt.heartbeat_s");
+	assert_string_equal(d.last, "60>5");
+	memset(&d, 0, sizeof(d));
+	config_section_diff(a, b, "alerts", diff_cb, &d);
+	assert_string_equal(d.keys, "");
+	config_free(b);
+	/* One setting of each item. */
+	b = load_items("ic.cfg", "timeout_ms = 400;",
+		       "interval_ms = 200; allow_commands = [ "
+		       "\"reset\" ];",
+		       "dark_ms = 1500; alert_points = [ \"facp1:zone[4].fire\" ];",
+		       "text = \"y\";", 60);
+	assert_false(config_bus_same(&a->buses[0], &b->buses[0]));
+	assert_false(config_device_same(&a->devices[0], &b->devices[0]));
+	assert_false(config_camera_same(&a->cameras[0], &b->cameras[0]));
+	assert_false(config_rule_same(&a->rules[0], &b->rules[0]));
+	config_item_diff("cameras", &a->cameras[0], &b->cameras[0], diff_cb, &d);
+	assert_string_equal(d.keys, "dark_ms,alert_points");
+	memset(&d, 0, sizeof(d));
+	config_item_diff("devices", &a->devices[0], &b->devices[0], diff_cb, &d);
+	assert_string_equal(d.keys, "allow_commands");
+	memset(&d, 0, sizeof(d));
+	config_item_diff("buses", &a->buses[0], &b->buses[0], diff_cb, &d);
+	assert_string_equal(d.keys, "timeout_ms");
+	assert_string_equal(d.last, "300>400");
+	config_free(b);
+	b = load_items("id.cfg", "timeout_ms = 300;", "interval_ms = 250;",
+		       "dark_ms = 2000; alert_points = [ \"facp1:zone[3].fire\" ];",
+		       "text = \"x\";", 60);
+	assert_true(config_bus_same(&a->buses[0], &b->buses[0]));
+	assert_false(config_device_same(&a->devices[0], &b->devices[0]));
+	config_free(b);
+	config_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1444,6 +1542,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refs_rules, scratch_setup, scratch_teardown),
 	    cmocka_unit_test_setup_teardown(test_refs_alerts, scratch_setup, scratch_teardown),
 	    cmocka_unit_test_setup_teardown(test_refs_names, scratch_setup, scratch_teardown),
+	    cmocka_unit_test_setup_teardown(test_item_same, scratch_setup, scratch_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -453,13 +453,70 @@ static void test_camera_render(void **state)
 	hub_destroy(h);
 }
 
+/* A reload: kept entries move to their new places with their values, state and cfg pointer;
+ * new ones start empty; the others go; listeners hear nothing. */
+static void test_reconfigure(void **state)
+{
+	struct cfg_device devs[2] = {{.id = "p1", .profile = &panel},
+				     {.id = "p2", .profile = &panel}};
+	struct cfg_camera cams[2] = {{.id = "cam1"}, {.id = "cam2"}};
+	struct hw_config cfg = {.devices = devs, .n_devices = 2, .cameras = cams, .n_cameras = 2};
+	/* The new configuration: p3 first, then p2 (kept), p1 gone; cam2 kept, cam1 restarted. */
+	struct cfg_device ndevs[2] = {{.id = "p3", .profile = &panel},
+				      {.id = "p2", .profile = &panel}};
+	struct cfg_camera ncams[2] = {{.id = "cam2"}, {.id = "cam1"}};
+	struct hw_config ncfg = {
+	    .devices = ndevs, .n_devices = 2, .cameras = ncams, .n_cameras = 2};
+	bool keep_dev[2] = {false, true}, keep_cam[2] = {true, false};
+	struct hub_cam_health ch = {.motion = -1, .segments = 7};
+	struct seen seen = {0};
+	struct hub *h;
+	size_t n2;
+	struct mb_lpoint *lay2 = layout(2, &n2);
+	struct hub_device *d;
+
+	(void)state;
+	assert_int_equal(hub_create(&cfg, &h), 0);
+	assert_int_equal(hub_add_listener(h, on_device, &seen), 0);
+	full_result(h, 0, lay2, n2);
+	full_result(h, 1, lay2, n2);
+	hub_camera_report(h, 0, &ch);
+	hub_camera_report(h, 1, &ch);
+	assert_int_equal(seen.calls, 2);
+
+	assert_int_equal(hub_reconfigure(h, &ncfg, keep_dev, keep_cam), 0);
+	assert_int_equal(seen.calls, 2);
+	assert_int_equal(hub_n_devices(h), 2);
+	d = hub_device_at(h, 0); /* p3: new, empty */
+	assert_ptr_equal(d->cfg, &ndevs[0]);
+	assert_false(d->seen);
+	assert_null(d->layout);
+	d = hub_device_at(h, 1); /* p2: kept, with its old cfg and its points */
+	assert_ptr_equal(d->cfg, &devs[1]);
+	assert_true(d->seen && d->online);
+	assert_int_equal(d->n_points, 5);
+	assert_string_equal(hub_point_key(d, 3), "zone[1].fire");
+	assert_ptr_equal(hub_camera_at(h, 0)->cfg, &cams[1]); /* cam2 kept */
+	assert_int_equal(hub_camera_at(h, 0)->health.segments, 7);
+	assert_ptr_equal(hub_camera_at(h, 1)->cfg, &ncams[1]); /* cam1 anew */
+	assert_int_equal(hub_camera_at(h, 1)->health.segments, 0);
+	assert_false(hub_camera_at(h, 1)->seen);
+	/* The kept device goes on taking deltas of its layout. */
+	struct hub_sample on = flag(lay2, 3, true, 2000);
+	struct mb_poll_result r = result(1, lay2, n2, false, &on, 1);
+	assert_int_equal(mb_hubfeed_apply(h, &r), 0);
+	assert_int_equal(seen.calls, 3);
+	assert_int_equal(seen.n_changed, 1);
+	hub_destroy(h);
+	free(lay2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_device_feed),
-	    cmocka_unit_test(test_camera_changes),
-	    cmocka_unit_test(test_camera_render),
-	    cmocka_unit_test(test_alerts),
+	    cmocka_unit_test(test_device_feed),	  cmocka_unit_test(test_camera_changes),
+	    cmocka_unit_test(test_camera_render), cmocka_unit_test(test_alerts),
+	    cmocka_unit_test(test_reconfigure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,48 @@
+/* The county's configuration: the `county { ... }` group of its own file (docs/configuration.md,
+ * "County"). Loaded and validated on the main thread; every error collected as file:line. */
+#ifndef HW_COUNTY_CCFG_H
+#define HW_COUNTY_CCFG_H
+
+#include <stdbool.h>
+
+#include "core/config.h"
+
+struct county_cfg {
+	/* mqtt { ... } */
+	char *host;
+	int port;
+	char *client_id;
+	char *username;
+	char *password;
+	char *password_file;
+	char *cafile;
+	char *certfile;
+	char *keyfile;
+	bool insecure;
+	int keepalive_s;
+	int session_expiry_s;
+	char *topic_root;
+	char *share_group;
+	char *alarm_topic; /* "" : none */
+	int qos;
+	/* the roll-up */
+	int halls_expected;
+	int heartbeat_s;
+	double heartbeat_grace;
+	int footage_days;
+	char *state_dir;
+	char *picture_file; /* "" : none */
+	int picture_ms;
+	int tick_ms;
+	int flush_s;
+	int kpi_s;
+	bool feed_stdout;
+	struct cfg_influx influx; /* enabled when influx.url is set */
+};
+
+/* Loads path into *out (transfer full, county_cfg_free). Returns 0, or -EINVAL with every
+ * error in errs. */
+int county_cfg_load(const char *path, struct county_cfg **out, struct cfg_errors *errs);
+void county_cfg_free(struct county_cfg *c); /* accepts NULL */
+
+#endif

@@ -1,0 +1,274 @@
+/* Unit tests of county/rollup.c: the picture of a hall from its topics and events, the
+ * time-weighted day counters (split at midnight UTC), silence, and what counts as news. The
+ * clock is passed in. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "county/rollup.h"
+
+#define DAY (86400LL * 1000)
+#define T0 (20000LL * DAY) /* midnight UTC */
+
+static struct rollup_day ended[8];
+static char ended_site[8][32];
+static int n_ended;
+
+static void on_day(const char *site, const struct rollup_day *d, void *ud)
+{
+	(void)ud;
+	if (n_ended < 8) {
+		ended[n_ended] = *d;
+		strncpy(ended_site[n_ended], site, 31);
+		n_ended++;
+	}
+}
+
+static struct rollup *mk(void)
+{
+	struct rollup_cfg cfg = {.silent_after_ms = 180000, .footage_required_ms = 30 * DAY};
+	struct rollup *r;
+
+	n_ended = 0;
+	assert_int_equal(rollup_create(&cfg, on_day, NULL, &r), 0);
+	return r;
+}
+
+static unsigned msg(struct rollup *r, const char *site, const char *kind, const char *json,
+		    int64_t now)
+{
+	return rollup_message(r, site, kind, json, json ? strlen(json) : 0, false, now);
+}
+
+static json_t *hall(struct rollup *r, const char *site, int64_t now)
+{
+	return rollup_hall_json(rollup_find(r, site), now);
+}
+
+static void test_online_and_news(void **state)
+{
+	struct rollup *r = mk();
+	unsigned ch;
+
+	(void)state;
+	/* First sight of a hall online is the picture, not news. */
+	ch = msg(r, "h1", "status", "{\"state\":\"online\",\"started\":1}", T0);
+	assert_false(ch & ROLLUP_ONLINE);
+	assert_int_equal(rollup_count_status(r), 1);
+	ch = msg(r, "h1", "status", "{\"state\":\"offline\"}", T0 + 1000);
+	assert_true(ch & ROLLUP_OFFLINE);
+	ch = msg(r, "h1", "status", "{\"state\":\"online\"}", T0 + 2000);
+	assert_true(ch & ROLLUP_ONLINE);
+	/* Garbage changes nothing. */
+	assert_int_equal(msg(r, "h1", "status", "not json", T0 + 3000), ROLLUP_NONE);
+	rollup_destroy(r);
+}
+
+static void test_fire_from_alert_and_point(void **state)
+{
+	struct rollup *r = mk();
+	unsigned ch;
+	json_t *o;
+
+	(void)state;
+	msg(r, "h1", "status", "{\"state\":\"online\"}", T0);
+	ch = msg(r, "h1", "alert/a1",
+		 "{\"id\":\"a1\",\"condition\":\"fire\",\"priority\":1,\"active\":true,"
+		 "\"raised\":1}",
+		 T0 + 10);
+	assert_true(ch & ROLLUP_FIRE);
+	o = hall(r, "h1", T0 + 20);
+	assert_string_equal(json_string_value(json_object_get(o, "worst")), "fire");
+	json_decref(o);
+	ch = msg(r, "h1", "alert/a1", "", T0 + 30); /* removed */
+	assert_true(ch & ROLLUP_FIRE_CLEARED);
+	/* A block point ending in .fire counts too; other points do not. */
+	ch = msg(r, "h1", "device/facp1/state",
+		 "{\"online\":true,\"quality\":\"good\",\"points\":{\"zone[3].fire\":{\"v\":true},"
+		 "\"fireman\":{\"v\":true}}}",
+		 T0 + 40);
+	assert_true(ch & ROLLUP_FIRE);
+	ch = msg(r, "h1", "device/facp1/state",
+		 "{\"online\":true,\"quality\":\"good\",\"points\":{\"zone[3].fire\":{\"v\":false},"
+		 "\"fireman\":{\"v\":true}}}",
+		 T0 + 50);
+	assert_true(ch & ROLLUP_FIRE_CLEARED);
+	rollup_destroy(r);
+}
+
+static void test_time_weighted_and_midnight(void **state)
+{
+	struct rollup *r = mk();
+	const struct rollup_day *d;
+
+	(void)state;
+	/* Two devices from 23:00; one goes offline at 23:30; the hall offline 00:30..01:00. */
+	msg(r, "h1", "status", "{\"state\":\"online\"}", T0 + DAY - 3600000);
+	msg(r, "h1", "device/d1/state", "{\"online\":true,\"quality\":\"good\"}",
+	    T0 + DAY - 3600000);
+	msg(r, "h1", "device/d2/state", "{\"online\":true,\"quality\":\"good\"}",
+	    T0 + DAY - 3600000);
+	msg(r, "h1", "device/d2/state", "{\"online\":false,\"quality\":\"comm_lost\"}",
+	    T0 + DAY - 1800000);
+	/* heartbeats keep the hall from silence */
+	for (int64_t t = T0 + DAY - 3600000; t < T0 + DAY + 1800000; t += 60000) {
+		msg(r, "h1", "device/d1/state", "{\"online\":true,\"quality\":\"good\"}", t);
+		rollup_tick(r, t, NULL, 0);
+	}
+	msg(r, "h1", "status", "{\"state\":\"offline\"}", T0 + DAY + 1800000);
+	rollup_tick(r, T0 + DAY + 3600000, NULL, 0);
+	/* The day before midnight went to on_day. */
+	assert_int_equal(n_ended, 1);
+	assert_string_equal(ended_site[0], "h1");
+	assert_int_equal(ended[0].day, 20000);
+	assert_int_equal(ended[0].observed_ms, 3600000);
+	assert_int_equal(ended[0].online_ms, 3600000);
+	assert_int_equal(ended[0].dev_ms, 2 * 3600000);
+	assert_int_equal(ended[0].dev_up_ms, 3600000 + 1800000);
+	d = rollup_hall_day(rollup_find(r, "h1"));
+	assert_int_equal(d->day, 20001);
+	assert_int_equal(d->observed_ms, 3600000);
+	assert_int_equal(d->online_ms, 1800000);
+	/* offline: its devices count as unavailable */
+	assert_int_equal(d->dev_ms, 2 * 3600000);
+	assert_int_equal(d->dev_up_ms, 1800000);
+	rollup_destroy(r);
+}
+
+static void test_silent(void **state)
+{
+	struct rollup *r = mk();
+	struct rollup_hall *s[4];
+	json_t *o;
+
+	(void)state;
+	msg(r, "h1", "status", "{\"state\":\"online\"}", T0);
+	msg(r, "h2", "status", "{\"state\":\"online\"}", T0);
+	msg(r, "h2", "device/d/state", "{\"online\":true}", T0 + 100000);
+	assert_int_equal(rollup_tick(r, T0 + 179999, s, 4), 0);
+	assert_int_equal(rollup_tick(r, T0 + 180000, s, 4), 1);
+	assert_string_equal(rollup_hall_site(s[0]), "h1");
+	assert_int_equal(rollup_tick(r, T0 + 200000, s, 4), 0); /* once */
+	o = hall(r, "h1", T0 + 200000);
+	assert_string_equal(json_string_value(json_object_get(o, "status")), "silent");
+	json_decref(o);
+	/* A message ends the silence: news. */
+	assert_true(msg(r, "h1", "device/d/state", "{\"online\":true}", T0 + 210000) &
+		    ROLLUP_ONLINE);
+	/* An offline hall (Last Will) is never silent. */
+	msg(r, "h2", "status", "{\"state\":\"offline\"}", T0 + 210000);
+	assert_int_equal(rollup_tick(r, T0 + 900000, s, 4), 1); /* h1 again, not h2 */
+	assert_string_equal(rollup_hall_site(s[0]), "h1");
+	rollup_destroy(r);
+}
+
+static void test_events_and_inspections(void **state)
+{
+	struct rollup *r = mk();
+	const struct rollup_day *d;
+	json_t *ev, *o;
+	unsigned ch;
+
+	(void)state;
+	msg(r, "h1", "status", "{\"state\":\"online\"}", T0);
+	ev = json_loads("{\"seq\":1,\"event\":\"raised\",\"id\":\"f\",\"alert\":{\"condition\":"
+			"\"fire\",\"priority\":1,\"active\":true,\"raised\":5}}",
+			0, NULL);
+	ch = rollup_event(r, "h1", ev, T0 + 10);
+	assert_true(ch & ROLLUP_FIRE);
+	json_decref(ev);
+	ev = json_loads("{\"seq\":2,\"event\":\"raised\",\"id\":\"x\",\"alert\":{\"condition\":"
+			"\"fault\",\"priority\":2,\"active\":true}}",
+			0, NULL);
+	ch = rollup_event(r, "h1", ev, T0 + 20);
+	assert_true(ch & ROLLUP_ALERT);
+	json_decref(ev);
+	ev = json_loads("{\"seq\":3,\"event\":\"inspection\",\"kind\":\"function_test\","
+			"\"to\":\"passed\"}",
+			0, NULL);
+	rollup_event(r, "h1", ev, T0 + 30);
+	json_decref(ev);
+	ev = json_loads("{\"seq\":4,\"event\":\"inspection\",\"kind\":\"staff_patrol\","
+			"\"to\":\"missed\"}",
+			0, NULL);
+	rollup_event(r, "h1", ev, T0 + 40);
+	json_decref(ev);
+	d = rollup_hall_day(rollup_find(r, "h1"));
+	assert_int_equal(d->events, 4);
+	assert_int_equal(d->alerts, 2);
+	assert_int_equal(d->fire_alarms, 1);
+	assert_int_equal(d->faults, 1);
+	assert_int_equal(d->patrols_done, 1);
+	assert_int_equal(d->patrols_due, 2);
+	assert_int_equal(d->tests_passed, 1);
+	msg(r, "h1", "inspection/p",
+	    "{\"passed\":3,\"missed\":1,\"tasks\":[{\"state\":\"overdue\"},{\"state\":"
+	    "\"scheduled\"}]}",
+	    T0 + 50);
+	ev = json_loads("{\"seq\":5,\"event\":\"ticket\",\"ticket\":\"t1\",\"from\":null,"
+			"\"to\":\"open\",\"deadline\":100}",
+			0, NULL);
+	rollup_event(r, "h1", ev, T0 + 55);
+	json_decref(ev);
+	ev = json_loads("{\"seq\":6,\"event\":\"ticket\",\"ticket\":\"t2\",\"from\":null,"
+			"\"to\":\"open\",\"deadline\":100}",
+			0, NULL);
+	rollup_event(r, "h1", ev, T0 + 56);
+	json_decref(ev);
+	ev = json_loads("{\"seq\":7,\"event\":\"ticket\",\"ticket\":\"t2\",\"from\":"
+			"\"pending_verify\",\"to\":\"closed\"}",
+			0, NULL);
+	rollup_event(r, "h1", ev, T0 + 57);
+	json_decref(ev);
+	assert_int_equal(rollup_hall_day(rollup_find(r, "h1"))->tickets_opened, 2);
+	assert_int_equal(rollup_hall_day(rollup_find(r, "h1"))->tickets_closed, 1);
+	o = hall(r, "h1", T0 + 60);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "tickets"), "open")),
+			 1);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(o, "tickets"), "overdue")), 1);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(o, "inspections"), "overdue")), 1);
+	assert_int_equal(json_integer_value(json_object_get(
+			     json_object_get(json_object_get(o, "alerts"), "by_priority"), "2")),
+			 1);
+	json_decref(o);
+	rollup_destroy(r);
+}
+
+static void test_footage(void **state)
+{
+	struct rollup *r = mk();
+	char buf[256];
+	json_t *o;
+
+	(void)state;
+	msg(r, "h1", "status", "{\"state\":\"online\"}", T0);
+	snprintf(buf, sizeof(buf), "{\"online\":true,\"oldest_recording\":%lld}",
+		 (long long)(T0 - 29 * DAY));
+	msg(r, "h1", "camera/c1/state", buf, T0);
+	o = hall(r, "h1", T0);
+	assert_false(json_is_true(json_object_get(json_object_get(o, "footage"), "ok")));
+	json_decref(o);
+	o = hall(r, "h1", T0 + DAY);
+	assert_true(json_is_true(json_object_get(json_object_get(o, "footage"), "ok")));
+	json_decref(o);
+	rollup_destroy(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_online_and_news),
+	    cmocka_unit_test(test_fire_from_alert_and_point),
+	    cmocka_unit_test(test_time_weighted_and_midnight),
+	    cmocka_unit_test(test_silent),
+	    cmocka_unit_test(test_events_and_inspections),
+	    cmocka_unit_test(test_footage),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
