@@ -632,9 +632,17 @@ static void run_begin(struct patrol *p, const struct insp_task *t)
 static void on_offer(struct insp_service *s, const struct insp_task *t, void *ud)
 {
 	struct patrol *p = ud;
+	size_t *idx, n = 0;
 	int rc;
 
 	if (t->kind != INSP_VIDEO_PATROL || g_hash_table_contains(p->runs, t->id))
+		return;
+	/* a route of no configured camera is not the runner's: a person does it (cmd/task), or
+	 * it goes overdue and missed with their alerts */
+	idx = g_new0(size_t, p->cfg->n_cameras + 1);
+	rc = route(p, t->plan, t->target, idx, &n);
+	g_free(idx);
+	if (rc < 0 || n == 0)
 		return;
 	rc = insp_service_start(s, t->id, BY);
 	if (rc < 0) {
