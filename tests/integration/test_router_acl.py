@@ -189,7 +189,7 @@ def main(env):
     # refusals a person can read: an unknown verb, a payload that is not JSON, a wrong type
     r = alice.send("foo", {}, "alice")
     chk.expect(r.get("error") == "unknown_verb" and r.get("message") ==
-               'no command "foo"; known: ack, clip, device, history, list, recordings, records, report, review, shelve, snapshot, task, tasks, ticket, tickets, unshelve',
+               'no command "foo"; known: ack, clip, device, history, list, patrol, recordings, records, report, review, shelve, snapshot, task, tasks, ticket, tickets, unshelve',
                "cmd/foo: %r" % r)
     r = alice.send("ack", "{\"id\":", "alice")
     chk.expect(r.get("error") == "invalid" and
