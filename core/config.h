@@ -102,6 +102,7 @@ struct cfg_inspections {
 	int keep_days;	     /* records and tickets are kept at least this long */
 	int camera_ticket_h; /* a camera's ticket is overdue after this (24 h) */
 	int ticket_h;	     /* any other ticket (7 days) */
+	int retention_required_days; /* footage a video patrol expects kept (30) */
 };
 
 struct cfg_site {

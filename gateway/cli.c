@@ -223,6 +223,26 @@ static int do_checklist(struct cli *c)
 	return 0;
 }
 
+/* cmd/patrol: a video patrol now; prints the task(s) started (the record follows on
+ * patrol/<plan>/last). */
+static int do_patrol(struct cli *c)
+{
+	json_t *reply, *v;
+	const char *msg;
+	size_t i;
+
+	if (call(c, "patrol", c->npos ? json_pack("{s:s}", "plan", c->pos[0]) : json_object(),
+		 reply_timeout(c, 0), &reply))
+		return 1;
+	json_array_foreach(json_object_get(reply, "tasks"), i, v)
+	    printf("%s\n", json_string_value(v));
+	msg = json_string_value(json_object_get(reply, "message"));
+	if (msg)
+		fprintf(stderr, "hallwatch: %s\n", msg);
+	json_decref(reply);
+	return 0;
+}
+
 /* Copies the file the daemon wrote (src) to dst; the CLI may run as another user, who may
  * not read it. Returns 0 or -errno, *which_end saying which side failed. */
 static int copy_file(const char *src, const char *dst, const char **which)
@@ -647,6 +667,10 @@ static const struct sub subs[] = {
      "  availability and footage kept, reviews) and a CSV of the same numbers, and names\n"
      "  them; with --out DIR they are copied there (when this user may read them).\n",
      O_CONFIG | O_USER | O_MONTH | O_OUT, 0, 0, do_report},
+    {"patrol", "-c FILE [PLAN] [--user NAME]",
+     "  Runs a video patrol of PLAN (default: the first video_patrol plan) now, a surprise\n"
+     "  inspection, and prints its task id; the record follows on patrol/<plan>/last.\n",
+     O_CONFIG | O_USER, 0, 1, do_patrol},
 };
 
 static const char times_help[] =

@@ -574,6 +574,24 @@ int insp_service_run_now(struct insp_service *s, const char *plan, const char *t
 	return rc;
 }
 
+bool insp_service_open_ticket_of(struct insp_service *s, const char *kind, const char *target,
+				 struct ticket *out)
+{
+	GHashTableIter it;
+	gpointer v;
+
+	g_hash_table_iter_init(&it, s->open);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		const struct ticket *t = v;
+		if (strcmp(t->kind, kind) == 0 && strcmp(t->target, target) == 0) {
+			if (out)
+				*out = *t;
+			return true;
+		}
+	}
+	return false;
+}
+
 const struct insp_task *insp_service_task(struct insp_service *s, const char *id)
 {
 	return insp_sched_get(s->sched, id);

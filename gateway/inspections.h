@@ -65,6 +65,9 @@ int insp_service_cancel(struct insp_service *s, const char *task_id, const char 
 			const char *by);
 int insp_service_run_now(struct insp_service *s, const char *plan, const char *target,
 			 const char *by, char *id_out);
+/* Every live task (not over), oldest due first, into v (transfer none, valid until the next
+ * call); returns how many there are (more than max: only max written). */
+size_t insp_service_list(struct insp_service *s, const struct insp_task **v, size_t max);
 /* The live task (transfer none, valid until the next call), or NULL. */
 const struct insp_task *insp_service_task(struct insp_service *s, const char *task_id);
 
@@ -76,9 +79,9 @@ int insp_service_open_ticket(struct insp_service *s, const char *kind, const cha
  * be NULL). One ticket per finding while it is open. */
 bool insp_service_find_ticket(struct insp_service *s, const char *kind, const char *target,
 			      char *id_out);
-/* Live tasks (transfer none, valid until the next call), oldest due first, into v (at most
- * n); returns how many there are (insp_sched_list). */
-size_t insp_service_list(struct insp_service *s, const struct insp_task **v, size_t n);
+/* Whether a ticket of kind for target is not closed; *out (may be NULL) gets a copy. */
+bool insp_service_open_ticket_of(struct insp_service *s, const char *kind, const char *target,
+				 struct ticket *out);
 /* Moves ticket id (ticket_apply's returns, -ENOENT). */
 int insp_service_ticket(struct insp_service *s, const char *id, enum ticket_action a,
 			const char *by, const char *note, const char *assignee,

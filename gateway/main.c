@@ -32,6 +32,7 @@
 #include "gateway/checklist.h"
 #include "gateway/eltest.h"
 #include "gateway/inspections.h"
+#include "gateway/patrol.h"
 #include "router/router.h"
 #include "video/recindex.h"
 #include "video/video.h"
@@ -70,6 +71,7 @@ struct app {
 	struct insp_service *insp;    /* inspections; recreated with the alert service */
 	struct eltest *eltest;	      /* emergency-lighting tests; with the inspections */
 	struct checklist *checklist;  /* cmd/checklist; with the inspections */
+	struct patrol *patrol;	      /* video patrols: the runner of video_patrol tasks */
 	uint64_t seq;		      /* per-gateway sequence number of state messages */
 	uint64_t cam_seq;	      /* sequence number of camera state messages */
 	guint heartbeat;
@@ -693,6 +695,11 @@ static int start_inspections(struct app *a)
 		rc = eltest_create(a->cfg, a->insp, a->hub, bus_command, a, &a->eltest);
 	if (rc == 0)
 		rc = checklist_create(a->cfg, a->insp, a->hub, a->router, &a->checklist);
+	if (rc == 0)
+		rc = patrol_create(a->cfg, a->insp, a->video, a->hub, a->alerts, a->mqtt,
+				   &a->patrol);
+	if (rc == 0)
+		rc = patrol_attach_router(a->patrol, a->router);
 	if (rc < 0)
 		log_err("inspections: %s", strerror(-rc));
 	return rc;
@@ -704,6 +711,8 @@ static void stop_inspections(struct app *a)
 	a->eltest = NULL;
 	checklist_destroy(a->checklist);
 	a->checklist = NULL;
+	patrol_destroy(a->patrol);
+	a->patrol = NULL;
 	insp_service_destroy(a->insp);
 	a->insp = NULL;
 }

@@ -834,7 +834,8 @@ int insp_sched_run_now(struct insp_sched *s, const char *plan, const char *targe
 
 	if (!find_plan(s, plan, target, &pi, &ti))
 		return -ENOENT;
-	snprintf(suffix, sizeof(suffix), "now-%" G_GINT64_FORMAT, floor_div(now, 1000));
+	/* to the ms: a second surprise inspection within the same second is another task */
+	snprintf(suffix, sizeof(suffix), "now-%" G_GINT64_FORMAT, now);
 	k = new_task(s, pi, ti, 0, now, suffix);
 	k->t.open_ms = now;
 	if (g_hash_table_contains(s->live, k->t.id)) {

@@ -46,7 +46,7 @@ int insp_state_parse(const char *s, enum insp_state *out);
 bool insp_state_final(enum insp_state s);
 
 struct insp_task {
-	char id[INSP_ID_MAX]; /* "<plan>/<target>/<due, Unix s>" (ad hoc: ".../now-<s>") */
+	char id[INSP_ID_MAX]; /* "<plan>/<target>/<due, Unix s>" (ad hoc: ".../now-<Unix ms>") */
 	char plan[INSP_NAME_MAX];
 	char target[INSP_NAME_MAX];
 	int kind; /* enum cfg_insp_kind */

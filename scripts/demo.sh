@@ -116,6 +116,15 @@ cameras = (
 );
 http = { enabled = true; bind = "127.0.0.1"; port = $web_port;
   users = ( { name = "$web_user"; role = "admin"; password_hash = "$web_hash"; } ); };
+inspections = {
+  tick_s = 5;
+  plans = (
+    # a video patrol of both cameras every 3 minutes, at any hour (the rules ask every 2 h
+    # while open: every_s = 7200; when = "open")
+    { id = "video_patrol"; kind = "video_patrol"; recurrence = "every"; every_s = 180;
+      when = "any"; window_s = 120; grace_s = 120; }
+  );
+};
 CONF
 ./build/hallwatch check-config -c "$dir/hallwatch.cfg" >/dev/null
 
@@ -141,6 +150,13 @@ Take a snapshot of a camera, cut a clip of a recorded minute, tamper with a pict
   ./build/hallwatch snapshot -c $dir/hallwatch.cfg cam1 /tmp/cam1.jpg --user demo
   ./build/hallwatch clip -c $dir/hallwatch.cfg cam1 \$((\$(date +%s) - 75)) \$((\$(date +%s) - 15)) /tmp/cam1.mp4 --user demo
   echo 'black /cam2' > $dir/cam.in    (then 'normal /cam2'; also freeze, blur, scene, stop, start)
+A video patrol of both cameras runs every 3 minutes (health, key frame, a clip, recording
+gaps, footage age; a black or stopped camera fails it and opens a ticket). Its record:
+  mosquitto_sub -h 127.0.0.1 -p $mqtt_port -C 1 -t hallwatch/v1/hall-demo/patrol/video_patrol/last
+  ls $dir/patrols/
+Run one now (a surprise inspection), and see the tasks and open tickets:
+  ./build/hallwatch patrol -c $dir/hallwatch.cfg --user demo
+  mosquitto_rr -V 5 -h 127.0.0.1 -p $mqtt_port -t hallwatch/v1/hall-demo/cmd/tasks -e hallwatch/v1/hall-demo/reply/demo -m '{}'
 Start a function test of the emergency lighting (allowed for elc1 in the demo):
   ./build/hallwatch command -c $dir/hallwatch.cfg elc1 start_function_test --user demo
 Query the measurements:

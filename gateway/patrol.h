@@ -1,0 +1,45 @@
+/* Video patrols (docs/inspections.md, "Video patrols"): the runner of the inspection
+ * service's video_patrol tasks. For each camera of a task's route it takes the camera's
+ * health verdict from the hub, a key-frame JPEG and a clip of -5 s..+5 s around that moment
+ * under <state_dir>/patrols/<task>/, the recording continuity since the camera's previous
+ * patrol (the gaps in the recording index) and the footage age kept against
+ * inspections.retention_required_days; then completes the task with that record (passed when
+ * every camera passed), publishes it retained on patrol/<plan>/last, raises or clears
+ * patrol.<camera>.failed and opens (or, after a passing patrol, re-checks and closes) the
+ * camera's rectification ticket. cmd/patrol runs one now (a surprise inspection).
+ *
+ * A task a previous run left IN_PROGRESS (the gateway was killed during it) is completed as
+ * FAILED with the reason "interrupted" when the runner starts: recorded once, never run again.
+ *
+ * Main loop thread only. */
+#ifndef HW_GATEWAY_PATROL_H
+#define HW_GATEWAY_PATROL_H
+
+#include "alerts/service.h"
+#include "core/config.h"
+#include "gateway/inspections.h"
+#include "outputs/mqtt.h"
+#include "router/router.h"
+
+struct hub;
+struct video;
+struct patrol;
+
+/* The seconds before and after the patrol's moment that its clip covers. */
+#define PATROL_CLIP_BEFORE_S 5
+#define PATROL_CLIP_AFTER_S 5
+
+/* Registers the runner of INSP_VIDEO_PATROL with insp, completes the tasks left IN_PROGRESS
+ * as interrupted and takes the tasks due now. Everything is borrowed (m, alerts may be NULL)
+ * and must outlive the patrol. Returns 0 or -errno. */
+int patrol_create(const struct hw_config *cfg, struct insp_service *insp, struct video *v,
+		  struct hub *hub, struct alert_service *alerts, struct mqtt *m,
+		  struct patrol **out);
+/* Registers cmd/patrol (operator) with r. */
+int patrol_attach_router(struct patrol *p, struct router *r);
+/* Completes the patrols in flight as FAILED ("interrupted: the gateway stopped"), removes
+ * the runner and frees; snapshots and clips still being made end on their own. Before the
+ * inspection service and the video manager go. Accepts NULL. */
+void patrol_destroy(struct patrol *p);
+
+#endif
