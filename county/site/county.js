@@ -9,6 +9,7 @@ const cw = {
   selected: null,
   ws: null,
   liveDelay: 500,
+  records: new Map(), // task -> a patrol record that arrived (it may come before the reply)
   feedSeen: [], // {site, type, at_ms}: when an item reached this page (the browser test reads it)
 };
 window.hwCounty = cw;
@@ -169,6 +170,10 @@ async function patrol() {
 
 function showPatrol(site, reply) {
   if (site !== cw.selected) return;
+  if (reply && reply.ok && cw.records.has(reply.task)) {
+    showRecord(cw.records.get(reply.task));
+    return;
+  }
   const msg = document.getElementById("patrol-msg");
   const ok = reply && reply.ok;
   msg.className = ok ? "" : "refused";
@@ -179,7 +184,10 @@ function showPatrol(site, reply) {
 }
 
 function showRecord(rec) {
-  if (!rec || rec.site !== cw.selected || rec.plan !== "video_patrol") return;
+  if (!rec || rec.plan !== "video_patrol") return;
+  cw.records.set(rec.task, rec);
+  if (cw.records.size > 100) cw.records.delete(cw.records.keys().next().value);
+  if (rec.site !== cw.selected) return;
   const msg = document.getElementById("patrol-msg");
   msg.className = "";
   msg.dataset.result = "record";
@@ -193,6 +201,8 @@ function chart(rows) {
   const top = rows.slice(0, 20), w = 800, bar = 18, h = top.length * (bar + 4) + 10;
   const svg = document.createElementNS(NS, "svg");
   svg.setAttribute("viewBox", "0 0 " + w + " " + h);
+  svg.setAttribute("width", w);
+  svg.setAttribute("height", h);
   svg.setAttribute("role", "img");
   top.forEach((r, k) => {
     const y = 5 + k * (bar + 4), len = Math.max(0, Math.min(100, r.score)) / 100 * (w - 220);
