@@ -16,7 +16,7 @@ Object.assign(HW_WORDS.zh, {
   footage: "录像保存", alerts_open: "未关闭告警", faults: "故障", passed: "通过",
   failed: "未通过", missed: "漏检", overdue: "逾期", open: "未关闭", recording: "录像中",
   days_kept: "保存天数", required: "要求", patrol_sent: "已下发突击巡查…",
-  patrol_ok: "大厅已接受巡查", patrol_refused: "大厅拒绝", patrol_record: "巡查记录已到达",
+  patrol_ok: "大厅已接受巡查", available_today: "今日完好率", patrol_refused: "大厅拒绝", patrol_record: "巡查记录已到达",
 });
 Object.assign(HW_WORDS.en, {
   title: "County monitoring room", county_title: "County monitoring room", halls: "Halls",
@@ -34,6 +34,6 @@ Object.assign(HW_WORDS.en, {
   footage: "Footage kept", alerts_open: "Open alerts", faults: "Faults", passed: "passed",
   failed: "failed", missed: "missed", overdue: "overdue", open: "open", recording: "recording",
   days_kept: "days kept", required: "required", patrol_sent: "Surprise patrol sent…",
-  patrol_ok: "The hall accepted the patrol", patrol_refused: "The hall refused",
+  patrol_ok: "The hall accepted the patrol", available_today: "Available today", patrol_refused: "The hall refused",
   patrol_record: "The patrol's record arrived",
 });

@@ -9,6 +9,9 @@ const cw = {
   selected: null,
   ws: null,
   liveDelay: 500,
+  feed: [], // the items shown, newest first
+  patrolShown: null, // [function, argument] of the patrol message shown
+  rankTimer: 0,
   records: new Map(), // task -> a patrol record that arrived (it may come before the reply)
   feedSeen: [], // {site, type, at_ms}: when an item reached this page (the browser test reads it)
 };
@@ -95,8 +98,7 @@ async function loadHalls() {
 
 // ---- the feed ----
 
-function addFeed(item, fresh) {
-  const list = document.getElementById("feed");
+function feedItem(item) {
   const li = el("li", item.type === "fire" ? "fire" : item.type === "alert" ? "alert" : "");
   li.dataset.site = item.site;
   li.dataset.type = item.type;
@@ -104,9 +106,19 @@ function addFeed(item, fresh) {
     el("span", "k", hwI18n.t("f_" + item.type) + " · "),
     el("span", "s", item.site + (item.id ? " · " + item.id : "")));
   li.addEventListener("click", () => showHall(item.site));
-  list.prepend(li);
+  return li;
+}
+
+function addFeed(item, fresh) {
+  const list = document.getElementById("feed");
+  cw.feed.unshift(item);
+  if (cw.feed.length > 200) cw.feed.pop();
+  list.prepend(feedItem(item));
   while (list.children.length > 200) list.lastChild.remove();
   document.getElementById("feed-empty").hidden = true;
+  // The ranking counts fire alarms: read it again a little later.
+  window.clearTimeout(cw.rankTimer);
+  cw.rankTimer = window.setTimeout(loadRanking, 2000);
   if (fresh) cw.feedSeen.push({ site: item.site, type: item.type, at_ms: Date.now(),
     recv_us: item.recv_us, t_send_us: item.t_send_us });
 }
@@ -133,7 +145,7 @@ function renderDetail(h) {
     card(hwI18n.t("alerts_open"), [["alerts_open", a.open || 0], ["faults", h.faults || 0],
       ["w_fire", h.fire ? hwI18n.t("w_fire") : hwI18n.t("none")]]),
     card(hwI18n.t("devices"), [["online", (d.online || 0) + " / " + (d.total || 0)],
-      ["online_rate", pct(h.today && h.today.device_availability)]]),
+      ["available_today", pct(h.today && h.today.device_availability)]]),
     card(hwI18n.t("cameras"), [["online", (c.online || 0) + " / " + (c.total || 0)],
       ["recording", c.recording || 0]]),
     card(hwI18n.t("inspections"), [["passed", i.passed || 0], ["failed", i.failed || 0],
@@ -154,6 +166,7 @@ async function showHall(site) {
   if (r.status !== 200) return;
   document.getElementById("detail").hidden = false;
   document.getElementById("patrol-msg").textContent = "";
+  cw.patrolShown = null;
   setHall(r.body);
   document.getElementById("detail").scrollIntoView({ block: "nearest" });
 }
@@ -163,6 +176,7 @@ async function patrol() {
   const site = cw.selected;
   msg.className = "";
   msg.textContent = hwI18n.t("patrol_sent");
+  cw.patrolShown = null;
   const r = await api("/api/v1/halls/" + encodeURIComponent(site) + "/patrol",
     { method: "POST", body: "{}" });
   showPatrol(site, r.body.reply || r.body);
@@ -176,6 +190,7 @@ function showPatrol(site, reply) {
   }
   const msg = document.getElementById("patrol-msg");
   const ok = reply && reply.ok;
+  cw.patrolShown = [(r) => showPatrol(site, r), reply];
   msg.className = ok ? "" : "refused";
   msg.dataset.result = ok ? "ok" : (reply && reply.error) || "error";
   msg.textContent = ok
@@ -188,6 +203,7 @@ function showRecord(rec) {
   cw.records.set(rec.task, rec);
   if (cw.records.size > 100) cw.records.delete(cw.records.keys().next().value);
   if (rec.site !== cw.selected) return;
+  cw.patrolShown = [showRecord, rec];
   const msg = document.getElementById("patrol-msg");
   msg.className = "";
   msg.dataset.result = "record";
@@ -271,6 +287,8 @@ function connect() {
 
 function relabel() {
   for (const h of cw.halls.values()) tileFor(h);
+  document.getElementById("feed").replaceChildren(...cw.feed.map(feedItem));
+  if (cw.patrolShown) cw.patrolShown[0](cw.patrolShown[1]);
   renderSummary();
   if (cw.selected && cw.halls.get(cw.selected)) renderDetail(cw.halls.get(cw.selected));
 }

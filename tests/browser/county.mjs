@@ -120,6 +120,10 @@ async function main() {
     await page.click("#lang-toggle");
     await page.waitForFunction(() => document.querySelector("h1").textContent === "County monitoring room");
     check(await page.textContent(`#tile-${FIRE_SITE} .word`) === "FIRE", "tiles in English");
+    check(/^Fire alarm/.test(await page.textContent(`#feed li[data-site="${FIRE_SITE}"] .k`)),
+      "the feed in English");
+    check(/^The patrol's record arrived/.test(await page.textContent("#patrol-msg")),
+      "the patrol's message in English");
     await shot(page, "county-05-en");
 
     check(errors.length === 0, "no console error: " + JSON.stringify(errors));
