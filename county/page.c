@@ -157,7 +157,7 @@ static void api_patrol(struct county_page *p, SoupServerMessage *msg, const char
 		       const struct web_who *who)
 {
 	struct pcall *pc;
-	json_t *body = web_server_body_json(msg), *args;
+	json_t *body = web_server_body_json(msg), *args, *known;
 	int rc;
 
 	if (who->role != HTTP_OPERATOR && who->role != HTTP_ADMIN) {
@@ -170,11 +170,13 @@ static void api_patrol(struct county_page *p, SoupServerMessage *msg, const char
 		web_server_send_error(msg, 400, "invalid", "the body is a JSON object");
 		return;
 	}
-	if (!county_hall(p->county, site) && !county_cfg_console(p->cfg, site)) {
+	known = county_hall(p->county, site);
+	if (!known && !county_cfg_console(p->cfg, site)) {
 		json_decref(body);
 		web_server_send_error(msg, 404, "not_found", "no such hall");
 		return;
 	}
+	json_decref(known);
 	args = json_pack("{s:s, s:s}", "kind", "surprise", "by", "county");
 	if (json_is_string(json_object_get(body, "camera")))
 		json_object_set(args, "camera", json_object_get(body, "camera"));
