@@ -70,10 +70,18 @@ static const char schema_v2[] =
     "CREATE INDEX insp_ticket_tr_ticket ON insp_ticket_tr(ticket, seq);"
     "CREATE TABLE insp_meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);";
 
+/* The local history of numeric points (outputs/history.c): one row per point and minute. */
+static const char schema_v3[] =
+    "CREATE TABLE hist_sample(device TEXT NOT NULL, point TEXT NOT NULL, t_ms INTEGER NOT "
+    "NULL, n INTEGER NOT NULL, min REAL NOT NULL, sum REAL NOT NULL, max REAL NOT NULL, "
+    "PRIMARY KEY(device, point, t_ms));"
+    "CREATE INDEX hist_sample_t ON hist_sample(t_ms);";
+
 /* hallwatch's migrations, in order: DB_VERSION of them. */
 static const struct db_migration migrations[] = {
     {.name = "the outbox, alert and recording index tables", .sql = schema_v1},
     {.name = "inspection tasks, records and tickets", .sql = schema_v2},
+    {.name = "the local history of numeric points", .sql = schema_v3},
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(migrations) == DB_VERSION);
 

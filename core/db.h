@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 /* The schema version this build writes (the number of migrations in db.c). */
-#define DB_VERSION 2
+#define DB_VERSION 3
 
 struct db;
 

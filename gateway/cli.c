@@ -39,6 +39,14 @@ enum {
 	O_LIMIT = 1u << 7,
 	O_LOGLEVEL = 1u << 8,
 	O_PARTIAL = 1u << 9,
+	O_KIND = 1u << 10,
+	O_PLAN = 1u << 11,
+	O_VERDICT = 1u << 12,
+	O_NOTE = 1u << 13,
+	O_STATE = 1u << 14,
+	O_MONTH = 1u << 15,
+	O_OUT = 1u << 16,
+	O_AMEND = 1u << 17,
 };
 
 static const struct {
@@ -56,12 +64,20 @@ static const struct {
     {O_LIMIT, "--limit", NULL, true},
     {O_LOGLEVEL, "--log-level", NULL, true},
     {O_PARTIAL, "--partial", NULL, false},
+    {O_KIND, "--kind", NULL, true},
+    {O_PLAN, "--plan", NULL, true},
+    {O_VERDICT, "--verdict", NULL, true},
+    {O_NOTE, "--note", NULL, true},
+    {O_STATE, "--state", NULL, true},
+    {O_MONTH, "--month", NULL, true},
+    {O_OUT, "--out", NULL, true},
+    {O_AMEND, "--amend", NULL, false},
 };
 
 struct cli {
 	const struct sub *sub;
 	const char *path;
-	const char *opt[16]; /* by option bit number */
+	const char *opt[24]; /* by option bit number */
 	char *pos[4];
 	int npos;
 	int (*run)(const char *path);
@@ -357,6 +373,176 @@ static int do_alerts(struct cli *c)
 	return alert_cli_run(c->cfg, &a);
 }
 
+static const char *jstr(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+static const char *jtime(const struct cli *c, const json_t *o, const char *key, char *buf, size_t n)
+{
+	json_int_t ms = json_integer_value(json_object_get(o, key));
+
+	if (ms <= 0)
+		return "-";
+	return timeparse_format(ms, c->cfg->site.timezone, buf, n);
+}
+
+/* cmd/records: the records of patrols, checks and tests, newest first. */
+static int do_records(struct cli *c)
+{
+	int64_t from = 0, to = 0;
+	long limit = 100;
+	json_t *body = json_object(), *reply, *v;
+	char *end;
+	size_t i;
+
+	if ((opt(c, O_FROM) && time_arg(c, "--from", opt(c, O_FROM), &from) < 0) ||
+	    (opt(c, O_TO) && time_arg(c, "--to", opt(c, O_TO), &to) < 0)) {
+		json_decref(body);
+		return 2;
+	}
+	if (opt(c, O_LIMIT)) {
+		limit = strtol(opt(c, O_LIMIT), &end, 10);
+		if (*end || end == opt(c, O_LIMIT) || limit < 1 || limit > 1000) {
+			fprintf(stderr, "hallwatch records: --limit is a number from 1 to 1000\n");
+			json_decref(body);
+			return 2;
+		}
+	}
+	if (opt(c, O_KIND))
+		json_object_set_new(body, "kind", json_string(opt(c, O_KIND)));
+	if (opt(c, O_PLAN))
+		json_object_set_new(body, "plan", json_string(opt(c, O_PLAN)));
+	if (from)
+		json_object_set_new(body, "from", json_integer(from / 1000));
+	if (to)
+		json_object_set_new(body, "to", json_integer((to + 999) / 1000));
+	json_object_set_new(body, "limit", json_integer(limit));
+	if (call(c, "records", body, reply_timeout(c, 0), &reply))
+		return 1;
+	printf("%-6s  %-25s  %-14s  %-16s  %-12s  %-9s  %-10s  %s\n", "ID", "ENDED", "KIND", "PLAN",
+	       "TARGET", "RESULT", "BY", "REVIEW");
+	json_array_foreach(json_object_get(reply, "records"), i, v)
+	{
+		const json_t *rv = json_object_get(v, "review");
+		char t[48], rev[160];
+
+		if (json_is_object(rv))
+			snprintf(rev, sizeof(rev), "%s by %s", jstr(rv, "verdict"), jstr(rv, "by"));
+		else
+			snprintf(rev, sizeof(rev), "-");
+		printf("%-6lld  %-25s  %-14s  %-16s  %-12s  %-9s  %-10s  %s\n",
+		       (long long)json_integer_value(json_object_get(v, "id")),
+		       jtime(c, v, "ended", t, sizeof(t)), jstr(v, "kind"), jstr(v, "plan"),
+		       jstr(v, "target"), jstr(v, "result"), jstr(v, "by"), rev);
+	}
+	printf("%zu record(s)\n", json_array_size(json_object_get(reply, "records")));
+	json_decref(reply);
+	return 0;
+}
+
+/* cmd/review: an inspector's verdict on a record. */
+static int do_review(struct cli *c)
+{
+	const char *verdict = opt(c, O_VERDICT);
+	char *end;
+	long long id = strtoll(c->pos[0], &end, 10);
+	json_t *reply, *body;
+
+	if (*end || id <= 0) {
+		fprintf(stderr, "hallwatch review: ID is a record's number\n");
+		return 2;
+	}
+	if (!verdict || (strcmp(verdict, "accepted") != 0 && strcmp(verdict, "rejected") != 0)) {
+		fprintf(stderr, "hallwatch review: needs --verdict accepted|rejected\n");
+		return 2;
+	}
+	body = json_pack("{s:I, s:s, s:s, s:b}", "id", (json_int_t)id, "verdict", verdict, "note",
+			 opt(c, O_NOTE) ? opt(c, O_NOTE) : "", "amend", opt(c, O_AMEND) != NULL);
+	if (call(c, "review", body, reply_timeout(c, 0), &reply))
+		return 1;
+	printf("record %lld: %s by %s\n", id, verdict, user_of(c));
+	json_decref(reply);
+	return 0;
+}
+
+/* cmd/tickets: rectification tickets with their transitions. */
+static int do_tickets(struct cli *c)
+{
+	json_t *body = json_object(), *reply, *v, *tr;
+	size_t i, k;
+
+	if (opt(c, O_STATE))
+		json_object_set_new(body, "state", json_string(opt(c, O_STATE)));
+	json_object_set_new(body, "limit", json_integer(1000));
+	if (call(c, "tickets", body, reply_timeout(c, 0), &reply))
+		return 1;
+	json_array_foreach(json_object_get(reply, "tickets"), i, v)
+	{
+		char a[48], b[48];
+
+		printf("%s  %s  %s  opened %s  closed %s  %s\n", jstr(v, "ticket"),
+		       jstr(v, "target"), jstr(v, "state"), jtime(c, v, "opened", a, sizeof(a)),
+		       jtime(c, v, "closed", b, sizeof(b)), jstr(v, "text"));
+		json_array_foreach(json_object_get(v, "transitions"), k, tr)
+		    printf("    %s  %s -> %s  by %s%s%s\n", jtime(c, tr, "t", a, sizeof(a)),
+			   jstr(tr, "from"), jstr(tr, "to"), jstr(tr, "by"),
+			   *jstr(tr, "note") ? ": " : "", jstr(tr, "note"));
+	}
+	printf("%zu ticket(s)\n", json_array_size(json_object_get(reply, "tickets")));
+	json_decref(reply);
+	return 0;
+}
+
+/* cmd/report: the daemon writes the month's HTML and CSV; --out DIR copies them there. */
+static int do_report(struct cli *c)
+{
+	const char *month = opt(c, O_MONTH), *out = opt(c, O_OUT), *which;
+	const char *paths[2];
+	json_t *reply;
+	int rc = 0;
+
+	if (!month) {
+		fprintf(stderr, "hallwatch report: needs --month YYYY-MM\n");
+		return 2;
+	}
+	if (call(c, "report", json_pack("{s:s}", "month", month), reply_timeout(c, 60000), &reply))
+		return 1;
+	paths[0] = json_string_value(json_object_get(reply, "path"));
+	paths[1] = json_string_value(json_object_get(reply, "csv"));
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		char *base, *dst;
+
+		if (!paths[i]) {
+			fprintf(stderr, "hallwatch: the gateway's reply names no file\n");
+			rc = 1;
+			break;
+		}
+		if (!out) {
+			printf("%s\n", paths[i]);
+			continue;
+		}
+		base = g_path_get_basename(paths[i]);
+		dst = g_build_filename(out, base, NULL);
+		int crc = copy_file(paths[i], dst, &which);
+
+		if (crc == 0) {
+			printf("%s (copied from %s)\n", dst, paths[i]);
+		} else {
+			fprintf(stderr,
+				"hallwatch: the gateway wrote %s; copying it to %s failed (%s): "
+				"leave out --out to get the path\n",
+				paths[i], dst, strerror(-crc));
+			rc = 1;
+		}
+		g_free(base);
+		g_free(dst);
+	}
+	json_decref(reply);
+	return rc;
+}
+
 static const struct sub subs[] = {
     {"run", "-c FILE [--log-level error|warn|info|debug]",
      "  Runs the gateway (the daemon) with the configuration FILE.\n", O_CONFIG | O_LOGLEVEL, 0, 0,
@@ -393,6 +579,26 @@ static const struct sub subs[] = {
      "  The camera's recorded segments (start, end, duration, file) and the gaps between\n"
      "  them, from --from (default: 24 h ago) to --to (default: now).\n",
      O_CONFIG | O_USER | O_FROM | O_TO, 1, 1, do_recordings},
+    {"records", "-c FILE [--kind K] [--plan P] [--from TIME] [--to TIME] [--limit N] [--user NAME]",
+     "  The records of patrols, checks and tests (newest first, the latest N, default 100):\n"
+     "  when each ended, its plan, target, result, who, and an inspector's review.\n"
+     "  K: video_patrol, staff_patrol, fire_check, function_test, duration_test.\n",
+     O_CONFIG | O_USER | O_KIND | O_PLAN | O_FROM | O_TO | O_LIMIT, 0, 0, do_records},
+    {"review", "-c FILE ID --verdict accepted|rejected [--note TEXT] [--amend] --user NAME",
+     "  An inspector's review of the record ID (see records) with a verdict and a note; a\n"
+     "  record already reviewed is refused unless --amend. Needs an operator's identity\n"
+     "  over MQTT (the console's inspectors review through it).\n",
+     O_CONFIG | O_USER | O_VERDICT | O_NOTE | O_AMEND, 1, 1, do_review},
+    {"tickets", "-c FILE [--state S] [--user NAME]",
+     "  Rectification tickets, open and closed, each with its transitions (who, when, a\n"
+     "  note). S: open, assigned, repairing, pending_verify, closed, reopened.\n",
+     O_CONFIG | O_USER | O_STATE, 0, 0, do_tickets},
+    {"report", "-c FILE --month YYYY-MM [--out DIR] [--user NAME]",
+     "  The gateway writes the month's inspection report under its state_dir/reports: a\n"
+     "  printable HTML page (patrol completion, tests, tickets and times to repair, camera\n"
+     "  availability and footage kept, reviews) and a CSV of the same numbers, and names\n"
+     "  them; with --out DIR they are copied there (when this user may read them).\n",
+     O_CONFIG | O_USER | O_MONTH | O_OUT, 0, 0, do_report},
 };
 
 static const char times_help[] =

@@ -13,17 +13,24 @@
 
 #include "core/db.h"
 #include "core/log.h"
+#include "gateway/records.h"
 #include "inspect/insp_store.h"
 #include "outputs/lineproto.h"
 #include "outputs/outbox.h"
 
 #define PRUNE_EVERY_MS (6 * 3600 * 1000LL)
+#define PLAN_LINES_EVERY_MS (3600 * 1000LL)
 #define TICKET_PRIO 4
 #define TEXT_MAX 128 /* an alert's text */
 
 struct runner {
 	insp_runner_fn fn;
 	void *ud;
+};
+
+struct plan_dur {
+	uint64_t n;
+	int64_t sum_s, max_s;
 };
 
 struct insp_service {
@@ -38,13 +45,17 @@ struct insp_service {
 	insp_cond_fn cond;
 	void *cond_ud;
 	struct runner runners[INSP_DURATION_TEST + 1];
-	bool *touched;	     /* per plan: alerts and inspection/<plan> after this step */
-	int *missed;	     /* per plan: the missed alert after this step (1 raise, 2 clear) */
-	GPtrArray *events;   /* json_t * of this step, logged after its commit */
-	GHashTable *open;    /* ticket id -> struct ticket * (not closed) */
-	GString *lines;	     /* line protocol of this step */
-	const char *details; /* of the completion being applied */
-	struct db_run run;   /* store failures, logged when they start and end */
+	bool *touched;		 /* per plan: alerts and inspection/<plan> after this step */
+	int *missed;		 /* per plan: the missed alert after this step (1 raise, 2 clear) */
+	GPtrArray *events;	 /* json_t * of this step, logged after its commit */
+	GHashTable *open;	 /* ticket id -> struct ticket * (not closed) */
+	GString *lines;		 /* line protocol of this step */
+	const char *details;	 /* of the completion being applied */
+	struct db_run run;	 /* store failures, logged when they start and end */
+	struct records *records; /* the inspectors' verbs (gateway/records.c) */
+	struct plan_dur *dur;	 /* per plan: durations of tasks done since start */
+	bool *line_due;		 /* per plan: an inspection_plan line at the next tick */
+	int64_t plan_lines_ms;	 /* when every plan last had its line */
 	int64_t pruned_ms;
 };
 
@@ -200,6 +211,54 @@ static void task_line(struct insp_service *s, const struct insp_task *t)
 	lp_end(&l, t->done_ms * 1000000);
 }
 
+/* inspection_plan: plan i's completion since the service started (docs/lineproto.md). */
+static void plan_line(struct insp_service *s, size_t i, int64_t now)
+{
+	struct insp_plan_status st;
+	const struct cfg_plan *p = &s->cfg->inspections.plans[i];
+	uint64_t due, done;
+	struct lp_line l;
+
+	if (insp_sched_plan_status(s->sched, i, &st) < 0)
+		return;
+	done = st.passed + st.failed;
+	due = done + st.missed;
+	lp_begin(&l, s->lines, "inspection_plan");
+	lp_tag(&l, "site", s->cfg->site.id);
+	lp_tag(&l, "plan", p->id);
+	lp_tag(&l, "kind", cfg_insp_kind_name(p->kind));
+	lp_field_int(&l, "due", (int64_t)due);
+	lp_field_int(&l, "done", (int64_t)done);
+	lp_field_int(&l, "passed", (int64_t)st.passed);
+	lp_field_int(&l, "failed", (int64_t)st.failed);
+	lp_field_int(&l, "missed", (int64_t)st.missed);
+	lp_field_float_dec(&l, "rate", due ? (double)done / (double)due : 1.0, 4);
+	lp_field_int(&l, "live", (int64_t)st.live);
+	lp_field_int(&l, "duration_mean_s",
+		     s->dur[i].n ? s->dur[i].sum_s / (int64_t)s->dur[i].n : 0);
+	lp_field_int(&l, "duration_max_s", s->dur[i].max_s);
+	lp_end(&l, now * 1000000);
+}
+
+/* After a tick: the line of every plan with a task over since, and of all once an hour. */
+static void plan_lines(struct insp_service *s, int64_t now)
+{
+	bool all = now - s->plan_lines_ms >= PLAN_LINES_EVERY_MS;
+
+	if (!s->influx)
+		return;
+	if (all)
+		s->plan_lines_ms = now;
+	for (size_t i = 0; i < s->cfg->inspections.n_plans; i++) {
+		if (all || s->line_due[i])
+			plan_line(s, i, now);
+		s->line_due[i] = false;
+	}
+	if (s->lines->len)
+		influx_submit(s->influx, s->lines->str, s->lines->len);
+	g_string_truncate(s->lines, 0);
+}
+
 static void on_emit(const struct insp_ev *ev, void *ud)
 {
 	struct insp_service *s = ud;
@@ -223,6 +282,16 @@ static void on_emit(const struct insp_ev *ev, void *ud)
 		free(txt);
 		json_decref(o);
 		task_line(s, t);
+		if (pi >= 0) {
+			s->line_due[pi] = true;
+			if (t->started_ms > 0 && t->done_ms >= t->started_ms &&
+			    (t->state == IS_PASSED || t->state == IS_FAILED)) {
+				int64_t secs = (t->done_ms - t->started_ms) / 1000;
+				s->dur[pi].n++;
+				s->dur[pi].sum_s += secs;
+				s->dur[pi].max_s = MAX(s->dur[pi].max_s, secs);
+			}
+		}
 	}
 	if (db_run_fail(&s->run, insp_store_db(s->store), rc) == 0)
 		db_run_ok(&s->run);
@@ -404,6 +473,7 @@ void insp_service_tick(struct insp_service *s)
 	if (db_in_tx(insp_store_db(s->store)))
 		insp_store_set_meta(s->store, "last_run_ms", now);
 	step_end(s);
+	plan_lines(s, now);
 	g_hash_table_iter_init(&it, s->open);
 	while (g_hash_table_iter_next(&it, NULL, &v))
 		ticket_alert(s, v, now);
@@ -673,6 +743,10 @@ int insp_service_attach_router(struct insp_service *s, struct router *r)
 		rc = router_add(r, "task", ROUTER_OPERATOR, 0, cmd_task, s);
 	if (rc == 0)
 		rc = router_add(r, "ticket", ROUTER_OPERATOR, 0, cmd_ticket, s);
+	if (rc == 0 && !s->records)
+		rc = records_create(s->cfg, s->store, s->alerts, &s->records);
+	if (rc == 0)
+		rc = records_attach_router(s->records, r);
 	return rc;
 }
 
@@ -704,6 +778,8 @@ int insp_service_create(const struct hw_config *cfg, struct alert_service *alert
 	s->run = (struct db_run){.tag = LOG_TAG, .what = "the inspection records"};
 	s->touched = g_new0(bool, in->n_plans ? in->n_plans : 1);
 	s->missed = g_new0(int, in->n_plans ? in->n_plans : 1);
+	s->dur = g_new0(struct plan_dur, in->n_plans ? in->n_plans : 1);
+	s->line_due = g_new0(bool, in->n_plans ? in->n_plans : 1);
 	s->events = g_ptr_array_new();
 	s->open = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	s->lines = g_string_new(NULL);
@@ -758,6 +834,7 @@ void insp_service_destroy(struct insp_service *s)
 		return;
 	if (s->timer)
 		g_source_remove(s->timer);
+	records_destroy(s->records);
 	insp_sched_destroy(s->sched);
 	insp_store_close(s->store);
 	if (s->tz)
@@ -766,6 +843,8 @@ void insp_service_destroy(struct insp_service *s)
 	g_string_free(s->lines, TRUE);
 	g_free(s->touched);
 	g_free(s->missed);
+	g_free(s->dur);
+	g_free(s->line_due);
 	for (guint i = 0; i < s->events->len; i++)
 		json_decref(s->events->pdata[i]);
 	g_ptr_array_free(s->events, TRUE);

@@ -38,7 +38,8 @@ int insp_service_create(const struct hw_config *cfg, struct alert_service *alert
 			struct influx *ix, struct insp_service **out);
 /* Stops the timer and closes the store. Accepts NULL. */
 void insp_service_destroy(struct insp_service *s);
-/* Registers cmd/tasks (viewer), cmd/task and cmd/ticket (operator) with r. */
+/* Registers cmd/tasks (viewer), cmd/task and cmd/ticket (operator) with r, and the
+ * inspectors' verbs of gateway/records.h (records, tickets, report, review). */
 int insp_service_attach_router(struct insp_service *s, struct router *r);
 
 /* The preconditions that hold for a plan's target (mains_ok, no_fire, battery_recharged;

@@ -521,3 +521,154 @@ int insp_store_prune(struct insp_store *s, int64_t before_ms, struct insp_prune 
 		*out = p;
 	return 0;
 }
+
+/* ---- reading records and tickets ---- */
+
+#define RECORD_COLS                                                                                \
+	"id, task, plan, target, kind, t_ms, result, by, json, reviewed_ms, reviewed_by, "         \
+	"verdict, review_note"
+static const char sql_list_records[] =
+    "SELECT " RECORD_COLS " FROM insp_record WHERE (?1 IS NULL OR plan = ?1) AND (?2 IS NULL "
+    "OR target = ?2) AND (?3 IS NULL OR result = ?3) AND (?4 < 0 OR kind = ?4) AND t_ms >= ?5 "
+    "AND t_ms < ?6 AND (?7 < 0 OR (reviewed_ms > 0) = ?7) ORDER BY CASE WHEN ?9 THEN t_ms "
+    "ELSE -t_ms END, CASE WHEN ?9 THEN id ELSE -id END LIMIT ?8";
+static const char sql_get_record[] = "SELECT " RECORD_COLS " FROM insp_record WHERE id = ?1";
+static const char sql_list_tickets[] =
+    "SELECT " TICKET_COLS " FROM insp_ticket WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL "
+    "OR kind = ?2) AND (?3 IS NULL OR target = ?3) AND opened_ms < ?5 AND (closed_ms = 0 OR "
+    "closed_ms >= ?4) ORDER BY CASE WHEN ?7 THEN opened_ms ELSE -opened_ms END, id LIMIT ?6";
+
+static void bind_opt(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void read_record(sqlite3_stmt *st, struct insp_record *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(st, 0);
+	g_strlcpy(r->task, col(st, 1), sizeof(r->task));
+	g_strlcpy(r->plan, col(st, 2), sizeof(r->plan));
+	g_strlcpy(r->target, col(st, 3), sizeof(r->target));
+	r->kind = sqlite3_column_int(st, 4);
+	r->t_ms = sqlite3_column_int64(st, 5);
+	g_strlcpy(r->result, col(st, 6), sizeof(r->result));
+	g_strlcpy(r->by, col(st, 7), sizeof(r->by));
+	r->json = g_strdup(col(st, 8));
+	r->reviewed_ms = sqlite3_column_int64(st, 9);
+	g_strlcpy(r->reviewed_by, col(st, 10), sizeof(r->reviewed_by));
+	g_strlcpy(r->verdict, col(st, 11), sizeof(r->verdict));
+	r->review_note = g_strdup(col(st, 12));
+}
+
+static void clear_record(gpointer p)
+{
+	struct insp_record *r = p;
+	g_free((char *)r->json);
+	g_free((char *)r->review_note);
+}
+
+/* Rows of the prepared st as records, then fn on each once the lock is let go. */
+static int each_record(struct insp_store *s, sqlite3_stmt *st, const char *what,
+		       int (*fn)(const struct insp_record *r, void *ud), void *ud)
+{
+	GArray *v = g_array_new(FALSE, FALSE, sizeof(struct insp_record));
+	int rc = 0, step;
+
+	g_array_set_clear_func(v, clear_record);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct insp_record r;
+		read_record(st, &r);
+		g_array_append_val(v, r);
+	}
+	if (step != SQLITE_DONE)
+		rc = fail(s, db_fail(s->db, what));
+	db_reset(st);
+	db_unlock(s->db);
+	for (guint i = 0; rc == 0 && i < v->len; i++)
+		rc = fn(&g_array_index(v, struct insp_record, i), ud);
+	if (rc == 0 && v->len == 0 && strcmp(what, "read a record") == 0)
+		rc = -ENOENT;
+	g_array_free(v, TRUE);
+	return rc;
+}
+
+int insp_store_list_records(struct insp_store *s, const struct insp_record_filter *f,
+			    int (*fn)(const struct insp_record *r, void *ud), void *ud)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	db_lock(s->db);
+	rc = db_prepare(s->db, sql_list_records, &st);
+	if (rc < 0) {
+		fail(s, rc);
+		db_unlock(s->db);
+		return rc;
+	}
+	bind_opt(st, 1, f->plan);
+	bind_opt(st, 2, f->target);
+	bind_opt(st, 3, f->result);
+	sqlite3_bind_int(st, 4, f->kind);
+	sqlite3_bind_int64(st, 5, f->from_ms);
+	sqlite3_bind_int64(st, 6, f->to_ms > 0 ? f->to_ms : INT64_MAX);
+	sqlite3_bind_int(st, 7, f->reviewed);
+	sqlite3_bind_int64(st, 8, f->limit ? (int64_t)f->limit : -1);
+	sqlite3_bind_int(st, 9, f->oldest_first);
+	return each_record(s, st, "list records", fn, ud);
+}
+
+int insp_store_get_record(struct insp_store *s, int64_t id,
+			  int (*fn)(const struct insp_record *r, void *ud), void *ud)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	db_lock(s->db);
+	rc = db_prepare(s->db, sql_get_record, &st);
+	if (rc < 0) {
+		fail(s, rc);
+		db_unlock(s->db);
+		return rc;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	return each_record(s, st, "read a record", fn, ud);
+}
+
+int insp_store_list_tickets(struct insp_store *s, const struct insp_ticket_filter *f,
+			    int (*fn)(const struct ticket *t, void *ud), void *ud)
+{
+	GArray *v = g_array_new(FALSE, FALSE, sizeof(struct ticket));
+	sqlite3_stmt *st;
+	int rc, step;
+
+	db_lock(s->db);
+	rc = db_prepare(s->db, sql_list_tickets, &st);
+	if (rc == 0) {
+		bind_opt(st, 1, f->state);
+		bind_opt(st, 2, f->kind);
+		bind_opt(st, 3, f->target);
+		sqlite3_bind_int64(st, 4, f->from_ms);
+		sqlite3_bind_int64(st, 5, f->to_ms > 0 ? f->to_ms : INT64_MAX);
+		sqlite3_bind_int64(st, 6, f->limit ? (int64_t)f->limit : -1);
+		sqlite3_bind_int(st, 7, f->oldest_first);
+		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+			struct ticket t;
+			read_ticket(st, &t);
+			g_array_append_val(v, t);
+		}
+		if (step != SQLITE_DONE)
+			rc = fail(s, db_fail(s->db, "list tickets"));
+		db_reset(st);
+	} else {
+		fail(s, rc);
+	}
+	db_unlock(s->db);
+	for (guint i = 0; rc == 0 && i < v->len; i++)
+		rc = fn(&g_array_index(v, struct ticket, i), ud);
+	g_array_free(v, TRUE);
+	return rc;
+}

@@ -78,4 +78,53 @@ struct insp_prune {
  * closed tickets' transitions). Returns 0 or -errno; out (may be NULL) counts. */
 int insp_store_prune(struct insp_store *s, int64_t before_ms, struct insp_prune *out);
 
+/* ---- reading records and tickets (inspectors, the monthly report) ---- */
+
+#define INSP_RESULT_MAX 16
+/* One record as stored (valid during the callback only). */
+struct insp_record {
+	int64_t id;
+	char task[INSP_ID_MAX];
+	char plan[INSP_NAME_MAX];
+	char target[INSP_NAME_MAX];
+	int kind;		      /* enum cfg_insp_kind */
+	int64_t t_ms;		      /* when it was over */
+	char result[INSP_RESULT_MAX]; /* passed, failed, missed, cancelled */
+	char by[INSP_NAME_MAX];
+	const char *json;    /* its details: {"due","started","late","note","details"} */
+	int64_t reviewed_ms; /* 0: not reviewed */
+	char reviewed_by[INSP_NAME_MAX];
+	char verdict[INSP_RESULT_MAX]; /* accepted, rejected */
+	const char *review_note;
+};
+
+/* What to list: NULL / -1 / 0 for "any". Times [from_ms, to_ms) on t_ms. */
+struct insp_record_filter {
+	const char *plan, *target, *result;
+	int kind;		/* enum cfg_insp_kind, -1: any */
+	int reviewed;		/* 1 reviewed, 0 not, -1 any */
+	int64_t from_ms, to_ms; /* to_ms 0: no end */
+	size_t limit;		/* 0: no limit */
+	bool oldest_first;	/* default newest first */
+};
+/* Records matching f, newest (or oldest) first. Returns 0 or -errno (fn's non-zero stops
+ * and is returned). */
+int insp_store_list_records(struct insp_store *s, const struct insp_record_filter *f,
+			    int (*fn)(const struct insp_record *r, void *ud), void *ud);
+/* Record id. -ENOENT. */
+int insp_store_get_record(struct insp_store *s, int64_t id,
+			  int (*fn)(const struct insp_record *r, void *ud), void *ud);
+
+/* Tickets of state (NULL: any), kind, target (NULL: any) alive in [from_ms, to_ms) (opened
+ * before to_ms, not closed before from_ms; to_ms 0: no end), newest opened first (oldest
+ * with oldest_first), at most limit (0: all). */
+struct insp_ticket_filter {
+	const char *state, *kind, *target;
+	int64_t from_ms, to_ms;
+	size_t limit;
+	bool oldest_first;
+};
+int insp_store_list_tickets(struct insp_store *s, const struct insp_ticket_filter *f,
+			    int (*fn)(const struct ticket *t, void *ud), void *ud);
+
 #endif

@@ -98,7 +98,14 @@ int cmdreq_parse(const char *verb, const char *payload, size_t len, const char *
 		out->doc = json_object();
 		bad = true;
 	}
-	field(out, "id", CMDREQ_ID_MAX, &out->id);
+	/* an integer id (an inspection record's) is read as its decimal text */
+	if (json_is_integer(json_object_get(out->doc, "id"))) {
+		snprintf(out->id_num, sizeof(out->id_num), "%" JSON_INTEGER_FORMAT,
+			 json_integer_value(json_object_get(out->doc, "id")));
+		out->id = out->id_num;
+	} else {
+		field(out, "id", CMDREQ_ID_MAX, &out->id);
+	}
 	field(out, "reason", CMDREQ_REASON_MAX, &out->reason);
 	field(out, "request_id", CMDREQ_FIELD_MAX, &out->request_id);
 	field(out, "device", CMDREQ_FIELD_MAX, &out->device);

@@ -26,7 +26,8 @@ struct cmdreq {
 	const char *verb;
 	const char *user; /* the identity: see cmdreq_parse */
 	const char *id, *reason, *request_id, *device, *command, *camera;
-	const json_t *for_v;	      /* "for", or NULL */
+	char id_num[24];     /* an integer "id" (a record's) as its decimal text; id points here */
+	const json_t *for_v; /* "for", or NULL */
 	const char *too_large;	      /* the first part above its bound ("payload", "id", ...) */
 	size_t too_large_len;	      /* and its size */
 	size_t too_large_max;	      /* and its bound */

@@ -88,6 +88,13 @@ exec 8>"$dir/cam.in"
 for _ in $(seq 1 200); do grep -q '^READY port=' "$dir/cam.out" && break; sleep 0.05; done
 cam_port=$(sed -n 's/^READY port=//p' "$dir/cam.out")
 
+# The console: a demo login whose password is made now and hashed by hallwatch passwd.
+web_port=$(free_port)
+web_user=demo
+web_password=$(head -c 12 /dev/urandom | base64 | tr -d '/+=' | head -c 12)
+web_hash=$(printf '%s\n' "$web_password" | ./build/hallwatch passwd --stdin | sed -n 's/^password_hash = "\(.*\)";$/\1/p')
+[ -n "$web_hash" ] || { echo "hallwatch demo: hallwatch passwd gave no hash" >&2; exit 1; }
+
 cat >"$dir/hallwatch.cfg" <<CONF
 # The demo's configuration; etc/hallwatch.cfg documents every setting.
 site = { id = "hall-demo"; name = "Demo convenience service center"; profile_dir = "$top/etc/profiles"; };
@@ -107,6 +114,8 @@ cameras = (
   { id = "cam2"; url = "rtsp://127.0.0.1:$cam_port/cam2"; expected_fps = 10; width = 320; height = 180;
     segment_s = 10; }
 );
+http = { enabled = true; bind = "127.0.0.1"; port = $web_port;
+  users = ( { name = "$web_user"; role = "admin"; password_hash = "$web_hash"; } ); };
 CONF
 ./build/hallwatch check-config -c "$dir/hallwatch.cfg" >/dev/null
 
@@ -117,6 +126,8 @@ hallwatch demo is running (folder $dir).
   simulator:  127.0.0.1:$sim_port  (fire panel unit 1, emergency lighting unit 2)
   influxdb:   ${influx_url:-not installed}
   cameras:    rtsp://127.0.0.1:$cam_port/cam1 and /cam2 (recordings in $dir/video)
+  console:    http://127.0.0.1:$web_port/   log in as "$web_user", password "$web_password"
+              (Overview, Alerts, Devices, Cameras, Patrols and tests; admin role)
 Watch it in another terminal:
   mosquitto_sub -h 127.0.0.1 -p $mqtt_port -v -t 'hallwatch/#'
 Raise a fire alarm in zone 3 (type into this terminal is not needed; from another one):

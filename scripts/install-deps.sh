@@ -15,7 +15,7 @@ PKGS=(
   python3-paho-mqtt mbpoll socat openssl curl sqlite3
   clang libclang-rt-14-dev
   dpkg-dev
-  libsoup-3.0-dev libglib2.0-dev-bin libcrypt-dev chromium fonts-wqy-microhei
+  libsoup-3.0-dev libglib2.0-dev-bin libjs-chart.js libcrypt-dev chromium fonts-wqy-microhei
 )
 
 missing=()

@@ -13,13 +13,20 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "outputs/history.h"
 #include "outputs/state.h"
 #include "web/auth.h"
 
 #define COOKIE "hw_session"
 #define LIVE_MAX 64    /* open live pages at once; beyond: 503 */
 #define WS_IN_MAX 4096 /* a page sends little */
+#define LISTEN_BACKLOG 128
 #define RES_ROOT "/hallwatch/web/site"
+#define HIST_DAYS 7	  /* the local history: days kept */
+#define HIST_ROWS 2000000 /* and minutes kept at most (about 100 MB) */
+#define HIST_SAMPLE_S 2	  /* every numeric point sampled this often, besides its changes */
+#define HIST_FLUSH_S 60	  /* ended minutes written once a minute, in one transaction */
+#define HIST_MAX 20160	  /* minutes in one answer: 14 days of one point */
 
 /* web/site, compiled by glib-compile-resources (--manual-register: a static library would
  * drop an unreferenced constructor). */
@@ -38,8 +45,13 @@ struct web {
 	bool tls;
 	char *bind; /* as listened: a reload that changes it says a restart is needed */
 	int listen_port;
-	char *snapshots;  /* <state_dir>/snapshots */
-	char *recordings; /* <state_dir>/video: <camera>/<segment> */
+	char *snapshots;      /* <state_dir>/snapshots */
+	char *recordings;     /* <state_dir>/video: <camera>/<segment> */
+	char *clips;	      /* <state_dir>/clips */
+	char *reports;	      /* <state_dir>/reports */
+	struct history *hist; /* the local history of numeric points (outputs/history.h) */
+	guint hist_timer;
+	guint hist_sampler;
 	uint64_t seq;
 };
 
@@ -52,8 +64,7 @@ struct who {
 
 const char *web_site_language(const struct hw_config *cfg)
 {
-	(void)cfg; /* site.language, once the configuration has it */
-	return "zh";
+	return cfg && cfg->site.language == LANG_EN ? "en" : "zh";
 }
 
 int web_port(const struct web *w)
@@ -252,13 +263,53 @@ static char *resolve_within(const char *root, const char *path)
 	return g_strdup(p);
 }
 
+/* True when range (a Range header's value) is well formed and no part of it lies within a
+ * file of size bytes: answered 416 (RFC 9110 15.5.17). A malformed one is ignored (200). */
+static bool range_unsatisfiable(const char *range, goffset size)
+{
+	char **specs;
+	bool none = true, valid = true;
+
+	if (!range || !g_str_has_prefix(range, "bytes="))
+		return false;
+	specs = g_strsplit(range + 6, ",", 32);
+	for (char **sp = specs; *sp && valid; sp++) {
+		const char *x = g_strstrip(*sp);
+		char *end;
+		guint64 a;
+
+		if (*x == '-') { /* a suffix: satisfiable unless zero */
+			a = g_ascii_strtoull(x + 1, &end, 10);
+			valid = end != x + 1 && *end == '\0';
+			none &= a == 0;
+			continue;
+		}
+		a = g_ascii_strtoull(x, &end, 10);
+		valid = end != x && *end == '-';
+		none &= a >= (guint64)size;
+	}
+	g_strfreev(specs);
+	return valid && none;
+}
+
 static void send_file(SoupServerMessage *msg, const char *path, const char *type)
 {
 	GMappedFile *f = g_mapped_file_new(path, FALSE, NULL);
+	const char *range =
+	    soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Range");
 	GBytes *b;
 
 	if (!f) {
 		send_error(msg, 404, "not_found", "no such file");
+		return;
+	}
+	if (range_unsatisfiable(range, (goffset)g_mapped_file_get_length(f))) {
+		char *cr = g_strdup_printf("bytes */%zu", g_mapped_file_get_length(f));
+		g_mapped_file_unref(f);
+		soup_message_headers_replace(soup_server_message_get_response_headers(msg),
+					     "Content-Range", cr);
+		g_free(cr);
+		send_error(msg, 416, "out_of_range", "no part of that range is in the file");
 		return;
 	}
 	b = g_mapped_file_get_bytes(f);
@@ -266,6 +317,10 @@ static void send_file(SoupServerMessage *msg, const char *path, const char *type
 	soup_server_message_set_status(msg, 200, NULL);
 	soup_message_headers_set_content_type(soup_server_message_get_response_headers(msg), type,
 					      NULL);
+	/* A complete body: libsoup answers a Range request from it (206, Content-Range; 416
+	 * when no range is satisfiable). */
+	soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Accept-Ranges",
+				     "bytes");
 	soup_message_body_append_bytes(soup_server_message_get_response_body(msg), b);
 	g_bytes_unref(b);
 }
@@ -500,11 +555,47 @@ static void on_hub_alert(struct hub *h, const struct hub_alert *a, bool removed,
 			       removed ? json_pack("{s:s}", "id", a->id) : alert_json(a)));
 }
 
+/* Every numeric point of d read well goes into the local history. */
+static void history_sample(struct web *w, const struct hub_device *d)
+{
+	struct hw_value v;
+
+	for (size_t i = 0; w->hist && d->layout && i < d->n_points; i++) {
+		if (hub_point_q(&d->points[i]) != HW_Q_GOOD)
+			continue;
+		hub_point_value(d, i, &v);
+		if (v.type == HW_V_INT || v.type == HW_V_FLOAT)
+			history_add(w->hist, d->cfg->id, hub_point_key(d, i), hub_point_t(d, i),
+				    hw_value_as_double(&v));
+	}
+}
+
+/* A value that does not change is sampled too: the hub tells changes only. */
+static gboolean on_hist_sample(gpointer ud)
+{
+	struct web *w = ud;
+
+	for (size_t i = 0; w->hub && i < hub_n_devices(w->hub); i++)
+		history_sample(w, hub_device_at(w->hub, i));
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_hist_flush(gpointer ud)
+{
+	struct web *w = ud;
+
+	history_flush(w->hist, wall_ms());
+	return G_SOURCE_CONTINUE;
+}
+
 static void on_hub_device(struct hub *h, struct hub_device *d, void *ud)
 {
 	struct web *w = ud;
 
-	if (h != w->hub || w->live->len == 0)
+	if (h != w->hub)
+		return;
+	history_sample(w, d);
+	if (w->live->len == 0)
 		return;
 	live_send(w, json_pack("{s:s, s:o, s:o}", "type", "device", "device", device_json(w, d),
 			       "summary", device_summary(d)));
@@ -685,16 +776,18 @@ static bool camera_known(struct web *w, const char *id)
 
 static const char *media_type(const char *path)
 {
-	return g_str_has_suffix(path, ".jpg")	? "image/jpeg"
-	       : g_str_has_suffix(path, ".mp4") ? "video/mp4"
-	       : g_str_has_suffix(path, ".mkv") ? "video/x-matroska"
-						: "application/octet-stream";
+	return g_str_has_suffix(path, ".jpg")	 ? "image/jpeg"
+	       : g_str_has_suffix(path, ".mp4")	 ? "video/mp4"
+	       : g_str_has_suffix(path, ".mkv")	 ? "video/x-matroska"
+	       : g_str_has_suffix(path, ".html") ? "text/html; charset=utf-8"
+	       : g_str_has_suffix(path, ".csv")	 ? "text/csv; charset=utf-8"
+						 : "application/octet-stream";
 }
 
 /* GET /media/snapshots/<file> and /media/recordings/<camera>/<file>: a file of those folders
  * and nothing else. The path (already percent-decoded and without dot segments) is joined to
  * the folder and resolved: what lands outside it (a "..", a symbolic link) is not found. */
-static void media(struct web *w, SoupServerMessage *msg, const char *path)
+static void media(struct web *w, SoupServerMessage *msg, const char *path, bool download)
 {
 	const char *root = NULL, *rel = NULL;
 	char *full, *real;
@@ -705,6 +798,12 @@ static void media(struct web *w, SoupServerMessage *msg, const char *path)
 	} else if (g_str_has_prefix(path, "/media/recordings/")) {
 		root = w->recordings;
 		rel = path + strlen("/media/recordings/");
+	} else if (g_str_has_prefix(path, "/media/clips/")) {
+		root = w->clips;
+		rel = path + strlen("/media/clips/");
+	} else if (g_str_has_prefix(path, "/media/reports/")) {
+		root = w->reports;
+		rel = path + strlen("/media/reports/");
 	}
 	if (!root || !*rel || strstr(rel, "..") || strchr(rel, '\\')) {
 		send_error(msg, 404, "not_found", "no such file");
@@ -712,12 +811,100 @@ static void media(struct web *w, SoupServerMessage *msg, const char *path)
 	}
 	full = g_build_filename(root, rel, NULL);
 	real = resolve_within(root, full);
-	if (real && g_file_test(real, G_FILE_TEST_IS_REGULAR))
+	if (real && g_file_test(real, G_FILE_TEST_IS_REGULAR)) {
 		send_file(msg, real, media_type(real));
-	else
+		if (download) {
+			char *base = g_path_get_basename(real);
+			char *cd = g_strdup_printf("attachment; filename=\"%s\"", base);
+			soup_message_headers_replace(soup_server_message_get_response_headers(msg),
+						     "Content-Disposition", cd);
+			g_free(cd);
+			g_free(base);
+		}
+	} else
 		send_error(msg, 404, "not_found", "no such file");
 	g_free(real);
 	g_free(full);
+}
+
+/* The query's strs as strings and nums as integers (text when not one: the verb refuses it
+ * with its reason), transfer full. */
+static json_t *query_json(GHashTable *query, const char *const *strs, const char *const *nums)
+{
+	json_t *o = json_object();
+
+	for (size_t k = 0; query && strs && strs[k]; k++) {
+		const char *v = g_hash_table_lookup(query, strs[k]);
+		if (v && *v)
+			json_object_set_new(o, strs[k], json_string(v));
+	}
+	for (size_t k = 0; query && nums && nums[k]; k++) {
+		const char *v = g_hash_table_lookup(query, nums[k]);
+		char *end;
+		long long x;
+		if (!v || !*v)
+			continue;
+		x = g_ascii_strtoll(v, &end, 10);
+		json_object_set_new(o, nums[k], *end ? json_string(v) : json_integer(x));
+	}
+	return o;
+}
+
+static bool query_ms(GHashTable *query, const char *k, int64_t *ms)
+{
+	const char *v = query ? g_hash_table_lookup(query, k) : NULL;
+	char *end;
+
+	if (!v || !*v)
+		return true;
+	*ms = g_ascii_strtoll(v, &end, 10);
+	return *end == '\0';
+}
+
+/* GET /api/v1/devices/<id>/history?point=&from=&to= (Unix ms; the last 24 h by default):
+ * the point's minutes from the local history, oldest first. */
+static void device_history(struct web *w, SoupServerMessage *msg, const char *id, GHashTable *query)
+{
+	const char *point = query ? g_hash_table_lookup(query, "point") : NULL;
+	int64_t to = wall_ms(), from = to - 86400000;
+	const struct hub_device *d = NULL;
+	struct history_sample *s;
+	size_t n;
+	bool known = false;
+	json_t *arr;
+
+	for (size_t i = 0; i < hub_n_devices(w->hub); i++)
+		if (strcmp(hub_device_at(w->hub, i)->cfg->id, id) == 0)
+			d = hub_device_at(w->hub, i);
+	if (!d) {
+		send_error(msg, 404, "unknown_device", "no such device");
+		return;
+	}
+	for (size_t i = 0; point && d->layout && i < d->n_points; i++)
+		known |= strcmp(hub_point_key(d, i), point) == 0;
+	if (!known) {
+		send_error(msg, 404, "unknown_point", "the device has no such point (?point=)");
+		return;
+	}
+	if (!query_ms(query, "from", &from) || !query_ms(query, "to", &to) || to < from) {
+		send_error(msg, 400, "invalid", "from and to are Unix ms, from before to");
+		return;
+	}
+	if (!w->hist || history_query(w->hist, id, point, from, to, HIST_MAX, &s, &n) < 0) {
+		send_error(msg, 503, "not_ready", "the history cannot be read");
+		return;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr,
+				      json_pack("[I, f, f, f, I]", (json_int_t)s[i].t_ms, s[i].min,
+						s[i].avg, s[i].max, (json_int_t)s[i].n));
+	g_free(s);
+	send_json(msg, 200,
+		  json_pack("{s:b, s:s, s:s, s:I, s:I, s:i, s:s, s:o}", "ok", true, "device", id,
+			    "point", point, "from", (json_int_t)from, "to", (json_int_t)to,
+			    "bucket_ms", HISTORY_BUCKET_MS, "columns", "t,min,avg,max,n", "samples",
+			    arr));
 }
 
 /* /api/v1/<rest> for who; method already checked for CSRF. */
@@ -800,6 +987,80 @@ static void api(struct web *w, SoupServerMessage *msg, const char *method, const
 		else
 			call(w, msg, who, "snapshot", json_pack("{s:s}", "camera", seg[1]),
 			     CALL_SNAPSHOT);
+	} else if (get && n == 3 && strcmp(seg[0], "devices") == 0 &&
+		   strcmp(seg[2], "history") == 0) {
+		device_history(w, msg, seg[1], query);
+	} else if (get && n == 3 && strcmp(seg[0], "cameras") == 0 &&
+		   strcmp(seg[2], "recordings") == 0) {
+		static const char *const nums[] = {"from", "to", NULL};
+		o = query_json(query, NULL, nums);
+		json_object_set_new(o, "camera", json_string(seg[1]));
+		call(w, msg, who, "recordings", o, CALL_JSON);
+	} else if (post && n == 3 && strcmp(seg[0], "cameras") == 0 &&
+		   strcmp(seg[2], "clip") == 0) {
+		o = body_json(msg);
+		if (!o) {
+			send_error(msg, 400, "invalid", "the body is not a JSON object");
+		} else {
+			json_object_set_new(o, "camera", json_string(seg[1]));
+			call(w, msg, who, "clip", o, CALL_JSON);
+		}
+	} else if (get && strcmp(rest, "tasks") == 0) {
+		call(w, msg, who, "tasks", json_object(), CALL_JSON);
+	} else if (get && strcmp(rest, "records") == 0) {
+		static const char *const strs[] = {"kind", "plan", "target", "result",
+						   "from", "to",   NULL};
+		static const char *const nums[] = {"limit", NULL};
+		o = query_json(query, strs, nums);
+		if (query && g_hash_table_lookup(query, "reviewed"))
+			json_object_set_new(
+			    o, "reviewed",
+			    json_boolean(strcmp(g_hash_table_lookup(query, "reviewed"), "true") ==
+					 0));
+		call(w, msg, who, "records", o, CALL_JSON);
+	} else if (get && strcmp(rest, "tickets") == 0) {
+		static const char *const strs[] = {"state", "kind", "target", NULL};
+		static const char *const nums[] = {"limit", NULL};
+		call(w, msg, who, "tickets", query_json(query, strs, nums), CALL_JSON);
+	} else if (get && strcmp(rest, "report") == 0) {
+		static const char *const strs[] = {"month", NULL};
+		call(w, msg, who, "report", query_json(query, strs, NULL), CALL_JSON);
+	} else if (post &&
+		   (strcmp(rest, "patrol") == 0 ||
+		    (n == 3 && strcmp(seg[0], "records") == 0 && strcmp(seg[2], "review") == 0) ||
+		    /* a task id holds slashes (plan/target/due): tasks/<id...>/<what> */
+		    (n >= 3 && strcmp(seg[0], "tasks") == 0 &&
+		     (strcmp(seg[n - 1], "checklist") == 0 || strcmp(seg[n - 1], "action") == 0)) ||
+		    (n == 3 && strcmp(seg[0], "tickets") == 0))) {
+		o = body_json(msg);
+		if (!o) {
+			send_error(msg, 400, "invalid", "the body is not a JSON object");
+		} else if (strcmp(rest, "patrol") == 0) {
+			call(w, msg, who, "patrol", o, CALL_JSON);
+		} else if (strcmp(seg[0], "records") == 0) {
+			char *end;
+			long long id = g_ascii_strtoll(seg[1], &end, 10);
+			json_object_set_new(o, "id", *end ? json_string(seg[1]) : json_integer(id));
+			call(w, msg, who, "review", o, CALL_JSON);
+		} else if (strcmp(seg[0], "tasks") == 0) {
+			bool cl = strcmp(seg[n - 1], "checklist") == 0;
+			char *last = seg[n - 1], *id;
+
+			seg[n - 1] = NULL; /* seg[1 .. n-2] joined: the task's id */
+			id = g_strjoinv("/", seg + 1);
+			seg[n - 1] = last;
+			json_object_set_new(o, cl ? "task" : "id", json_string(id));
+			g_free(id);
+			call(w, msg, who, cl ? "checklist" : "task", o, CALL_JSON);
+		} else {
+			if (strcmp(seg[1], "new") == 0) {
+				json_object_set_new(o, "action", json_string("open"));
+			} else {
+				json_object_set_new(o, "id", json_string(seg[1]));
+				json_object_set_new(o, "action", json_string(seg[2]));
+			}
+			call(w, msg, who, "ticket", o, CALL_JSON);
+		}
 	} else {
 		send_error(msg, 404, "not_found", "no such API");
 	}
@@ -915,11 +1176,17 @@ static void on_request(SoupServer *server, SoupServerMessage *msg, const char *p
 	if (change) {
 		send_error(msg, 405, "method", "method not allowed");
 	} else if (g_str_has_prefix(path, "/media/")) {
-		media(w, msg, path);
+		media(w, msg, path, query && g_hash_table_contains(query, "download"));
 	} else if (strcmp(path, "/") == 0) {
 		send_resource(msg, "index.html");
 	} else if (strcmp(path, "/alerts") == 0) {
 		send_resource(msg, "alerts.html");
+	} else if (strcmp(path, "/devices") == 0) {
+		send_resource(msg, "devices.html");
+	} else if (strcmp(path, "/cameras") == 0) {
+		send_resource(msg, "cameras.html");
+	} else if (strcmp(path, "/patrols") == 0) {
+		send_resource(msg, "patrols.html");
 	} else if (!(g_str_has_prefix(path, "/static/") && send_resource(msg, path + 8))) {
 		send_error(msg, 404, "not_found", "no such page");
 	}
@@ -932,6 +1199,7 @@ static int listen_on(struct web *w, const struct cfg_http *h)
 	GError *err = NULL;
 	GSocketAddress *addr = g_inet_socket_address_new_from_string(h->bind, (guint)h->port);
 	GSList *uris;
+	GSocket *sock;
 	int rc = 0;
 
 	if (!addr) {
@@ -952,11 +1220,23 @@ static int listen_on(struct web *w, const struct cfg_http *h)
 		g_object_unref(c);
 		w->tls = true;
 	}
-	if (!soup_server_listen(w->server, addr, w->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, &err)) {
+	/* Our own socket: GSocket's default backlog of 10 makes a burst of new connections
+	 * (20 pages at once) wait a SYN retransmission, a second. */
+	sock = g_socket_new(g_socket_address_get_family(addr), G_SOCKET_TYPE_STREAM,
+			    G_SOCKET_PROTOCOL_TCP, &err);
+	if (sock) {
+		g_socket_set_listen_backlog(sock, LISTEN_BACKLOG);
+		if (!g_socket_bind(sock, addr, TRUE, &err) || !g_socket_listen(sock, &err) ||
+		    !soup_server_listen_socket(w->server, sock,
+					       w->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, &err))
+			g_clear_object(&sock);
+	}
+	if (!sock) {
 		log_err("http: cannot listen on %s:%d: %s", h->bind, h->port, err->message);
 		rc = err->code == G_IO_ERROR_ADDRESS_IN_USE ? -EADDRINUSE : -EIO;
 		g_error_free(err);
 	}
+	g_clear_object(&sock);
 	g_object_unref(addr);
 	if (rc < 0)
 		return rc;
@@ -1019,6 +1299,22 @@ void web_attach(struct web *w, const struct hw_config *cfg, struct hub *h, struc
 	w->snapshots = g_build_filename(cfg->storage.state_dir, "snapshots", NULL);
 	g_free(w->recordings);
 	w->recordings = g_build_filename(cfg->storage.state_dir, "video", NULL);
+	g_free(w->clips);
+	w->clips = g_build_filename(cfg->storage.state_dir, "clips", NULL);
+	g_free(w->reports);
+	w->reports = g_build_filename(cfg->storage.state_dir, "reports", NULL);
+	if (w->server && !w->hist) {
+		char *db = g_build_filename(cfg->storage.state_dir, "hallwatch.db", NULL);
+		int rc = history_create(db, HIST_DAYS, HIST_ROWS, &w->hist);
+		if (rc < 0)
+			log_warn("the local history cannot open %s (%s): no device charts", db,
+				 strerror(-rc));
+		else {
+			w->hist_timer = g_timeout_add_seconds(HIST_FLUSH_S, on_hist_flush, w);
+			w->hist_sampler = g_timeout_add_seconds(HIST_SAMPLE_S, on_hist_sample, w);
+		}
+		g_free(db);
+	}
 	w->hub = h;
 	w->router = r;
 	if (!w->server || !h)
@@ -1060,6 +1356,13 @@ void web_destroy(struct web *w)
 		g_object_unref(w->server);
 	}
 	web_auth_destroy(w->auth);
+	if (w->hist_timer)
+		g_source_remove(w->hist_timer);
+	if (w->hist_sampler)
+		g_source_remove(w->hist_sampler);
+	history_destroy(w->hist);
+	g_free(w->clips);
+	g_free(w->reports);
 	g_free(w->snapshots);
 	g_free(w->recordings);
 	g_free(w->bind);

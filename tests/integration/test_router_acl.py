@@ -189,15 +189,18 @@ def main(env):
     # refusals a person can read: an unknown verb, a payload that is not JSON, a wrong type
     r = alice.send("foo", {}, "alice")
     chk.expect(r.get("error") == "unknown_verb" and r.get("message") ==
-               'no command "foo"; known: ack, clip, device, history, list, recordings, shelve, snapshot, task, tasks, ticket, unshelve',
+               'no command "foo"; known: ack, clip, device, history, list, recordings, records, report, review, shelve, snapshot, task, tasks, ticket, tickets, unshelve',
                "cmd/foo: %r" % r)
     r = alice.send("ack", "{\"id\":", "alice")
     chk.expect(r.get("error") == "invalid" and
                r.get("message", "").startswith("the payload is not JSON (line 1, column "),
                "a payload that is not JSON: %r" % r)
-    r = alice.send("ack", {"id": 3}, "alice")
+    r = alice.send("ack", {"id": 2.5}, "alice")
     chk.expect(r.get("error") == "invalid" and r.get("message") == '"id" must be a string',
-               "a number as id: %r" % r)
+               "a fraction as id: %r" % r)
+    # an integer id (an inspection record's) is read as its text: no such alert here
+    r = alice.send("ack", {"id": 3}, "alice")
+    chk.expect(r.get("error") == "unknown_alert", "an integer as id: %r" % r)
     # and as herself her ack is obeyed, recorded and answered
     r = alice.send("ack", {"id": AID}, "alice")
     chk.expect(r.get("ok") is True and r.get("alert", {}).get("state") == "acked",

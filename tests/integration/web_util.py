@@ -35,7 +35,7 @@ def make_token():
 
 
 class Bench:
-    def __init__(self, env, token_role="operator"):
+    def __init__(self, env, token_role="operator", language=None, extra_cfg=""):
         self.env = env
         self.broker = Mosquitto(env)
         self.sim = Sim(env, facp=(1,), elc=(2,), extra=["--zones", "8"])
@@ -51,6 +51,10 @@ class Bench:
                      {"id": "elc1", "bus": "tcp0", "unit": 2, "profile": "elc-generic",
                       "interval_ms": 200, "life_check_s": 0}],
             state_dir=env.tmp)
+        if language:
+            cfg = cfg.replace('name = "test hall";', 'name = "test hall"; language = "%s";'
+                              % language, 1)
+        cfg += extra_cfg
         cfg += ('http = { enabled = true; bind = "127.0.0.1"; port = %d; users = ( %s ); '
                 'tokens = ( { name = "script"; role = "%s"; token_sha256 = "%s"; } ); };\n'
                 % (self.port, users, token_role, sha))

@@ -46,6 +46,28 @@ static void test_not_an_object_is_invalid_but_keeps_identity(void **state)
 	cmdreq_clear(&r);
 }
 
+/* An integer id (an inspection record's number) is read as its decimal text; any other
+ * non-string id is refused. */
+static void test_integer_id_is_its_text(void **state)
+{
+	struct cmdreq r;
+
+	(void)state;
+	assert_int_equal(parse("{\"id\":42}", "alice", 5, &r), 0);
+	assert_string_equal(r.id, "42");
+	assert_null(r.bad_type);
+	cmdreq_clear(&r);
+	assert_int_equal(parse("{\"id\":-7}", "alice", 5, &r), 0);
+	assert_string_equal(r.id, "-7");
+	cmdreq_clear(&r);
+	assert_int_equal(parse("{\"id\":4.5}", "alice", 5, &r), -EINVAL);
+	assert_string_equal(r.bad_type, "id");
+	cmdreq_clear(&r);
+	assert_int_equal(parse("{\"id\":true}", "alice", 5, &r), -EINVAL);
+	assert_string_equal(r.bad_type, "id");
+	cmdreq_clear(&r);
+}
+
 /* v5: the user property is the identity; the payload's user never is. */
 static void test_identity_v5_is_the_property(void **state)
 {
@@ -343,6 +365,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_empty_payload_is_an_empty_request),
 	    cmocka_unit_test(test_not_an_object_is_invalid_but_keeps_identity),
+	    cmocka_unit_test(test_integer_id_is_its_text),
 	    cmocka_unit_test(test_identity_v5_is_the_property),
 	    cmocka_unit_test(test_identity_311_is_the_payload),
 	    cmocka_unit_test(test_field_bounds),

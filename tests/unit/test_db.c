@@ -182,12 +182,26 @@ static void test_newer_refused(void **state)
 	db_close(db);
 	memset(calls, 0, sizeof(calls));
 	assert_int_equal(db_open_with(t->path, counted, 2, &db), -EPROTO);
-	assert_int_equal(db_open(t->path, &db), -EPROTO); /* hallwatch's 1 < 3 */
 	assert_int_equal(db_open_with(t->path, counted, 3, &db), 0);
 	assert_int_equal(query(db, "PRAGMA user_version"), 3);
 	assert_int_equal(query(db, "SELECT x FROM a"), 2);
 	db_close(db);
 	assert_int_equal(calls[0] + calls[1] + calls[2], 0);
+}
+
+/* hallwatch's own list refuses a file one version beyond DB_VERSION. */
+static void test_newer_than_hallwatch(void **state)
+{
+	struct tmp *t = *state;
+	char *sql = g_strdup_printf("PRAGMA user_version = %d", DB_VERSION + 1);
+	sqlite3 *c;
+	struct db *db;
+
+	assert_int_equal(sqlite3_open(t->path, &c), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(c, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(c);
+	g_free(sql);
+	assert_int_equal(db_open(t->path, &db), -EPROTO);
 }
 
 /* The same file opened twice is one connection until its last reference goes. */
@@ -337,6 +351,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_migrations_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_failed_migration, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_newer_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_newer_than_hallwatch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_shared, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_error_mapping, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),

@@ -235,7 +235,7 @@ static void test_refusal_sentences(void **state)
 	send5(f, "ack", "[1,2]", "alice");
 	assert_string_equal(str(last(f->replies), "message"),
 			    "the payload is an array, not a JSON object");
-	send5(f, "ack", "{\"id\":7}", "alice");
+	send5(f, "ack", "{\"id\":true}", "alice");
 	r = last(f->replies);
 	assert_string_equal(str(r, "error"), "invalid");
 	assert_string_equal(str(r, "message"), "\"id\" must be a string");

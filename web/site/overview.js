@@ -109,3 +109,35 @@ document.addEventListener("DOMContentLoaded", async () => {
   await hw.init("overview");
   await ovLoad();
 });
+
+// What is due or overdue today (cmd/tasks): tasks not over whose due time is before the end
+// of today, the overdue ones first.
+async function ovDue() {
+  const r = await hw.api("GET", "tasks");
+  const rows = document.getElementById("due-rows"), msg = document.getElementById("due-msg");
+  rows.replaceChildren();
+  if (!r.ok) {
+    msg.textContent = hwI18n.t("unavailable") + ": " + (r.data.message || r.data.error || r.status);
+    return;
+  }
+  const end = new Date(); end.setHours(24, 0, 0, 0);
+  const now = Date.now();
+  const due = (r.data.tasks || []).filter((t) => t.due < end.getTime())
+    .sort((a, b) => a.due - b.due);
+  for (const t of due) {
+    const late = t.overdue_at && t.overdue_at <= now;
+    const tr = hw.el("tr", late ? "p3" : "");
+    tr.dataset.task = t.task;
+    tr.append(hw.el("td", "", t.plan + " · " + hwI18n.t("k_" + t.kind)), hw.el("td", "", t.target),
+              hw.el("td", late ? "prio" : "", late ? hwI18n.t("overdue") : hwI18n.t("t_" + t.state)),
+              hw.el("td", "", hw.time(t.due)));
+    rows.append(tr);
+  }
+  msg.textContent = due.length ? "" : hwI18n.t("nothing_due");
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  hw.onLive((m) => { if (m.type === "reload" || m.type === "language") ovDue(); });
+  window.setTimeout(ovDue, 0);
+  window.setInterval(ovDue, 60000);
+});
