@@ -64,7 +64,24 @@ def start(env, name, patrol, mq_port=None):
     return port, emu, county
 
 
+def bad_config(env):
+    """county.http is read by the console's parser (its errors, file:line); county.halls checked."""
+    import subprocess
+    from harness import HALLWATCH
+    path = os.path.join(env.tmp, "bad.cfg")
+    with open(path, "w") as f:
+        f.write('county = {\n  state_dir = "%s";\n  http = { enabled = true; port = 0;\n'
+                '    colour = "red"; users = ( { name = "a"; role = "boss"; password_hash = "x"; } ); };\n'
+                '  halls = ( { site = "h1"; console = "ftp://h1/"; } );\n};\n' % env.tmp)
+    r = subprocess.run([HALLWATCH, "county", "-c", path], capture_output=True, text=True, timeout=30)
+    err = r.stderr
+    expect(r.returncode == 1, "a bad county.http: exit %s" % r.returncode)
+    for want in ("bad.cfg:3:", "county.http", "colour", "port", "boss", "county.halls[0].console"):
+        expect(want in err, "%r not in the errors:\n%s" % (want, err))
+
+
 def main(env):
+    bad_config(env)
     port, emu, county = start(env, "a", "ok")
     anon = Client(port)
 
