@@ -1,6 +1,7 @@
 /* Owns the generic parts of an HTTP server of hallwatch (web/server.h): headers, JSON
- * answers, sessions from cookies, CSRF, bodies, GResource pages, listening. Used by the
- * county's page; runs on the main loop's thread. */
+ * answers, cookies and the session they name, CSRF, bodies, GResource pages, listening.
+ * Used by the console (web.c) and the county's page (county/page.c); runs on the main loop's
+ * thread. */
 #define LOG_TAG "http"
 #include "web/server.h"
 
