@@ -2263,6 +2263,35 @@ static void http_cfg_free(struct cfg_http *h)
 	free(h->tokens);
 }
 
+int config_http_read(const struct config_setting_t *grp, const char *path, struct cfg_http *h,
+		     struct cfg_errors *errs)
+{
+	struct ldctx x = {.errs = errs};
+	const struct cfg_http *v = h;
+
+	memset(h, 0, sizeof(*h));
+	opts_defaults(&x, http_opts, ARRAY_SIZE(http_opts), h);
+	if (grp)
+		opts_apply(&x, http_opts, ARRAY_SIZE(http_opts), grp, path, h);
+	if ((v->tls_cert != NULL) != (v->tls_key != NULL))
+		err_set(&x, grp, "%s: tls_cert and tls_key go together", path);
+	for (size_t i = 0; i < v->n_users; i++)
+		for (size_t j = 0; j < i; j++)
+			if (v->users[i].name && v->users[j].name &&
+			    strcmp(v->users[i].name, v->users[j].name) == 0)
+				err_set(&x, grp, "%s.users: \"%s\" is listed twice", path,
+					v->users[i].name);
+	if (x.oom)
+		return -ENOMEM;
+	return x.n_err ? -EINVAL : 0;
+}
+
+void config_http_free(struct cfg_http *h)
+{
+	if (h)
+		http_cfg_free(h);
+}
+
 void config_free(struct hw_config *c)
 {
 	if (!c)

@@ -423,6 +423,15 @@ void cfg_errors_clear(struct cfg_errors *e);
  * config_free). On failure returns -EINVAL (or -ENOENT/-ENOMEM) and errs holds every
  * error found (not just the first). */
 int config_load(const char *path, struct hw_config **out, struct cfg_errors *errs);
+/* The options of an http { ... } group (the console's), read from grp (a libconfig
+ * config_setting_t; NULL: the defaults) into *h, for another mode's own file (the county's
+ * page). path names the group in messages ("county.http"). Returns 0, -EINVAL with the
+ * errors in errs, or -ENOMEM; *h is to be freed with config_http_free either way. */
+struct config_setting_t;
+int config_http_read(const struct config_setting_t *grp, const char *path, struct cfg_http *h,
+		     struct cfg_errors *errs);
+void config_http_free(struct cfg_http *h);
+
 /* Whether the group `section` ("mqtt", "influx", ...) of a and b holds the same settings, as
  * its option table lists them, leaving out those a reload applies live (mqtt.heartbeat_s,
  * reply_prefix, the outbox bounds): the reload keeps what uses an unchanged section. */

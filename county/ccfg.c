@@ -192,7 +192,8 @@ static void read_group(const config_setting_t *g, const char *gname, struct coun
 	for (int i = 0; i < config_setting_length(g); i++) {
 		config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		const char *name = config_setting_name(s);
-		if (!gname && (strcmp(name, "mqtt") == 0 || strcmp(name, "influx") == 0))
+		if (!gname && (strcmp(name, "mqtt") == 0 || strcmp(name, "influx") == 0 ||
+			       strcmp(name, "http") == 0 || strcmp(name, "halls") == 0))
 			continue;
 		if (!known(gname, name)) {
 			err(e, s, path, "unknown setting county.%s%s%s", gname ? gname : "",
@@ -251,6 +252,59 @@ static void read_influx(const config_setting_t *g, struct county_cfg *c, const c
 	ix->enabled = ix->url && *ix->url;
 }
 
+/* county.halls = ( { site = "hall-1"; console = "https://..."; }, ... ) */
+static void read_halls(const config_setting_t *l, struct county_cfg *c, const char *path,
+		       struct cfg_errors *e)
+{
+	if (!config_setting_is_list(l)) {
+		err(e, l, path,
+		    "county.halls: a list ( { site = ...; console = ...; }, ... ) is "
+		    "expected");
+		return;
+	}
+	c->halls = g_new0(struct county_hall_cfg, (gsize)config_setting_length(l) + 1);
+	for (int i = 0; i < config_setting_length(l); i++) {
+		config_setting_t *h = config_setting_get_elem(l, (unsigned)i);
+		const char *site = NULL, *console = NULL;
+		if (!config_setting_is_group(h)) {
+			err(e, h, path, "county.halls[%d]: a group is expected", i);
+			continue;
+		}
+		for (int k = 0; k < config_setting_length(h); k++) {
+			config_setting_t *s = config_setting_get_elem(h, (unsigned)k);
+			const char *n = config_setting_name(s);
+			if (strcmp(n, "site") != 0 && strcmp(n, "console") != 0)
+				err(e, s, path, "unknown setting county.halls[%d].%s", i, n);
+			else if (config_setting_type(s) != CONFIG_TYPE_STRING)
+				err(e, s, path, "county.halls[%d].%s: a string is expected", i, n);
+			else if (strcmp(n, "site") == 0)
+				site = config_setting_get_string(s);
+			else
+				console = config_setting_get_string(s);
+		}
+		if (!site || !*site) {
+			err(e, h, path, "county.halls[%d].site: required", i);
+			continue;
+		}
+		if (console && !g_str_has_prefix(console, "https://") &&
+		    !g_str_has_prefix(console, "http://")) {
+			err(e, h, path, "county.halls[%d].console: an http:// or https:// URL", i);
+			continue;
+		}
+		c->halls[c->n_halls].site = g_strdup(site);
+		c->halls[c->n_halls].console = g_strdup(console);
+		c->n_halls++;
+	}
+}
+
+const char *county_cfg_console(const struct county_cfg *c, const char *site)
+{
+	for (size_t i = 0; i < c->n_halls; i++)
+		if (strcmp(c->halls[i].site, site) == 0)
+			return c->halls[i].console;
+	return NULL;
+}
+
 int county_cfg_load(const char *path, struct county_cfg **out, struct cfg_errors *errs)
 {
 	struct county_cfg *c = g_new0(struct county_cfg, 1);
@@ -294,6 +348,11 @@ int county_cfg_load(const char *path, struct county_cfg **out, struct cfg_errors
 		else
 			read_influx(config_setting_get_member(g, "influx"), c, path, errs);
 	}
+	if (config_http_read(config_setting_get_member(g, "http"), "county.http", &c->http, errs) ==
+	    -ENOMEM)
+		err(errs, g, path, "county.http: out of memory");
+	if (config_setting_get_member(g, "halls"))
+		read_halls(config_setting_get_member(g, "halls"), c, path, errs);
 	if (!*c->state_dir)
 		err(errs, g, path, "county.state_dir: must not be empty");
 	if (!*c->topic_root || strpbrk(c->topic_root, "+#"))
@@ -337,5 +396,11 @@ void county_cfg_free(struct county_cfg *c)
 	g_free(c->influx.org);
 	g_free(c->influx.bucket);
 	g_free(c->influx.token);
+	config_http_free(&c->http);
+	for (size_t i = 0; i < c->n_halls; i++) {
+		g_free(c->halls[i].site);
+		g_free(c->halls[i].console);
+	}
+	g_free(c->halls);
 	g_free(c);
 }

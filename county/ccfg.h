@@ -38,7 +38,17 @@ struct county_cfg {
 	int kpi_s;
 	bool feed_stdout;
 	struct cfg_influx influx; /* enabled when influx.url is set */
+	struct cfg_http http;	  /* the county page: county.http, as the console's http */
+	/* county.halls: what the page knows of a hall besides the broker */
+	struct county_hall_cfg {
+		char *site;
+		char *console; /* the hall's own console (a URL), or NULL */
+	} * halls;
+	size_t n_halls;
 };
+
+/* The console URL of site from county.halls, or NULL. */
+const char *county_cfg_console(const struct county_cfg *c, const char *site);
 
 /* Loads path into *out (transfer full, county_cfg_free). Returns 0, or -EINVAL with every
  * error in errs. */

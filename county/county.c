@@ -18,6 +18,7 @@
 
 #include "core/log.h"
 #include "county/ccfg.h"
+#include "county/page.h"
 #include "county/rollup.h"
 #include "county/store.h"
 #include "outputs/influx.h"
@@ -65,6 +66,17 @@ struct county {
 	size_t root_len;
 	char *events_share;
 	bool db_failing;
+	GHashTable *pending; /* request number (as a string) -> struct pending * */
+	uint64_t req_seq;
+};
+
+/* A command sent to a hall, waiting for its reply (county_command). */
+struct pending {
+	struct county *c;
+	char *key;
+	county_reply_fn fn;
+	void *ud;
+	guint timer;
 };
 
 static int64_t now_ms(void)
@@ -82,6 +94,7 @@ static void msg_free(struct msg *m)
 }
 
 static gboolean drain(gpointer data);
+static void flush_days(struct county *c);
 
 static void cb_message(struct mosquitto *mosq, void *ud, const struct mosquitto_message *mm,
 		       const mosquitto_property *props)
@@ -121,6 +134,12 @@ static void subscribe_all(struct county *c)
 		g_free(t);
 	}
 	mosquitto_subscribe_v5(c->mosq, NULL, c->events_share, c->cfg->qos, 0, NULL);
+	/* Replies to the county's commands (county_command): under each hall's reply prefix. */
+	{
+		char *t = g_strdup_printf("%s/+/reply/%s/+", root, c->cfg->client_id);
+		mosquitto_subscribe_v5(c->mosq, NULL, t, 1, 0, NULL);
+		g_free(t);
+	}
 }
 
 static void cb_connect(struct mosquitto *mosq, void *ud, int rc, int flags,
@@ -324,9 +343,180 @@ static void handle_event(struct county *c, const char *site, const struct msg *m
 	c->events++;
 	ch = rollup_event(c->rollup, site, ev, m->recv_us / 1000);
 	feed_changes(c, site, ch, m, ev);
+	/* A patrol or inspection record: the page shows it arriving (a surprise patrol). */
+	if (g_strcmp0(json_string_value(json_object_get(ev, "event")), "inspection") == 0)
+		notify(c, "record", ev);
 	if (ch)
 		notify_hall(c, site);
 	json_decref(ev);
+}
+
+static void pending_free(gpointer data)
+{
+	struct pending *p = data;
+
+	if (p->timer)
+		g_source_remove(p->timer);
+	g_free(p->key);
+	g_free(p);
+}
+
+/* Ends a pending command with reply (transfer none). */
+static void pending_end(struct pending *p, const json_t *reply)
+{
+	county_reply_fn fn = p->fn;
+	void *ud = p->ud;
+	struct county *c = p->c;
+
+	g_hash_table_steal(c->pending, p->key);
+	pending_free(p);
+	fn(reply, ud);
+}
+
+/* <client_id>/<n>: the reply to request n. */
+static void handle_reply(struct county *c, const char *rest, const struct msg *m)
+{
+	size_t n = strlen(c->cfg->client_id);
+	struct pending *p;
+	json_t *r;
+
+	if (strncmp(rest, c->cfg->client_id, n) != 0 || rest[n] != '/')
+		return;
+	p = g_hash_table_lookup(c->pending, rest + n + 1);
+	if (!p)
+		return;
+	r = json_loadb(m->payload, (size_t)m->len, 0, NULL);
+	if (!json_is_object(r)) {
+		json_decref(r);
+		r = json_pack("{s:b,s:s,s:s}", "ok", false, "error", "bad_reply", "message",
+			      "the hall's reply is not a JSON object");
+	}
+	pending_end(p, r);
+	json_decref(r);
+}
+
+static gboolean on_reply_timeout(gpointer data)
+{
+	struct pending *p = data;
+	json_t *r = json_pack("{s:b,s:s,s:s}", "ok", false, "error", "timeout", "message",
+			      "no reply from the hall");
+
+	p->timer = 0;
+	pending_end(p, r);
+	json_decref(r);
+	return G_SOURCE_REMOVE;
+}
+
+int county_command(struct county *c, const char *site, const char *verb, const json_t *args,
+		   const char *user, int timeout_ms, county_reply_fn fn, void *ud)
+{
+	struct pending *p;
+	mosquitto_property *props = NULL;
+	char *topic, *resp, *txt;
+	int rc;
+
+	if (!site[0] || strpbrk(site, "/+#") || !verb[0] || strpbrk(verb, "/+#"))
+		return -EINVAL;
+	p = g_new0(struct pending, 1);
+	p->c = c;
+	p->fn = fn;
+	p->ud = ud;
+	p->key = g_strdup_printf("%" PRIu64, ++c->req_seq);
+	topic = g_strdup_printf("%s/%s/cmd/%s", c->cfg->topic_root, site, verb);
+	resp = g_strdup_printf("%s/%s/reply/%s/%s", c->cfg->topic_root, site, c->cfg->client_id,
+			       p->key);
+	txt = args ? json_dumps(args, JSON_COMPACT) : g_strdup("{}");
+	mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, resp);
+	mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, p->key,
+				      (uint16_t)strlen(p->key));
+	mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "user", user);
+	rc = mosquitto_publish_v5(c->mosq, NULL, topic, (int)strlen(txt), txt, 1, false, props);
+	mosquitto_property_free_all(&props);
+	if (args)
+		free(txt);
+	else
+		g_free(txt);
+	g_free(topic);
+	g_free(resp);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		log_warn("cmd/%s to %s: %s", verb, site, mosquitto_strerror(rc));
+		pending_free(p);
+		return -EIO;
+	}
+	log_info("%s sent cmd/%s to %s", user, verb, site);
+	p->timer = g_timeout_add((guint)timeout_ms, on_reply_timeout, p);
+	g_hash_table_insert(c->pending, p->key, p);
+	return 0;
+}
+
+void county_command_cancel(struct county *c, void *ud)
+{
+	GHashTableIter it;
+	gpointer v;
+
+	g_hash_table_iter_init(&it, c->pending);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		if (((struct pending *)v)->ud == ud) {
+			g_hash_table_iter_steal(&it);
+			pending_free(v);
+		}
+}
+
+json_t *county_ranking(struct county *c, int64_t from_day, int64_t to_day)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	json_t *rows = json_array(), *head = NULL;
+	char **lines;
+	int rc;
+
+	if (!f)
+		return NULL;
+	flush_days(c); /* today's counters as they are now */
+	rc = cstore_ranking_csv(c->store, from_day, to_day, f);
+	fclose(f);
+	if (rc < 0) {
+		free(buf);
+		json_decref(rows);
+		return NULL;
+	}
+	lines = g_strsplit(buf ? buf : "", "\n", -1);
+	for (char **l = lines; *l; l++) {
+		char **v;
+		json_t *row;
+		if (!**l)
+			continue;
+		v = g_strsplit(*l, ",", -1);
+		if (!head) {
+			head = json_array();
+			for (char **x = v; *x; x++)
+				json_array_append_new(head, json_string(*x));
+			g_strfreev(v);
+			continue;
+		}
+		row = json_object();
+		for (size_t i = 0; v[i] && i < json_array_size(head); i++) {
+			const char *k = json_string_value(json_array_get(head, i));
+			char *end;
+			double d = g_ascii_strtod(v[i], &end);
+			if (strcmp(k, "site") != 0 && *v[i] && !*end)
+				json_object_set_new(row, k, json_real(d));
+			else
+				json_object_set_new(row, k, json_string(v[i]));
+		}
+		json_array_append_new(rows, row);
+		g_strfreev(v);
+	}
+	g_strfreev(lines);
+	free(buf);
+	json_decref(head);
+	return rows;
+}
+
+const struct county_cfg *county_config(const struct county *c)
+{
+	return c->cfg;
 }
 
 static void check_rebuilt(struct county *c)
@@ -366,7 +556,9 @@ static void handle(struct county *c, struct msg *m)
 	if (!slash || slash == rest)
 		return;
 	site = g_strndup(rest, (gsize)(slash - rest));
-	if (strcmp(slash + 1, "events") == 0) {
+	if (g_str_has_prefix(slash + 1, "reply/")) {
+		handle_reply(c, slash + 7, m);
+	} else if (strcmp(slash + 1, "events") == 0) {
 		handle_event(c, site, m);
 	} else {
 		json_t *al = NULL;
@@ -601,6 +793,7 @@ int county_create(const struct county_cfg *cfg, struct county **out)
 					    : g_strdup_printf("%s/+/events", cfg->topic_root);
 	g_mutex_init(&c->qlock);
 	g_queue_init(&c->queue);
+	c->pending = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, pending_free);
 	rollup_create(&rc_cfg, day_to_db, c, &c->rollup);
 	rc = cstore_open(cfg->state_dir, cfg->client_id, &c->store);
 	if (rc < 0)
@@ -677,6 +870,10 @@ void county_destroy(struct county *c)
 	cstore_close(c->store);
 	rollup_destroy(c->rollup);
 	g_mutex_clear(&c->qlock);
+	if (c->pending) {
+		/* Waiting commands end unanswered: their callers go with the county. */
+		g_hash_table_destroy(c->pending);
+	}
 	g_free(c->events_share);
 	g_free(c);
 }
@@ -734,6 +931,7 @@ static int run(const struct county_cfg *cfg)
 {
 	GMainLoop *loop = g_main_loop_new(NULL, FALSE);
 	struct county *c = NULL;
+	struct county_page *page = NULL;
 	guint s1, s2;
 	int rc;
 
@@ -745,12 +943,21 @@ static int run(const struct county_cfg *cfg)
 		g_main_loop_unref(loop);
 		return 1;
 	}
+	rc = county_page_create(cfg, c, &page);
+	if (rc < 0) {
+		log_err("county page cannot start: %s", g_strerror(-rc));
+		county_destroy(c);
+		mosquitto_lib_cleanup();
+		g_main_loop_unref(loop);
+		return 1;
+	}
 	s1 = g_unix_signal_add(SIGTERM, on_signal, loop);
 	s2 = g_unix_signal_add(SIGINT, on_signal, loop);
 	g_main_loop_run(loop);
 	log_info("county stopping");
 	g_source_remove(s1);
 	g_source_remove(s2);
+	county_page_destroy(page);
 	county_destroy(c);
 	mosquitto_lib_cleanup();
 	g_main_loop_unref(loop);

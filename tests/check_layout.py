@@ -22,7 +22,7 @@ ALLOWED = {
     "alerts": {"core", "hub", "outputs", "router"},
     "web": {"core", "hub", "outputs", "router"},
     "gateway": {"core", "hub", "devices", "video", "inspect", "outputs", "router", "alerts", "web", "county"},
-    "county": {"core", "outputs"},
+    "county": {"core", "outputs", "web"},
 }
 # Code outside the daemon: tests, tools, benchmarks and fuzz targets may include anything.
 FREE = {"tests", "bench", "fuzz"}

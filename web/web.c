@@ -16,6 +16,7 @@
 #include "outputs/history.h"
 #include "outputs/state.h"
 #include "web/auth.h"
+#include "web/server.h"
 
 #define COOKIE "hw_session"
 #define LIVE_MAX 64    /* open live pages at once; beyond: 503 */
@@ -77,67 +78,24 @@ static int64_t wall_ms(void)
 	return g_get_real_time() / 1000;
 }
 
-/* ---- responses ---- */
+/* ---- responses, requests, files: the generic parts in web/server.c (shared with the
+ * county page) ---- */
 
-static void security_headers(SoupServerMessage *msg, bool tls)
+#define security_headers web_server_security_headers
+#define send_text web_server_send_text
+#define send_json web_server_send_json
+#define send_error web_server_send_error
+#define cookie_value web_server_cookie
+#define body_json web_server_body_json
+#define json_body_type web_server_json_body_type
+
+/* Serves RES_ROOT/name; false when there is no such resource. */
+static bool send_resource(SoupServerMessage *msg, const char *name)
 {
-	SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
-
-	soup_message_headers_replace(h, "Content-Security-Policy",
-				     "default-src 'self'; img-src 'self' data:; "
-				     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
-	soup_message_headers_replace(h, "X-Content-Type-Options", "nosniff");
-	soup_message_headers_replace(h, "Referrer-Policy", "no-referrer");
-	soup_message_headers_replace(h, "X-Frame-Options", "DENY");
-	soup_message_headers_replace(h, "Cache-Control", "no-store");
-	if (tls)
-		soup_message_headers_replace(h, "Strict-Transport-Security", "max-age=31536000");
-}
-
-static void send_text(SoupServerMessage *msg, int status, const char *type, const char *body)
-{
-	soup_server_message_set_status(msg, (guint)status, NULL);
-	soup_server_message_set_response(msg, type, SOUP_MEMORY_COPY, body, strlen(body));
-}
-
-static void send_json(SoupServerMessage *msg, int status, json_t *o)
-{
-	char *txt = json_dumps(o, JSON_COMPACT);
-
-	json_decref(o);
-	send_text(msg, txt ? status : 500, "application/json", txt ? txt : "{}");
-	free(txt);
-}
-
-static void send_error(SoupServerMessage *msg, int status, const char *code, const char *message)
-{
-	send_json(msg, status,
-		  json_pack("{s:b, s:s, s:s}", "ok", false, "error", code, "message", message));
+	return web_server_send_resource(msg, hw_web_get_resource(), RES_ROOT, name);
 }
 
 /* ---- requests: cookies, who asks, bodies ---- */
-
-/* The value of cookie name in the request (g_free), or NULL. */
-static char *cookie_value(SoupServerMessage *msg, const char *name)
-{
-	const char *h =
-	    soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Cookie");
-	char **parts, *v = NULL;
-	size_t n = strlen(name);
-
-	if (!h)
-		return NULL;
-	parts = g_strsplit(h, ";", 64);
-	for (char **p = parts; *p && !v; p++) {
-		const char *c = *p;
-		while (*c == ' ')
-			c++;
-		if (strncmp(c, name, n) == 0 && c[n] == '=')
-			v = g_strdup(c + n + 1);
-	}
-	g_strfreev(parts);
-	return v;
-}
 
 static bool find_who(struct web *w, SoupServerMessage *msg, struct who *out)
 {
@@ -176,22 +134,6 @@ static bool csrf_ok(SoupServerMessage *msg, const struct who *who)
 	for (size_t i = 0; i < n; i++)
 		diff |= (unsigned char)(t[i] ^ who->s->csrf[i]);
 	return diff == 0;
-}
-
-/* The request body as a JSON object (transfer full), {} when empty, NULL when not one. */
-static json_t *body_json(SoupServerMessage *msg)
-{
-	SoupMessageBody *b = soup_server_message_get_request_body(msg);
-	json_t *o;
-
-	if (!b || b->length == 0)
-		return json_object();
-	o = json_loadb(b->data, (size_t)b->length, 0, NULL);
-	if (o && !json_is_object(o)) {
-		json_decref(o);
-		o = NULL;
-	}
-	return o;
 }
 
 static enum router_role router_role_of(enum cfg_http_role r)
@@ -635,45 +577,6 @@ static void on_ws(SoupServer *server, SoupServerMessage *msg, const char *path,
 
 /* ---- static files (GResource) ---- */
 
-static const char *mime_of(const char *name)
-{
-	const char *dot = strrchr(name, '.');
-
-	if (!dot)
-		return "application/octet-stream";
-	if (strcmp(dot, ".html") == 0)
-		return "text/html; charset=utf-8";
-	if (strcmp(dot, ".css") == 0)
-		return "text/css; charset=utf-8";
-	if (strcmp(dot, ".js") == 0)
-		return "text/javascript; charset=utf-8";
-	if (strcmp(dot, ".svg") == 0)
-		return "image/svg+xml";
-	return "application/octet-stream";
-}
-
-/* Serves RES_ROOT/name; false when there is no such resource. name is a plain file name
- * (no slash: nothing else is looked up). */
-static bool send_resource(SoupServerMessage *msg, const char *name)
-{
-	char *rp;
-	GBytes *b;
-
-	if (!name[0] || strchr(name, '/') || strstr(name, ".."))
-		return false;
-	rp = g_strconcat(RES_ROOT "/", name, NULL);
-	b = g_resource_lookup_data(hw_web_get_resource(), rp, G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
-	g_free(rp);
-	if (!b)
-		return false;
-	soup_server_message_set_status(msg, 200, NULL);
-	soup_message_headers_set_content_type(soup_server_message_get_response_headers(msg),
-					      mime_of(name), NULL);
-	soup_message_body_append_bytes(soup_server_message_get_response_body(msg), b);
-	g_bytes_unref(b);
-	return true;
-}
-
 /* Files a page without a session may load: the login page's own. */
 static bool public_asset(const char *name)
 {
@@ -1089,16 +992,6 @@ static void on_early(SoupServer *server, SoupServerMessage *msg, const char *pat
 					     "Connection", "close");
 		send_error(msg, 413, "too_large", "the request body is above 64 KiB");
 	}
-}
-
-/* True when the request has no body or a JSON one. */
-static bool json_body_type(SoupServerMessage *msg)
-{
-	SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
-	SoupMessageBody *b = soup_server_message_get_request_body(msg);
-	const char *t = soup_message_headers_get_content_type(h, NULL);
-
-	return !b || b->length == 0 || (t && g_ascii_strcasecmp(t, "application/json") == 0);
 }
 
 static void on_request(SoupServer *server, SoupServerMessage *msg, const char *path,

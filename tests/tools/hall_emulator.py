@@ -24,6 +24,11 @@ Commands, one per line on stdin (and from `--script FILE`: JSON lines {"at": s, 
   revive SITE             reconnects a killed or stopped hall
   silent SITE             the hall stays connected but publishes nothing more
   stats                   prints {"stats": ...}
+With `--patrol ok|refuse`, one MQTT v5 connection answers every hall's `cmd/patrol` (the
+county's surprise video patrol, docs/county.md) on its response topic: `ok` accepts it and then
+publishes the hall's patrol record (an `inspection` event, plan `video_patrol`); `refuse`
+answers `unknown_verb` as a gateway without the verb does. Each request prints
+{"patrol": SITE, "user": ...}.
   quit
 Each command answers one JSON line on stdout ({"ok": ..., ...}); events it sent carry
 `t_pub_us`, the wall clock of the publish in microseconds (for latency figures).
@@ -240,6 +245,52 @@ class Emulator:
                 if h.client is None:
                     h.publish_all()
 
+    # ---- cmd/patrol (--patrol) ----
+    def new_responder(self):
+        c = paho.Client(client_id="%spatrol-%d" % (self.args.client_prefix, os.getpid()),
+                        protocol=paho.MQTTv5)
+        if self.args.username:
+            c.username_pw_set(self.args.username, self.args.password)
+        if self.args.cafile:
+            c.tls_set(ca_certs=self.args.cafile, cert_reqs=ssl.CERT_REQUIRED)
+        c.on_socket_register_write = self._want_write
+        c.on_socket_unregister_write = self._no_write
+        c.on_socket_close = self._closed
+
+        def on_connect(cl, u, flags, rc, props=None):
+            cl.subscribe(self.args.root + "/+/cmd/patrol", qos=1)
+            self.connected.add(id(cl))
+
+        c.on_connect = on_connect
+        c.on_message = self._on_patrol
+        return c
+
+    def _on_patrol(self, c, u, m):
+        from paho.mqtt.packettypes import PacketTypes
+        site = m.topic[len(self.args.root) + 1:].split("/", 1)[0]
+        h = self.by_site.get(site)
+        p = m.properties
+        rt = getattr(p, "ResponseTopic", None)
+        user = dict(getattr(p, "UserProperty", []) or []).get("user")
+        self.out({"patrol": site, "user": user, "response_topic": rt})
+        if h is None or not rt or m.retain:
+            return
+        if self.args.patrol == "refuse":
+            reply = {"ok": False, "verb": "patrol", "error": "unknown_verb",
+                     "message": "no verb \"patrol\""}
+        else:
+            task = "video_patrol/surprise/%d" % now_ms()
+            reply = {"ok": True, "verb": "patrol", "task": task, "user": user}
+        props = paho.Properties(PacketTypes.PUBLISH)
+        cd = getattr(p, "CorrelationData", None)
+        if cd:
+            props.CorrelationData = cd
+        c.publish(rt, json.dumps(reply), qos=1, properties=props)
+        if reply["ok"]:
+            h.event({"event": "inspection", "task": reply["task"], "plan": "video_patrol",
+                     "target": "cameras", "kind": "video_patrol", "to": "passed",
+                     "by": user})
+
     def connect(self, c):
         c.connect(self.args.host, self.args.port, keepalive=self.args.keepalive)
         self._register(c)
@@ -256,6 +307,10 @@ class Emulator:
         if real < len(self.halls):
             self.shared = self.new_client("%sshared-%d" % (self.args.client_prefix, os.getpid()), None)
             clients.append(self.shared)
+        self.responder = None
+        if self.args.patrol != "none":
+            self.responder = self.new_responder()
+            clients.append(self.responder)
         for c in clients:
             self.connect(c)
             self.poll(0)
@@ -273,6 +328,8 @@ class Emulator:
         cs = [h.client for h in self.halls if h.client is not None and not h.dead]
         if self.shared:
             cs.append(self.shared)
+        if getattr(self, "responder", None):
+            cs.append(self.responder)
         return cs
 
     def poll(self, timeout):
@@ -422,6 +479,8 @@ def main():
     ap.add_argument("--cafile")
     ap.add_argument("--inspections", action="store_true")
     ap.add_argument("--script")
+    ap.add_argument("--patrol", choices=["none", "ok", "refuse"], default="none",
+                    help="answer every hall's cmd/patrol (accept, or refuse as unknown_verb)")
     ap.add_argument("--stay", action="store_true", help="keep running when stdin closes")
     Emulator(ap.parse_args()).run()
 
