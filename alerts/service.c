@@ -129,6 +129,7 @@ static void mirror(struct alert_service *s, const struct alert *a)
 	g_strlcpy(h.device, a->device, sizeof(h.device));
 	g_strlcpy(h.condition, a->cond, sizeof(h.condition));
 	g_strlcpy(h.state, alert_state_name(a), sizeof(h.state));
+	g_strlcpy(h.message, a->message, sizeof(h.message));
 	hub_alert_set(s->hub, &h);
 }
 

@@ -228,7 +228,8 @@ struct hub_alert {
 	char device[HUB_ALERT_NAME_MAX];    /* a device, a camera or "gateway" */
 	char condition[HUB_ALERT_NAME_MAX]; /* "fire", "offline", "store_fault"... */
 	char state[24];			    /* unack, acked, rtn_unack, shelved, ... */
-	int priority;			    /* 1 (life safety) .. 5 */
+	char message[384]; /* the sentence people read, in the site's language ("" if none) */
+	int priority;	   /* 1 (life safety) .. 5 */
 	bool active;
 	int64_t raised_ms;
 	uint64_t seq; /* the event that last changed it */

@@ -344,9 +344,10 @@ static void call(struct web *w, SoupServerMessage *msg, const struct who *who, c
 
 static json_t *alert_json(const struct hub_alert *a)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:b, s:I}", "id", a->id, "device", a->device,
-			 "condition", a->condition, "state", a->state, "priority", a->priority,
-			 "active", a->active, "raised", (json_int_t)a->raised_ms);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:b, s:I}", "id", a->id, "device",
+			 a->device, "condition", a->condition, "message", a->message, "state",
+			 a->state, "priority", a->priority, "active", a->active, "raised",
+			 (json_int_t)a->raised_ms);
 }
 
 static json_t *device_json(struct web *w, const struct hub_device *d)

@@ -95,6 +95,9 @@ def main(env):
     print("fire alarm on the live feed %.0f ms after the simulator flip" % (dt * 1000))
     expect(dt < 1.0, "the fire alarm took %.2f s" % dt)
     expect(m["alert"]["priority"] == 1 and m["alert"]["state"] == "unack", "%r" % m)
+    # the sentence people read travels with it (the banner shows it): the zone, the panel
+    expect("3" in m["alert"].get("message", "") and "facp1" in m["alert"]["message"],
+           "the live alert carries no message: %r" % m)
     r, _, ov = viewer.request("GET", "/api/v1/state/overview")
     expect(ov["safe"] is False and ov["counts"]["P1"] == 1, "overview in fire: %r" % ov)
     fire_panel = [d for d in ov["devices"] if d["id"] == "facp1"][0]

@@ -58,7 +58,8 @@ const hw = {
     b.classList.toggle("on", alarms.length > 0);
     b.dataset.alerts = alarms.map((a) => a.id).join(" ");
     text.textContent = alarms.length
-      ? hwI18n.t("fire_alarm") + ": " + alarms.map((a) => a.id).join(", ")
+      // the sentence people read (names and locations, in the site's language), else the id
+      ? alarms.map((a) => a.message || hwI18n.t("fire_alarm") + ": " + a.id).join(", ")
       : "";
     const sound = [...hw.open.values()].some(hw.needsSound) && !hw.silenced;
     document.getElementById("alarm-silence").textContent =
