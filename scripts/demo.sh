@@ -2,7 +2,9 @@
 # The demo: installs what is missing, builds hallwatch, and runs the whole system on
 # this machine: a mosquitto broker and an InfluxDB on loopback, the Modbus simulator
 # with a fire panel (unit 1) and an emergency lighting controller (unit 2), two RTSP
-# test cameras (hw-testcam, 320x180 at 10 fps to stay light), and the gateway. Everything runs in the foreground until Ctrl-C; nothing is left behind.
+# test cameras (hw-testcam, 320x180 at 10 fps to stay light), the gateway with its web
+# console, and the county's view (the county mode with its page) of the demo hall and five
+# emulated halls. Everything runs in the foreground until Ctrl-C; nothing is left behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -128,6 +130,25 @@ inspections = {
 CONF
 ./build/hallwatch check-config -c "$dir/hallwatch.cfg" >/dev/null
 
+# The county's view (docs/county.md): the county mode on the same broker, with the demo hall
+# and five emulated ones (tests/tools/hall_emulator.py), its page with the same demo login.
+county_port=$(free_port)
+cat >"$dir/county.cfg" <<CONF
+county = {
+  mqtt = { host = "127.0.0.1"; port = $mqtt_port; client_id = "hallwatch-county-demo"; };
+  heartbeat_s = 30; state_dir = "$dir/county"; feed_stdout = false;
+  http = { enabled = true; bind = "127.0.0.1"; port = $county_port;
+    users = ( { name = "$web_user"; role = "operator"; password_hash = "$web_hash"; } ); };
+  halls = ( { site = "hall-demo"; console = "http://127.0.0.1:$web_port/"; } );
+};
+CONF
+mkfifo "$dir/emu.in"
+/usr/bin/python3 tests/tools/hall_emulator.py --port "$mqtt_port" --halls 5 --heartbeat 30 \
+	--inspections --patrol ok --stay <"$dir/emu.in" >"$dir/emu.out" 2>"$dir/emu.err" & pids+=($!)
+exec 7>"$dir/emu.in"
+./build/hallwatch county -c "$dir/county.cfg" 2>"$dir/county.log" & pids+=($!)
+wait_port "$county_port"
+
 cat <<MSG
 
 hallwatch demo is running (folder $dir).
@@ -159,6 +180,11 @@ Run one now (a surprise inspection), and see the tasks and open tickets:
   mosquitto_rr -V 5 -h 127.0.0.1 -p $mqtt_port -t hallwatch/v1/hall-demo/cmd/tasks -e hallwatch/v1/hall-demo/reply/demo -m '{}'
 Start a function test of the emergency lighting (allowed for elc1 in the demo):
   ./build/hallwatch command -c $dir/hallwatch.cfg elc1 start_function_test --user demo
+The county's view of the demo hall and five emulated ones (tiles, live alarm feed, drill-down,
+a surprise patrol, the monthly ranking), same login:
+  county:     http://127.0.0.1:$county_port/
+Raise a fire in an emulated hall, then clear it:
+  echo 'fire hall-0003' > $dir/emu.in ;  echo 'clear hall-0003' > $dir/emu.in
 Query the measurements:
   influx -host 127.0.0.1 -port ${influx_url##*:} -database hallwatch -execute 'SELECT * FROM device_point LIMIT 10'
 Stop everything with Ctrl-C.
