@@ -892,8 +892,13 @@ json_t *county_picture(struct county *c)
 json_t *county_hall(struct county *c, const char *site)
 {
 	struct rollup_hall *h = rollup_find(c->rollup, site);
+	json_t *o;
 
-	return h ? rollup_hall_json(h, now_ms()) : NULL;
+	if (!h)
+		return NULL;
+	o = rollup_hall_json(h, now_ms());
+	json_object_set_new(o, "detail", rollup_hall_detail(h));
+	return o;
 }
 
 int county_listen(struct county *c, county_listener_fn fn, void *ud)

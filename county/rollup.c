@@ -4,14 +4,28 @@
 #include "county/rollup.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Detail caps per hall (docs/county.md, "A hall's detail"): rows beyond them are counted
+ * (their figures still count) but not listed. */
+#define CAP_DEVS 64
+#define CAP_CAMS 64
+#define CAP_PLANS 32
+#define CAP_TICKETS 64
+#define CAP_RECORDS 20
+#define TEXT_MAX 120 /* longest compact text kept (names, joined point lists) */
+
 struct dev {
 	bool online;
-	bool fault; /* quality other than good */
-	bool fire;  /* a fire point is true */
+	bool fault;  /* quality other than good */
+	bool fire;   /* a fire point is true */
+	bool listed; /* within CAP_DEVS: the fields below are kept */
+	char quality[12];
+	char *name, *location; /* NULL: none */
+	char *active;	       /* active alarm/fault points, comma-joined; NULL: none */
 };
 
 struct cam {
@@ -20,6 +34,22 @@ struct cam {
 	bool faulty;		  /* a condition is active */
 	int64_t oldest_recording; /* Unix ms, 0: none */
 	bool has_footage;
+	bool listed;	       /* within CAP_CAMS */
+	int64_t last_snapshot; /* Unix ms, 0: none */
+	char *conditions;      /* active conditions, comma-joined; NULL: none */
+};
+
+struct ticket {
+	int64_t deadline; /* Unix ms, 0: none */
+	bool listed;	  /* within CAP_TICKETS */
+	char state[16];
+	char *kind, *target;
+};
+
+struct rec {
+	int64_t t;
+	char event[12];	       /* inspection, review, ticket */
+	char *subject, *state; /* task, record or ticket id; the state it went to */
 };
 
 struct alert {
@@ -32,6 +62,9 @@ struct alert {
 
 struct insp {
 	int64_t passed, failed, missed, overdue;
+	bool listed;   /* within CAP_PLANS */
+	char last[12]; /* the last task's state */
+	int64_t last_t, next_due;
 };
 
 struct rollup_hall {
@@ -43,12 +76,15 @@ struct rollup_hall {
 	int64_t last_seen; /* Unix ms of the newest message (its own time when retained) */
 	int64_t started;
 	int64_t status_t;
-	GHashTable *devs;    /* id -> struct dev */
-	GHashTable *cams;    /* id -> struct cam */
-	GHashTable *alerts;  /* id -> struct alert */
-	GHashTable *insps;   /* plan -> struct insp */
-	GHashTable *tickets; /* ticket id -> deadline (Unix ms, 0: none), open ones, from events */
-	int64_t acc_t;	     /* integrated up to (Unix ms), 0: not yet */
+	GHashTable *devs;	      /* id -> struct dev */
+	GHashTable *cams;	      /* id -> struct cam */
+	GHashTable *alerts;	      /* id -> struct alert */
+	GHashTable *insps;	      /* plan -> struct insp */
+	GHashTable *tickets;	      /* ticket id -> struct ticket, open ones, from events */
+	struct rec recs[CAP_RECORDS]; /* the newest records, a ring */
+	size_t rec_next, rec_n;
+	int64_t recs_dropped; /* records pushed out of the ring */
+	int64_t acc_t;	      /* integrated up to (Unix ms), 0: not yet */
 	int64_t footage_required_ms;
 	bool dirty; /* changed since text was made */
 	char *text; /* its JSON as rollup_json_text last made it */
@@ -69,10 +105,41 @@ int64_t rollup_day_of(int64_t ms)
 	return ms >= 0 ? ms / DAY_MS : -((-ms + DAY_MS - 1) / DAY_MS);
 }
 
+static void dev_free(gpointer p)
+{
+	struct dev *d = p;
+
+	g_free(d->name);
+	g_free(d->location);
+	g_free(d->active);
+	g_free(d);
+}
+
+static void cam_free(gpointer p)
+{
+	struct cam *c = p;
+
+	g_free(c->conditions);
+	g_free(c);
+}
+
+static void ticket_free(gpointer p)
+{
+	struct ticket *t = p;
+
+	g_free(t->kind);
+	g_free(t->target);
+	g_free(t);
+}
+
 static void hall_free(gpointer p)
 {
 	struct rollup_hall *h = p;
 
+	for (size_t i = 0; i < CAP_RECORDS; i++) {
+		g_free(h->recs[i].subject);
+		g_free(h->recs[i].state);
+	}
 	g_hash_table_destroy(h->devs);
 	g_hash_table_destroy(h->cams);
 	g_hash_table_destroy(h->alerts);
@@ -116,11 +183,11 @@ struct rollup_hall *rollup_hall(struct rollup *r, const char *site)
 		return h;
 	h = g_new0(struct rollup_hall, 1);
 	h->site = g_strdup(site);
-	h->devs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	h->cams = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	h->devs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, dev_free);
+	h->cams = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, cam_free);
 	h->alerts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	h->insps = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	h->tickets = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	h->tickets = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, ticket_free);
 	h->day.day = -1;
 	h->footage_required_ms = r->cfg.footage_required_ms;
 	g_hash_table_insert(r->halls, h->site, h);
@@ -189,6 +256,47 @@ static const char *jstr(const json_t *o, const char *k)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* A copy of s cut to TEXT_MAX bytes (at a UTF-8 boundary); NULL for NULL or empty. */
+static char *short_dup(const char *s)
+{
+	size_t n;
+
+	if (!s || !*s)
+		return NULL;
+	n = strlen(s);
+	if (n <= TEXT_MAX)
+		return g_strdup(s);
+	n = TEXT_MAX;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return g_strndup(s, n);
+}
+
+/* Appends word to a comma-joined list kept within TEXT_MAX. */
+static void join_add(GString *g, const char *word)
+{
+	if (g->len + strlen(word) + 1 > TEXT_MAX)
+		return;
+	if (g->len)
+		g_string_append_c(g, ',');
+	g_string_append(g, word);
+}
+
+static char *join_take(GString *g)
+{
+	return g_string_free(g, g->len == 0);
+}
+
+/* An alarm or fault point: its last name part says fire, fault, alarm or trouble. */
+static bool point_is_alarm(const char *key)
+{
+	const char *last = strrchr(key, '.');
+
+	last = last ? last + 1 : key;
+	return strstr(last, "fire") || strstr(last, "fault") || strstr(last, "alarm") ||
+	       strstr(last, "trouble");
+}
+
 static bool point_is_fire(const char *key)
 {
 	size_t n = strlen(key);
@@ -229,29 +337,43 @@ static void alert_from_json(struct alert *a, const json_t *o)
 		   (text && strncmp(text, "device ", 7) == 0);
 }
 
-static void dev_from_json(struct dev *d, const json_t *o)
+static void dev_from_json(struct dev *d, const json_t *o, bool listed)
 {
 	const char *q = jstr(o, "quality");
 	json_t *pts = json_object_get(o, "points");
+	GString *act = g_string_new(NULL);
 	const char *k;
 	json_t *p;
 
+	d->listed = listed;
+	if (listed) {
+		g_strlcpy(d->quality, q ? q : "", sizeof(d->quality));
+		d->name = short_dup(jstr(o, "name"));
+		d->location = short_dup(jstr(o, "location"));
+	}
 	d->online = jbool(o, "online", false);
 	d->fault = !d->online || (q && strcmp(q, "good") != 0);
 	d->fire = false;
 	json_object_foreach(pts, k, p)
 	{
-		if (point_is_fire(k) && json_is_true(json_object_get(p, "v")))
+		bool on = json_is_true(json_object_get(p, "v"));
+		if (point_is_fire(k) && on)
 			d->fire = true;
+		if (listed && on && point_is_alarm(k))
+			join_add(act, k);
 	}
+	d->active = join_take(act);
 }
 
-static void cam_from_json(struct cam *c, const json_t *o)
+static void cam_from_json(struct cam *c, const json_t *o, bool listed)
 {
 	json_t *conds = json_object_get(o, "conditions");
+	GString *act = g_string_new(NULL);
 	const char *k;
 	json_t *v;
 
+	c->listed = listed;
+	c->last_snapshot = listed ? jint(o, "last_snapshot", 0) : 0;
 	c->online = jbool(o, "online", false);
 	c->recording = jbool(o, "recording", false);
 	c->has_footage = json_object_get(o, "oldest_recording") != NULL;
@@ -259,17 +381,29 @@ static void cam_from_json(struct cam *c, const json_t *o)
 	c->faulty = !c->online;
 	json_object_foreach(conds, k, v)
 	{
-		if (jbool(v, "active", false))
+		if (jbool(v, "active", false)) {
 			c->faulty = true;
+			if (listed)
+				join_add(act, k);
+		}
 	}
+	c->conditions = join_take(act);
 }
 
-static void insp_from_json(struct insp *in, const json_t *o)
+static void insp_from_json(struct insp *in, const json_t *o, bool listed)
 {
 	json_t *tasks = json_object_get(o, "tasks");
+	json_t *last = json_object_get(o, "last");
+	const char *ls = jstr(last, "state");
 	size_t i;
 	json_t *t;
 
+	in->listed = listed;
+	if (listed) {
+		g_strlcpy(in->last, ls ? ls : "", sizeof(in->last));
+		in->last_t = jint(last, "t", 0);
+		in->next_due = jint(o, "next_due", 0);
+	}
 	in->passed = jint(o, "passed", 0);
 	in->failed = jint(o, "failed", 0);
 	in->missed = jint(o, "missed", 0);
@@ -310,6 +444,49 @@ static char *kind_id(const char *kind, size_t skip, const char *suffix)
 	if (n <= s || (s && strcmp(id + n - s, suffix) != 0))
 		return NULL;
 	return g_strndup(id, n - s);
+}
+
+/* The rows of t that are listed. */
+static size_t listed_count(GHashTable *t, size_t off)
+{
+	GHashTableIter it;
+	gpointer v;
+	size_t n = 0;
+
+	g_hash_table_iter_init(&it, t);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		n += *(const bool *)((const char *)v + off);
+	return n;
+}
+
+/* Whether row id of t is listed: it is already, or fewer than cap rows are. off: where the
+ * row's struct keeps its listed flag. */
+static bool fits(GHashTable *t, const char *id, size_t cap, size_t off)
+{
+	gpointer v = g_hash_table_lookup(t, id);
+
+	if (v)
+		return *(const bool *)((const char *)v + off);
+	return g_hash_table_size(t) < cap || listed_count(t, off) < cap;
+}
+
+/* Keeps a record of an event in the hall's ring, the oldest pushed out. */
+static void rec_add(struct rollup_hall *h, int64_t t, const char *event, const char *subject,
+		    const char *state)
+{
+	struct rec *r = &h->recs[h->rec_next];
+
+	if (h->rec_n == CAP_RECORDS)
+		h->recs_dropped++;
+	else
+		h->rec_n++;
+	g_free(r->subject);
+	g_free(r->state);
+	r->t = t;
+	g_strlcpy(r->event, event, sizeof(r->event));
+	r->subject = short_dup(subject);
+	r->state = short_dup(state);
+	h->rec_next = (h->rec_next + 1) % CAP_RECORDS;
 }
 
 /* ROLLUP_ONLINE only for a hall seen before (offline or silent): first sight is no news. */
@@ -437,7 +614,8 @@ unsigned rollup_message(struct rollup *r, const char *site, const char *kind, co
 	} else if (strncmp(kind, "device/", 7) == 0 && (id = kind_id(kind, 7, "/state"))) {
 		if (o) {
 			struct dev *d = g_new0(struct dev, 1);
-			dev_from_json(d, o);
+			dev_from_json(d, o,
+				      fits(h->devs, id, CAP_DEVS, offsetof(struct dev, listed)));
 			g_hash_table_replace(h->devs, id, d);
 			id = NULL;
 		} else {
@@ -446,7 +624,8 @@ unsigned rollup_message(struct rollup *r, const char *site, const char *kind, co
 	} else if (strncmp(kind, "camera/", 7) == 0 && (id = kind_id(kind, 7, "/state"))) {
 		if (o) {
 			struct cam *c = g_new0(struct cam, 1);
-			cam_from_json(c, o);
+			cam_from_json(c, o,
+				      fits(h->cams, id, CAP_CAMS, offsetof(struct cam, listed)));
 			g_hash_table_replace(h->cams, id, c);
 			id = NULL;
 		} else {
@@ -464,7 +643,8 @@ unsigned rollup_message(struct rollup *r, const char *site, const char *kind, co
 	} else if (strncmp(kind, "inspection/", 11) == 0 && (id = kind_id(kind, 11, NULL))) {
 		if (o) {
 			struct insp *in = g_new0(struct insp, 1);
-			insp_from_json(in, o);
+			insp_from_json(
+			    in, o, fits(h->insps, id, CAP_PLANS, offsetof(struct insp, listed)));
 			g_hash_table_replace(h->insps, id, in);
 			id = NULL;
 		} else {
@@ -512,6 +692,7 @@ unsigned rollup_event(struct rollup *r, const char *site, const json_t *ev, int6
 	} else if (strcmp(e, "inspection") == 0) {
 		const char *to = jstr(ev, "to");
 		const char *kind = jstr(ev, "kind");
+		rec_add(h, jint(ev, "t", now_ms), "inspection", jstr(ev, "task"), to);
 		if (to && (strcmp(to, "passed") == 0 || strcmp(to, "failed") == 0 ||
 			   strcmp(to, "missed") == 0))
 			h->day.patrols_due++;
@@ -524,6 +705,7 @@ unsigned rollup_event(struct rollup *r, const char *site, const json_t *ev, int6
 		const char *from = jstr(ev, "from");
 		const char *to = jstr(ev, "to");
 		const char *tid = jstr(ev, "ticket");
+		rec_add(h, jint(ev, "t", now_ms), "ticket", tid, to);
 		if (!from || !*from || strcmp(from, "none") == 0)
 			h->day.tickets_opened++;
 		if (to && strcmp(to, "closed") == 0) {
@@ -531,9 +713,33 @@ unsigned rollup_event(struct rollup *r, const char *site, const json_t *ev, int6
 			if (tid)
 				g_hash_table_remove(h->tickets, tid);
 		} else if (tid) {
-			int64_t dl = jint(ev, "deadline", 0);
-			g_hash_table_replace(h->tickets, g_strdup(tid), g_memdup2(&dl, sizeof(dl)));
+			struct ticket *tk = g_hash_table_lookup(h->tickets, tid);
+			if (!tk) {
+				bool listed = fits(h->tickets, tid, CAP_TICKETS,
+						   offsetof(struct ticket, listed));
+				tk = g_new0(struct ticket, 1);
+				tk->listed = listed;
+				g_hash_table_replace(h->tickets, g_strdup(tid), tk);
+			}
+			tk->deadline = jint(ev, "deadline", tk->deadline);
+			if (tk->listed) {
+				g_strlcpy(tk->state, to ? to : "", sizeof(tk->state));
+				if (!tk->kind)
+					tk->kind = short_dup(jstr(ev, "kind"));
+				if (!tk->target)
+					tk->target = short_dup(jstr(ev, "target"));
+			}
 		}
+	} else if (strcmp(e, "review") == 0) {
+		json_t *rid = json_object_get(ev, "record");
+		char num[24];
+		const char *subj = jstr(ev, "task");
+		if (!subj && json_is_integer(rid)) {
+			snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+				 json_integer_value(rid));
+			subj = num;
+		}
+		rec_add(h, jint(ev, "t", now_ms), "review", subj, jstr(ev, "verdict"));
 	}
 	ch = hall_settle(h, was_known, was_online, was_fire);
 	return ch | extra;
@@ -646,7 +852,7 @@ json_t *rollup_hall_json(const struct rollup_hall *h, int64_t now_ms)
 	}
 	g_hash_table_iter_init(&it, h->tickets);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
-		int64_t dl = *(const int64_t *)v;
+		int64_t dl = ((const struct ticket *)v)->deadline;
 		t_overdue += dl > 0 && dl < now_ms;
 	}
 	if (h->fire)
@@ -766,4 +972,144 @@ void rollup_json_text(struct rollup *r, int64_t now_ms, GString *out)
 	    ",\"silent\":%" G_GINT64_FORMAT ",\"offline\":%" G_GINT64_FORMAT "},\"halls\":%s",
 	    now_ms, n, on, fire, silent, off, halls->str);
 	g_string_free(halls, TRUE);
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
+static json_t *ms_or_null(int64_t t)
+{
+	return t > 0 ? json_integer(t) : json_null();
+}
+
+static gint row_cmp(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The listed rows of t sorted by id, as [id, row] pairs in a GPtrArray (free with g_ptr_array_free
+ * of the array only); *dropped: the rows not listed. */
+static GPtrArray *listed_rows(GHashTable *t, size_t off, int64_t *dropped)
+{
+	GPtrArray *a = g_ptr_array_new();
+	GHashTableIter it;
+	gpointer k, v;
+
+	*dropped = 0;
+	g_hash_table_iter_init(&it, t);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		if (*(const bool *)((const char *)v + off)) {
+			g_ptr_array_add(a, k);
+			g_ptr_array_add(a, v);
+		} else {
+			(*dropped)++;
+		}
+	}
+	/* sort the pairs by id: sort keys, then look the rows up again */
+	{
+		GPtrArray *keys = g_ptr_array_new();
+		for (guint i = 0; i < a->len; i += 2)
+			g_ptr_array_add(keys, a->pdata[i]);
+		g_ptr_array_sort(keys, row_cmp);
+		g_ptr_array_set_size(a, 0);
+		for (guint i = 0; i < keys->len; i++) {
+			g_ptr_array_add(a, keys->pdata[i]);
+			g_ptr_array_add(a, g_hash_table_lookup(t, keys->pdata[i]));
+		}
+		g_ptr_array_free(keys, TRUE);
+	}
+	return a;
+}
+
+json_t *rollup_hall_detail(const struct rollup_hall *h)
+{
+	json_t *o = json_object(), *arr;
+	int64_t dd, dc, dp, dt;
+	GPtrArray *rows;
+
+	rows = listed_rows(h->devs, offsetof(struct dev, listed), &dd);
+	arr = json_array();
+	for (guint i = 0; i < rows->len; i += 2) {
+		const struct dev *d = rows->pdata[i + 1];
+		json_t *act = json_array();
+		if (d->active) {
+			char **w = g_strsplit(d->active, ",", -1);
+			for (char **p = w; *p; p++)
+				json_array_append_new(act, json_string(*p));
+			g_strfreev(w);
+		}
+		json_array_append_new(arr, json_pack("{s:s,s:b,s:o,s:o,s:o,s:o}", "id",
+						     (const char *)rows->pdata[i], "online",
+						     d->online, "quality", str_or_null(d->quality),
+						     "name", str_or_null(d->name), "location",
+						     str_or_null(d->location), "active", act));
+	}
+	g_ptr_array_free(rows, TRUE);
+	json_object_set_new(o, "devices", arr);
+
+	rows = listed_rows(h->cams, offsetof(struct cam, listed), &dc);
+	arr = json_array();
+	for (guint i = 0; i < rows->len; i += 2) {
+		const struct cam *c = rows->pdata[i + 1];
+		json_t *act = json_array();
+		if (c->conditions) {
+			char **w = g_strsplit(c->conditions, ",", -1);
+			for (char **p = w; *p; p++)
+				json_array_append_new(act, json_string(*p));
+			g_strfreev(w);
+		}
+		json_array_append_new(
+		    arr, json_pack("{s:s,s:b,s:b,s:o,s:o}", "id", (const char *)rows->pdata[i],
+				   "online", c->online, "recording", c->recording, "conditions",
+				   act, "last_snapshot", ms_or_null(c->last_snapshot)));
+	}
+	g_ptr_array_free(rows, TRUE);
+	json_object_set_new(o, "cameras", arr);
+
+	rows = listed_rows(h->insps, offsetof(struct insp, listed), &dp);
+	arr = json_array();
+	for (guint i = 0; i < rows->len; i += 2) {
+		const struct insp *in = rows->pdata[i + 1];
+		json_array_append_new(
+		    arr, json_pack("{s:s,s:o,s:o,s:o,s:I,s:I,s:I,s:I}", "plan",
+				   (const char *)rows->pdata[i], "last", str_or_null(in->last),
+				   "last_t", ms_or_null(in->last_t), "next_due",
+				   ms_or_null(in->next_due), "passed", (json_int_t)in->passed,
+				   "failed", (json_int_t)in->failed, "missed",
+				   (json_int_t)in->missed, "overdue", (json_int_t)in->overdue));
+	}
+	g_ptr_array_free(rows, TRUE);
+	json_object_set_new(o, "plans", arr);
+
+	rows = listed_rows(h->tickets, offsetof(struct ticket, listed), &dt);
+	arr = json_array();
+	for (guint i = 0; i < rows->len; i += 2) {
+		const struct ticket *t = rows->pdata[i + 1];
+		json_array_append_new(
+		    arr,
+		    json_pack("{s:s,s:o,s:o,s:o,s:o}", "id", (const char *)rows->pdata[i], "kind",
+			      str_or_null(t->kind), "target", str_or_null(t->target), "state",
+			      str_or_null(t->state), "deadline", ms_or_null(t->deadline)));
+	}
+	g_ptr_array_free(rows, TRUE);
+	json_object_set_new(o, "tickets", arr);
+
+	arr = json_array();
+	for (size_t i = 0; i < h->rec_n; i++) {
+		/* newest first */
+		size_t at = (h->rec_next + CAP_RECORDS - 1 - i) % CAP_RECORDS;
+		const struct rec *r = &h->recs[at];
+		json_array_append_new(arr,
+				      json_pack("{s:I,s:s,s:o,s:o}", "t", (json_int_t)r->t, "event",
+						r->event, "subject", str_or_null(r->subject),
+						"state", str_or_null(r->state)));
+	}
+	json_object_set_new(o, "records", arr);
+	json_object_set_new(o, "dropped",
+			    json_pack("{s:I,s:I,s:I,s:I,s:I}", "devices", (json_int_t)dd, "cameras",
+				      (json_int_t)dc, "plans", (json_int_t)dp, "tickets",
+				      (json_int_t)dt, "records", (json_int_t)h->recs_dropped));
+	return o;
 }

@@ -99,6 +99,10 @@ bool rollup_hall_fire(const struct rollup_hall *h);
 json_t *rollup_hall_json(const struct rollup_hall *h, int64_t now_ms);
 json_t *rollup_json(const struct rollup *r, int64_t now_ms);
 
+/* A hall's detail (transfer full): {"devices","cameras","plans","tickets","records": arrays,
+ * "dropped": what the caps left out}; docs/county.md, "A hall's detail". */
+json_t *rollup_hall_detail(const struct rollup_hall *h);
+
 /* The picture as rollup_json has it, as text appended to out without its closing brace (the
  * caller adds its own members and the brace), made cheaply: a hall's JSON is made again only
  * when the hall changed since the last call (its "today" rates and ages are as of its last

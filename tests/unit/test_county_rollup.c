@@ -260,6 +260,183 @@ static void test_footage(void **state)
 	rollup_destroy(r);
 }
 
+static json_t *detail(struct rollup *r, const char *site, const char *list)
+{
+	json_t *d = rollup_hall_detail(rollup_find(r, site));
+	json_t *a = json_incref(json_object_get(d, list));
+
+	json_decref(d);
+	assert_true(json_is_array(a));
+	return a;
+}
+
+static int64_t dropped(struct rollup *r, const char *site, const char *list)
+{
+	json_t *d = rollup_hall_detail(rollup_find(r, site));
+	int64_t n = json_integer_value(json_object_get(json_object_get(d, "dropped"), list));
+
+	json_decref(d);
+	return n;
+}
+
+/* A device, a camera, a plan, a ticket and a record reach the hall's detail lists. */
+static void test_detail_rows(void **state)
+{
+	struct rollup *r = mk();
+	json_t *a, *row, *ev;
+
+	(void)state;
+	msg(r, "h1", "status", "{\"state\":\"online\"}", T0);
+	msg(r, "h1", "device/facp1/state",
+	    "{\"online\":true,\"quality\":\"good\",\"name\":\"主机\",\"location\":\"消防控制室\","
+	    "\"points\":{\"zone[3].fire\":{\"v\":true},\"zone[4].fault\":{\"v\":false},"
+	    "\"temp\":{\"v\":21}}}",
+	    T0 + 1);
+	msg(r, "h1", "camera/cam1/state",
+	    "{\"online\":true,\"recording\":false,\"last_snapshot\":123456,"
+	    "\"conditions\":{\"dark\":{\"active\":true},\"blur\":{\"active\":false}}}",
+	    T0 + 2);
+	msg(r, "h1", "inspection/fire_patrol",
+	    "{\"plan\":\"fire_patrol\",\"next_due\":777,\"passed\":3,\"failed\":1,\"missed\":0,"
+	    "\"last\":{\"state\":\"passed\",\"t\":555}}",
+	    T0 + 3);
+	ev = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "event", "ticket", "ticket",
+		       "camera-cam1-1", "kind", "camera", "target", "cam1", "from", "none", "to",
+		       "open", "deadline", (json_int_t)(T0 + DAY), "t", (json_int_t)(T0 + 4));
+	rollup_event(r, "h1", ev, T0 + 4);
+	json_decref(ev);
+	ev = json_pack("{s:s,s:s,s:s,s:I}", "event", "inspection", "task", "fire_patrol/fp/1", "to",
+		       "passed", "t", (json_int_t)(T0 + 5));
+	rollup_event(r, "h1", ev, T0 + 5);
+	json_decref(ev);
+
+	a = detail(r, "h1", "devices");
+	assert_int_equal(json_array_size(a), 1);
+	row = json_array_get(a, 0);
+	assert_string_equal(json_string_value(json_object_get(row, "id")), "facp1");
+	assert_true(json_is_true(json_object_get(row, "online")));
+	assert_string_equal(json_string_value(json_object_get(row, "quality")), "good");
+	assert_string_equal(json_string_value(json_object_get(row, "name")), "主机");
+	assert_string_equal(json_string_value(json_object_get(row, "location")), "消防控制室");
+	assert_int_equal(json_array_size(json_object_get(row, "active")), 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(row, "active"), 0)),
+			    "zone[3].fire");
+	json_decref(a);
+
+	a = detail(r, "h1", "cameras");
+	row = json_array_get(a, 0);
+	assert_int_equal(json_array_size(a), 1);
+	assert_string_equal(json_string_value(json_object_get(row, "id")), "cam1");
+	assert_true(json_is_false(json_object_get(row, "recording")));
+	assert_int_equal(json_integer_value(json_object_get(row, "last_snapshot")), 123456);
+	assert_int_equal(json_array_size(json_object_get(row, "conditions")), 1);
+	json_decref(a);
+
+	a = detail(r, "h1", "plans");
+	row = json_array_get(a, 0);
+	assert_string_equal(json_string_value(json_object_get(row, "plan")), "fire_patrol");
+	assert_string_equal(json_string_value(json_object_get(row, "last")), "passed");
+	assert_int_equal(json_integer_value(json_object_get(row, "next_due")), 777);
+	assert_int_equal(json_integer_value(json_object_get(row, "passed")), 3);
+	json_decref(a);
+
+	a = detail(r, "h1", "tickets");
+	row = json_array_get(a, 0);
+	assert_string_equal(json_string_value(json_object_get(row, "id")), "camera-cam1-1");
+	assert_string_equal(json_string_value(json_object_get(row, "target")), "cam1");
+	assert_string_equal(json_string_value(json_object_get(row, "state")), "open");
+	assert_int_equal(json_integer_value(json_object_get(row, "deadline")), T0 + DAY);
+	json_decref(a);
+
+	a = detail(r, "h1", "records");
+	assert_int_equal(json_array_size(a), 2);
+	row = json_array_get(a, 0); /* newest first */
+	assert_string_equal(json_string_value(json_object_get(row, "event")), "inspection");
+	assert_string_equal(json_string_value(json_object_get(row, "subject")), "fire_patrol/fp/1");
+	assert_string_equal(json_string_value(json_object_get(row, "state")), "passed");
+	json_decref(a);
+
+	/* A closed ticket leaves the list; a removed device leaves it too. */
+	ev = json_pack("{s:s,s:s,s:s,s:s}", "event", "ticket", "ticket", "camera-cam1-1", "from",
+		       "open", "to", "closed");
+	rollup_event(r, "h1", ev, T0 + 6);
+	json_decref(ev);
+	msg(r, "h1", "device/facp1/state", NULL, T0 + 7);
+	a = detail(r, "h1", "tickets");
+	assert_int_equal(json_array_size(a), 0);
+	json_decref(a);
+	a = detail(r, "h1", "devices");
+	assert_int_equal(json_array_size(a), 0);
+	json_decref(a);
+	rollup_destroy(r);
+}
+
+/* The caps hold: 64 devices, 64 cameras, 32 plans, 64 tickets, 20 records listed; the rest
+ * counted as dropped while the hall's counts still see every one. */
+static void test_detail_caps(void **state)
+{
+	struct rollup *r = mk();
+	char kind[64], id[32];
+	json_t *a, *h;
+
+	(void)state;
+	msg(r, "h1", "status", "{\"state\":\"online\"}", T0);
+	for (int i = 0; i < 70; i++) {
+		snprintf(kind, sizeof(kind), "device/d%02d/state", i);
+		msg(r, "h1", kind, "{\"online\":true,\"name\":\"x\"}", T0 + i);
+		snprintf(kind, sizeof(kind), "camera/c%02d/state", i);
+		msg(r, "h1", kind, "{\"online\":true}", T0 + i);
+	}
+	for (int i = 0; i < 40; i++) {
+		snprintf(kind, sizeof(kind), "inspection/p%02d", i);
+		msg(r, "h1", kind, "{\"passed\":1}", T0 + i);
+	}
+	for (int i = 0; i < 70; i++) {
+		json_t *ev;
+		snprintf(id, sizeof(id), "t%02d", i);
+		ev = json_pack("{s:s,s:s,s:s,s:s}", "event", "ticket", "ticket", id, "from", "none",
+			       "to", "open");
+		rollup_event(r, "h1", ev, T0 + 100 + i);
+		json_decref(ev);
+	}
+	a = detail(r, "h1", "devices");
+	assert_int_equal(json_array_size(a), 64);
+	json_decref(a);
+	assert_int_equal(dropped(r, "h1", "devices"), 6);
+	a = detail(r, "h1", "cameras");
+	assert_int_equal(json_array_size(a), 64);
+	json_decref(a);
+	assert_int_equal(dropped(r, "h1", "cameras"), 6);
+	a = detail(r, "h1", "plans");
+	assert_int_equal(json_array_size(a), 32);
+	json_decref(a);
+	assert_int_equal(dropped(r, "h1", "plans"), 8);
+	a = detail(r, "h1", "tickets");
+	assert_int_equal(json_array_size(a), 64);
+	json_decref(a);
+	assert_int_equal(dropped(r, "h1", "tickets"), 6);
+	a = detail(r, "h1", "records");
+	assert_int_equal(json_array_size(a), 20);
+	/* the newest record first: the last ticket opened */
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "subject")),
+			    "t69");
+	json_decref(a);
+	assert_int_equal(dropped(r, "h1", "records"), 50);
+	/* An update of a listed row keeps it listed; the counts see all 70. */
+	msg(r, "h1", "device/d00/state", "{\"online\":false}", T0 + 500);
+	a = detail(r, "h1", "devices");
+	assert_int_equal(json_array_size(a), 64);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "id")), "d00");
+	json_decref(a);
+	h = hall(r, "h1", T0 + 500);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(h, "devices"), "total")), 70);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(h, "tickets"), "open")),
+			 70);
+	json_decref(h);
+	rollup_destroy(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +446,8 @@ int main(void)
 	    cmocka_unit_test(test_silent),
 	    cmocka_unit_test(test_events_and_inspections),
 	    cmocka_unit_test(test_footage),
+	    cmocka_unit_test(test_detail_rows),
+	    cmocka_unit_test(test_detail_caps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
