@@ -121,6 +121,19 @@ def main(env):
     r, _, h = viewer.request("GET", "/api/v1/halls/hall-0003")
     expect(r.status == 200 and h["site"] == "hall-0003" and h["devices"]["total"] == 2
            and h["console"] == "https://hall-0003.example/", "hall detail: %r" % h)
+    # the drill-down: the hall's devices, cameras and plans as lists (docs/county.md)
+    d = h.get("detail") or {}
+    devs = {x["id"]: x for x in d.get("devices", [])}
+    cams = {x["id"]: x for x in d.get("cameras", [])}
+    plans = {x["plan"]: x for x in d.get("plans", [])}
+    expect(len(devs) == 2 and devs.get("facp1", {}).get("online") is True
+           and devs["facp1"].get("quality") == "good", "detail devices: %r" % d.get("devices"))
+    expect(cams and all(c["online"] and c["recording"] for c in cams.values()),
+           "detail cameras: %r" % d.get("cameras"))
+    expect(plans.get("fire_patrol", {}).get("passed") == 3
+           and plans["fire_patrol"].get("next_due"), "detail plans: %r" % d.get("plans"))
+    expect(isinstance(d.get("tickets"), list) and isinstance(d.get("records"), list)
+           and d.get("dropped", {}).get("devices") == 0, "detail tickets/records: %r" % d)
     r, _, h = viewer.request("GET", "/api/v1/halls/hall-9999")
     expect(r.status == 404, "unknown hall: %s" % r.status)
 
