@@ -17,6 +17,11 @@ Object.assign(HW_WORDS.zh, {
   failed: "未通过", missed: "漏检", overdue: "逾期", open: "未关闭", recording: "录像中",
   days_kept: "保存天数", required: "要求", patrol_sent: "已下发突击巡查…",
   patrol_ok: "大厅已接受巡查", available_today: "今日完好率", patrol_refused: "大厅拒绝", patrol_record: "巡查记录已到达",
+  records: "最近记录", not_listed: "未列出", id: "编号", dev_name: "名称",
+  location: "位置", quality: "质量", active_points: "报警/故障点",
+  conditions: "异常", last_snapshot: "最近抓图", plan: "计划", last_result: "上次结果",
+  next_due: "下次到期", kind: "类别", target: "对象", state: "状态", deadline: "期限",
+  time: "时间", event: "事件", subject: "对象", yes: "是", no: "否",
 });
 Object.assign(HW_WORDS.en, {
   title: "County monitoring room", county_title: "County monitoring room", halls: "Halls",
@@ -36,4 +41,9 @@ Object.assign(HW_WORDS.en, {
   days_kept: "days kept", required: "required", patrol_sent: "Surprise patrol sent…",
   patrol_ok: "The hall accepted the patrol", available_today: "Available today", patrol_refused: "The hall refused",
   patrol_record: "The patrol's record arrived",
+  records: "Latest records", not_listed: "not listed", id: "ID", dev_name: "Name",
+  location: "Location", quality: "Quality", active_points: "Alarm/fault points",
+  conditions: "Conditions", last_snapshot: "Last snapshot", plan: "Plan", last_result: "Last result",
+  next_due: "Next due", kind: "Kind", target: "Target", state: "State", deadline: "Deadline",
+  time: "Time", event: "Event", subject: "Subject", yes: "yes", no: "no",
 });

@@ -136,6 +136,53 @@ function card(title, rows) {
   return c;
 }
 
+// The hall's lists (GET /api/v1/halls/<site> "detail"): one table each, ids in data-id.
+function table(id, title, heads, rows, dropped) {
+  const w = el("div", "lists");
+  w.id = id;
+  w.append(el("h3", null, hwI18n.t(title) + (dropped ? " (+" + dropped + " " + hwI18n.t("not_listed") + ")" : "")));
+  const t = el("table"), hr = el("tr"), tb = el("tbody");
+  for (const k of heads) hr.append(el("th", null, hwI18n.t(k)));
+  t.append(el("thead"), tb);
+  t.tHead.append(hr);
+  for (const r of rows) {
+    const tr = el("tr");
+    tr.dataset.id = r.id;
+    for (const v of r.cells) tr.append(el("td", null, v === null || v === undefined || v === "" ? "–" : String(v)));
+    tb.append(tr);
+  }
+  if (!rows.length) {
+    const tr = el("tr"), td = el("td", "muted", hwI18n.t("none"));
+    td.colSpan = heads.length;
+    tr.append(td);
+    tb.append(tr);
+  }
+  w.append(t);
+  return w;
+}
+
+function detailTables(d) {
+  const yes = (b) => hwI18n.t(b ? "yes" : "no");
+  const when = (ms) => (ms ? new Date(ms).toLocaleString(hwI18n.lang === "zh" ? "zh-CN" : "en-GB") : "");
+  const dr = d.dropped || {};
+  return [
+    table("list-devices", "devices", ["id", "dev_name", "location", "online", "quality", "active_points"],
+      (d.devices || []).map((x) => ({ id: x.id, cells: [x.id, x.name, x.location, yes(x.online), x.quality,
+        (x.active || []).join(", ")] })), dr.devices),
+    table("list-cameras", "cameras", ["id", "online", "recording", "conditions", "last_snapshot"],
+      (d.cameras || []).map((x) => ({ id: x.id, cells: [x.id, yes(x.online), yes(x.recording),
+        (x.conditions || []).join(", "), when(x.last_snapshot)] })), dr.cameras),
+    table("list-plans", "inspections", ["plan", "last_result", "next_due", "passed", "failed", "missed", "overdue"],
+      (d.plans || []).map((x) => ({ id: x.plan, cells: [x.plan, x.last ? hwI18n.t(x.last) : "", when(x.next_due),
+        x.passed, x.failed, x.missed, x.overdue] })), dr.plans),
+    table("list-tickets", "tickets", ["id", "kind", "target", "state", "deadline"],
+      (d.tickets || []).map((x) => ({ id: x.id, cells: [x.id, x.kind, x.target, x.state, when(x.deadline)] })),
+      dr.tickets),
+    table("list-records", "records", ["time", "event", "subject", "state"],
+      (d.records || []).map((x) => ({ id: x.subject, cells: [when(x.t), x.event, x.subject, x.state] })), 0),
+  ];
+}
+
 function renderDetail(h) {
   document.getElementById("detail-site").textContent = h.site + " · " + hwI18n.t("w_" + h.worst);
   const a = h.alerts || {}, d = h.devices || {}, c = h.cameras || {};
@@ -153,6 +200,8 @@ function renderDetail(h) {
     card(hwI18n.t("tickets"), [["open", t.open || 0], ["overdue", t.overdue || 0]]),
     card(hwI18n.t("footage"), f ? [["days_kept", f.min_days_kept.toFixed(1)],
       ["required", f.required_days.toFixed(0)]] : [["footage", "–"]]));
+  const dt = cw.detail && cw.detail.site === h.site ? cw.detail.detail : null;
+  if (dt) body.append(...detailTables(dt));
   const link = document.getElementById("console-link");
   link.hidden = !h.console;
   if (h.console) link.href = h.console;
@@ -167,6 +216,7 @@ async function showHall(site) {
   document.getElementById("detail").hidden = false;
   document.getElementById("patrol-msg").textContent = "";
   cw.patrolShown = null;
+  cw.detail = r.body;
   setHall(r.body);
   document.getElementById("detail").scrollIntoView({ block: "nearest" });
 }

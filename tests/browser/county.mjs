@@ -109,6 +109,10 @@ async function main() {
     await page.waitForSelector("#detail:not([hidden])");
     check((await page.textContent("#detail-site")).startsWith(FIRE_SITE), "the hall's detail");
     check(await page.locator("#detail-body .card").count() >= 5, "devices, cameras, patrols, tickets");
+    await page.waitForSelector('#list-devices tr[data-id="facp1"]');
+    check(/\S/.test(await page.textContent('#list-devices tr[data-id="facp1"]')), "a device row drawn");
+    check(await page.locator("#list-cameras tbody tr[data-id]").count() >= 1, "a camera row drawn");
+    check(await page.locator('#list-plans tr[data-id="fire_patrol"]').count() === 1, "a plan row drawn");
     check(await page.getAttribute("#console-link", "href") === "https://" + FIRE_SITE + ".example/",
       "the link to the hall's console");
     await page.click("#patrol");
