@@ -989,9 +989,9 @@ static gint row_cmp(gconstpointer a, gconstpointer b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The listed rows of t sorted by id, as [id, row] pairs in a GPtrArray (free with g_ptr_array_free
- * of the array only); *dropped: the rows not listed. */
-static GPtrArray *listed_rows(GHashTable *t, size_t off, int64_t *dropped)
+/* The ids of t's listed rows, sorted (the strings are t's keys); *dropped: the rows not
+ * listed. Free with g_ptr_array_free(a, TRUE). */
+static GPtrArray *listed_ids(GHashTable *t, size_t off, int64_t *dropped)
 {
 	GPtrArray *a = g_ptr_array_new();
 	GHashTableIter it;
@@ -1000,26 +1000,12 @@ static GPtrArray *listed_rows(GHashTable *t, size_t off, int64_t *dropped)
 	*dropped = 0;
 	g_hash_table_iter_init(&it, t);
 	while (g_hash_table_iter_next(&it, &k, &v)) {
-		if (*(const bool *)((const char *)v + off)) {
+		if (*(const bool *)((const char *)v + off))
 			g_ptr_array_add(a, k);
-			g_ptr_array_add(a, v);
-		} else {
+		else
 			(*dropped)++;
-		}
 	}
-	/* sort the pairs by id: sort keys, then look the rows up again */
-	{
-		GPtrArray *keys = g_ptr_array_new();
-		for (guint i = 0; i < a->len; i += 2)
-			g_ptr_array_add(keys, a->pdata[i]);
-		g_ptr_array_sort(keys, row_cmp);
-		g_ptr_array_set_size(a, 0);
-		for (guint i = 0; i < keys->len; i++) {
-			g_ptr_array_add(a, keys->pdata[i]);
-			g_ptr_array_add(a, g_hash_table_lookup(t, keys->pdata[i]));
-		}
-		g_ptr_array_free(keys, TRUE);
-	}
+	g_ptr_array_sort(a, row_cmp);
 	return a;
 }
 
@@ -1029,10 +1015,10 @@ json_t *rollup_hall_detail(const struct rollup_hall *h)
 	int64_t dd, dc, dp, dt;
 	GPtrArray *rows;
 
-	rows = listed_rows(h->devs, offsetof(struct dev, listed), &dd);
+	rows = listed_ids(h->devs, offsetof(struct dev, listed), &dd);
 	arr = json_array();
-	for (guint i = 0; i < rows->len; i += 2) {
-		const struct dev *d = rows->pdata[i + 1];
+	for (guint i = 0; i < rows->len; i++) {
+		const struct dev *d = g_hash_table_lookup(h->devs, rows->pdata[i]);
 		json_t *act = json_array();
 		if (d->active) {
 			char **w = g_strsplit(d->active, ",", -1);
@@ -1049,10 +1035,10 @@ json_t *rollup_hall_detail(const struct rollup_hall *h)
 	g_ptr_array_free(rows, TRUE);
 	json_object_set_new(o, "devices", arr);
 
-	rows = listed_rows(h->cams, offsetof(struct cam, listed), &dc);
+	rows = listed_ids(h->cams, offsetof(struct cam, listed), &dc);
 	arr = json_array();
-	for (guint i = 0; i < rows->len; i += 2) {
-		const struct cam *c = rows->pdata[i + 1];
+	for (guint i = 0; i < rows->len; i++) {
+		const struct cam *c = g_hash_table_lookup(h->cams, rows->pdata[i]);
 		json_t *act = json_array();
 		if (c->conditions) {
 			char **w = g_strsplit(c->conditions, ",", -1);
@@ -1068,10 +1054,10 @@ json_t *rollup_hall_detail(const struct rollup_hall *h)
 	g_ptr_array_free(rows, TRUE);
 	json_object_set_new(o, "cameras", arr);
 
-	rows = listed_rows(h->insps, offsetof(struct insp, listed), &dp);
+	rows = listed_ids(h->insps, offsetof(struct insp, listed), &dp);
 	arr = json_array();
-	for (guint i = 0; i < rows->len; i += 2) {
-		const struct insp *in = rows->pdata[i + 1];
+	for (guint i = 0; i < rows->len; i++) {
+		const struct insp *in = g_hash_table_lookup(h->insps, rows->pdata[i]);
 		json_array_append_new(
 		    arr, json_pack("{s:s,s:o,s:o,s:o,s:I,s:I,s:I,s:I}", "plan",
 				   (const char *)rows->pdata[i], "last", str_or_null(in->last),
@@ -1083,10 +1069,10 @@ json_t *rollup_hall_detail(const struct rollup_hall *h)
 	g_ptr_array_free(rows, TRUE);
 	json_object_set_new(o, "plans", arr);
 
-	rows = listed_rows(h->tickets, offsetof(struct ticket, listed), &dt);
+	rows = listed_ids(h->tickets, offsetof(struct ticket, listed), &dt);
 	arr = json_array();
-	for (guint i = 0; i < rows->len; i += 2) {
-		const struct ticket *t = rows->pdata[i + 1];
+	for (guint i = 0; i < rows->len; i++) {
+		const struct ticket *t = g_hash_table_lookup(h->tickets, rows->pdata[i]);
 		json_array_append_new(
 		    arr,
 		    json_pack("{s:s,s:o,s:o,s:o,s:o}", "id", (const char *)rows->pdata[i], "kind",
