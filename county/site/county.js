@@ -88,7 +88,23 @@ function setHall(h) {
   cw.halls.set(h.site, h);
   tileFor(h);
   renderSummary();
-  if (cw.selected === h.site) renderDetail(h);
+  if (cw.selected === h.site) {
+    renderDetail(h);
+    // the lists come with GET /api/v1/halls/<site> only: fetch them again, at most once a second
+    if (!h.detail && !cw.detailTimer) {
+      cw.detailTimer = window.setTimeout(async () => {
+        cw.detailTimer = null;
+        const site = cw.selected;
+        if (!site) return;
+        const r = await api("/api/v1/halls/" + encodeURIComponent(site));
+        if (r.status === 200 && cw.selected === site) {
+          cw.detail = r.body;
+          cw.halls.set(site, r.body);
+          renderDetail(r.body);
+        }
+      }, 1000);
+    }
+  }
 }
 
 async function loadHalls() {

@@ -118,6 +118,9 @@ async function main() {
     await page.click("#patrol");
     await page.waitForSelector("#patrol-msg[data-result=record]");
     check(/巡查记录已到达/.test(await page.textContent("#patrol-msg")), "the patrol's record arrived");
+    await page.waitForSelector('#list-records tr[data-id^="video_patrol/surprise/"]');
+    check(/passed|通过/.test(await page.textContent('#list-records tr[data-id^="video_patrol/surprise/"]')),
+      "the patrol's record in the hall's records table");
     await shot(page, "county-04-detail-patrol");
 
     // ---- the language ----
