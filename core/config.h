@@ -98,10 +98,10 @@ struct cfg_inspections {
 	size_t n_plans;
 	struct cfg_checklist *checklists;
 	size_t n_checklists;
-	int tick_s;	     /* the scheduler runs this often */
-	int keep_days;	     /* records and tickets are kept at least this long */
-	int camera_ticket_h; /* a camera's ticket is overdue after this (24 h) */
-	int ticket_h;	     /* any other ticket (7 days) */
+	int tick_s;		     /* the scheduler runs this often */
+	int keep_days;		     /* records and tickets are kept at least this long */
+	int camera_ticket_h;	     /* a camera's ticket is overdue after this (24 h) */
+	int ticket_h;		     /* any other ticket (7 days) */
 	int retention_required_days; /* footage a video patrol expects kept (30) */
 };
 
