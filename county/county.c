@@ -121,12 +121,12 @@ static void cb_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
 static void subscribe_all(struct county *c)
 {
 	const char *root = c->cfg->topic_root;
-	const char *picture[] = {"status", "alert/#", "device/+/state", "camera/+/state",
-				 "inspection/#"};
-	/* status and alerts at the configured QoS: few and important; the device, camera
-	 * and inspection states at QoS 0: the retained store is their truth and is sent
+	const char *picture[] = {"status",	   "alert/#",	   "device/+/state",
+				 "camera/+/state", "inspection/#", "tickets"};
+	/* status and alerts at the configured QoS: few and important; the device, camera,
+	 * inspection and ticket states at QoS 0: the retained store is their truth and is sent
 	 * again on every subscription. */
-	const int qos[] = {c->cfg->qos, c->cfg->qos, 0, 0, 0};
+	const int qos[] = {c->cfg->qos, c->cfg->qos, 0, 0, 0, 0};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(picture); i++) {
 		char *t = g_strdup_printf("%s/+/%s", root, picture[i]);

@@ -80,7 +80,8 @@ struct rollup_hall {
 	GHashTable *cams;	      /* id -> struct cam */
 	GHashTable *alerts;	      /* id -> struct alert */
 	GHashTable *insps;	      /* plan -> struct insp */
-	GHashTable *tickets;	      /* ticket id -> struct ticket, open ones, from events */
+	GHashTable *tickets;	      /* ticket id -> struct ticket, open ones: retained, events */
+	int64_t tickets_more;	      /* open ones the retained `tickets` counts, not lists */
 	struct rec recs[CAP_RECORDS]; /* the newest records, a ring */
 	size_t rec_next, rec_n;
 	int64_t recs_dropped; /* records pushed out of the ring */
@@ -470,6 +471,44 @@ static bool fits(GHashTable *t, const char *id, size_t cap, size_t off)
 	return g_hash_table_size(t) < cap || listed_count(t, off) < cap;
 }
 
+/* Adds or updates open ticket tid of h from o (a ticket event or an entry of the retained
+ * `tickets`), in state. */
+static void ticket_put(struct rollup_hall *h, const char *tid, const json_t *o, const char *state)
+{
+	struct ticket *tk = g_hash_table_lookup(h->tickets, tid);
+
+	if (!tk) {
+		bool listed = fits(h->tickets, tid, CAP_TICKETS, offsetof(struct ticket, listed));
+		tk = g_new0(struct ticket, 1);
+		tk->listed = listed;
+		g_hash_table_replace(h->tickets, g_strdup(tid), tk);
+	}
+	tk->deadline = jint(o, "deadline", tk->deadline);
+	if (tk->listed) {
+		g_strlcpy(tk->state, state ? state : "", sizeof(tk->state));
+		if (!tk->kind)
+			tk->kind = short_dup(jstr(o, "kind"));
+		if (!tk->target)
+			tk->target = short_dup(jstr(o, "target"));
+	}
+}
+
+/* The retained `tickets` of a hall: its open tickets now, replacing what events built. */
+static void tickets_from_json(struct rollup_hall *h, json_t *o)
+{
+	json_t *arr = json_object_get(o, "tickets"), *e;
+	size_t i;
+
+	g_hash_table_remove_all(h->tickets);
+	json_array_foreach(arr, i, e)
+	{
+		const char *tid = jstr(e, "ticket");
+		if (tid && *tid)
+			ticket_put(h, tid, e, jstr(e, "state"));
+	}
+	h->tickets_more = jint(o, "more", 0);
+}
+
 /* Keeps a record of an event in the hall's ring, the oldest pushed out. */
 static void rec_add(struct rollup_hall *h, int64_t t, const char *event, const char *subject,
 		    const char *state)
@@ -640,6 +679,9 @@ unsigned rollup_message(struct rollup *r, const char *site, const char *kind, co
 		} else {
 			g_hash_table_remove(h->alerts, id);
 		}
+	} else if (strcmp(kind, "tickets") == 0) {
+		if (o)
+			tickets_from_json(h, o);
 	} else if (strncmp(kind, "inspection/", 11) == 0 && (id = kind_id(kind, 11, NULL))) {
 		if (o) {
 			struct insp *in = g_new0(struct insp, 1);
@@ -713,22 +755,7 @@ unsigned rollup_event(struct rollup *r, const char *site, const json_t *ev, int6
 			if (tid)
 				g_hash_table_remove(h->tickets, tid);
 		} else if (tid) {
-			struct ticket *tk = g_hash_table_lookup(h->tickets, tid);
-			if (!tk) {
-				bool listed = fits(h->tickets, tid, CAP_TICKETS,
-						   offsetof(struct ticket, listed));
-				tk = g_new0(struct ticket, 1);
-				tk->listed = listed;
-				g_hash_table_replace(h->tickets, g_strdup(tid), tk);
-			}
-			tk->deadline = jint(ev, "deadline", tk->deadline);
-			if (tk->listed) {
-				g_strlcpy(tk->state, to ? to : "", sizeof(tk->state));
-				if (!tk->kind)
-					tk->kind = short_dup(jstr(ev, "kind"));
-				if (!tk->target)
-					tk->target = short_dup(jstr(ev, "target"));
-			}
+			ticket_put(h, tid, ev, to);
 		}
 	} else if (strcmp(e, "review") == 0) {
 		json_t *rid = json_object_get(ev, "record");
@@ -891,8 +918,8 @@ json_t *rollup_hall_json(const struct rollup_hall *h, int64_t now_ms)
 				      (json_int_t)missed, "overdue", (json_int_t)overdue));
 	json_object_set_new(o, "tickets",
 			    json_pack("{s:I,s:I}", "open",
-				      (json_int_t)g_hash_table_size(h->tickets), "overdue",
-				      (json_int_t)t_overdue));
+				      (json_int_t)g_hash_table_size(h->tickets) + h->tickets_more,
+				      "overdue", (json_int_t)t_overdue));
 	json_object_set_new(o, "footage",
 			    have_footage ? json_pack("{s:f,s:f,s:b}", "min_days_kept",
 						     (double)min_kept / DAY_MS, "required_days",
@@ -1096,6 +1123,7 @@ json_t *rollup_hall_detail(const struct rollup_hall *h)
 	json_object_set_new(o, "dropped",
 			    json_pack("{s:I,s:I,s:I,s:I,s:I}", "devices", (json_int_t)dd, "cameras",
 				      (json_int_t)dc, "plans", (json_int_t)dp, "tickets",
-				      (json_int_t)dt, "records", (json_int_t)h->recs_dropped));
+				      (json_int_t)(dt + h->tickets_more), "records",
+				      (json_int_t)h->recs_dropped));
 	return o;
 }

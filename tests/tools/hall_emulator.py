@@ -4,7 +4,7 @@ tests and benchmarks (docs/county.md, "The hall emulator").
 
 Each hall publishes `status` (retained, with a Last Will "offline"), `device/<id>/state` and
 `camera/<id>/state` (retained, again every heartbeat), `alert/<id>` (retained while open),
-optionally `inspection/<plan>` (retained), and `events` (QoS 1, numbered by `seq` per hall).
+optionally `inspection/<plan>` and `tickets` (retained), and `events` (QoS 1, numbered by `seq` per hall).
 
 Connections: `--mode per-hall` (default) gives every hall a connection of its own, so its Last
 Will is real; `--mode shared` carries every hall on one connection except the first `--real`
@@ -117,6 +117,13 @@ class Hall:
                            "state": "overdue" if self.idx % 10 == 0 else "scheduled",
                            "due": now_ms()}],
                 "passed": 3, "failed": 0, "missed": self.idx % 2, "t": now_ms()}, retain=True)
+            # every fifth hall has a camera ticket open past its deadline
+            tk = [{"ticket": "camera-cam1-1", "kind": "camera", "target": "cam1",
+                   "state": "open", "assignee": "", "text": "dark",
+                   "opened": now_ms() - 90000000, "deadline": now_ms() - 3600000}] \
+                if self.idx % 5 == 0 else []
+            self.pub("tickets", {"site": self.site, "t": now_ms(), "open": len(tk),
+                                 "tickets": tk, "more": 0}, retain=True)
 
     def beat_states(self):
         for d in self.devs:

@@ -371,6 +371,53 @@ static void test_detail_rows(void **state)
 	rollup_destroy(r);
 }
 
+static int64_t open_tickets(struct rollup *r, const char *site)
+{
+	json_t *o = hall(r, site, T0 + 100);
+	int64_t n = json_integer_value(json_object_get(json_object_get(o, "tickets"), "open"));
+
+	json_decref(o);
+	return n;
+}
+
+/* The retained `tickets` replaces what events built (a county that starts later has the open
+ * tickets); events move them on in between; "more" counts what the hall does not list. */
+static void test_tickets_retained(void **state)
+{
+	struct rollup *r = mk();
+	json_t *ev, *a;
+
+	(void)state;
+	msg(r, "h1", "status", "{\"state\":\"online\"}", T0);
+	ev = json_loads("{\"seq\":1,\"event\":\"ticket\",\"ticket\":\"gone\",\"from\":null,"
+			"\"to\":\"open\",\"deadline\":1}",
+			0, NULL);
+	rollup_event(r, "h1", ev, T0 + 1);
+	json_decref(ev);
+	assert_int_equal(open_tickets(r, "h1"), 1);
+	msg(r, "h1", "tickets",
+	    "{\"t\":5,\"open\":5,\"more\":3,\"tickets\":["
+	    "{\"ticket\":\"camera-cam1-1\",\"kind\":\"camera\",\"target\":\"cam1\","
+	    "\"state\":\"repairing\",\"deadline\":1},"
+	    "{\"ticket\":\"checklist-exits-2\",\"kind\":\"checklist\",\"target\":\"exits\","
+	    "\"state\":\"open\",\"deadline\":99999999999999}]}",
+	    T0 + 2);
+	assert_int_equal(open_tickets(r, "h1"), 5);
+	a = detail(r, "h1", "tickets");
+	assert_int_equal(json_array_size(a), 2); /* "gone" is not among them */
+	assert_int_equal(dropped(r, "h1", "tickets"), 3);
+	json_decref(a);
+	ev = json_loads("{\"seq\":2,\"event\":\"ticket\",\"ticket\":\"camera-cam1-1\","
+			"\"from\":\"pending_verify\",\"to\":\"closed\"}",
+			0, NULL);
+	rollup_event(r, "h1", ev, T0 + 3);
+	json_decref(ev);
+	assert_int_equal(open_tickets(r, "h1"), 4);
+	msg(r, "h1", "tickets", "{\"t\":6,\"open\":0,\"more\":0,\"tickets\":[]}", T0 + 4);
+	assert_int_equal(open_tickets(r, "h1"), 0);
+	rollup_destroy(r);
+}
+
 /* The caps hold: 64 devices, 64 cameras, 32 plans, 64 tickets, 20 records listed; the rest
  * counted as dropped while the hall's counts still see every one. */
 static void test_detail_caps(void **state)
@@ -448,6 +495,7 @@ int main(void)
 	    cmocka_unit_test(test_footage),
 	    cmocka_unit_test(test_detail_rows),
 	    cmocka_unit_test(test_detail_caps),
+	    cmocka_unit_test(test_tickets_retained),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
