@@ -414,55 +414,73 @@ static void report_job_free(gpointer p)
 	g_free(j);
 }
 
-/* The camera's online share of [from, until): down while its offline or video_loss alert
- * is raised and not cleared, from the alert event log (docs/inspections.md). -1 when the
- * log cannot be read. */
-static double camera_online(struct insp_store *store, const char *cam, int64_t from, int64_t until)
+/* One camera's reading of the alert log in cameras_online. */
+struct cam_flips {
+	GArray *flips; /* struct report_flip */
+	bool off, loss, down;
+};
+
+/* The cameras' online shares of [from, until) into j->cams[i].online_share: down while its
+ * offline or video_loss alert is raised and not cleared, from the alert event log
+ * (docs/inspections.md), read in one pass for all cameras. -1 when the log cannot be read. */
+static void cameras_online(struct insp_store *store, struct report_job *j, int64_t from,
+			   int64_t until)
 {
 	static const char sql[] =
 	    "SELECT t_ms, json_extract(json, '$.event'), json_extract(json, '$.id') FROM "
-	    "alert_event WHERE json_extract(json, '$.id') IN (?1, ?2) AND t_ms < ?3 AND "
-	    "json_extract(json, '$.event') IN ('raised', 'cleared') ORDER BY seq";
+	    "alert_event WHERE t_ms < ?1 AND json_extract(json, '$.event') IN ('raised', "
+	    "'cleared') ORDER BY seq";
 	struct db *db = insp_store_db(store);
-	GArray *flips = g_array_new(FALSE, FALSE, sizeof(struct report_flip));
-	char *off = g_strdup_printf("%s.offline", cam),
-	     *loss = g_strdup_printf("%s.video_loss", cam);
-	bool a = false, b = false, down = false;
+	struct cam_flips *cf = g_new0(struct cam_flips, j->n_cams);
+	GHashTable *ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	sqlite3_stmt *st;
-	double share = -1;
-	int step;
+	int step = SQLITE_ERROR;
 
+	/* "<camera>.offline" -> 2i + 1, "<camera>.video_loss" -> 2i + 2 */
+	for (size_t i = 0; i < j->n_cams; i++) {
+		cf[i].flips = g_array_new(FALSE, FALSE, sizeof(struct report_flip));
+		g_hash_table_insert(ids, g_strdup_printf("%s.offline", j->cams[i].id),
+				    GSIZE_TO_POINTER(2 * i + 1));
+		g_hash_table_insert(ids, g_strdup_printf("%s.video_loss", j->cams[i].id),
+				    GSIZE_TO_POINTER(2 * i + 2));
+	}
 	db_lock(db);
-	if (db_prepare(db, sql, &st) == 0) {
-		sqlite3_bind_text(st, 1, off, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, loss, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 3, until);
+	if (j->n_cams && db_prepare(db, sql, &st) == 0) {
+		sqlite3_bind_int64(st, 1, until);
 		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 			const char *ev = (const char *)sqlite3_column_text(st, 1);
 			const char *id = (const char *)sqlite3_column_text(st, 2);
+			size_t k = id ? GPOINTER_TO_SIZE(g_hash_table_lookup(ids, id)) : 0;
+			struct cam_flips *c;
 			bool raised = ev && strcmp(ev, "raised") == 0;
-			struct report_flip f = {.t_ms = sqlite3_column_int64(st, 0)};
 
-			if (id && strcmp(id, off) == 0)
-				a = raised;
+			if (k == 0)
+				continue;
+			c = &cf[(k - 1) / 2];
+			if (k % 2)
+				c->off = raised;
 			else
-				b = raised;
-			if ((a || b) != down) {
-				down = f.down = a || b;
-				g_array_append_val(flips, f);
+				c->loss = raised;
+			if ((c->off || c->loss) != c->down) {
+				struct report_flip f = {.t_ms = sqlite3_column_int64(st, 0)};
+				c->down = f.down = c->off || c->loss;
+				g_array_append_val(c->flips, f);
 			}
 		}
-		if (step == SQLITE_DONE)
-			share =
-			    report_online_share(false, (struct report_flip *)(void *)flips->data,
-						flips->len, from, until);
 		db_reset(st);
 	}
 	db_unlock(db);
-	g_array_free(flips, TRUE);
-	g_free(off);
-	g_free(loss);
-	return share;
+	for (size_t i = 0; i < j->n_cams; i++) {
+		j->cams[i].online_share =
+		    step == SQLITE_DONE
+			? report_online_share(false,
+					      (struct report_flip *)(void *)cf[i].flips->data,
+					      cf[i].flips->len, from, until)
+			: -1;
+		g_array_free(cf[i].flips, TRUE);
+	}
+	g_hash_table_destroy(ids);
+	g_free(cf);
 }
 
 static int64_t camera_oldest(struct insp_store *store, const char *cam)
@@ -520,11 +538,9 @@ static int report_run(struct report_job *j)
 			insp_store_error(store));
 		goto out;
 	}
-	for (size_t i = 0; i < j->n_cams; i++) {
-		j->cams[i].online_share =
-		    camera_online(store, j->cams[i].id, in.from_ms, MIN(in.to_ms, j->now_ms));
+	cameras_online(store, j, in.from_ms, MIN(in.to_ms, j->now_ms));
+	for (size_t i = 0; i < j->n_cams; i++)
 		j->cams[i].oldest_ms = camera_oldest(store, j->cams[i].id);
-	}
 	in.recs = (const struct insp_record *)(void *)recs->data;
 	in.n_recs = recs->len;
 	in.tickets = (const struct ticket *)(void *)tks->data;
