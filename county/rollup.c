@@ -528,6 +528,46 @@ static void rec_add(struct rollup_hall *h, int64_t t, const char *event, const c
 	h->rec_next = (h->rec_next + 1) % CAP_RECORDS;
 }
 
+/* A record the county did not see as an event but a retained `inspection/<plan>` names as
+ * its plan's last task (after the county's restart): put in the ring at its time, unless
+ * the ring has it already or it is older than all the ring holds when the ring is full. */
+static void rec_seed(struct rollup_hall *h, int64_t t, const char *task, const char *state)
+{
+	struct rec v[CAP_RECORDS + 1];
+	size_t n = h->rec_n, at;
+
+	if (!task || !*task || t <= 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct rec *r = &h->recs[(h->rec_next + CAP_RECORDS - n + i) % CAP_RECORDS];
+		if (strcmp(r->event, "inspection") == 0 && r->subject &&
+		    strcmp(r->subject, task) == 0)
+			return;
+	}
+	/* oldest first, then insert by time */
+	for (size_t i = 0; i < n; i++)
+		v[i] = h->recs[(h->rec_next + CAP_RECORDS - n + i) % CAP_RECORDS];
+	for (at = n; at > 0 && v[at - 1].t > t; at--)
+		;
+	if (n == CAP_RECORDS && at == 0)
+		return;
+	memmove(&v[at + 1], &v[at], (n - at) * sizeof(v[0]));
+	v[at] = (struct rec){.t = t, .subject = short_dup(task), .state = short_dup(state)};
+	g_strlcpy(v[at].event, "inspection", sizeof(v[at].event));
+	n++;
+	if (n > CAP_RECORDS) {
+		g_free(v[0].subject);
+		g_free(v[0].state);
+		memmove(&v[0], &v[1], (n - 1) * sizeof(v[0]));
+		n--;
+		h->recs_dropped++;
+	}
+	for (size_t i = 0; i < CAP_RECORDS; i++)
+		h->recs[i] = i < n ? v[i] : (struct rec){0};
+	h->rec_n = n;
+	h->rec_next = n % CAP_RECORDS;
+}
+
 /* ROLLUP_ONLINE only for a hall seen before (offline or silent): first sight is no news. */
 static unsigned hall_settle(struct rollup_hall *h, bool was_known, bool was_online, bool was_fire)
 {
@@ -685,8 +725,12 @@ unsigned rollup_message(struct rollup *r, const char *site, const char *kind, co
 	} else if (strncmp(kind, "inspection/", 11) == 0 && (id = kind_id(kind, 11, NULL))) {
 		if (o) {
 			struct insp *in = g_new0(struct insp, 1);
+			json_t *last = json_object_get(o, "last");
 			insp_from_json(
 			    in, o, fits(h->insps, id, CAP_PLANS, offsetof(struct insp, listed)));
+			if (retained)
+				rec_seed(h, jint(last, "t", 0), jstr(last, "task"),
+					 jstr(last, "state"));
 			g_hash_table_replace(h->insps, id, in);
 			id = NULL;
 		} else {
