@@ -892,6 +892,7 @@ static const struct opt test_opts[] = {
     OPT_INT("passed", struct prof_test, passed, 0, 65535, 1, 0),
     OPT_STR("last_time", struct prof_test, last_time, NULL, OF_NONEMPTY),
     OPT_STR("length", struct prof_test, length, NULL, OF_NONEMPTY),
+    OPT_STR("rated", struct prof_test, rated, NULL, OF_NONEMPTY),
     OPT_STR("luminaire_failed", struct prof_test, luminaire_failed, NULL, OF_NONEMPTY),
 };
 
@@ -967,7 +968,7 @@ static void profile_check_tests(struct ldctx *x, const struct profile *p)
 	for (int k = 0; k < 2; k++) {
 		const struct prof_test *t = k ? &ts->duration : &ts->function;
 		const char *kind = k ? "duration" : "function";
-		const char *pts[] = {t->running, t->result, t->last_time, t->length};
+		const char *pts[] = {t->running, t->result, t->last_time, t->length, t->rated};
 		bool found = false;
 
 		if (t->start && !profile_find_command(p, t->start))

@@ -676,10 +676,12 @@ static int bus_command(size_t i, const char *command, const char *who, void *ud)
 {
 	struct app *a = ud;
 
+	/* By the bus's id and its own index of the device, as cmd/device: a bus kept across a
+	 * reload runs on with the configuration it was started from. */
 	for (size_t k = 0; k < a->n_buses; k++)
-		if (mb_bus_config(a->buses[k]) == a->cfg->devices[i].bus)
-			return mb_bus_command(a->buses[k], i, command, who, device_command_done,
-					      NULL);
+		if (strcmp(mb_bus_config(a->buses[k])->id, a->cfg->devices[i].bus_id) == 0)
+			return mb_bus_command(a->buses[k], bus_index_of(a, k, i), command, who,
+					      device_command_done, NULL);
 	return -ENODEV;
 }
 
