@@ -317,6 +317,16 @@ static void notify_ready(struct app *a)
 		a->watchdog = g_timeout_add((guint)MAX(us / 2000, 1), on_watchdog, a);
 }
 
+/* alert/<id> as it is when it goes out; nothing once the alert service is gone (a reload or
+ * the stop destroy it before the MQTT client). */
+static char *render_alert(void *ud, const char *subtopic, size_t idx, size_t *len)
+{
+	struct app *a = ud;
+
+	(void)idx;
+	return a->alerts ? alert_service_render(a->alerts, subtopic, len) : NULL;
+}
+
 static gboolean on_heartbeat(gpointer ud)
 {
 	struct app *a = ud;
@@ -368,6 +378,9 @@ static gboolean on_heartbeat(gpointer ud)
 		selfmetrics_gateway_line(buf, a->cfg->site.id, &m);
 		submit_lines(a, buf);
 	}
+	/* alert/<id> again, as the device states: a broker that lost a retained one has it. */
+	if (a->alerts)
+		alert_service_refresh(a->alerts, render_alert, a);
 	/* The retained `status` carries the delivery counters, refreshed at every heartbeat. */
 	detail = selfmetrics_delivery_json(&m);
 	if (detail)
