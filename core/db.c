@@ -411,6 +411,21 @@ static struct db *find_open(const char *path)
 	return NULL;
 }
 
+/* PRAGMA journal_mode=WAL. Two processes creating the same new file at once both upgrade
+ * their locks for the switch, and SQLite answers one of them SQLITE_BUSY at once, without
+ * the busy handler (it would wait on the other for ever): try again, for up to 5 s. */
+static int to_wal(struct db *db)
+{
+	gint64 until = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+	int rc;
+
+	while ((rc = sqlite3_exec(db->conn, "PRAGMA journal_mode=WAL", NULL, NULL, NULL)) ==
+		   SQLITE_BUSY &&
+	       g_get_monotonic_time() < until)
+		g_usleep(10 * 1000);
+	return rc == SQLITE_OK ? 0 : db_fail(db, "PRAGMA journal_mode=WAL");
+}
+
 int db_open_with(const char *path, const struct db_migration *m, size_t n, struct db **out)
 {
 	struct db *db;
@@ -439,7 +454,7 @@ int db_open_with(const char *path, const struct db_migration *m, size_t n, struc
 	db->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	db->watches = g_array_new(FALSE, FALSE, sizeof(struct watch));
 	sqlite3_busy_timeout(db->conn, 5000);
-	rc = db_exec(db, "PRAGMA journal_mode=WAL");
+	rc = to_wal(db);
 	if (rc == 0)
 		rc = db_exec(db, "PRAGMA synchronous=FULL");
 	if (rc < 0) {
