@@ -151,8 +151,13 @@ static json_t *plan_json(struct insp_service *s, size_t i)
  * out after a reconnect too. */
 static void publish_retained(struct insp_service *s, const char *topic, char *txt)
 {
-	int rc = mqtt_enqueue(s->mqtt, OUTBOX_STATE, topic, txt, strlen(txt), true, 0);
+	int rc;
 
+	if (!s->mqtt) { /* MQTT disabled */
+		free(txt);
+		return;
+	}
+	rc = mqtt_enqueue(s->mqtt, OUTBOX_STATE, topic, txt, strlen(txt), true, 0);
 	if (rc == -ENOTSUP)
 		rc = mqtt_publish(s->mqtt, topic, txt, strlen(txt), true);
 	if (rc < 0 && rc != -ENOTCONN)
