@@ -186,11 +186,16 @@ static json_t *health_json(struct cam_job *j, const struct hub_camera *c)
 		finding(j, "%s", s->str);
 		g_string_free(s, TRUE);
 	}
-	return json_pack("{s:s, s:b, s:b, s:f, s:f, s:f, s:o, s:o, s:o, s:o}", "verdict",
+	/* the frame rate is measured over a second: none yet right after the camera started */
+	if (c->seen && h->frames == 0)
+		json_array_append_new(nm, json_string("fps"));
+	return json_pack("{s:s, s:b, s:b, s:o, s:f, s:f, s:o, s:o, s:o, s:o}", "verdict",
 			 json_array_size(bad) ? "failed" : "ok", "online", c->seen && h->online,
-			 "recording", c->seen && h->recording, "fps", h->fps, "luma", h->luma,
-			 "sharpness", h->sharpness, "last_frame", ms_or_null(h->last_frame_ms),
-			 "conditions", conds, "failing", bad, "not_measured", nm);
+			 "recording", c->seen && h->recording, "fps",
+			 c->seen && h->frames > 0 ? json_real(h->fps) : json_null(), "luma",
+			 h->luma, "sharpness", h->sharpness, "last_frame",
+			 ms_or_null(h->last_frame_ms), "conditions", conds, "failing", bad,
+			 "not_measured", nm);
 }
 
 /* The gaps in the recordings of camera j since its previous patrol (or, for its first,
