@@ -1,7 +1,7 @@
 /* Owns the inspectors' verbs (records, review, tickets, report) and the gathering of a
  * month's figures for the report: records and tickets from the inspection store, camera
- * availability from the alert event log, footage kept from the recording index. Main
- * loop thread. */
+ * availability from the alert event log, footage kept from the recording index. Times of
+ * reviews and of the report are the inspection clock's (core/clock.h). Main loop thread. */
 #define LOG_TAG "records"
 #include "gateway/records.h"
 
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/db.h"
 #include "core/log.h"
 #include "core/timeparse.h"
@@ -284,7 +285,7 @@ static int cmd_review(struct router_req *q, void *ud)
 	amended = o.reviewed_ms > 0;
 	json_decref(o.json);
 	o.json = NULL;
-	rc = insp_store_review(r->store, id, by, verdict, note, router_req_now(q));
+	rc = insp_store_review(r->store, id, by, verdict, note, hw_clock_ms());
 	if (rc == 0)
 		rc = insp_store_get_record(r->store, id, keep_one, &o);
 	if (rc < 0) {
@@ -520,7 +521,7 @@ static int cmd_report(struct router_req *q, void *ud)
 
 	if (!month)
 		return router_req_fail(q, -EINVAL, NULL, "cmd/report needs \"month\" (YYYY-MM)");
-	rc = records_report(r, month, router_req_now(q), &html, &csv);
+	rc = records_report(r, month, hw_clock_ms(), &html, &csv);
 	if (rc == -EINVAL)
 		return router_req_fail(q, rc, NULL, "\"month\" is YYYY-MM, not \"%s\"", month);
 	if (rc < 0)
