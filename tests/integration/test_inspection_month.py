@@ -629,6 +629,11 @@ def main(env):
     t_setup = time.monotonic() - t0
     before = m.run_month()
     t_month = time.monotonic() - t0 - t_setup
+    # the test clock never goes back
+    for body in ({"set_ms": START}, {"advance_ms": -1000}):
+        r = m.ask("clock", body)
+        expect(r.get("ok") is False and r.get("error") == "invalid" and
+               "only moves forward" in r.get("message", ""), "cmd/clock %r: %r" % (body, r))
     check_schedule(m)
     check_black_camera(m)
     check_missed(m, before or [])
