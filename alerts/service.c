@@ -1120,6 +1120,38 @@ static int republish_in(struct alert_service *s, const struct alert **v, size_t 
 	return 0;
 }
 
+char *alert_service_render(struct alert_service *s, const char *subtopic, size_t *len)
+{
+	const struct alert *a;
+	char *js;
+
+	if (strncmp(subtopic, "alert/", 6) != 0 || !(a = alert_engine_get(s->engine, subtopic + 6)))
+		return NULL;
+	js = dump(alert_to_json(a, s->site, false));
+	if (js)
+		*len = strlen(js);
+	return js;
+}
+
+void alert_service_refresh(struct alert_service *s, mqtt_render_fn render, void *ud)
+{
+	size_t n = alert_engine_count(s->engine);
+	const struct alert **v;
+	char topic[ALERT_ID_MAX + 16];
+
+	if (!s->mqtt || !n || !mqtt_is_connected(s->mqtt))
+		return;
+	v = calloc(n, sizeof(*v));
+	if (!v)
+		return;
+	n = alert_engine_list(s->engine, v, n);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(topic, sizeof(topic), "alert/%s", v[i]->id);
+		mqtt_publish_lazy(s->mqtt, topic, render, ud, 0);
+	}
+	free(v);
+}
+
 void alert_service_on_connected(struct alert_service *s)
 {
 	size_t n = alert_engine_count(s->engine);

@@ -36,6 +36,15 @@ void alert_service_set_hub(struct alert_service *s, struct hub *h);
 void alert_service_on_device(struct alert_service *s, const struct hub_device *d);
 /* The MQTT session is (re)established: republish alert/<id>, resend undelivered events. */
 void alert_service_on_connected(struct alert_service *s);
+/* Publishes alert/<id> of every open alert again as retained latest-value state, rendered
+ * when it goes out by render(ud, ...) (the heartbeat's: a broker that acknowledged a retained
+ * message and lost it, as a NATS node electing its JetStream leaders may, has it again).
+ * render and ud must outlive the MQTT client (the service may not: see
+ * alert_service_render). Main loop. */
+void alert_service_refresh(struct alert_service *s, mqtt_render_fn render, void *ud);
+/* The current payload of subtopic "alert/<id>" (transfer full: free) and its length, or NULL
+ * when that alert is closed (its removal goes through the outbox). Main loop. */
+char *alert_service_render(struct alert_service *s, const char *subtopic, size_t *len);
 
 /* A camera condition changed (a hub camera's cond_changed, wired in main.c): "offline" is the
  * camera's communication loss (alert <camera>.offline, which mutes the others); video_loss,

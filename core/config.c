@@ -892,6 +892,7 @@ static const struct opt test_opts[] = {
     OPT_INT("passed", struct prof_test, passed, 0, 65535, 1, 0),
     OPT_STR("last_time", struct prof_test, last_time, NULL, OF_NONEMPTY),
     OPT_STR("length", struct prof_test, length, NULL, OF_NONEMPTY),
+    OPT_STR("rated", struct prof_test, rated, NULL, OF_NONEMPTY),
     OPT_STR("luminaire_failed", struct prof_test, luminaire_failed, NULL, OF_NONEMPTY),
 };
 
@@ -967,7 +968,7 @@ static void profile_check_tests(struct ldctx *x, const struct profile *p)
 	for (int k = 0; k < 2; k++) {
 		const struct prof_test *t = k ? &ts->duration : &ts->function;
 		const char *kind = k ? "duration" : "function";
-		const char *pts[] = {t->running, t->result, t->last_time, t->length};
+		const char *pts[] = {t->running, t->result, t->last_time, t->length, t->rated};
 		bool found = false;
 
 		if (t->start && !profile_find_command(p, t->start))
@@ -1289,7 +1290,9 @@ int profile_load(const char *path, struct profile **out, struct cfg_errors *errs
 
 static const char *const bus_type_names[] = {"tcp", "rtu", NULL};
 static const char *const lang_names[] = {"zh", "en", NULL};
+static const char *const topic_esc_names[] = {"none", "percent", NULL};
 _Static_assert(sizeof(enum cfg_lang) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum cfg_topic_esc) == sizeof(int), "enum size");
 static const char *const parity_names[] = {"none", "even", "odd", NULL};
 
 static void str_list(struct ldctx *x, const config_setting_t *s, const char *key, char ***out,
@@ -1307,6 +1310,53 @@ static const struct opt site_opts[] = {
     OPT_SPECIAL("holidays", site_holidays, 0),
     OPT_SPECIAL("extra_workdays", site_workdays, 0),
 };
+
+int cfg_broker_parse(const char *v, char **host, int *port, const char **why)
+{
+	const char *hb, *he, *colon;
+	long p = 1883;
+	char *end = NULL;
+
+	*why = NULL;
+	if (!v || !*v) {
+		*why = "is not a \"host:port\" string";
+		return -EINVAL;
+	}
+	hb = v;
+	if (*v == '[') { /* [IPv6 address]:port */
+		hb = v + 1;
+		he = strchr(hb, ']');
+		colon = he && he[1] == ':' ? he + 1 : NULL;
+		if (!he || (he[1] && !colon)) {
+			*why = "is not [address]:port";
+			return -EINVAL;
+		}
+	} else {
+		colon = strrchr(v, ':');
+		he = colon ? colon : v + strlen(v);
+		if (colon && strchr(v, ':') != colon) {
+			*why = ": write an IPv6 address as [address]:port";
+			return -EINVAL;
+		}
+	}
+	if (colon) {
+		errno = 0;
+		p = strtol(colon + 1, &end, 10);
+		if (errno || end == colon + 1 || *end || p < 1 || p > 65535) {
+			*why = ": the port is not 1..65535";
+			return -EINVAL;
+		}
+	}
+	if (he == hb) {
+		*why = "has no host";
+		return -EINVAL;
+	}
+	*host = strndup(hb, (size_t)(he - hb));
+	if (!*host)
+		return -ENOMEM;
+	*port = (int)p;
+	return 0;
+}
 
 /* hosts = [ "10.0.0.1:1883", "[fd00::2]:1883", "broker3" ]: the brokers of one cluster;
  * a port left out is 1883. */
@@ -1329,50 +1379,20 @@ static void mqtt_hosts(struct ldctx *x, const config_setting_t *s, const char *k
 	}
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-		const char *v = config_setting_get_string(e), *hb, *he, *colon;
-		long port = 1883;
-		char *end = NULL;
+		const char *v = config_setting_get_string(e), *why;
+		int rc = cfg_broker_parse(v, &m->hosts[m->n_hosts].host, &m->hosts[m->n_hosts].port,
+					  &why);
 
-		if (!v || !*v) {
-			err_set(x, e, "%s: element %d is not a \"host:port\" string", key, i);
-			continue;
-		}
-		hb = v;
-		if (*v == '[') { /* [IPv6 address]:port */
-			hb = v + 1;
-			he = strchr(hb, ']');
-			colon = he && he[1] == ':' ? he + 1 : NULL;
-			if (!he || (he[1] && !colon)) {
-				err_set(x, e, "%s: \"%s\" is not [address]:port", key, v);
-				continue;
-			}
-		} else {
-			colon = strrchr(v, ':');
-			he = colon ? colon : v + strlen(v);
-			if (colon && strchr(v, ':') != colon) {
-				err_set(x, e, "%s: \"%s\": write an IPv6 address as [address]:port",
-					key, v);
-				continue;
-			}
-		}
-		if (colon) {
-			errno = 0;
-			port = strtol(colon + 1, &end, 10);
-			if (errno || end == colon + 1 || *end || port < 1 || port > 65535) {
-				err_set(x, e, "%s: \"%s\": the port is not 1..65535", key, v);
-				continue;
-			}
-		}
-		if (he == hb) {
-			err_set(x, e, "%s: \"%s\" has no host", key, v);
-			continue;
-		}
-		m->hosts[m->n_hosts].host = strndup(hb, (size_t)(he - hb));
-		if (!m->hosts[m->n_hosts].host) {
+		if (rc == -ENOMEM) {
 			x->oom = true;
 			return;
 		}
-		m->hosts[m->n_hosts++].port = (int)port;
+		if (rc < 0 && (!v || !*v))
+			err_set(x, e, "%s: element %d %s", key, i, why);
+		else if (rc < 0)
+			err_set(x, e, "%s: \"%s\"%s%s", key, v, *why == ':' ? "" : " ", why);
+		else
+			m->n_hosts++;
 	}
 }
 
@@ -1401,6 +1421,7 @@ static const struct opt mqtt_opts[] = {
     OPT_INT("qos", struct cfg_mqtt, qos, 0, 2, 1, 0),
     OPT_INT("heartbeat_s", struct cfg_mqtt, heartbeat_s, 0, 86400, 60, OF_LIVE),
     OPT_STR("topic_root", struct cfg_mqtt, topic_root, "hallwatch/v1", OF_NONEMPTY),
+    OPT_ENUM("topic_escape", struct cfg_mqtt, topic_escape, topic_esc_names, TOPIC_ESC_NONE, 0),
     OPT_INT("reconnect_min_ms", struct cfg_mqtt, reconnect_min_ms, 10, 3600000, 500, 0),
     OPT_INT("reconnect_max_ms", struct cfg_mqtt, reconnect_max_ms, 10, 3600000, 30000, 0),
     /* ---- delivery (docs/delivery.md) ---- */

@@ -13,6 +13,9 @@
 
 /* The language of the texts people read (alert messages): the site's. */
 enum cfg_lang { LANG_ZH = 0, LANG_EN };
+/* mqtt.topic_escape: topic levels as v1 writes them, or with '.' and '%' percent-encoded
+ * (outputs/mqtt_topic.h) for a broker that refuses dots (nats-server 2.9). */
+enum cfg_topic_esc { TOPIC_ESC_NONE = 0, TOPIC_ESC_PERCENT };
 /* The hall's opening hours, local time of site.timezone. Minutes from midnight per weekday
  * (0 = Sunday .. 6 = Saturday); open_min < 0: closed that weekday. Dates are YYYYMMDD. */
 struct cfg_calendar {
@@ -127,6 +130,12 @@ struct cfg_broker {
 	int port;
 };
 
+/* Parses one broker "host", "host:port" or "[v6 address]:port" (port 1883 when left out):
+ * *host (transfer full: free) and *port. Returns 0, -ENOMEM, or -EINVAL with *why the end of
+ * a message naming v (": the port is not 1..65535"; without the ':' it follows a space).
+ * Pure. */
+int cfg_broker_parse(const char *v, char **host, int *port, const char **why);
+
 struct cfg_mqtt {
 	bool enabled;
 	char *host;
@@ -141,7 +150,8 @@ struct cfg_mqtt {
 	int keepalive_s;
 	int qos;
 	int heartbeat_s;
-	char *topic_root; /* default "hallwatch/v1" */
+	char *topic_root;		 /* default "hallwatch/v1" */
+	enum cfg_topic_esc topic_escape; /* of the levels under <topic_root>/<site>/ */
 	int reconnect_min_ms;
 	int reconnect_max_ms;
 	/* ---- delivery (docs/delivery.md) ---- */

@@ -411,6 +411,21 @@ static struct db *find_open(const char *path)
 	return NULL;
 }
 
+/* PRAGMA journal_mode=WAL. Two processes creating the same new file at once both upgrade
+ * their locks for the switch, and SQLite answers one of them SQLITE_BUSY at once, without
+ * the busy handler (it would wait on the other for ever): try again, for up to 5 s. */
+static int to_wal(struct db *db)
+{
+	gint64 until = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+	int rc;
+
+	while ((rc = sqlite3_exec(db->conn, "PRAGMA journal_mode=WAL", NULL, NULL, NULL)) ==
+		   SQLITE_BUSY &&
+	       g_get_monotonic_time() < until)
+		g_usleep(10 * 1000);
+	return rc == SQLITE_OK ? 0 : db_fail(db, "PRAGMA journal_mode=WAL");
+}
+
 int db_open_with(const char *path, const struct db_migration *m, size_t n, struct db **out)
 {
 	struct db *db;
@@ -439,7 +454,7 @@ int db_open_with(const char *path, const struct db_migration *m, size_t n, struc
 	db->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	db->watches = g_array_new(FALSE, FALSE, sizeof(struct watch));
 	sqlite3_busy_timeout(db->conn, 5000);
-	rc = db_exec(db, "PRAGMA journal_mode=WAL");
+	rc = to_wal(db);
 	if (rc == 0)
 		rc = db_exec(db, "PRAGMA synchronous=FULL");
 	if (rc < 0) {
@@ -470,6 +485,36 @@ fail:
 int db_open(const char *path, struct db **out)
 {
 	return db_open_with(path, migrations, G_N_ELEMENTS(migrations), out);
+}
+
+int db_open_reader(const char *path, struct db **out)
+{
+	struct db *db = g_new0(struct db, 1);
+	sqlite3_stmt *st = NULL;
+
+	db->path = g_strdup(path);
+	db->pid = getpid();
+	db->refs = 1;
+	g_rec_mutex_init(&db->lock);
+	db->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	db->watches = g_array_new(FALSE, FALSE, sizeof(struct watch));
+	if (sqlite3_open_v2(path, &db->conn, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		log_err("%s: %s", path, db->conn ? sqlite3_errmsg(db->conn) : "out of memory");
+		free_db(db);
+		return -EIO;
+	}
+	sqlite3_busy_timeout(db->conn, 5000);
+	if (sqlite3_prepare_v2(db->conn, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		db->version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (db->version != DB_VERSION) {
+		log_err("%s: schema version %d, not %d: not read", path, db->version, DB_VERSION);
+		free_db(db);
+		return -EPROTO;
+	}
+	*out = db;
+	return 0;
 }
 
 void db_close(struct db *db)

@@ -17,7 +17,8 @@
  * (db_lock .. db_unlock) around every use of a statement and of db_error; a transaction
  * (db_begin .. db_commit or db_rollback) holds it from start to end, so another thread's
  * writes wait for the commit and never join the transaction. db_open and db_close on the
- * main thread, while no other thread uses the connection. */
+ * main thread, while no other thread uses the connection (a db_open_reader connection: on
+ * the thread that uses it). */
 #ifndef HW_DB_H
 #define HW_DB_H
 
@@ -46,6 +47,12 @@ struct db_migration {
 int db_open(const char *path, struct db **out);
 /* Like db_open with another list of migrations (tests). */
 int db_open_with(const char *path, const struct db_migration *m, size_t n, struct db **out);
+/* Opens a connection of its own to path, read-only and unshared (never returned by db_open),
+ * for a long read on a worker thread that must not hold the shared connection's lock: in
+ * WAL mode it sees the last commit when each read begins and delays no writer. The file must
+ * exist at DB_VERSION (-EPROTO otherwise). Any thread; close it with db_close. Returns 0 or
+ * -errno. */
+int db_open_reader(const char *path, struct db **out);
 /* Drops a reference; the last one closes the connection. Accepts NULL. */
 void db_close(struct db *db);
 /* The schema version of the file (PRAGMA user_version) as opened. */

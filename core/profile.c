@@ -66,6 +66,7 @@ void profile_free(struct profile *p)
 		free(t->result);
 		free(t->last_time);
 		free(t->length);
+		free(t->rated);
 		free(t->luminaire_failed);
 	}
 	free(p->name);

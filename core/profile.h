@@ -152,6 +152,7 @@ struct prof_test {
 	int passed;		/* the result's value for a pass (1) */
 	char *last_time;	/* top-level point: when the last one ended, Unix s (0: never) */
 	char *length;		/* top-level point: how long the last one lasted (its unit) */
+	char *rated;		/* top-level point: how long it must last (length's unit) */
 	char *luminaire_failed; /* point of a block: true for an element that failed it */
 };
 

@@ -10,6 +10,7 @@
 #include <libconfig.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum opt_type { O_STR, O_INT, O_BOOL, O_DOUBLE };
@@ -186,6 +187,40 @@ static void read_opt(const struct opt *o, const config_setting_t *s, struct coun
 	}
 }
 
+/* county.mqtt.hosts = [ "10.0.0.1:1883", "[fd00::2]:1883", "broker3" ]: the nodes of one
+ * cluster, as the hall's mqtt.hosts (core/config.h cfg_broker_parse). */
+static void read_hosts(const config_setting_t *l, struct county_cfg *c, const char *path,
+		       struct cfg_errors *e)
+{
+	int n = config_setting_length(l);
+
+	if ((config_setting_type(l) != CONFIG_TYPE_ARRAY &&
+	     config_setting_type(l) != CONFIG_TYPE_LIST) ||
+	    n == 0) {
+		err(e, l, path,
+		    "county.mqtt.hosts: a non-empty array of brokers [ \"host:port\", ... ] is "
+		    "expected");
+		return;
+	}
+	c->hosts = g_new0(struct cfg_broker, (gsize)n);
+	for (int i = 0; i < n; i++) {
+		config_setting_t *h = config_setting_get_elem(l, (unsigned)i);
+		const char *v = config_setting_get_string(h), *why;
+		char *host = NULL;
+		int port = 0;
+
+		if (cfg_broker_parse(v, &host, &port, &why) < 0) {
+			if (!why)
+				why = "out of memory";
+			err(e, h, path, "county.mqtt.hosts[%d]: \"%s\"%s%s", i, v ? v : "",
+			    *why == ':' ? "" : " ", why);
+			continue;
+		}
+		c->hosts[c->n_hosts].host = host;
+		c->hosts[c->n_hosts++].port = port;
+	}
+}
+
 static void read_group(const config_setting_t *g, const char *gname, struct county_cfg *c,
 		       const char *path, struct cfg_errors *e)
 {
@@ -195,6 +230,10 @@ static void read_group(const config_setting_t *g, const char *gname, struct coun
 		if (!gname && (strcmp(name, "mqtt") == 0 || strcmp(name, "influx") == 0 ||
 			       strcmp(name, "http") == 0 || strcmp(name, "halls") == 0))
 			continue;
+		if (g_strcmp0(gname, "mqtt") == 0 && strcmp(name, "hosts") == 0) {
+			read_hosts(s, c, path, e);
+			continue;
+		}
 		if (!known(gname, name)) {
 			err(e, s, path, "unknown setting county.%s%s%s", gname ? gname : "",
 			    gname ? "." : "", name);
@@ -397,6 +436,9 @@ void county_cfg_free(struct county_cfg *c)
 	g_free(c->influx.bucket);
 	g_free(c->influx.token);
 	config_http_free(&c->http);
+	for (size_t i = 0; i < c->n_hosts; i++)
+		free(c->hosts[i].host); /* strndup'd by cfg_broker_parse */
+	g_free(c->hosts);
 	for (size_t i = 0; i < c->n_halls; i++) {
 		g_free(c->halls[i].site);
 		g_free(c->halls[i].console);

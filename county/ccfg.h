@@ -11,6 +11,10 @@ struct county_cfg {
 	/* mqtt { ... } */
 	char *host;
 	int port;
+	/* mqtt.hosts: the nodes of one broker cluster, tried in turn (as the hall's mqtt.hosts);
+	 * when given, host and port are not used */
+	struct cfg_broker *hosts;
+	size_t n_hosts;
 	char *client_id;
 	char *username;
 	char *password;
@@ -22,7 +26,7 @@ struct county_cfg {
 	int keepalive_s;
 	int session_expiry_s;
 	char *topic_root;
-	char *share_group;
+	char *share_group; /* "": one plain subscription to the events (one instance) */
 	char *alarm_topic; /* "" : none */
 	int qos;
 	/* the roll-up */

@@ -23,8 +23,13 @@
 #include "county/store.h"
 #include "outputs/influx.h"
 #include "outputs/lineproto.h"
+#include "outputs/mqtt_topic.h"
 
 #define MAX_LISTENERS 16
+#define N_SUBS 8      /* the county's subscriptions (subscribe_all) */
+#define SUB_EVENTS 6  /* the events, shared or plain */
+#define SUB_REPLY 7   /* the last of them: the replies to the county's commands */
+#define RESUB_MS 1000 /* the wait before asking again for a refused subscription */
 #define SEEN_KEEP_MS (40LL * 86400 * 1000) /* counted events remembered for dedup */
 
 struct msg {
@@ -65,9 +70,21 @@ struct county {
 	uint64_t events, dups; /* counted and duplicate events */
 	size_t root_len;
 	char *events_share;
+	/* network thread only: */
+	char *subs[N_SUBS]; /* the topics subscribe_all subscribes to, and their QoS */
+	int sub_qos[N_SUBS];
+	int sub_mid[N_SUBS]; /* the message id of each one's SUBSCRIBE in this session */
+	int64_t resub_at;    /* monotonic us: subscribe again to the refused ones; 0: none */
+	enum { SUB_NONE = 0, SUB_PENDING, SUB_GRANTED, SUB_REFUSED } sub_state[N_SUBS];
+	bool refusal_logged;
+	bool in_place_logged; /* this session's subscriptions were all granted (logged) */
+	gint broker;	      /* atomic: the mqtt.hosts entry of the current attempt */
+	gint v311;	      /* atomic: the broker refused MQTT v5: the county speaks 3.1.1 */
+	gint retry_now;	      /* atomic: reconnect at once (protocol fallback) */
 	bool db_failing;
 	GHashTable *pending; /* request number (as a string) -> struct pending * */
 	uint64_t req_seq;
+	char *req_tok; /* the client id as [A-Za-z0-9_-]: "<req_tok>-<n>" names a 3.1.1 request */
 };
 
 /* A command sent to a hall, waiting for its reply (county_command). */
@@ -118,46 +135,172 @@ static void cb_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
 		g_idle_add_full(G_PRIORITY_DEFAULT, drain, c, NULL);
 }
 
-static void subscribe_all(struct county *c)
+/* How many brokers the county may connect to: mqtt.hosts, else mqtt.host alone. */
+static int n_brokers(const struct county *c)
+{
+	return c->cfg->n_hosts ? (int)c->cfg->n_hosts : 1;
+}
+
+/* Broker i (transfer none: the configuration's). */
+static void broker_at(const struct county *c, int i, const char **host, int *port)
+{
+	if (c->cfg->n_hosts) {
+		*host = c->cfg->hosts[(size_t)i % c->cfg->n_hosts].host;
+		*port = c->cfg->hosts[(size_t)i % c->cfg->n_hosts].port;
+	} else {
+		*host = c->cfg->host;
+		*port = c->cfg->port;
+	}
+}
+
+/* The county's subscriptions: the retained picture of every hall, its events (shared or
+ * plain: share_group), and the replies to the county's commands. Network thread. */
+static void subs_init(struct county *c)
 {
 	const char *root = c->cfg->topic_root;
-	const char *picture[] = {"status", "alert/#", "device/+/state", "camera/+/state",
-				 "inspection/#"};
-	/* status and alerts at the configured QoS: few and important; the device, camera
-	 * and inspection states at QoS 0: the retained store is their truth and is sent
+	const char *picture[] = {"status",	   "alert/#",	   "device/+/state",
+				 "camera/+/state", "inspection/#", "tickets"};
+	/* status and alerts at the configured QoS: few and important; the device, camera,
+	 * inspection and ticket states at QoS 0: the retained store is their truth and is sent
 	 * again on every subscription. */
-	const int qos[] = {c->cfg->qos, c->cfg->qos, 0, 0, 0};
+	const int qos[] = {c->cfg->qos, c->cfg->qos, 0, 0, 0, 0};
+	size_t i;
 
-	for (size_t i = 0; i < G_N_ELEMENTS(picture); i++) {
-		char *t = g_strdup_printf("%s/+/%s", root, picture[i]);
-		mosquitto_subscribe_v5(c->mosq, NULL, t, qos[i], 0, NULL);
-		g_free(t);
+	for (i = 0; i < G_N_ELEMENTS(picture); i++) {
+		c->subs[i] = g_strdup_printf("%s/+/%s", root, picture[i]);
+		c->sub_qos[i] = qos[i];
 	}
-	mosquitto_subscribe_v5(c->mosq, NULL, c->events_share, c->cfg->qos, 0, NULL);
-	/* Replies to the county's commands (county_command): under each hall's reply prefix. */
-	{
-		char *t = g_strdup_printf("%s/+/reply/%s/+", root, c->cfg->client_id);
-		mosquitto_subscribe_v5(c->mosq, NULL, t, 1, 0, NULL);
-		g_free(t);
+	g_assert(i == SUB_EVENTS);
+	c->subs[i] = g_strdup(c->events_share);
+	c->sub_qos[i++] = c->cfg->qos;
+	/* Replies to the county's commands (county_command): under each hall's reply prefix;
+	 * which level holds them depends on the protocol (subscribe_all). */
+	g_assert(i == SUB_REPLY);
+	c->sub_qos[i++] = 1;
+	g_assert(i == N_SUBS);
+}
+
+static void subscribe_one(struct county *c, size_t i)
+{
+	int rc =
+	    mosquitto_subscribe_v5(c->mosq, &c->sub_mid[i], c->subs[i], c->sub_qos[i], 0, NULL);
+
+	c->sub_state[i] = SUB_PENDING;
+	if (rc != MOSQ_ERR_SUCCESS)
+		log_warn("subscribe %s: %s", c->subs[i], mosquitto_strerror(rc));
+}
+
+/* Subscribes at the start of a session. A resumed session keeps its subscriptions without
+ * retained messages (the plain events and the replies) as the broker holds them, with what
+ * they queued: asking for them again gains nothing, and a NATS node that fails to renew one
+ * (a timeout while JetStream elects its leaders) drops it with its queued events. The
+ * retained topics are asked for again (the broker sends their retained messages: the
+ * picture), and so is a shared subscription (mosquitto 2.0 does not restore those from its
+ * persistence, docs/county.md). */
+static void subscribe_all(struct county *c, bool resumed)
+{
+	/* v5: <root>/<site>/reply/<client_id>/<n>, the response topic the county names; 3.1.1:
+	 * <root>/<site>/reply/<req_tok>-<n>, where a hall replies to a request_id (docs/alerts.md,
+	 * "Identity") */
+	g_free(c->subs[SUB_REPLY]);
+	c->subs[SUB_REPLY] =
+	    g_atomic_int_get(&c->v311)
+		? g_strdup_printf("%s/+/reply/+", c->cfg->topic_root)
+		: g_strdup_printf("%s/+/reply/%s/+", c->cfg->topic_root, c->cfg->client_id);
+	c->resub_at = 0;
+	c->in_place_logged = false;
+	for (size_t i = 0; i < N_SUBS; i++) {
+		if (resumed && (i == SUB_REPLY || (i == SUB_EVENTS && !*c->cfg->share_group))) {
+			c->sub_state[i] = SUB_GRANTED;
+			continue;
+		}
+		subscribe_one(c, i);
 	}
+}
+
+/* A SUBACK: a refused subscription (a cluster node electing its leaders refuses them for a
+ * few seconds) is asked for again every RESUB_MS until the broker takes it; logged when the
+ * refusals start and when they end, and once per session when every subscription is in
+ * place. Network thread. */
+static void cb_subscribe(struct mosquitto *mosq, void *ud, int mid, int n, const int *granted,
+			 const mosquitto_property *props)
+{
+	struct county *c = ud;
+	bool refused = false, pending = false;
+	const char *host;
+	int port;
+
+	for (size_t i = 0; i < N_SUBS; i++) {
+		if (c->sub_mid[i] != mid || c->sub_state[i] != SUB_PENDING || n < 1)
+			continue;
+		c->sub_state[i] = granted[0] >= 128 ? SUB_REFUSED : SUB_GRANTED;
+		if (c->sub_state[i] == SUB_REFUSED && !c->refusal_logged) {
+			log_warn(
+			    "the broker refused the subscription to %s (%s): asking again every "
+			    "%d ms",
+			    c->subs[i], mosquitto_reason_string(granted[0]), RESUB_MS);
+			c->refusal_logged = true;
+		}
+	}
+	for (size_t i = 0; i < N_SUBS; i++) {
+		refused |= c->sub_state[i] == SUB_REFUSED;
+		pending |= c->sub_state[i] == SUB_PENDING;
+	}
+	if (refused && !c->resub_at)
+		c->resub_at = g_get_monotonic_time() + RESUB_MS * 1000;
+	if (!refused && !pending && !c->in_place_logged) {
+		broker_at(c, g_atomic_int_get(&c->broker), &host, &port);
+		log_info("subscriptions in place on %s:%d%s", host, port,
+			 c->refusal_logged ? " (the broker took the ones it had refused)" : "");
+		c->refusal_logged = false;
+		c->in_place_logged = true;
+	}
+}
+
+static void resubscribe_refused(struct county *c)
+{
+	if (!c->resub_at || g_get_monotonic_time() < c->resub_at)
+		return;
+	c->resub_at = 0;
+	for (size_t i = 0; i < N_SUBS; i++)
+		if (c->sub_state[i] == SUB_REFUSED)
+			subscribe_one(c, i);
 }
 
 static void cb_connect(struct mosquitto *mosq, void *ud, int rc, int flags,
 		       const mosquitto_property *props)
 {
 	struct county *c = ud;
+	const char *host;
+	int port;
 
+	broker_at(c, g_atomic_int_get(&c->broker), &host, &port);
+	if ((rc == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION ||
+	     rc == CONNACK_REFUSED_PROTOCOL_VERSION) &&
+	    !g_atomic_int_get(&c->v311)) {
+		/* A broker that speaks MQTT 3.1.1 alone (nats-server): so does the county. */
+		log_info("broker %s:%d refused MQTT v5: speaking MQTT 3.1.1 (a persistent session, "
+			 "no session expiry)",
+			 host, port);
+		g_atomic_int_set(&c->v311, 1);
+		g_atomic_int_set(&c->retry_now, 1);
+		return;
+	}
 	if (rc != 0) {
-		log_warn("broker %s:%d refused the session: %s", c->cfg->host, c->cfg->port,
+		log_warn("broker %s:%d refused the session: %s", host, port,
 			 mosquitto_reason_string(rc));
 		return;
 	}
-	log_info("connected to %s:%d (session %s)", c->cfg->host, c->cfg->port,
-		 flags ? "resumed" : "new");
+	log_info("connected to %s:%d (MQTT %s, session %s)", host, port,
+		 g_atomic_int_get(&c->v311) ? "3.1.1" : "v5", flags ? "resumed" : "new");
+	if (g_atomic_int_get(&c->v311) && *c->cfg->share_group)
+		log_warn("an MQTT 3.1.1 session: a broker without shared subscriptions refuses or "
+			 "ignores %s; set mqtt.share_group = \"\" (one county instance)",
+			 c->events_share);
 	g_mutex_lock(&c->qlock);
 	c->connect_us = g_get_real_time();
 	g_mutex_unlock(&c->qlock);
-	subscribe_all(c);
+	subscribe_all(c, flags != 0);
 	g_atomic_int_inc(&c->connects);
 	g_atomic_int_set(&c->connected, 1);
 }
@@ -166,39 +309,58 @@ static gpointer net_thread(gpointer data)
 {
 	struct county *c = data;
 	mosquitto_property *props = NULL;
-	int delay = 200;
+	int delay = 200, failed = 0;
 	bool failing = false;
 
 	mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
 				     (uint32_t)c->cfg->session_expiry_s);
 	while (!g_atomic_int_get(&c->stopping)) {
-		int rc = mosquitto_connect_bind_v5(c->mosq, c->cfg->host, c->cfg->port,
-						   c->cfg->keepalive_s, NULL, props);
+		const char *host;
+		int port, rc;
+
+		broker_at(c, g_atomic_int_get(&c->broker), &host, &port);
+		g_atomic_int_set(&c->retry_now, 0);
+		mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+				     g_atomic_int_get(&c->v311) ? MQTT_PROTOCOL_V311
+								: MQTT_PROTOCOL_V5);
+		/* 3.1.1 has no properties: its session (clean session off) has no expiry. */
+		rc = mosquitto_connect_bind_v5(c->mosq, host, port, c->cfg->keepalive_s, NULL,
+					       g_atomic_int_get(&c->v311) ? NULL : props);
 		if (rc == MOSQ_ERR_SUCCESS) {
 			while (!g_atomic_int_get(&c->stopping)) {
 				rc = mosquitto_loop(c->mosq, 100, 1);
-				if (rc != MOSQ_ERR_SUCCESS)
+				if (rc != MOSQ_ERR_SUCCESS || g_atomic_int_get(&c->retry_now))
 					break;
 				if (g_atomic_int_get(&c->connected)) {
 					if (failing)
-						log_info("broker %s:%d reachable again",
-							 c->cfg->host, c->cfg->port);
+						log_info("broker %s:%d reachable again", host,
+							 port);
 					failing = false;
 					delay = 200;
+					failed = 0;
+					resubscribe_refused(c);
 				}
 			}
 		}
 		if (g_atomic_int_get(&c->stopping))
 			break;
 		g_atomic_int_set(&c->connected, 0);
+		if (g_atomic_int_get(&c->retry_now))
+			continue; /* at once, in MQTT 3.1.1 */
 		if (!failing)
-			log_warn("lost the broker %s:%d (%s); reconnecting", c->cfg->host,
-				 c->cfg->port, mosquitto_strerror(rc));
+			log_warn("lost the broker %s:%d (%s); reconnecting%s", host, port,
+				 mosquitto_strerror(rc),
+				 n_brokers(c) > 1 ? " to the next of mqtt.hosts" : "");
 		failing = true;
+		/* The next node of the cluster; the delay doubles once every node failed. */
+		g_atomic_int_set(&c->broker, (g_atomic_int_get(&c->broker) + 1) % n_brokers(c));
 		for (int waited = 0; waited < delay && !g_atomic_int_get(&c->stopping);
 		     waited += 50)
 			g_usleep(50 * 1000);
-		delay = delay < 2000 ? delay * 2 : 2000;
+		if (++failed >= n_brokers(c)) {
+			failed = 0;
+			delay = delay < 2000 ? delay * 2 : 2000;
+		}
 	}
 	if (g_atomic_int_get(&c->connected))
 		mosquitto_disconnect_v5(c->mosq, 0, NULL);
@@ -373,16 +535,19 @@ static void pending_end(struct pending *p, const json_t *reply)
 	fn(reply, ud);
 }
 
-/* <client_id>/<n>: the reply to request n. */
+/* <client_id>/<n> (v5) or <req_tok>-<n> (3.1.1): the reply to request n. */
 static void handle_reply(struct county *c, const char *rest, const struct msg *m)
 {
-	size_t n = strlen(c->cfg->client_id);
+	size_t n = strlen(c->cfg->client_id), t = strlen(c->req_tok);
 	struct pending *p;
 	json_t *r;
 
-	if (strncmp(rest, c->cfg->client_id, n) != 0 || rest[n] != '/')
+	if (strncmp(rest, c->cfg->client_id, n) == 0 && rest[n] == '/')
+		p = g_hash_table_lookup(c->pending, rest + n + 1);
+	else if (strncmp(rest, c->req_tok, t) == 0 && rest[t] == '-')
+		p = g_hash_table_lookup(c->pending, rest + t + 1);
+	else
 		return;
-	p = g_hash_table_lookup(c->pending, rest + n + 1);
 	if (!p)
 		return;
 	r = json_loadb(m->payload, (size_t)m->len, 0, NULL);
@@ -425,17 +590,29 @@ int county_command(struct county *c, const char *site, const char *verb, const j
 	topic = g_strdup_printf("%s/%s/cmd/%s", c->cfg->topic_root, site, verb);
 	resp = g_strdup_printf("%s/%s/reply/%s/%s", c->cfg->topic_root, site, c->cfg->client_id,
 			       p->key);
-	txt = args ? json_dumps(args, JSON_COMPACT) : g_strdup("{}");
-	mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, resp);
-	mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, p->key,
-				      (uint16_t)strlen(p->key));
-	mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "user", user);
-	rc = mosquitto_publish_v5(c->mosq, NULL, topic, (int)strlen(txt), txt, 1, false, props);
+	if (g_atomic_int_get(&c->v311)) {
+		/* MQTT 3.1.1 has no response topic, correlation data or user property: the
+		 * request names its request_id and user in the payload, and the hall replies on
+		 * <its reply prefix><request_id> (docs/alerts.md, "Identity"). */
+		json_t *o = json_is_object(args) ? json_deep_copy(args) : json_object();
+		char *rid = g_strdup_printf("%s-%s", c->req_tok, p->key);
+		json_object_set_new(o, "request_id", json_string(rid));
+		json_object_set_new(o, "user", json_string(user));
+		txt = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		g_free(rid);
+	} else {
+		txt = args ? json_dumps(args, JSON_COMPACT) : strdup("{}");
+		mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, resp);
+		mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, p->key,
+					      (uint16_t)strlen(p->key));
+		mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "user", user);
+	}
+	rc =
+	    txt ? mosquitto_publish_v5(c->mosq, NULL, topic, (int)strlen(txt), txt, 1, false, props)
+		: MOSQ_ERR_NOMEM;
 	mosquitto_property_free_all(&props);
-	if (args)
-		free(txt);
-	else
-		g_free(txt);
+	free(txt);
 	g_free(topic);
 	g_free(resp);
 	if (rc != MOSQ_ERR_SUCCESS) {
@@ -546,15 +723,21 @@ static void handle(struct county *c, struct msg *m)
 {
 	const char *root = c->cfg->topic_root;
 	const char *rest, *slash;
-	char *site;
+	char *site, *plain = NULL;
 	unsigned ch;
 
 	if (strncmp(m->topic, root, c->root_len) != 0 || m->topic[c->root_len] != '/')
 		return;
 	rest = m->topic + c->root_len + 1;
+	/* A hall with mqtt.topic_escape writes the dots of its ids as %2E (a broker that refuses
+	 * dots): decoded always, which leaves a v1 topic as it is (docs/mqtt.md). */
+	if (mqtt_topic_escaped(rest))
+		rest = plain = mqtt_topic_unescape(rest);
 	slash = strchr(rest, '/');
-	if (!slash || slash == rest)
+	if (!slash || slash == rest) {
+		g_free(plain);
 		return;
+	}
 	site = g_strndup(rest, (gsize)(slash - rest));
 	if (g_str_has_prefix(slash + 1, "reply/")) {
 		handle_reply(c, slash + 7, m);
@@ -572,6 +755,7 @@ static void handle(struct county *c, struct msg *m)
 			notify_hall(c, site);
 	}
 	g_free(site);
+	g_free(plain);
 }
 
 static gboolean drain(gpointer data)
@@ -791,6 +975,12 @@ int county_create(const struct county_cfg *cfg, struct county **out)
 	c->events_share = *cfg->share_group ? g_strdup_printf("$share/%s/%s/+/events",
 							      cfg->share_group, cfg->topic_root)
 					    : g_strdup_printf("%s/+/events", cfg->topic_root);
+	subs_init(c);
+	/* at most 100 bytes: the hall takes a request_id of up to 128 (router/cmdreq.h) */
+	c->req_tok = g_strndup(cfg->client_id, 100);
+	for (char *q = c->req_tok; *q; q++)
+		if (!g_ascii_isalnum(*q) && *q != '_' && *q != '-')
+			*q = '_';
 	g_mutex_init(&c->qlock);
 	g_queue_init(&c->queue);
 	c->pending = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, pending_free);
@@ -815,6 +1005,7 @@ int county_create(const struct county_cfg *cfg, struct county **out)
 	mosquitto_int_option(c->mosq, MOSQ_OPT_RECEIVE_MAXIMUM, 1000);
 	mosquitto_max_inflight_messages_set(c->mosq, 1000);
 	mosquitto_connect_v5_callback_set(c->mosq, cb_connect);
+	mosquitto_subscribe_v5_callback_set(c->mosq, cb_subscribe);
 	mosquitto_message_v5_callback_set(c->mosq, cb_message);
 	if (cfg->username && *cfg->username)
 		mosquitto_username_pw_set(c->mosq, cfg->username, cfg->password);
@@ -834,8 +1025,15 @@ int county_create(const struct county_cfg *cfg, struct county **out)
 	c->flush_src = g_timeout_add_seconds(cfg->flush_s, on_flush, c);
 	c->kpi_src = g_timeout_add_seconds(cfg->kpi_s, on_kpi, c);
 	c->connected_us = g_get_real_time();
-	log_info("county watching %s/+/ on %s:%d as %s (events through %s)", cfg->topic_root,
-		 cfg->host, cfg->port, cfg->client_id, c->events_share);
+	{
+		const char *host;
+		int port;
+		broker_at(c, 0, &host, &port);
+		log_info("county watching %s/+/ on %s:%d%s as %s (events through %s)",
+			 cfg->topic_root, host, port,
+			 n_brokers(c) > 1 ? " (first of mqtt.hosts)" : "", cfg->client_id,
+			 c->events_share);
+	}
 	*out = c;
 	return 0;
 fail:
@@ -875,6 +1073,9 @@ void county_destroy(struct county *c)
 		g_hash_table_destroy(c->pending);
 	}
 	g_free(c->events_share);
+	for (size_t i = 0; i < N_SUBS; i++)
+		g_free(c->subs[i]);
+	g_free(c->req_tok);
 	g_free(c);
 }
 

@@ -80,7 +80,8 @@ struct rollup_hall {
 	GHashTable *cams;	      /* id -> struct cam */
 	GHashTable *alerts;	      /* id -> struct alert */
 	GHashTable *insps;	      /* plan -> struct insp */
-	GHashTable *tickets;	      /* ticket id -> struct ticket, open ones, from events */
+	GHashTable *tickets;	      /* ticket id -> struct ticket, open ones: retained, events */
+	int64_t tickets_more;	      /* open ones the retained `tickets` counts, not lists */
 	struct rec recs[CAP_RECORDS]; /* the newest records, a ring */
 	size_t rec_next, rec_n;
 	int64_t recs_dropped; /* records pushed out of the ring */
@@ -470,6 +471,44 @@ static bool fits(GHashTable *t, const char *id, size_t cap, size_t off)
 	return g_hash_table_size(t) < cap || listed_count(t, off) < cap;
 }
 
+/* Adds or updates open ticket tid of h from o (a ticket event or an entry of the retained
+ * `tickets`), in state. */
+static void ticket_put(struct rollup_hall *h, const char *tid, const json_t *o, const char *state)
+{
+	struct ticket *tk = g_hash_table_lookup(h->tickets, tid);
+
+	if (!tk) {
+		bool listed = fits(h->tickets, tid, CAP_TICKETS, offsetof(struct ticket, listed));
+		tk = g_new0(struct ticket, 1);
+		tk->listed = listed;
+		g_hash_table_replace(h->tickets, g_strdup(tid), tk);
+	}
+	tk->deadline = jint(o, "deadline", tk->deadline);
+	if (tk->listed) {
+		g_strlcpy(tk->state, state ? state : "", sizeof(tk->state));
+		if (!tk->kind)
+			tk->kind = short_dup(jstr(o, "kind"));
+		if (!tk->target)
+			tk->target = short_dup(jstr(o, "target"));
+	}
+}
+
+/* The retained `tickets` of a hall: its open tickets now, replacing what events built. */
+static void tickets_from_json(struct rollup_hall *h, json_t *o)
+{
+	json_t *arr = json_object_get(o, "tickets"), *e;
+	size_t i;
+
+	g_hash_table_remove_all(h->tickets);
+	json_array_foreach(arr, i, e)
+	{
+		const char *tid = jstr(e, "ticket");
+		if (tid && *tid)
+			ticket_put(h, tid, e, jstr(e, "state"));
+	}
+	h->tickets_more = jint(o, "more", 0);
+}
+
 /* Keeps a record of an event in the hall's ring, the oldest pushed out. */
 static void rec_add(struct rollup_hall *h, int64_t t, const char *event, const char *subject,
 		    const char *state)
@@ -487,6 +526,46 @@ static void rec_add(struct rollup_hall *h, int64_t t, const char *event, const c
 	r->subject = short_dup(subject);
 	r->state = short_dup(state);
 	h->rec_next = (h->rec_next + 1) % CAP_RECORDS;
+}
+
+/* A record the county did not see as an event but a retained `inspection/<plan>` names as
+ * its plan's last task (after the county's restart): put in the ring at its time, unless
+ * the ring has it already or it is older than all the ring holds when the ring is full. */
+static void rec_seed(struct rollup_hall *h, int64_t t, const char *task, const char *state)
+{
+	struct rec v[CAP_RECORDS + 1];
+	size_t n = h->rec_n, at;
+
+	if (!task || !*task || t <= 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct rec *r = &h->recs[(h->rec_next + CAP_RECORDS - n + i) % CAP_RECORDS];
+		if (strcmp(r->event, "inspection") == 0 && r->subject &&
+		    strcmp(r->subject, task) == 0)
+			return;
+	}
+	/* oldest first, then insert by time */
+	for (size_t i = 0; i < n; i++)
+		v[i] = h->recs[(h->rec_next + CAP_RECORDS - n + i) % CAP_RECORDS];
+	for (at = n; at > 0 && v[at - 1].t > t; at--)
+		;
+	if (n == CAP_RECORDS && at == 0)
+		return;
+	memmove(&v[at + 1], &v[at], (n - at) * sizeof(v[0]));
+	v[at] = (struct rec){.t = t, .subject = short_dup(task), .state = short_dup(state)};
+	g_strlcpy(v[at].event, "inspection", sizeof(v[at].event));
+	n++;
+	if (n > CAP_RECORDS) {
+		g_free(v[0].subject);
+		g_free(v[0].state);
+		memmove(&v[0], &v[1], (n - 1) * sizeof(v[0]));
+		n--;
+		h->recs_dropped++;
+	}
+	for (size_t i = 0; i < CAP_RECORDS; i++)
+		h->recs[i] = i < n ? v[i] : (struct rec){0};
+	h->rec_n = n;
+	h->rec_next = n % CAP_RECORDS;
 }
 
 /* ROLLUP_ONLINE only for a hall seen before (offline or silent): first sight is no news. */
@@ -640,11 +719,18 @@ unsigned rollup_message(struct rollup *r, const char *site, const char *kind, co
 		} else {
 			g_hash_table_remove(h->alerts, id);
 		}
+	} else if (strcmp(kind, "tickets") == 0) {
+		if (o)
+			tickets_from_json(h, o);
 	} else if (strncmp(kind, "inspection/", 11) == 0 && (id = kind_id(kind, 11, NULL))) {
 		if (o) {
 			struct insp *in = g_new0(struct insp, 1);
+			json_t *last = json_object_get(o, "last");
 			insp_from_json(
 			    in, o, fits(h->insps, id, CAP_PLANS, offsetof(struct insp, listed)));
+			if (retained)
+				rec_seed(h, jint(last, "t", 0), jstr(last, "task"),
+					 jstr(last, "state"));
 			g_hash_table_replace(h->insps, id, in);
 			id = NULL;
 		} else {
@@ -713,22 +799,7 @@ unsigned rollup_event(struct rollup *r, const char *site, const json_t *ev, int6
 			if (tid)
 				g_hash_table_remove(h->tickets, tid);
 		} else if (tid) {
-			struct ticket *tk = g_hash_table_lookup(h->tickets, tid);
-			if (!tk) {
-				bool listed = fits(h->tickets, tid, CAP_TICKETS,
-						   offsetof(struct ticket, listed));
-				tk = g_new0(struct ticket, 1);
-				tk->listed = listed;
-				g_hash_table_replace(h->tickets, g_strdup(tid), tk);
-			}
-			tk->deadline = jint(ev, "deadline", tk->deadline);
-			if (tk->listed) {
-				g_strlcpy(tk->state, to ? to : "", sizeof(tk->state));
-				if (!tk->kind)
-					tk->kind = short_dup(jstr(ev, "kind"));
-				if (!tk->target)
-					tk->target = short_dup(jstr(ev, "target"));
-			}
+			ticket_put(h, tid, ev, to);
 		}
 	} else if (strcmp(e, "review") == 0) {
 		json_t *rid = json_object_get(ev, "record");
@@ -891,8 +962,8 @@ json_t *rollup_hall_json(const struct rollup_hall *h, int64_t now_ms)
 				      (json_int_t)missed, "overdue", (json_int_t)overdue));
 	json_object_set_new(o, "tickets",
 			    json_pack("{s:I,s:I}", "open",
-				      (json_int_t)g_hash_table_size(h->tickets), "overdue",
-				      (json_int_t)t_overdue));
+				      (json_int_t)g_hash_table_size(h->tickets) + h->tickets_more,
+				      "overdue", (json_int_t)t_overdue));
 	json_object_set_new(o, "footage",
 			    have_footage ? json_pack("{s:f,s:f,s:b}", "min_days_kept",
 						     (double)min_kept / DAY_MS, "required_days",
@@ -1096,6 +1167,7 @@ json_t *rollup_hall_detail(const struct rollup_hall *h)
 	json_object_set_new(o, "dropped",
 			    json_pack("{s:I,s:I,s:I,s:I,s:I}", "devices", (json_int_t)dd, "cameras",
 				      (json_int_t)dc, "plans", (json_int_t)dp, "tickets",
-				      (json_int_t)dt, "records", (json_int_t)h->recs_dropped));
+				      (json_int_t)(dt + h->tickets_more), "records",
+				      (json_int_t)h->recs_dropped));
 	return o;
 }

@@ -8,6 +8,7 @@
 #include "gateway/eltest.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <glib.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -31,7 +32,9 @@ struct follow {
 	bool running_seen;
 	double base; /* the last test time when it was started */
 	bool base_known;
-	bool resumed; /* taken up again after a restart */
+	bool resumed;	      /* taken up again after a restart */
+	bool answered;	      /* the controller answered since the runner follows it */
+	int64_t silent_since; /* it stopped answering (not ready) after that, 0: it answers */
 };
 
 struct eltest {
@@ -154,8 +157,9 @@ static struct follow *find(struct eltest *e, const char *task)
 }
 
 /* Completes the task with the controller's result: details {"controller", "test",
- * "result", "passed", "started", "ended", "length", "length_unit", "luminaires_failed",
- * "resumed", "self_test", "error"}; a failure opens the controller's el_test ticket. */
+ * "result", "passed", "started", "ended", "length", "length_unit", "rated",
+ * "luminaires_failed", "resumed", "self_test", "error", "interrupted"}; a test that lasted
+ * less than its rated time fails; a failure opens the controller's el_test ticket. */
 static void finish(struct eltest *e, const char *task_id, size_t dev, int kind, int64_t since_ms,
 		   bool resumed, bool self_test, const char *error)
 {
@@ -168,8 +172,9 @@ static void finish(struct eltest *e, const char *task_id, size_t dev, int kind, 
 	    json_pack("{s:s, s:s, s:I, s:b, s:b}", "controller", cd->id, "test", name, "started",
 		      (json_int_t)since_ms, "resumed", resumed, "self_test", self_test);
 	json_t *lum = json_array();
-	bool passed = false;
-	double v;
+	bool passed = false, have_len = false, have_rated = false;
+	double v, len = 0, rated = 0;
+	const char *unit = "", *label = NULL;
 	char note[INSP_TEXT_MAX], *txt;
 	int rc;
 
@@ -177,7 +182,6 @@ static void finish(struct eltest *e, const char *task_id, size_t dev, int kind, 
 	if (!error && ready(d) && pt) {
 		if (point_num(d, pt->result, &v)) {
 			const struct prof_point *rp = profile_find_point(cd->profile, pt->result);
-			const char *label = NULL;
 			for (size_t i = 0; rp && i < rp->n_enums; i++)
 				if (rp->enums[i].value == (int64_t)v)
 					label = rp->enums[i].label;
@@ -191,9 +195,16 @@ static void finish(struct eltest *e, const char *task_id, size_t dev, int kind, 
 			    json_integer((json_int_t)hw_clock_from_real((int64_t)v * 1000)));
 		if (point_num(d, pt->length, &v)) {
 			const struct prof_point *lp = profile_find_point(cd->profile, pt->length);
+			unit = lp && lp->unit ? lp->unit : "";
 			json_object_set_new(o, "length", json_real(v));
-			json_object_set_new(o, "length_unit",
-					    json_string(lp && lp->unit ? lp->unit : ""));
+			json_object_set_new(o, "length_unit", json_string(unit));
+			len = v;
+			have_len = true;
+		}
+		if (point_num(d, pt->rated, &v)) {
+			json_object_set_new(o, "rated", json_real(v));
+			rated = v;
+			have_rated = v > 0;
 		}
 		for (size_t i = 0; pt->luminaire_failed && i < d->n_points; i++) {
 			const char *key = hub_point_key(d, i), *dot = strrchr(key, '.');
@@ -202,7 +213,7 @@ static void finish(struct eltest *e, const char *task_id, size_t dev, int kind, 
 				continue;
 			json_array_append_new(lum, json_stringn(key, (size_t)(dot - key)));
 		}
-		if (json_array_size(lum))
+		if (json_array_size(lum) || (have_len && have_rated && len < rated))
 			passed = false;
 	} else if (!error) {
 		error = "the controller did not answer";
@@ -211,13 +222,25 @@ static void finish(struct eltest *e, const char *task_id, size_t dev, int kind, 
 	json_object_set_new(o, "luminaires_failed", lum);
 	if (error)
 		json_object_set_new(o, "error", json_string(error));
-	if (passed)
+	if (error && strncmp(error, "interrupted", 11) == 0)
+		json_object_set_new(o, "interrupted", json_true());
+	if (passed && have_len && have_rated)
+		snprintf(note, sizeof(note), "%s test passed: lasted %g of %g %s rated", name, len,
+			 rated, unit);
+	else if (passed)
 		snprintf(note, sizeof(note), "%s test passed", name);
 	else if (error)
 		snprintf(note, sizeof(note), "%s test failed: %s", name, error);
-	else
+	else if (have_len && have_rated && len < rated)
+		snprintf(note, sizeof(note),
+			 "%s test failed: lasted %g of %g %s rated, %zu luminaire(s) failed", name,
+			 len, rated, unit, json_array_size(lum));
+	else if (json_array_size(lum))
 		snprintf(note, sizeof(note), "%s test failed: %zu luminaire(s) failed", name,
 			 json_array_size(lum));
+	else
+		snprintf(note, sizeof(note), "%s test failed: the controller reports %s", name,
+			 label ? label : "no pass");
 	txt = json_dumps(o, JSON_COMPACT);
 	rc = insp_service_complete(e->insp, task, passed, BY, note, txt);
 	if (rc < 0)
@@ -258,6 +281,18 @@ static void follow_step(struct eltest *e, struct follow *f, int64_t now)
 		drop(e, f);
 		return;
 	}
+	if (ready(d))
+		f->answered = true;
+	if (!ready(d) && f->answered && !f->silent_since)
+		f->silent_since = now;
+	else if (ready(d) && f->silent_since) {
+		log_info("task %s: %s answers again", f->task, cd->id);
+		f->silent_since = 0;
+	}
+	if (f->silent_since && f->silent_since == now)
+		log_warn("task %s: %s stopped answering during the test; followed until %" PRId64
+			 " s after its start",
+			 f->task, cd->id, (f->deadline_ms - f->since_ms) / 1000);
 	if (ready(d) && pt) {
 		point_num(d, pt->running, &running);
 		have_last = point_num(d, pt->last_time, &last);
@@ -279,6 +314,17 @@ static void follow_step(struct eltest *e, struct follow *f, int64_t now)
 	}
 	if (now < f->deadline_ms)
 		return;
+	if (f->silent_since) {
+		char err[INSP_TEXT_MAX];
+
+		snprintf(err, sizeof(err),
+			 "interrupted: the controller stopped answering during the test (no "
+			 "answer for %" PRId64 " s)",
+			 (now - f->silent_since) / 1000);
+		finish(e, f->task, f->dev, f->kind, f->since_ms, f->resumed, false, err);
+		drop(e, f);
+		return;
+	}
 	finish(e, f->task, f->dev, f->kind, f->since_ms, f->resumed, false,
 	       f->resumed && !f->running_seen
 		   ? "interrupted: the gateway stopped during the test and the controller "
@@ -384,13 +430,27 @@ static void self_check(struct eltest *e, const struct insp_task *t, size_t dev)
 	finish(e, t->id, dev, t->kind, hw_clock_from_real((int64_t)last * 1000), false, true, NULL);
 }
 
+/* A test of controller dev runs: one this runner follows, or either kind's running point
+ * (its own test, or a person's). A controller ignores a start while it tests. */
+static bool testing(struct eltest *e, size_t dev)
+{
+	const struct hub_device *d = hub_device_at(e->hub, dev);
+	const struct prof_tests *ts = &e->cfg->devices[dev].profile->tests;
+	double v;
+
+	for (guint i = 0; i < e->follows->len; i++)
+		if (((struct follow *)e->follows->pdata[i])->dev == dev)
+			return true;
+	return (point_num(d, ts->function.running, &v) && v != 0) ||
+	       (point_num(d, ts->duration.running, &v) && v != 0);
+}
+
 static void run(struct insp_service *s, const struct insp_task *t, void *ud)
 {
 	struct eltest *e = ud;
 	int di = device_of(e->cfg, t->target);
 	const struct prof_test *pt = di >= 0 ? test_of(&e->cfg->devices[di], t->kind) : NULL;
 	char id[INSP_ID_MAX];
-	double busy;
 	int64_t now;
 	int rc;
 
@@ -412,8 +472,8 @@ static void run(struct insp_service *s, const struct insp_task *t, void *ud)
 	}
 	if (!ready(hub_device_at(e->hub, (size_t)di)))
 		return; /* not read yet: the next tick */
-	if (point_num(hub_device_at(e->hub, (size_t)di), pt->running, &busy) && busy != 0)
-		return; /* a test of its own, or a person's: it would ignore the start */
+	if (testing(e, (size_t)di))
+		return; /* the next tick after it: the controller would ignore the start */
 	g_strlcpy(id, t->id, sizeof(id));
 	rc = insp_service_start(s, id, BY);
 	if (rc < 0)

@@ -3,9 +3,11 @@
  * section in their profile. It tells the inspection service the preconditions of a target
  * (mains_ok from the controller, no_fire from every fire point of the hub,
  * battery_recharged from the last duration test), starts a due test with the profile's
- * command through the device's bus, follows it through the hub's points, reads the result
- * back and completes the task; a failure or a failed luminaire opens an "el_test" ticket
- * (one per controller while open). A self-testing controller is only checked: a test in
+ * command through the device's bus (one test at a time per controller), follows it through
+ * the hub's points, reads the result back (a duration test that did not last the rated time
+ * fails) and completes the task; a failure or a failed luminaire opens an "el_test" ticket
+ * (one per controller while open); a controller silent until the deadline fails it as
+ * interrupted. A self-testing controller is only checked: a test in
  * the period passes the task, none leaves it to go OVERDUE and MISSED (with their alerts).
  * After a restart a task IN_PROGRESS is followed again, never started twice.
  *

@@ -24,7 +24,8 @@
 #define PRUNE_EVERY_MS (6 * 3600 * 1000LL)
 #define PLAN_LINES_EVERY_MS (3600 * 1000LL)
 #define TICKET_PRIO 4
-#define TEXT_MAX 128 /* an alert's text */
+#define TEXT_MAX 128	   /* an alert's text */
+#define TICKETS_LISTED 256 /* in the retained `tickets`; more are counted */
 
 struct runner {
 	insp_runner_fn fn;
@@ -144,24 +145,30 @@ static json_t *plan_json(struct insp_service *s, size_t i)
 	return o;
 }
 
-static void publish_plan(struct insp_service *s, size_t i)
+/* Publishes txt retained on topic and frees it; durable when there is an outbox: it goes
+ * out after a reconnect too. */
+static void publish_retained(struct insp_service *s, const char *topic, char *txt)
 {
-	char topic[INSP_NAME_MAX + 16];
-	json_t *o = plan_json(s, i);
-	char *txt = json_dumps(o, JSON_COMPACT);
-	int rc;
+	int rc = mqtt_enqueue(s->mqtt, OUTBOX_STATE, topic, txt, strlen(txt), true, 0);
 
-	json_decref(o);
-	if (!txt)
-		return;
-	snprintf(topic, sizeof(topic), "inspection/%s", s->cfg->inspections.plans[i].id);
-	/* durable when there is an outbox: it goes out after a reconnect too */
-	rc = mqtt_enqueue(s->mqtt, OUTBOX_STATE, topic, txt, strlen(txt), true, 0);
 	if (rc == -ENOTSUP)
 		rc = mqtt_publish(s->mqtt, topic, txt, strlen(txt), true);
 	if (rc < 0 && rc != -ENOTCONN)
 		log_debug("%s: %s", topic, strerror(-rc));
 	free(txt);
+}
+
+static void publish_plan(struct insp_service *s, size_t i)
+{
+	char topic[INSP_NAME_MAX + 16];
+	json_t *o = plan_json(s, i);
+	char *txt = json_dumps(o, JSON_COMPACT);
+
+	json_decref(o);
+	if (!txt)
+		return;
+	snprintf(topic, sizeof(topic), "inspection/%s", s->cfg->inspections.plans[i].id);
+	publish_retained(s, topic, txt);
 }
 
 /* The alerts of plan i: overdue while a task of it is OVERDUE; missed from a MISSED task
@@ -381,6 +388,50 @@ static int keep_open(const struct ticket *t, void *ud)
 	return 0;
 }
 
+static json_t *ticket_json(const struct ticket *t)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "ticket", t->id, "kind",
+			 t->kind, "target", t->target, "state", ticket_state_name(t->state),
+			 "assignee", t->assignee, "text", t->text, "opened",
+			 (json_int_t)t->opened_ms, "deadline", (json_int_t)t->deadline_ms);
+}
+
+static gint by_opened(gconstpointer a, gconstpointer b)
+{
+	const struct ticket *x = *(const struct ticket *const *)a;
+	const struct ticket *y = *(const struct ticket *const *)b;
+
+	if (x->opened_ms != y->opened_ms)
+		return x->opened_ms < y->opened_ms ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* The retained `tickets`: every open ticket (the oldest TICKETS_LISTED, the rest counted in
+ * "more"), so that a reader who starts later (the county) has them without the events. */
+static void publish_tickets(struct insp_service *s)
+{
+	GPtrArray *v = g_ptr_array_new();
+	json_t *arr = json_array(), *o;
+	GHashTableIter it;
+	gpointer val;
+	char *txt;
+
+	g_hash_table_iter_init(&it, s->open);
+	while (g_hash_table_iter_next(&it, NULL, &val))
+		g_ptr_array_add(v, val);
+	g_ptr_array_sort(v, by_opened);
+	for (guint i = 0; i < v->len && i < TICKETS_LISTED; i++)
+		json_array_append_new(arr, ticket_json(v->pdata[i]));
+	o = json_pack("{s:s, s:I, s:I, s:o, s:I}", "site", s->cfg->site.id, "t",
+		      (json_int_t)wall_ms(), "open", (json_int_t)v->len, "tickets", arr, "more",
+		      (json_int_t)(v->len > TICKETS_LISTED ? v->len - TICKETS_LISTED : 0));
+	g_ptr_array_unref(v);
+	txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (txt)
+		publish_retained(s, "tickets", txt);
+}
+
 int insp_service_open_ticket(struct insp_service *s, const char *kind, const char *target,
 			     const char *source, const char *text, const char *by, char *id_out)
 {
@@ -402,6 +453,7 @@ int insp_service_open_ticket(struct insp_service *s, const char *kind, const cha
 	}
 	keep_open(&t, s);
 	ticket_event(s, &t, &tr);
+	publish_tickets(s);
 	log_info("ticket %s opened by %s: %s", t.id, by, t.text);
 	if (id_out)
 		g_strlcpy(id_out, t.id, TICKET_ID_MAX);
@@ -456,6 +508,7 @@ int insp_service_ticket(struct insp_service *s, const char *id, enum ticket_acti
 	else
 		keep_open(&t, s);
 	ticket_event(s, &t, &tr);
+	publish_tickets(s);
 	ticket_alert(s, &t, now);
 	log_info("ticket %s: %s -> %s by %s", t.id, ticket_state_name(tr.from),
 		 ticket_state_name(tr.to), by);
@@ -641,13 +694,7 @@ static int cmd_tasks(struct router_req *q, void *ud)
 		json_array_append_new(plans, plan_json(s, i));
 	g_hash_table_iter_init(&it, s->open);
 	while (g_hash_table_iter_next(&it, NULL, &val)) {
-		const struct ticket *t = val;
-		json_array_append_new(
-		    tickets,
-		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "ticket", t->id, "kind",
-			      t->kind, "target", t->target, "state", ticket_state_name(t->state),
-			      "assignee", t->assignee, "text", t->text, "opened",
-			      (json_int_t)t->opened_ms, "deadline", (json_int_t)t->deadline_ms));
+		json_array_append_new(tickets, ticket_json(val));
 	}
 	router_req_reply(q, "tasks", tasks);
 	router_req_reply(q, "plans", plans);
@@ -905,6 +952,7 @@ int insp_service_create(const struct hw_config *cfg, struct alert_service *alert
 	for (size_t i = 0; i < in->n_plans; i++)
 		s->touched[i] = true;
 	insp_service_tick(s); /* the catch-up after downtime, and inspection/<plan> */
+	publish_tickets(s);
 	s->timer = g_timeout_add_seconds((guint)in->tick_s, on_timer, s);
 	log_info("%zu inspection plan(s), %u open ticket(s), every %d s", in->n_plans,
 		 g_hash_table_size(s->open), in->tick_s);

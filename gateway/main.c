@@ -318,6 +318,16 @@ static void notify_ready(struct app *a)
 		a->watchdog = g_timeout_add((guint)MAX(us / 2000, 1), on_watchdog, a);
 }
 
+/* alert/<id> as it is when it goes out; nothing once the alert service is gone (a reload or
+ * the stop destroy it before the MQTT client). */
+static char *render_alert(void *ud, const char *subtopic, size_t idx, size_t *len)
+{
+	struct app *a = ud;
+
+	(void)idx;
+	return a->alerts ? alert_service_render(a->alerts, subtopic, len) : NULL;
+}
+
 static gboolean on_heartbeat(gpointer ud)
 {
 	struct app *a = ud;
@@ -369,6 +379,9 @@ static gboolean on_heartbeat(gpointer ud)
 		selfmetrics_gateway_line(buf, a->cfg->site.id, &m);
 		submit_lines(a, buf);
 	}
+	/* alert/<id> again, as the device states: a broker that lost a retained one has it. */
+	if (a->alerts)
+		alert_service_refresh(a->alerts, render_alert, a);
 	/* The retained `status` carries the delivery counters, refreshed at every heartbeat. */
 	detail = selfmetrics_delivery_json(&m);
 	if (detail)
@@ -677,10 +690,12 @@ static int bus_command(size_t i, const char *command, const char *who, void *ud)
 {
 	struct app *a = ud;
 
+	/* By the bus's id and its own index of the device, as cmd/device: a bus kept across a
+	 * reload runs on with the configuration it was started from. */
 	for (size_t k = 0; k < a->n_buses; k++)
-		if (mb_bus_config(a->buses[k]) == a->cfg->devices[i].bus)
-			return mb_bus_command(a->buses[k], i, command, who, device_command_done,
-					      NULL);
+		if (strcmp(mb_bus_config(a->buses[k])->id, a->cfg->devices[i].bus_id) == 0)
+			return mb_bus_command(a->buses[k], bus_index_of(a, k, i), command, who,
+					      device_command_done, NULL);
 	return -ENODEV;
 }
 

@@ -1,12 +1,15 @@
 /* Owns the inspectors' verbs (records, review, tickets, report) and the gathering of a
  * month's figures for the report: records and tickets from the inspection store, camera
  * availability from the alert event log, footage kept from the recording index. Times of
- * reviews and of the report are the inspection clock's (core/clock.h). Main loop thread. */
+ * reviews and of the report are the inspection clock's (core/clock.h). Main loop thread;
+ * cmd/report's reading and writing on a worker thread (report_run), on a job of its own and
+ * a database connection of its own. */
 #define LOG_TAG "records"
 #include "gateway/records.h"
 
 #include <errno.h>
 #include <glib.h>
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <jansson.h>
 #include <sqlite3.h>
@@ -361,62 +364,132 @@ static int copy_ticket(const struct ticket *t, void *ud)
 	return 0;
 }
 
-/* The camera's online share of [from, until): down while its offline or video_loss alert
- * is raised and not cleared, from the alert event log (docs/inspections.md). -1 when the
- * log cannot be read. */
-static double camera_online(struct records *r, const char *cam, int64_t from, int64_t until)
+/* What a report needs, copied on the main loop so that it is made on a worker thread while
+ * the configuration may be reloaded and the records object replaced. */
+struct report_job {
+	char *month, *site, *state_dir, *db_path;
+	bool zh;
+	int64_t now_ms;
+	GTimeZone *tz;
+	struct report_camera *cams; /* ids copied; the figures filled by report_run */
+	size_t n_cams;
+	struct insp_store *store; /* NULL: a reader of db_path of its own */
+	struct router_req *q;	  /* cmd/report's request */
+	char *html, *csv;	  /* the files written */
+};
+
+static struct report_job *report_job_new(struct records *r, const char *month, int64_t now_ms)
+{
+	struct report_job *j = g_new0(struct report_job, 1);
+
+	j->month = g_strdup(month);
+	j->site = g_strdup(r->cfg->site.id);
+	j->state_dir = g_strdup(r->cfg->storage.state_dir);
+	j->db_path = g_strdup(db_path(insp_store_db(r->store)));
+	j->zh = r->cfg->site.language == LANG_ZH;
+	j->now_ms = now_ms;
+	j->tz = g_time_zone_ref(r->tz);
+	j->n_cams = r->cfg->n_cameras;
+	j->cams = g_new0(struct report_camera, j->n_cams + 1);
+	for (size_t i = 0; i < j->n_cams; i++) {
+		const struct cfg_camera *c = &r->cfg->cameras[i];
+		j->cams[i].id = g_strdup(c->id);
+		j->cams[i].retention_days = c->record ? c->retention_days : 0;
+	}
+	return j;
+}
+
+static void report_job_free(gpointer p)
+{
+	struct report_job *j = p;
+
+	for (size_t i = 0; i < j->n_cams; i++)
+		g_free((char *)j->cams[i].id);
+	g_free(j->cams);
+	g_time_zone_unref(j->tz);
+	g_free(j->month);
+	g_free(j->site);
+	g_free(j->state_dir);
+	g_free(j->db_path);
+	g_free(j->html);
+	g_free(j->csv);
+	g_free(j);
+}
+
+/* One camera's reading of the alert log in cameras_online. */
+struct cam_flips {
+	GArray *flips; /* struct report_flip */
+	bool off, loss, down;
+};
+
+/* The cameras' online shares of [from, until) into j->cams[i].online_share: down while its
+ * offline or video_loss alert is raised and not cleared, from the alert event log
+ * (docs/inspections.md), read in one pass for all cameras. -1 when the log cannot be read. */
+static void cameras_online(struct insp_store *store, struct report_job *j, int64_t from,
+			   int64_t until)
 {
 	static const char sql[] =
 	    "SELECT t_ms, json_extract(json, '$.event'), json_extract(json, '$.id') FROM "
-	    "alert_event WHERE json_extract(json, '$.id') IN (?1, ?2) AND t_ms < ?3 AND "
-	    "json_extract(json, '$.event') IN ('raised', 'cleared') ORDER BY seq";
-	struct db *db = insp_store_db(r->store);
-	GArray *flips = g_array_new(FALSE, FALSE, sizeof(struct report_flip));
-	char *off = g_strdup_printf("%s.offline", cam),
-	     *loss = g_strdup_printf("%s.video_loss", cam);
-	bool a = false, b = false, down = false;
+	    "alert_event WHERE t_ms < ?1 AND json_extract(json, '$.event') IN ('raised', "
+	    "'cleared') ORDER BY seq";
+	struct db *db = insp_store_db(store);
+	struct cam_flips *cf = g_new0(struct cam_flips, j->n_cams);
+	GHashTable *ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	sqlite3_stmt *st;
-	double share = -1;
-	int step;
+	int step = SQLITE_ERROR;
 
+	/* "<camera>.offline" -> 2i + 1, "<camera>.video_loss" -> 2i + 2 */
+	for (size_t i = 0; i < j->n_cams; i++) {
+		cf[i].flips = g_array_new(FALSE, FALSE, sizeof(struct report_flip));
+		g_hash_table_insert(ids, g_strdup_printf("%s.offline", j->cams[i].id),
+				    GSIZE_TO_POINTER(2 * i + 1));
+		g_hash_table_insert(ids, g_strdup_printf("%s.video_loss", j->cams[i].id),
+				    GSIZE_TO_POINTER(2 * i + 2));
+	}
 	db_lock(db);
-	if (db_prepare(db, sql, &st) == 0) {
-		sqlite3_bind_text(st, 1, off, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, loss, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 3, until);
+	if (j->n_cams && db_prepare(db, sql, &st) == 0) {
+		sqlite3_bind_int64(st, 1, until);
 		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 			const char *ev = (const char *)sqlite3_column_text(st, 1);
 			const char *id = (const char *)sqlite3_column_text(st, 2);
+			size_t k = id ? GPOINTER_TO_SIZE(g_hash_table_lookup(ids, id)) : 0;
+			struct cam_flips *c;
 			bool raised = ev && strcmp(ev, "raised") == 0;
-			struct report_flip f = {.t_ms = sqlite3_column_int64(st, 0)};
 
-			if (id && strcmp(id, off) == 0)
-				a = raised;
+			if (k == 0)
+				continue;
+			c = &cf[(k - 1) / 2];
+			if (k % 2)
+				c->off = raised;
 			else
-				b = raised;
-			if ((a || b) != down) {
-				down = f.down = a || b;
-				g_array_append_val(flips, f);
+				c->loss = raised;
+			if ((c->off || c->loss) != c->down) {
+				struct report_flip f = {.t_ms = sqlite3_column_int64(st, 0)};
+				c->down = f.down = c->off || c->loss;
+				g_array_append_val(c->flips, f);
 			}
 		}
-		if (step == SQLITE_DONE)
-			share =
-			    report_online_share(false, (struct report_flip *)(void *)flips->data,
-						flips->len, from, until);
 		db_reset(st);
 	}
 	db_unlock(db);
-	g_array_free(flips, TRUE);
-	g_free(off);
-	g_free(loss);
-	return share;
+	for (size_t i = 0; i < j->n_cams; i++) {
+		j->cams[i].online_share =
+		    step == SQLITE_DONE
+			? report_online_share(false,
+					      (struct report_flip *)(void *)cf[i].flips->data,
+					      cf[i].flips->len, from, until)
+			: -1;
+		g_array_free(cf[i].flips, TRUE);
+	}
+	g_hash_table_destroy(ids);
+	g_free(cf);
 }
 
-static int64_t camera_oldest(struct records *r, const char *cam)
+static int64_t camera_oldest(struct insp_store *store, const char *cam)
 {
 	static const char sql[] = "SELECT COALESCE(MIN(start_ms), 0) FROM video_segments WHERE "
 				  "camera = ?1";
-	struct db *db = insp_store_db(r->store);
+	struct db *db = insp_store_db(store);
 	sqlite3_stmt *st;
 	int64_t v = 0;
 
@@ -431,107 +504,159 @@ static int64_t camera_oldest(struct records *r, const char *cam)
 	return v;
 }
 
-int records_report(struct records *r, const char *month, int64_t now_ms, char **html_path,
-		   char **csv_path)
+/* Makes the report of j: reads the month, writes the files, j->html and j->csv their paths.
+ * Any thread: touches only j and its store (its own reader when j->store is NULL). Returns 0,
+ * -EINVAL (month not YYYY-MM) or -errno of the store or the files. */
+static int report_run(struct report_job *j)
 {
 	GArray *recs = g_array_new(FALSE, FALSE, sizeof(struct insp_record));
 	GArray *tks = g_array_new(FALSE, FALSE, sizeof(struct ticket));
-	struct report_camera *cams = g_new0(struct report_camera, r->cfg->n_cameras + 1);
-	struct report_in in = {.site = r->cfg->site.id,
-			       .month = month,
-			       .zh = r->cfg->site.language == LANG_ZH,
-			       .tz = r->tz,
-			       .made_ms = now_ms};
+	struct report_in in = {
+	    .site = j->site, .month = j->month, .zh = j->zh, .tz = j->tz, .made_ms = j->now_ms};
 	struct insp_record_filter f = {.kind = -1, .reviewed = -1, .oldest_first = true};
 	struct insp_ticket_filter tf = {.oldest_first = true};
 	GString *html = g_string_new(NULL), *csv = g_string_new(NULL);
+	struct insp_store *store = j->store;
 	char *dir = NULL, *hp = NULL, *cp = NULL;
 	GError *err = NULL;
 	int rc;
 
 	g_array_set_clear_func(recs, free_record);
-	rc = report_month_range(month, r->tz, &in.from_ms, &in.to_ms);
+	rc = report_month_range(j->month, j->tz, &in.from_ms, &in.to_ms);
 	if (rc < 0)
 		goto out;
-	f.from_ms = tf.from_ms = in.from_ms;
-	f.to_ms = tf.to_ms = in.to_ms;
-	rc = insp_store_list_records(r->store, &f, copy_record, recs);
-	if (rc == 0)
-		rc = insp_store_list_tickets(r->store, &tf, copy_ticket, tks);
-	if (rc < 0) {
-		log_err("report %s: cannot read the records: %s", month,
-			insp_store_error(r->store));
+	log_info("report %s: reading the month", j->month);
+	if (!store && (rc = insp_store_open_reader(j->db_path, &store)) < 0) {
+		log_err("report %s: cannot open %s: %s", j->month, j->db_path, strerror(-rc));
 		goto out;
 	}
-	for (size_t i = 0; i < r->cfg->n_cameras; i++) {
-		const struct cfg_camera *c = &r->cfg->cameras[i];
-		cams[i] = (struct report_camera){
-		    .id = c->id,
-		    .online_share = camera_online(r, c->id, in.from_ms, MIN(in.to_ms, now_ms)),
-		    .oldest_ms = camera_oldest(r, c->id),
-		    .retention_days = c->record ? c->retention_days : 0};
+	f.from_ms = tf.from_ms = in.from_ms;
+	f.to_ms = tf.to_ms = in.to_ms;
+	rc = insp_store_list_records(store, &f, copy_record, recs);
+	if (rc == 0)
+		rc = insp_store_list_tickets(store, &tf, copy_ticket, tks);
+	if (rc < 0) {
+		log_err("report %s: cannot read the records: %s", j->month,
+			insp_store_error(store));
+		goto out;
 	}
+	cameras_online(store, j, in.from_ms, MIN(in.to_ms, j->now_ms));
+	for (size_t i = 0; i < j->n_cams; i++)
+		j->cams[i].oldest_ms = camera_oldest(store, j->cams[i].id);
 	in.recs = (const struct insp_record *)(void *)recs->data;
 	in.n_recs = recs->len;
 	in.tickets = (const struct ticket *)(void *)tks->data;
 	in.n_tickets = tks->len;
-	in.cams = cams;
-	in.n_cams = r->cfg->n_cameras;
+	in.cams = j->cams;
+	in.n_cams = j->n_cams;
 	rc = report_build(&in, html, csv, NULL);
 	if (rc < 0)
 		goto out;
-	dir = g_build_filename(r->cfg->storage.state_dir, "reports", NULL);
+	dir = g_build_filename(j->state_dir, "reports", NULL);
 	if (g_mkdir_with_parents(dir, 0750) < 0) {
 		rc = -errno;
-		log_err("report %s: %s: %s", month, dir, strerror(-rc));
+		log_err("report %s: %s: %s", j->month, dir, strerror(-rc));
 		goto out;
 	}
-	hp = g_strdup_printf("%s/report-%s.html", dir, month);
-	cp = g_strdup_printf("%s/report-%s.csv", dir, month);
+	hp = g_strdup_printf("%s/report-%s.html", dir, j->month);
+	cp = g_strdup_printf("%s/report-%s.csv", dir, j->month);
 	if (!g_file_set_contents(hp, html->str, (gssize)html->len, &err) ||
 	    !g_file_set_contents(cp, csv->str, (gssize)csv->len, &err)) {
-		rc = -EIO;
-		log_err("report %s: %s", month, err->message);
+		rc =
+		    err->domain == G_FILE_ERROR && err->code == G_FILE_ERROR_NOSPC ? -ENOSPC : -EIO;
+		log_err("report %s: %s", j->month, err->message);
 		g_error_free(err);
 		goto out;
 	}
-	log_info("report %s: %s, %s (%u records, %u tickets)", month, hp, cp, recs->len, tks->len);
-	*html_path = hp;
-	*csv_path = cp;
+	log_info("report %s: %s, %s (%u records, %u tickets)", j->month, hp, cp, recs->len,
+		 tks->len);
+	j->html = hp;
+	j->csv = cp;
 	hp = cp = NULL;
 out:
+	if (store != j->store)
+		insp_store_close(store);
 	g_free(hp);
 	g_free(cp);
 	g_free(dir);
 	g_string_free(html, TRUE);
 	g_string_free(csv, TRUE);
-	g_free(cams);
 	g_array_free(recs, TRUE);
 	g_array_free(tks, TRUE);
 	return rc;
 }
 
-/* cmd/report {"month":"YYYY-MM"} -> {"path": html, "csv": csv} */
+int records_report(struct records *r, const char *month, int64_t now_ms, char **html_path,
+		   char **csv_path)
+{
+	struct report_job *j = report_job_new(r, month, now_ms);
+	int rc;
+
+	j->store = r->store;
+	rc = report_run(j);
+	if (rc == 0) {
+		*html_path = g_steal_pointer(&j->html);
+		*csv_path = g_steal_pointer(&j->csv);
+	}
+	report_job_free(j);
+	return rc;
+}
+
+static void report_thread(GTask *task, gpointer src, gpointer data, GCancellable *c)
+{
+	(void)src;
+	(void)c;
+	g_task_return_int(task, report_run(data));
+}
+
+/* How many reports are being made (main loop); one at a time. */
+static int reports_running;
+
+/* Back on the main loop: the reply to cmd/report. */
+static void report_done(GObject *src, GAsyncResult *res, gpointer ud)
+{
+	struct report_job *j = g_task_get_task_data(G_TASK(res));
+	struct router_req *q = j->q;
+	int rc = (int)g_task_propagate_int(G_TASK(res), NULL);
+
+	(void)src;
+	(void)ud;
+	reports_running--;
+	if (rc == -EINVAL) {
+		router_req_fail(q, rc, NULL, "\"month\" is YYYY-MM, not \"%s\"", j->month);
+	} else if (rc < 0) {
+		router_req_fail(q, rc, NULL, "the report of %s could not be written: %s", j->month,
+				strerror(-rc));
+	} else {
+		router_req_record(q, "path", j->html);
+		router_req_record(q, "csv", j->csv);
+	}
+	router_done(q, rc < 0 ? rc : 0, NULL);
+}
+
+/* cmd/report {"month":"YYYY-MM"} -> {"path": html, "csv": csv}. Made on a worker thread with
+ * a database connection of its own: a month of records and a long alert log are read
+ * without holding up the main loop or the shared connection (a fire alarm goes on). */
 static int cmd_report(struct router_req *q, void *ud)
 {
 	struct records *r = ud;
 	const char *month = arg_str(router_req_args(q), "month", 16);
-	char *html = NULL, *csv = NULL;
-	int rc;
+	struct report_job *j;
+	GTask *task;
 
 	if (!month)
 		return router_req_fail(q, -EINVAL, NULL, "cmd/report needs \"month\" (YYYY-MM)");
-	rc = records_report(r, month, hw_clock_ms(), &html, &csv);
-	if (rc == -EINVAL)
-		return router_req_fail(q, rc, NULL, "\"month\" is YYYY-MM, not \"%s\"", month);
-	if (rc < 0)
-		return router_req_fail(q, rc, NULL, "the report of %s could not be written: %s",
-				       month, strerror(-rc));
-	router_req_record(q, "path", html);
-	router_req_record(q, "csv", csv);
-	g_free(html);
-	g_free(csv);
-	return 0;
+	if (reports_running > 0)
+		return router_req_fail(q, -EBUSY, NULL,
+				       "a report is being made; ask again when it is done");
+	j = report_job_new(r, month, hw_clock_ms());
+	j->q = q;
+	task = g_task_new(NULL, NULL, report_done, NULL);
+	g_task_set_task_data(task, j, report_job_free);
+	reports_running++;
+	g_task_run_in_thread(task, report_thread);
+	g_object_unref(task);
+	return ROUTER_PENDING;
 }
 
 int records_attach_router(struct records *r, struct router *rt)

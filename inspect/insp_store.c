@@ -70,10 +70,10 @@ static int fail(struct insp_store *s, int rc)
 	return rc;
 }
 
-int insp_store_open(const char *path, struct insp_store **out)
+static int store_open(const char *path, bool reader, struct insp_store **out)
 {
 	struct insp_store *s = g_new0(struct insp_store, 1);
-	int rc = db_open(path, &s->db);
+	int rc = reader ? db_open_reader(path, &s->db) : db_open(path, &s->db);
 
 	if (rc < 0) {
 		g_free(s);
@@ -81,6 +81,16 @@ int insp_store_open(const char *path, struct insp_store **out)
 	}
 	*out = s;
 	return 0;
+}
+
+int insp_store_open(const char *path, struct insp_store **out)
+{
+	return store_open(path, false, out);
+}
+
+int insp_store_open_reader(const char *path, struct insp_store **out)
+{
+	return store_open(path, true, out);
 }
 
 void insp_store_close(struct insp_store *s)

@@ -25,6 +25,9 @@ struct db;
 /* Opens the store in the database at path (db_open: shared with the other modules).
  * Returns 0 or -errno (-EIO, -EPROTO for a newer schema). */
 int insp_store_open(const char *path, struct insp_store **out);
+/* The same on a read-only connection of its own (db_open_reader), for a long read on a worker
+ * thread (the monthly report): only the list and get calls work on it. */
+int insp_store_open_reader(const char *path, struct insp_store **out);
 void insp_store_close(struct insp_store *s);	      /* accepts NULL */
 struct db *insp_store_db(const struct insp_store *s); /* transfer none */
 /* The last failure as text ("" if none; transfer none). */

@@ -197,6 +197,7 @@ struct words {
 	    *open_end, *median, *max, *cameras, *camera, *online, *oldest, *kept, *required,
 	    *short_, *ok, *reviews, *reviewed, *accepted, *rejected, *none, *unknown, *all_patrols,
 	    *days, *hours, *availability_note, *ticket, *target, *state, *repair;
+	const char *states[6]; /* enum ticket_state, in the report's language */
 };
 
 static const struct words en = {
@@ -244,7 +245,8 @@ static const struct words en = {
     "Ticket",
     "Target",
     "State",
-    "Time to repair"};
+    "Time to repair",
+    {"open", "assigned", "repairing", "pending verification", "closed", "reopened"}};
 static const struct words zh = {
     "月度巡查报告",
     "场所",
@@ -289,7 +291,8 @@ static const struct words zh = {
     "整改单",
     "对象",
     "状态",
-    "修复时间"};
+    "修复时间",
+    {"待处理", "已指派", "整改中", "待复核", "已关闭", "重新打开"}};
 
 static void esc(GString *o, const char *s)
 {
@@ -568,9 +571,11 @@ static void tickets(GString *o, GString *c, const struct report_in *in, const st
 		esc(o, k->id);
 		g_string_append(o, "</td><td>");
 		esc(o, k->target);
-		g_string_append_printf(o,
-				       "</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
-				       ticket_state_name(k->state), a, b, closed ? t : "-");
+		g_string_append_printf(
+		    o, "</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+		    (unsigned)k->state < G_N_ELEMENTS(w->states) ? w->states[k->state]
+								 : ticket_state_name(k->state),
+		    a, b, closed ? t : "-");
 	}
 	g_string_append(o, "</table>\n");
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "outputs/mqtt_topic.h"
 #include "outputs/outbox.h"
 
 /* cmd topics remembered as logged for their retained message, at most */
@@ -149,9 +150,19 @@ static void event_free(struct mqtt_event *ev)
 	g_free(ev);
 }
 
+/* <root>/<site>/<sub>: every topic the client publishes or subscribes to under its site is
+ * made here, so mqtt.topic_escape covers every level built from an id (alert, device,
+ * camera, plan). */
 static char *topic(const struct mqtt *m, const char *sub)
 {
-	return g_strconcat(m->root, sub, NULL);
+	char *esc, *t;
+
+	if (m->cfg->topic_escape == TOPIC_ESC_NONE)
+		return g_strconcat(m->root, sub, NULL);
+	esc = mqtt_topic_escape(sub);
+	t = g_strconcat(m->root, esc, NULL);
+	g_free(esc);
+	return t;
 }
 
 static char *status_json(const struct mqtt *m, const char *state)

@@ -136,10 +136,19 @@ def main(env):
     r = op.send("ticket", {"action": "open", "kind": "camera", "target": "cam1",
                            "reason": "dark"}, user="alice")
     tid = r["ticket"]
+    # the retained `tickets` lists the open one (a reader who starts later has it) ...
+    watch.wait_json(ROOT + "tickets",
+                    lambda j: [t["ticket"] for t in j["tickets"]] == [tid] and j["open"] == 1
+                    and j["tickets"][0]["target"] == "cam1" and j["tickets"][0]["state"] == "open"
+                    and j["tickets"][0]["deadline"] > j["tickets"][0]["opened"], 10,
+                    "the open ticket in the retained tickets")
     for a, extra in (("start", {}), ("repaired", {}), ("verify", {"recheck": "pass"})):
         r = op.send("ticket", dict({"id": tid, "action": a, "reason": a}, **extra),
                     user="alice")
         chk.expect(r["ok"] is True, "ticket %s: %r" % (a, r))
+    # ... and no more once it is closed
+    watch.wait_json(ROOT + "tickets", lambda j: j["tickets"] == [] and j["open"] == 0, 10,
+                    "no open ticket in the retained tickets after closing")
     r = op.send("tickets", {"state": "closed"}, user="bob")
     tk = [t for t in r.get("tickets", []) if t["ticket"] == tid]
     chk.expect(len(tk) == 1 and tk[0]["closed"] and

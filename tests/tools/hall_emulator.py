@@ -4,7 +4,9 @@ tests and benchmarks (docs/county.md, "The hall emulator").
 
 Each hall publishes `status` (retained, with a Last Will "offline"), `device/<id>/state` and
 `camera/<id>/state` (retained, again every heartbeat), `alert/<id>` (retained while open),
-optionally `inspection/<plan>` (retained), and `events` (QoS 1, numbered by `seq` per hall).
+optionally `inspection/<plan>` and `tickets` (retained), and `events` (QoS 1, numbered by `seq` per hall).
+`--topic-escape percent` writes the topic levels as a hall with mqtt.topic_escape = "percent"
+does: '.' as %2E, '%' as %25 (alert/facp1%2Ezone-3%2Efire).
 
 Connections: `--mode per-hall` (default) gives every hall a connection of its own, so its Last
 Will is real; `--mode shared` carries every hall on one connection except the first `--real`
@@ -49,6 +51,24 @@ def now_ms():
     return int(time.time() * 1000)
 
 
+def escape_level(s):
+    """mqtt.topic_escape = "percent" (docs/mqtt.md, "Escaped topics"): '%' as %25, '.' as %2E."""
+    return s.replace("%", "%25").replace(".", "%2E")
+
+
+def unescape_topic(t):
+    """The v1 topic of an escaped one; a v1 topic decodes to itself (its ids never hold '%')."""
+    out, i = [], 0
+    while i < len(t):
+        if t[i] == "%" and t[i + 1:i + 3] in ("2E", "2e", "25"):
+            out.append("%" if t[i + 1:i + 3] == "25" else ".")
+            i += 3
+        else:
+            out.append(t[i])
+            i += 1
+    return "".join(out)
+
+
 class Hall:
     def __init__(self, emu, idx, site):
         self.emu = emu
@@ -70,6 +90,8 @@ class Hall:
         self.events_sent = 0
 
     def topic(self, kind):
+        if self.emu.args.topic_escape == "percent":
+            kind = escape_level(kind)
         return "%s/%s/%s" % (self.emu.args.root, self.site, kind)
 
     def conn(self):
@@ -117,6 +139,13 @@ class Hall:
                            "state": "overdue" if self.idx % 10 == 0 else "scheduled",
                            "due": now_ms()}],
                 "passed": 3, "failed": 0, "missed": self.idx % 2, "t": now_ms()}, retain=True)
+            # every fifth hall has a camera ticket open past its deadline
+            tk = [{"ticket": "camera-cam1-1", "kind": "camera", "target": "cam1",
+                   "state": "open", "assignee": "", "text": "dark",
+                   "opened": now_ms() - 90000000, "deadline": now_ms() - 3600000}] \
+                if self.idx % 5 == 0 else []
+            self.pub("tickets", {"site": self.site, "t": now_ms(), "open": len(tk),
+                                 "tickets": tk, "more": 0}, retain=True)
 
     def beat_states(self):
         for d in self.devs:
@@ -267,7 +296,7 @@ class Emulator:
 
     def _on_patrol(self, c, u, m):
         from paho.mqtt.packettypes import PacketTypes
-        site = m.topic[len(self.args.root) + 1:].split("/", 1)[0]
+        site = unescape_topic(m.topic[len(self.args.root) + 1:]).split("/", 1)[0]
         h = self.by_site.get(site)
         p = m.properties
         rt = getattr(p, "ResponseTopic", None)
@@ -478,6 +507,8 @@ def main():
     ap.add_argument("--password", default=None)
     ap.add_argument("--cafile")
     ap.add_argument("--inspections", action="store_true")
+    ap.add_argument("--topic-escape", choices=["none", "percent"], default="none",
+                    help="as a hall's mqtt.topic_escape: '.' in topic levels as %%2E")
     ap.add_argument("--script")
     ap.add_argument("--patrol", choices=["none", "ok", "refuse"], default="none",
                     help="answer every hall's cmd/patrol (accept, or refuse as unknown_verb)")

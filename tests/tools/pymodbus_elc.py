@@ -8,7 +8,8 @@ The controller's tests: coil 0 starts a function test, coil 1 a duration test (i
 one runs; every start is counted, see `starts`); controller_state b4 / b5 while it runs;
 when it ends, last time (u32, high word first), result (1 passed, 2 failed when a luminaire
 has a fault bit b0..b3, 3 aborted on a mains fault b0) and length are written, and each
-luminaire's b6 / b7 says whether it failed.
+luminaire's b6 / b7 says whether it failed. A battery that lasts less than the rated time
+(`battery UNIT MINUTES`) ends the duration test early, failed, with the minutes it lasted.
 """
 
 import argparse
@@ -52,6 +53,8 @@ class Controller(ModbusSlaveContext):
         self.ticks_left = 0
         self.test_ticks = {"function": 3, "duration": 5}
         self.starts = {"function": 0, "duration": 0}
+        self.battery_min = 0  # minutes the battery lasts on a duration test, 0: rated
+        self.flat = False  # the running duration test ends with the battery flat
         for addr, value in ((COUNT, luminaires), (BATT_V, 2640), (BATT_CHARGE, 100),
                             (MAINS_V, 2210), (RATED, 90)):
             self.ir_set(addr, value)
@@ -83,6 +86,10 @@ class Controller(ModbusSlaveContext):
             if self.running is None:
                 self.running = kind
                 self.ticks_left = self.test_ticks[kind]
+                rated = self.ir_get(RATED)
+                self.flat = kind == "duration" and 0 < self.battery_min < rated
+                if self.flat:
+                    self.ticks_left = max(1, self.ticks_left * self.battery_min // rated)
                 self.ir_set(STATE, self.ir_get(STATE) | bit)
 
     def finish(self, result):
@@ -98,7 +105,9 @@ class Controller(ModbusSlaveContext):
         if duration:
             rated = self.ir_get(RATED)
             self.ir_set(DT_MINUTES, 0 if result == ABORTED else
+                        self.battery_min if result == FAILED and self.flat else
                         rated * 2 // 3 if result == FAILED else rated)
+            self.flat = False
         else:
             self.ir_set(FT_SECONDS, 0 if result == ABORTED else 30)
         if result == ABORTED:
@@ -111,6 +120,8 @@ class Controller(ModbusSlaveContext):
     def outcome(self):
         if self.ir_get(STATE) & MAINS_FAULT:
             return ABORTED
+        if self.running == "duration" and self.flat:
+            return FAILED
         lums = super().getValues(4, LUM_BASE, min(self.ir_get(COUNT), 256))
         return FAILED if any(w & 0x0F for w in lums) else PASSED
 
@@ -125,9 +136,10 @@ class Controller(ModbusSlaveContext):
 
 def command(units, line):
     argv = line.split()
-    if argv[:1] == ["starts"] or argv[:1] == ["testlen"]:
-        if len(argv) != 3:
-            return "error usage: starts UNIT function|duration | testlen UNIT TICKS"
+    if argv[:1] in (["starts"], ["testlen"], ["battery"]):
+        if len(argv) != 3 and not (argv[0] == "testlen" and len(argv) == 4):
+            return ("error usage: starts UNIT function|duration | testlen UNIT TICKS "
+                    "[function|duration] | battery UNIT MINUTES")
         try:
             unit = units.get(facp.parse_int(argv[1], 0, 255))
             if not isinstance(unit, Controller):
@@ -136,7 +148,13 @@ def command(units, line):
                 if argv[2] not in unit.starts:
                     return "error usage: starts UNIT function|duration"
                 return f"ok {unit.starts[argv[2]]}"
-            unit.test_ticks["function"] = facp.parse_int(argv[2], 1, 100000)
+            if argv[0] == "battery":
+                unit.battery_min = facp.parse_int(argv[2], 0, 65535)
+                return "ok"
+            kind = argv[3] if len(argv) == 4 else "function"
+            if kind not in unit.test_ticks:
+                return "error usage: testlen UNIT TICKS [function|duration]"
+            unit.test_ticks[kind] = facp.parse_int(argv[2], 1, 100000)
             return "ok"
         except ValueError as exc:
             return f"error {exc}"

@@ -104,7 +104,8 @@ enum {
 
 /* Simulated test lengths: a function test takes FT_TICKS ticks and reports FT_SECONDS on
  * battery; a duration test takes DT_TICKS ticks and reports the rated autonomy (two thirds of
- * it when it fails). */
+ * it when a luminaire fails it). A battery that lasts less than the rated time (`battery`)
+ * ends the duration test early, failed, with the minutes it lasted. */
 #define FT_TICKS 3
 #define FT_SECONDS 30
 #define DT_TICKS 5
@@ -140,6 +141,9 @@ struct unit {
 	int dt_ticks; /* same for a duration test */
 	int reset_ticks;
 	int test_ticks;	    /* ticks a function test lasts (`testlen`, default FT_TICKS) */
+	int dt_test_ticks;  /* ticks a duration test lasts (`testlen ... duration`, DT_TICKS) */
+	int battery_min;    /* minutes the battery lasts (`battery`), 0: the rated time */
+	bool dt_short;	    /* the running duration test ends with the battery flat */
 	unsigned ft_starts; /* start_function_test coil writes received (`starts`) */
 	unsigned dt_starts; /* start_duration_test coil writes received */
 };
@@ -312,12 +316,16 @@ static void elc_finish_test(struct unit *u, bool duration, int result)
 	ir[ELC_CONTROLLER_STATE] &= (uint16_t) ~(duration ? ELC_ST_DT_RUNNING : ELC_ST_FT_RUNNING);
 	put_u32(ir, base, (uint32_t)time(NULL));
 	ir[base + 2] = (uint16_t)result;
-	if (duration && result == RESULT_FAILED)
+	if (duration && result == RESULT_FAILED && u->dt_short)
+		ir[ELC_DT_LAST_MINUTES] = (uint16_t)u->battery_min;
+	else if (duration && result == RESULT_FAILED)
 		ir[ELC_DT_LAST_MINUTES] = (uint16_t)(ir[ELC_RATED_MINUTES] * 2 / 3);
 	else if (duration)
 		ir[ELC_DT_LAST_MINUTES] = result == RESULT_ABORTED ? 0 : ir[ELC_RATED_MINUTES];
 	else
 		ir[ELC_FT_LAST_SECONDS] = result == RESULT_ABORTED ? 0 : FT_SECONDS;
+	if (duration)
+		u->dt_short = false;
 	if (result == RESULT_FAILED)
 		ir[ELC_CONTROLLER_STATE] |= failed_bit;
 	else if (result == RESULT_PASSED)
@@ -336,12 +344,14 @@ static void elc_finish_test(struct unit *u, bool duration, int result)
 	}
 }
 
-static int elc_outcome(const struct unit *u)
+static int elc_outcome(const struct unit *u, bool duration)
 {
 	const uint16_t *ir = u->map->tab_input_registers;
 
 	if (ir[ELC_CONTROLLER_STATE] & ELC_ST_MAINS_FAULT)
 		return RESULT_ABORTED;
+	if (duration && u->dt_short)
+		return RESULT_FAILED;
 	return ir[ELC_LUMINAIRES_FAULTY] ? RESULT_FAILED : RESULT_PASSED;
 }
 
@@ -373,7 +383,13 @@ static void elc_coils(struct unit *u)
 		co[ELC_COIL_START_DT] = 0;
 		u->dt_starts++;
 		if (!running) {
-			u->dt_ticks = DT_TICKS;
+			int rated = ir[ELC_RATED_MINUTES];
+
+			u->dt_ticks = u->dt_test_ticks > 0 ? u->dt_test_ticks : DT_TICKS;
+			/* a battery that does not last: flat after its share of the test */
+			u->dt_short = u->battery_min > 0 && u->battery_min < rated;
+			if (u->dt_short && u->dt_ticks * u->battery_min / rated >= 1)
+				u->dt_ticks = u->dt_ticks * u->battery_min / rated;
 			ir[ELC_CONTROLLER_STATE] |= ELC_ST_DT_RUNNING;
 		}
 	}
@@ -384,9 +400,9 @@ static void elc_tick(struct unit *u)
 	if (!u->frozen)
 		u->map->tab_input_registers[ELC_LIFE_CHECK]++;
 	if (u->ft_ticks > 0 && --u->ft_ticks == 0)
-		elc_finish_test(u, false, elc_outcome(u));
+		elc_finish_test(u, false, elc_outcome(u, false));
 	if (u->dt_ticks > 0 && --u->dt_ticks == 0)
-		elc_finish_test(u, true, elc_outcome(u));
+		elc_finish_test(u, true, elc_outcome(u, true));
 }
 
 static void unit_coils(struct unit *u)
@@ -720,14 +736,16 @@ static void cmd_starts(struct sim *sim, char **argv, int argc)
 	pthread_mutex_unlock(&sim->lock);
 }
 
-/* testlen UNIT TICKS: how long the unit's function tests last from now on. */
+/* testlen UNIT TICKS [function|duration]: how long the unit's function (or duration) tests
+ * last from now on. */
 static void cmd_testlen(struct sim *sim, char **argv, int argc)
 {
 	struct unit *u;
 	long ticks;
+	bool dt = argc == 4 && strcmp(argv[3], "duration") == 0;
 
-	if (argc != 3) {
-		reply("error usage: testlen UNIT TICKS");
+	if ((argc != 3 && argc != 4) || (argc == 4 && !dt && strcmp(argv[3], "function") != 0)) {
+		reply("error usage: testlen UNIT TICKS [function|duration]");
 		return;
 	}
 	u = lookup_unit(sim, argv[1]);
@@ -738,7 +756,38 @@ static void cmd_testlen(struct sim *sim, char **argv, int argc)
 		return;
 	}
 	pthread_mutex_lock(&sim->lock);
-	u->test_ticks = (int)ticks;
+	if (dt)
+		u->dt_test_ticks = (int)ticks;
+	else
+		u->test_ticks = (int)ticks;
+	pthread_mutex_unlock(&sim->lock);
+	reply("ok");
+}
+
+/* battery UNIT MINUTES: how long the unit's battery lasts on a duration test (0: as long as
+ * the rated time). */
+static void cmd_battery(struct sim *sim, char **argv, int argc)
+{
+	struct unit *u;
+	long minutes;
+
+	if (argc != 3) {
+		reply("error usage: battery UNIT MINUTES");
+		return;
+	}
+	u = lookup_unit(sim, argv[1]);
+	if (u == NULL)
+		return;
+	if (u->kind != UNIT_ELC) {
+		reply("error unit %s is not a controller", argv[1]);
+		return;
+	}
+	if (!parse_long(argv[2], 0, 65535, &minutes)) {
+		reply("error battery must be 0..65535 minutes");
+		return;
+	}
+	pthread_mutex_lock(&sim->lock);
+	u->battery_min = (int)minutes;
 	pthread_mutex_unlock(&sim->lock);
 	reply("ok");
 }
@@ -838,6 +887,8 @@ static bool handle_line(struct sim *sim, char *line)
 		cmd_starts(sim, argv, argc);
 	} else if (strcmp(argv[0], "testlen") == 0) {
 		cmd_testlen(sim, argv, argc);
+	} else if (strcmp(argv[0], "battery") == 0) {
+		cmd_battery(sim, argv, argc);
 	} else if (strcmp(argv[0], "freeze") == 0) {
 		cmd_flag(sim, argv, argc, offsetof(struct unit, frozen), true);
 	} else if (strcmp(argv[0], "unfreeze") == 0) {

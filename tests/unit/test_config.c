@@ -139,6 +139,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->mqtt.qos, 1);
 	assert_int_equal(c->mqtt.heartbeat_s, 60);
 	assert_string_equal(c->mqtt.topic_root, "hallwatch/v1");
+	assert_int_equal(c->mqtt.topic_escape, TOPIC_ESC_NONE);
 	assert_int_equal(c->mqtt.reconnect_min_ms, 500);
 	assert_int_equal(c->mqtt.reconnect_max_ms, 30000);
 
@@ -1513,6 +1514,38 @@ static void test_item_same(void **state)
 }
 
 /* mqtt.hosts: the brokers of a cluster, parsed into host and port; compared on reload. */
+/* mqtt.topic_escape: "none" (default) or "percent"; a change restarts the session. */
+static void test_mqtt_topic_escape(void **state)
+{
+	struct hw_config *a, *b;
+	struct cfg_errors errs = {0};
+	struct hw_config *c = NULL;
+	char path[PATH_MAX], text[1024];
+	bool found = false;
+
+	(void)state;
+	a = load_text("e1.cfg", "topic_escape = \"percent\";", "");
+	assert_int_equal(a->mqtt.topic_escape, TOPIC_ESC_PERCENT);
+	b = load_text("e2.cfg", "topic_escape = \"none\";", "");
+	assert_int_equal(b->mqtt.topic_escape, TOPIC_ESC_NONE);
+	assert_false(config_section_same(a, b, "mqtt"));
+	config_free(b);
+	config_free(a);
+	fmt(text, sizeof(text),
+	    "site = { id = \"hall-1\"; };\nmqtt = { topic_escape = \"dots\"; };\n"
+	    "storage = { state_dir = \"%s/state\"; };\n",
+	    scratch);
+	put("ebad.cfg", text);
+	assert_int_equal(config_load(in_scratch(path, sizeof(path), "ebad.cfg"), &c, &errs),
+			 -EINVAL);
+	for (size_t i = 0; i < errs.n; i++)
+		found |= strstr(errs.msgs[i], "mqtt.topic_escape") != NULL;
+	if (!found)
+		print_errors(&errs);
+	assert_true(found);
+	cfg_errors_clear(&errs);
+}
+
 static void test_mqtt_hosts(void **state)
 {
 	static const char *const bad[][2] = {
@@ -1582,6 +1615,8 @@ int main(void)
 	    cmocka_unit_test(test_profile_format),
 	    cmocka_unit_test(test_bad_configs),
 	    cmocka_unit_test(test_mqtt_hosts),
+	    cmocka_unit_test_setup_teardown(test_mqtt_topic_escape, scratch_setup,
+					    scratch_teardown),
 	    cmocka_unit_test(test_missing_profile),
 	    cmocka_unit_test(test_many_errors),
 	    cmocka_unit_test(test_unreadable),

@@ -123,7 +123,8 @@ static void test_calendar_and_plans(void **state)
 	assert_int_equal(p->early_s, 2 * 86400);
 	assert_int_equal(p->window_s, 2 * 86400);
 	assert_int_equal(p->first_within_s, 48 * 3600);
-	assert_int_equal(p->requires, INSP_REQ_MAINS_OK | INSP_REQ_NO_FIRE);
+	assert_int_equal(p->requires,
+			 INSP_REQ_MAINS_OK | INSP_REQ_NO_FIRE | INSP_REQ_BATTERY_RECHARGED);
 	assert_true(p->serial);
 	assert_int_equal(p->n_targets, 2);
 	assert_int_equal(p->start_ms, 1793494800000LL);

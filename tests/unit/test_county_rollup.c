@@ -371,6 +371,119 @@ static void test_detail_rows(void **state)
 	rollup_destroy(r);
 }
 
+static int64_t open_tickets(struct rollup *r, const char *site)
+{
+	json_t *o = hall(r, site, T0 + 100);
+	int64_t n = json_integer_value(json_object_get(json_object_get(o, "tickets"), "open"));
+
+	json_decref(o);
+	return n;
+}
+
+/* The retained `tickets` replaces what events built (a county that starts later has the open
+ * tickets); events move them on in between; "more" counts what the hall does not list. */
+static void test_tickets_retained(void **state)
+{
+	struct rollup *r = mk();
+	json_t *ev, *a;
+
+	(void)state;
+	msg(r, "h1", "status", "{\"state\":\"online\"}", T0);
+	ev = json_loads("{\"seq\":1,\"event\":\"ticket\",\"ticket\":\"gone\",\"from\":null,"
+			"\"to\":\"open\",\"deadline\":1}",
+			0, NULL);
+	rollup_event(r, "h1", ev, T0 + 1);
+	json_decref(ev);
+	assert_int_equal(open_tickets(r, "h1"), 1);
+	msg(r, "h1", "tickets",
+	    "{\"t\":5,\"open\":5,\"more\":3,\"tickets\":["
+	    "{\"ticket\":\"camera-cam1-1\",\"kind\":\"camera\",\"target\":\"cam1\","
+	    "\"state\":\"repairing\",\"deadline\":1},"
+	    "{\"ticket\":\"checklist-exits-2\",\"kind\":\"checklist\",\"target\":\"exits\","
+	    "\"state\":\"open\",\"deadline\":99999999999999}]}",
+	    T0 + 2);
+	assert_int_equal(open_tickets(r, "h1"), 5);
+	a = detail(r, "h1", "tickets");
+	assert_int_equal(json_array_size(a), 2); /* "gone" is not among them */
+	assert_int_equal(dropped(r, "h1", "tickets"), 3);
+	json_decref(a);
+	ev = json_loads("{\"seq\":2,\"event\":\"ticket\",\"ticket\":\"camera-cam1-1\","
+			"\"from\":\"pending_verify\",\"to\":\"closed\"}",
+			0, NULL);
+	rollup_event(r, "h1", ev, T0 + 3);
+	json_decref(ev);
+	assert_int_equal(open_tickets(r, "h1"), 4);
+	msg(r, "h1", "tickets", "{\"t\":6,\"open\":0,\"more\":0,\"tickets\":[]}", T0 + 4);
+	assert_int_equal(open_tickets(r, "h1"), 0);
+	rollup_destroy(r);
+}
+
+/* After a restart the county has no events of a hall yet: the last task of each plan, from
+ * its retained inspection/<plan>, seeds the records, in time order and once. */
+static void test_records_seeded(void **state)
+{
+	struct rollup *r = mk();
+	const char *p1 = "{\"plan\":\"vp\",\"last\":{\"task\":\"vp/vp/100\",\"state\":\"passed\","
+			 "\"t\":5000}}";
+	const char *p2 = "{\"plan\":\"fp\",\"last\":{\"task\":\"fp/fp/90\",\"state\":\"missed\","
+			 "\"t\":3000}}";
+	json_t *ev, *a;
+
+	(void)state;
+	msg(r, "h1", "status", "{\"state\":\"online\"}", T0);
+	ev = json_loads("{\"seq\":1,\"event\":\"ticket\",\"ticket\":\"k1\",\"from\":null,"
+			"\"to\":\"open\",\"t\":4000}",
+			0, NULL);
+	rollup_event(r, "h1", ev, T0 + 1);
+	json_decref(ev);
+	rollup_message(r, "h1", "inspection/vp", p1, strlen(p1), true, T0 + 2);
+	rollup_message(r, "h1", "inspection/fp", p2, strlen(p2), true, T0 + 3);
+	rollup_message(r, "h1", "inspection/vp", p1, strlen(p1), true, T0 + 4); /* again */
+	a = detail(r, "h1", "records");
+	assert_int_equal(json_array_size(a), 3);
+	/* newest first: vp (5000), the ticket (4000), fp (3000) */
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "subject")),
+			    "vp/vp/100");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 1), "subject")),
+			    "k1");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 2), "subject")),
+			    "fp/fp/90");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 2), "state")),
+			    "missed");
+	json_decref(a);
+	/* a live (not retained) copy seeds nothing: its task comes as an event */
+	p1 = "{\"plan\":\"vp\",\"last\":{\"task\":\"vp/vp/200\",\"state\":\"passed\",\"t\":6000}}";
+	rollup_message(r, "h1", "inspection/vp", p1, strlen(p1), false, T0 + 5);
+	a = detail(r, "h1", "records");
+	assert_int_equal(json_array_size(a), 3);
+	json_decref(a);
+	/* a full ring: an older seed is left out, a newer one pushes the oldest out */
+	for (int i = 0; i < 20; i++) {
+		ev =
+		    json_pack("{s:I,s:s,s:s,s:s,s:I}", "seq", (json_int_t)(10 + i), "event",
+			      "ticket", "ticket", "kx", "to", "open", "t", (json_int_t)(10000 + i));
+		rollup_event(r, "h1", ev, T0 + 10 + i);
+		json_decref(ev);
+	}
+	p2 = "{\"plan\":\"fp\",\"last\":{\"task\":\"fp/fp/1\",\"state\":\"passed\",\"t\":1}}";
+	rollup_message(r, "h1", "inspection/fp", p2, strlen(p2), true, T0 + 40);
+	assert_int_equal(dropped(r, "h1", "records"), 3);
+	p2 = "{\"plan\":\"fp\",\"last\":{\"task\":\"fp/fp/2\",\"state\":\"passed\","
+	     "\"t\":10005}}";
+	rollup_message(r, "h1", "inspection/fp", p2, strlen(p2), true, T0 + 41);
+	assert_int_equal(dropped(r, "h1", "records"), 4);
+	a = detail(r, "h1", "records");
+	assert_int_equal(json_array_size(a), 20);
+	/* newest first: 10019 .. 10006, the seed (after the event of its own time), 10005 ..
+	 * 10001 (10000 pushed out) */
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 14), "subject")),
+			    "fp/fp/2");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 15), "t")), 10005);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 19), "t")), 10001);
+	json_decref(a);
+	rollup_destroy(r);
+}
+
 /* The caps hold: 64 devices, 64 cameras, 32 plans, 64 tickets, 20 records listed; the rest
  * counted as dropped while the hall's counts still see every one. */
 static void test_detail_caps(void **state)
@@ -448,6 +561,8 @@ int main(void)
 	    cmocka_unit_test(test_footage),
 	    cmocka_unit_test(test_detail_rows),
 	    cmocka_unit_test(test_detail_caps),
+	    cmocka_unit_test(test_tickets_retained),
+	    cmocka_unit_test(test_records_seeded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,9 @@
 
 #include <cmocka.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "core/db.h"
 
 struct tmp {
@@ -344,6 +347,40 @@ static void test_statement_in_use(void **state)
 	db_close(db);
 }
 
+/* Two processes creating the same new file at once (two county instances sharing a
+ * state_dir, started together): both open it. SQLite answers "database is locked" at once,
+ * without its busy handler, to one of two connections upgrading their locks together (the
+ * switch to WAL of a new file): db_open waits and tries again. */
+static void test_created_by_two(void **state)
+{
+	struct tmp *t = *state;
+	int failed = 0;
+
+	for (int i = 0; i < 40; i++) {
+		char *path = g_strdup_printf("%s/race-%d.db", t->dir, i);
+		pid_t kids[2];
+
+		for (int k = 0; k < 2; k++) {
+			kids[k] = fork();
+			assert_true(kids[k] >= 0);
+			if (kids[k] == 0) {
+				struct db *db = NULL;
+				int rc = db_open(path, &db);
+				if (rc == 0)
+					db_close(db);
+				_exit(rc == 0 && db ? 0 : 1);
+			}
+		}
+		for (int k = 0; k < 2; k++) {
+			int st = 0;
+			assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
+			failed += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		}
+		g_free(path);
+	}
+	assert_int_equal(failed, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +393,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_error_mapping, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_statement_in_use, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_created_by_two, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

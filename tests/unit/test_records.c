@@ -47,8 +47,13 @@ static json_t *call(struct fx *f, const char *verb, const char *args, enum route
 	json_t *a = json_loads(args, 0, NULL);
 
 	assert_non_null(a);
+	json_decref(f->got);
+	f->got = NULL;
 	assert_int_equal(router_call(f->r, verb, a, "ivy", role, on_call, f), 0);
 	json_decref(a);
+	/* cmd/report answers from its worker thread, through the main loop */
+	for (int i = 0; !f->got && i < 1000; i++)
+		g_main_context_iteration(NULL, TRUE);
 	assert_non_null(f->got);
 	return f->got;
 }
@@ -275,6 +280,28 @@ static void test_report_files(void **state)
 	assert_true(g_file_test(json_string_value(json_object_get(o, "csv")), G_FILE_TEST_EXISTS));
 	assert_string_equal(err(call(f, "report", "{\"month\":\"november\"}", ROUTER_VIEWER)),
 			    "invalid");
+	/* one report at a time: a second one asked meanwhile is refused "busy" */
+	{
+		json_t *a = json_loads("{\"month\":\"2026-11\"}", 0, NULL);
+		json_t *first;
+
+		json_decref(f->got);
+		f->got = NULL;
+		assert_int_equal(router_call(f->r, "report", a, "ivy", ROUTER_VIEWER, on_call, f),
+				 0);
+		assert_null(f->got); /* made on the worker thread */
+		first = f->got;
+		assert_int_equal(router_call(f->r, "report", a, "ivy", ROUTER_VIEWER, on_call, f),
+				 0);
+		assert_non_null(f->got);
+		assert_string_equal(err(f->got), "busy");
+		json_decref(f->got);
+		f->got = first;
+		for (int i = 0; !f->got && i < 1000; i++)
+			g_main_context_iteration(NULL, TRUE);
+		assert_true(json_is_true(json_object_get(f->got, "ok")));
+		json_decref(a);
+	}
 }
 
 int main(void)

@@ -384,6 +384,10 @@ static void test_build(void **state)
 	assert_int_equal(report_build(&in, html, csv, NULL), 0);
 	assert_true(has(html, "lang=\"zh-CN\""));
 	assert_true(has(html, "月度巡查报告"));
+	/* ticket states in the report's language, not their ids */
+	assert_int_equal(count(html, "<td>已关闭</td>"), 2);
+	assert_int_equal(count(html, "<td>待处理</td>"), 1);
+	assert_false(has(html, "<td>closed</td>"));
 	in.month = NULL;
 	assert_int_equal(report_build(&in, html, csv, NULL), -EINVAL);
 	g_string_free(html, TRUE);
