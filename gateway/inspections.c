@@ -423,7 +423,7 @@ static void publish_tickets(struct insp_service *s)
 	for (guint i = 0; i < v->len && i < TICKETS_LISTED; i++)
 		json_array_append_new(arr, ticket_json(v->pdata[i]));
 	o = json_pack("{s:s, s:I, s:I, s:o, s:I}", "site", s->cfg->site.id, "t",
-		      (json_int_t)wall_ms(), "open", (json_int_t)v->len, "tickets", arr, "more",
+		      (json_int_t)hw_clock_ms(), "open", (json_int_t)v->len, "tickets", arr, "more",
 		      (json_int_t)(v->len > TICKETS_LISTED ? v->len - TICKETS_LISTED : 0));
 	g_ptr_array_unref(v);
 	txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
