@@ -49,6 +49,9 @@ enum cfg_when { WHEN_ANY = 0, WHEN_OPEN };
 #define INSP_REQ_OUTSIDE_OPENING 0x4u
 #define INSP_REQ_BATTERY_RECHARGED 0x8u
 #define INSP_AT_MAX 24
+/* A video patrol's clip: from this long before its moment to this long after (s). */
+#define CFG_CLIP_BEFORE_S 5
+#define CFG_CLIP_AFTER_S 5
 
 struct cfg_plan {
 	char *id;	/* [A-Za-z0-9_-]+: inspection/<id> */
@@ -80,6 +83,8 @@ struct cfg_plan {
 	int64_t expected_s;
 	int64_t margin_s;
 	char *checklist; /* staff_patrol, fire_check: id of an inspections.checklists entry */
+	/* video_patrol (gateway/patrol.c): the clip around the patrol's moment */
+	int64_t clip_before_s, clip_after_s;
 	int line;
 };
 

@@ -1,5 +1,9 @@
 /* Owns the emergency-lighting test runner: the tests it follows (task, controller, since,
- * deadline) and its poll timer; the state it reads is the hub's. Main loop thread only. */
+ * deadline) and its poll timer; the state it reads is the hub's. Main loop thread only.
+ *
+ * Two clocks: a task's times are the inspection clock's (core/clock.h); a test's progress
+ * (its deadline) and what the controller reports (its last test time, by its own clock)
+ * are real time, mapped with hw_clock_from_real / _to_real. In production they are one. */
 #define LOG_TAG "eltest"
 #include "gateway/eltest.h"
 
@@ -11,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 
 #define POLL_MS 500
@@ -21,8 +26,9 @@ struct follow {
 	char task[INSP_ID_MAX];
 	size_t dev;
 	int kind;	     /* INSP_FUNCTION_TEST or INSP_DURATION_TEST */
-	int64_t since_ms;    /* the start command was sent (the task's start) */
-	int64_t deadline_ms; /* expected + margin after it */
+	int64_t since_ms;    /* the start command was sent (the task's start, inspection clock) */
+	int64_t real_since;  /* the same, real time */
+	int64_t deadline_ms; /* expected + margin after it, real time */
 	bool running_seen;
 	double base; /* the last test time when it was started */
 	bool base_known;
@@ -42,11 +48,6 @@ struct eltest {
 	bool adopted; /* tasks IN_PROGRESS before this runner were looked at */
 	bool *warned; /* per device: a target without tests was logged */
 };
-
-static int64_t wall_ms(void)
-{
-	return g_get_real_time() / 1000;
-}
 
 static int device_of(const struct hw_config *cfg, const char *id)
 {
@@ -138,7 +139,7 @@ static unsigned conditions(const char *plan, const char *target, void *ud)
 	if (ready(d) && ts->mains_fault && point_num(d, ts->mains_fault, &v) && v != 0)
 		ok &= ~INSP_REQ_MAINS_OK;
 	if (ready(d) && point_num(d, ts->duration.last_time, &v) && v > 0 &&
-	    wall_ms() - (int64_t)v * 1000 < RECHARGE_MS)
+	    hw_clock_real_ms() - (int64_t)v * 1000 < RECHARGE_MS)
 		ok &= ~INSP_REQ_BATTERY_RECHARGED;
 	return ok;
 }
@@ -189,7 +190,9 @@ static void finish(struct eltest *e, const char *task_id, size_t dev, int kind, 
 			passed = (int64_t)v == pt->passed;
 		}
 		if (point_num(d, pt->last_time, &v))
-			json_object_set_new(o, "ended", json_integer((json_int_t)v * 1000));
+			json_object_set_new(
+			    o, "ended",
+			    json_integer((json_int_t)hw_clock_from_real((int64_t)v * 1000)));
 		if (point_num(d, pt->length, &v)) {
 			const struct prof_point *lp = profile_find_point(cd->profile, pt->length);
 			unit = lp && lp->unit ? lp->unit : "";
@@ -302,7 +305,7 @@ static void follow_step(struct eltest *e, struct follow *f, int64_t now)
 		else if (f->base_known)
 			done = have_last && last != f->base;
 		else
-			done = have_last && (int64_t)last * 1000 > f->since_ms;
+			done = have_last && (int64_t)last * 1000 > f->real_since;
 		if (done) {
 			finish(e, f->task, f->dev, f->kind, f->since_ms, f->resumed, false, NULL);
 			drop(e, f);
@@ -341,7 +344,8 @@ static struct follow *follow_add(struct eltest *e, const struct insp_task *t, si
 	f->dev = dev;
 	f->kind = t->kind;
 	f->since_ms = since_ms;
-	f->deadline_ms = since_ms + (p ? p->expected_s + p->margin_s : 240) * 1000;
+	f->real_since = hw_clock_to_real(since_ms);
+	f->deadline_ms = f->real_since + (p ? p->expected_s + p->margin_s : 240) * 1000;
 	f->resumed = resumed;
 	if (!resumed) {
 		const struct hub_device *d = hub_device_at(e->hub, dev);
@@ -378,7 +382,7 @@ static void adopt(struct eltest *e)
 		log_info("task %s: in progress since before the restart: followed again, not "
 			 "started again",
 			 t->id);
-		follow_add(e, t, (size_t)di, t->started_ms ? t->started_ms : wall_ms(), true);
+		follow_add(e, t, (size_t)di, t->started_ms ? t->started_ms : hw_clock_ms(), true);
 	}
 	g_strfreev(ids);
 }
@@ -386,7 +390,7 @@ static void adopt(struct eltest *e)
 static gboolean on_poll(gpointer ud)
 {
 	struct eltest *e = ud;
-	int64_t now = wall_ms();
+	int64_t now = hw_clock_real_ms();
 
 	if (!e->adopted) {
 		e->adopted = true;
@@ -421,9 +425,9 @@ static void self_check(struct eltest *e, const struct insp_task *t, size_t dev)
 
 	if (!p || !ready(d) || !point_num(d, pt->last_time, &last) || last <= 0)
 		return;
-	if ((int64_t)last * 1000 <= t->due_ms - period_ms(p))
+	if (hw_clock_from_real((int64_t)last * 1000) <= t->due_ms - period_ms(p))
 		return;
-	finish(e, t->id, dev, t->kind, (int64_t)last * 1000, false, true, NULL);
+	finish(e, t->id, dev, t->kind, hw_clock_from_real((int64_t)last * 1000), false, true, NULL);
 }
 
 /* A test of controller dev runs: one this runner follows, or either kind's running point
@@ -474,7 +478,7 @@ static void run(struct insp_service *s, const struct insp_task *t, void *ud)
 	rc = insp_service_start(s, id, BY);
 	if (rc < 0)
 		return; /* busy (a serial plan's other target), postponed, ... */
-	now = wall_ms();
+	now = hw_clock_ms();
 	t = insp_service_task(s, id);
 	if (!t)
 		return;

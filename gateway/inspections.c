@@ -1,6 +1,7 @@
 /* Owns the daemon's inspection service: the scheduler's timer, the store of tasks,
  * records and tickets, the alerts, events, retained inspection/<plan> and line protocol
- * they produce, and the verbs tasks, task and ticket. Main loop thread only. */
+ * they produce, and the verbs tasks, task, ticket and clock (the test clock). Main loop
+ * thread only. */
 #define LOG_TAG "inspections"
 #include "gateway/inspections.h"
 
@@ -11,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/db.h"
 #include "core/log.h"
+#include "core/timeparse.h"
 #include "gateway/records.h"
 #include "inspect/insp_store.h"
 #include "outputs/lineproto.h"
@@ -59,11 +62,6 @@ struct insp_service {
 	int64_t plan_lines_ms;	 /* when every plan last had its line */
 	int64_t pruned_ms;
 };
-
-static int64_t wall_ms(void)
-{
-	return g_get_real_time() / 1000;
-}
 
 static unsigned conditions(const char *plan, const char *target, void *ud)
 {
@@ -143,7 +141,7 @@ static json_t *plan_json(struct insp_service *s, size_t i)
 				   insp_state_name(st.last), "t", (json_int_t)st.last_ms)
 		       : json_null(),
 	    "tasks", live, "passed", (json_int_t)st.passed, "failed", (json_int_t)st.failed,
-	    "missed", (json_int_t)st.missed, "t", (json_int_t)wall_ms());
+	    "missed", (json_int_t)st.missed, "t", (json_int_t)hw_clock_ms());
 	return o;
 }
 
@@ -430,7 +428,7 @@ static void publish_tickets(struct insp_service *s)
 	for (guint i = 0; i < v->len && i < TICKETS_LISTED; i++)
 		json_array_append_new(arr, ticket_json(v->pdata[i]));
 	o = json_pack("{s:s, s:I, s:I, s:o, s:I}", "site", s->cfg->site.id, "t",
-		      (json_int_t)wall_ms(), "open", (json_int_t)v->len, "tickets", arr, "more",
+		      (json_int_t)hw_clock_ms(), "open", (json_int_t)v->len, "tickets", arr, "more",
 		      (json_int_t)(v->len > TICKETS_LISTED ? v->len - TICKETS_LISTED : 0));
 	g_ptr_array_unref(v);
 	txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -443,7 +441,7 @@ int insp_service_open_ticket(struct insp_service *s, const char *kind, const cha
 			     const char *source, const char *text, const char *by, char *id_out)
 {
 	const struct cfg_inspections *in = &s->cfg->inspections;
-	int64_t now = wall_ms();
+	int64_t now = hw_clock_ms();
 	struct ticket t;
 	struct ticket_tr tr;
 	int h = kind && strcmp(kind, "camera") == 0 ? in->camera_ticket_h : in->ticket_h;
@@ -495,7 +493,7 @@ int insp_service_ticket(struct insp_service *s, const char *id, enum ticket_acti
 			const char *by, const char *note, const char *assignee,
 			enum ticket_recheck recheck)
 {
-	int64_t now = wall_ms();
+	int64_t now = hw_clock_ms();
 	struct ticket t;
 	struct ticket_tr tr;
 	int rc = insp_store_get_ticket(s->store, id, &t);
@@ -546,7 +544,7 @@ static void offer_runners(struct insp_service *s)
 
 void insp_service_tick(struct insp_service *s)
 {
-	int64_t now = wall_ms();
+	int64_t now = hw_clock_ms();
 	GHashTableIter it;
 	gpointer v;
 
@@ -580,7 +578,7 @@ int insp_service_start(struct insp_service *s, const char *id, const char *by)
 	int rc;
 
 	step_begin(s);
-	rc = insp_sched_start(s->sched, id, by, wall_ms());
+	rc = insp_sched_start(s->sched, id, by, hw_clock_ms());
 	step_end(s);
 	return rc;
 }
@@ -592,7 +590,7 @@ int insp_service_complete(struct insp_service *s, const char *id, bool passed, c
 
 	step_begin(s);
 	s->details = details;
-	rc = insp_sched_complete(s->sched, id, passed, by, note, wall_ms());
+	rc = insp_sched_complete(s->sched, id, passed, by, note, hw_clock_ms());
 	s->details = NULL;
 	step_end(s);
 	return rc;
@@ -604,7 +602,7 @@ int insp_service_postpone(struct insp_service *s, const char *id, int64_t until_
 	int rc;
 
 	step_begin(s);
-	rc = insp_sched_postpone(s->sched, id, until_ms, reason, by, wall_ms());
+	rc = insp_sched_postpone(s->sched, id, until_ms, reason, by, hw_clock_ms());
 	step_end(s);
 	return rc;
 }
@@ -614,7 +612,7 @@ int insp_service_cancel(struct insp_service *s, const char *id, const char *reas
 	int rc;
 
 	step_begin(s);
-	rc = insp_sched_cancel(s->sched, id, reason, by, wall_ms());
+	rc = insp_sched_cancel(s->sched, id, reason, by, hw_clock_ms());
 	step_end(s);
 	return rc;
 }
@@ -625,7 +623,7 @@ int insp_service_run_now(struct insp_service *s, const char *plan, const char *t
 	int rc;
 
 	step_begin(s);
-	rc = insp_sched_run_now(s->sched, plan, target, by, wall_ms(), id_out);
+	rc = insp_sched_run_now(s->sched, plan, target, by, hw_clock_ms(), id_out);
 	step_end(s);
 	if (rc == 0)
 		offer_runners(s);
@@ -757,7 +755,7 @@ static int cmd_task(struct router_req *q, void *ud)
 		if (!json_is_integer(f) || json_integer_value(f) <= 0 || !r->reason)
 			return router_req_fail(q, -EINVAL, NULL,
 					       "postpone needs \"for\" (seconds) and \"reason\"");
-		rc = insp_service_postpone(s, r->id, wall_ms() + json_integer_value(f) * 1000,
+		rc = insp_service_postpone(s, r->id, hw_clock_ms() + json_integer_value(f) * 1000,
 					   r->reason, by);
 	} else if (strcmp(action, "cancel") == 0) {
 		if (!r->reason)
@@ -829,6 +827,51 @@ static int cmd_ticket(struct router_req *q, void *ud)
 	return rc;
 }
 
+/* cmd/clock {"set_ms": Unix ms} | {"advance_ms": ms} | {}: moves the test clock (core/clock.h)
+ * forward and runs the scheduler at once, so that the tasks due by then are DUE (and offered
+ * to their runners) when the reply goes; {} only reads it. Moving it is refused unless the
+ * gateway was started with HALLWATCH_TEST_CLOCK (docs/inspections.md). */
+static int cmd_clock(struct router_req *q, void *ud)
+{
+	struct insp_service *s = ud;
+	const struct cmdreq *r = router_req_args(q);
+	const json_t *set = r->doc ? json_object_get(r->doc, "set_ms") : NULL;
+	const json_t *adv = r->doc ? json_object_get(r->doc, "advance_ms") : NULL;
+	char a[48];
+	int rc = 0;
+
+	if (set && adv)
+		return router_req_fail(q, -EINVAL, NULL,
+				       "give \"set_ms\" or \"advance_ms\", not both");
+	if ((set && !json_is_integer(set)) || (adv && !json_is_integer(adv)))
+		return router_req_fail(q, -EINVAL, NULL,
+				       "\"set_ms\" (Unix ms) and \"advance_ms\" (ms) are integers");
+	if ((set || adv) && !hw_clock_is_test())
+		return router_req_fail(q, -EPERM, "not_allowed",
+				       "the clock is the real one: cmd/clock moves it only in a "
+				       "gateway started with HALLWATCH_TEST_CLOCK (tests, never in "
+				       "production)");
+	if (set)
+		rc = hw_clock_set(json_integer_value(set));
+	else if (adv)
+		rc = hw_clock_advance(json_integer_value(adv));
+	if (rc < 0)
+		return router_req_fail(
+		    q, rc, NULL, "the test clock only moves forward; it is %s",
+		    timeparse_format(hw_clock_ms(), s->cfg->site.timezone, a, sizeof(a)));
+	if (set || adv) {
+		log_info("test clock moved to %s",
+			 timeparse_format(hw_clock_ms(), s->cfg->site.timezone, a, sizeof(a)));
+		insp_service_tick(s);
+	}
+	router_req_reply(q, "now", json_integer(hw_clock_ms()));
+	router_req_reply(q, "offset_ms", json_integer(hw_clock_offset_ms()));
+	router_req_reply(q, "test", json_boolean(hw_clock_is_test()));
+	router_req_record(q, "time",
+			  timeparse_format(hw_clock_ms(), s->cfg->site.timezone, a, sizeof(a)));
+	return 0;
+}
+
 int insp_service_attach_router(struct insp_service *s, struct router *r)
 {
 	int rc = router_add(r, "tasks", ROUTER_VIEWER, ROUTER_READ_ONLY, cmd_tasks, s);
@@ -837,6 +880,8 @@ int insp_service_attach_router(struct insp_service *s, struct router *r)
 		rc = router_add(r, "task", ROUTER_OPERATOR, 0, cmd_task, s);
 	if (rc == 0)
 		rc = router_add(r, "ticket", ROUTER_OPERATOR, 0, cmd_ticket, s);
+	if (rc == 0)
+		rc = router_add(r, "clock", ROUTER_ADMIN, 0, cmd_clock, s);
 	if (rc == 0 && !s->records)
 		rc = records_create(s->cfg, s->store, s->alerts, &s->records);
 	if (rc == 0)
@@ -907,7 +952,7 @@ int insp_service_create(const struct hw_config *cfg, struct alert_service *alert
 	/* A gap of more than two ticks since the scheduler last ran is a downtime (a reload
 	 * recreates the service a moment after the last tick). */
 	last = insp_store_get_meta(s->store, "last_run_ms", 0);
-	if (last > 0 && wall_ms() - last > 2000LL * in->tick_s + 1000)
+	if (last > 0 && hw_clock_ms() - last > 2000LL * in->tick_s + 1000)
 		insp_sched_set_last_run(s->sched, last);
 	for (size_t i = 0; i < in->n_plans; i++)
 		s->touched[i] = true;

@@ -14,6 +14,9 @@
  * insp_service_start / _complete / _postpone; a runner registered for a kind is offered
  * every DUE or OVERDUE task of that kind after each tick.
  *
+ * Its times (ticks, tasks, records, tickets) are core/clock.h's hw_clock_ms(): the real
+ * time, or a test clock in a gateway started with HALLWATCH_TEST_CLOCK.
+ *
  * Main loop thread only. */
 #ifndef HW_GATEWAY_INSPECTIONS_H
 #define HW_GATEWAY_INSPECTIONS_H
@@ -38,7 +41,8 @@ int insp_service_create(const struct hw_config *cfg, struct alert_service *alert
 			struct influx *ix, struct insp_service **out);
 /* Stops the timer and closes the store. Accepts NULL. */
 void insp_service_destroy(struct insp_service *s);
-/* Registers cmd/tasks (viewer), cmd/task and cmd/ticket (operator) with r, and the
+/* Registers cmd/tasks (viewer), cmd/task and cmd/ticket (operator), cmd/clock (admin: moves
+ * the test clock of core/clock.h, refused unless the gateway runs on one) with r, and the
  * inspectors' verbs of gateway/records.h (records, tickets, report, review). */
 int insp_service_attach_router(struct insp_service *s, struct router *r);
 

@@ -17,6 +17,7 @@
 #include "alerts/service.h"
 #include "devices/bus.h"
 #include "devices/hubfeed.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "hub/hub.h"
 #include "outputs/influx.h"
@@ -1345,6 +1346,31 @@ static int start_web(struct app *a)
 	return rc;
 }
 
+/* The test clock (core/clock.h, docs/inspections.md): HALLWATCH_TEST_CLOCK is a switch of
+ * the test suite, never of production; said loudly when it is on. -EINVAL for a value it
+ * cannot read. */
+static int start_test_clock(const struct hw_config *cfg)
+{
+	const char *tc = getenv("HALLWATCH_TEST_CLOCK");
+	int64_t start = 0;
+	char at[48];
+	int on = hw_clock_switch(tc, cfg->site.timezone, &start);
+
+	if (on < 0) {
+		log_err("HALLWATCH_TEST_CLOCK=\"%s\" is not 1 or a time (%s)", tc,
+			TIMEPARSE_FORMATS);
+		return on;
+	}
+	if (on) {
+		hw_clock_enable_test(start);
+		log_warn(
+		    "HALLWATCH_TEST_CLOCK is set: the inspections run on a TEST CLOCK, now %s, "
+		    "which cmd/clock moves; never use it in production",
+		    timeparse_format(hw_clock_ms(), cfg->site.timezone, at, sizeof(at)));
+	}
+	return 0;
+}
+
 static int cmd_run(const char *path)
 {
 	struct app a = {0};
@@ -1372,6 +1398,10 @@ static int cmd_run(const char *path)
 	}
 	log_info("hallwatch %s starting: site %s, %zu bus(es), %zu device(s)", HW_VERSION,
 		 a.cfg->site.id, a.cfg->n_buses, a.cfg->n_devices);
+	if (start_test_clock(a.cfg) < 0) {
+		config_free(a.cfg);
+		return 1;
+	}
 	/* One daemon per state directory: before anything opens what is in it. */
 	rc = statedir_lock(a.cfg->storage.state_dir, &lock, &holder);
 	if (rc < 0) {

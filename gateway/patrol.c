@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/timeparse.h"
 #include "hub/hub.h"
@@ -50,7 +51,9 @@ struct run {
 	struct patrol *p; /* NULL once the patrol is gone: callbacks only let go */
 	char task[INSP_ID_MAX], plan[INSP_NAME_MAX], target[INSP_NAME_MAX];
 	int priority;
-	int64_t t0;
+	int64_t t0;  /* the patrol's moment (core/clock.h): the task's, the record's */
+	int64_t rt0; /* the same moment in real time: the video layer's (clip, continuity) */
+	int64_t clip_before_ms, clip_after_ms;
 	char *dir;
 	struct cam_job *cams;
 	size_t n, left;
@@ -67,11 +70,6 @@ struct patrol {
 	GHashTable *last; /* camera id -> int64_t * (ms of its previous patrol) */
 	char *last_path;
 };
-
-static int64_t wall_ms(void)
-{
-	return g_get_real_time() / 1000;
-}
 
 static const struct cfg_plan *find_plan(const struct patrol *p, const char *id)
 {
@@ -203,7 +201,7 @@ static json_t *health_json(struct cam_job *j, const struct hub_camera *c)
 static json_t *continuity_json(struct cam_job *j, const struct hub_camera *c)
 {
 	struct patrol *p = j->run->p;
-	int64_t t0 = j->run->t0, *prev = g_hash_table_lookup(p->last, j->id), since;
+	int64_t t0 = j->run->rt0, *prev = g_hash_table_lookup(p->last, j->id), since;
 	struct rec_segment *segs = NULL;
 	struct rec_span *sp = NULL;
 	json_t *gaps = json_array(), *o;
@@ -276,7 +274,7 @@ static json_t *footage_json(struct cam_job *j, const struct hub_camera *c)
 	 * index showed */
 	if (j->first_seg_ms > 0 && (oldest <= 0 || j->first_seg_ms < oldest))
 		oldest = j->first_seg_ms;
-	double kept = oldest > 0 ? (j->run->t0 - oldest) / 86400000.0 : 0;
+	double kept = oldest > 0 ? (j->run->rt0 - oldest) / 86400000.0 : 0;
 	json_t *o;
 
 	if (keep < req)
@@ -356,7 +354,7 @@ static gboolean on_clip_timer(gpointer ud)
 	struct run *r = j->run;
 	int rc;
 
-	if (!clip_recorded(j) && wall_ms() < j->deadline_ms)
+	if (!clip_recorded(j) && hw_clock_real_ms() < j->deadline_ms)
 		return G_SOURCE_CONTINUE;
 	j->timer = 0;
 	/* the timer's reference goes to the clip */
@@ -394,7 +392,7 @@ static void snap_try(struct cam_job *j)
 
 	if (rc == 0)
 		return;
-	if (rc == -EBUSY && wall_ms() - r->t0 < SNAP_RETRY_MS) {
+	if (rc == -EBUSY && hw_clock_real_ms() - r->rt0 < SNAP_RETRY_MS) {
 		j->snap_timer = g_timeout_add(200, on_snap_retry, j);
 		return;
 	}
@@ -422,15 +420,15 @@ static void cam_begin(struct cam_job *j)
 	struct patrol *p = r->p;
 	const struct hub_camera *c = hub_camera_at(p->hub, j->ci);
 	const struct cfg_camera *cc = &p->cfg->cameras[j->ci];
-	int64_t now = wall_ms();
+	int64_t now = hw_clock_real_ms();
 
 	j->res = json_pack("{s:s, s:s}", "camera", j->id, "name", cc->name ? cc->name : j->id);
 	j->findings = json_array();
 	json_object_set_new(j->res, "health", health_json(j, c));
 	j->snap_path = g_strdup_printf("%s/%s.jpg", r->dir, j->id);
 	j->clip_path = g_strdup_printf("%s/%s.mp4", r->dir, j->id);
-	j->from_ms = r->t0 - PATROL_CLIP_BEFORE_S * 1000LL;
-	j->to_ms = r->t0 + PATROL_CLIP_AFTER_S * 1000LL;
+	j->from_ms = r->rt0 - r->clip_before_ms;
+	j->to_ms = r->rt0 + r->clip_after_ms;
 	/* a recording camera closes the segment holding to_ms within segment_s; else what exists
 	 * is cut once to_ms has passed */
 	j->deadline_ms =
@@ -542,7 +540,7 @@ static void run_finish(struct run *r)
 		follow_up(r, &r->cams[i], json_is_true(json_object_get(r->cams[i].res, "passed")));
 		json_array_append(cams, r->cams[i].res);
 		g_hash_table_replace(p->last, g_strdup(r->cams[i].id),
-				     g_memdup2(&r->t0, sizeof(r->t0)));
+				     g_memdup2(&r->rt0, sizeof(r->rt0)));
 	}
 	if (r->n == 0)
 		snprintf(note, sizeof(note), "no camera on the route \"%s\"", r->target);
@@ -552,7 +550,7 @@ static void run_finish(struct run *r)
 	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:s, s:o}", "site", p->cfg->site.id,
 		      "task", r->task, "plan", r->plan, "target", r->target, "result",
 		      passed ? "passed" : "failed", "started", (json_int_t)r->t0, "finished",
-		      (json_int_t)wall_ms(), "passed", passed, "note", note, "cameras", cams);
+		      (json_int_t)hw_clock_ms(), "passed", passed, "note", note, "cameras", cams);
 	txt = json_dumps(rec, JSON_COMPACT);
 	rc = insp_service_complete(p->insp, r->task, passed, BY, note, txt);
 	if (rc < 0)
@@ -607,7 +605,10 @@ static void run_begin(struct patrol *p, const struct insp_task *t)
 	g_strlcpy(r->plan, t->plan, sizeof(r->plan));
 	g_strlcpy(r->target, t->target, sizeof(r->target));
 	r->priority = pl ? pl->priority : 4;
-	r->t0 = wall_ms();
+	r->rt0 = hw_clock_real_ms();
+	r->t0 = hw_clock_from_real(r->rt0); /* one reading: equal in production */
+	r->clip_before_ms = (pl ? pl->clip_before_s : CFG_CLIP_BEFORE_S) * 1000LL;
+	r->clip_after_ms = (pl ? pl->clip_after_s : CFG_CLIP_AFTER_S) * 1000LL;
 	r->dir = g_build_filename(p->cfg->storage.state_dir, "patrols", safe, NULL);
 	g_free(safe);
 	rc = route(p, t->plan, t->target, idx, &n);
@@ -671,7 +672,7 @@ static void interrupted(struct patrol *p, const char *task, const char *plan, co
 	rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:b, s:b, s:s, s:[]}", "site",
 			p->cfg->site.id, "task", task, "plan", plan, "target", target, "result",
 			"failed", "started", ms_or_null(started_ms), "finished",
-			(json_int_t)wall_ms(), "passed", 0, "interrupted", 1, "note", note,
+			(json_int_t)hw_clock_ms(), "passed", 0, "interrupted", 1, "note", note,
 			"cameras");
 	txt = json_dumps(rec, JSON_COMPACT);
 	rc = insp_service_complete(p->insp, task, false, BY, note, txt);

@@ -1,8 +1,9 @@
 /* Owns the inspectors' verbs (records, review, tickets, report) and the gathering of a
  * month's figures for the report: records and tickets from the inspection store, camera
- * availability from the alert event log, footage kept from the recording index. Main
- * loop thread; cmd/report's reading and writing on a worker thread (report_run), on a job
- * of its own and a database connection of its own. */
+ * availability from the alert event log, footage kept from the recording index. Times of
+ * reviews and of the report are the inspection clock's (core/clock.h). Main loop thread;
+ * cmd/report's reading and writing on a worker thread (report_run), on a job of its own and
+ * a database connection of its own. */
 #define LOG_TAG "records"
 #include "gateway/records.h"
 
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/db.h"
 #include "core/log.h"
 #include "core/timeparse.h"
@@ -286,7 +288,7 @@ static int cmd_review(struct router_req *q, void *ud)
 	amended = o.reviewed_ms > 0;
 	json_decref(o.json);
 	o.json = NULL;
-	rc = insp_store_review(r->store, id, by, verdict, note, router_req_now(q));
+	rc = insp_store_review(r->store, id, by, verdict, note, hw_clock_ms());
 	if (rc == 0)
 		rc = insp_store_get_record(r->store, id, keep_one, &o);
 	if (rc < 0) {
@@ -647,7 +649,7 @@ static int cmd_report(struct router_req *q, void *ud)
 	if (reports_running > 0)
 		return router_req_fail(q, -EBUSY, NULL,
 				       "a report is being made; ask again when it is done");
-	j = report_job_new(r, month, router_req_now(q));
+	j = report_job_new(r, month, hw_clock_ms());
 	j->q = q;
 	task = g_task_new(NULL, NULL, report_done, NULL);
 	g_task_set_task_data(task, j, report_job_free);

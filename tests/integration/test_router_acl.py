@@ -8,12 +8,15 @@ its own account (gw-hall-1):
   the gateway (no log line, no event, no reply) and the alert stays unacknowledged;
 - the operator account can: its ack is obeyed, recorded and answered;
 - what the operator's account claims is attribution only: alice's account claiming to be
-  bob is refused with the sentence '"bob" is not in alerts.operators'."""
+  bob is refused with the sentence '"bob" is not in alerts.operators';
+- cmd/clock reads the real clock, and moving it is refused (not_allowed, naming
+  HALLWATCH_TEST_CLOCK) in a gateway started without the test switch."""
 
 import json
 import os
 import shutil
 import threading
+import time
 import uuid
 
 import paho.mqtt.client as paho
@@ -194,8 +197,8 @@ def main(env):
     known = msg.split("; known: ", 1)[1].split(", ") if "; known: " in msg else []
     chk.expect(r.get("error") == "unknown_verb" and msg.startswith('no command "foo"; known: ')
                and known == sorted(known) and len(known) == len(set(known))
-               and {"ack", "clip", "device", "history", "list", "recordings", "shelve",
-                    "snapshot", "unshelve"} <= set(known),
+               and {"ack", "clip", "clock", "device", "history", "list", "recordings",
+                    "shelve", "snapshot", "unshelve"} <= set(known),
                "cmd/foo: %r" % r)
     r = alice.send("ack", "{\"id\":", "alice")
     chk.expect(r.get("error") == "invalid" and
@@ -217,6 +220,19 @@ def main(env):
                                for e in events(watch, ROOT)), 5, "alice's ack in events")
     except TestFailure as e:
         chk.expect(False, str(e))
+    # the test clock (docs/inspections.md): an operator reads it, but no one moves it in a
+    # gateway started without HALLWATCH_TEST_CLOCK
+    r = alice.send("clock", {}, "alice")
+    chk.expect(r.get("ok") is True and r.get("test") is False and r.get("offset_ms") == 0
+               and abs(r.get("now", 0) - time.time() * 1000) < 10000,
+               "cmd/clock read on the real clock: %r" % r)
+    for body in ({"advance_ms": 3600000}, {"set_ms": int(time.time() * 1000) + 86400000}):
+        r = alice.send("clock", body, "alice")
+        chk.expect(r.get("ok") is False and r.get("error") == "not_allowed" and
+                   "HALLWATCH_TEST_CLOCK" in r.get("message", ""),
+                   "cmd/clock %r without the switch: %r" % (body, r))
+    r = alice.send("clock", {}, "alice")
+    chk.expect(r.get("offset_ms") == 0, "the clock moved after all: %r" % r)
     chk.expect(dash.replies.get(corr) is None, "the dashboard got a reply after all")
     dash.close()
     alice.close()

@@ -244,6 +244,30 @@ static void test_checklists(void **state)
 		 3, "inspections.checklists[0].items[1]: id \"x\" is used already");
 }
 
+/* A video patrol's clip window: 5 s either side by default, set per plan, at least 1 s. */
+static void test_clip_window(void **state)
+{
+	(void)state;
+	struct hw_config *c = load_ok(
+	    "site = { id = \"h\"; };\ninspections = { plans = (\n { id = \"vp\"; kind = "
+	    "\"video_patrol\"; },\n { id = \"fast\"; kind = \"video_patrol\"; clip_before_s = "
+	    "2; clip_after_s = 0; }\n); };\n");
+
+	assert_int_equal(c->inspections.plans[0].clip_before_s, 5);
+	assert_int_equal(c->inspections.plans[0].clip_after_s, 5);
+	assert_int_equal(c->inspections.plans[1].clip_before_s, 2);
+	assert_int_equal(c->inspections.plans[1].clip_after_s, 0);
+	config_free(c);
+	load_bad("site = { id = \"h\"; };\ninspections = { plans = (\n { id = \"a\"; kind = "
+		 "\"video_patrol\"; clip_before_s = 0;\n clip_after_s = 0; }\n); };\n",
+		 3,
+		 "inspections.plans[0]: a patrol's clip needs clip_before_s + clip_after_s of at "
+		 "least 1 s");
+	load_bad("site = { id = \"h\"; };\ninspections = { plans = (\n { id = \"a\"; kind = "
+		 "\"video_patrol\";\n clip_after_s = 601; }\n); };\n",
+		 4, "inspections.plans[0].clip_after_s: 601 is out of range (0..600)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -251,6 +275,7 @@ int main(void)
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_checklists),
+	    cmocka_unit_test(test_clip_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
