@@ -1,7 +1,8 @@
 // The console's Devices, Cameras and Patrols pages in headless Chromium (Debian's, driven by
 // playwright-core): the overview lists what is due today, the devices page draws a history
 // chart, the cameras page shows the recordings of today as a timeline and plays one from
-// the moment clicked (the video element plays and its time advances) and exports a clip,
+// the moment clicked (the video element plays and its time advances, on into the next
+// segment at the end of one) and exports a clip,
 // the patrols page lists tasks and, where this gateway has cmd/records and cmd/review,
 // an inspector reviews a record; the language switches; no console error on any page.
 // Screenshots of each page go to HW_ART. Driven by test_pages.py (the gateway, the
@@ -101,24 +102,49 @@ async function main() {
     // ---- cameras: the timeline, playback, a clip ----
     await page.goto(URL + "/cameras");
     await page.waitForSelector("#cameras .card h3");
+    // Three closed segments: a click on the first lands in it or, a pixel of the hour being
+    // 3 s, in the second; either has a closed one after it to play on into.
     const t0 = Date.now();
-    while (!(await page.$("#timeline-hour .seg:not(.open)"))) {
-      if (Date.now() - t0 > 30000) throw new Error("no closed segment on the timeline");
+    while ((await page.$$("#timeline-hour .seg:not(.open)")).length < 3) {
+      if (Date.now() - t0 > 30000) throw new Error("not three closed segments on the timeline");
       await page.click("#cameras .card button");
       await page.waitForTimeout(500); // a poll of the recordings, bounded above
     }
-    check(true, "the timeline shows a closed segment");
+    check(true, "the timeline shows closed segments");
     const seg = await page.$("#timeline-hour .seg:not(.open)");
     const box = await seg.boundingBox();
     await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
-    await page.waitForFunction(() => {
+    const player = () => {
+      const v = document.getElementById("player");
+      return { seg: v.dataset.segment || "", t: v.currentTime, playing: v.readyState >= 2 && !v.paused,
+               ended: v.ended, error: v.error ? v.error.code : 0,
+               msg: document.getElementById("rec-msg").textContent };
+    };
+    const until = async (what, f, arg) => {
+      try {
+        await page.waitForFunction(f, arg, { timeout: T });
+      } catch (e) {
+        throw new Error(what + ": the player " + JSON.stringify(await page.evaluate(player)));
+      }
+    };
+    await until("the player does not play", () => {
       const v = document.getElementById("player");
       return v.readyState >= 2 && !v.paused;
-    }, null, { timeout: T });
-    const a = await page.evaluate(() => document.getElementById("player").currentTime);
-    await page.waitForFunction((x) => document.getElementById("player").currentTime > x + 0.3, a);
-    const b = await page.evaluate(() => document.getElementById("player").currentTime);
-    check(b > a, "the recording plays: currentTime " + a.toFixed(2) + " -> " + b.toFixed(2));
+    });
+    const a = await page.evaluate(player);
+    // Its time advances, or it has gone on into the next segment.
+    await until("the recording does not advance", (x) => {
+      const v = document.getElementById("player");
+      return v.dataset.segment !== x.seg ? v.currentTime > 0.3 : v.currentTime > x.t + 0.3;
+    }, a);
+    const b = await page.evaluate(player);
+    check(true, "the recording plays: " + a.seg + " " + a.t.toFixed(2) + " s -> " + b.seg + " " + b.t.toFixed(2) + " s");
+    await until("playback does not go on into the next segment", (x) => {
+      const v = document.getElementById("player");
+      return v.dataset.segment !== x && v.readyState >= 2 && !v.paused && v.currentTime > 0.3;
+    }, a.seg);
+    const c = await page.evaluate(player);
+    check(c.seg > a.seg, "playback goes on from " + a.seg + " into the next segment " + c.seg + " (" + c.t.toFixed(2) + " s)");
     await page.fill("#clip-len", "2");
     await page.click("#clip-go");
     await page.waitForFunction(() => document.getElementById("clip-link") ||

@@ -67,6 +67,7 @@ function cmDayInput() {
 }
 
 async function cmSelect(id) {
+  if (cm.sel !== id) cm.playing = null;
   cm.sel = id;
   document.getElementById("rec").hidden = false;
   document.getElementById("rec-cam").textContent = id;
@@ -124,11 +125,15 @@ function cmPlayAt(t) {
   const closed = cm.items.filter((it) => !it.gap && it.path && !it.open);
   const dist = (it) => (t < it.start ? it.start - t : t >= it.end ? t - it.end : 0);
   const seg = closed.reduce((best, it) => (!best || dist(it) < dist(best) ? it : best), null);
-  const msg = document.getElementById("rec-msg");
-  if (!seg) { msg.textContent = hwI18n.t("nothing_there"); return; }
+  if (!seg) { document.getElementById("rec-msg").textContent = hwI18n.t("nothing_there"); return; }
+  cmPlay(seg, seg.start <= t && t < seg.end ? (t - seg.start) / 1000 : 0);
+}
+
+// Plays segment seg from off seconds into it.
+function cmPlay(seg, off) {
   const v = document.getElementById("player");
   const src = "/media/recordings/" + encodeURIComponent(cm.sel) + "/" + encodeURIComponent(cmBase(seg.path));
-  const off = seg.start <= t && t < seg.end ? (t - seg.start) / 1000 : 0;
+  cm.playing = seg;
   v.dataset.segment = cmBase(seg.path);
   const go = () => { v.currentTime = off; v.play().catch(() => {}); };
   if (v.getAttribute("src") !== src) {
@@ -137,10 +142,32 @@ function cmPlayAt(t) {
   } else {
     go();
   }
-  msg.textContent = hwI18n.t("playing") + " " + hw.time(seg.start + off * 1000);
+  document.getElementById("rec-msg").textContent = hwI18n.t("playing") + " " + hw.time(seg.start + off * 1000);
   const d = new Date(seg.start + off * 1000);
   d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
   document.getElementById("clip-from").value = d.toISOString().slice(0, 19);
+}
+
+// The closed segment after the one playing, if known.
+function cmNext() {
+  const p = cm.playing;
+  return p && cm.items.find((it) => !it.gap && it.path && !it.open && it.start >= p.end - 1000 &&
+                           it.path !== p.path) || null;
+}
+
+// At the end of a segment playback goes on with the next one, as a recorder's timeline
+// does; the list is asked again once when the next one was still being written.
+async function cmEnded() {
+  if (!cm.playing) return;
+  let next = cmNext();
+  if (!next) {
+    const was = cm.playing;
+    await cmRecordings();
+    cm.playing = was;
+    next = cmNext();
+  }
+  if (next) cmPlay(next, 0);
+  else { cm.playing = null; document.getElementById("rec-msg").textContent = hwI18n.t("end_of_recordings"); }
 }
 
 async function cmClip() {
@@ -196,6 +223,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     cmPlayAt(cm.hourStart + ((e.clientX - box.left) / box.width) * 3600000);
   });
   document.getElementById("clip-go").addEventListener("click", cmClip);
+  document.getElementById("player").addEventListener("ended", cmEnded);
   await hw.init("cameras");
   await cmLoad();
   window.setInterval(cmPictures, CM_PIC_MS);
