@@ -24,7 +24,8 @@
 #define FIRST_SINCE_MS (3600 * 1000LL) /* a camera's first patrol looks back this far */
 #define GAP_TOLERANCE_MS 2000	       /* between two segments, not a gap */
 #define GAPS_LISTED 50
-#define CLIP_POLL_MS 1000
+#define CLIP_POLL_MS 250 /* the index is asked again; a patrol ends soon after the segment closes  \
+			  */
 #define SNAP_RETRY_MS 10000
 
 struct run;
