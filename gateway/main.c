@@ -841,6 +841,10 @@ static void arm_heartbeat(struct app *a)
  * Late results of the stopped buses are dropped as they come (the generation moves on). */
 static void stop_for_reload(struct app *a, bool keep_mqtt, bool keep_influx)
 {
+	/* A session that goes: every command it received is handled (answered, or cancelled
+	 * below) while it can still be answered. A kept one keeps them for the new router. */
+	if (!keep_mqtt)
+		mqtt_stop_commands(a->mqtt, 1000);
 	stop_buses(a);
 	stop_inspections(a);
 	stop_router(a);
@@ -1442,6 +1446,8 @@ static int cmd_run(const char *path)
 	g_main_loop_run(a.loop);
 	sd_notify_send("STOPPING=1");
 out:
+	/* Every command received is handled (answered, or cancelled below) before the end. */
+	mqtt_stop_commands(a.mqtt, 1000);
 	stop_buses(&a);
 	/* Results the workers handed over before stopping still reach the outputs: each
 	 * holds its own layout, so a stopped bus leaves none dangling. */

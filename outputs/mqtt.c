@@ -65,11 +65,20 @@ struct mqtt {
 	json_t *detail;	    /* "delivery" member of status online, or NULL (main loop) */
 	GSource *resub;	    /* subscribes to cmd/+ again after a refused SUBACK (main loop) */
 	bool sub_failing;   /* the broker refused cmd/+ (logged) */
+	/* Commands received and not yet handed over, oldest first (struct mqtt_event *, under
+	 * lock): an EV_MESSAGE event hands them over, mqtt_stop_commands at once. */
+	GQueue cmdq;
+	int unsub_acked;     /* mid of the last UNSUBACK (under lock) */
+	int64_t last_cmd_us; /* monotonic time the last command came (under lock) */
+	bool cmds_off;	     /* mqtt_stop_commands ran: cmd/+ is not subscribed again */
+	size_t cmds_dropped; /* received while nothing handled commands, at the end */
 };
 
 /* The wait before subscribing to cmd/+ again when the broker refused it (a cluster node
  * whose JetStream is electing a leader refuses for a few seconds). */
 #define RESUB_MS 1000
+/* At a stop, how long no command must come after the UNSUBACK (mqtt_stop_commands). */
+#define CMD_QUIET_MS 100
 
 /* A message handed to libmosquitto and not yet acknowledged. */
 struct flight {
@@ -197,7 +206,7 @@ static gboolean resubscribe(gpointer data)
 
 	g_source_unref(m->resub);
 	m->resub = NULL;
-	if (g_atomic_int_get(&m->connected)) {
+	if (g_atomic_int_get(&m->connected) && !m->cmds_off) {
 		g_mutex_lock(&m->mosq_lock);
 		subscribe_cmds(m);
 		g_mutex_unlock(&m->mosq_lock);
@@ -263,6 +272,25 @@ static void deliver_cmd(struct mqtt *m, struct mqtt_event *ev)
 	m->on_cmd(m, &c, m->cmd_ud);
 }
 
+/* Hands over the oldest command received, if there is one and a handler; false when
+ * none was. Once stopping, what has no handler is dropped (and counted). */
+static bool deliver_next(struct mqtt *m)
+{
+	struct mqtt_event *ev = NULL;
+
+	g_mutex_lock(&m->lock);
+	if (m->on_cmd || g_atomic_int_get(&m->stopping))
+		ev = g_queue_pop_head(&m->cmdq);
+	g_mutex_unlock(&m->lock);
+	if (!ev)
+		return false;
+	if (!m->on_cmd && !ev->retain)
+		m->cmds_dropped++;
+	deliver_cmd(m, ev);
+	event_free(ev);
+	return true;
+}
+
 static gboolean on_event(gpointer data)
 {
 	struct mqtt_event *ev = data;
@@ -301,7 +329,8 @@ static gboolean on_event(gpointer data)
 		 * them again, other owners resend theirs. */
 		m->st.retried += count_outbox_flights(m);
 		g_hash_table_remove_all(m->inflight);
-		subscribe_cmds(m);
+		if (!m->cmds_off)
+			subscribe_cmds(m);
 		{
 			char *st = status_json(m, "online");
 			publish_mid(m, "status", st, strlen(st), true, NULL, m->cfg->qos);
@@ -345,7 +374,8 @@ static gboolean on_event(gpointer data)
 		}
 		break;
 	case EV_MESSAGE:
-		deliver_cmd(m, ev);
+		while (deliver_next(m))
+			;
 		break;
 	case EV_SUBACK:
 		on_suback(m, ev, host, port);
@@ -469,7 +499,24 @@ static void cb_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
 		free(value);
 		name = value = NULL;
 	}
-	post_ev(m, ev);
+	/* Queued here, handed over on the main loop in order (or at once by
+	 * mqtt_stop_commands): the event only says there is one. */
+	g_mutex_lock(&m->lock);
+	g_queue_push_tail(&m->cmdq, ev);
+	m->last_cmd_us = g_get_monotonic_time();
+	g_mutex_unlock(&m->lock);
+	post(m, EV_MESSAGE, 0);
+}
+
+static void cb_unsubscribe(struct mosquitto *mosq, void *ud, int mid,
+			   const mosquitto_property *props)
+{
+	struct mqtt *m = ud;
+
+	g_mutex_lock(&m->lock);
+	m->unsub_acked = mid;
+	g_cond_broadcast(&m->cond);
+	g_mutex_unlock(&m->lock);
 }
 
 static void cb_log(struct mosquitto *mosq, void *ud, int level, const char *str)
@@ -505,6 +552,7 @@ static int setup(struct mqtt *m)
 	mosquitto_publish_v5_callback_set(m->mosq, cb_publish);
 	mosquitto_message_v5_callback_set(m->mosq, cb_message);
 	mosquitto_subscribe_v5_callback_set(m->mosq, cb_subscribe);
+	mosquitto_unsubscribe_v5_callback_set(m->mosq, cb_unsubscribe);
 	mosquitto_log_callback_set(m->mosq, cb_log);
 	if (cfg->username && *cfg->username)
 		mosquitto_username_pw_set(m->mosq, cfg->username, cfg->password);
@@ -683,6 +731,7 @@ int mqtt_create(const struct cfg_mqtt *cfg, const char *site, GMainContext *ctx,
 	m->inflight = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
 	m->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, pend_free);
 	g_queue_init(&m->pending_order);
+	g_queue_init(&m->cmdq);
 
 	m->mosq = mosquitto_new(cfg->client_id, true, m);
 	if (!m->mosq) {
@@ -998,8 +1047,70 @@ int mqtt_reply(struct mqtt *m, const struct mqtt_cmd *c, const char *reply_id, c
 
 void mqtt_set_command_handler(struct mqtt *m, mqtt_cmd_fn fn, void *ud)
 {
+	bool waiting;
+
 	m->on_cmd = fn;
 	m->cmd_ud = ud;
+	/* commands that came while there was no handler (a reload keeping the session) */
+	g_mutex_lock(&m->lock);
+	waiting = fn && m->cmdq.length > 0;
+	g_mutex_unlock(&m->lock);
+	if (waiting)
+		post(m, EV_MESSAGE, 0);
+}
+
+void mqtt_stop_commands(struct mqtt *m, int wait_ms)
+{
+	int mid = -1, rc = MOSQ_ERR_NO_CONN;
+	bool acked = false;
+	size_t n = 0;
+
+	if (!m || m->cmds_off)
+		return;
+	m->cmds_off = true;
+	if (m->resub) {
+		g_source_destroy(m->resub);
+		g_source_unref(m->resub);
+		m->resub = NULL;
+	}
+	if (g_atomic_int_get(&m->connected)) {
+		char *t = topic(m, "cmd/+");
+		g_mutex_lock(&m->mosq_lock);
+		rc = mosquitto_unsubscribe_v5(m->mosq, &mid, t, NULL);
+		g_mutex_unlock(&m->mosq_lock);
+		g_free(t);
+	}
+	if (rc == MOSQ_ERR_SUCCESS) {
+		/* The UNSUBACK comes after what the broker has sent us, but may overtake what it
+		 * still holds back for our receive window: the end is its UNSUBACK and then no
+		 * command for CMD_QUIET_MS. */
+		int64_t t = g_get_monotonic_time(), until = t + (int64_t)wait_ms * 1000, since = t;
+		bool quiet = false;
+
+		g_mutex_lock(&m->lock);
+		for (;;) {
+			int64_t q = MAX(m->last_cmd_us, since) + CMD_QUIET_MS * 1000;
+			t = g_get_monotonic_time();
+			acked = m->unsub_acked == mid;
+			quiet = acked && t >= q;
+			if (quiet || t >= until)
+				break;
+			g_cond_wait_until(&m->cond, &m->lock, acked ? MIN(q, until) : until);
+		}
+		g_mutex_unlock(&m->lock);
+		if (!acked)
+			log_warn("the broker did not confirm the end of the subscription to cmd/+ "
+				 "within %d ms: a command sent just before may go unanswered",
+				 wait_ms);
+		else if (!quiet)
+			log_warn("commands still came %d ms after the end of the subscription to "
+				 "cmd/+: one sent just before may go unanswered",
+				 wait_ms);
+	}
+	while (deliver_next(m))
+		n++;
+	if (n)
+		log_info("%zu command(s) received before the stop handed over", n);
 }
 
 void mqtt_set_ack_handler(struct mqtt *m, mqtt_ack_fn fn, void *ud)
@@ -1095,6 +1206,11 @@ void mqtt_destroy(struct mqtt *m, int wait_ms)
 	g_atomic_int_set(&m->connected, 0);
 	while (g_main_context_iteration(m->ctx, FALSE))
 		;
+	while (deliver_next(m))
+		;
+	if (m->cmds_dropped)
+		log_warn("%zu command(s) received while the gateway stopped were not answered",
+			 m->cmds_dropped);
 	g_hash_table_destroy(m->inflight);
 	g_queue_clear(&m->pending_order);
 	g_hash_table_destroy(m->pending);

@@ -101,6 +101,11 @@ int mqtt_protocol(const struct mqtt *m);
  * (re)connect. A message with the retain flag is never handed over (logged once per
  * topic): on a v5 session the subscription keeps the flag of live messages too. */
 void mqtt_set_command_handler(struct mqtt *m, mqtt_cmd_fn fn, void *ud);
+/* Stops taking commands before what answers them goes (a reload that replaces the session,
+ * the stop): unsubscribes from cmd/+, waits up to wait_ms for the broker's UNSUBACK (every
+ * command routed before it has then arrived) and hands every command received and not yet
+ * handled to the handler at once, which answers or cancels it. Main loop; NULL is ignored. */
+void mqtt_stop_commands(struct mqtt *m, int wait_ms);
 /* Receives broker acknowledgements of mqtt_publish_acked messages (NULL stops). */
 void mqtt_set_ack_handler(struct mqtt *m, mqtt_ack_fn fn, void *ud);
 /* Like mqtt_publish at QoS >= 1 (at least 1 even when the configured QoS is 0);
