@@ -24,8 +24,8 @@
 #define FIRST_SINCE_MS (3600 * 1000LL) /* a camera's first patrol looks back this far */
 #define GAP_TOLERANCE_MS 2000	       /* between two segments, not a gap */
 #define GAPS_LISTED 50
-#define CLIP_POLL_MS 250 /* the index is asked again; a patrol ends soon after the segment closes  \
-			  */
+/* how often the index is asked again for the clip's closed segment */
+#define CLIP_POLL_MS 250
 #define SNAP_RETRY_MS 10000
 
 struct run;
