@@ -4,8 +4,9 @@ each gets its one reply, none is dropped unanswered. The test publishes a burst 
 requests at QoS 1 while the gateway is stopped (SIGSTOP), waits until the broker has taken
 every one (its PUBACK: the broker has routed it to the gateway's subscription), then sends
 the signal and SIGCONT: the gateway meets the signal with the burst on its way in (in its
-socket, and in the broker's queue behind its receive window). Before mqtt_stop_commands the ones still queued in the gateway
-when its session went were dropped without a word: the requester waited for nothing."""
+socket, and in the broker's queue behind its receive window). Before mqtt_stop_commands the
+ones still queued in the gateway when its session went were dropped without a word: the
+requester waited for nothing."""
 
 import json
 import os
